@@ -1,0 +1,72 @@
+# tfswa: TFSWA-UNet music source separation as Unix filters.
+# make            build every program into bin/
+# make check      run all C unit tests and bats tests; ends with "N passed, N failed"
+# make deps       install the Debian packages the build and tests need
+# make install    PREFIX=/usr/local DESTDIR=
+# make fuzz       longer libFuzzer runs (clang)
+# make bench      speed and memory against the PyTorch reference
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man/man1
+
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+BLIS_INC  ?= /usr/include/$(MULTIARCH)/blis-openmp
+BLIS_LIB  ?= /usr/lib/$(MULTIARCH)/blis-openmp
+PKGS      := sndfile fftw3f msgpack soxr
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -pthread \
+             -Ilib -I$(BLIS_INC) -DTF_VERSION='"$(VERSION)"'
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS    += $(BLIS_LIB)/libblis.a $(PKG_LIBS) -fopenmp -pthread -lm
+
+LIB_SRC   := $(sort $(wildcard lib/*.c lib/*/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=build/%.o)
+CMD_SRC   := $(sort $(wildcard cmd/tf-*.c))
+PROGS     := $(CMD_SRC:cmd/%.c=bin/%)
+TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+TESTS     := $(TEST_SRC:tests/unit/%.c=build/tests/%)
+MANPAGES  := $(wildcard man/*.1)
+
+.PHONY: all check test deps install uninstall clean fuzz bench demo
+all: $(PROGS)
+
+build/%.o: %.c $(wildcard lib/*.h lib/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/libtfswa.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+bin/%: build/cmd/%.o build/libtfswa.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/tests/%: build/tests/unit/%.o build/libtfswa.a
+	@mkdir -p build/tests
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+check test: all $(TESTS)
+	@sh tests/run.sh $(TESTS)
+
+deps:
+	sh tools/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)
+
+uninstall:
+	rm -f $(PROGS:bin/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
+
+clean:
+	rm -rf build bin
+
+-include tests/fuzz/fuzz.mk
+-include bench/bench.mk
+-include pipelines/demo.mk

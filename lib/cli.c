@@ -1,0 +1,146 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+#include "fileio.h"
+#include "kernels/attention.h"
+#include "kernels/gemm.h"
+
+const char *progname = "tfswa";
+int verbose;
+
+static void vmsg(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void die_lib(const char *context)
+{
+	if (context && *context)
+		die("%s: %s", context, tf_strerror());
+	die("%s", tf_strerror());
+}
+
+void warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void info(const char *fmt, ...)
+{
+	va_list ap;
+	if (verbose <= 0)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+long parse_long(const char *s, const char *opt, long min, long max)
+{
+	char *end;
+	long v;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end)
+		die("%s: '%s' is not an integer", opt, s);
+	if (v < min || v > max)
+		die("%s: %ld is out of range (%ld to %ld)", opt, v, min, max);
+	return v;
+}
+
+double parse_double(const char *s, const char *opt, double min, double max)
+{
+	char *end;
+	double v;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || v != v)
+		die("%s: '%s' is not a number", opt, s);
+	if (v < min || v > max)
+		die("%s: %g is out of range (%g to %g)", opt, v, min, max);
+	return v;
+}
+
+void print_version(void)
+{
+	printf("%s (tfswa) %s\n", progname, TF_VERSION);
+	printf("kernels: gemm %s; attention %s\n", gemm_describe(), attention_kernel_name());
+}
+
+void close_stdout(void)
+{
+	int err = ferror(stdout);
+	if (fclose(stdout) || err)
+		die("error writing output: %s", errno ? strerror(errno) : "write failed");
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void progress_start(struct progress *p, const char *label, int64_t total)
+{
+	memset(p, 0, sizeof *p);
+	p->label = label;
+	p->total = total;
+	p->start = p->last = now();
+	p->active = verbose >= 0 && isatty(2);
+}
+
+void progress_update(struct progress *p, int64_t done)
+{
+	double t;
+	p->done = done;
+	if (!p->active || (t = now()) - p->last < 0.2)
+		return;
+	p->last = t;
+	if (p->total > 0) {
+		int width = 30, fill = (int)(width * (double)done / (double)p->total);
+		double eta = done > 0 ? (t - p->start) * (double)(p->total - done) / (double)done : 0;
+		if (fill > width)
+			fill = width;
+		fprintf(stderr, "\r%s: %s [%.*s%*s] %3d%% ETA %.0fs ", progname, p->label, fill,
+			"##############################", width - fill, "",
+			(int)(100.0 * (double)done / (double)p->total), eta);
+	} else {
+		fprintf(stderr, "\r%s: %s %lld (%.0fs) ", progname, p->label, (long long)done, t - p->start);
+	}
+}
+
+void progress_end(struct progress *p)
+{
+	if (p->active && now() - p->start >= 0.2)
+		fprintf(stderr, "\r%s: %s done in %.1fs%20s\n", progname, p->label, now() - p->start, "");
+	p->active = 0;
+}
+
+int open_input(const char *path)
+{
+	return file_open_read(path);
+}

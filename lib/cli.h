@@ -1,0 +1,45 @@
+/* Shared command-line plumbing for the programs in cmd/: the one error
+ * function, number parsing, --version text, progress bar, stdout closing.
+ * Library code never calls die(); it returns errors (see error.h). */
+#ifndef TF_CLI_H
+#define TF_CLI_H
+#include <stdint.h>
+
+extern const char *progname;
+
+/* "progname: message" on stderr, exit status 1. */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* die() with the library's last error message after a context prefix. */
+_Noreturn void die_lib(const char *context);
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Verbosity from -v flags; info() prints only when verbose > 0. */
+extern int verbose;
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Strict number parsing for option values; die() naming opt on bad input. */
+long parse_long(const char *s, const char *opt, long min, long max);
+double parse_double(const char *s, const char *opt, double min, double max);
+
+/* Prints "<progname> (tfswa) <version>" and the kernels chosen on this CPU. */
+void print_version(void);
+
+/* Flushes and closes stdout; die()s if anything written was lost (full
+ * disk, broken pipe). Call at the end of main of every program. */
+void close_stdout(void);
+
+/* Progress bar on stderr, only when stderr is a terminal and verbose >= 0.
+ * total may be 0 when unknown (then a counter is shown). */
+struct progress {
+	const char *label;
+	int64_t total, done;
+	double start, last;
+	int active;
+};
+void progress_start(struct progress *p, const char *label, int64_t total);
+void progress_update(struct progress *p, int64_t done);
+void progress_end(struct progress *p);
+
+/* Opens a file argument for reading; "-" or NULL means stdin. Returns fd. */
+int open_input(const char *path);
+
+#endif

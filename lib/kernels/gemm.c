@@ -1,0 +1,143 @@
+#include <blis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm.h"
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char description[96];
+
+static const struct {
+	const char *name;
+	arch_t id;
+	const char *isa;
+} archs[] = {
+	{"skx", BLIS_ARCH_SKX, "avx512"},   {"zen3", BLIS_ARCH_ZEN3, "avx2"},
+	{"zen2", BLIS_ARCH_ZEN2, "avx2"},   {"zen", BLIS_ARCH_ZEN, "avx2"},
+	{"haswell", BLIS_ARCH_HASWELL, "avx2"}, {"sandybridge", BLIS_ARCH_SANDYBRIDGE, "avx"},
+	{"penryn", BLIS_ARCH_PENRYN, "sse3"}, {"generic", BLIS_ARCH_GENERIC, "c"},
+};
+
+static int cpu_has_avx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+static int cpu_has_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* Chooses the kernel family before BLIS initialises itself. BLIS 0.9 reads
+ * BLIS_ARCH_TYPE when its global kernel structure is first built; with error
+ * checking on it aborts on that override ("Accessed uninitialized context in
+ * gks"), so error checking is switched off first. */
+static void choose(void)
+{
+	const char *want = getenv("TF_BLIS_ARCH");
+	int id = -1;
+	char buf[16];
+	if (want) {
+		for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+			if (!strcmp(want, archs[i].name))
+				id = (int)archs[i].id;
+	} else if (!getenv("BLIS_ARCH_TYPE")) {
+		/* BLIS picks well on CPUs it knows; on the ones it does not (it
+		 * says "generic", or an AVX2 family on an AVX-512 CPU) use the
+		 * best family this CPU can run. */
+		if (cpu_has_avx512())
+			id = BLIS_ARCH_SKX;
+		else if (cpu_has_avx2())
+			id = BLIS_ARCH_HASWELL;
+	}
+	bli_error_checking_level_set(BLIS_NO_ERROR_CHECKING);
+	if (id >= 0) {
+		snprintf(buf, sizeof buf, "%d", id);
+		setenv("BLIS_ARCH_TYPE", buf, 1);
+	}
+	bli_thread_set_num_threads(1);
+	arch_t got = bli_arch_query_id();
+	const char *isa = "?";
+	for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+		if (archs[i].id == got)
+			isa = archs[i].isa;
+	snprintf(description, sizeof description, "BLIS %s %s (%s)", bli_info_get_version_str(),
+		 bli_arch_string(got), isa);
+}
+
+void gemm_init(void)
+{
+	pthread_once(&once, choose);
+}
+
+const char *gemm_describe(void)
+{
+	gemm_init();
+	return description;
+}
+
+static void blis(trans_t ta, trans_t tb, int M, int N, int K, const float *A, inc_t rsa, inc_t csa,
+		 const float *B, inc_t rsb, inc_t csb, float beta, float *C, int ldc)
+{
+	float one = 1.0f;
+	if (M <= 0 || N <= 0)
+		return;
+	gemm_init();
+	bli_sgemm(ta, tb, M, N, K, &one, (float *)A, rsa, csa, (float *)B, rsb, csb, &beta, C, ldc, 1);
+}
+
+void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+	     float *C, int ldc)
+{
+	/* op(B) = B^T: element (k, n) of B^T is B[n*ldb + k] */
+	blis(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc);
+}
+
+void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+	     float *C, int ldc)
+{
+	blis(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc);
+}
+
+void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+	     float *C, int ldc)
+{
+	blis(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, M, N, K, A, 1, lda, B, ldb, 1, beta, C, ldc);
+}
+
+/* Reference twins: element (i, j) of each operand spelled out. */
+static void gemm_ref(int M, int N, int K, const float *A, long ai, long ak, const float *B, long bk,
+		     long bj, float beta, float *C, int ldc)
+{
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			double s = 0;
+			for (int k = 0; k < K; k++)
+				s += (double)A[i * ai + k * ak] * (double)B[k * bk + j * bj];
+			float *c = &C[(long)i * ldc + j];
+			*c = (float)(s + (beta != 0.0f ? (double)beta * *c : 0.0));
+		}
+}
+
+void gemm_nt_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+		 float *C, int ldc)
+{
+	gemm_ref(M, N, K, A, lda, 1, B, 1, ldb, beta, C, ldc);
+}
+
+void gemm_nn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+		 float *C, int ldc)
+{
+	gemm_ref(M, N, K, A, lda, 1, B, ldb, 1, beta, C, ldc);
+}
+
+void gemm_tn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float beta,
+		 float *C, int ldc)
+{
+	gemm_ref(M, N, K, A, 1, lda, B, ldb, 1, beta, C, ldc);
+}

@@ -1,0 +1,33 @@
+/* Matrix products for convolutions and linear layers: BLIS sgemm with a
+ * kernel family chosen for this CPU, and a plain reference twin.
+ * All matrices are row-major float32. */
+#ifndef TF_GEMM_H
+#define TF_GEMM_H
+
+/* Picks the BLIS kernels for this CPU (once; thread-safe). Debian's BLIS 0.9
+ * does not recognise every new CPU and may fall back to slow generic code;
+ * TF_BLIS_ARCH=skx|zen3|haswell|generic (or BLIS_ARCH_TYPE=N) overrides. */
+void gemm_init(void);
+/* "BLIS 0.9.0 skx (avx512)" : what gemm_* run on this machine. */
+const char *gemm_describe(void);
+
+/* C[M][N] = A[M][K] . B[N][K]^T + beta * C   (B is a weight matrix, out x in)
+ * lda, ldb, ldc are row strides. Single-threaded; callers parallelise. */
+void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+	     float beta, float *C, int ldc);
+/* C[M][N] = A[M][K] . B[K][N] + beta * C */
+void gemm_nn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+	     float beta, float *C, int ldc);
+/* C[M][N] = A[K][M]^T . B[K][N] + beta * C */
+void gemm_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+	     float beta, float *C, int ldc);
+
+/* Plain reference versions (double accumulation) for the tests. */
+void gemm_nt_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+		 float beta, float *C, int ldc);
+void gemm_nn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+		 float beta, float *C, int ldc);
+void gemm_tn_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+		 float beta, float *C, int ldc);
+
+#endif

@@ -1,0 +1,502 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "model.h"
+
+void config_default(struct unet_config *c)
+{
+	static const int depths[] = {2, 2, 6, 2}, dims[] = {32, 64, 128, 256};
+	memset(c, 0, sizeof *c);
+	c->in_channels = 2;
+	c->out_channels = 2;
+	memcpy(c->depths, depths, sizeof depths);
+	memcpy(c->dims, dims, sizeof dims);
+	c->window_size = 8;
+	c->shift_size = 4;
+	c->num_heads = 8;
+	c->mlp_ratio = 4.0;
+	c->sample_rate = 44100;
+	c->n_fft = 2048;
+	c->hop = 512;
+	strcpy(c->window, "hann");
+	c->channels = 1;
+	c->nstems = 2;
+	strcpy(c->stems[0], "vocals");
+	strcpy(c->stems[1], "other");
+	strcpy(c->normalization, "none");
+	c->input_scale = 1.0;
+	/* about 3 s at 44.1 kHz / hop 512, the length the reference trains on */
+	c->segment = 256;
+	c->overlap = 64;
+	strcpy(c->quantization, "none");
+}
+
+static int mlp_hidden(const struct unet_config *c, int dim)
+{
+	return (int)((double)dim * c->mlp_ratio); /* python int() truncation */
+}
+
+int config_validate(const struct unet_config *c)
+{
+	for (int s = 0; s < UNET_LEVELS; s++) {
+		if (c->dims[s] < 1 || c->dims[s] > 4096)
+			return tf_seterr("dims[%d] = %d is out of range (1 to 4096)", s, c->dims[s]);
+		if (c->depths[s] < (s < 3 ? 1 : 0) || c->depths[s] > 64)
+			return tf_seterr("depths[%d] = %d is out of range (%d to 64)", s, c->depths[s], s < 3);
+		if (c->num_heads < 1 || c->dims[s] % c->num_heads)
+			return tf_seterr("num_heads %d does not divide dims[%d] = %d", c->num_heads, s, c->dims[s]);
+		int h = mlp_hidden(c, c->dims[s]);
+		if (h < 1 || h > 65536)
+			return tf_seterr("mlp_ratio %g gives an MLP width of %d at dims[%d]", c->mlp_ratio, h, s);
+	}
+	if (c->window_size < 1 || c->window_size > 64)
+		return tf_seterr("window_size %d is out of range (1 to 64)", c->window_size);
+	if (c->shift_size < 0 || c->shift_size >= c->window_size)
+		return tf_seterr("shift_size %d must be at least 0 and less than window_size %d",
+				 c->shift_size, c->window_size);
+	if (c->channels < 1 || c->channels > 64)
+		return tf_seterr("channels %d is out of range (1 to 64)", c->channels);
+	if (c->in_channels != 2 * c->channels)
+		return tf_seterr("in_channels %d should be 2 x channels (%d): real and imaginary parts",
+				 c->in_channels, c->channels);
+	if (c->nstems < 1 || c->nstems > MODEL_MAX_STEMS)
+		return tf_seterr("%d stems: between 1 and %d supported", c->nstems, MODEL_MAX_STEMS);
+	if (c->out_channels != c->nstems * c->channels)
+		return tf_seterr("out_channels %d should be stems x channels = %d x %d", c->out_channels,
+				 c->nstems, c->channels);
+	for (int s = 0; s < c->nstems; s++)
+		if (!c->stems[s][0] || strchr(c->stems[s], '/'))
+			return tf_seterr("stem name \"%s\" is empty or contains '/'", c->stems[s]);
+	if (c->sample_rate < 1 || c->sample_rate > 1000000)
+		return tf_seterr("sample_rate %d is out of range", c->sample_rate);
+	if (c->n_fft < 4 || c->n_fft > 65536 || c->n_fft % 2)
+		return tf_seterr("n_fft %d must be even, 4 to 65536", c->n_fft);
+	if (c->hop < 1 || c->hop > c->n_fft)
+		return tf_seterr("hop %d must be between 1 and n_fft (%d)", c->hop, c->n_fft);
+	if (strcmp(c->window, "hann"))
+		return tf_seterr("window \"%s\" is not supported (only hann)", c->window);
+	if (strcmp(c->normalization, "none") && strcmp(c->normalization, "scale"))
+		return tf_seterr("normalization \"%s\" is not supported (none, scale)", c->normalization);
+	if (!(c->input_scale > 0) || c->input_scale > 1e12)
+		return tf_seterr("input_scale %g must be positive", c->input_scale);
+	if (c->segment < 0 || c->segment > 1 << 20)
+		return tf_seterr("segment %d is out of range", c->segment);
+	if (c->overlap < 0 || (c->segment > 0 && 2 * c->overlap > c->segment))
+		return tf_seterr("overlap %d must be between 0 and half the segment (%d)", c->overlap,
+				 c->segment);
+	if (strcmp(c->quantization, "none"))
+		return tf_seterr("quantization \"%s\" is not supported by this version", c->quantization);
+	return 0;
+}
+
+static int get_int_array(const struct frame *f, const char *key, int *out, size_t want)
+{
+	int64_t v[UNET_LEVELS];
+	size_t n;
+	int rc = frame_get_ints(f, key, v, UNET_LEVELS, &n);
+	if (rc)
+		return rc;
+	if (n != want)
+		return tf_seterr("key \"%s\" should have %zu items, has %zu", key, want, n);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < 0 || v[i] > 1 << 20)
+			return tf_seterr("key \"%s\" item %zu is out of range", key, i);
+		out[i] = (int)v[i];
+	}
+	return 0;
+}
+
+int config_from_frame(struct unet_config *c, const struct frame *h)
+{
+	static const char *required[] = {"in_channels", "out_channels", "depths", "dims", "num_heads"};
+	const struct value *stems;
+	config_default(c);
+	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+		if (!frame_get(h, required[i]))
+			return tf_seterr("model header has no \"%s\"", required[i]);
+	if (frame_get_int32(h, "in_channels", &c->in_channels) < 0 ||
+	    frame_get_int32(h, "out_channels", &c->out_channels) < 0 ||
+	    get_int_array(h, "depths", c->depths, UNET_LEVELS) < 0 ||
+	    get_int_array(h, "dims", c->dims, UNET_LEVELS) < 0 ||
+	    frame_get_int32(h, "window_size", &c->window_size) < 0 ||
+	    frame_get_int32(h, "shift_size", &c->shift_size) < 0 ||
+	    frame_get_int32(h, "num_heads", &c->num_heads) < 0 ||
+	    frame_get_float(h, "mlp_ratio", &c->mlp_ratio) < 0 ||
+	    frame_get_bool(h, "mask_shifted", &c->mask_shifted) < 0 ||
+	    frame_get_int32(h, "sample_rate", &c->sample_rate) < 0 ||
+	    frame_get_int32(h, "n_fft", &c->n_fft) < 0 || frame_get_int32(h, "hop", &c->hop) < 0 ||
+	    frame_get_str(h, "window", c->window, sizeof c->window) < 0 ||
+	    frame_get_str(h, "normalization", c->normalization, sizeof c->normalization) < 0 ||
+	    frame_get_float(h, "input_scale", &c->input_scale) < 0 ||
+	    frame_get_int32(h, "segment", &c->segment) < 0 ||
+	    frame_get_int32(h, "overlap", &c->overlap) < 0 ||
+	    frame_get_str(h, "quantization", c->quantization, sizeof c->quantization) < 0)
+		return -1;
+	/* channels and stems default from the channel counts */
+	c->channels = c->in_channels / 2;
+	if (frame_get_int32(h, "channels", &c->channels) < 0)
+		return -1;
+	if ((stems = frame_get(h, "stems"))) {
+		if (stems->kind != VAL_ARRAY || stems->len < 1 || stems->len > MODEL_MAX_STEMS)
+			return tf_seterr("\"stems\" should be an array of 1 to %d names", MODEL_MAX_STEMS);
+		c->nstems = (int)stems->len;
+		for (size_t i = 0; i < stems->len; i++) {
+			if (stems->items[i].kind != VAL_STR || stems->items[i].len >= sizeof c->stems[0])
+				return tf_seterr("stem %zu should be a name of at most %zu bytes", i,
+						 sizeof c->stems[0] - 1);
+			strcpy(c->stems[i], stems->items[i].str);
+		}
+	} else if (c->channels > 0) {
+		c->nstems = c->out_channels / c->channels;
+		for (int s = 0; s < c->nstems && s < MODEL_MAX_STEMS; s++)
+			snprintf(c->stems[s], sizeof c->stems[s], "stem%d", s);
+	}
+	return config_validate(c);
+}
+
+int config_to_frame(const struct unet_config *c, struct frame *h)
+{
+	int64_t depths[UNET_LEVELS], dims[UNET_LEVELS];
+	const char *stems[MODEL_MAX_STEMS];
+	for (int s = 0; s < UNET_LEVELS; s++)
+		depths[s] = c->depths[s], dims[s] = c->dims[s];
+	for (int s = 0; s < c->nstems; s++)
+		stems[s] = c->stems[s];
+	if (frame_set_int(h, "in_channels", c->in_channels) ||
+	    frame_set_int(h, "out_channels", c->out_channels) ||
+	    frame_set_ints(h, "depths", depths, UNET_LEVELS) || frame_set_ints(h, "dims", dims, UNET_LEVELS) ||
+	    frame_set_int(h, "window_size", c->window_size) ||
+	    frame_set_int(h, "shift_size", c->shift_size) || frame_set_int(h, "num_heads", c->num_heads) ||
+	    frame_set_float(h, "mlp_ratio", c->mlp_ratio) ||
+	    frame_set_bool(h, "mask_shifted", c->mask_shifted) ||
+	    frame_set_int(h, "sample_rate", c->sample_rate) || frame_set_int(h, "n_fft", c->n_fft) ||
+	    frame_set_int(h, "hop", c->hop) || frame_set_str(h, "window", c->window) ||
+	    frame_set_int(h, "channels", c->channels) ||
+	    frame_set_strs(h, "stems", stems, (size_t)c->nstems) ||
+	    frame_set_str(h, "normalization", c->normalization) ||
+	    frame_set_float(h, "input_scale", c->input_scale) ||
+	    frame_set_int(h, "segment", c->segment) || frame_set_int(h, "overlap", c->overlap) ||
+	    frame_set_str(h, "quantization", c->quantization))
+		return -1;
+	return 0;
+}
+
+/* ---------- the parameter table ---------- */
+
+struct spec_list {
+	struct param_spec *s;
+	int n, max;
+	size_t offset;
+};
+
+static void add(struct spec_list *l, int trainable, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+		const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void add(struct spec_list *l, int trainable, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+		const char *fmt, ...)
+{
+	int64_t dims[4] = {d0, d1, d2, d3};
+	struct param_spec p = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p.name, sizeof p.name, fmt, ap);
+	va_end(ap);
+	p.numel = 1;
+	for (int i = 0; i < 4 && dims[i] > 0; i++) {
+		p.shape[p.ndim++] = dims[i];
+		p.numel *= (size_t)dims[i];
+	}
+	p.offset = l->offset;
+	p.trainable = trainable;
+	/* keep every tensor 64-byte aligned inside the one buffer */
+	l->offset += (p.numel + 15) & ~(size_t)15;
+	if (l->s && l->n < l->max)
+		l->s[l->n] = p;
+	l->n++;
+}
+
+static void add_bn(struct spec_list *l, int64_t c, const char *prefix)
+{
+	add(l, 1, c, 0, 0, 0, "%s.weight", prefix);
+	add(l, 1, c, 0, 0, 0, "%s.bias", prefix);
+	add(l, 0, c, 0, 0, 0, "%s.running_mean", prefix);
+	add(l, 0, c, 0, 0, 0, "%s.running_var", prefix);
+}
+
+static void add_block(struct spec_list *l, const struct unet_config *c, int64_t C, const char *prefix)
+{
+	static const char *branches[] = {"tsa", "fsa", "swa"};
+	char bn[MODEL_NAME_MAX];
+	int64_t H = mlp_hidden(c, (int)C);
+	add(l, 1, C, C, 1, 1, "%s.input_proj.0.weight", prefix);
+	add(l, 1, C, 0, 0, 0, "%s.input_proj.0.bias", prefix);
+	snprintf(bn, sizeof bn, "%s.input_proj.1", prefix);
+	add_bn(l, C, bn);
+	for (int b = 0; b < 3; b++) {
+		const char *br = branches[b];
+		add(l, 1, C, 0, 0, 0, "%s.%s.norm1.weight", prefix, br);
+		add(l, 1, C, 0, 0, 0, "%s.%s.norm1.bias", prefix, br);
+		add(l, 1, 3 * C, C, 0, 0, "%s.%s.attn.qkv.weight", prefix, br);
+		add(l, 1, C, C, 0, 0, "%s.%s.attn.proj.weight", prefix, br);
+		add(l, 1, C, 0, 0, 0, "%s.%s.attn.proj.bias", prefix, br);
+		add(l, 1, C, 0, 0, 0, "%s.%s.norm2.weight", prefix, br);
+		add(l, 1, C, 0, 0, 0, "%s.%s.norm2.bias", prefix, br);
+		add(l, 1, H, C, 0, 0, "%s.%s.mlp.0.weight", prefix, br);
+		add(l, 1, H, 0, 0, 0, "%s.%s.mlp.0.bias", prefix, br);
+		add(l, 1, C, H, 0, 0, "%s.%s.mlp.3.weight", prefix, br);
+		add(l, 1, C, 0, 0, 0, "%s.%s.mlp.3.bias", prefix, br);
+	}
+	add(l, 1, C, 3 * C, 1, 1, "%s.fusion.0.weight", prefix);
+	add(l, 1, C, 0, 0, 0, "%s.fusion.0.bias", prefix);
+	snprintf(bn, sizeof bn, "%s.fusion.1", prefix);
+	add_bn(l, C, bn);
+}
+
+static void build_specs(const struct unet_config *c, struct spec_list *l)
+{
+	char p[MODEL_NAME_MAX];
+	const int *d = c->dims;
+	add(l, 1, d[0], c->in_channels, 7, 7, "stem.0.weight");
+	add(l, 1, d[0], 0, 0, 0, "stem.0.bias");
+	add_bn(l, d[0], "stem.1");
+	for (int s = 0; s < 3; s++)
+		for (int b = 0; b < c->depths[s]; b++) {
+			snprintf(p, sizeof p, "encoder_stages.%d.%d", s, b);
+			add_block(l, c, d[s], p);
+		}
+	for (int s = 0; s < 3; s++) {
+		add(l, 1, d[s + 1], d[s], 4, 4, "downsample_layers.%d.downsample.0.weight", s);
+		add(l, 1, d[s + 1], 0, 0, 0, "downsample_layers.%d.downsample.0.bias", s);
+		snprintf(p, sizeof p, "downsample_layers.%d.downsample.1", s);
+		add_bn(l, d[s + 1], p);
+	}
+	for (int b = 0; b < c->depths[3]; b++) {
+		snprintf(p, sizeof p, "bottleneck.%d", b);
+		add_block(l, c, d[3], p);
+	}
+	for (int i = 0; i < 3; i++) {
+		int s = 2 - i; /* decoder i serves stage 2-i: the deepest first */
+		add(l, 1, d[s + 1], d[s], 4, 4, "upsample_layers.%d.upsample.0.weight", i);
+		add(l, 1, d[s], 0, 0, 0, "upsample_layers.%d.upsample.0.bias", i);
+		snprintf(p, sizeof p, "upsample_layers.%d.upsample.1", i);
+		add_bn(l, d[s], p);
+	}
+	for (int i = 0; i < 3; i++)
+		for (int b = 0; b < c->depths[2 - i]; b++) {
+			snprintf(p, sizeof p, "decoder_stages.%d.%d", i, b);
+			add_block(l, c, d[2 - i], p);
+		}
+	add(l, 1, d[0], d[0], 3, 3, "output_head.0.weight");
+	add(l, 1, d[0], 0, 0, 0, "output_head.0.bias");
+	add_bn(l, d[0], "output_head.1");
+	add(l, 1, c->out_channels, d[0], 1, 1, "output_head.3.weight");
+	add(l, 1, c->out_channels, 0, 0, 0, "output_head.3.bias");
+}
+
+int unet_param_specs(const struct unet_config *c, struct param_spec *specs, int max)
+{
+	struct spec_list l = {specs, 0, max, 0};
+	build_specs(c, &l);
+	return l.n;
+}
+
+int64_t unet_param_count(const struct unet_config *c)
+{
+	int n = unet_param_specs(c, NULL, 0);
+	struct param_spec *s = calloc((size_t)n, sizeof *s);
+	int64_t total = 0;
+	if (!s)
+		return -1;
+	unet_param_specs(c, s, n);
+	for (int i = 0; i < n; i++)
+		if (s[i].trainable)
+			total += (int64_t)s[i].numel;
+	free(s);
+	return total;
+}
+
+/* ---------- the model ---------- */
+
+int model_init(struct model *m, const struct unet_config *cfg)
+{
+	struct spec_list l = {0};
+	memset(m, 0, sizeof *m);
+	if (config_validate(cfg))
+		return -1;
+	m->cfg = *cfg;
+	build_specs(cfg, &l);
+	m->nspecs = l.n;
+	if (!(m->specs = tf_calloc((size_t)l.n, sizeof *m->specs)))
+		return -1;
+	l = (struct spec_list){m->specs, 0, m->nspecs, 0};
+	build_specs(cfg, &l);
+	m->nparams = l.offset;
+	if (!(m->params = tf_alloc_aligned(m->nparams, sizeof(float)))) {
+		free(m->specs);
+		return -1;
+	}
+	memset(m->params, 0, m->nparams * sizeof(float));
+	return 0;
+}
+
+void model_free(struct model *m)
+{
+	free(m->specs);
+	free(m->params);
+	memset(m, 0, sizeof *m);
+}
+
+const struct param_spec *model_spec(const struct model *m, const char *name)
+{
+	for (int i = 0; i < m->nspecs; i++)
+		if (!strcmp(m->specs[i].name, name))
+			return &m->specs[i];
+	return NULL;
+}
+
+float *model_param(const struct model *m, const char *name)
+{
+	const struct param_spec *s = model_spec(m, name);
+	return s ? m->params + s->offset : NULL;
+}
+
+static int spec_index(const struct model *m, const char *name, int hint)
+{
+	/* tensors normally arrive in table order: try the next one first */
+	if (hint < m->nspecs && !strcmp(m->specs[hint].name, name))
+		return hint;
+	for (int i = 0; i < m->nspecs; i++)
+		if (!strcmp(m->specs[i].name, name))
+			return i;
+	return -1;
+}
+
+int model_read(struct model *m, int fd)
+{
+	struct stream_reader *r = stream_reader_open(fd, 0);
+	struct frame *f = frame_new();
+	struct unet_config cfg;
+	unsigned char *seen = NULL;
+	int rc = -1, next = 0, got;
+	memset(m, 0, sizeof *m);
+	if (!r || !f)
+		goto out;
+	if (stream_read_header(r, f, "model") || config_from_frame(&cfg, f) || model_init(m, &cfg))
+		goto out;
+	if (!(seen = tf_calloc((size_t)m->nspecs, 1)))
+		goto out;
+	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
+		struct tensor t;
+		char gs[160], ws[160];
+		if (!frame_is_tensor(f))
+			continue; /* frames of other kinds are allowed and ignored */
+		if (frame_tensor(f, &t))
+			goto out;
+		if (!t.name) {
+			tf_seterr("tensor %d has no name", next);
+			goto out;
+		}
+		int i = spec_index(m, t.name, next);
+		if (i < 0) {
+			tf_seterr("unexpected tensor %.100s (not part of this architecture)", t.name);
+			goto out;
+		}
+		const struct param_spec *s = &m->specs[i];
+		if (seen[i]) {
+			tf_seterr("tensor %s appears twice", s->name);
+			goto out;
+		}
+		if (t.ndim != s->ndim || memcmp(t.shape, s->shape, (size_t)s->ndim * sizeof *t.shape)) {
+			tf_seterr("%s: got %s, expected %s", s->name, shape_str(t.shape, t.ndim, gs, sizeof gs),
+				  shape_str(s->shape, s->ndim, ws, sizeof ws));
+			goto out;
+		}
+		if (!dtype_traits[t.dtype].is_float) {
+			tf_seterr("%s: dtype %s is not a float type", s->name, dtype_traits[t.dtype].name);
+			goto out;
+		}
+		if (convert_to_f32(m->params + s->offset, t.data, t.dtype, s->numel))
+			goto out;
+		seen[i] = 1;
+		next = i + 1;
+	}
+	if (got < 0)
+		goto out;
+	for (int i = 0; i < m->nspecs; i++)
+		if (!seen[i]) {
+			tf_seterr("missing tensor %s", m->specs[i].name);
+			goto out;
+		}
+	rc = 0;
+out:
+	if (rc)
+		model_free(m);
+	free(seen);
+	frame_free(f);
+	stream_reader_close(r);
+	return rc;
+}
+
+int model_load(struct model *m, const char *path)
+{
+	int fd = file_open_read(path), rc;
+	if (fd < 0)
+		return -1;
+	rc = model_read(m, fd);
+	if (fd > 0)
+		close(fd);
+	if (rc && path && strcmp(path, "-"))
+		return tf_adderr("%s: ", path);
+	return rc;
+}
+
+int model_read_config(struct unet_config *cfg, const char *path)
+{
+	int fd = file_open_read(path), rc;
+	struct stream_reader *r;
+	struct frame *f;
+	if (fd < 0)
+		return -1;
+	r = stream_reader_open(fd, 1 << 20);
+	f = frame_new();
+	rc = !r || !f || stream_read_header(r, f, "model") || config_from_frame(cfg, f) ? -1 : 0;
+	frame_free(f);
+	stream_reader_close(r);
+	if (fd > 0)
+		close(fd);
+	if (rc && path && strcmp(path, "-"))
+		return tf_adderr("%s: ", path);
+	return rc;
+}
+
+int model_write(const struct model *m, FILE *fp)
+{
+	struct stream_writer *w = stream_writer_open(fp);
+	struct frame *f = frame_new();
+	int rc = -1;
+	if (!w || !f || config_to_frame(&m->cfg, f) || stream_write_header(w, "model", f))
+		goto out;
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *s = &m->specs[i];
+		struct tensor t = {.dtype = DT_F32, .ndim = s->ndim, .data = m->params + s->offset,
+				   .name = s->name};
+		memcpy(t.shape, s->shape, sizeof s->shape);
+		frame_clear(f);
+		if (frame_set_tensor(f, &t) || stream_write_frame(w, f))
+			goto out;
+	}
+	frame_clear(f);
+	if (frame_set_int(f, "tensors", m->nspecs) || stream_write_end(w, f))
+		goto out;
+	rc = 0;
+out:
+	frame_free(f);
+	if (stream_writer_close(w) && !rc)
+		rc = -1;
+	return rc;
+}

@@ -1,0 +1,81 @@
+/* The model: its configuration (architecture + how it is run), the table of
+ * its parameters named by the reference state_dict keys, and the model file
+ * (formats/model.md), a tensor stream of kind "model". */
+#ifndef TF_MODEL_H
+#define TF_MODEL_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stream.h"
+
+#define UNET_LEVELS 4
+#define MODEL_MAX_STEMS 16
+#define MODEL_NAME_MAX 96
+
+struct unet_config {
+	/* architecture (names follow the reference's constructor) */
+	int in_channels, out_channels;
+	int depths[UNET_LEVELS], dims[UNET_LEVELS];
+	int window_size, shift_size, num_heads;
+	double mlp_ratio;
+	int mask_shifted;          /* Swin mask in shifted windows; 0 for reference checkpoints */
+	/* how it is run */
+	int sample_rate, n_fft, hop;
+	char window[16];           /* "hann" */
+	int channels;              /* audio channels; in_channels = 2*channels */
+	int nstems;                /* out_channels = nstems*channels */
+	char stems[MODEL_MAX_STEMS][32];
+	char normalization[16];    /* "none" or "scale" (multiply input by input_scale) */
+	double input_scale;
+	int segment, overlap;      /* frames per segment and overlap between segments */
+	char quantization[16];     /* "none" */
+};
+
+/* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz
+ * with stems vocals, other. */
+void config_default(struct unet_config *c);
+/* Checks internal consistency; -1 with a message naming the bad field. */
+int config_validate(const struct unet_config *c);
+int config_from_frame(struct unet_config *c, const struct frame *hdr);
+int config_to_frame(const struct unet_config *c, struct frame *hdr);
+
+/* One tensor of the architecture. */
+struct param_spec {
+	char name[MODEL_NAME_MAX]; /* state_dict key */
+	int ndim;
+	int64_t shape[4];
+	size_t numel, offset;      /* offset (floats) into model.params */
+	int trainable;             /* 0 for BatchNorm running statistics */
+};
+
+/* Fills specs (up to max; may be NULL to count) with every tensor of the
+ * architecture in state_dict order, excluding swa.attn_mask and
+ * num_batches_tracked (which the network does not use). Returns the count. */
+int unet_param_specs(const struct unet_config *c, struct param_spec *specs, int max);
+/* Trainable parameters (15,404,834 for the default configuration). */
+int64_t unet_param_count(const struct unet_config *c);
+
+struct model {
+	struct unet_config cfg;
+	int nspecs;
+	struct param_spec *specs;
+	float *params;     /* one buffer holding every tensor, f32 */
+	size_t nparams;    /* floats in params */
+};
+
+/* Allocates a zeroed model for cfg (validated first). */
+int model_init(struct model *m, const struct unet_config *cfg);
+void model_free(struct model *m);
+/* The tensor with this state_dict key, or NULL. */
+float *model_param(const struct model *m, const char *name);
+const struct param_spec *model_spec(const struct model *m, const char *name);
+
+/* Reads a model file from fd: header, every tensor checked by name, dtype and
+ * shape ("got [..], expected [..]"), end frame. -1 with message on error. */
+int model_read(struct model *m, int fd);
+int model_load(struct model *m, const char *path); /* "-" = stdin */
+int model_write(const struct model *m, FILE *fp);
+/* Reads only the header of a model file into cfg (for tf-stft -m). */
+int model_read_config(struct unet_config *cfg, const char *path);
+
+#endif

@@ -18,7 +18,7 @@ PKGS      := sndfile fftw3f msgpack soxr
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -pthread \
-             -Ilib -I$(BLIS_INC) -DTF_VERSION='"$(VERSION)"'
+             -Ilib -isystem $(BLIS_INC) -DTF_VERSION='"$(VERSION)"'
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    += $(BLIS_LIB)/libblis.a $(PKG_LIBS) -fopenmp -pthread -lm

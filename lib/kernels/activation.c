@@ -1,0 +1,90 @@
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "activation.h"
+
+/* exp(x) for x <= 0 in plain arithmetic the compiler can vectorise: x =
+ * n ln2 + r with |r| <= ln2/2, a degree-7 Taylor polynomial for e^r (relative
+ * error below 3e-9 there), and 2^n built in the exponent bits. Inputs below
+ * -87 flush to 0, which is where float underflows anyway. */
+static inline float exp_nonpos(float x)
+{
+	x = x < -87.0f ? -87.0f : x;
+	float n = __builtin_roundf(x * 1.44269504088896341f);
+	float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+	float p = 1.0f / 5040;
+	p = p * r + 1.0f / 720;
+	p = p * r + 1.0f / 120;
+	p = p * r + 1.0f / 24;
+	p = p * r + 1.0f / 6;
+	p = p * r + 0.5f;
+	p = p * r + 1.0f;
+	p = p * r + 1.0f;
+	int32_t bits = ((int32_t)n + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, 4);
+	return p * scale;
+}
+
+/* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7):
+ * 1 - (a1 t + ... + a5 t^5) e^{-x^2}, t = 1 / (1 + p |x|), sign restored. */
+static inline float erf_fast(float x)
+{
+	float a = fabsf(x);
+	float t = 1.0f / (1.0f + 0.3275911f * a);
+	float y = 1.061405429f;
+	y = y * t - 1.453152027f;
+	y = y * t + 1.421413741f;
+	y = y * t - 0.284496736f;
+	y = y * t + 0.254829592f;
+	y = 1.0f - y * t * exp_nonpos(-a * a);
+	return x < 0 ? -y : y;
+}
+
+static inline float gelu1(float x)
+{
+	return 0.5f * x * (1.0f + erf_fast(x * 0.70710678118654752f));
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void gelu_forward(float *x, size_t n)
+{
+#pragma omp simd
+	for (size_t i = 0; i < n; i++)
+		x[i] = gelu1(x[i]);
+}
+
+void gelu_ref(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void bias_gelu_forward(float *x, const float *bias, size_t rows, int C)
+{
+	for (size_t r = 0; r < rows; r++) {
+		float *row = x + r * (size_t)C;
+#pragma omp simd
+		for (int c = 0; c < C; c++)
+			row[c] = gelu1(row[c] + bias[c]);
+	}
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void bias_add_forward(float *x, const float *bias, size_t rows, int C)
+{
+	for (size_t r = 0; r < rows; r++) {
+		float *row = x + r * (size_t)C;
+#pragma omp simd
+		for (int c = 0; c < C; c++)
+			row[c] += bias[c];
+	}
+}
+
+void sigmoid_forward(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = 1.0f / (1.0f + expf(-x[i]));
+}

@@ -1,0 +1,17 @@
+/* Element-wise activations, in place. */
+#ifndef TF_ACTIVATION_H
+#define TF_ACTIVATION_H
+#include <stddef.h>
+
+/* GELU, exact erf form: 0.5 x (1 + erf(x / sqrt 2)). The fast version uses a
+ * vectorisable erf with absolute error below 2e-7; gelu_ref uses libm's erf. */
+void gelu_forward(float *x, size_t n);
+void gelu_ref(float *x, size_t n);
+/* y = gelu(y + bias[c]) over rows of C channels: x is [rows][C]. */
+void bias_gelu_forward(float *x, const float *bias, size_t rows, int C);
+/* x = x + bias[c] over rows of C channels. */
+void bias_add_forward(float *x, const float *bias, size_t rows, int C);
+/* Logistic sigmoid 1 / (1 + exp(-x)). */
+void sigmoid_forward(float *x, size_t n);
+
+#endif

@@ -1,0 +1,10 @@
+/* Bilinear resize of a channel-last image, align_corners=False (half-pixel
+ * centres), as PyTorch's F.interpolate(mode="bilinear") computes it. */
+#ifndef TF_RESIZE_H
+#define TF_RESIZE_H
+
+/* out[Ho][Wo][C] from in[H][W][C]; output rows [oh0, oh1). */
+void resize_bilinear_rows(float *out, const float *in, int H, int W, int C, int Ho, int Wo, int oh0,
+			  int oh1);
+
+#endif

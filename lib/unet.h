@@ -1,0 +1,32 @@
+/* TFSWA-UNet inference (ARCHITECTURE.md): weights prepared once (BatchNorm
+ * folded into the convolutions, convolution weights reordered for im2col),
+ * then a forward pass on channel-last activations. */
+#ifndef TF_UNET_H
+#define TF_UNET_H
+#include "model.h"
+
+struct unet; /* opaque: prepared weights */
+
+/* Prepares m for inference; m must outlive the result. NULL + message. */
+struct unet *unet_prepare(const struct model *m);
+void unet_free(struct unet *u);
+const struct unet_config *unet_config(const struct unet *u);
+
+/* Smallest H and W the network takes (three stride-2 downsamplings). */
+#define UNET_MIN_SIZE 8
+
+/* Called with intermediate activations (for parity tests): name is "stem",
+ * "enc0".."enc2", "bottleneck", "dec0".."dec2"; x is [H][W][C] of batch
+ * item b. */
+typedef void (*unet_tap_fn)(void *ctx, const char *name, int b, const float *x, int H, int W, int C);
+
+/* Forward pass: in [B][in_channels][H][W] (the reference's NCHW layout),
+ * out [B][out_channels][H][W] sigmoid masks. H, W >= UNET_MIN_SIZE.
+ * Uses the OpenMP threads in force. -1 with message (out of memory). */
+int unet_forward(const struct unet *u, const float *in, int B, int H, int W, float *out,
+		 unet_tap_fn tap, void *tap_ctx);
+
+/* Multiply-adds of one forward pass at H x W (batch 1), for benchmarks. */
+double unet_flops(const struct unet_config *c, int H, int W);
+
+#endif

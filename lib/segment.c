@@ -1,0 +1,252 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "segment.h"
+#include "tensor.h"
+
+/* Frames are held time-major (mix[t][c][f], acc[t][o][f]) so that appending
+ * and dropping frames are contiguous copies. */
+struct segmenter {
+	const struct unet *u;
+	int C, F, O, L, overlap, step;
+	int64_t base;      /* absolute index of held frame 0 */
+	int64_t have;      /* frames received in all */
+	int64_t next;      /* start of the next segment to run */
+	int64_t runs;
+	int held, cap;     /* frames held, capacity */
+	float *mix;        /* [cap][C][F][2] */
+	float *acc;        /* [cap][O][F] weighted mask sums */
+	float *wsum;       /* [cap] */
+	float *in, *out;   /* network input [2C][F][L] and output [O][F][L] */
+	float *emit_m, *emit_x; /* emission buffers in stream layout */
+	int emit_cap;
+};
+
+static int reserve(struct segmenter *s, int frames)
+{
+	if (frames <= s->cap)
+		return 0;
+	int cap = s->cap ? s->cap : 64;
+	while (cap < frames)
+		cap *= 2;
+	size_t fr = (size_t)s->C * s->F * 2, fa = (size_t)s->O * s->F;
+	float *mix = realloc(s->mix, (size_t)cap * fr * sizeof(float));
+	if (mix)
+		s->mix = mix;
+	float *acc = realloc(s->acc, (size_t)cap * fa * sizeof(float));
+	if (acc)
+		s->acc = acc;
+	float *w = realloc(s->wsum, (size_t)cap * sizeof(float));
+	if (w)
+		s->wsum = w;
+	if (!mix || !acc || !w)
+		return tf_seterr("out of memory holding %d frames", cap);
+	memset(s->acc + (size_t)s->cap * fa, 0, (size_t)(cap - s->cap) * fa * sizeof(float));
+	memset(s->wsum + s->cap, 0, (size_t)(cap - s->cap) * sizeof(float));
+	s->cap = cap;
+	return 0;
+}
+
+struct segmenter *segmenter_new(const struct unet *u, int bins, int segment, int overlap)
+{
+	const struct unet_config *c = unet_config(u);
+	struct segmenter *s = calloc(1, sizeof *s);
+	if (!s)
+		return tf_seterr("out of memory"), NULL;
+	if (segment && (segment < UNET_MIN_SIZE || overlap < 0 || 2 * overlap > segment)) {
+		free(s);
+		return tf_seterr("segment %d / overlap %d: need segment >= %d and overlap <= segment/2",
+				 segment, overlap, UNET_MIN_SIZE), NULL;
+	}
+	s->u = u;
+	s->C = c->channels;
+	s->F = bins;
+	s->O = c->out_channels;
+	s->L = segment;
+	s->overlap = segment ? overlap : 0;
+	s->step = segment - s->overlap;
+	if (segment && reserve(s, segment + 64)) {
+		segmenter_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void segmenter_free(struct segmenter *s)
+{
+	if (!s)
+		return;
+	free(s->mix), free(s->acc), free(s->wsum), free(s->in), free(s->out);
+	free(s->emit_m), free(s->emit_x);
+	free(s);
+}
+
+int64_t segmenter_runs(const struct segmenter *s)
+{
+	return s->runs;
+}
+
+/* Cross-fade weight of frame i of a segment of n frames: a raised-cosine
+ * ramp over the overlap at each end that meets another segment. The sums
+ * are normalised afterwards, so the weights only decide the blend. */
+static float fade(const struct segmenter *s, int i, int n, int fade_in, int fade_out)
+{
+	float w = 1.0f;
+	int O = s->overlap;
+	if (O <= 0)
+		return w;
+	if (fade_in && i < O) {
+		float r = sinf((float)M_PI_2 * ((float)i + 0.5f) / (float)O);
+		w = r * r;
+	}
+	if (fade_out && n - 1 - i < O) {
+		float r = sinf((float)M_PI_2 * ((float)(n - 1 - i) + 0.5f) / (float)O);
+		w = fminf(w, r * r);
+	}
+	return w;
+}
+
+/* Runs the network on absolute frames [start, start+n) (zero-padded to
+ * width frames past what is held) and adds the weighted masks. */
+static int run(struct segmenter *s, int64_t start, int n, int width, int fade_in, int fade_out)
+{
+	const struct unet_config *c = unet_config(s->u);
+	int F = s->F, C = s->C, W = width;
+	size_t plane = (size_t)F * W;
+	float scale = strcmp(c->normalization, "scale") ? 1.0f : (float)c->input_scale;
+	free(s->in), free(s->out);
+	s->in = tf_calloc((size_t)2 * C * plane, sizeof(float));
+	s->out = tf_alloc((size_t)s->O * plane, sizeof(float));
+	if (!s->in || !s->out)
+		return -1;
+	int off = (int)(start - s->base);
+	for (int t = 0; t < n; t++) {
+		const float *m = s->mix + (size_t)(off + t) * C * F * 2;
+		for (int ch = 0; ch < C; ch++)
+			for (int f = 0; f < F; f++) {
+				/* model input: all real parts, then all imaginary parts */
+				s->in[((size_t)ch * F + f) * W + t] = m[((size_t)ch * F + f) * 2] * scale;
+				s->in[((size_t)(C + ch) * F + f) * W + t] = m[((size_t)ch * F + f) * 2 + 1] * scale;
+			}
+	}
+	if (unet_forward(s->u, s->in, 1, F, W, s->out, NULL, NULL))
+		return -1;
+	for (int t = 0; t < n; t++) {
+		float w = fade(s, t, W, fade_in, fade_out);
+		float *a = s->acc + (size_t)(off + t) * s->O * F;
+		for (int o = 0; o < s->O; o++)
+			for (int f = 0; f < F; f++)
+				a[(size_t)o * F + f] += w * s->out[((size_t)o * F + f) * W + t];
+		s->wsum[off + t] += w;
+	}
+	s->runs++;
+	return 0;
+}
+
+/* Hands on held frames [base, upto) and drops them. */
+static int emit(struct segmenter *s, int64_t upto, segment_emit_fn fn, void *ctx)
+{
+	int n = (int)(upto - s->base), F = s->F, C = s->C, O = s->O;
+	if (n <= 0)
+		return 0;
+	if (n > s->emit_cap) {
+		free(s->emit_m), free(s->emit_x);
+		s->emit_m = tf_alloc((size_t)n * O * F, sizeof(float));
+		s->emit_x = tf_alloc((size_t)n * C * F * 2, sizeof(float));
+		if (!s->emit_m || !s->emit_x)
+			return s->emit_cap = 0, -1;
+		s->emit_cap = n;
+	}
+	for (int t = 0; t < n; t++) {
+		const float *a = s->acc + (size_t)t * O * F, *m = s->mix + (size_t)t * C * F * 2;
+		float inv = 1.0f / s->wsum[t];
+		for (int o = 0; o < O; o++)
+			for (int f = 0; f < F; f++)
+				s->emit_m[((size_t)o * F + f) * n + t] = a[(size_t)o * F + f] * inv;
+		for (int ch = 0; ch < C; ch++)
+			for (int f = 0; f < F; f++) {
+				size_t d = (((size_t)ch * F + f) * n + t) * 2, k = ((size_t)ch * F + f) * 2;
+				s->emit_x[d] = m[k];
+				s->emit_x[d + 1] = m[k + 1];
+			}
+	}
+	if (fn(ctx, s->emit_m, s->emit_x, s->base, n))
+		return -1;
+	/* drop the emitted frames */
+	int rest = s->held - n;
+	memmove(s->mix, s->mix + (size_t)n * C * F * 2, (size_t)rest * C * F * 2 * sizeof(float));
+	memmove(s->acc, s->acc + (size_t)n * O * F, (size_t)rest * O * F * sizeof(float));
+	memmove(s->wsum, s->wsum + n, (size_t)rest * sizeof(float));
+	memset(s->acc + (size_t)rest * O * F, 0, (size_t)n * O * F * sizeof(float));
+	memset(s->wsum + rest, 0, (size_t)n * sizeof(float));
+	s->held = rest;
+	s->base = upto;
+	return 0;
+}
+
+int segmenter_push(struct segmenter *s, const float *spec, int n, segment_emit_fn fn, void *ctx)
+{
+	int C = s->C, F = s->F;
+	if (n <= 0)
+		return 0;
+	if (reserve(s, s->held + n))
+		return -1;
+	for (int t = 0; t < n; t++) {
+		float *m = s->mix + (size_t)(s->held + t) * C * F * 2;
+		for (int ch = 0; ch < C; ch++)
+			for (int f = 0; f < F; f++) {
+				size_t k = (((size_t)ch * F + f) * n + t) * 2;
+				m[((size_t)ch * F + f) * 2] = spec[k];
+				m[((size_t)ch * F + f) * 2 + 1] = spec[k + 1];
+			}
+	}
+	s->held += n;
+	s->have += n;
+	if (!s->L)
+		return 0; /* one segment: everything waits for the end */
+	while (s->next + s->L <= s->have) {
+		if (run(s, s->next, s->L, s->L, s->next > 0, 1))
+			return -1;
+		s->next += s->step;
+		/* frames before the next segment's start are final */
+		if (emit(s, s->next, fn, ctx))
+			return -1;
+	}
+	return 0;
+}
+
+int segmenter_finish(struct segmenter *s, segment_emit_fn fn, void *ctx)
+{
+	int64_t left = s->have - s->next;
+	if (s->have == 0)
+		return 0;
+	if (s->runs == 0) {
+		/* a short input (or --segment 0) runs as one segment of its own
+		 * length, padded only up to the network's minimum width; nothing
+		 * has been emitted yet, so every frame is still held */
+		int n = (int)s->have, width = n < UNET_MIN_SIZE ? UNET_MIN_SIZE : n;
+		if (run(s, 0, n, width, 0, 0))
+			return -1;
+	} else if (left > s->overlap || s->wsum[s->held - 1] == 0) {
+		/* the tail: one more full-length segment, zero-padded at the end */
+		if (run(s, s->next, (int)left, s->L, 1, 0))
+			return -1;
+	}
+	return emit(s, s->have, fn, ctx);
+}
+
+void mask_apply(float *stems, const float *masks, const float *mix, int S, int C, int F, int n)
+{
+	size_t plane = (size_t)F * n;
+	for (int st = 0; st < S; st++)
+		for (int ch = 0; ch < C; ch++) {
+			const float *m = masks + (size_t)(st * C + ch) * plane, *x = mix + (size_t)ch * plane * 2;
+			float *y = stems + ((size_t)st * C + ch) * plane * 2;
+			for (size_t i = 0; i < plane; i++) {
+				y[2 * i] = m[i] * x[2 * i];
+				y[2 * i + 1] = m[i] * x[2 * i + 1];
+			}
+		}
+}

@@ -1,0 +1,33 @@
+/* Running the network over a spectrogram that arrives in chunks: fixed-length
+ * segments of frames with overlap, masks cross-faded where segments overlap,
+ * frames handed on as soon as no later segment can change them. Memory is
+ * bounded by the segment length, not the track length. */
+#ifndef TF_SEGMENT_H
+#define TF_SEGMENT_H
+#include <stdint.h>
+
+#include "unet.h"
+
+/* Receives finished frames: masks [out_channels][bins][n] (f32) and the
+ * mixture they apply to, mix [channels][bins][n] (complex, interleaved),
+ * starting at absolute frame `first`. Returns 0, or -1 to stop. */
+typedef int (*segment_emit_fn)(void *ctx, const float *masks, const float *mix, int64_t first, int n);
+
+struct segmenter;
+
+/* segment = 0: the whole input is one segment, unpadded (memory grows with
+ * the input). Otherwise segment >= UNET_MIN_SIZE and 0 <= overlap <= segment/2. */
+struct segmenter *segmenter_new(const struct unet *u, int bins, int segment, int overlap);
+void segmenter_free(struct segmenter *s);
+/* spec: complex [channels][bins][n], interleaved re/im. */
+int segmenter_push(struct segmenter *s, const float *spec, int n, segment_emit_fn emit, void *ctx);
+/* End of input: runs what is left and emits every remaining frame. */
+int segmenter_finish(struct segmenter *s, segment_emit_fn emit, void *ctx);
+/* Segments run so far (for progress). */
+int64_t segmenter_runs(const struct segmenter *s);
+
+/* stems[s][c][f][t] = masks[s*C + c][f][t] * mix[c][f][t] (complex).
+ * masks: [S*C][F][n], mix and stems complex; n frames. */
+void mask_apply(float *stems, const float *masks, const float *mix, int S, int C, int F, int n);
+
+#endif

@@ -1,0 +1,157 @@
+/* Every fast kernel against its plain reference twin. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/activation.h"
+#include "kernels/conv.h"
+#include "kernels/gemm.h"
+#include "kernels/norm.h"
+#include "kernels/resize.h"
+#include "test.h"
+
+static unsigned long long rng = 88172645463325252ull;
+static float frand(void) /* uniform in [-1, 1) */
+{
+	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static float *randv(size_t n)
+{
+	float *v = malloc((n ? n : 1) * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = frand();
+	return v;
+}
+
+static void test_gemm(void)
+{
+	static const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {64, 96, 32}, {257, 33, 129}, {1000, 128, 32}};
+	char what[128];
+	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+		int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+		float *A = randv((size_t)M * K), *B = randv((size_t)N * K), *C0 = randv((size_t)M * N);
+		float *C1 = malloc((size_t)M * N * 4), *C2 = malloc((size_t)M * N * 4);
+		for (int beta = 0; beta < 2; beta++) {
+			memcpy(C1, C0, (size_t)M * N * 4), memcpy(C2, C0, (size_t)M * N * 4);
+			gemm_nt(M, N, K, A, K, B, K, (float)beta, C1, N);
+			gemm_nt_ref(M, N, K, A, K, B, K, (float)beta, C2, N);
+			snprintf(what, sizeof what, "gemm_nt %dx%dx%d beta %d vs reference", M, N, K, beta);
+			check_close(what, C1, C2, (size_t)M * N, 1e-5 * K);
+			/* B as [K][N] */
+			gemm_nn(M, N, K, A, K, B, N, (float)beta, C1, N);
+			gemm_nn_ref(M, N, K, A, K, B, N, (float)beta, C2, N);
+			snprintf(what, sizeof what, "gemm_nn %dx%dx%d beta %d vs reference", M, N, K, beta);
+			check_close(what, C1, C2, (size_t)M * N, 1e-5 * K);
+			/* A as [K][M] */
+			gemm_tn(M, N, K, A, M, B, N, (float)beta, C1, N);
+			gemm_tn_ref(M, N, K, A, M, B, N, (float)beta, C2, N);
+			snprintf(what, sizeof what, "gemm_tn %dx%dx%d beta %d vs reference", M, N, K, beta);
+			check_close(what, C1, C2, (size_t)M * N, 1e-5 * K);
+		}
+		free(A), free(B), free(C0), free(C1), free(C2);
+	}
+}
+
+static void test_conv(void)
+{
+	static const int cases[][6] = {/* H, W, Ci, Co, k, stride/pad code */
+				       {9, 7, 2, 8, 7, 0}, {16, 16, 8, 16, 4, 1}, {37, 29, 8, 16, 4, 1},
+				       {5, 6, 3, 4, 3, 2}, {10, 11, 16, 3, 1, 3}, {2, 3, 4, 4, 4, 1}};
+	static const int sp[][2] = {{1, 3}, {2, 1}, {1, 1}, {1, 0}};
+	char what[128];
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		int H = cases[i][0], W = cases[i][1], Ci = cases[i][2], Co = cases[i][3], k = cases[i][4];
+		int stride = sp[cases[i][5]][0], pad = sp[cases[i][5]][1];
+		int Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
+		float *in = randv((size_t)H * W * Ci), *w = randv((size_t)Co * Ci * k * k), *b = randv((size_t)Co);
+		float *wp = malloc((size_t)Co * Ci * k * k * 4), *o1 = calloc((size_t)Ho * Wo * Co + 1, 4),
+		      *o2 = calloc((size_t)Ho * Wo * Co + 1, 4);
+		float *scratch = malloc((conv2d_scratch_floats(Wo, Ho, Ci, k) + 1) * 4);
+		conv2d_weight_prepare(wp, w, Co, Ci, k);
+		/* in two pieces of rows, as the threads split it */
+		conv2d_rows(o1, in, wp, b, H, W, Ci, Co, k, stride, pad, 0, Ho / 2, scratch);
+		conv2d_rows(o1, in, wp, b, H, W, Ci, Co, k, stride, pad, Ho / 2, Ho, scratch);
+		conv2d_ref(o2, in, w, b, H, W, Ci, Co, k, stride, pad);
+		snprintf(what, sizeof what, "conv2d %dx%dx%d -> %d, k%d s%d p%d vs reference", H, W, Ci, Co, k,
+			 stride, pad);
+		check_close(what, o1, o2, (size_t)Ho * Wo * Co, 1e-5);
+		free(in), free(w), free(b), free(wp), free(o1), free(o2), free(scratch);
+	}
+	static const int tcases[][4] = {{4, 4, 16, 8}, {9, 7, 24, 16}, {1, 1, 3, 5}, {5, 8, 32, 32}};
+	for (size_t i = 0; i < sizeof tcases / sizeof *tcases; i++) {
+		int H = tcases[i][0], W = tcases[i][1], Ci = tcases[i][2], Co = tcases[i][3];
+		size_t no = (size_t)4 * H * W * Co;
+		float *in = randv((size_t)H * W * Ci), *w = randv((size_t)Ci * Co * 16), *b = randv((size_t)Co);
+		float *wp = malloc((size_t)Ci * Co * 16 * 4), *o1 = malloc(no * 4), *o2 = malloc(no * 4);
+		float *scratch = malloc(convt4s2_scratch_floats(W, Ci) * 4);
+		convt4s2_weight_prepare(wp, w, Ci, Co);
+		for (int m = 0; m < H; m++)
+			convt4s2_rows(o1, in, wp, b, H, W, Ci, Co, m, m + 1, scratch);
+		convt4s2_ref(o2, in, w, b, H, W, Ci, Co);
+		snprintf(what, sizeof what, "conv_transpose 4/2/1 %dx%dx%d -> %d vs reference", H, W, Ci, Co);
+		check_close(what, o1, o2, no, 1e-5);
+		free(in), free(w), free(b), free(wp), free(o1), free(o2), free(scratch);
+	}
+}
+
+static void test_norm_act(void)
+{
+	size_t rows = 333;
+	int C = 48;
+	float *x = randv(rows * C), *w = randv((size_t)C), *b = randv((size_t)C);
+	float *o1 = malloc(rows * C * 4), *o2 = malloc(rows * C * 4);
+	for (size_t i = 0; i < rows * C; i++)
+		x[i] = x[i] * 3 + (float)(i % C) * 0.1f; /* non-zero means */
+	layernorm_forward(o1, x, w, b, rows, C);
+	layernorm_ref(o2, x, w, b, rows, C);
+	check_close("layernorm vs reference", o1, o2, rows * C, 2e-6);
+
+	size_t n = 200001;
+	float *g1 = malloc(n * 4), *g2 = malloc(n * 4);
+	for (size_t i = 0; i < n; i++)
+		g1[i] = g2[i] = -12.0f + 24.0f * (float)i / (float)(n - 1);
+	gelu_forward(g1, n);
+	gelu_ref(g2, n);
+	check_close("gelu (fast erf) vs libm erf over [-12, 12]", g1, g2, n, 1e-6);
+	ok(g1[0] == 0.0f || fabsf(g1[0]) < 1e-30f, "gelu(-12) underflows to 0 (%g)", g1[0]);
+	/* fused bias + gelu equals bias then gelu */
+	float *h1 = randv(rows * C), *h2 = malloc(rows * C * 4);
+	memcpy(h2, h1, rows * C * 4);
+	bias_gelu_forward(h1, b, rows, C);
+	for (size_t r = 0; r < rows; r++)
+		for (int c = 0; c < C; c++)
+			h2[r * C + c] += b[c];
+	gelu_ref(h2, rows * C);
+	check_close("bias + gelu fused vs separate", h1, h2, rows * C, 1e-6);
+	free(x), free(w), free(b), free(o1), free(o2), free(g1), free(g2), free(h1), free(h2);
+}
+
+static void test_resize(void)
+{
+	/* up by exactly 2 with half-pixel centres: known values */
+	float in[2] = {0, 1}, out[4];
+	resize_bilinear_rows(out, in, 1, 2, 1, 1, 4, 0, 1);
+	ok(out[0] == 0.0f && out[1] == 0.25f && out[2] == 0.75f && out[3] == 1.0f,
+	   "bilinear 2 -> 4 (align_corners=False): %g %g %g %g, want 0 0.25 0.75 1", out[0], out[1], out[2],
+	   out[3]);
+	/* 1024 -> 1025 rows keeps the ends and stays within the input range */
+	int H = 1024, Ho = 1025;
+	float *a = malloc(H * 4), *o = malloc(Ho * 4);
+	for (int i = 0; i < H; i++)
+		a[i] = (float)i;
+	resize_bilinear_rows(o, a, H, 1, 1, Ho, 1, 0, Ho);
+	ok(o[0] == 0.0f && o[Ho - 1] == (float)(H - 1), "bilinear 1024 -> 1025 keeps the end values (%g, %g)",
+	   o[0], o[Ho - 1]);
+	free(a), free(o);
+}
+
+int main(void)
+{
+	test_gemm();
+	test_conv();
+	test_norm_act();
+	test_resize();
+	return test_done();
+}

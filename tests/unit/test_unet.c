@@ -54,7 +54,8 @@ static void run_case(const char *dir)
 	struct unet *u;
 	struct npy in, want;
 	char path[512];
-	if (!ok(golden_model_load(&m, dir) == 0, "%s: load model: %s", dir, tf_strerror()))
+	int rc = golden_model_load(&m, dir);
+	if (!ok(rc == 0, "%s: load model %s", dir, rc ? tf_strerror() : ""))
 		return;
 	ok((u = unet_prepare(&m)) != NULL, "%s: prepare", dir);
 	snprintf(path, sizeof path, "%s/input.npy", dir);
@@ -66,7 +67,7 @@ static void run_case(const char *dir)
 	int B = (int)in.shape[0], H = (int)in.shape[2], W = (int)in.shape[3];
 	float *out = calloc(want.numel, sizeof *out);
 	struct taps t = {dir, B, 0, 0};
-	int rc = unet_forward(u, x, B, H, W, out, tap, &t);
+	rc = unet_forward(u, x, B, H, W, out, tap, &t);
 	ok(rc == 0, "%s: forward %dx%dx%dx%d", dir, B, (int)in.shape[1], H, W);
 	ok(t.checked == 8 * B, "%s: all 8 intermediate activations seen per batch item (%d)", dir, t.checked);
 	char what[256];

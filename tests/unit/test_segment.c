@@ -1,0 +1,155 @@
+/* Segmenting long inputs: every frame comes out once and in order, the
+ * mixture passes through untouched, one segment equals the plain forward
+ * pass, and the result does not depend on how the input was chunked. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "segment.h"
+#include "test.h"
+
+#define F 16
+
+static unsigned long long rng = 0x9e3779b97f4a7c15ull;
+static float frand(void)
+{
+	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+struct collect {
+	float *masks, *mix; /* [O][F][T], [C][F][T][2] */
+	int T, O, C, next, in_order;
+};
+
+static int collect(void *ctx, const float *masks, const float *mix, int64_t first, int n)
+{
+	struct collect *c = ctx;
+	if (first != c->next || first + n > c->T) {
+		c->in_order = 0;
+		return first + n > c->T ? -1 : 0;
+	}
+	for (int o = 0; o < c->O; o++)
+		for (int f = 0; f < F; f++)
+			for (int t = 0; t < n; t++)
+				c->masks[((size_t)o * F + f) * c->T + first + t] = masks[((size_t)o * F + f) * n + t];
+	for (int ch = 0; ch < c->C; ch++)
+		for (int f = 0; f < F; f++)
+			for (int t = 0; t < n; t++)
+				for (int k = 0; k < 2; k++)
+					c->mix[(((size_t)ch * F + f) * c->T + first + t) * 2 + k] =
+						mix[(((size_t)ch * F + f) * n + t) * 2 + k];
+	c->next = (int)(first + n);
+	return 0;
+}
+
+/* Runs the segmenter over spec [C][F][T] in chunks of `chunk` frames. */
+static int separate(const struct unet *u, const float *spec, int T, int C, int O, int segment, int overlap,
+		    int chunk, struct collect *out)
+{
+	struct segmenter *s = segmenter_new(u, F, segment, overlap);
+	float *piece = malloc((size_t)C * F * chunk * 2 * sizeof *piece);
+	*out = (struct collect){calloc((size_t)O * F * T, 4), calloc((size_t)C * F * T * 2, 4), T, O, C, 0, 1};
+	int rc = s ? 0 : -1;
+	for (int t0 = 0; t0 < T && !rc; t0 += chunk) {
+		int n = T - t0 < chunk ? T - t0 : chunk;
+		for (int ch = 0; ch < C; ch++)
+			for (int f = 0; f < F; f++)
+				memcpy(piece + ((size_t)ch * F + f) * n * 2, spec + (((size_t)ch * F + f) * T + t0) * 2,
+				       (size_t)n * 2 * sizeof *piece);
+		rc = segmenter_push(s, piece, n, collect, out);
+	}
+	if (!rc)
+		rc = segmenter_finish(s, collect, out);
+	segmenter_free(s);
+	free(piece);
+	return rc;
+}
+
+static double maxdiff(const float *a, const float *b, size_t n)
+{
+	double d = 0;
+	for (size_t i = 0; i < n; i++)
+		d = fmax(d, fabs((double)a[i] - b[i]));
+	return d;
+}
+
+int main(void)
+{
+	struct unet_config c;
+	struct model m;
+	config_default(&c);
+	c.in_channels = 4, c.out_channels = 4, c.channels = 2, c.nstems = 2;
+	for (int s = 0; s < 4; s++)
+		c.dims[s] = 8, c.depths[s] = 1;
+	c.num_heads = 2, c.window_size = 4, c.shift_size = 2;
+	c.n_fft = 2 * (F - 1);
+	c.hop = c.n_fft / 4;
+	if (!ok(model_init(&m, &c) == 0, "tiny model"))
+		return test_done();
+	for (int i = 0; i < m.nspecs; i++) {
+		const struct param_spec *p = &m.specs[i];
+		float *w = m.params + p->offset;
+		int is_var = strstr(p->name, "running_var") != NULL;
+		int is_scale = strstr(p->name, "norm") || (strstr(p->name, ".1.weight") != NULL);
+		for (size_t k = 0; k < p->numel; k++)
+			w[k] = is_var ? 1.0f : is_scale ? 1.0f + 0.1f * frand() : 0.3f * frand();
+	}
+	struct unet *u = unet_prepare(&m);
+	ok(u != NULL, "prepare");
+
+	int T = 75, C = 2, O = 4;
+	float *spec = malloc((size_t)C * F * T * 2 * sizeof *spec);
+	for (size_t i = 0; i < (size_t)C * F * T * 2; i++)
+		spec[i] = frand();
+
+	int rc;
+	/* reference: the network on the whole input at once */
+	float *in = malloc((size_t)2 * C * F * T * 4), *direct = malloc((size_t)O * F * T * 4);
+	for (int ch = 0; ch < C; ch++)
+		for (int p = 0; p < F * T; p++) {
+			in[(size_t)ch * F * T + p] = spec[((size_t)ch * F * T + p) * 2];
+			in[(size_t)(C + ch) * F * T + p] = spec[((size_t)ch * F * T + p) * 2 + 1];
+		}
+	rc = unet_forward(u, in, 1, F, T, direct, NULL, NULL);
+	ok(rc == 0, "direct forward %s", rc ? tf_strerror() : "");
+
+	struct collect whole, longseg, a, b, cc;
+	rc = separate(u, spec, T, C, O, 0, 0, 10, &whole);
+	ok(rc == 0 && whole.in_order && whole.next == T,
+	   "--segment 0: %d frames out, in order", whole.next);
+	ok(maxdiff(whole.masks, direct, (size_t)O * F * T) == 0,
+	   "--segment 0 equals the plain forward pass (max diff %g)", maxdiff(whole.masks, direct, (size_t)O * F * T));
+	ok(maxdiff(whole.mix, spec, (size_t)C * F * T * 2) == 0, "the mixture passes through unchanged");
+	ok(separate(u, spec, T, C, O, 128, 32, 9, &longseg) == 0 &&
+		   maxdiff(longseg.masks, direct, (size_t)O * F * T) == 0,
+	   "an input shorter than one segment runs unpadded as one segment");
+
+	rc = separate(u, spec, T, C, O, 16, 4, 1, &a);
+	ok(rc == 0 && a.in_order && a.next == T,
+	   "segment 16 overlap 4, chunks of 1 frame: %d frames out, in order", a.next);
+	ok(separate(u, spec, T, C, O, 16, 4, 7, &b) == 0 && b.next == T, "chunks of 7 frames");
+	ok(separate(u, spec, T, C, O, 16, 4, T, &cc) == 0 && cc.next == T, "one chunk");
+	ok(maxdiff(a.masks, b.masks, (size_t)O * F * T) == 0 && maxdiff(a.masks, cc.masks, (size_t)O * F * T) == 0,
+	   "the masks do not depend on the chunking");
+	double lo = 1, hi = 0;
+	for (size_t i = 0; i < (size_t)O * F * T; i++)
+		lo = fmin(lo, a.masks[i]), hi = fmax(hi, a.masks[i]);
+	ok(lo >= 0 && hi <= 1 && hi > lo, "cross-faded masks stay in [0, 1] (%g .. %g)", lo, hi);
+	ok(maxdiff(a.masks, direct, (size_t)O * F * T) > 0,
+	   "segmenting really segments (differs from the whole-input pass by %g)",
+	   maxdiff(a.masks, direct, (size_t)O * F * T));
+
+	/* mask_apply: stems = mask x mixture */
+	float *stems = malloc((size_t)2 * C * F * T * 2 * 4);
+	mask_apply(stems, direct, spec, 2, C, F, T);
+	size_t k = ((size_t)1 * C + 1) * F * T + 5; /* stem 1, channel 1, element 5 */
+	ok(stems[2 * k] == direct[(size_t)(1 * C + 1) * F * T + 5] * spec[((size_t)F * T + 5) * 2],
+	   "mask_apply multiplies mask s*C+c with channel c of the mixture");
+
+	free(spec), free(in), free(direct), free(stems);
+	unet_free(u);
+	model_free(&m);
+	return test_done();
+}

@@ -19,9 +19,7 @@ PKGS      := sndfile fftw3f msgpack soxr
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -pthread \
              -Ilib -isystem $(BLIS_INC) -DTF_VERSION='"$(VERSION)"'
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS    += $(BLIS_LIB)/libblis.a $(PKG_LIBS) -fopenmp -pthread -lm
+LDLIBS    += $(BLIS_LIB)/libblis.a $$(pkg-config --libs $(PKGS)) -fopenmp -pthread -lm
 
 LIB_SRC   := $(sort $(wildcard lib/*.c lib/*/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=build/%.o)
@@ -34,9 +32,14 @@ MANPAGES  := $(wildcard man/*.1)
 .PHONY: all check test deps install uninstall clean fuzz bench demo
 all: $(PROGS)
 
-build/%.o: %.c $(wildcard lib/*.h lib/*/*.h)
+# Every build first makes sure the Debian packages are there (once: a stamp).
+build/.deps:
+	@sh tools/deps.sh
+	@mkdir -p build && touch $@
+
+build/%.o: %.c $(wildcard lib/*.h lib/*/*.h) | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
 build/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
@@ -55,6 +58,7 @@ check test: all $(TESTS)
 
 deps:
 	sh tools/deps.sh
+	@mkdir -p build && touch build/.deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)

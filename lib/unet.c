@@ -387,6 +387,10 @@ static int branch_forward(float *out, const float *x, int H, int W, int C, const
 {
 	struct seqmap map = seqmap(axis, H, W, cfg->window_size, shift);
 	int per = map.len >= TOKENS_PER_CHUNK ? 1 : TOKENS_PER_CHUNK / map.len;
+	/* at the small levels, smaller work items so that every thread has some */
+	int fair = map.nseq / (4 * omp_get_max_threads());
+	if (per > fair)
+		per = fair > 1 ? fair : 1;
 	int chunks = (map.nseq + per - 1) / per, failed = 0;
 	int masked = axis == WINDOWS && shift > 0 && cfg->mask_shifted;
 	size_t maxn = (size_t)per * map.len, hid = (size_t)L->fc1.out;

@@ -11,7 +11,9 @@
 static inline float exp_nonpos(float x)
 {
 	x = x < -87.0f ? -87.0f : x;
-	float n = __builtin_roundf(x * 1.44269504088896341f);
+	/* round to nearest by the 1.5 * 2^23 trick: a libm call would stop
+	 * the loop from vectorising */
+	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
 	float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
 	float p = 1.0f / 5040;
 	p = p * r + 1.0f / 720;

@@ -1,0 +1,330 @@
+/* tf-export: imports a PyTorch checkpoint of the reference TFSWA-UNet (a
+ * torch.save .pth, or safetensors) into a tfswa model file; --info
+ * summarises a model file. The architecture comes from the weights; what
+ * they cannot tell comes from the options, a JSON config, or the defaults.
+ * Nothing in a checkpoint is executed (lib/import). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+#include "fileio.h"
+#include "import/import.h"
+#include "model.h"
+#include "unet.h"
+
+#define MAX_INPUT ((size_t)16 << 30) /* bytes of checkpoint read into memory */
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: tf-export --from pth|safetensors [options] CHECKPOINT\n"
+		"       tf-export --info [--flops FxT] [MODEL]\n"
+		"Imports a PyTorch TFSWA-UNet checkpoint into a tfswa model file (standard\n"
+		"output, or -o FILE). CHECKPOINT may be '-' for standard input. The\n"
+		"architecture is read from the weights; the rest from the options below, a\n"
+		"JSON config (--config), or the defaults. --info summarises a model file.\n\n"
+		"  -f, --from FORMAT     checkpoint format: pth (torch.save) or safetensors\n"
+		"  -o, --output FILE     write the model to FILE (complete or not at all)\n"
+		"      --to FORMAT       output format: tfswa (the default and, for now, the only one)\n"
+		"  -c, --config FILE     JSON config (the reference's keys: num_heads, window_size,\n"
+		"                        shift_size, mlp_ratio, ...); options given here override it\n"
+		"      --num-heads N     attention heads (default 8)\n"
+		"      --window-size N   window side of the window attention (default 8, or what a\n"
+		"                        shifted block's attn_mask shows)\n"
+		"      --shift-size N    shift of odd blocks' windows (default 4)\n"
+		"      --mlp-ratio X     MLP width / channels (default 4)\n"
+		"      --mask-shifted    Swin mask in shifted windows (off for reference checkpoints)\n"
+		"      --sample-rate HZ  sample rate the model was trained at (default 44100)\n"
+		"      --n-fft N         STFT size (default 2048)\n"
+		"      --hop N           STFT hop (default 512)\n"
+		"      --channels N      audio channels (default: in_channels / 2)\n"
+		"      --stems A,B,...   stem names, in the order of the masks (default vocals,other)\n"
+		"      --segment N       frames per segment for long inputs (default 256)\n"
+		"      --overlap N       frames shared by neighbouring segments (default 64)\n"
+		"  -i, --info            print a summary of MODEL (or standard input), key: value\n"
+		"      --flops FxT       with --info: the forward pass's GFLOP for F bins x T frames\n"
+		"  -v, --verbose         say what is being done\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n");
+}
+
+/* ---------- checkpoint readers and model writers ---------- */
+
+static int read_pth(struct import_set *w, const void *buf, size_t len)
+{
+	return import_pth(w, buf, len, 0);
+}
+
+static const struct {
+	const char *name;
+	int (*read)(struct import_set *w, const void *buf, size_t len);
+} readers[] = {
+	{"pth", read_pth},
+	{"safetensors", import_safetensors},
+};
+
+static int write_tfswa(const struct model *m, FILE *fp)
+{
+	return model_write(m, fp);
+}
+
+/* Further formats (onnx, safetensors, pth) go here. */
+static const struct {
+	const char *name;
+	int (*write)(const struct model *m, FILE *fp);
+} writers[] = {
+	{"tfswa", write_tfswa},
+};
+
+static int reader_index(const char *name)
+{
+	for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
+		if (!strcmp(readers[i].name, name))
+			return (int)i;
+	die("--from %s: unknown format (pth, safetensors)", name);
+}
+
+static int writer_index(const char *name)
+{
+	for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
+		if (!strcmp(writers[i].name, name))
+			return (int)i;
+	die("--to %s: not supported (only tfswa for now)", name);
+}
+
+/* ---------- --info ---------- */
+
+static void print_levels(const char *key, const int *v)
+{
+	printf("%s: %d,%d,%d,%d\n", key, v[0], v[1], v[2], v[3]);
+}
+
+/* "FxT" (bins x frames) for --flops */
+static void parse_shape(const char *s, int *f, int *t)
+{
+	char *x;
+	errno = 0;
+	long a = strtol(s, &x, 10), b = *x == 'x' ? strtol(x + 1, &x, 10) : 0;
+	if (errno || *x || a < 1 || b < 1 || a > 1 << 20 || b > 1 << 24)
+		die("--flops %s: expected FxT (bins x frames), e.g. 1025x259", s);
+	*f = (int)a, *t = (int)b;
+}
+
+static void print_info(const struct model *m, int flops_f, int flops_t)
+{
+	const struct unet_config *c = &m->cfg;
+	printf("kind: model\n");
+	printf("in_channels: %d\n", c->in_channels);
+	printf("out_channels: %d\n", c->out_channels);
+	print_levels("depths", c->depths);
+	print_levels("dims", c->dims);
+	printf("num_heads: %d\n", c->num_heads);
+	printf("window_size: %d\n", c->window_size);
+	printf("shift_size: %d\n", c->shift_size);
+	printf("mlp_ratio: %g\n", c->mlp_ratio);
+	printf("mask_shifted: %s\n", c->mask_shifted ? "true" : "false");
+	printf("sample_rate: %d\n", c->sample_rate);
+	printf("n_fft: %d\n", c->n_fft);
+	printf("hop: %d\n", c->hop);
+	printf("window: %s\n", c->window);
+	printf("bins: %d\n", c->n_fft / 2 + 1);
+	printf("channels: %d\n", c->channels);
+	printf("stems: ");
+	for (int s = 0; s < c->nstems; s++)
+		printf("%s%s", s ? "," : "", c->stems[s]);
+	printf("\nnormalization: %s\n", c->normalization);
+	printf("input_scale: %g\n", c->input_scale);
+	printf("segment: %d\n", c->segment);
+	printf("overlap: %d\n", c->overlap);
+	printf("quantization: %s\n", c->quantization);
+	printf("tensors: %d\n", m->nspecs);
+	printf("parameters: %lld\n", (long long)unet_param_count(c));
+	if (flops_f)
+		printf("flops: %.3f\n", unet_flops(c, flops_f, flops_t) * 1e-9);
+}
+
+/* ---------- output ---------- */
+
+/* ---------- the command line ---------- */
+
+struct args {
+	const char *from, *to, *out, *config, *flops, *input;
+	int info;
+	struct import_settings cli; /* the settings given as options */
+};
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	enum { O_TO = 256, O_HEADS, O_WINDOW, O_SHIFT, O_MLP, O_MASK, O_RATE, O_NFFT, O_HOP, O_CHANNELS,
+	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS };
+	static const struct option opts[] = {
+		{"from", required_argument, 0, 'f'},       {"output", required_argument, 0, 'o'},
+		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, 'c'},
+		{"num-heads", required_argument, 0, O_HEADS}, {"window-size", required_argument, 0, O_WINDOW},
+		{"shift-size", required_argument, 0, O_SHIFT}, {"mlp-ratio", required_argument, 0, O_MLP},
+		{"mask-shifted", no_argument, 0, O_MASK},   {"sample-rate", required_argument, 0, O_RATE},
+		{"n-fft", required_argument, 0, O_NFFT},    {"hop", required_argument, 0, O_HOP},
+		{"channels", required_argument, 0, O_CHANNELS}, {"stems", required_argument, 0, O_STEMS},
+		{"segment", required_argument, 0, O_SEGMENT}, {"overlap", required_argument, 0, O_OVERLAP},
+		{"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
+		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+	struct import_settings *c = &a->cli;
+	int opt;
+	memset(a, 0, sizeof *a);
+	a->to = "tfswa";
+	opterr = 0; /* one line of our own on bad options */
+	while ((opt = getopt_long(argc, argv, ":f:o:c:ivhV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': a->from = optarg; break;
+		case 'o': a->out = optarg; break;
+		case O_TO: a->to = optarg; break;
+		case 'c': a->config = optarg; break;
+		case 'i': a->info = 1; break;
+		case O_FLOPS: a->flops = optarg; break;
+		case O_HEADS:
+			c->c.num_heads = (int)parse_long(optarg, "--num-heads", 1, 4096);
+			c->set |= SET_NUM_HEADS;
+			break;
+		case O_WINDOW:
+			c->c.window_size = (int)parse_long(optarg, "--window-size", 1, 64);
+			c->set |= SET_WINDOW_SIZE;
+			break;
+		case O_SHIFT:
+			c->c.shift_size = (int)parse_long(optarg, "--shift-size", 0, 63);
+			c->set |= SET_SHIFT_SIZE;
+			break;
+		case O_MLP:
+			c->c.mlp_ratio = parse_double(optarg, "--mlp-ratio", 1e-3, 1024);
+			c->set |= SET_MLP_RATIO;
+			break;
+		case O_MASK:
+			c->c.mask_shifted = 1;
+			c->set |= SET_MASK_SHIFTED;
+			break;
+		case O_RATE:
+			c->c.sample_rate = (int)parse_long(optarg, "--sample-rate", 1, 1000000);
+			c->set |= SET_SAMPLE_RATE;
+			break;
+		case O_NFFT:
+			c->c.n_fft = (int)parse_long(optarg, "--n-fft", 4, 65536);
+			c->set |= SET_N_FFT;
+			break;
+		case O_HOP:
+			c->c.hop = (int)parse_long(optarg, "--hop", 1, 65536);
+			c->set |= SET_HOP;
+			break;
+		case O_CHANNELS:
+			c->c.channels = (int)parse_long(optarg, "--channels", 1, 64);
+			c->set |= SET_CHANNELS;
+			break;
+		case O_STEMS:
+			if (import_settings_stems(c, optarg))
+				die_lib("--stems");
+			break;
+		case O_SEGMENT:
+			c->c.segment = (int)parse_long(optarg, "--segment", 0, 1 << 20);
+			c->set |= SET_SEGMENT;
+			break;
+		case O_OVERLAP:
+			c->c.overlap = (int)parse_long(optarg, "--overlap", 0, 1 << 19);
+			c->set |= SET_OVERLAP;
+			break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': print_version(); exit(0);
+		case ':':
+			die("option %s needs a value; see --help", argv[optind - 1]);
+		default:
+			if (optopt)
+				die("unknown option -%c; see --help", optopt);
+			die("unknown option %s; see --help", argv[optind - 1]);
+		}
+	}
+	if (a->info) {
+		if (a->from || a->out || a->config || c->set)
+			die("--info takes only a model (and --flops); see --help");
+		if (argc - optind > 1)
+			die("--info takes one model at most");
+		a->input = optind < argc ? argv[optind] : "-";
+		return;
+	}
+	if (a->flops)
+		die("--flops goes with --info");
+	if (!a->from)
+		die("no checkpoint format: use --from pth or --from safetensors (see --help)");
+	if (argc - optind != 1)
+		die(argc == optind ? "no checkpoint given (a file, or '-' for standard input)"
+				   : "one checkpoint at a time");
+	a->input = argv[optind];
+}
+
+/* tf-export --info [MODEL] */
+static void info_main(const struct args *a)
+{
+	struct model m;
+	int f = 0, t = 0;
+	if (a->flops)
+		parse_shape(a->flops, &f, &t);
+	if (!strcmp(a->input, "-") && isatty(0))
+		die("--info: no model given (name a file or pipe one in)");
+	if (model_load(&m, a->input))
+		die_lib("");
+	print_info(&m, f, t);
+	model_free(&m);
+	close_stdout();
+}
+
+/* The checkpoint in, checked against the architecture, as a model. */
+static void import(const struct args *a, int reader, struct model *m)
+{
+	struct import_settings settings = {0};
+	struct import_set w;
+	struct unet_config cfg;
+	unsigned char *buf;
+	size_t len;
+	const char *name = strcmp(a->input, "-") ? a->input : "standard input";
+	/* the config file, then the options over it */
+	if (a->config && import_settings_json(&settings, a->config))
+		die_lib("--config");
+	import_settings_merge(&settings, &a->cli);
+	if (import_read_file(a->input, MAX_INPUT, &buf, &len))
+		die_lib("");
+	if (readers[reader].read(&w, buf, len))
+		die_lib(name);
+	info("%s: %d tensors (%s, %s)", name, w.n, w.format, w.source);
+	if (import_config(&cfg, &w, &settings) || import_model(m, &w, &cfg))
+		die_lib(name);
+	info("architecture: in %d, out %d, depths %d,%d,%d,%d, dims %d,%d,%d,%d; %lld parameters", cfg.in_channels,
+	     cfg.out_channels, cfg.depths[0], cfg.depths[1], cfg.depths[2], cfg.depths[3], cfg.dims[0], cfg.dims[1],
+	     cfg.dims[2], cfg.dims[3], (long long)unet_param_count(&cfg));
+	import_set_free(&w);
+	free(buf);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct atomic_file af;
+	struct model m;
+	progname = "tf-export";
+	parse_args(argc, argv, &a);
+	if (a.info) {
+		info_main(&a);
+		return 0;
+	}
+	int reader = reader_index(a.from), writer = writer_index(a.to);
+	FILE *out = output_open(a.out, &af, "a binary model");
+	import(&a, reader, &m);
+	if (writers[writer].write(&m, out))
+		die_lib("writing the model");
+	output_close(&af);
+	model_free(&m);
+	return 0;
+}

@@ -1,0 +1,709 @@
+/* Named tensor sets, reading whole inputs, settings (JSON config), and the
+ * mapping of a state_dict onto the model's parameter table (import.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fileio.h"
+#include "internal.h"
+#include "json.h"
+
+/* ---------- the set ---------- */
+
+int import_set_add(struct import_set *s, const char *name, size_t name_len, const struct import_tensor *t)
+{
+	if (s->n >= IMPORT_MAX_TENSORS)
+		return tf_seterr("more than %d tensors", IMPORT_MAX_TENSORS);
+	if (name_len > IMPORT_MAX_NAME || memchr(name, 0, name_len))
+		return tf_seterr("tensor name \"%.60s...\" is too long or holds a NUL byte", name);
+	if ((s->n & (s->n - 1)) == 0) { /* grow at powers of two */
+		size_t cap = s->n ? 2 * (size_t)s->n : 64;
+		struct import_tensor *a = realloc(s->t, cap * sizeof *a);
+		if (!a)
+			return tf_seterr("out of memory");
+		s->t = a;
+	}
+	struct import_tensor *d = &s->t[s->n];
+	*d = *t;
+	if (!(d->name = malloc(name_len + 1)))
+		return tf_seterr("out of memory");
+	memcpy(d->name, name, name_len);
+	d->name[name_len] = 0;
+	s->n++;
+	return 0;
+}
+
+void import_set_c_strides(struct import_tensor *t)
+{
+	int64_t st = 1;
+	for (int i = t->ndim; i-- > 0;) {
+		t->stride[i] = st;
+		st *= t->shape[i] ? t->shape[i] : 1;
+	}
+	t->contiguous = 1;
+}
+
+static int cmp_index_r(const void *a, const void *b, void *set)
+{
+	const struct import_set *s = set;
+	return strcmp(s->t[*(const int *)a].name, s->t[*(const int *)b].name);
+}
+
+int import_set_finish(struct import_set *s)
+{
+	static const char *prefixes[] = {"module.", "_orig_mod."};
+	for (int again = 1; again && s->n;) {
+		again = 0;
+		for (size_t p = 0; p < sizeof prefixes / sizeof *prefixes; p++) {
+			size_t pl = strlen(prefixes[p]);
+			int all = 1;
+			for (int i = 0; i < s->n && all; i++)
+				all = !strncmp(s->t[i].name, prefixes[p], pl) && s->t[i].name[pl];
+			if (!all)
+				continue;
+			for (int i = 0; i < s->n; i++)
+				memmove(s->t[i].name, s->t[i].name + pl, strlen(s->t[i].name + pl) + 1);
+			again = 1;
+		}
+	}
+	if (!(s->sorted = malloc((s->n ? (size_t)s->n : 1) * sizeof *s->sorted)))
+		return tf_seterr("out of memory");
+	for (int i = 0; i < s->n; i++)
+		s->sorted[i] = i;
+	qsort_r(s->sorted, (size_t)s->n, sizeof *s->sorted, cmp_index_r, s);
+	for (int i = 1; i < s->n; i++)
+		if (!strcmp(s->t[s->sorted[i]].name, s->t[s->sorted[i - 1]].name))
+			return tf_seterr("tensor %.100s appears twice", s->t[s->sorted[i]].name);
+	return 0;
+}
+
+void import_set_free(struct import_set *s)
+{
+	for (int i = 0; i < s->n; i++)
+		free(s->t[i].name);
+	free(s->t);
+	free(s->sorted);
+	memset(s, 0, sizeof *s);
+}
+
+const struct import_tensor *import_find(const struct import_set *s, const char *name)
+{
+	int lo = 0, hi = s->n - 1;
+	if (!s->sorted)
+		return NULL;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, c = strcmp(s->t[s->sorted[mid]].name, name);
+		if (!c)
+			return &s->t[s->sorted[mid]];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+size_t import_numel(const struct import_tensor *t)
+{
+	size_t n = 1;
+	for (int i = 0; i < t->ndim; i++)
+		n *= (size_t)t->shape[i];
+	return n;
+}
+
+static float elem_f32(const unsigned char *p, enum dtype dt)
+{
+	float f;
+	switch (dt) {
+	case DT_F32:
+		memcpy(&f, p, 4);
+		return f;
+	case DT_F16:
+		return f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+	case DT_BF16:
+		return bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
+	default: {
+		double d;
+		memcpy(&d, p, 8);
+		return (float)d;
+	}
+	}
+}
+
+int import_to_f32(const struct import_tensor *t, float *dst)
+{
+	size_t n = import_numel(t), isz = dtype_size(t->dtype);
+	if (t->dtype != DT_F32 && t->dtype != DT_F16 && t->dtype != DT_BF16 && t->dtype != DT_F64)
+		return tf_seterr("%s: dtype %s is not a float type", t->name, dtype_traits[t->dtype].name);
+	if (t->contiguous)
+		return convert_to_f32(dst, t->data, t->dtype, n);
+	/* strided: walk the index like an odometer */
+	int64_t idx[TENSOR_MAX_DIMS] = {0};
+	size_t off = 0;
+	for (size_t k = 0; k < n; k++) {
+		dst[k] = elem_f32(t->data + off * isz, t->dtype);
+		for (int d = t->ndim; d-- > 0;) {
+			if (++idx[d] < t->shape[d]) {
+				off += (size_t)t->stride[d];
+				break;
+			}
+			off -= (size_t)(t->stride[d] * (t->shape[d] - 1));
+			idx[d] = 0;
+		}
+	}
+	return 0;
+}
+
+/* ---------- reading inputs ---------- */
+
+int import_read_fd(int fd, size_t cap, unsigned char **bufp, size_t *lenp)
+{
+	struct stat st;
+	size_t len = 0, size;
+	unsigned char *buf;
+	*bufp = NULL, *lenp = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size > cap)
+			return tf_seterr("input of %lld bytes is larger than the %zu MiB cap", (long long)st.st_size,
+					 cap >> 20);
+		size = (size_t)st.st_size + 1;
+	} else {
+		size = 1 << 20;
+	}
+	if (!(buf = malloc(size)))
+		return tf_seterr("out of memory reading input");
+	for (;;) {
+		if (len == size) {
+			if (size > cap) {
+				free(buf);
+				return tf_seterr("input is larger than the %zu MiB cap", cap >> 20);
+			}
+			size_t ns = size * 2 > cap + 1 ? cap + 1 : size * 2;
+			unsigned char *nb = realloc(buf, ns);
+			if (!nb) {
+				free(buf);
+				return tf_seterr("out of memory reading input");
+			}
+			buf = nb, size = ns;
+		}
+		ssize_t got = read(fd, buf + len, size - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+			free(buf);
+			return tf_seterr("read error: %s", strerror(e));
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+	}
+	if (len > cap) {
+		free(buf);
+		return tf_seterr("input is larger than the %zu MiB cap", cap >> 20);
+	}
+	*bufp = buf, *lenp = len;
+	return 0;
+}
+
+int import_read_file(const char *path, size_t cap, unsigned char **buf, size_t *len)
+{
+	int fd = file_open_read(path), rc;
+	if (fd < 0)
+		return -1;
+	rc = import_read_fd(fd, cap, buf, len);
+	if (fd > 0)
+		close(fd);
+	if (rc && path && strcmp(path, "-"))
+		return tf_adderr("%s: ", path);
+	return rc;
+}
+
+/* ---------- settings ---------- */
+
+int import_settings_stems(struct import_settings *s, const char *list)
+{
+	int n = 0;
+	const char *p = list;
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (n >= MODEL_MAX_STEMS)
+			return tf_seterr("more than %d stems", MODEL_MAX_STEMS);
+		if (len == 0 || len >= sizeof s->c.stems[0])
+			return tf_seterr("stem name \"%.*s\" is empty or longer than %zu bytes", (int)(len > 40 ? 40 : len),
+					 p, sizeof s->c.stems[0] - 1);
+		memcpy(s->c.stems[n], p, len);
+		s->c.stems[n][len] = 0;
+		if (strchr(s->c.stems[n], '/'))
+			return tf_seterr("stem name \"%s\" contains '/'", s->c.stems[n]);
+		n++;
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	s->c.nstems = n;
+	s->set |= SET_STEMS;
+	return 0;
+}
+
+static int json_int(const struct json *j, const char *key, int *out, int lo, int hi)
+{
+	if (j->kind != JSON_NUM || !j->is_int || j->i < lo || j->i > hi)
+		return tf_seterr("\"%s\" should be an integer from %d to %d", key, lo, hi);
+	*out = (int)j->i;
+	return 0;
+}
+
+static int json_levels(const struct json *j, const char *key, int *out)
+{
+	if (j->kind != JSON_ARR || j->n != UNET_LEVELS)
+		return tf_seterr("\"%s\" should be an array of %d integers", key, UNET_LEVELS);
+	for (int i = 0; i < UNET_LEVELS; i++)
+		if (json_int(&j->items[i], key, &out[i], 0, 1 << 20))
+			return tf_seterr("\"%s\" should be an array of %d integers", key, UNET_LEVELS);
+	return 0;
+}
+
+static int json_string(const struct json *j, const char *key, char *out, size_t len)
+{
+	if (j->kind != JSON_STR || j->len >= len || strlen(j->str) != j->len)
+		return tf_seterr("\"%s\" should be a string of at most %zu bytes", key, len - 1);
+	memcpy(out, j->str, j->len + 1);
+	return 0;
+}
+
+static int settings_from_json(struct import_settings *s, const struct json *root)
+{
+	static const struct {
+		const char *key;
+		unsigned bit;
+		size_t off;
+	} ints[] = {
+		{"in_channels", SET_IN_CHANNELS, offsetof(struct unet_config, in_channels)},
+		{"out_channels", SET_OUT_CHANNELS, offsetof(struct unet_config, out_channels)},
+		{"window_size", SET_WINDOW_SIZE, offsetof(struct unet_config, window_size)},
+		{"shift_size", SET_SHIFT_SIZE, offsetof(struct unet_config, shift_size)},
+		{"num_heads", SET_NUM_HEADS, offsetof(struct unet_config, num_heads)},
+		{"sample_rate", SET_SAMPLE_RATE, offsetof(struct unet_config, sample_rate)},
+		{"n_fft", SET_N_FFT, offsetof(struct unet_config, n_fft)},
+		{"hop", SET_HOP, offsetof(struct unet_config, hop)},
+		{"channels", SET_CHANNELS, offsetof(struct unet_config, channels)},
+		{"segment", SET_SEGMENT, offsetof(struct unet_config, segment)},
+		{"overlap", SET_OVERLAP, offsetof(struct unet_config, overlap)},
+	};
+	const struct json *j;
+	if (root->kind != JSON_OBJ)
+		return tf_seterr("the config should be a JSON object, not a%s %s",
+				 root->kind == JSON_ARR ? "n" : "", json_kind_name(root->kind));
+	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+		if ((j = json_get(root, ints[i].key))) {
+			if (json_int(j, ints[i].key, (int *)((char *)&s->c + ints[i].off), 0, 1 << 30))
+				return -1;
+			s->set |= ints[i].bit;
+		}
+	if ((j = json_get(root, "depths"))) {
+		if (json_levels(j, "depths", s->c.depths))
+			return -1;
+		s->set |= SET_DEPTHS;
+	}
+	if ((j = json_get(root, "dims"))) {
+		if (json_levels(j, "dims", s->c.dims))
+			return -1;
+		s->set |= SET_DIMS;
+	}
+	if ((j = json_get(root, "mlp_ratio"))) {
+		if (j->kind != JSON_NUM || !(j->num > 0) || j->num > 1024)
+			return tf_seterr("\"mlp_ratio\" should be a positive number up to 1024");
+		s->c.mlp_ratio = j->num;
+		s->set |= SET_MLP_RATIO;
+	}
+	if ((j = json_get(root, "input_scale"))) {
+		if (j->kind != JSON_NUM || !(j->num > 0))
+			return tf_seterr("\"input_scale\" should be a positive number");
+		s->c.input_scale = j->num;
+		s->set |= SET_INPUT_SCALE;
+	}
+	if ((j = json_get(root, "mask_shifted"))) {
+		if (j->kind != JSON_BOOL)
+			return tf_seterr("\"mask_shifted\" should be true or false");
+		s->c.mask_shifted = j->b;
+		s->set |= SET_MASK_SHIFTED;
+	}
+	if ((j = json_get(root, "normalization"))) {
+		if (json_string(j, "normalization", s->c.normalization, sizeof s->c.normalization))
+			return -1;
+		s->set |= SET_NORMALIZATION;
+	}
+	if ((j = json_get(root, "stems"))) {
+		if (j->kind == JSON_STR) {
+			if (strlen(j->str) != j->len)
+				return tf_seterr("\"stems\" holds a NUL byte");
+			return import_settings_stems(s, j->str);
+		}
+		if (j->kind != JSON_ARR || j->n < 1 || j->n > MODEL_MAX_STEMS)
+			return tf_seterr("\"stems\" should be an array of 1 to %d names", MODEL_MAX_STEMS);
+		for (size_t i = 0; i < j->n; i++) {
+			if (json_string(&j->items[i], "stems", s->c.stems[i], sizeof s->c.stems[i]))
+				return -1;
+			if (!s->c.stems[i][0] || strchr(s->c.stems[i], '/') || strchr(s->c.stems[i], ','))
+				return tf_seterr("stem name \"%s\" is empty or contains '/' or ','", s->c.stems[i]);
+		}
+		s->c.nstems = (int)j->n;
+		s->set |= SET_STEMS;
+	}
+	return 0;
+}
+
+int import_settings_json_text(struct import_settings *s, const char *text, size_t len)
+{
+	struct json *root;
+	if (json_parse(&root, text, len))
+		return -1;
+	int rc = settings_from_json(s, root);
+	json_free(root);
+	return rc;
+}
+
+int import_settings_json(struct import_settings *s, const char *path)
+{
+	unsigned char *buf;
+	size_t len;
+	if (import_read_file(path, 16 << 20, &buf, &len))
+		return -1;
+	int rc = import_settings_json_text(s, (const char *)buf, len);
+	free(buf);
+	if (rc)
+		return tf_adderr("%s: ", path);
+	return 0;
+}
+
+void import_settings_merge(struct import_settings *s, const struct import_settings *o)
+{
+	const struct unet_config *c = &o->c;
+	unsigned b = o->set;
+	if (b & SET_IN_CHANNELS) s->c.in_channels = c->in_channels;
+	if (b & SET_OUT_CHANNELS) s->c.out_channels = c->out_channels;
+	if (b & SET_DEPTHS) memcpy(s->c.depths, c->depths, sizeof c->depths);
+	if (b & SET_DIMS) memcpy(s->c.dims, c->dims, sizeof c->dims);
+	if (b & SET_NUM_HEADS) s->c.num_heads = c->num_heads;
+	if (b & SET_WINDOW_SIZE) s->c.window_size = c->window_size;
+	if (b & SET_SHIFT_SIZE) s->c.shift_size = c->shift_size;
+	if (b & SET_MLP_RATIO) s->c.mlp_ratio = c->mlp_ratio;
+	if (b & SET_MASK_SHIFTED) s->c.mask_shifted = c->mask_shifted;
+	if (b & SET_SAMPLE_RATE) s->c.sample_rate = c->sample_rate;
+	if (b & SET_N_FFT) s->c.n_fft = c->n_fft;
+	if (b & SET_HOP) s->c.hop = c->hop;
+	if (b & SET_CHANNELS) s->c.channels = c->channels;
+	if (b & SET_STEMS) {
+		memcpy(s->c.stems, c->stems, sizeof c->stems);
+		s->c.nstems = c->nstems;
+	}
+	if (b & SET_SEGMENT) s->c.segment = c->segment;
+	if (b & SET_OVERLAP) s->c.overlap = c->overlap;
+	if (b & SET_NORMALIZATION) memcpy(s->c.normalization, c->normalization, sizeof c->normalization);
+	if (b & SET_INPUT_SCALE) s->c.input_scale = c->input_scale;
+	s->set |= b;
+}
+
+/* ---------- the architecture from the weights ---------- */
+
+static const struct import_tensor *findf(const struct import_set *w, const char *fmt, int a, int b)
+{
+	char name[MODEL_NAME_MAX];
+	snprintf(name, sizeof name, fmt, a, b);
+	return import_find(w, name);
+}
+
+static int dim_ok(int64_t v)
+{
+	return v >= 1 && v <= 1 << 20;
+}
+
+static const char *levels_str(const int *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "[%d, %d, %d, %d]", v[0], v[1], v[2], v[3]);
+	return buf;
+}
+
+int import_infer_arch(const struct import_set *w, struct import_arch *a)
+{
+	const struct import_tensor *t;
+	char b[160];
+	memset(a, 0, sizeof *a);
+	if (!(t = import_find(w, "stem.0.weight"))) {
+		tf_seterr("no stem.0.weight among the %d tensors%s%.80s%s: not a TFSWA-UNet state_dict", w->n,
+			  w->n ? " (the first is " : "", w->n ? w->t[0].name : "", w->n ? ")" : "");
+		return -1;
+	}
+	if (t->ndim != 4 || !dim_ok(t->shape[0]) || !dim_ok(t->shape[1]) || t->shape[2] != 7 || t->shape[3] != 7)
+		return tf_seterr("stem.0.weight has shape %s, expected [dims0, in_channels, 7, 7]",
+				 shape_str(t->shape, t->ndim, b, sizeof b));
+	a->dims[0] = (int)t->shape[0];
+	a->in_channels = (int)t->shape[1];
+	for (int s = 0; s < 3; s++) {
+		if (!(t = findf(w, "downsample_layers.%d.downsample.0.weight", s, 0)))
+			return tf_seterr("missing tensor downsample_layers.%d.downsample.0.weight", s);
+		if (t->ndim != 4 || !dim_ok(t->shape[0]))
+			return tf_seterr("downsample_layers.%d.downsample.0.weight has shape %s, expected "
+					 "[dims%d, dims%d, 4, 4]",
+					 s, shape_str(t->shape, t->ndim, b, sizeof b), s + 1, s);
+		a->dims[s + 1] = (int)t->shape[0];
+	}
+	for (int s = 0; s < UNET_LEVELS; s++) {
+		const char *fmt = s < 3 ? "encoder_stages.%d.%d.input_proj.0.weight" : "bottleneck.%d.input_proj.0.weight";
+		int n = 0;
+		while (n <= 64 && (s < 3 ? findf(w, fmt, s, n) : findf(w, fmt, n, 0)))
+			n++;
+		if (n > 64)
+			return tf_seterr("more than 64 blocks at level %d", s);
+		a->depths[s] = n;
+		/* the MLP width of the level, from its first block */
+		if (n) {
+			t = s < 3 ? findf(w, "encoder_stages.%d.%d.tsa.mlp.0.weight", s, 0)
+				  : findf(w, "bottleneck.%d.tsa.mlp.0.weight", 0, 0);
+			if (t && t->ndim == 2 && dim_ok(t->shape[0]))
+				a->mlp_hidden[s] = (int)t->shape[0];
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		int n = 0;
+		while (n <= 64 && findf(w, "decoder_stages.%d.%d.input_proj.0.weight", i, n))
+			n++;
+		if (n != a->depths[2 - i])
+			return tf_seterr("decoder_stages.%d has %d blocks but encoder_stages.%d has %d; they should "
+					 "mirror each other",
+					 i, n, 2 - i, a->depths[2 - i]);
+	}
+	if (!(t = import_find(w, "output_head.3.weight")))
+		return tf_seterr("missing tensor output_head.3.weight");
+	if (t->ndim != 4 || !dim_ok(t->shape[0]))
+		return tf_seterr("output_head.3.weight has shape %s, expected [out_channels, dims0, 1, 1]",
+				 shape_str(t->shape, t->ndim, b, sizeof b));
+	a->out_channels = (int)t->shape[0];
+	return 0;
+}
+
+/* The window side told by a shifted block's attn_mask [windows, ws*ws, ws*ws], or 0. */
+static int mask_window(const struct import_set *w, const char **name)
+{
+	for (int i = 0; i < w->n; i++) {
+		const struct import_tensor *t = &w->t[i];
+		size_t len = strlen(t->name);
+		if (len < 14 || strcmp(t->name + len - 14, ".swa.attn_mask") || t->ndim != 3)
+			continue;
+		int64_t a = t->shape[1];
+		if (a != t->shape[2] || a < 1)
+			continue;
+		int64_t ws = (int64_t)(sqrt((double)a) + 0.5);
+		if (ws * ws == a) {
+			*name = t->name;
+			return (int)ws;
+		}
+	}
+	return 0;
+}
+
+int import_config(struct unet_config *cfg, const struct import_set *w, const struct import_settings *s)
+{
+	static const struct import_settings none;
+	struct import_arch a;
+	char b1[64], b2[64];
+	if (!s)
+		s = &none;
+	if (import_infer_arch(w, &a))
+		return -1;
+	const struct unet_config *o = &s->c;
+	if ((s->set & SET_IN_CHANNELS) && o->in_channels != a.in_channels)
+		return tf_seterr("the config gives in_channels %d, but the weights have %d (stem.0.weight)",
+				 o->in_channels, a.in_channels);
+	if ((s->set & SET_OUT_CHANNELS) && o->out_channels != a.out_channels)
+		return tf_seterr("the config gives out_channels %d, but the weights have %d (output_head.3.weight)",
+				 o->out_channels, a.out_channels);
+	if ((s->set & SET_DIMS) && memcmp(o->dims, a.dims, sizeof a.dims))
+		return tf_seterr("the config gives dims %s, but the weights have %s", levels_str(o->dims, b1, sizeof b1),
+				 levels_str(a.dims, b2, sizeof b2));
+	if ((s->set & SET_DEPTHS) && memcmp(o->depths, a.depths, sizeof a.depths))
+		return tf_seterr("the config gives depths %s, but the weights have %s",
+				 levels_str(o->depths, b1, sizeof b1), levels_str(a.depths, b2, sizeof b2));
+
+	config_default(cfg);
+	cfg->in_channels = a.in_channels;
+	cfg->out_channels = a.out_channels;
+	memcpy(cfg->depths, a.depths, sizeof a.depths);
+	memcpy(cfg->dims, a.dims, sizeof a.dims);
+
+	/* what the weights cannot tell */
+	const char *mask_name = NULL;
+	int ws = mask_window(w, &mask_name);
+	if (s->set & SET_WINDOW_SIZE) {
+		cfg->window_size = o->window_size;
+		if (ws && ws != o->window_size)
+			return tf_seterr("window_size %d, but %s is for %dx%d windows", o->window_size, mask_name, ws,
+					 ws);
+	} else if (ws) {
+		cfg->window_size = ws;
+	}
+	if (s->set & SET_SHIFT_SIZE) cfg->shift_size = o->shift_size;
+	else if (cfg->shift_size >= cfg->window_size) cfg->shift_size = cfg->window_size / 2;
+	if (s->set & SET_NUM_HEADS) cfg->num_heads = o->num_heads;
+	if (s->set & SET_MLP_RATIO) cfg->mlp_ratio = o->mlp_ratio;
+	if (s->set & SET_MASK_SHIFTED) cfg->mask_shifted = o->mask_shifted;
+	if (s->set & SET_SAMPLE_RATE) cfg->sample_rate = o->sample_rate;
+	if (s->set & SET_N_FFT) cfg->n_fft = o->n_fft;
+	if (s->set & SET_HOP) cfg->hop = o->hop;
+	if (s->set & SET_SEGMENT) cfg->segment = o->segment;
+	if (s->set & SET_OVERLAP) cfg->overlap = o->overlap;
+	if (s->set & SET_NORMALIZATION) memcpy(cfg->normalization, o->normalization, sizeof cfg->normalization);
+	if (s->set & SET_INPUT_SCALE) cfg->input_scale = o->input_scale;
+	/* an overlap of more than half a shorter segment follows the segment */
+	if ((s->set & SET_SEGMENT) && !(s->set & SET_OVERLAP) && 2 * cfg->overlap > cfg->segment)
+		cfg->overlap = cfg->segment / 4;
+
+	/* channels and stems */
+	if (s->set & SET_CHANNELS) {
+		cfg->channels = o->channels;
+		if (a.in_channels != 2 * o->channels)
+			return tf_seterr("%d audio channel%s need in_channels %d (real and imaginary parts), but the "
+					 "weights have %d",
+					 o->channels, o->channels == 1 ? "" : "s", 2 * o->channels, a.in_channels);
+	} else {
+		if (a.in_channels % 2)
+			return tf_seterr("the weights have in_channels %d, an odd number; the network takes the real "
+					 "and imaginary parts of each audio channel",
+					 a.in_channels);
+		cfg->channels = a.in_channels / 2;
+	}
+	if (s->set & SET_STEMS) {
+		cfg->nstems = o->nstems;
+		memcpy(cfg->stems, o->stems, sizeof cfg->stems);
+	}
+	if (cfg->out_channels != cfg->nstems * cfg->channels) {
+		char names[MODEL_MAX_STEMS * 33] = "";
+		for (int i = 0; i < cfg->nstems; i++)
+			snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
+				 cfg->stems[i]);
+		if (cfg->out_channels % cfg->channels)
+			return tf_seterr("the weights have %d output channels, not a multiple of the %d audio "
+					 "channel%s (in_channels %d / 2)",
+					 cfg->out_channels, cfg->channels, cfg->channels == 1 ? "" : "s", a.in_channels);
+		return tf_seterr("the weights have %d output channels (masks), but %d stem%s (%s) x %d audio "
+				 "channel%s make %d: give %d stem names",
+				 cfg->out_channels, cfg->nstems, cfg->nstems == 1 ? "" : "s", names, cfg->channels,
+				 cfg->channels == 1 ? "" : "s", cfg->nstems * cfg->channels,
+				 cfg->out_channels / cfg->channels);
+	}
+
+	/* defaults that cannot fit: say which setting is missing */
+	if (!(s->set & SET_NUM_HEADS))
+		for (int l = 0; l < UNET_LEVELS; l++)
+			if (cfg->dims[l] % cfg->num_heads)
+				return tf_seterr("the default num_heads %d does not divide dims[%d] = %d: give the "
+						 "checkpoint's num_heads",
+						 cfg->num_heads, l, cfg->dims[l]);
+
+	/* mlp_ratio against the MLP weights */
+	if (!(cfg->mlp_ratio > 0 && cfg->mlp_ratio <= 1024))
+		return tf_seterr("mlp_ratio %g is out of range (above 0, at most 1024)", cfg->mlp_ratio);
+	for (int l = 0; l < UNET_LEVELS; l++) {
+		int want = (int)((double)cfg->dims[l] * cfg->mlp_ratio);
+		if (!a.mlp_hidden[l] || want == a.mlp_hidden[l])
+			continue;
+		char first[64];
+		if (l < 3)
+			snprintf(first, sizeof first, "encoder_stages.%d.0", l);
+		else
+			snprintf(first, sizeof first, "bottleneck.0");
+		return tf_seterr("mlp_ratio %g gives an MLP width of %d at dims[%d] = %d, but the weights have %d "
+				 "(%s.tsa.mlp.0.weight): mlp_ratio should be %g",
+				 cfg->mlp_ratio, want, l, cfg->dims[l], a.mlp_hidden[l], first,
+				 (double)a.mlp_hidden[l] / cfg->dims[l]);
+	}
+	return config_validate(cfg);
+}
+
+/* ---------- the model ---------- */
+
+static int ignorable(const char *name)
+{
+	static const char *tails[] = {".num_batches_tracked", ".swa.attn_mask"};
+	size_t n = strlen(name);
+	for (size_t i = 0; i < sizeof tails / sizeof *tails; i++) {
+		size_t k = strlen(tails[i]);
+		if (n > k && !strcmp(name + n - k, tails[i]))
+			return 1;
+	}
+	return 0;
+}
+
+int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg)
+{
+	unsigned char *used;
+	char g[160], e[160];
+	if (model_init(m, cfg))
+		return -1;
+	if (!(used = tf_calloc(w->n ? (size_t)w->n : 1, 1))) {
+		model_free(m);
+		return -1;
+	}
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *p = &m->specs[i];
+		const struct import_tensor *t = import_find(w, p->name);
+		if (!t) {
+			tf_seterr("missing tensor %s", p->name);
+			goto fail;
+		}
+		if (t->ndim != p->ndim || memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape)) {
+			tf_seterr("%s: got %s, expected %s", p->name, shape_str(t->shape, t->ndim, g, sizeof g),
+				  shape_str(p->shape, p->ndim, e, sizeof e));
+			goto fail;
+		}
+		if (import_to_f32(t, m->params + p->offset))
+			goto fail;
+		used[t - w->t] = 1;
+	}
+	for (int i = 0; i < w->n; i++)
+		if (!used[i] && !ignorable(w->t[i].name)) {
+			tf_seterr("unexpected tensor %.100s %s (not part of this architecture)", w->t[i].name,
+				  shape_str(w->t[i].shape, w->t[i].ndim, g, sizeof g));
+			goto fail;
+		}
+	free(used);
+	return 0;
+fail:
+	free(used);
+	model_free(m);
+	return -1;
+}
+
+int import_model_file(struct model *m, const char *path, const char *format, const struct import_settings *s)
+{
+	struct import_set w;
+	struct unet_config cfg;
+	unsigned char *buf;
+	size_t len;
+	int rc;
+	if (import_read_file(path, (size_t)16 << 30, &buf, &len))
+		return -1;
+	if (!format)
+		format = len >= 4 && !memcmp(buf, "PK", 2) ? "pth" : "safetensors";
+	if (!strcmp(format, "pth"))
+		rc = import_pth(&w, buf, len, 0);
+	else if (!strcmp(format, "safetensors"))
+		rc = import_safetensors(&w, buf, len);
+	else
+		rc = tf_seterr("unknown checkpoint format \"%s\" (pth, safetensors)", format);
+	if (!rc) {
+		rc = import_config(&cfg, &w, s) || import_model(m, &w, &cfg) ? -1 : 0;
+		import_set_free(&w);
+	}
+	free(buf);
+	if (rc && path && strcmp(path, "-"))
+		return tf_adderr("%s: ", path);
+	return rc;
+}

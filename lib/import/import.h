@@ -1,0 +1,125 @@
+/* Importing checkpoints of the PyTorch reference into a model:
+ *
+ *   1. read the checkpoint into a list of named tensors (import_pth for
+ *      torch.save zip archives, import_safetensors for safetensors files);
+ *   2. work out the configuration: the architecture from the tensors'
+ *      shapes, everything the weights cannot tell from settings (a JSON
+ *      config file and/or command-line options) or the defaults
+ *      (import_config);
+ *   3. check every tensor against the architecture and copy it into the
+ *      model as f32 (import_model).
+ *
+ * Nothing in a checkpoint is ever executed: the pickle inside a .pth is read
+ * by a restricted unpickler that knows only the globals a state_dict uses.
+ * Library style: -1 (or NULL) with a message in tf_strerror(). */
+#ifndef TF_IMPORT_H
+#define TF_IMPORT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "tensor.h"
+
+/* ---------- named tensors ---------- */
+
+struct import_tensor {
+	char *name;                       /* state_dict key */
+	enum dtype dtype;
+	int ndim;
+	int64_t shape[TENSOR_MAX_DIMS];
+	int64_t stride[TENSOR_MAX_DIMS];  /* in elements; C order when contiguous */
+	int contiguous;
+	const unsigned char *data;        /* first element; little-endian, may be unaligned */
+};
+
+struct import_set {
+	int n;
+	struct import_tensor *t;          /* in file order */
+	char format[16];                  /* "pth" or "safetensors" */
+	char source[64];                  /* where the tensors were found, e.g. "model_state_dict" */
+	int *sorted;                      /* private: indices sorted by name */
+};
+
+/* import_pth flags */
+#define IMPORT_NO_CRC 1  /* skip the zip CRC-32 checks (fuzzing) */
+
+/* Reads a torch.save zip archive held in buf[len] (which must outlive s:
+ * the tensors point into it). The pickle may be a bare state_dict, or a
+ * dict holding one under "model_state_dict", "state_dict" or "model"
+ * (training checkpoints); a "module." or "_orig_mod." prefix on every key
+ * is removed. Refuses, naming what it found: legacy (pre-1.6) torch.save
+ * files, TorchScript archives, compressed entries, foreign pickle globals
+ * (e.g. os.system), unknown opcodes, tensors outside their storage. */
+int import_pth(struct import_set *s, const void *buf, size_t len, unsigned flags);
+/* Reads a safetensors file held in buf[len] (which must outlive s). */
+int import_safetensors(struct import_set *s, const void *buf, size_t len);
+void import_set_free(struct import_set *s);
+/* The tensor with this name, or NULL. */
+const struct import_tensor *import_find(const struct import_set *s, const char *name);
+/* Elements of t (its shape is checked when the set is made). */
+size_t import_numel(const struct import_tensor *t);
+/* Converts t (f32, f16, bf16 or f64, any strides) into dst[numel]. */
+int import_to_f32(const struct import_tensor *t, float *dst);
+
+/* Reads all of fd (a file or a pipe) into a new buffer, at most cap bytes. */
+int import_read_fd(int fd, size_t cap, unsigned char **buf, size_t *len);
+/* The same for a path; NULL or "-" is standard input. */
+int import_read_file(const char *path, size_t cap, unsigned char **buf, size_t *len);
+
+/* ---------- settings: what the weights cannot tell ---------- */
+
+/* Which fields of import_settings.c were given. */
+enum {
+	SET_IN_CHANNELS = 1 << 0, SET_OUT_CHANNELS = 1 << 1, SET_DEPTHS = 1 << 2, SET_DIMS = 1 << 3,
+	SET_NUM_HEADS = 1 << 4, SET_WINDOW_SIZE = 1 << 5, SET_SHIFT_SIZE = 1 << 6, SET_MLP_RATIO = 1 << 7,
+	SET_MASK_SHIFTED = 1 << 8, SET_SAMPLE_RATE = 1 << 9, SET_N_FFT = 1 << 10, SET_HOP = 1 << 11,
+	SET_CHANNELS = 1 << 12, SET_STEMS = 1 << 13, SET_SEGMENT = 1 << 14, SET_OVERLAP = 1 << 15,
+	SET_NORMALIZATION = 1 << 16, SET_INPUT_SCALE = 1 << 17,
+};
+
+struct import_settings {
+	unsigned set;           /* SET_* bits */
+	struct unet_config c;   /* the values of the fields that are set */
+};
+
+/* Reads a JSON config file (the goldens' config.json form: in_channels,
+ * out_channels, depths, dims, window_size, shift_size, num_heads,
+ * mlp_ratio; also sample_rate, n_fft, hop, channels, stems (array or
+ * "a,b"), segment, overlap, mask_shifted, normalization, input_scale) into
+ * s, on top of what s already holds. Unknown keys are ignored. */
+int import_settings_json(struct import_settings *s, const char *path);
+int import_settings_json_text(struct import_settings *s, const char *text, size_t len);
+/* Copies the fields set in over into s (over wins). */
+void import_settings_merge(struct import_settings *s, const struct import_settings *over);
+/* Parses "a,b,c" into the stems of s. */
+int import_settings_stems(struct import_settings *s, const char *list);
+
+/* ---------- the model ---------- */
+
+/* The architecture as the tensors tell it: in/out channels, dims, depths,
+ * and the MLP width at each level (0 at a level with no blocks). */
+struct import_arch {
+	int in_channels, out_channels;
+	int depths[UNET_LEVELS], dims[UNET_LEVELS], mlp_hidden[UNET_LEVELS];
+};
+int import_infer_arch(const struct import_set *w, struct import_arch *a);
+
+/* The full configuration: the architecture from w, checked against s where
+ * s sets it; the rest from s, or the defaults (config_default: heads 8,
+ * window 8, shift 4, mlp_ratio 4, 44100 Hz, n_fft 2048, hop 512, stems
+ * vocals,other; channels = in_channels/2). Says what to change when the
+ * pieces disagree (e.g. the stems count, or mlp_ratio against the MLP
+ * weights' shape). */
+int import_config(struct unet_config *cfg, const struct import_set *w, const struct import_settings *s);
+
+/* Allocates m for cfg and fills every parameter from w, checking each
+ * shape ("name: got [..], expected [..]"); a missing tensor, or one that is
+ * neither part of the architecture nor ignorable (num_batches_tracked,
+ * swa.attn_mask), is an error naming it. */
+int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg);
+
+/* The whole path for one file: format "pth", "safetensors" or NULL (by the
+ * file's first bytes); settings may be NULL. */
+int import_model_file(struct model *m, const char *path, const char *format, const struct import_settings *s);
+
+#endif

@@ -1,0 +1,18 @@
+/* Shared by the readers in lib/import (not part of the public API). */
+#ifndef TF_IMPORT_INTERNAL_H
+#define TF_IMPORT_INTERNAL_H
+#include "import.h"
+
+/* Caps on what a checkpoint may contain. */
+#define IMPORT_MAX_TENSORS (1 << 20)
+#define IMPORT_MAX_NAME 1024
+
+/* Appends a tensor (name copied) to s; -1 with message. */
+int import_set_add(struct import_set *s, const char *name, size_t name_len, const struct import_tensor *t);
+/* After the last add: removes a "module." / "_orig_mod." prefix common to
+ * every name, sorts the index, refuses duplicate names. */
+int import_set_finish(struct import_set *s);
+/* Fills stride and contiguous for a C-order tensor. */
+void import_set_c_strides(struct import_tensor *t);
+
+#endif

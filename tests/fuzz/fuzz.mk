@@ -1,0 +1,51 @@
+# libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer),
+# included by the top Makefile:
+#   make fuzz             every target for FUZZ_TIME seconds (default 60), exec counts
+#   make fuzz-smoke       a few seconds each (tests/fuzz/smoke.sh, TAP lines)
+#   make fuzz-build       just the binaries, in build/fuzz/
+# The library is compiled again here with clang and the sanitizers (not
+# build/libtfswa.a, which gcc builds without them).
+FUZZ_CC      ?= clang
+FUZZ_TIME    ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_TARGETS := stream model pth safetensors config
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -std=c11 -D_GNU_SOURCE -fopenmp -pthread -Ilib -isystem $(BLIS_INC) -Wno-pass-failed \
+                -DTF_VERSION='"$(VERSION)"' '-Dtarget_clones(...)='
+# clang 14 emits no symbol for a target_clones function called only from other
+# files (the link fails), so the fuzz build compiles the kernels unversioned.
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+.SECONDARY: $(FUZZ_OBJ)
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds
+
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard lib/*.h lib/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $$(pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_OBJ) \
+		$(BLIS_LIB)/libblis.a $$(pkg-config --libs $(PKGS)) -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz-seeds: all
+	@sh tests/fuzz/seeds.sh $(FUZZ_DIR)/seeds
+
+fuzz: fuzz-build fuzz-seeds
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts; \
+		echo "fuzz $$t: $(FUZZ_TIME) s"; \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=262144 -timeout=10 \
+			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
+			$(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t > $(FUZZ_DIR)/$$t.log 2>&1; \
+		if [ $$? -eq 0 ]; then grep -E '^Done [0-9]+ runs' $(FUZZ_DIR)/$$t.log; \
+		else failed="$$failed $$t"; grep -E -A3 'ERROR|runtime error' $(FUZZ_DIR)/$$t.log | head -n 12; \
+			echo "fuzz $$t: FAILED (log $(FUZZ_DIR)/$$t.log)"; fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failures in:$$failed"; exit 1; fi
+
+fuzz-smoke: fuzz-build fuzz-seeds
+	@sh tests/fuzz/smoke.sh

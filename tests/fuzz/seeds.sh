@@ -1,0 +1,44 @@
+#!/bin/sh
+# Seed corpora for the fuzz targets, from real files: the import fixtures,
+# the goldens' configs, and model files and streams that the programs in
+# bin/ write (build them first: make all). Usage: seeds.sh DIR
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+out=${1:-build/fuzz/seeds}
+I=tests/data/import
+for t in stream model pth safetensors config; do
+	rm -rf "$out/$t"
+	mkdir -p "$out/$t"
+done
+# checkpoints: the small ones (and some that are refused, for their structure)
+for f in tiny.pth ckpt-module.pt small.pth small-f16-p4.pth evil-system.pth module.pth legacy.pth deflate.pth scripted.pt; do
+	cp "$I/$f" "$out/pth/"
+done
+for f in small.safetensors small-bf16.safetensors badshape.safetensors; do
+	cp "$I/$f" "$out/safetensors/"
+done
+printf '\070\000\000\000\000\000\000\000{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}  \000\000\200\077\000\000\000\100' \
+	> "$out/safetensors/tiny.safetensors"
+cp "$I/small.json" "$out/config/"
+for c in tests/data/golden/*/config.json; do
+	cp "$c" "$out/config/$(basename "$(dirname "$c")").json"
+done
+# model files and streams written by the programs
+if [ -x bin/tf-export ]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	bin/tf-export --from pth "$I/small.pth" --config "$I/small.json" --sample-rate 8000 --n-fft 30 --hop 8 \
+		--segment 16 --overlap 4 -o "$out/model/small.bin"
+	head -c 4000 "$out/model/small.bin" > "$out/model/small-cut.bin"
+	cp "$out/model/small.bin" "$out/stream/model.bin"
+	G=tests/data/golden/tiny-ragged
+	bin/tf-export --from pth $G/model.pth --config $G/config.json --sample-rate 8000 --n-fft 30 --hop 8 \
+		--segment 16 --overlap 4 -o "$tmp/ragged.bin"
+	if [ -x bin/tf-stft ] && command -v sox >/dev/null; then
+		sox -n -r 8000 -c 1 -b 16 "$tmp/in.wav" synth 0.03 sine 440 2>/dev/null
+		bin/tf-stft -q -m "$tmp/ragged.bin" --chunk 3 "$tmp/in.wav" > "$out/stream/spectrogram.stream"
+		[ -x bin/tf-unet ] && bin/tf-unet -q -m "$tmp/ragged.bin" \
+			"$out/stream/spectrogram.stream" > "$out/stream/stems.stream"
+	fi
+fi
+exit 0

@@ -37,9 +37,10 @@ build/.deps:
 	@sh tools/deps.sh
 	@mkdir -p build && touch $@
 
-build/%.o: %.c $(wildcard lib/*.h lib/*/*.h) | build/.deps
+# -MMD: each object also depends on the headers it includes (build/**/*.d).
+build/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
 build/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
@@ -71,6 +72,7 @@ uninstall:
 clean:
 	rm -rf build bin
 
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=build/%.d) $(TEST_SRC:%.c=build/%.d)
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 -include pipelines/demo.mk

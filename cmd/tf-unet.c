@@ -165,15 +165,8 @@ int main(int argc, char **argv)
 		    UNET_MIN_SIZE);
 
 	/* the output stream: the input's metadata, plus the stems */
-	struct atomic_file af = {0};
-	FILE *out = stdout;
-	if (out_path && strcmp(out_path, "-")) {
-		if (atomic_open(&af, out_path))
-			die_lib("");
-		out = af.fp;
-	} else if (isatty(1)) {
-		die("will not write a binary stream to a terminal; redirect the output or use -o FILE");
-	}
+	struct atomic_file af;
+	FILE *out = output_open(out_path, &af, "a binary stream");
 	struct stream_writer *w = stream_writer_open(out);
 	struct frame *meta = frame_new();
 	const char *stems[MODEL_MAX_STEMS];
@@ -227,12 +220,7 @@ int main(int argc, char **argv)
 	if (frame_copy_keys(totals, f) || frame_set_int(totals, "frames", frames_in) ||
 	    stream_write_end(w, totals) || stream_writer_close(w))
 		die_lib("writing output");
-	if (out_path && strcmp(out_path, "-")) {
-		if (atomic_commit(&af))
-			die_lib("");
-	} else {
-		close_stdout();
-	}
+	output_close(&af);
 	info("%lld frames in %lld segments", (long long)frames_in, (long long)segmenter_runs(seg));
 	segmenter_free(seg);
 	frame_free(f), frame_free(meta), frame_free(totals), frame_free(os.f);

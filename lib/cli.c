@@ -97,6 +97,28 @@ void close_stdout(void)
 		die("error writing output: %s", errno ? strerror(errno) : "write failed");
 }
 
+FILE *output_open(const char *path, struct atomic_file *af, const char *what)
+{
+	memset(af, 0, sizeof *af);
+	if (!path || !strcmp(path, "-")) {
+		if (isatty(1))
+			die("will not write %s to a terminal; redirect the output or use -o FILE", what);
+		af->fd = 1;
+		return stdout;
+	}
+	if (atomic_open(af, path))
+		die_lib("");
+	return af->fp;
+}
+
+void output_close(struct atomic_file *af)
+{
+	if (!af->path)
+		close_stdout();
+	else if (atomic_commit(af))
+		die_lib("");
+}
+
 static double now(void)
 {
 	struct timespec ts;

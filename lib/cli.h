@@ -4,6 +4,7 @@
 #ifndef TF_CLI_H
 #define TF_CLI_H
 #include <stdint.h>
+#include <stdio.h>
 
 extern const char *progname;
 
@@ -26,6 +27,15 @@ void print_version(void);
 /* Flushes and closes stdout; die()s if anything written was lost (full
  * disk, broken pipe). Call at the end of main of every program. */
 void close_stdout(void);
+
+/* Outputs: NULL or "-" is standard output, refused when it is a terminal
+ * (what says what would be written there, e.g. "a binary stream"); a file
+ * name goes through atomic_open (complete or not at all). Returns the
+ * stream; af->fd is its descriptor. output_close commits the file or closes
+ * standard output, and die()s if anything was lost. */
+struct atomic_file;
+FILE *output_open(const char *path, struct atomic_file *af, const char *what);
+void output_close(struct atomic_file *af);
 
 /* Progress bar on stderr, only when stderr is a terminal and verbose >= 0.
  * total may be 0 when unknown (then a counter is shown). */

@@ -40,34 +40,50 @@ int atomic_open(struct atomic_file *af, const char *path)
 {
 	static int registered;
 	size_t n = strlen(path);
+	struct stat st;
 	memset(af, 0, sizeof *af);
 	af->fd = -1;
-	if (!(af->path = strdup(path)) || !(af->tmp = malloc(n + 16))) {
-		free(af->path);
+	if (!(af->path = strdup(path)))
 		return tf_seterr("out of memory");
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+		/* a device or FIFO (/dev/null, a named pipe): renaming over it
+		 * would replace it, so it is written in place */
+		if ((af->fd = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+			int e = errno;
+			free(af->path);
+			memset(af, 0, sizeof *af);
+			return tf_seterr("cannot open %s: %s", path, strerror(e));
+		}
+	} else {
+		/* a dot-name next to the target: same filesystem, so rename is atomic */
+		const char *slash = strrchr(path, '/');
+		size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
+		if (!(af->tmp = malloc(n + 16))) {
+			free(af->path);
+			return tf_seterr("out of memory");
+		}
+		snprintf(af->tmp, n + 16, "%.*s.%s.XXXXXX", (int)dir, path, path + dir);
+		if ((af->fd = mkstemp(af->tmp)) < 0) {
+			int e = errno;
+			free(af->path);
+			free(af->tmp);
+			memset(af, 0, sizeof *af);
+			return tf_seterr("cannot create %s: %s", path, strerror(e));
+		}
+		/* mkstemp makes 0600; give the file the mode a plain fopen would */
+		mode_t mask = umask(0);
+		umask(mask);
+		fchmod(af->fd, 0666 & ~mask);
 	}
-	/* a dot-name next to the target: same filesystem, so rename is atomic */
-	const char *slash = strrchr(path, '/');
-	size_t dir = slash ? (size_t)(slash - path) + 1 : 0;
-	snprintf(af->tmp, n + 16, "%.*s.%s.XXXXXX", (int)dir, path, path + dir);
-	if ((af->fd = mkstemp(af->tmp)) < 0) {
-		int e = errno;
-		free(af->path);
-		free(af->tmp);
-		memset(af, 0, sizeof *af);
-		return tf_seterr("cannot create %s: %s", path, strerror(e));
-	}
-	/* mkstemp makes 0600; give the file the mode a plain fopen would */
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(af->fd, 0666 & ~mask);
 	if (!(af->fp = fdopen(af->fd, "wb"))) {
-		unlink(af->tmp);
+		int e = errno;
+		if (af->tmp)
+			unlink(af->tmp);
 		close(af->fd);
 		free(af->path);
 		free(af->tmp);
 		memset(af, 0, sizeof *af);
-		return tf_seterr("cannot open %s: %s", path, strerror(errno));
+		return tf_seterr("cannot open %s: %s", path, strerror(e));
 	}
 	if (!registered) {
 		atexit(cleanup_at_exit);
@@ -91,7 +107,7 @@ int atomic_commit(struct atomic_file *af)
 		return tf_seterr("error writing %s: %s", af->path ? af->path : "output",
 				 e ? strerror(e) : "write failed");
 	}
-	if (rename(af->tmp, af->path)) {
+	if (af->tmp && rename(af->tmp, af->path)) {
 		int e = errno;
 		char *p = af->path;
 		af->path = NULL;

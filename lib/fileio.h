@@ -1,5 +1,7 @@
 /* Files: opening inputs ("-" is stdin) and writing outputs that appear
- * complete or not at all (temp file in the same directory, then rename). */
+ * complete or not at all (temp file in the same directory, then rename).
+ * An existing device or FIFO (/dev/null, a named pipe) is written in place,
+ * as renaming over it would replace it. */
 #ifndef TF_FILEIO_H
 #define TF_FILEIO_H
 #include <stdio.h>
@@ -9,11 +11,11 @@ int file_open_read(const char *path);
 
 struct atomic_file {
 	char *path;   /* final name */
-	char *tmp;    /* temp name in the same directory */
+	char *tmp;    /* temp name in the same directory; NULL when in place */
 	FILE *fp;
 	int fd;
 };
-/* Creates the temp file next to path. */
+/* Creates the temp file next to path (or opens a device or FIFO). */
 int atomic_open(struct atomic_file *af, const char *path);
 /* Flushes, closes and renames into place; on failure removes the temp file. */
 int atomic_commit(struct atomic_file *af);

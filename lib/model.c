@@ -43,6 +43,10 @@ static int mlp_hidden(const struct unet_config *c, int dim)
 
 int config_validate(const struct unet_config *c)
 {
+	/* before any width is computed from it: (int) of a huge or NaN double
+	 * is undefined behaviour */
+	if (!(c->mlp_ratio > 0 && c->mlp_ratio <= 1024))
+		return tf_seterr("mlp_ratio %g is out of range (above 0, at most 1024)", c->mlp_ratio);
 	for (int s = 0; s < UNET_LEVELS; s++) {
 		if (c->dims[s] < 1 || c->dims[s] > 4096)
 			return tf_seterr("dims[%d] = %d is out of range (1 to 4096)", s, c->dims[s]);

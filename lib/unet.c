@@ -488,7 +488,9 @@ static int forward_one(const struct unet *u, const float *in, float *out, int H,
 	int hs[4] = {H}, wsz[4] = {W}, rc = -1;
 	float *skip[3] = {0}, *cur = NULL, *next = NULL;
 	struct block_scratch bs = {0};
-	size_t n0 = (size_t)H * W, maxnc = 0;
+	size_t n0 = (size_t)H * W;
+	/* the channel-last input and the output head's result live in these too */
+	size_t maxnc = n0 * (size_t)(c->in_channels > c->out_channels ? c->in_channels : c->out_channels);
 	static const char *enc_names[] = {"enc0", "enc1", "enc2"}, *dec_names[] = {"dec0", "dec1", "dec2"};
 
 	for (int s = 1; s < 4; s++) {

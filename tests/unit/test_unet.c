@@ -82,8 +82,54 @@ static void run_case(const char *dir)
 	model_free(&m);
 }
 
+/* More input and output channels than dims[0]: the buffers that hold the
+ * network's input and the head's output must be sized for them too. Two
+ * identical batch items must give identical masks, inside (0, 1). */
+static void wide_channels(void)
+{
+	struct unet_config c;
+	struct model m;
+	config_default(&c);
+	c.channels = 8, c.in_channels = 16, c.nstems = 4, c.out_channels = 32;
+	for (int s = 0; s < 4; s++)
+		snprintf(c.stems[s], sizeof c.stems[s], "s%d", s);
+	for (int s = 0; s < 4; s++)
+		c.dims[s] = 4, c.depths[s] = 1;
+	c.num_heads = 2, c.window_size = 4, c.shift_size = 2;
+	int rc = model_init(&m, &c);
+	if (!ok(rc == 0, "wide model: 16 channels in, 32 out, dims 4 %s", rc ? tf_strerror() : ""))
+		return;
+	unsigned long long r = 12345;
+	for (size_t k = 0; k < m.nparams; k++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		m.params[k] = (float)((r >> 40) * (1.0 / 16777216.0)) * 0.4f - 0.2f;
+	}
+	for (int i = 0; i < m.nspecs; i++)
+		if (strstr(m.specs[i].name, "running_var"))
+			for (size_t k = 0; k < m.specs[i].numel; k++)
+				m.params[m.specs[i].offset + k] = 1.0f;
+	struct unet *u = unet_prepare(&m);
+	int H = 24, W = 20;
+	size_t nin = (size_t)16 * H * W, nout = (size_t)32 * H * W;
+	float *x = malloc(2 * nin * sizeof *x), *y = calloc(2 * nout, sizeof *y);
+	for (size_t k = 0; k < nin; k++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		x[k] = x[nin + k] = (float)((r >> 40) * (1.0 / 16777216.0)) - 0.5f;
+	}
+	ok(u && unet_forward(u, x, 2, H, W, y, NULL, NULL) == 0, "wide model: forward of 2 x 16 x %d x %d", H, W);
+	size_t inside = 0;
+	for (size_t k = 0; k < 2 * nout; k++)
+		inside += y[k] > 0 && y[k] < 1;
+	ok(inside == 2 * nout, "wide model: %zu of %zu masks inside (0, 1)", inside, 2 * nout);
+	check_close("wide model: batch item 1 against item 0", y + nout, y, nout, 0);
+	free(x), free(y);
+	unet_free(u);
+	model_free(&m);
+}
+
 int main(void)
 {
+	wide_channels();
 	run_case("tests/data/golden/tiny-aligned");
 	run_case("tests/data/golden/tiny-ragged");
 	run_case("tests/data/golden/stereo-4stem");

@@ -29,7 +29,7 @@ TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTS     := $(TEST_SRC:tests/unit/%.c=build/tests/%)
 MANPAGES  := $(wildcard man/*.1)
 
-.PHONY: all check test deps install uninstall clean fuzz bench demo
+.PHONY: all check test deps install uninstall clean fuzz bench bench-streaming demo
 all: $(PROGS)
 
 # Every build first makes sure the Debian packages are there (once: a stamp).

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Runs the PyTorch reference (a local checkout of chynggi/TFSWA-UNet, given
 as the first argument; it is not part of this repository) on the benchmark
-checkpoint and input, and saves its masks. Prints the forward time."""
+checkpoint and input, and saves its masks. Prints the forward time.
+A sixth argument "f64" runs it in double precision (to tell which of two
+float32 results is nearer the exact one)."""
 import sys
 import time
 
@@ -18,6 +20,8 @@ model = TFSWAUNet(in_channels=2, out_channels=2, depths=[2, 2, 6, 2], dims=[32, 
 missing, unexpected = model.load_state_dict(torch.load(pth), strict=False)
 assert not unexpected and all(k.endswith("attn_mask") for k in missing), (missing, unexpected)
 x = torch.from_numpy(np.load(inp))
+if sys.argv[6:] == ["f64"]:
+    model, x = model.double(), x.double()
 with torch.no_grad():
     t = time.time()
     y = model(x)

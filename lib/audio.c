@@ -138,6 +138,30 @@ static void describe_format(SNDFILE *sf, int format, char *buf, size_t len)
 	snprintf(buf, len, "%s, %s", major.name, sub.name);
 }
 
+/* A file whose header announces more audio than it holds has been cut short
+ * (an interrupted copy or download). libsndfile reads what is there without
+ * an error and says so only in its log, as "data : N (should be M)" (WAV)
+ * or "SSND : N (should be M)" (AIFF). A placeholder length (streaming
+ * writers put about 2 or 4 GiB there) is not a cut. */
+static int cut_short(SNDFILE *sf)
+{
+	static char log[16384];
+	const char *p = log;
+	long long said, real;
+	sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);
+	while ((p = strstr(p, " : "))) {
+		const char *tag = p;
+		while (tag > log && tag[-1] != '\n' && tag[-1] != ' ')
+			tag--;
+		int chunk = !strncmp(tag, "data", 4) || !strncmp(tag, "SSND", 4);
+		if (chunk && sscanf(p, " : %lld (should be %lld)", &said, &real) == 2 && said > real &&
+		    said < 0x7ffff000LL)
+			return 1;
+		p += 3;
+	}
+	return 0;
+}
+
 struct audio_reader *audio_reader_open(const char *path, struct audio_info *info)
 {
 	struct audio_reader *r = calloc(1, sizeof *r);
@@ -168,6 +192,11 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 			: " (if it is audio, it may be a format libsndfile cannot read from a pipe:"
 			  " name the file instead, or pipe WAV, e.g. sox IN -t wav -)";
 		tf_seterr("%s: not audio that libsndfile can read: %s%s", r->name, sf_strerror(NULL), hint);
+		audio_reader_close(r);
+		return NULL;
+	}
+	if (seekable && cut_short(r->sf)) {
+		tf_seterr("%s: the file is cut short: its header announces more audio than it holds", r->name);
 		audio_reader_close(r);
 		return NULL;
 	}

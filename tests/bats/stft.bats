@@ -220,6 +220,17 @@ sys.stdout.buffer.write(msgpack.packb(h) + msgpack.packb({'end': True}))" > "$D/
 	run tf-stft -o "$D/cut.stream" "$D/cut.flac"
 	assert_clean_failure tf-stft
 	[ ! -e "$D/cut.stream" ]
+	# WAV and AIFF: libsndfile reads what is there; the header says more
+	for ext in wav aiff; do
+		sox "$D/stereo.wav" "$D/whole.$ext"
+		head -c 20000 "$D/whole.$ext" > "$D/cut.$ext"
+		run tf-stft -o "$D/cut.stream" "$D/cut.$ext"
+		assert_clean_failure tf-stft
+		assert_output --partial "cut short"
+		[ ! -e "$D/cut.stream" ]
+		run tf-stft -o "$D/whole.stream" "$D/whole.$ext"
+		assert_success
+	done
 	# a pipe cannot tell a cut from a header's placeholder length: a warning
 	run sh -c "head -c 30000 '$D/stereo.wav' | tf-stft -o '$D/cutp.stream'"
 	assert_success

@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# pipelines/separate.mk: a directory of tracks separated with make -j,
+# incrementally, atomically, failures reported per track.
+
+load helpers
+
+setup() {
+	G="$BATS_TEST_DIRNAME/../data/golden"
+	MK="$BATS_TEST_DIRNAME/../../pipelines/separate.mk"
+	cd "$BATS_TEST_TMPDIR"
+	tf-export --from pth "$G/tiny-ragged/model.pth" --config "$G/tiny-ragged/config.json" \
+		--n-fft 256 --hop 64 --stems vocals,other -o m.bin
+	mkdir -p in/album
+	make_wav in/a.wav 8000 1
+	make_wav in/album/b.wav 5001 2
+	sox in/album/b.wav in/album/c.flac
+	random_bytes in/bad.wav 3000 11
+}
+
+@test "every track separated into OUT/<track>/<stem>.wav; a bad one reported, the others done" {
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin -j 2 -k
+	[ "$status" -ne 0 ]
+	assert_output --partial "separate: bad: failed: tf-stft: "
+	for t in a album/b album/c; do
+		[ "$(soxi -s out/$t/vocals.wav)" -eq "$(soxi -s in/$t.*)" ]
+		[ -f out/$t/other.wav ]
+	done
+	[ ! -e out/bad ]
+	[ -z "$(find out -name '*.tmp')" ]
+	[ -f out/.logs/bad.log ]
+}
+
+@test "incremental: a second run separates only what changed" {
+	rm in/bad.wav
+	make -s -f "$MK" IN=in OUT=out MODEL=m.bin -j 2
+	before=$(stat -c %Y.%s out/a/vocals.wav)
+	sleep 1.1
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin -j 2
+	[ "$status" -eq 0 ]
+	refute_output --partial "separated:"
+	[ "$(stat -c %Y.%s out/a/vocals.wav)" = "$before" ]
+	touch in/album/b.wav
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin -j 2
+	[ "$status" -eq 0 ]
+	assert_output --partial "separated: album/b"
+	refute_line "separated: a"
+}
+
+@test "a track interrupted half way leaves no folder that looks done" {
+	rm in/bad.wav
+	# a file cut short: tf-stft refuses it, after which nothing of it may stay
+	head -c 20000 in/album/b.wav > in/cut.wav
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin -k
+	[ "$status" -ne 0 ]
+	assert_output --partial "separate: cut: failed"
+	[ ! -e out/cut ]
+	[ -z "$(ls -A out | grep tmp)" ]
+}
+
+@test "missing variables or model: a usage line" {
+	run make -s -f "$MK" IN=in OUT=out
+	[ "$status" -ne 0 ]
+	assert_output --partial "usage: make -f pipelines/separate.mk"
+	run make -s -f "$MK" IN=in OUT=out MODEL=nope.bin
+	[ "$status" -ne 0 ]
+	assert_output --partial "model nope.bin not found"
+}

@@ -14,7 +14,9 @@
 #
 # Variables: IN, OUT, MODEL (required); BIN (the programs: this checkout's
 # bin/ when built, else $PATH); THREADS per job (default 1, so that make -j N
-# uses N cores); EXT (audio extensions looked for). File names with spaces
+# uses N cores); EXT (audio extensions looked for); SHARD=i/n takes only
+# the i-th of every n tracks (1 <= i <= n), so that n machines sharing OUT
+# (or a job array) split a collection between them. File names with spaces
 # are not supported (make splits words on them); such files are listed and
 # skipped.
 
@@ -34,6 +36,14 @@ endif
 SEP_FIND   := $(foreach e,$(EXT),-o -iname '*.$(e)')
 SEP_FILES  := $(shell cd '$(IN)' 2>/dev/null && find . -type f \( -false $(SEP_FIND) \) ! -name '* *' | sed 's|^\./||' | sort)
 SEP_SPACES := $(shell cd '$(IN)' 2>/dev/null && find . -type f -name '* *' | sed 's|^\./||')
+ifneq ($(SHARD),)
+SEP_I := $(word 1,$(subst /, ,$(SHARD)))
+SEP_N := $(word 2,$(subst /, ,$(SHARD)))
+ifneq ($(shell [ "$(SEP_I)" -ge 1 ] 2>/dev/null && [ "$(SEP_I)" -le "$(SEP_N)" ] && echo ok),ok)
+$(error separate: SHARD=$(SHARD): want i/n with 1 <= i <= n)
+endif
+SEP_FILES := $(shell printf '%s\n' $(SEP_FILES) | awk 'NR % $(SEP_N) == $(SEP_I) % $(SEP_N)')
+endif
 SEP_TRACKS := $(foreach f,$(SEP_FILES),$(OUT)/$(basename $(f)))
 
 .PHONY: separate

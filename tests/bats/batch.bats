@@ -65,3 +65,18 @@ setup() {
 	[ "$status" -ne 0 ]
 	assert_output --partial "model nope.bin not found"
 }
+
+@test "SHARD=i/n splits the tracks between machines: together they do all, each once" {
+	rm in/bad.wav
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin SHARD=1/2
+	[ "$status" -eq 0 ]
+	one=$(printf '%s\n' "$output" | grep -c '^separated:')
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin SHARD=2/2
+	[ "$status" -eq 0 ]
+	two=$(printf '%s\n' "$output" | grep -c '^separated:')
+	[ "$one" -ge 1 ] && [ "$two" -ge 1 ] && [ $((one + two)) -eq 3 ]
+	for t in a album/b album/c; do [ -f out/$t/vocals.wav ]; done
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin SHARD=3/2
+	[ "$status" -ne 0 ]
+	assert_output --partial "want i/n"
+}

@@ -145,7 +145,7 @@ static void describe_format(SNDFILE *sf, int format, char *buf, size_t len)
  * writers put about 2 or 4 GiB there) is not a cut. */
 static int cut_short(SNDFILE *sf)
 {
-	static char log[16384];
+	char log[16384];
 	const char *p = log;
 	long long said, real;
 	sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log);

@@ -229,7 +229,7 @@ int segmenter_finish(struct segmenter *s, segment_emit_fn fn, void *ctx)
 		int n = (int)s->have, width = n < UNET_MIN_SIZE ? UNET_MIN_SIZE : n;
 		if (run(s, 0, n, width, 0, 0))
 			return -1;
-	} else if (left > s->overlap || s->wsum[s->held - 1] == 0) {
+	} else if (left > s->overlap || (s->held > 0 && s->wsum[s->held - 1] == 0)) {
 		/* the tail: one more full-length segment, zero-padded at the end */
 		if (run(s, s->next, (int)left, s->L, 1, 0))
 			return -1;

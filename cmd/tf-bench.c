@@ -413,17 +413,61 @@ static int printed_seconds(const char *text, const char *label, double *sec)
 	return found;
 }
 
-/* Runs cmd under /bin/sh once: wall-clock seconds around the child, or what
- * it printed; its peak RSS (and that of what it waited for) from wait4. */
+/* Commands run through a fresh copy of tf-bench (`tf-bench --run-command
+ * CMD`, not for users) that forks /bin/sh -c CMD, times it, and reports on
+ * descriptor 3. A child forked straight from this process, with its models
+ * loaded, would carry their pages into its peak RSS: Linux keeps a process's
+ * high-water mark across exec. The fresh copy is a few MB. */
+#define REPORT_FD 3
+
+static int run_command_helper(const char *cmd)
+{
+	int status;
+	struct rusage ru;
+	double t0 = tf_clock();
+	pid_t pid = fork();
+	if (pid < 0)
+		return 127;
+	if (pid == 0) {
+		close(REPORT_FD);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (wait4(pid, &status, 0, &ru) < 0)
+		if (errno != EINTR)
+			return 127;
+	dprintf(REPORT_FD, "%.9f %ld %d\n", tf_clock() - t0, (long)ru.ru_maxrss, status);
+	return 0;
+}
+
+/* Reads all of fd into a string (what the command printed). */
+static char *slurp(int fd)
+{
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (cap - len < 4096 && !(text = realloc(text, cap = cap ? 2 * cap : 8192)))
+			die("out of memory");
+		ssize_t n = read(fd, text + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	text[len] = 0;
+	return text;
+}
+
+/* Runs cmd once: wall-clock seconds around it, or the time it printed; its
+ * peak RSS (and that of what it waited for). */
 static double run_command(const char *cmd, const char *label, int threads, double *rss_mb, int *printed)
 {
-	int fd[2];
-	char nthreads[16], *text = NULL;
-	size_t len = 0, cap = 0;
-	if (pipe(fd))
+	int out[2], report[2], status;
+	char nthreads[16];
+	if (pipe(out) || pipe(report))
 		die("--ref-cmd '%s': pipe: %s", label, strerror(errno));
 	fflush(stdout);
-	double t0 = tf_clock();
 	pid_t pid = fork();
 	if (pid < 0)
 		die("--ref-cmd '%s': fork: %s", label, strerror(errno));
@@ -431,40 +475,35 @@ static double run_command(const char *cmd, const char *label, int threads, doubl
 		int null = open("/dev/null", O_RDONLY);
 		if (null >= 0)
 			dup2(null, 0);
-		dup2(fd[1], 1);
-		close(fd[0]), close(fd[1]);
+		dup2(out[1], 1);
+		if (report[1] != REPORT_FD)
+			dup2(report[1], REPORT_FD);
 		snprintf(nthreads, sizeof nthreads, "%d", threads);
 		setenv("OMP_NUM_THREADS", nthreads, 1);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		for (int fd = REPORT_FD + 1; fd < 64; fd++)
+			close(fd);
+		execl("/proc/self/exe", "tf-bench", "--run-command", cmd, (char *)NULL);
 		_exit(127);
 	}
-	close(fd[1]);
-	for (;;) {
-		if (cap - len < 4096 && !(text = realloc(text, cap = cap ? 2 * cap : 8192)))
-			die("out of memory");
-		ssize_t n = read(fd[0], text + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd[0]);
-	int status;
-	struct rusage ru;
-	while (wait4(pid, &status, 0, &ru) < 0)
+	close(out[1]), close(report[1]);
+	char *text = slurp(out[0]), *rep = slurp(report[0]);
+	close(out[0]), close(report[0]);
+	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			die("--ref-cmd '%s': wait: %s", label, strerror(errno));
-	double wall = tf_clock() - t0;
-	if (WIFSIGNALED(status))
-		die("--ref-cmd '%s': killed by signal %d", label, WTERMSIG(status));
-	if (WEXITSTATUS(status))
-		die("--ref-cmd '%s': exit status %d (ran: %s)", label, WEXITSTATUS(status), cmd);
-	text[len] = 0;
-	*rss_mb = (double)ru.ru_maxrss / 1024.0;
+	double wall;
+	long maxrss;
+	int cstatus;
+	if (status || sscanf(rep, "%lf %ld %d", &wall, &maxrss, &cstatus) != 3)
+		die("--ref-cmd '%s': could not run it through /proc/self/exe", label);
+	if (WIFSIGNALED(cstatus))
+		die("--ref-cmd '%s': killed by signal %d", label, WTERMSIG(cstatus));
+	if (WEXITSTATUS(cstatus))
+		die("--ref-cmd '%s': exit status %d (ran: %s)", label, WEXITSTATUS(cstatus), cmd);
+	*rss_mb = (double)maxrss / 1024.0;
 	double sec = wall;
 	*printed = printed_seconds(text, label, &sec);
-	free(text);
+	free(text), free(rep);
 	return sec;
 }
 
@@ -754,6 +793,8 @@ int main(int argc, char **argv)
 {
 	static struct bench b;
 	progname = "tf-bench";
+	if (argc == 3 && !strcmp(argv[1], "--run-command"))
+		return run_command_helper(argv[2]);
 	parse_options(argc, argv, &b.o);
 	describe_sources(&b);
 

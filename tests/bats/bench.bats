@@ -129,6 +129,17 @@ print('ok')
 	[[ "$output" == *"Command args: wall clock around it"* ]]
 }
 
+@test "--ref-cmd: the command's peak RSS is its own, not tf-bench's" {
+	run tf-bench -r 1 -w 0 -t 1 --shape 1x2x256x256 --csv "$D/m.bin" --ref-cmd "nothing=true"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	ours=$(printf '%s
+' "$output" | awk -F, 'NR == 2 {print $15}')
+	cmd=$(printf '%s
+' "$output" | awk -F, 'NR == 3 {print $15}')
+	awk -v o="$ours" -v c="$cmd" 'BEGIN {exit !(c > 0 && c < o / 2)}'
+}
+
 @test "--compare: one row per model, one column per thread count" {
 	run tf-bench -r 2 -t 1,2 --compare -m "$D/m.bin" "$D/m.bin" --ref-cmd "ref=echo seconds: 1"
 	[ "$status" -eq 0 ]

@@ -1,4 +1,5 @@
-# make bench: tf-unet against the PyTorch reference, side by side (see bench/compare.sh).
+# make bench: tf-unet against the PyTorch reference in one tf-bench run per
+# shape (see bench/compare.sh; TFSWA_REF=/path/to/TFSWA-UNet for the reference).
 bench: all
 	sh bench/compare.sh $(BENCH_SHAPES)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the PyTorch reference (a local checkout of chynggi/TFSWA-UNet, given
 as the first argument; it is not part of this repository) on the benchmark
-checkpoint and input, and saves its masks. Prints the forward time.
+checkpoint and input, and saves its masks. Prints the forward time as
+"seconds: X", the line tf-bench --ref-cmd takes as the command's time.
 A sixth argument "f64" runs it in double precision (to tell which of two
 float32 results is nearer the exact one)."""
 import sys
@@ -27,4 +28,4 @@ with torch.no_grad():
     y = model(x)
     dt = time.time() - t
 np.save(out, y.numpy())
-print("%.3f" % dt)
+print("seconds: %.3f" % dt)

@@ -229,12 +229,26 @@ int segmenter_finish(struct segmenter *s, segment_emit_fn fn, void *ctx)
 		int n = (int)s->have, width = n < UNET_MIN_SIZE ? UNET_MIN_SIZE : n;
 		if (run(s, 0, n, width, 0, 0))
 			return -1;
-	} else if (left > s->overlap || s->wsum[s->held - 1] == 0) {
+	} else if (left > s->overlap || (s->held > 0 && s->wsum[s->held - 1] == 0)) {
 		/* the tail: one more full-length segment, zero-padded at the end */
 		if (run(s, s->next, (int)left, s->L, 1, 0))
 			return -1;
 	}
 	return emit(s, s->have, fn, ctx);
+}
+
+/* Mirrors segmenter_push and segmenter_finish: full segments every step
+ * frames while they fit, then one padded tail segment if more than the
+ * overlap is left; an input shorter than a segment is one segment. */
+int64_t segment_count(int64_t frames, int segment, int overlap)
+{
+	if (frames <= 0)
+		return 0;
+	if (!segment || frames < segment)
+		return 1;
+	int64_t step = segment - overlap, full = (frames - segment) / step + 1;
+	int64_t left = frames - full * step;
+	return full + (left > overlap);
 }
 
 void mask_apply(float *stems, const float *masks, const float *mix, int S, int C, int F, int n)

@@ -26,6 +26,11 @@ int segmenter_finish(struct segmenter *s, segment_emit_fn emit, void *ctx);
 /* Segments run so far (for progress). */
 int64_t segmenter_runs(const struct segmenter *s);
 
+/* How many segments a segmenter (segment, overlap as for segmenter_new)
+ * runs for an input of `frames` frames: what a forward pass costs per
+ * track. 0 for no frames. */
+int64_t segment_count(int64_t frames, int segment, int overlap);
+
 /* stems[s][c][f][t] = masks[s*C + c][f][t] * mix[c][f][t] (complex).
  * masks: [S*C][F][n], mix and stems complex; n frames. */
 void mask_apply(float *stems, const float *masks, const float *mix, int S, int C, int F, int n);

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,30 @@ int shape_numel(const int64_t *shape, int ndim, size_t *numel)
 	}
 	*numel = n;
 	return 0;
+}
+
+int shape_parse(const char *s, int64_t *shape, int max)
+{
+	const char *p = s;
+	int n = 0;
+	for (;;) {
+		char *end;
+		long long v;
+		if (*p < '0' || *p > '9')
+			return tf_seterr("shape '%s': expected dimensions joined by 'x', e.g. 1x2x1025x259", s);
+		errno = 0;
+		v = strtoll(p, &end, 10);
+		if (errno || v < 1 || v > 1 << 24)
+			return tf_seterr("shape '%s': dimension %d is out of range (1 to %d)", s, n + 1, 1 << 24);
+		if (n == max)
+			return tf_seterr("shape '%s': more than %d dimensions", s, max);
+		shape[n++] = v;
+		if (!*end)
+			return n;
+		if (*end != 'x')
+			return tf_seterr("shape '%s': expected dimensions joined by 'x', e.g. 1x2x1025x259", s);
+		p = end + 1;
+	}
 }
 
 int shape_bytes(const int64_t *shape, int ndim, enum dtype dt, size_t *bytes)

@@ -37,6 +37,10 @@ int shape_numel(const int64_t *shape, int ndim, size_t *numel);
 int shape_bytes(const int64_t *shape, int ndim, enum dtype dt, size_t *bytes);
 size_t tensor_numel(const struct tensor *t); /* for tensors already validated */
 size_t tensor_bytes(const struct tensor *t);
+/* Parses "1x2x1025x259" (dimensions joined by 'x', each 1 to 2^24) into
+ * shape, at most max dimensions. Returns the number of dimensions, or -1
+ * with a message naming what is wrong. */
+int shape_parse(const char *s, int64_t *shape, int max);
 /* "[2, 1025, 259]" into buf */
 const char *shape_str(const int64_t *shape, int ndim, char *buf, size_t len);
 

@@ -607,23 +607,38 @@ static double block_flops(const struct unet_config *c, int C, int H, int W)
 	return f;
 }
 
-double unet_flops(const struct unet_config *c, int H, int W)
+const char *const unet_stage_names[UNET_STAGES] = {
+	"stem", "enc0", "enc1", "enc2", "bottleneck", "dec0", "dec1", "dec2", "head",
+};
+
+/* Each stage is charged with what forward_one does between its tap and the
+ * previous one: a stage below the top starts with the downsampling (encoder,
+ * bottleneck) or upsampling (decoder) that feeds it. */
+void unet_stage_flops(const struct unet_config *c, int H, int W, double f[UNET_STAGES])
 {
 	const int *d = c->dims;
 	int hs[4] = {H}, ws[4] = {W};
-	double f = 2.0 * H * W * d[0] * c->in_channels * 49;
 	for (int s = 1; s < 4; s++) {
 		hs[s] = conv_out_size(hs[s - 1], 4, 2, 1);
 		ws[s] = conv_out_size(ws[s - 1], 4, 2, 1);
 	}
-	for (int s = 0; s < 4; s++) {
-		double depth = s < 3 ? 2.0 * c->depths[s] : c->depths[3];
-		f += depth * block_flops(c, d[s], hs[s], ws[s]);
-		if (s < 3) {
-			f += 2.0 * hs[s + 1] * ws[s + 1] * d[s + 1] * d[s] * 16;             /* down */
-			f += 2.0 * (2 * hs[s + 1]) * (2 * ws[s + 1]) * d[s] * d[s + 1] * 4; /* up */
-		}
+	f[0] = 2.0 * H * W * d[0] * c->in_channels * 49;
+	for (int s = 0; s < 4; s++) /* enc0..enc2, bottleneck */
+		f[1 + s] = c->depths[s] * block_flops(c, d[s], hs[s], ws[s]) +
+			   (s ? 2.0 * hs[s] * ws[s] * d[s] * d[s - 1] * 16 : 0);
+	for (int i = 0; i < 3; i++) { /* dec0..dec2: level 2 up to level 0 */
+		int s = 2 - i;
+		f[5 + i] = 2.0 * (2 * hs[s + 1]) * (2 * ws[s + 1]) * d[s] * d[s + 1] * 4 +
+			   c->depths[s] * block_flops(c, d[s], hs[s], ws[s]);
 	}
-	f += 2.0 * H * W * d[0] * d[0] * 9 + 2.0 * H * W * d[0] * c->out_channels;
-	return f;
+	f[8] = 2.0 * H * W * d[0] * d[0] * 9 + 2.0 * H * W * d[0] * c->out_channels;
+}
+
+double unet_flops(const struct unet_config *c, int H, int W)
+{
+	double f[UNET_STAGES], sum = 0;
+	unet_stage_flops(c, H, W, f);
+	for (int i = 0; i < UNET_STAGES; i++)
+		sum += f[i];
+	return sum;
 }

@@ -26,7 +26,18 @@ typedef void (*unet_tap_fn)(void *ctx, const char *name, int b, const float *x, 
 int unet_forward(const struct unet *u, const float *in, int B, int H, int W, float *out,
 		 unet_tap_fn tap, void *tap_ctx);
 
-/* Multiply-adds of one forward pass at H x W (batch 1), for benchmarks. */
+/* FLOPs of one forward pass at H x W (batch 1), counting a multiply-add as
+ * two: the matrix products, convolutions and attention, not the
+ * elementwise work. For benchmarks. */
 double unet_flops(const struct unet_config *c, int H, int W);
+
+/* The forward pass in stages, as the tap sees it: "stem", "enc0".."enc2",
+ * "bottleneck", "dec0".."dec2", then "head" (after the last tap). */
+#define UNET_STAGES 9
+extern const char *const unet_stage_names[UNET_STAGES];
+/* unet_flops split by stage; they add up to it. A stage's share includes the
+ * down- or upsampling convolution that runs between its tap and the
+ * previous one. */
+void unet_stage_flops(const struct unet_config *c, int H, int W, double f[UNET_STAGES]);
 
 #endif

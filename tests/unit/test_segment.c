@@ -141,6 +141,27 @@ int main(void)
 	   "segmenting really segments (differs from the whole-input pass by %g)",
 	   maxdiff(a.masks, direct, (size_t)O * F * T));
 
+	/* segment_count (what tf-bench charges a track) is what the segmenter runs;
+	 * the input's values do not matter here */
+	static const int cuts[][2] = {{16, 4}, {16, 0}, {16, 8}, {12, 3}};
+	static const int lengths[] = {1, 5, 16, 17, 24, 28, 29, 32, 40, 41, 75};
+	int counted = 1;
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < (int)(sizeof lengths / sizeof *lengths); j++) {
+			int L = cuts[i][0], ov = cuts[i][1], n = lengths[j];
+			struct segmenter *sg = segmenter_new(u, F, L, ov);
+			struct collect out = {calloc((size_t)O * F * n, 4), calloc((size_t)C * F * n * 2, 4), n, O, C, 0, 1};
+			rc = !sg || segmenter_push(sg, spec, n, collect, &out) || segmenter_finish(sg, collect, &out);
+			if (rc || segmenter_runs(sg) != segment_count(n, L, ov) || out.next != n) {
+				ok(0, "segment %d overlap %d, %d frames: segmenter ran %lld, segment_count says %lld", L, ov,
+				   n, sg ? (long long)segmenter_runs(sg) : -1LL, (long long)segment_count(n, L, ov));
+				counted = 0;
+			}
+			segmenter_free(sg);
+			free(out.masks), free(out.mix);
+		}
+	ok(counted, "segment_count matches the segmenter's runs for every length and overlap tried");
+
 	/* mask_apply: stems = mask x mixture */
 	float *stems = malloc((size_t)2 * C * F * T * 2 * 4);
 	mask_apply(stems, direct, spec, 2, C, F, T);

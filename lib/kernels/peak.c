@@ -1,0 +1,148 @@
+#include <omp.h>
+
+#include "error.h"
+#include "peak.h"
+#include "timing.h"
+
+/* Twelve independent chains: enough to cover an FMA latency of 4 cycles on
+ * two (or three) FMA pipes, few enough to stay in 16 AVX2 registers with the
+ * two constants. Each step a = a*m + c with m just below 1 converges to
+ * c / (1 - m) = 1, so the values never overflow or turn denormal. */
+#define CHAINS 12
+
+#ifdef __x86_64__
+#include <immintrin.h>
+#define HAVE_X86 1
+#define TGT512 __attribute__((target("avx512f,fma")))
+#define TGT256 __attribute__((target("avx2,fma")))
+#else
+#define HAVE_X86 0
+#endif
+
+/* The macros spell the chains out so that they live in registers whatever
+ * the compiler's unrolling decides. */
+#define DECLARE(T, init) T a0 = init, a1 = init, a2 = init, a3 = init, a4 = init, a5 = init, \
+	a6 = init, a7 = init, a8 = init, a9 = init, a10 = init, a11 = init
+#define STEP(f) a0 = f(a0), a1 = f(a1), a2 = f(a2), a3 = f(a3), a4 = f(a4), a5 = f(a5), \
+	a6 = f(a6), a7 = f(a7), a8 = f(a8), a9 = f(a9), a10 = f(a10), a11 = f(a11)
+#define SUM(add) add(add(add(add(a0, a1), add(a2, a3)), add(add(a4, a5), add(a6, a7))), \
+	add(add(a8, a9), add(a10, a11)))
+
+#if HAVE_X86
+TGT512 static float loop_avx512(long n)
+{
+	const __m512 m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+	DECLARE(__m512, _mm512_set1_ps(0.5f));
+#define F512(a) _mm512_fmadd_ps(a, m, c)
+	for (long i = 0; i < n; i++)
+		STEP(F512);
+	return _mm512_reduce_add_ps(SUM(_mm512_add_ps));
+}
+
+TGT256 static float loop_avx2(long n)
+{
+	const __m256 m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+	DECLARE(__m256, _mm256_set1_ps(0.5f));
+#define F256(a) _mm256_fmadd_ps(a, m, c)
+	for (long i = 0; i < n; i++)
+		STEP(F256);
+	float v[8];
+	_mm256_storeu_ps(v, SUM(_mm256_add_ps));
+	return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+
+#endif
+
+/* A multiply and an add (the build does not contract them into an FMA, and
+ * this path is for CPUs without one). */
+static float loop_scalar(long n)
+{
+	const float m = 0.999f, c = 0.001f;
+	DECLARE(float, 0.5f);
+#define F1(a) ((a) * m + c)
+#define ADD1(x, y) ((x) + (y))
+	for (long i = 0; i < n; i++)
+		STEP(F1);
+	return SUM(ADD1);
+}
+
+enum isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512 };
+
+static enum isa best_isa(void)
+{
+#if HAVE_X86
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+		return ISA_AVX512;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return ISA_AVX2;
+#endif
+	return ISA_SCALAR;
+}
+
+const char *fma_peak_isa(void)
+{
+	static const char *const names[] = {"scalar", "avx2", "avx512"};
+	return names[best_isa()];
+}
+
+static float run_loop(enum isa isa, long n)
+{
+#if HAVE_X86
+	if (isa == ISA_AVX512)
+		return loop_avx512(n);
+	if (isa == ISA_AVX2)
+		return loop_avx2(n);
+#endif
+	return loop_scalar(n);
+}
+
+/* Seconds for every thread of the team to run n steps; *team gets the
+ * team's size. The clock starts when all threads have arrived. */
+static double trial(enum isa isa, int threads, long n, int *team)
+{
+	double t0 = 0, t1 = 0;
+	volatile float sink = 0;
+#pragma omp parallel num_threads(threads)
+	{
+#pragma omp barrier
+#pragma omp master
+		t0 = tf_clock();
+		float r = run_loop(isa, n);
+#pragma omp barrier
+#pragma omp master
+		{
+			t1 = tf_clock();
+			*team = omp_get_num_threads();
+		}
+#pragma omp atomic
+		sink += r;
+	}
+	(void)sink;
+	return t1 - t0;
+}
+
+int fma_peak_measure(int threads, double *gflops)
+{
+	static const int lanes[] = {1, 8, 16};
+	enum isa isa = best_isa();
+	int team = 0;
+	long n = 1000;
+	double t, best = 0;
+	if (threads < 1)
+		return tf_seterr("fma peak: %d threads", threads);
+	/* grow the loop until one trial takes about 20 ms */
+	while ((t = trial(isa, threads, n, &team)) < 0.02 && n < (1L << 40))
+		n = t > 1e-4 ? (long)((double)n * 0.02 / t) + 1 : n * 10;
+	if (team != threads)
+		return tf_seterr("fma peak: asked for %d threads, OpenMP gave %d", threads, team);
+	for (int i = 0; i < 5; i++)
+		if ((t = trial(isa, threads, n, &team)) > 0) {
+			double rate = (double)threads * (double)n * CHAINS * lanes[isa] * 2 / t;
+			best = rate > best ? rate : best;
+		}
+	if (best <= 0)
+		return tf_seterr("fma peak: the clock did not advance");
+	*gflops = best * 1e-9;
+	return 0;
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env bats
+# tf-bench: the tables it prints and the numbers that do not depend on timing.
+
+load helpers
+
+setup_file() {
+	export D="$BATS_FILE_TMPDIR"
+	G="$BATS_TEST_DIRNAME/../data/golden"
+	tf-export --from pth "$G/tiny-ragged/model.pth" --config "$G/tiny-ragged/config.json" \
+		--n-fft 62 --hop 16 -o "$D/m.bin"
+	tf-export --from pth "$G/stereo-4stem/model.pth" --config "$G/stereo-4stem/config.json" \
+		--n-fft 62 --hop 16 --stems drums,bass,other,vocals -o "$D/s.bin"
+}
+
+@test "tf-bench --help and --version" {
+	run tf-bench --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"usage: tf-bench"* ]]
+	run tf-bench --version
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"tf-bench (tfswa)"* ]]
+}
+
+@test "markdown: a row per model and thread count, with the expected columns" {
+	run tf-bench -r 2 -t 1,2 -m "$D/m.bin" "$D/m.bin"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[[ "${lines[0]}" == "| model | params | shape | threads | GFLOP | median ms | min ms | max ms | GFLOP/s | % of peak | RTF (180 s) | peak RSS MB | vs first |" ]]
+	[ "$(printf '%s\n' "$output" | grep -c "^| $D/m.bin | ")" -eq 4 ]
+	[ "$(printf '%s\n' "$output" | grep -c "^| $D/m.bin | .* | 1x2x32x256 | 1 | ")" -eq 2 ]
+	[ "$(printf '%s\n' "$output" | grep -c "^| $D/m.bin | .* | 1x2x32x256 | 2 | ")" -eq 2 ]
+	# every row has the 13 columns
+	[ "$(printf '%s\n' "$output" | grep '^| /' | awk -F'|' '{print NF}' | sort -u)" = 15 ]
+	[[ "$output" == *"FMA peak ("*" loop, measured): 1 thread "*" GFLOP/s, 2 threads "* ]]
+}
+
+@test "the GFLOP are tf-export --flops's" {
+	want=$(tf-export --info "$D/m.bin" --flops 40x50 | sed -n 's/^flops: //p')
+	run tf-bench -r 2 -t 1 --shape 1x2x40x50 "$D/m.bin"
+	[ "$status" -eq 0 ]
+	got=$(printf '%s\n' "$output" | awk -F' *[|] *' '/^[|] \// {print $6}')
+	echo "want $want got $got"
+	[ "$got" = "$want" ]
+	# FxT: batch 1 and the model's channels
+	run tf-bench -r 2 -t 1 --shape 40x50 --csv "$D/s.bin"
+	[ "$status" -eq 0 ]
+	[[ "${lines[1]}" == *",1x4x40x50,"* ]]
+}
+
+@test "--json parses and has the fields" {
+	run tf-bench -r 2 -t 1,2 --json --profile -m "$D/m.bin"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$D/out.json"
+	run $PY -c "
+import json
+d = json.load(open('$D/out.json'))
+assert d['program'] == 'tf-bench' and d['runs'] == 2 and d['warmup'] == 1, d
+assert [p['threads'] for p in d['fma_peak_gflops']] == [1, 2]
+assert all(p['gflops'] > 0 for p in d['fma_peak_gflops'])
+rs = d['results']
+assert len(rs) == 2 and [r['threads'] for r in rs] == [1, 2]
+for r in rs:
+    for k in ('label', 'kind', 'model', 'params', 'shape', 'threads', 'gflop', 'median_s', 'min_s', 'max_s',
+              'gflops', 'peak_gflops', 'peak_fraction', 'rtf', 'segments', 'peak_rss_mb', 'ratio', 'timing', 'stages'):
+        assert k in r, k
+    assert r['shape'] == [1, 2, 32, 256] and r['kind'] == 'model'
+    assert r['min_s'] <= r['median_s'] <= r['max_s']
+    assert r['peak_rss_mb'] > 0 and r['ratio'] == 1
+    # 180 s at 44.1 kHz, hop 16: 496126 frames in segments of 256 overlapping by 64
+    assert r['segments'] == 2584, r['segments']
+    assert abs(r['rtf'] - r['segments'] * r['median_s'] / 180) < 1e-3 * r['rtf']
+print('ok')
+"
+	echo "$output"
+	[ "$status" -eq 0 ]
+}
+
+@test "--profile: every stage, none negative, adding up to the total" {
+	run tf-bench -r 2 -t 1 --profile --json "$D/m.bin"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$D/p.json"
+	run $PY -c "
+import json
+r = json.load(open('$D/p.json'))['results'][0]
+names = [s['name'] for s in r['stages']]
+assert names == ['stem', 'enc0', 'enc1', 'enc2', 'bottleneck', 'dec0', 'dec1', 'dec2', 'head'], names
+assert all(s['median_s'] >= 0 for s in r['stages'])
+assert abs(sum(s['gflop'] for s in r['stages']) - r['gflop']) < 1e-5
+# medians of parts need not add up to the median of the whole exactly
+t = sum(s['median_s'] for s in r['stages'])
+assert 0.5 * r['median_s'] <= t <= 2 * r['median_s'], (t, r['median_s'])
+print('ok')
+"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run tf-bench -r 2 -t 1 --profile "$D/m.bin"
+	for s in stem enc0 enc1 enc2 bottleneck dec0 dec1 dec2 head "sum of stages"; do
+		[[ "$output" == *"| $D/m.bin | 1 | $s | "* ]]
+	done
+}
+
+@test "--csv: a header and a row per configuration" {
+	run tf-bench -r 2 -t 1,2 --csv "$D/m.bin"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	[ "${lines[0]}" = "label,kind,params,shape,threads,gflop,median_s,min_s,max_s,gflops,peak_gflops,peak_fraction,rtf,segments,peak_rss_mb,ratio,timing" ]
+	[[ "${lines[1]}" == "\"$D/m.bin\",model,"*",1x2x32x256,1,"* ]]
+	[[ "${lines[2]}" == "\"$D/m.bin\",model,"*",1x2x32x256,2,"* ]]
+	n=$(printf '%s\n' "$output" | $PY -c "import csv, sys; print(sorted({len(r) for r in csv.reader(sys.stdin)}))")
+	[ "$n" = "[17]" ]
+}
+
+@test "--ref-cmd: a row with its ratio; 'seconds: X' is its time; placeholders filled in" {
+	run tf-bench -r 2 -t 1 -m "$D/m.bin" --ref-cmd "sh -c 'echo seconds: 0.5'" \
+		--ref-cmd "args=echo {B} {C} {F} {T} {shape} {threads} {model} {other} > $D/args"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	row=$(printf '%s\n' "$output" | grep "^| sh -c 'echo seconds: 0.5' | ")
+	[[ "$row" == *" | 500.0 | 500.0 | 500.0 | "* ]]
+	ours=$(printf '%s\n' "$output" | awk -F' *[|] *' '/^[|] \// {print $7}')
+	ratio=$(printf '%s\n' "$row" | awk -F' *[|] *' '{print $14}')
+	echo "ours $ours ms, ratio $ratio"
+	[[ "$ratio" == *x ]]
+	# the ratio is of unrounded times: within 2% of the rounded ones'
+	awk -v o="$ours" -v r="${ratio%x}" 'BEGIN {d = r / (500 / o); exit !(d > 0.98 && d < 1.02)}'
+	[[ "$output" == *"| args | - | 1x2x32x256 | 1 | "* ]]
+	[ "$(cat "$D/args")" = "1 2 32 256 1x2x32x256 1 $D/m.bin {other}" ]
+	[[ "$output" == *"Command sh -c 'echo seconds: 0.5': the time it printed"* ]]
+	[[ "$output" == *"Command args: wall clock around it"* ]]
+}
+
+@test "--ref-cmd: the command's peak RSS is its own, not tf-bench's" {
+	run tf-bench -r 1 -w 0 -t 1 --shape 1x2x256x256 --csv "$D/m.bin" --ref-cmd "nothing=true"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	ours=$(printf '%s
+' "$output" | awk -F, 'NR == 2 {print $15}')
+	cmd=$(printf '%s
+' "$output" | awk -F, 'NR == 3 {print $15}')
+	awk -v o="$ours" -v c="$cmd" 'BEGIN {exit !(c > 0 && c < o / 2)}'
+}
+
+@test "--compare: one row per model, one column per thread count" {
+	run tf-bench -r 2 -t 1,2 --compare -m "$D/m.bin" "$D/m.bin" --ref-cmd "ref=echo seconds: 1"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[ "${lines[0]}" = "| model | 1 thread, median ms (vs first) | 2 threads, median ms (vs first) |" ]
+	[[ "${lines[2]}" == "| $D/m.bin | "*" (1.00x) | "*" (1.00x) |" ]]
+	[[ "${lines[4]}" == "| ref | 1000 ("*"x) | 1000 ("*"x) |" ]]
+}
+
+@test "bad input: one clean line" {
+	run tf-bench
+	assert_clean_failure tf-bench
+	run tf-bench -m "$D/nonexistent.bin"
+	assert_clean_failure tf-bench
+	run tf-bench -m "$BATS_TEST_DIRNAME/../../README.md"
+	assert_clean_failure tf-bench
+	run tf-bench -m "$D/m.bin" --shape 1x4x32x64
+	assert_clean_failure tf-bench
+	[[ "$output" == *"4 channels, the model takes 2"* ]]
+	run tf-bench -m "$D/m.bin" --shape 1x2x4x64
+	assert_clean_failure tf-bench
+	[[ "$output" == *"smaller than the network's minimum"* ]]
+	for bad in 1x2x 0x2x32x32 1x2x3x4x5 abc 1x2x3; do
+		run tf-bench -m "$D/m.bin" --shape "$bad"
+		assert_clean_failure tf-bench
+	done
+	run tf-bench -m "$D/m.bin" -t 1,,2
+	assert_clean_failure tf-bench
+	run tf-bench -m "$D/m.bin" -r 0
+	assert_clean_failure tf-bench
+	run tf-bench -m "$D/m.bin" --json --csv
+	assert_clean_failure tf-bench
+	run tf-bench -r 1 -m "$D/m.bin" --ref-cmd false
+	assert_clean_failure tf-bench
+	run tf-bench -r 1 -m "$D/m.bin" --ref-cmd 'echo seconds: soon'
+	assert_clean_failure tf-bench
+	run tf-bench -m "$D/m.bin" --shape 2x2x32x32 --profile
+	assert_clean_failure tf-bench
+}

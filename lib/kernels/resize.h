@@ -7,4 +7,7 @@
 void resize_bilinear_rows(float *out, const float *in, int H, int W, int C, int Ho, int Wo, int oh0,
 			  int oh1);
 
+/* Plain reference, all in double: for the tests. */
+void resize_bilinear_ref(float *out, const float *in, int H, int W, int C, int Ho, int Wo);
+
 #endif

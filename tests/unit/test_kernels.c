@@ -145,6 +145,22 @@ static void test_resize(void)
 	ok(o[0] == 0.0f && o[Ho - 1] == (float)(H - 1), "bilinear 1024 -> 1025 keeps the end values (%g, %g)",
 	   o[0], o[Ho - 1]);
 	free(a), free(o);
+	/* the decoder's case: 1024 x 66 -> 1025 x 67, rough data of a few
+	 * hundred, against the reference in double: a few float roundings of
+	 * the largest value (float source coordinates were off by 1e-2) */
+	int Hi = 1024, Wi = 66, C = 3, Hr = 1025, Wr = 67;
+	float *x = malloc((size_t)Hi * Wi * C * 4), *y1 = malloc((size_t)Hr * Wr * C * 4),
+	      *y2 = malloc((size_t)Hr * Wr * C * 4);
+	unsigned long long r = 99;
+	for (size_t i = 0; i < (size_t)Hi * Wi * C; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		x[i] = (float)((r >> 40) * (1.0 / 16777216.0) - 0.5) * 1000.0f;
+	}
+	resize_bilinear_rows(y1, x, Hi, Wi, C, Hr, Wr, 0, Hr);
+	resize_bilinear_ref(y2, x, Hi, Wi, C, Hr, Wr);
+	check_close("bilinear 1024x66 -> 1025x67 of values in [-500, 500] vs double reference", y1, y2,
+		    (size_t)Hr * Wr * C, 500 * 4 * 6e-8);
+	free(x), free(y1), free(y2);
 }
 
 int main(void)

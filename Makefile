@@ -29,6 +29,10 @@ TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTS     := $(TEST_SRC:tests/unit/%.c=build/tests/%)
 MANPAGES  := $(wildcard man/*.1)
 
+# the programs' and tests' objects are intermediate; keep them (and keep
+# make from printing their removal after the test summary)
+.SECONDARY: $(CMD_SRC:%.c=build/%.o) $(TEST_SRC:%.c=build/%.o)
+
 .PHONY: all check test deps install uninstall clean fuzz bench bench-streaming demo
 all: $(PROGS)
 

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "error.h"
 #include "fileio.h"
+#include "export/export.h"
 #include "import/import.h"
 #include "model.h"
 #include "unet.h"
@@ -23,15 +24,18 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: tf-export --from pth|safetensors [options] CHECKPOINT\n"
+		"usage: tf-export --from pth|safetensors|tfswa [options] [--to FORMAT] INPUT\n"
 		"       tf-export --info [--flops FxT] [MODEL]\n"
-		"Imports a PyTorch TFSWA-UNet checkpoint into a tfswa model file (standard\n"
-		"output, or -o FILE). CHECKPOINT may be '-' for standard input. The\n"
-		"architecture is read from the weights; the rest from the options below, a\n"
-		"JSON config (--config), or the defaults. --info summarises a model file.\n\n"
-		"  -f, --from FORMAT     checkpoint format: pth (torch.save) or safetensors\n"
-		"  -o, --output FILE     write the model to FILE (complete or not at all)\n"
-		"      --to FORMAT       output format: tfswa (the default and, for now, the only one)\n"
+		"Converts a TFSWA-UNet model between PyTorch checkpoints, safetensors and\n"
+		"tfswa model files (standard output, or -o FILE). INPUT may be '-' for\n"
+		"standard input. From a checkpoint, the architecture is read from the\n"
+		"weights; the rest from the options below, a JSON config (--config), the\n"
+		"settings a tfswa-written safetensors file carries, or the defaults.\n"
+		"--info summarises a model file.\n\n"
+		"  -f, --from FORMAT     input: pth (torch.save), safetensors, or tfswa (a model file)\n"
+		"  -o, --output FILE     write to FILE (complete or not at all)\n"
+		"      --to FORMAT       output: tfswa (default), safetensors or pth (the reference's\n"
+		"                        state_dict; a .pth cannot carry the settings)\n"
 		"  -c, --config FILE     JSON config (the reference's keys: num_heads, window_size,\n"
 		"                        shift_size, mlp_ratio, ...); options given here override it\n"
 		"      --num-heads N     attention heads (default 8)\n"
@@ -74,12 +78,13 @@ static int write_tfswa(const struct model *m, FILE *fp)
 	return model_write(m, fp);
 }
 
-/* Further formats (onnx, safetensors, pth) go here. */
 static const struct {
 	const char *name;
 	int (*write)(const struct model *m, FILE *fp);
 } writers[] = {
 	{"tfswa", write_tfswa},
+	{"safetensors", export_safetensors},
+	{"pth", export_pth},
 };
 
 static int reader_index(const char *name)
@@ -87,7 +92,7 @@ static int reader_index(const char *name)
 	for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
 		if (!strcmp(readers[i].name, name))
 			return (int)i;
-	die("--from %s: unknown format (pth, safetensors)", name);
+	die("--from %s: unknown format (pth, safetensors, tfswa)", name);
 }
 
 static int writer_index(const char *name)
@@ -95,7 +100,7 @@ static int writer_index(const char *name)
 	for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
 		if (!strcmp(writers[i].name, name))
 			return (int)i;
-	die("--to %s: not supported (only tfswa for now)", name);
+	die("--to %s: unknown format (tfswa, safetensors, pth)", name);
 }
 
 /* ---------- --info ---------- */
@@ -258,7 +263,9 @@ static void parse_args(int argc, char **argv, struct args *a)
 	if (a->flops)
 		die("--flops goes with --info");
 	if (!a->from)
-		die("no checkpoint format: use --from pth or --from safetensors (see --help)");
+		die("no checkpoint format: use --from pth, safetensors or tfswa (see --help)");
+	if (!strcmp(a->from, "tfswa") && (a->config || c->set))
+		die("--from tfswa: the settings come from the model file; --config and settings options do not apply");
 	if (argc - optind != 1)
 		die(argc == optind ? "no checkpoint given (a file, or '-' for standard input)"
 				   : "one checkpoint at a time");
@@ -319,9 +326,13 @@ int main(int argc, char **argv)
 		info_main(&a);
 		return 0;
 	}
-	int reader = reader_index(a.from), writer = writer_index(a.to);
+	int from_model = !strcmp(a.from, "tfswa");
+	int reader = from_model ? -1 : reader_index(a.from), writer = writer_index(a.to);
 	FILE *out = output_open(a.out, &af, "a binary model");
-	import(&a, reader, &m);
+	if (from_model && model_load(&m, a.input))
+		die_lib("");
+	if (!from_model)
+		import(&a, reader, &m);
 	if (writers[writer].write(&m, out))
 		die_lib("writing the model");
 	output_close(&af);

@@ -88,6 +88,7 @@ void import_set_free(struct import_set *s)
 		free(s->t[i].name);
 	free(s->t);
 	free(s->sorted);
+	free(s->settings);
 	memset(s, 0, sizeof *s);
 }
 
@@ -509,13 +510,17 @@ static int mask_window(const struct import_set *w, const char **name)
 	return 0;
 }
 
-int import_config(struct unet_config *cfg, const struct import_set *w, const struct import_settings *s)
+int import_config(struct unet_config *cfg, const struct import_set *w, const struct import_settings *given)
 {
-	static const struct import_settings none;
+	struct import_settings merged = {0};
+	const struct import_settings *s = &merged;
 	struct import_arch a;
 	char b1[64], b2[64];
-	if (!s)
-		s = &none;
+	/* what the file says, then what the caller says over it */
+	if (w->settings && import_settings_json_text(&merged, w->settings, strlen(w->settings)))
+		return tf_adderr("the file's tfswa.config: ");
+	if (given)
+		import_settings_merge(&merged, given);
 	if (import_infer_arch(w, &a))
 		return -1;
 	const struct unet_config *o = &s->c;

@@ -38,6 +38,8 @@ struct import_set {
 	char format[16];                  /* "pth" or "safetensors" */
 	char source[64];                  /* where the tensors were found, e.g. "model_state_dict" */
 	int *sorted;                      /* private: indices sorted by name */
+	char *settings;                   /* a tfswa export's settings (JSON, safetensors
+	                                     "__metadata__" "tfswa.config"), or NULL */
 };
 
 /* import_pth flags */
@@ -105,7 +107,8 @@ struct import_arch {
 int import_infer_arch(const struct import_set *w, struct import_arch *a);
 
 /* The full configuration: the architecture from w, checked against s where
- * s sets it; the rest from s, or the defaults (config_default: heads 8,
+ * s sets it; the rest from s, then the settings the file carries (w->settings),
+ * or the defaults (config_default: heads 8,
  * window 8, shift 4, mlp_ratio 4, 44100 Hz, n_fft 2048, hop 512, stems
  * vocals,other; channels = in_channels/2). Says what to change when the
  * pieces disagree (e.g. the stems count, or mlp_ratio against the MLP

@@ -112,6 +112,13 @@ int import_safetensors(struct import_set *s, const void *buf, size_t len)
 				tf_seterr("safetensors: __metadata__ is not an object");
 				goto out;
 			}
+			/* a tfswa export keeps the model's settings here */
+			const struct json *cfg = json_get(&root->items[i], "tfswa.config");
+			if (cfg && cfg->kind == JSON_STR && strlen(cfg->str) == cfg->len && !s->settings &&
+			    !(s->settings = strdup(cfg->str))) {
+				tf_seterr("out of memory");
+				goto out;
+			}
 			continue;
 		}
 		if (tensor(s, root->keys[i], strlen(root->keys[i]), &root->items[i], data, dlen))

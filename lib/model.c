@@ -93,8 +93,8 @@ int config_validate(const struct unet_config *c)
 	if (c->overlap < 0 || (c->segment > 0 && 2 * c->overlap > c->segment))
 		return tf_seterr("overlap %d must be between 0 and half the segment (%d)", c->overlap,
 				 c->segment);
-	if (strcmp(c->quantization, "none"))
-		return tf_seterr("quantization \"%s\" is not supported by this version", c->quantization);
+	if (strcmp(c->quantization, "none") && strcmp(c->quantization, "f16"))
+		return tf_seterr("quantization \"%s\" is not supported by this version (none, f16)", c->quantization);
 	return 0;
 }
 
@@ -480,8 +480,14 @@ int model_read_config(struct unet_config *cfg, const char *path)
 
 int model_write(const struct model *m, FILE *fp)
 {
+	return model_write_as(m, fp, NULL);
+}
+
+int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
+{
 	struct stream_writer *w = stream_writer_open(fp);
 	struct frame *f = frame_new();
+	uint16_t *half = NULL;
 	int rc = -1;
 	if (!w || !f || config_to_frame(&m->cfg, f) || stream_write_header(w, "model", f))
 		goto out;
@@ -490,6 +496,20 @@ int model_write(const struct model *m, FILE *fp)
 		struct tensor t = {.dtype = DT_F32, .ndim = s->ndim, .data = m->params + s->offset,
 				   .name = s->name};
 		memcpy(t.shape, s->shape, sizeof s->shape);
+		if (dtypes && dtypes[i] == DT_F16) {
+			uint16_t *h = realloc(half, s->numel * sizeof *h + 1);
+			if (!h) {
+				tf_seterr("out of memory");
+				goto out;
+			}
+			half = h;
+			for (size_t k = 0; k < s->numel; k++)
+				half[k] = f32_to_f16(m->params[s->offset + k]);
+			t.dtype = DT_F16, t.data = half;
+		} else if (dtypes && dtypes[i] != DT_F32) {
+			tf_seterr("%s: cannot write as %s", s->name, dtype_traits[dtypes[i]].name);
+			goto out;
+		}
 		frame_clear(f);
 		if (frame_set_tensor(f, &t) || stream_write_frame(w, f))
 			goto out;
@@ -499,6 +519,7 @@ int model_write(const struct model *m, FILE *fp)
 		goto out;
 	rc = 0;
 out:
+	free(half);
 	frame_free(f);
 	if (stream_writer_close(w) && !rc)
 		rc = -1;

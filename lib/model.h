@@ -28,7 +28,7 @@ struct unet_config {
 	char normalization[16];    /* "none" or "scale" (multiply input by input_scale) */
 	double input_scale;
 	int segment, overlap;      /* frames per segment and overlap between segments */
-	char quantization[16];     /* "none" */
+	char quantization[16];     /* "none" or "f16" (how the tensors are stored) */
 };
 
 /* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz
@@ -75,6 +75,9 @@ const struct param_spec *model_spec(const struct model *m, const char *name);
 int model_read(struct model *m, int fd);
 int model_load(struct model *m, const char *path); /* "-" = stdin */
 int model_write(const struct model *m, FILE *fp);
+/* The same with tensor i stored as dtypes[i] (DT_F32 or DT_F16, rounded to
+ * nearest even); NULL for all f32. */
+int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes);
 /* Reads only the header of a model file into cfg (for tf-stft -m). */
 int model_read_config(struct unet_config *cfg, const char *path);
 

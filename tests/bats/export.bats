@@ -208,7 +208,7 @@ print(len(a), 'tensors')
 	[[ "$output" == *"unknown option --no-such-option"* ]]
 	refused --from onnx "$I/small.pth"
 	refused --from pth "$I/small.pth" --config "$I/small.json" --to onnx
-	[[ "$output" == *"--to onnx: not supported"* ]]
+	[[ "$output" == *"--to onnx: unknown format (tfswa, safetensors, pth)"* ]]
 	refused "$I/small.pth"
 	[[ "$output" == *"--from pth"* ]]
 	refused --from pth

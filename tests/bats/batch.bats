@@ -80,3 +80,24 @@ setup() {
 	[ "$status" -ne 0 ]
 	assert_output --partial "want i/n"
 }
+
+@test "separate a MUSDB-layout test set, then evaluate it" {
+	rm in/bad.wav
+	mkdir -p test/t1 test/t2
+	make_wav test/t1/mixture.wav 6000 1
+	make_wav test/t2/mixture.wav 7001 1
+	for t in t1 t2; do
+		cp test/$t/mixture.wav test/$t/vocals.wav
+		sox test/$t/mixture.wav test/$t/other.wav vol 0.5
+	done
+	make -s -f "$MK" IN=test OUT=sep MODEL=m.bin EXT=wav >/dev/null
+	# separate.mk names each track after its file: sep/t1/mixture/<stem>.wav
+	mkdir -p est
+	for t in t1 t2; do mv sep/$t/mixture est/$t; done
+	run make -s -f "$BATS_TEST_DIRNAME/../../pipelines/evaluate.mk" TEST=test EST=est
+	assert_success
+	assert_line --partial "median over tracks"
+	assert_line --regexp '^ +vocals +-?[0-9.]+ +-?[0-9.]+$'
+	[ -s est/.eval.json ]
+	$PY -c "import json; j = json.load(open('est/.eval.json')); assert len(j['tracks']) == 4, j"
+}

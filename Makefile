@@ -37,7 +37,7 @@ MANPAGES  := $(wildcard man/*.1)
 all: $(PROGS)
 
 # Every build first makes sure the Debian packages are there (once: a stamp).
-build/.deps:
+build/.deps: tools/deps.sh
 	@sh tools/deps.sh
 	@mkdir -p build && touch $@
 

@@ -101,3 +101,13 @@ setup() {
 	[ -s est/.eval.json ]
 	$PY -c "import json; j = json.load(open('est/.eval.json')); assert len(j['tracks']) == 4, j"
 }
+
+@test "GNU parallel runs the shards (here on this machine as its one 'host')" {
+	rm in/bad.wav
+	# --sshlogin : is the local machine; on a cluster, host1,host2 (ssh)
+	run parallel --will-cite --sshlogin : make -s -f "$MK" IN=in OUT=out MODEL=m.bin SHARD={}/2 ::: 1 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | grep -c '^separated:')" -eq 3 ]
+	for t in a album/b album/c; do [ -f out/$t/vocals.wav ]; done
+}

@@ -134,6 +134,18 @@ static int fit(const struct bss *b, const int *chans, int n, const int *ecols, i
 	return 0;
 }
 
+/* acc += h x over n complex numbers, in real and imaginary parts (C's
+ * complex product checks for infinities and does not vectorise). */
+static void mac(double *restrict acc, const double *restrict h, const double *restrict x, int n)
+{
+#pragma omp simd
+	for (int f = 0; f < n; f++) {
+		double hr = h[2 * f], hi = h[2 * f + 1], xr = x[2 * f], xi = x[2 * f + 1];
+		acc[2 * f] += hr * xr - hi * xi;
+		acc[2 * f + 1] += hr * xi + hi * xr;
+	}
+}
+
 /* Per-thread buffers for the windows. */
 struct wwork {
 	double *tin, *tp, *tq;          /* [m] */
@@ -222,14 +234,14 @@ static void window_energies(const struct bss *b, struct wwork *w, int64_t start,
 			int e = o / nch, c = o % nch;
 			const fftw_complex *hp = b->hp + (size_t)o * nrc * bins, *hq = b->hq + (size_t)o * nch * bins;
 			const fftw_complex *own = w->spec + (size_t)e * nch * bins;
-			for (int f = 0; f < bins; f++) {
-				fftw_complex p = 0, q = 0;
-				for (int a = 0; a < nrc; a++)
-					p += hp[(size_t)a * bins + f] * w->spec[(size_t)a * bins + f];
-				for (int c2 = 0; c2 < nch; c2++)
-					q += hq[(size_t)c2 * bins + f] * own[(size_t)c2 * bins + f];
-				w->fp[f] = p, w->fq[f] = q;
-			}
+			memset(w->fp, 0, sizeof(fftw_complex) * bins);
+			memset(w->fq, 0, sizeof(fftw_complex) * bins);
+			for (int a = 0; a < nrc; a++)
+				mac((double *)w->fp, (const double *)(hp + (size_t)a * bins),
+				    (const double *)(w->spec + (size_t)a * bins), bins);
+			for (int c2 = 0; c2 < nch; c2++)
+				mac((double *)w->fq, (const double *)(hq + (size_t)c2 * bins),
+				    (const double *)(own + (size_t)c2 * bins), bins);
 			fftw_execute_dft_c2r(b->inv, w->fp, w->tp);
 			fftw_execute_dft_c2r(b->inv, w->fq, w->tq);
 			double *tailp = w->tail + (size_t)o * L, *tailq = w->tail + (size_t)(nrc + o) * L;

@@ -496,6 +496,7 @@ static void print_table(const struct result *res, int nres, int summary)
 	for (int t = 0; t < nres; t++)
 		width = (int)strlen(res[t].name) > width ? (int)strlen(res[t].name) : width;
 	width = width > 40 ? 40 : width;
+	width = summary && width < 10 ? 10 : width; /* "NNN tracks" */
 	int swidth = 5;
 	for (int t = 0; t < nres; t++)
 		for (int i = 0; i < res[t].nstems; i++)

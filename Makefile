@@ -14,7 +14,7 @@ MANDIR    ?= $(PREFIX)/share/man/man1
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLIS_INC  ?= /usr/include/$(MULTIARCH)/blis-openmp
 BLIS_LIB  ?= /usr/lib/$(MULTIARCH)/blis-openmp
-PKGS      := sndfile fftw3f msgpack soxr
+PKGS      := sndfile fftw3f fftw3 msgpack soxr
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -pthread \

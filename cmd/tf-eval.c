@@ -1,12 +1,13 @@
-/* tf-eval: how well stems were separated, as the field reports it: the
- * global SDR of the Music Demixing Challenge and SI-SDR, per stem, per
- * track, and the median over tracks.
- *   tf-eval REF.wav EST.wav           one stem
- *   tf-eval REF_DIR EST_DIR           every REF_DIR/<stem>.wav but mixture.wav
- *   tf-eval --musdb TEST_DIR EST_DIR  every track folder of a MUSDB18-layout set */
+/* tf-eval: separation metrics of estimated stems against their references,
+ * the way the field reports them: museval's BSS Eval v4 (SDR, SIR, ISR, SAR
+ * over one-second windows, the median per track, the median over tracks),
+ * the MDX challenge's global SDR and the scale-invariant SDR. Stem files,
+ * two directories of stems, or a separated tree against a MUSDB18 test set. */
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,133 +16,533 @@
 #include "audio.h"
 #include "cli.h"
 #include "error.h"
-#include "metrics.h"
+#include "metrics/bsseval.h"
+#include "metrics/sdr.h"
 
-#define MAX_ROWS 100000
-#define BLOCK 65536
+#define MAX_STEMS 32
+#define NAME_MAX_LEN 256
+#define MAX_FRAMES ((int64_t)1 << 34)
 
-struct row {
-	char *track, *stem;
-	double sdr, si_sdr;
-};
-
-static struct row rows[MAX_ROWS];
-static int nrows;
+enum { SDR, SIR, ISR, SAR, NBSS };
+static const char *bss_names[NBSS] = {"SDR", "SIR", "ISR", "SAR"};
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: tf-eval [--json] REF EST\n"
-		"       tf-eval [--json] --musdb TEST_DIR EST_DIR\n"
-		"Compares separated stems with their references: the global SDR of the Music\n"
-		"Demixing Challenge and SI-SDR, in dB. REF and EST are two audio files, or two\n"
-		"folders holding <stem>.wav (mixture.wav is skipped). With --musdb, TEST_DIR\n"
-		"holds one folder per track (MUSDB18's layout) and EST_DIR the same folders of\n"
-		"estimates; the table ends with the median over tracks per stem.\n\n"
-		"      --musdb       TEST_DIR and EST_DIR are sets of track folders\n"
-		"      --json        JSON on standard output instead of a table\n"
-		"  -q, --quiet       no progress\n"
-		"  -h, --help        show this help\n"
-		"  -V, --version     show the version\n");
+		"usage: tf-eval [options] --ref REF.wav --est EST.wav [--ref REF.wav --est EST.wav ...]\n"
+		"       tf-eval [options] --ref-dir DIR --est-dir DIR\n"
+		"       tf-eval [options] --musdb ROOT/test --est OUT\n"
+		"Separation metrics of estimated stems against their references: BSS Eval v4\n"
+		"(museval: SDR, SIR, ISR, SAR, median over windows), the MDX global SDR and the\n"
+		"SI-SDR. Stems are named after the reference files (vocals.wav: vocals); with\n"
+		"--musdb, OUT/<track>/<stem>.wav is compared with ROOT/test/<track>/<stem>.wav.\n\n"
+		"  -r, --ref FILE       a reference stem; pairs with the next --est\n"
+		"  -e, --est FILE|DIR   its estimate (with --musdb: the separated tree)\n"
+		"  -R, --ref-dir DIR    references, <stem>.wav (mixture.wav is left out)\n"
+		"  -E, --est-dir DIR    estimates, <stem>.wav, the same stems\n"
+		"  -m, --musdb DIR      a MUSDB18 (wav) subset: DIR/<track>/<stem>.wav\n"
+		"  -j, --json           JSON on standard output instead of the table\n"
+		"  -w, --window SEC     BSS Eval window (default 1)\n"
+		"  -H, --hop SEC        BSS Eval hop (default 1)\n"
+		"  -t, --taps N         distortion filter length (default 512)\n"
+		"  -q, --quiet          no warnings\n"
+		"  -v, --verbose        say what is being done\n"
+		"  -h, --help           show this help\n"
+		"  -V, --version        show the version\n");
 }
 
-static int is_dir(const char *p)
+/* One stem of a track: where its audio comes from. A reference may be the
+ * sum of several files (MUSDB's accompaniment: drums + bass + other). */
+struct stem {
+	char name[NAME_MAX_LEN];
+	char *ref[3];
+	int nref;
+	char *est;
+};
+
+struct track {
+	char name[NAME_MAX_LEN];
+	struct stem stems[MAX_STEMS];
+	int nstems;
+};
+
+/* What a track's evaluation gives, per stem. */
+struct score {
+	char name[NAME_MAX_LEN];
+	int nwin;          /* 0: not in BSS Eval (see groups()) */
+	double *win[NBSS]; /* per window */
+	double median[NBSS], gsdr, sisdr;
+};
+
+struct result {
+	char name[NAME_MAX_LEN];
+	int rate, channels, window, hop;
+	int64_t frames;
+	struct score scores[MAX_STEMS];
+	int nstems;
+};
+
+struct options {
+	double window, hop;
+	int taps, musdb;
+};
+
+static char *path_join(const char *dir, const char *name, const char *ext)
+{
+	size_t n = strlen(dir) + strlen(name) + strlen(ext) + 2;
+	char *p = malloc(n);
+	if (!p)
+		die("out of memory");
+	snprintf(p, n, "%s/%s%s", dir, name, ext);
+	return p;
+}
+
+static char *dup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+static int is_dir(const char *path)
 {
 	struct stat st;
-	return !stat(p, &st) && S_ISDIR(st.st_mode);
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
 }
 
-static char *join(const char *a, const char *b)
+static int is_file(const char *path)
 {
-	char *s = malloc(strlen(a) + strlen(b) + 2);
-	if (!s)
-		die("out of memory");
-	sprintf(s, "%s/%s", a, b);
+	struct stat st;
+	return !stat(path, &st) && !S_ISDIR(st.st_mode);
+}
+
+/* The file's name without directory and extension. */
+static void stem_of(const char *path, char *name)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path, *dot = strrchr(base, '.');
+	size_t n = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+	if (n == 0 || n >= NAME_MAX_LEN)
+		die("%s: cannot name a stem after this file", path);
+	memcpy(name, base, n);
+	name[n] = 0;
+}
+
+/* A track named after its directory: the last component of the path. */
+static void track_name(const char *dir, char *name)
+{
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	const char *base = dir + n;
+	while (base > dir && base[-1] != '/')
+		base--;
+	n -= (size_t)(base - dir);
+	if (!n || n >= NAME_MAX_LEN || (n == 1 && *base == '.'))
+		strcpy(name, "-");
+	else
+		memcpy(name, base, n), name[n] = 0;
+}
+
+static int is_wav(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+	return d->d_name[0] != '.' && n > 4 && !strcmp(d->d_name + n - 4, ".wav");
+}
+
+static int is_subdir(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* The names in dir that filter accepts, sorted; dies when dir cannot be read. */
+static int list_dir(const char *dir, int (*filter)(const struct dirent *), struct dirent ***names)
+{
+	int n = scandir(dir, names, filter, alphasort);
+	if (n < 0)
+		die("%s: %s", dir, strerror(errno));
+	return n;
+}
+
+static void free_list(struct dirent **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static struct stem *add_stem(struct track *t, const char *name, const char *where)
+{
+	for (int i = 0; i < t->nstems; i++)
+		if (!strcmp(t->stems[i].name, name))
+			die("%s: two stems named \"%s\"", where, name);
+	if (t->nstems == MAX_STEMS)
+		die("%s: more than %d stems", where, MAX_STEMS);
+	struct stem *s = &t->stems[t->nstems++];
+	memset(s, 0, sizeof *s);
+	snprintf(s->name, sizeof s->name, "%s", name);
 	return s;
 }
 
-/* One stem: both files streamed through, block by block. */
-static void compare(const char *track, const char *stem, const char *ref, const char *est)
+/* --ref-dir/--est-dir: the same stems on both sides (but the mixture). */
+static void track_from_dirs(struct track *t, const char *ref_dir, const char *est_dir)
 {
-	struct audio_info ri, ei;
-	struct audio_reader *r = audio_reader_open(ref, &ri), *e = r ? audio_reader_open(est, &ei) : NULL;
-	if (!r || !e)
-		die_lib("");
-	if (ri.sample_rate != ei.sample_rate || ri.channels != ei.channels)
-		die("%s: %d Hz, %d channels, but the reference %s has %d Hz, %d channels", est, ei.sample_rate,
-		    ei.channels, ref, ri.sample_rate, ri.channels);
-	float *a = malloc((size_t)BLOCK * ri.channels * sizeof *a), *b = malloc((size_t)BLOCK * ri.channels * sizeof *b);
-	if (!a || !b)
+	struct dirent **est, **ref;
+	int nest = list_dir(est_dir, is_wav, &est), nref = list_dir(ref_dir, is_wav, &ref);
+	char name[NAME_MAX_LEN];
+	track_name(ref_dir, t->name);
+	for (int i = 0; i < nest; i++) {
+		stem_of(est[i]->d_name, name);
+		struct stem *s = add_stem(t, name, est_dir);
+		s->est = path_join(est_dir, est[i]->d_name, "");
+		s->ref[s->nref++] = path_join(ref_dir, est[i]->d_name, "");
+		if (!is_file(s->ref[0]))
+			die("%s: no reference for the estimate %s", s->ref[0], s->est);
+	}
+	for (int i = 0; i < nref; i++) {
+		stem_of(ref[i]->d_name, name);
+		char *e = path_join(est_dir, ref[i]->d_name, "");
+		if (strcmp(name, "mixture") && !is_file(e))
+			die("%s: missing stem \"%s\" (the reference is %s/%s)", e, name, ref_dir, ref[i]->d_name);
+		free(e);
+	}
+	if (!t->nstems)
+		die("%s: no estimates (<stem>.wav)", est_dir);
+	free_list(est, nest);
+	free_list(ref, nref);
+}
+
+/* --musdb: one track per directory of OUT, its references in ROOT. */
+static int tracks_from_musdb(struct track **tracks, const char *root, const char *out)
+{
+	struct dirent **dirs, **wavs;
+	int ndirs, ntracks = 0, nroot;
+	if (!is_dir(root))
+		die("--musdb %s: not a directory", root);
+	if (!is_dir(out))
+		die("--est %s: with --musdb, give the directory of separated tracks", out);
+	ndirs = list_dir(out, is_subdir, &dirs);
+	*tracks = calloc((size_t)(ndirs ? ndirs : 1), sizeof **tracks);
+	if (!*tracks)
 		die("out of memory");
-	struct metric_sums s = {0};
-	int64_t na, nb;
-	for (;;) {
-		if ((na = audio_read(r, a, BLOCK)) < 0 || (nb = audio_read(e, b, BLOCK)) < 0)
-			die_lib("");
-		/* blocks of a file are full until its end, so the two stay in step */
-		if (na != nb)
-			die("%s and %s differ in length (%s is longer)", ref, est, na > nb ? ref : est);
-		if (!na)
-			break;
-		metric_add(&s, a, b, (size_t)na * ri.channels);
-	}
-	free(a), free(b);
-	audio_reader_close(r), audio_reader_close(e);
-	if (nrows == MAX_ROWS)
-		die("more than %d stems", MAX_ROWS);
-	rows[nrows++] = (struct row){strdup(track), strdup(stem), metric_global_sdr(&s), metric_si_sdr(&s)};
-}
-
-/* Every <stem>.wav of ref_dir (but mixture.wav) against est_dir's. */
-static void compare_dirs(const char *track, const char *ref_dir, const char *est_dir)
-{
-	struct dirent **list;
-	int n = scandir(ref_dir, &list, NULL, alphasort), found = 0;
-	if (n < 0)
-		die("cannot read %s", ref_dir);
-	for (int i = 0; i < n; i++) {
-		const char *name = list[i]->d_name;
-		size_t len = strlen(name);
-		if (len > 4 && !strcmp(name + len - 4, ".wav") && strcmp(name, "mixture.wav")) {
-			char *stem = strndup(name, len - 4), *ref = join(ref_dir, name), *est = join(est_dir, name);
-			struct stat st;
-			if (stat(est, &st))
-				die("%s: no estimate for stem %s (%s)", track, stem, est);
-			compare(track, stem, ref, est);
-			found++;
-			free(stem), free(ref), free(est);
+	for (int i = 0; i < ndirs; i++) {
+		char *est_dir = path_join(out, dirs[i]->d_name, ""), *ref_dir = path_join(root, dirs[i]->d_name, "");
+		if (!is_dir(est_dir)) {
+			free(est_dir), free(ref_dir);
+			continue;
 		}
-		free(list[i]);
+		if (!is_dir(ref_dir))
+			die("%s: no track \"%s\" in %s", est_dir, dirs[i]->d_name, root);
+		struct track *t = &(*tracks)[ntracks++];
+		snprintf(t->name, sizeof t->name, "%s", dirs[i]->d_name);
+		int nwav = list_dir(est_dir, is_wav, &wavs);
+		for (int k = 0; k < nwav; k++) {
+			char name[NAME_MAX_LEN];
+			stem_of(wavs[k]->d_name, name);
+			if (!strcmp(name, "mixture")) {
+				info("%s/%s: the mixture is not a stem; left out", est_dir, wavs[k]->d_name);
+				continue;
+			}
+			struct stem *s = add_stem(t, name, est_dir);
+			s->est = path_join(est_dir, wavs[k]->d_name, "");
+			s->ref[s->nref++] = path_join(ref_dir, wavs[k]->d_name, "");
+			if (!is_file(s->ref[0]) && !strcmp(name, "accompaniment")) {
+				/* MUSDB's accompaniment is the sum of the other three */
+				static const char *parts[3] = {"drums", "bass", "other"};
+				free(s->ref[0]);
+				for (int p = 0; p < 3; p++)
+					s->ref[p] = path_join(ref_dir, parts[p], ".wav");
+				s->nref = 3;
+			}
+			for (int p = 0; p < s->nref; p++)
+				if (!is_file(s->ref[p]))
+					die("%s: no reference for the estimate %s", s->ref[p], s->est);
+		}
+		if (!t->nstems)
+			die("%s: no estimates (<stem>.wav)", est_dir);
+		free_list(wavs, nwav);
+		free(est_dir), free(ref_dir);
 	}
-	free(list);
-	if (!found)
-		die("%s: no <stem>.wav files", ref_dir);
+	free_list(dirs, ndirs);
+	if (!ntracks)
+		die("--est %s: no track directories (OUT/<track>/<stem>.wav)", out);
+	nroot = list_dir(root, is_subdir, &dirs);
+	int missing = 0;
+	for (int i = 0; i < nroot; i++) {
+		char *p = path_join(root, dirs[i]->d_name, "");
+		int found = 0;
+		for (int k = 0; k < ntracks && !found; k++)
+			found = !strcmp((*tracks)[k].name, dirs[i]->d_name);
+		missing += is_dir(p) && !found;
+		free(p);
+	}
+	free_list(dirs, nroot);
+	if (missing && verbose >= 0)
+		warn("%d track%s of %s %s no estimates in %s; the medians are over the %d evaluated", missing,
+		     missing == 1 ? "" : "s", root, missing == 1 ? "has" : "have", out, ntracks);
+	return ntracks;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* ---- audio ---- */
+
+struct audio {
+	float *x;
+	int64_t frames;
+	int rate, channels;
+};
+
+static void load(const char *path, struct audio *a)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
+	struct audio_info info;
+	struct audio_reader *r = audio_reader_open(path, &info);
+	/* one frame more than announced, so that the end is seen without growing */
+	int64_t cap = info.frames >= 0 ? info.frames + 1 : 1 << 16, got;
+	if (!r)
+		die_lib("");
+	a->rate = info.sample_rate, a->channels = info.channels, a->frames = 0;
+	if (!(a->x = malloc(sizeof(float) * cap * a->channels)))
+		die("%s: out of memory", path);
+	for (;;) {
+		if (a->frames == cap) {
+			if (cap >= MAX_FRAMES)
+				die("%s: too long", path);
+			cap *= 2;
+			if (!(a->x = realloc(a->x, sizeof(float) * cap * a->channels)))
+				die("%s: out of memory", path);
+		}
+		if ((got = audio_read(r, a->x + a->frames * a->channels, (size_t)(cap - a->frames))) < 0)
+			die_lib(path);
+		if (!got)
+			break;
+		a->frames += got;
+	}
+	audio_reader_close(r);
+	for (int64_t i = 0; i < a->frames * a->channels; i++)
+		if (!isfinite(a->x[i]))
+			die("%s: sample %lld is not a finite number", path, (long long)(i / a->channels));
+	if (!a->frames)
+		die("%s: no audio", path);
 }
 
-/* The median over tracks of one stem's metric (NaNs, silent references,
- * left out, as museval does). */
-static double median(const char *stem, int si)
+/* Every file of the track, checked to agree in rate, channels and length. */
+static void load_track(const struct track *t, struct audio *ref, struct audio *est)
 {
-	double *v = malloc((size_t)nrows * sizeof *v);
+	const char *first = t->stems[0].ref[0];
+	struct audio part;
+	for (int i = 0; i < t->nstems; i++) {
+		const struct stem *s = &t->stems[i];
+		for (int k = 0; k <= s->nref; k++) {
+			const char *path = k < s->nref ? s->ref[k] : s->est;
+			struct audio *a = k == 0 ? &ref[i] : k == s->nref ? &est[i] : &part;
+			load(path, a);
+			const struct audio *f = &ref[0];
+			if (a->rate != f->rate)
+				die("%s: %d Hz, but %s is %d Hz", path, a->rate, first, f->rate);
+			if (a->channels != f->channels)
+				die("%s: %d channel%s, but %s has %d", path, a->channels, a->channels == 1 ? "" : "s",
+				    first, f->channels);
+			if (a->frames != f->frames)
+				die("%s: %lld frames, but %s has %lld (references and estimates must be as long)", path,
+				    (long long)a->frames, first, (long long)f->frames);
+			if (a == &part) {
+				for (int64_t n = 0; n < a->frames * a->channels; n++)
+					ref[i].x[n] += a->x[n];
+				free(a->x);
+			}
+		}
+	}
+}
+
+/* ---- evaluation ---- */
+
+/* The stems evaluated together, as museval's eval_mus_track does for
+ * MUSDB: with both vocals and accompaniment, all but the accompaniment form
+ * one group (vocals not reported from it) and vocals + accompaniment
+ * another; a first group of fewer than two stems is skipped. Elsewhere all
+ * stems form one group. Returns the number of groups; member[g][i] says
+ * whether stem i is in group g, report[g][i] whether its scores come from g. */
+static int groups(const struct track *t, int musdb, int member[2][MAX_STEMS], int report[2][MAX_STEMS])
+{
+	int voc = -1, acc = -1, n = 0;
+	memset(member, 0, sizeof(int[2][MAX_STEMS]));
+	memset(report, 0, sizeof(int[2][MAX_STEMS]));
+	for (int i = 0; i < t->nstems; i++) {
+		voc = !strcmp(t->stems[i].name, "vocals") ? i : voc;
+		acc = !strcmp(t->stems[i].name, "accompaniment") ? i : acc;
+	}
+	if (!musdb || voc < 0 || acc < 0) {
+		for (int i = 0; i < t->nstems; i++)
+			member[0][i] = report[0][i] = 1;
+		return 1;
+	}
+	int size = 0;
+	for (int i = 0; i < t->nstems; i++)
+		if (i != acc)
+			member[n][i] = 1, report[n][i] = i != voc, size++;
+	n += size >= 2;
+	memset(member[n], 0, sizeof member[n]);
+	memset(report[n], 0, sizeof report[n]);
+	member[n][voc] = member[n][acc] = report[n][voc] = report[n][acc] = 1;
+	return n + 1;
+}
+
+static void evaluate(const struct track *t, const struct options *o, struct result *res)
+{
+	struct audio ref[MAX_STEMS], est[MAX_STEMS];
+	int member[2][MAX_STEMS], report[2][MAX_STEMS];
+	double start = omp_get_wtime();
+	load_track(t, ref, est);
+	memset(res, 0, sizeof *res);
+	snprintf(res->name, sizeof res->name, "%s", t->name);
+	res->rate = ref[0].rate, res->channels = ref[0].channels, res->frames = ref[0].frames;
+	res->nstems = t->nstems;
+	/* museval: int(seconds * rate) */
+	double w = o->window * res->rate, h = o->hop * res->rate;
+	if (w < 1 || h < 1 || w > INT32_MAX || h > INT32_MAX)
+		die("%s: a window of %g s and a hop of %g s at %d Hz is out of range", t->name, o->window, o->hop,
+		    res->rate);
+	res->window = (int)w, res->hop = (int)h;
+	for (int i = 0; i < t->nstems; i++) {
+		struct score *s = &res->scores[i];
+		size_t n = (size_t)res->frames * res->channels;
+		snprintf(s->name, sizeof s->name, "%s", t->stems[i].name);
+		s->gsdr = global_sdr(ref[i].x, est[i].x, n);
+		s->sisdr = si_sdr(ref[i].x, est[i].x, n);
+		for (int k = 0; k < NBSS; k++)
+			s->median[k] = NAN;
+	}
+	int ng = groups(t, o->musdb, member, report);
+	for (int g = 0; g < ng; g++) {
+		const float *r[MAX_STEMS], *e[MAX_STEMS];
+		int idx[MAX_STEMS], n = 0;
+		for (int i = 0; i < t->nstems; i++)
+			if (member[g][i])
+				idx[n] = i, r[n] = ref[i].x, e[n++] = est[i].x;
+		struct bss_params p = {res->window, res->hop, o->taps};
+		struct bss_scores bs;
+		if (bss_eval(r, e, n, res->channels, res->frames, &p, &bs))
+			die_lib(t->name);
+		if (bs.regularised && verbose >= 0)
+			warn("%s: the references are not linearly independent (a silent channel, or one channel a "
+			     "copy of another?); their Gram matrix needed diagonal loading",
+			     t->name);
+		for (int k = 0; k < n; k++) {
+			struct score *s = &res->scores[idx[k]];
+			if (!report[g][idx[k]])
+				continue;
+			const double *src[NBSS] = {bs.sdr, bs.sir, bs.isr, bs.sar};
+			s->nwin = bs.nwin;
+			for (int m = 0; m < NBSS; m++) {
+				if (!(s->win[m] = malloc(sizeof(double) * bs.nwin)))
+					die("out of memory");
+				memcpy(s->win[m], src[m] + (size_t)k * bs.nwin, sizeof(double) * bs.nwin);
+				s->median[m] = bss_median(s->win[m], bs.nwin);
+			}
+		}
+		bss_scores_free(&bs);
+	}
+	for (int i = 0; i < t->nstems; i++)
+		free(ref[i].x), free(est[i].x);
+	info("%s: %d stems, %.1f s of audio, evaluated in %.2f s", t->name, t->nstems,
+	     (double)res->frames / res->rate, omp_get_wtime() - start);
+}
+
+/* ---- output ---- */
+
+/* Stems in the order first seen over the tracks. */
+static int stem_list(const struct result *res, int nres, const char **names)
+{
 	int n = 0;
-	for (int i = 0; i < nrows; i++) {
-		double x = si ? rows[i].si_sdr : rows[i].sdr;
-		if (!strcmp(rows[i].stem, stem) && !isnan(x))
-			v[n++] = x;
-	}
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	double m = n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : NAN;
-	free(v);
-	return m;
+	for (int t = 0; t < nres; t++)
+		for (int i = 0; i < res[t].nstems; i++) {
+			int k = 0;
+			while (k < n && strcmp(names[k], res[t].scores[i].name))
+				k++;
+			if (k == n && n < MAX_STEMS * 4)
+				names[n++] = res[t].scores[i].name;
+		}
+	return n;
 }
 
-static void json_string(const char *s)
+/* The median over tracks of each column for one stem (NaN tracks left out). */
+static int stem_medians(const struct result *res, int nres, const char *stem, double *med)
+{
+	double v[6][nres];
+	int n = 0;
+	for (int t = 0; t < nres; t++)
+		for (int i = 0; i < res[t].nstems; i++)
+			if (!strcmp(res[t].scores[i].name, stem)) {
+				const struct score *s = &res[t].scores[i];
+				for (int m = 0; m < NBSS; m++)
+					v[m][n] = s->median[m];
+				v[4][n] = s->gsdr, v[5][n++] = s->sisdr;
+			}
+	for (int m = 0; m < 6; m++)
+		med[m] = bss_median(v[m], n);
+	return n;
+}
+
+static void print_num(double v)
+{
+	if (isnan(v))
+		printf(" %8s", "nan");
+	else
+		printf(" %8.3f", v);
+}
+
+static void print_table(const struct result *res, int nres, int summary)
+{
+	int width = 5;
+	for (int t = 0; t < nres; t++)
+		width = (int)strlen(res[t].name) > width ? (int)strlen(res[t].name) : width;
+	width = width > 40 ? 40 : width;
+	width = summary && width < 10 ? 10 : width; /* "NNN tracks" */
+	int swidth = 5;
+	for (int t = 0; t < nres; t++)
+		for (int i = 0; i < res[t].nstems; i++)
+			swidth = (int)strlen(res[t].scores[i].name) > swidth ? (int)strlen(res[t].scores[i].name) : swidth;
+	printf("%-*s  %-*s %8s %8s %8s %8s %8s %8s\n", width, "track", swidth, "stem", "SDR", "SIR", "ISR", "SAR",
+	       "gSDR", "SI-SDR");
+	for (int t = 0; t < nres; t++)
+		for (int i = 0; i < res[t].nstems; i++) {
+			const struct score *s = &res[t].scores[i];
+			printf("%-*.*s  %-*s", width, width, res[t].name, swidth, s->name);
+			for (int m = 0; m < NBSS; m++)
+				print_num(s->median[m]);
+			print_num(s->gsdr);
+			print_num(s->sisdr);
+			putchar('\n');
+		}
+	if (!summary)
+		return;
+	const char *names[MAX_STEMS * 4];
+	int nstems = stem_list(res, nres, names);
+	printf("\nmedian over tracks\n");
+	for (int k = 0; k < nstems; k++) {
+		double med[6];
+		int n = stem_medians(res, nres, names[k], med);
+		char label[64];
+		snprintf(label, sizeof label, "%d track%s", n, n == 1 ? "" : "s");
+		printf("%-*s  %-*s", width, label, swidth, names[k]);
+		for (int m = 0; m < 6; m++)
+			print_num(med[m]);
+		putchar('\n');
+	}
+}
+
+/* JSON numbers; NaN (undefined) is null, infinities are 1e999 and -1e999,
+ * which JSON's grammar allows and parsers read as infinities. */
+static void json_num(double v)
+{
+	if (isnan(v))
+		fputs("null", stdout);
+	else if (isinf(v))
+		fputs(v > 0 ? "1e999" : "-1e999", stdout);
+	else
+		printf("%.6f", v);
+}
+
+static void json_str(const char *s)
 {
 	putchar('"');
 	for (; *s; s++) {
@@ -156,106 +557,161 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
-static void json_number(double x)
+static void print_json(const struct result *res, int nres, const struct options *o)
 {
-	if (isnan(x) || isinf(x))
-		printf("null");
-	else
-		printf("%.6f", x);
-}
-
-static void print(int json)
-{
-	/* stems in order of first appearance */
-	const char *stems[64];
-	int ns = 0;
-	for (int i = 0; i < nrows && ns < 64; i++) {
-		int seen = 0;
-		for (int k = 0; k < ns; k++)
-			seen |= !strcmp(stems[k], rows[i].stem);
-		if (!seen)
-			stems[ns++] = rows[i].stem;
-	}
-	if (json) {
-		printf("{\"tracks\": [");
-		for (int i = 0; i < nrows; i++) {
-			printf("%s{\"track\": ", i ? ", " : "");
-			json_string(rows[i].track);
-			printf(", \"stem\": ");
-			json_string(rows[i].stem);
-			printf(", \"sdr\": ");
-			json_number(rows[i].sdr);
-			printf(", \"si_sdr\": ");
-			json_number(rows[i].si_sdr);
-			printf("}");
+	printf("{\n  \"window_seconds\": %g, \"hop_seconds\": %g, \"taps\": %d,\n  \"tracks\": [", o->window, o->hop,
+	       o->taps);
+	for (int t = 0; t < nres; t++) {
+		const struct result *r = &res[t];
+		printf("%s\n    {\"name\": ", t ? "," : "");
+		json_str(r->name);
+		printf(", \"sample_rate\": %d, \"channels\": %d, \"frames\": %lld, \"window\": %d, \"hop\": %d,\n"
+		       "     \"stems\": {",
+		       r->rate, r->channels, (long long)r->frames, r->window, r->hop);
+		for (int i = 0; i < r->nstems; i++) {
+			const struct score *s = &r->scores[i];
+			printf("%s\n      ", i ? "," : "");
+			json_str(s->name);
+			printf(": {");
+			for (int m = 0; m < NBSS; m++) {
+				printf("\"%s\": ", bss_names[m]);
+				json_num(s->median[m]);
+				printf(", ");
+			}
+			printf("\"global_SDR\": ");
+			json_num(s->gsdr);
+			printf(", \"SI_SDR\": ");
+			json_num(s->sisdr);
+			printf(",\n        \"windows\": {");
+			for (int m = 0; m < NBSS; m++) {
+				printf("%s\"%s\": [", m ? ", " : "", bss_names[m]);
+				for (int w = 0; w < s->nwin; w++) {
+					if (w)
+						putchar(',');
+					json_num(s->win[m][w]);
+				}
+				putchar(']');
+			}
+			printf("}}");
 		}
-		printf("], \"median\": {");
-		for (int k = 0; k < ns; k++) {
-			printf("%s", k ? ", " : "");
-			json_string(stems[k]);
-			printf(": {\"sdr\": ");
-			json_number(median(stems[k], 0));
-			printf(", \"si_sdr\": ");
-			json_number(median(stems[k], 1));
-			printf("}");
-		}
-		printf("}}\n");
-		return;
+		printf("\n     }}");
 	}
-	printf("%-32s %-12s %9s %9s\n", "track", "stem", "SDR", "SI-SDR");
-	for (int i = 0; i < nrows; i++)
-		printf("%-32s %-12s %9.3f %9.3f\n", rows[i].track, rows[i].stem, rows[i].sdr, rows[i].si_sdr);
-	printf("\n%-32s %-12s %9s %9s\n", "median over tracks", "stem", "SDR", "SI-SDR");
-	for (int k = 0; k < ns; k++)
-		printf("%-32s %-12s %9.3f %9.3f\n", "", stems[k], median(stems[k], 0), median(stems[k], 1));
+	printf("\n  ],\n  \"median\": {");
+	const char *names[MAX_STEMS * 4];
+	int nstems = stem_list(res, nres, names);
+	static const char *cols[6] = {"SDR", "SIR", "ISR", "SAR", "global_SDR", "SI_SDR"};
+	for (int k = 0; k < nstems; k++) {
+		double med[6];
+		int n = stem_medians(res, nres, names[k], med);
+		printf("%s\n    ", k ? "," : "");
+		json_str(names[k]);
+		printf(": {\"tracks\": %d", n);
+		for (int m = 0; m < 6; m++) {
+			printf(", \"%s\": ", cols[m]);
+			json_num(med[m]);
+		}
+		putchar('}');
+	}
+	printf("\n  }\n}\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"musdb", no_argument, 0, 'M'}, {"json", no_argument, 0, 'J'}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},  {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};
-	int musdb = 0, json = 0, opt;
+		{"ref", required_argument, 0, 'r'},     {"est", required_argument, 0, 'e'},
+		{"ref-dir", required_argument, 0, 'R'}, {"est-dir", required_argument, 0, 'E'},
+		{"musdb", required_argument, 0, 'm'},   {"json", no_argument, 0, 'j'},
+		{"window", required_argument, 0, 'w'},  {"hop", required_argument, 0, 'H'},
+		{"taps", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
+		{"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
+	struct options o = {.window = 1, .hop = 1, .taps = 512};
+	const char *refs[MAX_STEMS], *ests[MAX_STEMS], *ref_dir = NULL, *est_dir = NULL, *musdb = NULL;
+	int nref = 0, nest = 0, json = 0, opt;
 	progname = "tf-eval";
-	while ((opt = getopt_long(argc, argv, "qhV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:e:R:E:m:jw:H:t:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'M': musdb = 1; break;
-		case 'J': json = 1; break;
+		case 'r':
+			if (nref == MAX_STEMS)
+				die("more than %d --ref", MAX_STEMS);
+			refs[nref++] = optarg;
+			break;
+		case 'e':
+			if (nest == MAX_STEMS)
+				die("more than %d --est", MAX_STEMS);
+			ests[nest++] = optarg;
+			break;
+		case 'R': ref_dir = optarg; break;
+		case 'E': est_dir = optarg; break;
+		case 'm': musdb = optarg; break;
+		case 'j': json = 1; break;
+		case 'w': o.window = parse_double(optarg, "--window", 1e-3, 1e6); break;
+		case 'H': o.hop = parse_double(optarg, "--hop", 1e-3, 1e6); break;
+		case 't': o.taps = (int)parse_long(optarg, "--taps", 1, 4096); break;
 		case 'q': verbose = -1; break;
+		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': print_version(); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (argc - optind != 2)
-		die("want a reference and an estimate (files or folders); see --help");
-	const char *ref = argv[optind], *est = argv[optind + 1];
+	if (optind < argc)
+		die("unexpected argument \"%s\"; inputs are given with --ref/--est, --ref-dir/--est-dir or --musdb",
+		    argv[optind]);
+
+	/* what to compare with what */
+	struct track *tracks = NULL;
+	int ntracks = 1;
 	if (musdb) {
-		struct dirent **list;
-		int n = scandir(ref, &list, NULL, alphasort), tracks = 0;
-		if (n < 0 || !is_dir(est))
-			die("--musdb: %s and %s must be folders", ref, est);
-		for (int i = 0; i < n; i++) {
-			char *rd = join(ref, list[i]->d_name), *ed = join(est, list[i]->d_name);
-			if (list[i]->d_name[0] != '.' && is_dir(rd)) {
-				if (!is_dir(ed))
-					die("no estimates for track %s (%s)", list[i]->d_name, ed);
-				compare_dirs(list[i]->d_name, rd, ed);
-				tracks++;
-			}
-			free(rd), free(ed), free(list[i]);
-		}
-		free(list);
-		if (!tracks)
-			die("--musdb: no track folders in %s", ref);
-	} else if (is_dir(ref)) {
-		if (!is_dir(est))
-			die("%s is a folder, %s is not", ref, est);
-		compare_dirs(ref, ref, est);
+		if (nref || ref_dir || est_dir || nest != 1)
+			die("--musdb ROOT takes one --est OUT (the separated tree) and nothing else");
+		o.musdb = 1;
+		ntracks = tracks_from_musdb(&tracks, musdb, ests[0]);
+	} else if (ref_dir || est_dir) {
+		if (!ref_dir || !est_dir || nref || nest)
+			die("--ref-dir and --est-dir go together, without --ref or --est");
+		if (!(tracks = calloc(1, sizeof *tracks)))
+			die("out of memory");
+		track_from_dirs(tracks, ref_dir, est_dir);
 	} else {
-		compare("-", "-", ref, est);
+		if (!nref && !nest) {
+			usage(stderr);
+			return 2;
+		}
+		if (nref != nest)
+			die("%d --ref but %d --est: give them in pairs", nref, nest);
+		if (!(tracks = calloc(1, sizeof *tracks)))
+			die("out of memory");
+		strcpy(tracks->name, "-");
+		for (int i = 0; i < nref; i++) {
+			char name[NAME_MAX_LEN];
+			stem_of(refs[i], name);
+			struct stem *s = add_stem(tracks, name, "--ref");
+			s->ref[s->nref++] = dup(refs[i]);
+			s->est = dup(ests[i]);
+		}
 	}
-	print(json);
+
+	struct result *res = calloc((size_t)ntracks, sizeof *res);
+	if (!res)
+		die("out of memory");
+	for (int t = 0; t < ntracks; t++)
+		evaluate(&tracks[t], &o, &res[t]);
+	if (json)
+		print_json(res, ntracks, &o);
+	else
+		print_table(res, ntracks, o.musdb || ntracks > 1);
 	close_stdout();
+	for (int t = 0; t < ntracks; t++) {
+		for (int i = 0; i < tracks[t].nstems; i++) {
+			for (int k = 0; k < tracks[t].stems[i].nref; k++)
+				free(tracks[t].stems[i].ref[k]);
+			free(tracks[t].stems[i].est);
+			for (int m = 0; m < NBSS; m++)
+				free(res[t].scores[i].win[m]);
+		}
+	}
+	free(tracks);
+	free(res);
 	return 0;
 }

@@ -3,9 +3,9 @@
 #   make -f pipelines/evaluate.mk TEST=musdb18/test EST=stems
 #
 # EST/<track>/<stem>.wav as pipelines/separate.mk writes them. Prints the
-# table of tf-eval --musdb (global SDR and SI-SDR per track and stem, then
-# the median over tracks) and keeps it, with the JSON, in EST/.eval.txt and
-# EST/.eval.json.
+# table of tf-eval --musdb (BSS Eval v4 SDR/SIR/ISR/SAR, global SDR and
+# SI-SDR per track and stem, then the medians over tracks) and keeps it,
+# with the JSON, in EST/.eval.txt and EST/.eval.json.
 
 EVAL_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BIN      ?= $(if $(wildcard $(EVAL_DIR)/../bin/tf-eval),$(EVAL_DIR)/../bin/,)
@@ -16,7 +16,7 @@ endif
 
 .PHONY: evaluate
 evaluate:
-	$(BIN)tf-eval --json --musdb '$(TEST)' '$(EST)' > '$(EST)/.eval.json.tmp'
-	$(BIN)tf-eval --musdb '$(TEST)' '$(EST)' > '$(EST)/.eval.txt.tmp'
+	$(BIN)tf-eval -q --json --musdb '$(TEST)' --est '$(EST)' > '$(EST)/.eval.json.tmp'
+	$(BIN)tf-eval -q --musdb '$(TEST)' --est '$(EST)' > '$(EST)/.eval.txt.tmp'
 	mv '$(EST)/.eval.json.tmp' '$(EST)/.eval.json' && mv '$(EST)/.eval.txt.tmp' '$(EST)/.eval.txt'
 	@cat '$(EST)/.eval.txt'

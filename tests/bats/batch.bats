@@ -97,7 +97,9 @@ setup() {
 	run make -s -f "$BATS_TEST_DIRNAME/../../pipelines/evaluate.mk" TEST=test EST=est
 	assert_success
 	assert_line --partial "median over tracks"
-	assert_line --regexp '^ +vocals +-?[0-9.]+ +-?[0-9.]+$'
+	# the medians: SDR SIR ISR SAR, global SDR, SI-SDR of each stem
+	assert_line --regexp '^2 tracks +vocals( +-?[0-9.]+){6}$'
+	assert_line --regexp '^2 tracks +other( +-?[0-9.]+){6}$'
 	[ -s est/.eval.json ]
 	$PY -c "import json; j = json.load(open('est/.eval.json')); assert len(j['tracks']) == 4, j"
 }

@@ -1,112 +1,247 @@
 #!/usr/bin/env bats
-# tf-eval: global SDR and SI-SDR against numpy's arithmetic, the folder and
-# MUSDB layouts, medians over tracks, and refusals.
+# tf-eval: the numbers museval gives on the fixture signals (table and JSON),
+# the three ways of naming inputs (file pairs, two directories, a MUSDB18
+# tree with museval's vocals/accompaniment rule), and bad inputs.
 
 load helpers
 
-# noisy REF EST GAIN NOISE SEED: est = GAIN * ref + NOISE * white noise (float WAV)
-noisy() {
-	$PY - "$@" <<-'EOF'
-		import sys, numpy as np
-		ref, est, gain, noise, seed = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-		x = np.fromfile(ref + ".f32", "<f4").reshape(-1, 2)
-		y = gain * x + noise * np.random.default_rng(seed).standard_normal(x.shape)
-		y.astype("<f4").tofile(est + ".f32")
+FIXTURES="$BATS_TEST_DIRNAME/../data/eval/fixtures.py"
+MUSEVAL="$BATS_TEST_DIRNAME/../data/eval/museval.txt"
+
+setup_file() {
+	export D="$BATS_FILE_TMPDIR"
+	$PY "$FIXTURES" wav "$D/fx"
+	# check_json FILE CASE TRACK: every median and window of TRACK in the
+	# JSON within 0.01 dB of museval's numbers for CASE (NaN windows null)
+	cat > "$D/check.py" <<-'EOF'
+		import json, math, sys
+		doc = json.load(open(sys.argv[1]))
+		case, track, museval = sys.argv[2], sys.argv[3], sys.argv[4]
+		t = [t for t in doc['tracks'] if t['name'] == track][0]
+		order = ['SDR', 'ISR', 'SIR', 'SAR']  # museval.txt's column order
+		worst, n = 0.0, 0
+		for line in open(museval):
+		    f = line.split()
+		    if f[1] != case:
+		        continue
+		    s = t['stems'][f[2]]
+		    if f[0] == 'window':
+		        got = [s['windows'][m][int(f[3])] for m in order]
+		        want = [float(v) for v in f[4:8]]
+		    elif f[0] == 'median':
+		        got = [s[m] for m in order]
+		        want = [float(v) for v in f[3:7]]
+		    else:
+		        got = [s['global_SDR'], s['SI_SDR']]
+		        want = [float(v) for v in f[3:5]]
+		    for g, w in zip(got, want):
+		        n += 1
+		        if math.isnan(w):
+		            assert g is None, (line, g)
+		        else:
+		            worst = max(worst, abs(g - w))
+		print('values', n, 'largest difference', worst)
+		assert n > 0 and worst <= 0.01
 	EOF
-	sox -t f32 -r 44100 -c 2 "$2.f32" -e float -b 32 "$2"
 }
 
-setup() {
-	cd "$BATS_TEST_TMPDIR"
-	mkdir -p test/t1 test/t2 est/t1 est/t2
-	for t in t1 t2; do
-		for s in vocals bass; do
-			make_wav "test/$t/$s.wav" 30000 2 44100 "-e float -b 32"
-			sox "test/$t/$s.wav" -t f32 "test/$t/$s.wav.f32"
-		done
-		cp "test/$t/vocals.wav" "test/$t/mixture.wav"
+pairs() {
+	local dir=$1 args=()
+	for f in "$dir"/ref/*.wav; do
+		args+=(--ref "$f" --est "$dir/est/$(basename "$f")")
 	done
-	noisy test/t1/vocals.wav est/t1/vocals.wav 1.0 0.1 1
-	noisy test/t1/bass.wav est/t1/bass.wav 0.8 0.05 2
-	noisy test/t2/vocals.wav est/t2/vocals.wav 0.5 0.2 3
-	noisy test/t2/bass.wav est/t2/bass.wav 1.2 0.01 4
+	echo "${args[@]}"
 }
 
 @test "tf-eval --help and --version" {
 	run tf-eval --help
 	assert_success
-	assert_output --partial "usage: tf-eval"
+	assert_line --index 0 --partial "usage: tf-eval [options] --ref REF.wav --est EST.wav"
 	run tf-eval --version
 	assert_success
+	assert_line --index 0 --partial "tf-eval (tfswa)"
 }
 
-@test "SDR and SI-SDR as numpy computes them, per stem and as medians over tracks" {
-	run tf-eval --json --musdb test est
+@test "file pairs: a table of the museval medians, global SDR and SI-SDR" {
+	run tf-eval $(pairs "$D/fx/three")
 	assert_success
-	echo "$output" > out.json
-	run $PY - <<-'EOF'
-		import json, numpy as np
-		j = json.load(open("out.json"))
-		def load(p): return np.fromfile(p + ".f32", "<f4").astype(np.float64)
-		worst = 0
-		got = {(r["track"], r["stem"]): r for r in j["tracks"]}
-		assert sorted(got) == [(t, s) for t in ("t1", "t2") for s in ("bass", "vocals")], sorted(got)
-		want = {}
-		for (t, s), r in got.items():
-		    x, y = load("test/%s/%s.wav" % (t, s)), load("est/%s/%s.wav" % (t, s))
-		    sdr = 10 * np.log10((np.sum(x * x) + 1e-7) / (np.sum((x - y) ** 2) + 1e-7))
-		    xc, yc = x - x.mean(), y - y.mean()
-		    a = np.dot(yc, xc) / np.dot(xc, xc)
-		    si = 10 * np.log10(np.sum((a * xc) ** 2) / np.sum((yc - a * xc) ** 2))
-		    want[(t, s)] = (sdr, si)
-		    worst = max(worst, abs(r["sdr"] - sdr), abs(r["si_sdr"] - si))
-		for s in ("bass", "vocals"):
-		    m = j["median"][s]
-		    worst = max(worst, abs(m["sdr"] - np.median([want[(t, s)][0] for t in ("t1", "t2")])))
-		print("largest difference from numpy: %.2g dB" % worst)
-		assert worst < 1e-4
+	assert_line --index 0 --regexp '^track +stem +SDR +SIR +ISR +SAR +gSDR +SI-SDR$'
+	# museval: bass median SDR 15.18293556, SIR 17.83120845, ISR 20.98778883, SAR 22.31110238
+	assert_line --regexp '^- +bass +15\.183 +17\.831 +20\.988 +22\.311 +15\.125 +15\.122$'
+	assert_line --regexp '^- +vocals +-1\.871 +21\.225 +-1\.723 +13\.492 +-1\.904 +-11\.805$'
+	[ "${#lines[@]}" -eq 4 ]
+}
+
+@test "--json: every window and median within 0.01 dB of museval, silent windows null" {
+	for c in three mono short; do
+		tf-eval --json $(pairs "$D/fx/$c") > "$D/$c.json"
+		run $PY "$D/check.py" "$D/$c.json" "$c" - "$MUSEVAL"
+		assert_success
+		echo "$c: $output"
+	done
+}
+
+@test "--ref-dir/--est-dir: the same numbers, the track named after the directory" {
+	tf-eval --json --ref-dir "$D/fx/mono/ref/" --est-dir "$D/fx/mono/est" > "$D/dirs.json"
+	run $PY "$D/check.py" "$D/dirs.json" mono ref "$MUSEVAL"
+	assert_success
+	# a mixture among the references is not a stem
+	cp -r "$D/fx/short" "$D/withmix"
+	cp "$D/withmix/ref/drums.wav" "$D/withmix/ref/mixture.wav"
+	run tf-eval --ref-dir "$D/withmix/ref" --est-dir "$D/withmix/est"
+	assert_success
+	[ "${#lines[@]}" -eq 3 ]
+}
+
+# A MUSDB18 (wav) layout: ROOT/test/<track>/{mixture,<stem>}.wav and the
+# separated OUT/<track>/<stem>.wav.
+make_musdb() {
+	local root=$1 out=$2 f
+	mkdir -p "$root/test/Song A" "$root/test/Song B" "$root/test/Song C" "$out/Song A" "$out/Song B" "$out/Song C"
+	cp "$D/fx/three/ref/"*.wav "$root/test/Song A/"
+	cp "$D/fx/three/est/"*.wav "$out/Song A/"
+	cp "$D/fx/short/ref/"*.wav "$root/test/Song B/"
+	cp "$D/fx/short/est/"*.wav "$out/Song B/"
+	for f in "$root/test/Song A" "$root/test/Song B"; do
+		sox -m "$f"/[bdov]*.wav "$f/mixture.wav"
+	done
+	# Song C: vocals and accompaniment (drums + bass + other, as musdb sums them)
+	cp "$D/fx/three/ref/"{vocals,drums,bass}.wav "$root/test/Song C/"
+	sox -D -v -0.5 "$D/fx/three/ref/bass.wav" "$root/test/Song C/other.wav"
+	cp "$D/fx/three/est/vocals.wav" "$out/Song C/"
+	cp "$D/fx/three/est/bass.wav" "$out/Song C/accompaniment.wav"
+}
+
+@test "--musdb: one row per track and stem, then the medians over tracks" {
+	make_musdb "$D/musdb" "$D/out"
+	run tf-eval --musdb "$D/musdb/test" --est "$D/out"
+	assert_success
+	assert_line --regexp '^Song A +bass +15\.183 +17\.831 +20\.988 +22\.311 '
+	assert_line --regexp '^Song B +drums +7\.555 '
+	assert_line "median over tracks"
+	assert_line --regexp '^2 tracks +vocals +-1\.871 '
+	# drums: Song A 1.213142282, Song B 7.554898757; the median of two is their mean
+	assert_line --regexp '^2 tracks +drums +4\.384 '
+	tf-eval --json --musdb "$D/musdb/test" --est "$D/out" > "$D/musdb.json"
+	run $PY "$D/check.py" "$D/musdb.json" three "Song A" "$MUSEVAL"
+	assert_success
+	run $PY "$D/check.py" "$D/musdb.json" short "Song B" "$MUSEVAL"
+	assert_success
+	run $PY -c "
+import json
+m = json.load(open('$D/musdb.json'))['median']
+print(m['drums'])
+assert m['drums']['tracks'] == 2 and abs(m['drums']['SDR'] - (1.213142282 + 7.554898757) / 2) < 1e-4"
+	assert_success
+}
+
+@test "--musdb: vocals and accompaniment are evaluated as a pair, the accompaniment summed from the stems" {
+	make_musdb "$D/m2" "$D/o2"
+	tf-eval --json --musdb "$D/m2/test" --est "$D/o2" > "$D/m2.json"
+	# the same pair by hand: the sum written as float (exact), then --ref-dir
+	mkdir -p "$D/pair/ref" "$D/pair/est"
+	cp "$D/m2/test/Song C/vocals.wav" "$D/pair/ref/"
+	local c="$D/m2/test/Song C"
+	$PY - "$c/drums.wav" "$c/bass.wav" "$c/other.wav" "$D/pair/ref/accompaniment.wav" <<-'EOF'
+		import struct, sys, wave, numpy as np
+		def read(p):
+		    with wave.open(p) as w:
+		        return np.frombuffer(w.readframes(w.getnframes()), '<i2').reshape(-1, w.getnchannels())
+		x = sum(read(p).astype(np.float32) / 32768 for p in sys.argv[1:4]).astype('<f4')
+		data = x.tobytes()  # a float WAV by hand: sox would clip beyond full scale
+		fmt = struct.pack('<HHIIHH', 3, x.shape[1], 44100, 44100 * 4 * x.shape[1], 4 * x.shape[1], 32)
+		with open(sys.argv[4], 'wb') as f:
+		    f.write(b'RIFF' + struct.pack('<I', 4 + 8 + len(fmt) + 8 + len(data)) + b'WAVE')
+		    f.write(b'fmt ' + struct.pack('<I', len(fmt)) + fmt + b'data' + struct.pack('<I', len(data)) + data)
 	EOF
-	echo "$output"
+	cp "$D/o2/Song C/"*.wav "$D/pair/est/"
+	tf-eval --json --ref-dir "$D/pair/ref" --est-dir "$D/pair/est" > "$D/pair.json"
+	run $PY -c "
+import json
+a = json.load(open('$D/m2.json'))['tracks']
+a = [t for t in a if t['name'] == 'Song C'][0]['stems']
+b = json.load(open('$D/pair.json'))['tracks'][0]['stems']
+assert sorted(a) == ['accompaniment', 'vocals'], sorted(a)
+d = max(abs(a[s][m] - b[s][m]) for s in a for m in ('SDR', 'SIR', 'ISR', 'SAR', 'global_SDR', 'SI_SDR'))
+print('largest difference', d)
+assert d < 1e-6"
 	assert_success
 }
 
-@test "a file pair and a folder pair; the table" {
-	run tf-eval test/t1/vocals.wav est/t1/vocals.wav
+@test "--musdb: tracks without estimates are named in a warning; the medians are over the rest" {
+	make_musdb "$D/m3" "$D/o3"
+	rm -r "$D/o3/Song B"
+	run tf-eval --musdb "$D/m3/test" --est "$D/o3"
 	assert_success
-	assert_line --regexp '^-  +-  +[0-9.]+  +[0-9.]+$'
-	run tf-eval test/t2 est/t2
-	assert_success
-	assert_line --partial "median over tracks"
-	refute_output --partial "mixture"
+	assert_line --partial "tf-eval: 1 track of $D/m3/test has no estimates in $D/o3; the medians are over the 2 evaluated"
+	run tf-eval -q --musdb "$D/m3/test" --est "$D/o3"
+	refute_line --partial "no estimates"
 }
 
-@test "a scaled estimate: SI-SDR beyond 100 dB (scale does not count), SDR 6.02 dB (it does)" {
-	sox test/t1/vocals.wav -e float -b 32 half.wav vol 0.5
-	run tf-eval --json test/t1/vocals.wav half.wav
-	assert_success
-	assert_output --partial '"sdr": 6.02'
-	si=$(printf '%s' "$output" | sed 's/.*"si_sdr": \([0-9.a-z]*\).*/\1/')
-	echo "SI-SDR $si"
-	[ "$si" = null ] || awk -v s="$si" 'BEGIN {exit !(s > 100)}'
+@test "bad inputs: one line naming the problem, status 1" {
+	local f="$D/fx/short"
+	mkdir -p "$D/bad"
+	sox "$f/est/drums.wav" "$D/bad/short.wav" trim 0 1000s
+	run tf-eval --ref "$f/ref/drums.wav" --est "$D/bad/short.wav"
+	assert_clean_failure tf-eval
+	assert_output --partial "1000 frames, but $f/ref/drums.wav has 22050"
+	sox "$f/est/drums.wav" -r 48000 "$D/bad/rate.wav"
+	run tf-eval --ref "$f/ref/drums.wav" --est "$D/bad/rate.wav"
+	assert_clean_failure tf-eval
+	assert_output --partial "48000 Hz, but $f/ref/drums.wav is 44100 Hz"
+	sox "$f/est/drums.wav" "$D/bad/mono.wav" remix 1
+	run tf-eval --ref "$f/ref/drums.wav" --est "$D/bad/mono.wav"
+	assert_clean_failure tf-eval
+	assert_output --partial "1 channel, but $f/ref/drums.wav has 2"
+	random_bytes "$D/bad/noise.wav" 5000 7
+	run tf-eval --ref "$f/ref/drums.wav" --est "$D/bad/noise.wav"
+	assert_clean_failure tf-eval
+	assert_output --partial "noise.wav"
+	run tf-eval --ref "$f/ref/drums.wav" --est "$D/bad/absent.wav"
+	assert_clean_failure tf-eval
+	run tf-eval --ref "$f/ref/drums.wav"
+	assert_clean_failure tf-eval
+	assert_output "tf-eval: 1 --ref but 0 --est: give them in pairs"
+	# directories: an estimate without reference, a stem without estimate
+	cp -r "$f" "$D/bad/dirs"
+	cp "$f/est/drums.wav" "$D/bad/dirs/est/piano.wav"
+	run tf-eval --ref-dir "$D/bad/dirs/ref" --est-dir "$D/bad/dirs/est"
+	assert_clean_failure tf-eval
+	assert_output --partial "piano.wav: no reference for the estimate"
+	rm "$D/bad/dirs/est/piano.wav" "$D/bad/dirs/est/other.wav"
+	run tf-eval --ref-dir "$D/bad/dirs/ref" --est-dir "$D/bad/dirs/est"
+	assert_clean_failure tf-eval
+	assert_output --partial "missing stem \"other\""
+	# MUSDB: a separated track that is not in the set, an empty track
+	make_musdb "$D/m4" "$D/o4"
+	mkdir "$D/o4/Song X" && cp "$f/est/drums.wav" "$D/o4/Song X/"
+	run tf-eval --musdb "$D/m4/test" --est "$D/o4"
+	assert_clean_failure tf-eval
+	assert_output --partial "no track \"Song X\""
+	rm -r "$D/o4/Song X"/* && rm -r "$D/o4/Song X"
+	mkdir "$D/o4/Song B/sub" && rm "$D/o4/Song B/"*.wav
+	run tf-eval --musdb "$D/m4/test" --est "$D/o4"
+	assert_clean_failure tf-eval
+	assert_output --partial "Song B: no estimates"
+	run tf-eval --musdb "$D/m4/test" --est "$D/o4" --ref x.wav
+	assert_clean_failure tf-eval
+	run tf-eval --window 0 --ref-dir "$f/ref" --est-dir "$f/est"
+	assert_clean_failure tf-eval
 }
 
-@test "bad input: a missing stem, other lengths or rates, unreadable audio, no tracks" {
-	rm est/t2/bass.wav
-	run tf-eval --musdb test est
-	assert_clean_failure tf-eval
-	assert_output --partial "no estimate for stem bass"
-	sox test/t1/vocals.wav short.wav trim 0 1000s
-	run tf-eval test/t1/vocals.wav short.wav
-	assert_clean_failure tf-eval
-	assert_output --partial "differ in length"
-	sox test/t1/vocals.wav -r 22050 rate.wav
-	run tf-eval test/t1/vocals.wav rate.wav
-	assert_clean_failure tf-eval
-	assert_output --partial "22050 Hz"
-	random_bytes junk.wav 3000 9
-	run tf-eval test/t1/vocals.wav junk.wav
-	assert_clean_failure tf-eval
-	mkdir empty
-	run tf-eval --musdb empty est
-	assert_clean_failure tf-eval
+@test "a silent reference: its windows and medians are null, the rest still measured" {
+	mkdir -p "$D/quiet"
+	cp -r "$D/fx/short/"* "$D/quiet/"
+	sox -D "$D/fx/short/ref/other.wav" "$D/quiet/ref/other.wav" vol 0
+	run tf-eval --json --ref-dir "$D/quiet/ref" --est-dir "$D/quiet/est"
+	assert_success
+	echo "$output" > "$D/quiet.json"
+	run $PY -c "
+import json
+s = json.load(open('$D/quiet.json'))['tracks'][0]['stems']
+print(s['other'])
+assert s['other']['SDR'] is None and s['other']['SI_SDR'] is None and s['other']['global_SDR'] < -50
+assert s['drums']['SDR'] is None  # museval: a window with any silent reference is NaN for all
+assert s['drums']['global_SDR'] > 7"
+	assert_success
 }

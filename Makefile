@@ -5,6 +5,7 @@
 # make install    PREFIX=/usr/local DESTDIR=
 # make fuzz       longer libFuzzer runs (clang)
 # make bench      speed and memory against the PyTorch reference
+# make corpus     generate the training corpus (pipelines/corpus.mk)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
@@ -54,6 +55,10 @@ bin/%: build/cmd/%.o build/libtfswa.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# fluidsynth: only tf-corpus links it (lib/corpus/render.o is the one user)
+build/lib/corpus/render.o: CFLAGS += $$(pkg-config --cflags fluidsynth)
+bin/tf-corpus: LDLIBS += $$(pkg-config --libs fluidsynth)
+
 build/tests/%: build/tests/unit/%.o build/libtfswa.a
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -80,3 +85,4 @@ clean:
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 -include pipelines/demo.mk
+-include pipelines/corpus.mk

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,10 @@ int main(int argc, char **argv)
 	double seconds = 30;
 	int opt;
 	progname = "tf-corpus";
+	/* fluidsynth loads soundfonts with OpenMP; a thread pool made before
+	 * -j forks would hang the workers (libgomp is not fork-safe), and the
+	 * workers are the parallelism anyway */
+	omp_set_num_threads(1);
 	while ((opt = getopt_long(argc, argv, "o:s:t:f:j:lqvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': o.out = optarg; break;

@@ -45,6 +45,7 @@ static fluid_settings_t *new_settings(const struct corpus_fx *fx)
 	fluid_settings_setint(s, "synth.polyphony", 256);
 	fluid_settings_setint(s, "synth.midi-channels", 16);
 	fluid_settings_setint(s, "synth.dynamic-sample-loading", 0);
+	fluid_settings_setint(s, "synth.lock-memory", 0);
 	fluid_settings_setnum(s, "synth.gain", 0.3);
 	fluid_settings_setint(s, "synth.reverb.active", fx != NULL);
 	fluid_settings_setint(s, "synth.chorus.active", fx != NULL);
@@ -81,31 +82,51 @@ static int select_program(fluid_synth_t *synth, int sfid, const struct corpus_vo
 			 corpus_program_name(v->bank, v->program));
 }
 
+/* A synth that keeps the soundfont loaded for the life of the process:
+ * fluidsynth shares loaded samples between synths (its sample cache) while
+ * any synth holds them, so each stem's synth then only reads the presets,
+ * and -j workers forked after the check share the samples' pages. */
+static fluid_settings_t *keeper_settings;
+static fluid_synth_t *keeper;
+static char keeper_path[4096];
+
+static void drop_keeper(void)
+{
+	delete_fluid_synth(keeper);
+	delete_fluid_settings(keeper_settings);
+	keeper = NULL, keeper_settings = NULL, keeper_path[0] = 0;
+}
+
 int corpus_check_soundfont(const char *path)
 {
-	static const struct program_list *const lists[] = {&prog_bass,  &prog_comp,	  &prog_arp,	      &prog_solo,
-							   &prog_pad,	&prog_lead_voice, &prog_backing_voice};
-	fluid_settings_t *s;
-	fluid_synth_t *synth;
+	static const struct program_list *const lists[] = {&prog_bass, &prog_comp, &prog_arp, &prog_solo,
+							   &prog_pad, &prog_lead_voice, &prog_backing_voice};
 	int sfid, ret = 0;
+	if (keeper && !strcmp(keeper_path, path))
+		return 0;
+	drop_keeper();
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return tf_seterr("cannot open soundfont %s: %s", path, strerror(errno));
 	fclose(fp);
+	if (strlen(path) >= sizeof keeper_path)
+		return tf_seterr("soundfont %s: path too long", path);
 	quiet_fluidsynth();
-	if (!(s = new_settings(NULL)) || !(synth = new_fluid_synth(s))) {
-		delete_fluid_settings(s);
+	if (!(keeper_settings = new_settings(NULL)) || !(keeper = new_fluid_synth(keeper_settings))) {
+		drop_keeper();
 		return tf_seterr("cannot start fluidsynth");
 	}
-	if ((sfid = load(synth, path)) < 0)
+	if ((sfid = load(keeper, path)) < 0)
 		ret = -1;
 	for (size_t l = 0; !ret && l < sizeof lists / sizeof *lists; l++)
 		for (int i = 0; !ret && i < lists[l]->n; i++)
-			ret = select_program(synth, sfid, &(struct corpus_voice){.bank = 0, .program = lists[l]->programs[i]}, path);
+			ret = select_program(keeper, sfid, &(struct corpus_voice){.bank = 0, .program = lists[l]->programs[i]}, path);
 	if (!ret)
-		ret = select_program(synth, sfid, &(struct corpus_voice){.chan = 9, .bank = 128, .program = 0}, path);
-	delete_fluid_synth(synth);
-	delete_fluid_settings(s);
+		ret = select_program(keeper, sfid, &(struct corpus_voice){.chan = 9, .bank = 128, .program = 0}, path);
+	if (ret)
+		drop_keeper();
+	else
+		strcpy(keeper_path, path);
 	return ret;
 }
 
@@ -141,7 +162,8 @@ int corpus_render(const struct corpus_song *song, int stem, const char *soundfon
 	fluid_synth_t *synth = NULL;
 	int64_t done = 0;
 	int sfid, ret = -1;
-	quiet_fluidsynth();
+	if (corpus_check_soundfont(soundfont))
+		return -1;
 	if (part->n && !(ev = malloc(part->n * sizeof *ev)))
 		return tf_seterr("out of memory");
 	if (!(s = new_settings(&part->fx)) || !(synth = new_fluid_synth(s))) {

@@ -57,7 +57,7 @@ bin/%: build/cmd/%.o build/libtfswa.a
 
 # fluidsynth: only tf-corpus links it (lib/corpus/render.o is the one user)
 build/lib/corpus/render.o: CFLAGS += $$(pkg-config --cflags fluidsynth)
-bin/tf-corpus: LDLIBS += $$(pkg-config --libs fluidsynth)
+bin/tf-corpus: LDLIBS += $$(pkg-config --libs fluidsynth glib-2.0)
 
 build/tests/%: build/tests/unit/%.o build/libtfswa.a
 	@mkdir -p build/tests

@@ -8,9 +8,11 @@
  * are multiples of fluidsynth's 64-frame block), nothing from the clock. */
 #include <errno.h>
 #include <fluidsynth.h>
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "corpus/plan.h"
 #include "error.h"
@@ -25,8 +27,17 @@ static void keep_fluid_error(int level, const char *message, void *data)
 		snprintf(fluid_message, sizeof fluid_message, "%s", message);
 }
 
+/* The loaders fluidsynth tries after its own (libinstpatch's for DLS) log
+ * through glib straight to stderr when a file is not theirs; the error
+ * that matters comes back through fluidsynth's log. */
+static void drop_glib_message(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+	(void)domain, (void)level, (void)message, (void)data;
+}
+
 static void quiet_fluidsynth(void)
 {
+	g_log_set_default_handler(drop_glib_message, NULL);
 	fluid_set_log_function(FLUID_PANIC, keep_fluid_error, NULL);
 	fluid_set_log_function(FLUID_ERR, keep_fluid_error, NULL);
 	fluid_set_log_function(FLUID_WARN, NULL, NULL);
@@ -105,10 +116,18 @@ int corpus_check_soundfont(const char *path)
 	if (keeper && !strcmp(keeper_path, path))
 		return 0;
 	drop_keeper();
+	/* SoundFont 2 (and 3) only: RIFF form "sfbk". Anything else would go
+	 * to fluidsynth's other loaders, which print their own complaints. */
+	unsigned char head[12];
+	struct stat st;
 	FILE *fp = fopen(path, "rb");
 	if (!fp)
 		return tf_seterr("cannot open soundfont %s: %s", path, strerror(errno));
+	int bad = fstat(fileno(fp), &st) || !S_ISREG(st.st_mode) || fread(head, 1, 12, fp) != 12 ||
+		  memcmp(head, "RIFF", 4) || memcmp(head + 8, "sfbk", 4);
 	fclose(fp);
+	if (bad)
+		return tf_seterr("soundfont %s: not a SoundFont 2 file", path);
 	if (strlen(path) >= sizeof keeper_path)
 		return tf_seterr("soundfont %s: path too long", path);
 	quiet_fluidsynth();

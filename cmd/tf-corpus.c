@@ -25,6 +25,7 @@
 #define MAX_TRACKS 100000
 #define MAX_SECONDS 600
 #define MAX_JOBS 64
+#define MAX_SOUNDFONTS 8
 
 static const char *const splits[2] = {"train", "test"};
 
@@ -40,7 +41,8 @@ static void usage(FILE *fp)
 		"      --train N          training tracks (default 100)\n"
 		"      --test N           test tracks (default 10)\n"
 		"  -t, --seconds S        length of each track in seconds (default 30, 1 to %d)\n"
-		"  -f, --soundfont FILE   General MIDI soundfont (default %s)\n"
+		"  -f, --soundfont FILE   General MIDI soundfont (default %s); give it\n"
+		"                         again for more: each stem of each track draws one\n"
 		"      --stems LIST       the stems: fixed to vocals,drums,bass,other (MUSDB18's)\n"
 		"  -j, --jobs N           tracks rendered in parallel (default 1)\n"
 		"  -l, --list             print what each track is (key, tempo, instruments), make nothing\n"
@@ -52,7 +54,8 @@ static void usage(FILE *fp)
 }
 
 struct options {
-	const char *out, *soundfont;
+	const char *out, *soundfont[MAX_SOUNDFONTS];
+	int nsoundfonts;
 	uint64_t seed;
 	int count[2], jobs, list;
 	int64_t frames;
@@ -122,9 +125,11 @@ static void check_manifest(const struct options *o)
 	fprintf(af.fp,
 		"# tf-corpus: generated multi-stem corpus, MUSDB18 layout (man tf-corpus)\n"
 		"generator %d\nseed %llu\nframes %lld\nseconds %.6g\nsample_rate %d\nchannels %d\n"
-		"encoding float32\nstems vocals drums bass other\nmixture vocals+drums+bass+other\nsoundfont %s\n",
+		"encoding float32\nstems vocals drums bass other\nmixture vocals+drums+bass+other\n",
 		CORPUS_GENERATOR, (unsigned long long)o->seed, (long long)o->frames,
-		(double)o->frames / CORPUS_RATE, CORPUS_RATE, CORPUS_CHANNELS, o->soundfont);
+		(double)o->frames / CORPUS_RATE, CORPUS_RATE, CORPUS_CHANNELS);
+	for (int i = 0; i < o->nsoundfonts; i++)
+		fprintf(af.fp, "soundfont %s\n", o->soundfont[i]);
 	if (atomic_commit(&af))
 		die_lib("");
 }
@@ -138,7 +143,8 @@ static void make_track(const struct options *o, int split, int index)
 	float *stems[CORPUS_STEMS], *mix = malloc(n * sizeof *mix);
 	split_dir(dir, sizeof dir, o, split);
 	track_name(name, sizeof name, o, split, index);
-	if (corpus_compose(&song, corpus_track_seed(o->seed, split, index), o->frames))
+	uint64_t seed = corpus_track_seed(o->seed, split, index);
+	if (corpus_compose(&song, seed, o->frames))
 		die_lib(name);
 	for (int s = 0; s < CORPUS_STEMS; s++)
 		if (!(stems[s] = malloc(n * sizeof *stems[s])))
@@ -146,7 +152,7 @@ static void make_track(const struct options *o, int split, int index)
 	if (!mix)
 		die("out of memory");
 	for (int s = 0; s < CORPUS_STEMS; s++)
-		if (corpus_render(&song, s, o->soundfont, stems[s]))
+		if (corpus_render(&song, s, o->soundfont[corpus_mix64(seed + 1 + (uint64_t)s) % (uint64_t)o->nsoundfonts], stems[s]))
 			die_lib(name);
 	corpus_mix(&song, stems, mix, n);
 	int r = corpus_write_track(dir, name, stems, mix, o->frames);
@@ -192,7 +198,7 @@ int main(int argc, char **argv)
 		{"list", no_argument, 0, 'l'},		   {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},	   {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	   {0, 0, 0, 0}};
-	struct options o = {.soundfont = DEFAULT_SOUNDFONT, .seed = 1, .count = {100, 10}, .jobs = 1};
+	struct options o = {.seed = 1, .count = {100, 10}, .jobs = 1};
 	double seconds = 30;
 	int opt;
 	progname = "tf-corpus";
@@ -207,7 +213,11 @@ int main(int argc, char **argv)
 		case OPT_TRAIN: o.count[0] = (int)parse_long(optarg, "--train", 0, MAX_TRACKS); break;
 		case OPT_TEST: o.count[1] = (int)parse_long(optarg, "--test", 0, MAX_TRACKS); break;
 		case 't': seconds = parse_double(optarg, "--seconds", 1, MAX_SECONDS); break;
-		case 'f': o.soundfont = optarg; break;
+		case 'f':
+			if (o.nsoundfonts == MAX_SOUNDFONTS)
+				die("--soundfont: at most %d", MAX_SOUNDFONTS);
+			o.soundfont[o.nsoundfonts++] = optarg;
+			break;
 		case OPT_STEMS: check_stems(optarg); break;
 		case 'j': o.jobs = (int)parse_long(optarg, "--jobs", 1, MAX_JOBS); break;
 		case 'l': o.list = 1; break;
@@ -230,8 +240,11 @@ int main(int argc, char **argv)
 		die("no output directory: give -o DIR");
 	if (!o.count[0] && !o.count[1])
 		die("--train 0 and --test 0: no tracks to make");
-	if (corpus_check_soundfont(o.soundfont))
-		die_lib("");
+	if (!o.nsoundfonts)
+		o.soundfont[o.nsoundfonts++] = DEFAULT_SOUNDFONT;
+	for (int i = 0; i < o.nsoundfonts; i++)
+		if (corpus_check_soundfont(o.soundfont[i]))
+			die_lib("");
 
 	/* the directories, the manifest, and the tracks still to make */
 	char dir[PATH_MAX], name[64];

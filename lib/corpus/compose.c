@@ -119,7 +119,7 @@ static int plan_form(struct plan *p, int64_t frames)
 		pick_progression(p, r, prog[s]);
 		cpb[s] = p->beats == 4 && rng_chance(r, 0.3) ? 2 : 1;
 	}
-	int intro = (int[]){0, 1, 2, 2, 4, 4}[rng_int(r, 0, 5)];
+	int intro = (int[]){0, 1, 2, 2, 4, 4, 8}[rng_int(r, 0, 6)];
 	int verse_len = (int[]){4, 8, 8, 8, 16}[rng_int(r, 0, 4)], chorus_len = rng_chance(r, 0.7) ? 8 : 4;
 	int bridge_solo = rng_chance(r, 0.65);
 	for (int k = -1; nb < cap; k++) {
@@ -152,7 +152,7 @@ static int plan_form(struct plan *p, int64_t frames)
 	p->nbars = nb;
 	/* start at the top, or at a section that leaves room for the track */
 	p->first_bar = 0;
-	if (rng_chance(r, 0.55)) {
+	if (rng_chance(r, 0.45)) {
 		int n = 0;
 		while (n < nstarts && starts[n] + track_bars <= nb)
 			n++;

@@ -85,8 +85,13 @@ static int make_line(struct plan *p, struct corpus_rng *r, const struct melody_s
 			b++;
 			continue;
 		}
-		/* a phrase of two bars: A A' B A' over the section */
+		/* a phrase of two bars: A A' B A' over the section; now and then
+		 * the singer sits one out */
 		int k = (bp->index / 2) % 4, which = k == 2, sec = bp->section;
+		if (!want_solo && k && rng_chance(r, 0.12)) {
+			b += 2;
+			continue;
+		}
 		if (!have[sec][which]) {
 			make_motif(p, r, ms, sec, &motifs[sec][which]);
 			have[sec][which] = 1;

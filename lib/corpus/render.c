@@ -93,29 +93,36 @@ static int select_program(fluid_synth_t *synth, int sfid, const struct corpus_vo
 			 corpus_program_name(v->bank, v->program));
 }
 
-/* A synth that keeps the soundfont loaded for the life of the process:
+/* Synths that keep the soundfonts loaded for the life of the process:
  * fluidsynth shares loaded samples between synths (its sample cache) while
  * any synth holds them, so each stem's synth then only reads the presets,
  * and -j workers forked after the check share the samples' pages. */
-static fluid_settings_t *keeper_settings;
-static fluid_synth_t *keeper;
-static char keeper_path[4096];
+#define MAX_KEPT 8
+static struct kept {
+	fluid_settings_t *settings;
+	fluid_synth_t *synth;
+	char path[4096];
+} kept[MAX_KEPT];
 
-static void drop_keeper(void)
+static void drop(struct kept *k)
 {
-	delete_fluid_synth(keeper);
-	delete_fluid_settings(keeper_settings);
-	keeper = NULL, keeper_settings = NULL, keeper_path[0] = 0;
+	delete_fluid_synth(k->synth);
+	delete_fluid_settings(k->settings);
+	memset(k, 0, sizeof *k);
 }
 
 int corpus_check_soundfont(const char *path)
 {
 	static const struct program_list *const lists[] = {&prog_bass, &prog_comp, &prog_arp, &prog_solo,
 							   &prog_pad, &prog_lead_voice, &prog_backing_voice};
-	int sfid, ret = 0;
-	if (keeper && !strcmp(keeper_path, path))
-		return 0;
-	drop_keeper();
+	int sfid, ret = 0, slot = 0;
+	for (int i = 0; i < MAX_KEPT; i++)
+		if (kept[i].synth && !strcmp(kept[i].path, path))
+			return 0;
+	while (slot < MAX_KEPT - 1 && kept[slot].synth)
+		slot++;
+	struct kept *k = &kept[slot];
+	drop(k);
 	/* SoundFont 2 (and 3) only: RIFF form "sfbk". Anything else would go
 	 * to fluidsynth's other loaders, which print their own complaints. */
 	unsigned char head[12];
@@ -128,24 +135,24 @@ int corpus_check_soundfont(const char *path)
 	fclose(fp);
 	if (bad)
 		return tf_seterr("soundfont %s: not a SoundFont 2 file", path);
-	if (strlen(path) >= sizeof keeper_path)
+	if (strlen(path) >= sizeof k->path)
 		return tf_seterr("soundfont %s: path too long", path);
 	quiet_fluidsynth();
-	if (!(keeper_settings = new_settings(NULL)) || !(keeper = new_fluid_synth(keeper_settings))) {
-		drop_keeper();
+	if (!(k->settings = new_settings(NULL)) || !(k->synth = new_fluid_synth(k->settings))) {
+		drop(k);
 		return tf_seterr("cannot start fluidsynth");
 	}
-	if ((sfid = load(keeper, path)) < 0)
+	if ((sfid = load(k->synth, path)) < 0)
 		ret = -1;
 	for (size_t l = 0; !ret && l < sizeof lists / sizeof *lists; l++)
 		for (int i = 0; !ret && i < lists[l]->n; i++)
-			ret = select_program(keeper, sfid, &(struct corpus_voice){.bank = 0, .program = lists[l]->programs[i]}, path);
+			ret = select_program(k->synth, sfid, &(struct corpus_voice){.bank = 0, .program = lists[l]->programs[i]}, path);
 	if (!ret)
-		ret = select_program(keeper, sfid, &(struct corpus_voice){.chan = 9, .bank = 128, .program = 0}, path);
+		ret = select_program(k->synth, sfid, &(struct corpus_voice){.chan = 9, .bank = 128, .program = 0}, path);
 	if (ret)
-		drop_keeper();
+		drop(k);
 	else
-		strcpy(keeper_path, path);
+		strcpy(k->path, path);
 	return ret;
 }
 

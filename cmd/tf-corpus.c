@@ -72,10 +72,24 @@ static void split_dir(char *buf, size_t size, const struct options *o, int split
 		die("-o %s: path too long", o->out);
 }
 
+/* mkdir -p */
 static void make_dir(const char *path)
 {
-	if (mkdir(path, 0777) && errno != EEXIST)
-		die("cannot create %s: %s", path, strerror(errno));
+	char buf[PATH_MAX];
+	struct stat st;
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		die("%s: path too long", path);
+	for (char *p = buf + 1;; p++)
+		if (*p == '/' || !*p) {
+			char c = *p;
+			*p = 0;
+			if (mkdir(buf, 0777) && errno != EEXIST)
+				die("cannot create %s: %s", buf, strerror(errno));
+			if (stat(buf, &st) || !S_ISDIR(st.st_mode))
+				die("%s is not a directory", buf);
+			if (!(*p = c))
+				break;
+		}
 }
 
 /* The stems are MUSDB18's four; --stems only states them. */

@@ -267,3 +267,17 @@ assert len(programs('drums')) >= 4
 	tf-corpus -q -o "$D/ref" --seed 5 --train 6 --test 0 --seconds 10 -j 2
 	diff -r "$D/int" "$D/ref"
 }
+
+@test "several soundfonts: each stem draws one; the same soundfont under two names changes nothing" {
+	ln -s /usr/share/sounds/sf2/FluidR3_GM.sf2 "$D/other-name.sf2"
+	tf-corpus -q -o "$D/two" --seed 7 --train 1 --test 0 --seconds 2 \
+		-f /usr/share/sounds/sf2/FluidR3_GM.sf2 -f "$D/other-name.sf2"
+	[ "$(grep -c '^soundfont ' "$D/two/corpus.txt")" -eq 2 ]
+	for s in $STEMS; do
+		cmp "$D/c1/train/s7-train-0001/$s.wav" "$D/two/train/s7-train-0001/$s.wav"
+	done
+	run tf-corpus -q -o "$D/two-bad" --train 1 --test 0 --seconds 1 \
+		-f /usr/share/sounds/sf2/FluidR3_GM.sf2 -f "$D/none.sf2"
+	assert_clean_failure tf-corpus
+	assert_output --partial "none.sf2"
+}

@@ -55,9 +55,14 @@ bin/%: build/cmd/%.o build/libtfswa.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# fluidsynth: only tf-corpus links it (lib/corpus/render.o is the one user)
-build/lib/corpus/render.o: CFLAGS += $$(pkg-config --cflags fluidsynth)
-bin/tf-corpus: LDLIBS += $$(pkg-config --libs fluidsynth glib-2.0)
+# fluidsynth: only tf-corpus links it. Its one user, lib/corpus/synth/render.c,
+# is deeper than LIB_SRC looks, so that neither libtfswa.a nor the fuzz build
+# needs fluidsynth.
+CORPUS_SYNTH := build/lib/corpus/synth/render.o
+$(CORPUS_SYNTH): CFLAGS += $$(pkg-config --cflags fluidsynth)
+bin/tf-corpus: build/cmd/tf-corpus.o $(CORPUS_SYNTH) build/libtfswa.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $$(pkg-config --libs fluidsynth glib-2.0)
 
 build/tests/%: build/tests/unit/%.o build/libtfswa.a
 	@mkdir -p build/tests
@@ -81,7 +86,7 @@ uninstall:
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=build/%.d) $(TEST_SRC:%.c=build/%.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=build/%.d) $(TEST_SRC:%.c=build/%.d) $(CORPUS_SYNTH:.o=.d)
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 -include pipelines/demo.mk

@@ -4,7 +4,7 @@
  *
  * compose (compose.c and the parts: drums.c, accomp.c, melody.c, on top of
  * theory.c and rng.c) turns a seed into a song: a list of MIDI-like events per
- * stem, on sample times. render.c plays one stem's events through its own
+ * stem, on sample times. synth/render.c plays one stem's events through its own
  * fluidsynth synth. mix.c balances the stems, normalises the peak and sums
  * the mixture; track.c writes a track directory atomically.
  *

@@ -143,6 +143,8 @@ static void emit_line(struct plan *p, struct corpus_part *part, int chan, const 
 		const struct mnote *m = &notes[i];
 		int key = shift ? p->key + scale_semis(p, scale_step_near(p, m->key) + shift) : m->key;
 		int64_t t0 = plan_time(p, m->bar, m->step), t1 = t0 + (int64_t)((plan_time(p, m->bar, m->step + m->dur) - t0) * ms->legato);
+		if (t0 < 0)
+			continue; /* before the track: its controls would only pile up at the start */
 		if (i + 1 < n) {
 			int64_t next = plan_time(p, notes[i + 1].bar, notes[i + 1].step);
 			if (t1 > next)

@@ -281,3 +281,17 @@ assert len(programs('drums')) >= 4
 	assert_clean_failure tf-corpus
 	assert_output --partial "none.sf2"
 }
+
+@test "tf-eval --musdb reads the corpus as MUSDB18: stems at half gain score SDR 20 log10(2) = 6.021 dB" {
+	for t in "$D"/c1/test/*; do
+		mkdir -p "$D/est/$(basename "$t")"
+		for s in vocals drums bass other; do
+			sox "$t/$s.wav" "$D/est/$(basename "$t")/$s.wav" vol 0.5
+		done
+	done
+	run tf-eval --musdb "$D/c1/test" --est "$D/est"
+	echo "$output"
+	assert_success
+	[ "$(echo "$output" | awk '$1 == "s7-test-0001"' | wc -l)" -eq 4 ]
+	echo "$output" | awk '$1 == "s7-test-0001" { if ($3 != "6.021") bad = 1 } END { exit bad }'
+}

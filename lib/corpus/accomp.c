@@ -6,15 +6,6 @@
 
 #include "corpus/plan.h"
 
-/* melody.c: a melodic line over the bars `want` accepts. */
-struct melody_style {
-	int center, range;
-	double density, sixteenths, legato;
-	int vel, vibrato, scoops;
-};
-void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int nchans, struct corpus_rng *r,
-		 const struct melody_style *ms, int want_solo);
-
 /* ---- bass ---- */
 
 enum { B_ROOT, B_EIGHTHS, B_ROOT_FIFTH, B_OCTAVES, B_KICK, B_WALK, B_SYNC, NBASS };

@@ -3,18 +3,13 @@
  * motifs kept per section type, so that a chorus comes back recognisably
  * (A A' B A'); strong beats land on chord tones; every phrase ends with a
  * long note and a breath. Sung lines get what singers do: scoops into
- * notes, delayed vibrato on long notes (modulation wheel), swells
+ * notes (pitch bend), slides between near notes (portamento on legato
+ * notes), delayed vibrato on long notes (modulation wheel), swells
  * (expression) and the odd fall-off at a phrase end (pitch bend). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "corpus/plan.h"
-
-struct melody_style {
-	int center, range;
-	double density, sixteenths, legato;
-	int vel, vibrato, scoops;
-};
 
 #define MOTIF_MAX 40
 struct motif {
@@ -23,7 +18,7 @@ struct motif {
 };
 
 struct mnote {
-	int bar, step, dur, key, vel, phrase_end;
+	int bar, step, dur, key, vel, phrase_end, glide; /* glide: slide in from the note before */
 };
 
 static void make_motif(const struct plan *p, struct corpus_rng *r, const struct melody_style *ms, int section,
@@ -125,7 +120,9 @@ static int make_line(struct plan *p, struct corpus_rng *r, const struct melody_s
 			midi = p->key + scale_semis(p, s);
 			int vel = (int)(ms->vel * (0.72 + 0.28 * p->bar[bar].intensity)) + (midi - ms->center) / 2 +
 				  (st % 4 == 0 ? 5 : 0) + rng_int(r, -6, 6);
-			notes[n++] = (struct mnote){bar, st, m.dur[i], midi, vel, i == m.n - 1};
+			int glide = i > 0 && m.step[i - 1] + m.dur[i - 1] == m.step[i] && midi != notes[n - 1].key &&
+				    abs(midi - notes[n - 1].key) <= 5 && rng_chance(r, ms->glides);
+			notes[n++] = (struct mnote){bar, st, m.dur[i], midi, vel, i == m.n - 1, glide};
 		}
 		b += phrase_bars;
 	}
@@ -139,9 +136,17 @@ static void emit_line(struct plan *p, struct corpus_part *part, int chan, const 
 		      const struct melody_style *ms, struct corpus_rng *r, int shift, int detune, double vel_scale)
 {
 	const int64_t ms1 = CORPUS_RATE / 1000;
+	if (ms->glides > 0) {
+		/* portamento on: fluidsynth slides between overlapping (legato) notes */
+		part_control(p, part, chan, 5, ms->glide_ms >> 7, 0);
+		part_control(p, part, chan, 37, ms->glide_ms & 127, 0);
+		part_control(p, part, chan, 65, 127, 0);
+	}
 	for (int i = 0; i < n; i++) {
 		const struct mnote *m = &notes[i];
 		int key = shift ? p->key + scale_semis(p, scale_step_near(p, m->key) + shift) : m->key;
+		int next_key = i + 1 < n ? shift ? p->key + scale_semis(p, scale_step_near(p, notes[i + 1].key) + shift)
+						 : notes[i + 1].key : -1;
 		int64_t t0 = plan_time(p, m->bar, m->step), t1 = t0 + (int64_t)((plan_time(p, m->bar, m->step + m->dur) - t0) * ms->legato);
 		if (t0 < 0)
 			continue; /* before the track: its controls would only pile up at the start */
@@ -149,12 +154,14 @@ static void emit_line(struct plan *p, struct corpus_part *part, int chan, const 
 			int64_t next = plan_time(p, notes[i + 1].bar, notes[i + 1].step);
 			if (t1 > next)
 				t1 = next;
+			if (notes[i + 1].glide && next_key != key)
+				t1 = next + 2 * CORPUS_BLOCK; /* held into the next note: a slide */
 		}
 		int64_t len = t1 - t0;
 		part_bend(p, part, chan, detune, t0);
 		if (ms->vibrato)
 			part_control(p, part, chan, 1, 0, t0), part_control(p, part, chan, 11, 100, t0);
-		if (ms->scoops && len > 250 * ms1 && rng_chance(r, 0.35)) {
+		if (ms->scoops && !m->glide && len > 250 * ms1 && rng_chance(r, 0.35)) {
 			/* scoop: start flat, slide up to the note */
 			int depth = rng_int(r, 1200, 4096), steps = 6;
 			int64_t glide = rng_int(r, 50, 140) * ms1;
@@ -206,6 +213,8 @@ void compose_vocals(struct plan *p)
 				  .density = rng_range(&r, 0.5, 0.85), .sixteenths = rng_range(&r, 0, 0.25),
 				  .legato = rng_range(&r, 0.8, 0.98), .vel = rng_int(&r, 85, 112),
 				  .vibrato = rng_chance(&r, 0.85), .scoops = rng_chance(&r, 0.75)};
+	if (rng_chance(&r, 0.6))
+		ms.glides = rng_range(&r, 0.15, 0.5), ms.glide_ms = rng_int(&r, 40, 160);
 	int reverb = rng_int(&r, 30, 100), chorus = rng_int(&r, 0, 50), volume = rng_int(&r, 105, 127);
 	int chans[2];
 	chans[0] = part_voice(p, part, 0, program, "lead", 64 - spread + rng_int(&r, -10, 10), volume, reverb, chorus);
@@ -224,7 +233,7 @@ void compose_vocals(struct plan *p)
 			/* a harmony a third above or below the lead, in the choruses */
 			int shift = rng_chance(&r, 0.6) ? 2 : -2, k = 0;
 			struct melody_style bs = ms;
-			bs.scoops = 0;
+			bs.scoops = 0, bs.glides = 0;
 			for (int i = 0; i < n; i++)
 				if (p->bar[notes[i].bar].section == SEC_CHORUS)
 					notes[k++] = notes[i];

@@ -69,6 +69,20 @@ void pick_progression(struct plan *p, struct corpus_rng *r, int out[4]);
 int pick_program(struct corpus_rng *r, const int *list, int n);
 int clampi(int x, int lo, int hi);
 
+/* A melodic line's manner (melody.c). */
+struct melody_style {
+	int center, range;           /* register: middle and span, semitones */
+	double density, sixteenths;  /* how busy: notes vs rests, share of sixteenths */
+	double legato;               /* sounding share of each note's time */
+	int vel, vibrato, scoops;    /* loudness; sung gestures on or off */
+	double glides;               /* chance of sliding (portamento) into a near note */
+	int glide_ms;
+};
+/* A line over the bars with solo (want_solo) or vocal set, played alike on
+ * each channel of chans (doubles detuned). */
+void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int nchans, struct corpus_rng *r,
+		 const struct melody_style *ms, int want_solo);
+
 /* The parts. */
 void compose_drums(struct plan *p);
 void compose_bass(struct plan *p);

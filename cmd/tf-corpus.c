@@ -179,8 +179,14 @@ static void make_track(const struct options *o, int split, int index)
 	corpus_song_free(&song);
 }
 
+/* The workers, so that a signal to the parent reaches them too. */
+static pid_t workers[MAX_JOBS];
+static volatile sig_atomic_t nworkers;
+
 static void on_signal(int sig)
 {
+	for (int w = 0; w < nworkers; w++)
+		kill(workers[w], sig);
 	corpus_track_abort();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -294,7 +300,7 @@ int main(int argc, char **argv)
 			progress_update(&bar, k + 1);
 		}
 	} else {
-		pid_t pids[MAX_JOBS];
+		pid_t *pids = workers;
 		int fds[2], failed = 0, done = 0;
 		char c;
 		if (pipe(fds))
@@ -304,6 +310,7 @@ int main(int argc, char **argv)
 			if ((pids[w] = fork()) < 0)
 				die("fork: %s", strerror(errno));
 			if (!pids[w]) {
+				nworkers = 0;
 				close(fds[0]);
 				for (int k = w; k < ntodo; k += jobs) {
 					make_track(&o, todo[k] / MAX_TRACKS, todo[k] % MAX_TRACKS);
@@ -313,6 +320,7 @@ int main(int argc, char **argv)
 				fflush(NULL);
 				_exit(0);
 			}
+			nworkers = w + 1;
 		}
 		close(fds[1]);
 		while (read(fds[0], &c, 1) == 1)

@@ -263,6 +263,30 @@ assert len(programs('drums')) >= 4
 	done
 	tf-corpus -q -o "$D/int" --seed 5 --train 6 --test 0 --seconds 10
 	[ "$(ls "$D/int/train" | wc -l)" -eq 6 ]
+	# with -j, a signal to tf-corpus stops its workers too, and they clean up
+	tf-corpus -q -o "$D/intj" --seed 5 --train 6 --test 0 --seconds 10 -j 2 &
+	pid=$!
+	for i in $(seq 600); do
+		[ -n "$(ls "$D/intj/train" 2>/dev/null)" ] && break
+		sleep 0.05
+	done
+	workers=$(pgrep -P $pid | tr '\n' ' ')
+	echo "workers: $workers"
+	[ -n "$workers" ]
+	kill -TERM $pid
+	wait $pid || true
+	for i in $(seq 100); do
+		alive=
+		for w in $workers; do
+			[ -e /proc/$w ] && alive=1
+		done
+		[ -z "$alive" ] && break
+		sleep 0.05
+	done
+	[ -z "$alive" ]
+	[ "$(ls "$D/intj/train" | wc -l)" -lt 6 ]
+	run every_track_complete "$D/intj"
+	assert_success
 	find "$D/int" -name '.*' ! -name . -prune -exec rm -r {} +
 	tf-corpus -q -o "$D/ref" --seed 5 --train 6 --test 0 --seconds 10 -j 2
 	diff -r "$D/int" "$D/ref"

@@ -6,18 +6,20 @@
 void adamw_update(const struct adamw *o, float *p, const float *g, float *m, float *v, size_t n,
 		  double lr, int64_t t, int decay)
 {
+	/* in torch.optim.AdamW's order of operations */
 	float b1 = (float)o->beta1, b2 = (float)o->beta2;
-	float c1 = (float)(1.0 / (1.0 - pow(o->beta1, (double)t)));
-	float c2 = (float)(1.0 / (1.0 - pow(o->beta2, (double)t)));
-	float keep = decay ? (float)(1.0 - lr * o->weight_decay) : 1.0f;
-	float rate = (float)lr, eps = (float)o->eps;
+	float a1 = (float)(1.0 - o->beta1), a2 = (float)(1.0 - o->beta2);
+	float step_size = (float)(lr / (1.0 - pow(o->beta1, (double)t)));
+	float sqrt_bc2 = (float)sqrt(1.0 - pow(o->beta2, (double)t));
+	float keep = decay ? (float)(1.0 - lr * o->weight_decay) : 1.0f, eps = (float)o->eps;
 #pragma omp parallel for schedule(static) if (n > 65536)
 	for (size_t i = 0; i < n; i++) {
 		float gi = g[i];
-		float mi = b1 * m[i] + (1.0f - b1) * gi;
-		float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+		float mi = b1 * m[i] + a1 * gi;
+		float vi = b2 * v[i] + a2 * gi * gi;
 		m[i] = mi, v[i] = vi;
-		p[i] = p[i] * keep - rate * (mi * c1) / (sqrtf(vi * c2) + eps);
+		float denom = sqrtf(vi) / sqrt_bc2 + eps;
+		p[i] = p[i] * keep - step_size * (mi / denom);
 	}
 }
 

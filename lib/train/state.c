@@ -83,7 +83,8 @@ static int header(const struct train_state *st, struct frame *f)
 	    frame_set_float(f, "gain_low", s->aug.gain_lo) || frame_set_float(f, "gain_high", s->aug.gain_hi) ||
 	    frame_set_bool(f, "channel_swap", s->aug.swap) || frame_set_bool(f, "remix", s->aug.remix) ||
 	    frame_set_float(f, "silence_db", s->aug.silence_db) || frame_set_float(f, "wave_loss", s->wave_loss) ||
-	    frame_set_bool(f, "overfit", s->overfit))
+	    frame_set_bool(f, "overfit", s->overfit) || frame_set_int(f, "holdout", s->holdout) ||
+	    frame_set_int(f, "tracks", s->tracks))
 		return -1;
 	return 0;
 }
@@ -145,7 +146,7 @@ static int need_bool(const struct frame *f, const char *key, int *v)
 static int read_header(struct train_state *st, const struct frame *f)
 {
 	struct train_settings *s = &st->set;
-	int64_t version = 0, seed, batch, rng[4];
+	int64_t version = 0, seed, batch, rng[4], holdout, tracks;
 	size_t nrng = 0;
 	char sched[16];
 	struct unet_config cfg;
@@ -167,8 +168,12 @@ static int read_header(struct train_state *st, const struct frame *f)
 	    need_float(f, "clip", &s->clip) || need_float(f, "gain_low", &s->aug.gain_lo) ||
 	    need_float(f, "gain_high", &s->aug.gain_hi) || need_bool(f, "channel_swap", &s->aug.swap) ||
 	    need_bool(f, "remix", &s->aug.remix) || need_float(f, "silence_db", &s->aug.silence_db) ||
-	    need_float(f, "wave_loss", &s->wave_loss) || need_bool(f, "overfit", &s->overfit))
+	    need_float(f, "wave_loss", &s->wave_loss) || need_bool(f, "overfit", &s->overfit) ||
+	    need_int(f, "holdout", &holdout) || need_int(f, "tracks", &tracks))
 		return -1;
+	if (holdout < 0 || holdout > DATASET_MAX_TRACKS || tracks < 1 || tracks > DATASET_MAX_TRACKS)
+		return tf_seterr("holdout %lld, tracks %lld: out of range", (long long)holdout, (long long)tracks);
+	s->holdout = (int)holdout, s->tracks = (int)tracks;
 	if (frame_get_str(f, "schedule", sched, sizeof sched) || lr_kind_from_name(sched) < 0)
 		return tf_seterr("header: \"schedule\" missing or not one of cosine, step, constant");
 	s->lr.kind = (enum lr_kind)lr_kind_from_name(sched);

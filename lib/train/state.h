@@ -28,6 +28,8 @@ struct train_settings {
 	struct augment aug;      /* aug.seg_len = segment_seconds * sample_rate */
 	double wave_loss;        /* weight of the waveform L1 term; 0: none */
 	int overfit;             /* one fixed batch, every step */
+	int holdout;             /* training tracks held out for validation (no test/) */
+	int tracks;              /* training tracks (checked when resuming) */
 };
 
 struct train_state {

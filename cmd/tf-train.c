@@ -581,6 +581,11 @@ int main(int argc, char **argv)
 	if (!augment_eligible(&d, &set->aug))
 		die("%s: no training track is as long as a segment (%g s); shorten --segment-seconds",
 		    train_dir, set->segment_seconds);
+	if (from_scratch && !a.resume && !(json_set & SET_SEGMENT)) {
+		/* separate in segments as wide as the examples it learnt from */
+		st.m.cfg.segment = T;
+		st.m.cfg.overlap = json_set & SET_OVERLAP && st.m.cfg.overlap <= T / 2 ? st.m.cfg.overlap : T / 4;
+	}
 	struct batch b;
 	batch_alloc(&b, set->batch, S, C, F, T, L);
 	if (!a.resume && !strcmp(st.m.cfg.normalization, "scale") &&

@@ -90,3 +90,27 @@ void sigmoid_forward(float *x, size_t n)
 	for (size_t i = 0; i < n; i++)
 		x[i] = 1.0f / (1.0f + expf(-x[i]));
 }
+
+/* d/dx gelu(x) = Phi(x) + x phi(x), with the same erf as the forward pass. */
+static inline float gelu_grad1(float x)
+{
+	float cdf = 0.5f * (1.0f + erf_fast(x * 0.70710678118654752f));
+	return cdf + x * 0.39894228040143268f * exp_nonpos(-0.5f * x * x);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+{
+#pragma omp simd
+	for (size_t i = 0; i < n; i++)
+		dx[i] = dy[i] * gelu_grad1(x[i]);
+}
+
+void gelu_backward_ref(float *dx, const float *dy, const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		double v = x[i];
+		double g = 0.5 * (1.0 + erf(v / sqrt(2.0))) + v * exp(-0.5 * v * v) / sqrt(2.0 * M_PI);
+		dx[i] = (float)(dy[i] * g);
+	}
+}

@@ -11,6 +11,9 @@ void gelu_ref(float *x, size_t n);
 void bias_gelu_forward(float *x, const float *bias, size_t rows, int C);
 /* x = x + bias[c] over rows of C channels. */
 void bias_add_forward(float *x, const float *bias, size_t rows, int C);
+/* dx = dy * gelu'(x): x is the GELU's input. dx may alias dy. */
+void gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+void gelu_backward_ref(float *dx, const float *dy, const float *x, size_t n);
 /* Logistic sigmoid 1 / (1 + exp(-x)). */
 void sigmoid_forward(float *x, size_t n);
 

@@ -11,6 +11,13 @@
 void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C);
 void layernorm_ref(float *out, const float *x, const float *w, const float *b, size_t rows, int C);
 
+/* LayerNorm backward, mean and variance recomputed from x: dx += dL/dx,
+ * dw += sum over rows of dy xhat, db += sum of dy. dy, x, dx: [rows][C]. */
+void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+			const float *w, size_t rows, int C);
+void layernorm_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
+			    const float *w, size_t rows, int C);
+
 /* Folds eval-mode BatchNorm into the preceding convolution:
  * w[o][...] *= g[o] / sqrt(var[o] + eps); b[o] = (b[o] - mean[o]) * that + beta[o].
  * w: [out][per_out] (per_out weights for each output channel). */

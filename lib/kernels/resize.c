@@ -57,3 +57,49 @@ void resize_bilinear_ref(float *out, const float *in, int H, int W, int C, int H
 			}
 		}
 }
+
+/* The transpose of resize_bilinear_rows: each output's gradient goes to its
+ * four source pixels with the same weights. Serial, in output order, so the
+ * sums do not depend on threads. */
+void resize_bilinear_backward(float *din, const float *dout, int H, int W, int C, int Ho, int Wo)
+{
+	for (int oh = 0; oh < Ho; oh++) {
+		int h0, h1;
+		float fh;
+		source(oh, H, Ho, &h0, &h1, &fh);
+		for (int ow = 0; ow < Wo; ow++) {
+			int w0, w1;
+			float fw;
+			source(ow, W, Wo, &w0, &w1, &fw);
+			const float *g = dout + ((size_t)oh * Wo + ow) * C;
+			float *a = din + ((size_t)h0 * W + w0) * C, *b = din + ((size_t)h0 * W + w1) * C;
+			float *c = din + ((size_t)h1 * W + w0) * C, *d = din + ((size_t)h1 * W + w1) * C;
+			float wa = (1 - fh) * (1 - fw), wb = (1 - fh) * fw, wc = fh * (1 - fw), wd = fh * fw;
+			for (int k = 0; k < C; k++) {
+				a[k] += wa * g[k];
+				b[k] += wb * g[k];
+				c[k] += wc * g[k];
+				d[k] += wd * g[k];
+			}
+		}
+	}
+}
+
+void resize_bilinear_backward_ref(float *din, const float *dout, int H, int W, int C, int Ho, int Wo)
+{
+	for (int oh = 0; oh < Ho; oh++)
+		for (int ow = 0; ow < Wo; ow++) {
+			double sh = (double)H / Ho * (oh + 0.5) - 0.5, sw = (double)W / Wo * (ow + 0.5) - 0.5;
+			sh = sh < 0 ? 0 : sh, sw = sw < 0 ? 0 : sw;
+			int h0 = (int)sh < H - 1 ? (int)sh : H - 1, w0 = (int)sw < W - 1 ? (int)sw : W - 1;
+			int h1 = h0 + (h0 < H - 1), w1 = w0 + (w0 < W - 1);
+			double fh = sh - h0, fw = sw - w0;
+			for (int k = 0; k < C; k++) {
+				double g = dout[((size_t)oh * Wo + ow) * C + k];
+				din[((size_t)h0 * W + w0) * C + k] += (float)((1 - fh) * (1 - fw) * g);
+				din[((size_t)h0 * W + w1) * C + k] += (float)((1 - fh) * fw * g);
+				din[((size_t)h1 * W + w0) * C + k] += (float)(fh * (1 - fw) * g);
+				din[((size_t)h1 * W + w1) * C + k] += (float)(fh * fw * g);
+			}
+		}
+}

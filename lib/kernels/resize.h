@@ -10,4 +10,9 @@ void resize_bilinear_rows(float *out, const float *in, int H, int W, int C, int 
 /* Plain reference, all in double: for the tests. */
 void resize_bilinear_ref(float *out, const float *in, int H, int W, int C, int Ho, int Wo);
 
+/* Backward: din[H][W][C] += the gradient of out = resize(in) given dout
+ * [Ho][Wo][C]. Serial. */
+void resize_bilinear_backward(float *din, const float *dout, int H, int W, int C, int Ho, int Wo);
+void resize_bilinear_backward_ref(float *din, const float *dout, int H, int W, int C, int Ho, int Wo);
+
 #endif

@@ -1,0 +1,303 @@
+/* Row-at-a-time attention for training. For each (sequence, head) k and v
+ * are transposed into kt[c][j], vt[c][j], so that every inner loop runs over
+ * the keys j with unit stride and vectorises: the scores of query i,
+ * s[j] = sum_c q[c] kt[c][j], their exponentials, and the products with v.
+ * The backward pass keeps dk and dv transposed the same way and adds each
+ * query's contribution in query order, so the result does not depend on
+ * threads (there are none inside). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention_train.h"
+
+#define MASKED (-INFINITY)
+
+static size_t round16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+/* e^x for x <= 0 (x = -inf gives 0), vectorisable: x = n ln2 + r, a
+ * degree-7 polynomial for e^r, 2^n from the exponent bits. */
+static inline float exp_le0(float x)
+{
+	x = x < -87.0f ? -87.0f : x;
+	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+	float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+	float p = 1.0f / 5040;
+	p = p * r + 1.0f / 720;
+	p = p * r + 1.0f / 120;
+	p = p * r + 1.0f / 24;
+	p = p * r + 1.0f / 6;
+	p = p * r + 0.5f;
+	p = p * r + 1.0f;
+	p = p * r + 1.0f;
+	int32_t bits = ((int32_t)n + 127) << 23;
+	float scale;
+	memcpy(&scale, &bits, 4);
+	return x <= -87.0f ? 0.0f : p * scale;
+}
+
+struct rows { /* one (sequence, head) in scratch */
+	float *kt, *vt, *dkt, *dvt, *s, *p;
+	int Lp;
+};
+
+size_t attention_train_scratch_floats(int L, int d)
+{
+	return 16 + 4 * (size_t)d * round16((size_t)L) + 2 * round16((size_t)L) + 64;
+}
+
+static void carve(struct rows *r, float *scratch, int L, int d)
+{
+	float *p = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+	size_t Lp = round16((size_t)L);
+	r->Lp = (int)Lp;
+	r->kt = p, p += d * Lp;
+	r->vt = p, p += d * Lp;
+	r->dkt = p, p += d * Lp;
+	r->dvt = p, p += d * Lp;
+	r->s = p, p += Lp;
+	r->p = p;
+}
+
+static void load_kv(struct rows *r, const float *x, int L, int C, int h, int d)
+{
+	for (int j = 0; j < L; j++) {
+		const float *k = x + (size_t)j * 3 * C + C + (size_t)h * d;
+		for (int c = 0; c < d; c++) {
+			r->kt[(size_t)c * r->Lp + j] = k[c];
+			r->vt[(size_t)c * r->Lp + j] = k[C + c];
+		}
+	}
+}
+
+/* s[j] = scale q.k_j (or -inf where masked); returns the row's maximum. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static float scores(const struct rows *r, const float *q, int L, int d, float scale,
+		    const int *rg, int i)
+{
+	float *s = r->s, mx = MASKED;
+	for (int j = 0; j < L; j++)
+		s[j] = 0.0f;
+	for (int c = 0; c < d; c++) {
+		const float *kt = r->kt + (size_t)c * r->Lp;
+		float qc = q[c] * scale;
+#pragma omp simd
+		for (int j = 0; j < L; j++)
+			s[j] += qc * kt[j];
+	}
+	if (rg)
+		for (int j = 0; j < L; j++)
+			if (rg[j] != rg[i])
+				s[j] = MASKED;
+#pragma omp simd reduction(max : mx)
+	for (int j = 0; j < L; j++)
+		mx = s[j] > mx ? s[j] : mx;
+	return mx;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void forward_row(const struct rows *r, float *o, float *lse, const float *q, int L, int d,
+			float scale, const int *rg, int i)
+{
+	float mx = scores(r, q, L, d, scale, rg, i), sum = 0.0f;
+	float *s = r->s;
+#pragma omp simd reduction(+ : sum)
+	for (int j = 0; j < L; j++) {
+		s[j] = exp_le0(s[j] - mx);
+		sum += s[j];
+	}
+	for (int c = 0; c < d; c++) {
+		const float *vt = r->vt + (size_t)c * r->Lp;
+		float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+		for (int j = 0; j < L; j++)
+			acc += s[j] * vt[j];
+		o[c] = acc / sum;
+	}
+	*lse = mx + logf(sum);
+}
+
+void attention_train_forward(float *out, float *lse, const float *qkv, int nseq, int L, int heads,
+			     int d, float scale, const int *region, float *scratch)
+{
+	int C = heads * d;
+	struct rows r;
+	carve(&r, scratch, L, d);
+	for (int sq = 0; sq < nseq; sq++) {
+		const float *x = qkv + (size_t)sq * L * 3 * C;
+		const int *rg = region ? region + (size_t)sq * L : NULL;
+		for (int h = 0; h < heads; h++) {
+			load_kv(&r, x, L, C, h, d);
+			for (int i = 0; i < L; i++) {
+				size_t row = (size_t)sq * L + i;
+				forward_row(&r, out + row * C + (size_t)h * d, lse + row * heads + h,
+					    x + (size_t)i * 3 * C + (size_t)h * d, L, d, scale, rg, i);
+			}
+		}
+	}
+}
+
+/* One query row of the backward pass: p = exp(s - lse), dp = dO.v_j,
+ * ds = p (dp - dO.O); dq = scale ds.k, dk_j += scale q ds_j, dv_j += p_j dO. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void backward_row(const struct rows *r, float *dq, const float *q, const float *o,
+			 const float *dout, float lse, int L, int d, float scale, const int *rg, int i)
+{
+	float *s = r->s, *p = r->p, D = 0.0f;
+	scores(r, q, L, d, scale, rg, i);
+	for (int c = 0; c < d; c++)
+		D += dout[c] * o[c];
+#pragma omp simd
+	for (int j = 0; j < L; j++) {
+		p[j] = exp_le0(s[j] - lse);
+		s[j] = 0.0f; /* now dp */
+	}
+	for (int c = 0; c < d; c++) {
+		const float *vt = r->vt + (size_t)c * r->Lp;
+		float g = dout[c];
+		float *dvt = r->dvt + (size_t)c * r->Lp;
+#pragma omp simd
+		for (int j = 0; j < L; j++) {
+			s[j] += g * vt[j];
+			dvt[j] += p[j] * g;
+		}
+	}
+#pragma omp simd
+	for (int j = 0; j < L; j++)
+		s[j] = p[j] * (s[j] - D); /* now ds */
+	for (int c = 0; c < d; c++) {
+		const float *kt = r->kt + (size_t)c * r->Lp;
+		float *dkt = r->dkt + (size_t)c * r->Lp, qc = q[c] * scale, acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+		for (int j = 0; j < L; j++) {
+			acc += s[j] * kt[j];
+			dkt[j] += qc * s[j];
+		}
+		dq[c] = acc * scale;
+	}
+}
+
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+			const float *lse, int nseq, int L, int heads, int d, float scale,
+			const int *region, float *scratch)
+{
+	int C = heads * d;
+	struct rows r;
+	carve(&r, scratch, L, d);
+	for (int sq = 0; sq < nseq; sq++) {
+		const float *x = qkv + (size_t)sq * L * 3 * C;
+		float *dx = dqkv + (size_t)sq * L * 3 * C;
+		const int *rg = region ? region + (size_t)sq * L : NULL;
+		for (int h = 0; h < heads; h++) {
+			load_kv(&r, x, L, C, h, d);
+			memset(r.dkt, 0, 2 * (size_t)d * r.Lp * sizeof(float)); /* dkt, dvt */
+			for (int i = 0; i < L; i++) {
+				size_t row = (size_t)sq * L + i;
+				backward_row(&r, dx + (size_t)i * 3 * C + (size_t)h * d,
+					     x + (size_t)i * 3 * C + (size_t)h * d, out + row * C + (size_t)h * d,
+					     dout + row * C + (size_t)h * d, lse[row * heads + h], L, d, scale,
+					     rg, i);
+			}
+			for (int j = 0; j < L; j++)
+				for (int c = 0; c < d; c++) {
+					dx[(size_t)j * 3 * C + C + (size_t)h * d + c] = r.dkt[(size_t)c * r.Lp + j];
+					dx[(size_t)j * 3 * C + 2 * C + (size_t)h * d + c] = r.dvt[(size_t)c * r.Lp + j];
+				}
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- references */
+
+/* P[i][j] of one (sequence, head) in double; lse[i] too. */
+static void ref_probs(double *P, double *lse, const float *x, int L, int C, int h, int d,
+		      float scale, const int *rg)
+{
+	for (int i = 0; i < L; i++) {
+		double mx = -INFINITY, sum = 0;
+		for (int j = 0; j < L; j++) {
+			double s = 0;
+			for (int c = 0; c < d; c++)
+				s += (double)x[(size_t)i * 3 * C + h * d + c] * x[(size_t)j * 3 * C + C + h * d + c];
+			s *= scale;
+			if (rg && rg[i] != rg[j])
+				s = -INFINITY;
+			P[(size_t)i * L + j] = s;
+			mx = s > mx ? s : mx;
+		}
+		for (int j = 0; j < L; j++)
+			sum += exp(P[(size_t)i * L + j] - mx);
+		lse[i] = mx + log(sum);
+		for (int j = 0; j < L; j++)
+			P[(size_t)i * L + j] = exp(P[(size_t)i * L + j] - lse[i]);
+	}
+}
+
+void attention_train_forward_ref(float *out, float *lse, const float *qkv, int nseq, int L,
+				 int heads, int d, float scale, const int *region, float *scratch)
+{
+	int C = heads * d;
+	double *P = malloc((size_t)L * L * sizeof *P), *ls = malloc((size_t)L * sizeof *ls);
+	for (int sq = 0; sq < nseq; sq++) {
+		const float *x = qkv + (size_t)sq * L * 3 * C;
+		for (int h = 0; h < heads; h++) {
+			ref_probs(P, ls, x, L, C, h, d, scale, region ? region + (size_t)sq * L : NULL);
+			for (int i = 0; i < L; i++) {
+				size_t row = (size_t)sq * L + i;
+				lse[row * heads + h] = (float)ls[i];
+				for (int c = 0; c < d; c++) {
+					double o = 0;
+					for (int j = 0; j < L; j++)
+						o += P[(size_t)i * L + j] * x[(size_t)j * 3 * C + 2 * C + h * d + c];
+					out[row * C + h * d + c] = (float)o;
+				}
+			}
+		}
+	}
+	free(P), free(ls);
+}
+
+void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *out,
+			    const float *lse, int nseq, int L, int heads, int d, float scale,
+			    const int *region, float *scratch)
+{
+	int C = heads * d;
+	double *P = malloc((size_t)L * L * sizeof *P), *ls = malloc((size_t)L * sizeof *ls);
+	double *dS = malloc((size_t)L * L * sizeof *dS);
+	for (int sq = 0; sq < nseq; sq++) {
+		const float *x = qkv + (size_t)sq * L * 3 * C, *g = dout + (size_t)sq * L * C;
+		float *dx = dqkv + (size_t)sq * L * 3 * C;
+		for (int h = 0; h < heads; h++) {
+			ref_probs(P, ls, x, L, C, h, d, scale, region ? region + (size_t)sq * L : NULL);
+			for (int i = 0; i < L; i++) {
+				double rowsum = 0;
+				for (int j = 0; j < L; j++) {
+					double dp = 0;
+					for (int c = 0; c < d; c++)
+						dp += (double)g[(size_t)i * C + h * d + c] * x[(size_t)j * 3 * C + 2 * C + h * d + c];
+					dS[(size_t)i * L + j] = dp;
+					rowsum += P[(size_t)i * L + j] * dp;
+				}
+				for (int j = 0; j < L; j++)
+					dS[(size_t)i * L + j] = P[(size_t)i * L + j] * (dS[(size_t)i * L + j] - rowsum);
+			}
+			for (int i = 0; i < L; i++)
+				for (int c = 0; c < d; c++) {
+					double dq = 0, dk = 0, dv = 0;
+					for (int j = 0; j < L; j++) {
+						dq += dS[(size_t)i * L + j] * x[(size_t)j * 3 * C + C + h * d + c];
+						dk += dS[(size_t)j * L + i] * x[(size_t)j * 3 * C + h * d + c];
+						dv += P[(size_t)j * L + i] * g[(size_t)j * C + h * d + c];
+					}
+					dx[(size_t)i * 3 * C + h * d + c] = (float)(dq * scale);
+					dx[(size_t)i * 3 * C + C + h * d + c] = (float)(dk * scale);
+					dx[(size_t)i * 3 * C + 2 * C + h * d + c] = (float)dv;
+				}
+		}
+	}
+	free(P), free(ls), free(dS);
+}

@@ -1,0 +1,272 @@
+/* The three attention branches of a TFSWA block in training: gather the
+ * token sequences (along H, along W, or in shifted, zero-padded windows),
+ * run the pre-norm transformer layer, scatter back. The forward pass keeps
+ * qkv, the attention output and its log-sum-exp, the residual after the
+ * attention (t1) and the MLP's pre-activation; the LayerNorm outputs and
+ * the GELU are recomputed in the backward pass. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernels/activation.h"
+#include "kernels/attention_train.h"
+#include "kernels/gemm.h"
+#include "kernels/norm.h"
+#include "tensor.h"
+#include "train.h"
+
+#define TOKENS_PER_CHUNK 4096
+
+struct seqmap {
+	enum axis axis;
+	int H, W, ws, shift, Hp, Wp, nwin_w;
+	int nseq, len; /* per image */
+};
+
+static struct seqmap seqmap(enum axis axis, int H, int W, int ws, int shift)
+{
+	struct seqmap s = {axis, H, W, ws, shift, 0, 0, 0, 0, 0};
+	switch (axis) {
+	case ALONG_H: s.nseq = W, s.len = H; break;
+	case ALONG_W: s.nseq = H, s.len = W; break;
+	case WINDOWS:
+		s.Hp = (H + ws - 1) / ws * ws;
+		s.Wp = (W + ws - 1) / ws * ws;
+		s.nwin_w = s.Wp / ws;
+		s.nseq = (s.Hp / ws) * s.nwin_w;
+		s.len = ws * ws;
+		break;
+	}
+	return s;
+}
+
+/* Pixel (within its image) of token t of sequence s, -1 for window padding;
+ * region: Swin's region of the token in the shifted image. */
+static long source_pixel(const struct seqmap *m, int s, int t, int *region)
+{
+	int hs, wsx, hp, wp;
+	switch (m->axis) {
+	case ALONG_H: return (long)t * m->W + s;
+	case ALONG_W: return (long)s * m->W + t;
+	default: break;
+	}
+	/* torch.roll(-shift): shifted[h] = padded[(h + shift) mod Hp] */
+	hs = (s / m->nwin_w) * m->ws + t / m->ws;
+	wsx = (s % m->nwin_w) * m->ws + t % m->ws;
+	if (region) {
+		int rh = hs < m->Hp - m->ws ? 0 : hs < m->Hp - m->shift ? 1 : 2;
+		int rw = wsx < m->Wp - m->ws ? 0 : wsx < m->Wp - m->shift ? 1 : 2;
+		*region = 3 * rh + rw;
+	}
+	hp = (hs + m->shift) % m->Hp;
+	wp = (wsx + m->shift) % m->Wp;
+	return hp < m->H && wp < m->W ? (long)hp * m->W + wp : -1;
+}
+
+size_t branch_tokens(enum axis axis, int B, int H, int W, int ws)
+{
+	struct seqmap m = seqmap(axis, H, W, ws, 0);
+	return (size_t)B * m.nseq * m.len;
+}
+
+size_t branch_acts_floats(size_t tokens, int C, int hid, int heads)
+{
+	return tokens * (3 * (size_t)C + C + heads + C + hid);
+}
+
+void branch_acts_carve(struct branch_acts *a, float *mem, size_t tokens, int C, int hid, int heads)
+{
+	a->qkv = mem, mem += tokens * 3 * C;
+	a->o = mem, mem += tokens * C;
+	a->lse = mem, mem += tokens * heads;
+	a->t1 = mem, mem += tokens * C;
+	a->hpre = mem;
+}
+
+struct plan {
+	struct seqmap map;
+	int per, chunks, total; /* sequences per chunk, chunks, sequences over the batch */
+	int masked, C, hid, heads, d;
+	size_t maxn;
+	float scale;
+};
+
+static struct plan plan(struct tctx *ctx, int B, int H, int W, int C,
+			const struct unet_config *cfg, enum axis axis, int shift)
+{
+	struct plan p;
+	p.map = seqmap(axis, H, W, cfg->window_size, shift);
+	p.total = B * p.map.nseq;
+	p.per = p.map.len >= TOKENS_PER_CHUNK ? 1 : TOKENS_PER_CHUNK / p.map.len;
+	int fair = p.total / (4 * ctx->T);
+	if (p.per > fair)
+		p.per = fair > 1 ? fair : 1;
+	p.chunks = (p.total + p.per - 1) / p.per;
+	p.masked = axis == WINDOWS && shift > 0 && cfg->mask_shifted;
+	p.C = C;
+	p.hid = (int)((double)C * cfg->mlp_ratio);
+	p.heads = cfg->num_heads;
+	p.d = C / p.heads;
+	p.maxn = (size_t)p.per * p.map.len;
+	p.scale = 1.0f / sqrtf((float)p.d);
+	return p;
+}
+
+/* Copies the tokens of sequences [g0, g0+ns) of the batch out of img (rows
+ * of C floats, zeros for padding) and their regions if asked. */
+static void gather(float *t, int *region, const float *img, const struct plan *p, int g0, int ns)
+{
+	int C = p->C, len = p->map.len;
+	size_t npix = (size_t)p->map.H * p->map.W;
+	for (int q = 0; q < ns; q++) {
+		int g = g0 + q, b = g / p->map.nseq, s = g % p->map.nseq;
+		for (int i = 0; i < len; i++) {
+			size_t row = (size_t)q * len + i;
+			long src = source_pixel(&p->map, s, i, region ? &region[row] : NULL);
+			if (src < 0)
+				memset(t + row * C, 0, (size_t)C * sizeof *t);
+			else
+				memcpy(t + row * C, img + ((size_t)b * npix + (size_t)src) * C,
+				       (size_t)C * sizeof *t);
+		}
+	}
+}
+
+/* img[pixel] = t (or += t if add) for the real tokens of the sequences. */
+static void scatter(float *img, const float *t, const struct plan *p, int g0, int ns, int add)
+{
+	int C = p->C, len = p->map.len;
+	size_t npix = (size_t)p->map.H * p->map.W;
+	for (int q = 0; q < ns; q++) {
+		int g = g0 + q, b = g / p->map.nseq, s = g % p->map.nseq;
+		for (int i = 0; i < len; i++) {
+			long src = source_pixel(&p->map, s, i, NULL);
+			if (src < 0)
+				continue;
+			float *o = img + ((size_t)b * npix + (size_t)src) * C;
+			const float *r = t + ((size_t)q * len + i) * C;
+			if (add)
+				for (int c = 0; c < C; c++)
+					o[c] += r[c];
+			else
+				memcpy(o, r, (size_t)C * sizeof *o);
+		}
+	}
+}
+
+static void colsum_add(float *g, const float *d, size_t rows, int C)
+{
+	for (size_t r = 0; r < rows; r++)
+		for (int c = 0; c < C; c++)
+			g[c] += d[r * C + c];
+}
+
+int branch_forward(struct tctx *ctx, float *out, const float *x, int B, int H, int W, int C,
+		   const struct unet_config *cfg, const struct tl_off *L, enum axis axis, int shift,
+		   struct branch_acts *a)
+{
+	struct plan p = plan(ctx, B, H, W, C, cfg, axis, shift);
+	int failed = 0, hid = p.hid, len = p.map.len;
+	size_t mx = p.maxn;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *t = tf_alloc_aligned(mx * C, 4), *u = tf_alloc_aligned(mx * C, 4);
+		float *h = tf_alloc_aligned(mx * hid, 4);
+		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), 4);
+		int *rg = tf_alloc(mx, sizeof(int));
+		int ok = t && u && h && as && rg;
+		if (!ok)
+			failed = 1;
+#pragma omp for schedule(static)
+		for (int k = 0; k < p.chunks; k++) {
+			int g0 = k * p.per, ns = g0 + p.per <= p.total ? p.per : p.total - g0;
+			size_t n = (size_t)ns * len, tok = (size_t)g0 * len;
+			float *qkv = a->qkv + tok * 3 * C, *o = a->o + tok * C, *t1 = a->t1 + tok * C;
+			float *hp = a->hpre + tok * hid;
+			if (!ok)
+				continue;
+			gather(t, p.masked ? rg : NULL, x, &p, g0, ns);
+			layernorm_forward(u, t, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
+			gemm_nt((int)n, 3 * C, C, u, C, P(ctx, L->qkv), C, 0.0f, qkv, 3 * C);
+			attention_train_forward(o, a->lse + tok * p.heads, qkv, ns, len, p.heads, p.d, p.scale,
+						p.masked ? rg : NULL, as);
+			memcpy(t1, t, n * C * sizeof *t1);
+			gemm_nt((int)n, C, C, o, C, P(ctx, L->proj_w), C, 1.0f, t1, C);
+			bias_add_forward(t1, P(ctx, L->proj_b), n, C);
+			layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
+			gemm_nt((int)n, hid, C, u, C, P(ctx, L->fc1_w), C, 0.0f, hp, hid);
+			bias_add_forward(hp, P(ctx, L->fc1_b), n, hid);
+			memcpy(h, hp, n * hid * sizeof *h);
+			gelu_forward(h, n * hid);
+			memcpy(t, t1, n * C * sizeof *t);
+			gemm_nt((int)n, C, hid, h, hid, P(ctx, L->fc2_w), hid, 1.0f, t, C);
+			bias_add_forward(t, P(ctx, L->fc2_b), n, C);
+			scatter(out, t, &p, g0, ns, 0);
+		}
+		free(t), free(u), free(h), free(as), free(rg);
+	}
+	return failed ? tf_seterr("out of memory in attention branch") : 0;
+}
+
+int branch_backward(struct tctx *ctx, float *dx, const float *dout, const float *x, int B, int H,
+		    int W, int C, const struct unet_config *cfg, const struct tl_off *L,
+		    enum axis axis, int shift, const struct branch_acts *a)
+{
+	struct plan p = plan(ctx, B, H, W, C, cfg, axis, shift);
+	int failed = 0, hid = p.hid, len = p.map.len;
+	size_t mx = p.maxn;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *g = ctx->tgrad[omp_get_thread_num()];
+		float *dt = tf_alloc_aligned(mx * C, 4), *du = tf_alloc_aligned(mx * C, 4);
+		float *u = tf_alloc_aligned(mx * C, 4), *t0 = tf_alloc_aligned(mx * C, 4);
+		float *h = tf_alloc_aligned(mx * hid, 4), *dh = tf_alloc_aligned(mx * hid, 4);
+		float *dqkv = tf_alloc_aligned(mx * 3 * C, 4), *dob = tf_alloc_aligned(mx * C, 4);
+		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), 4);
+		int *rg = tf_alloc(mx, sizeof(int));
+		int ok = dt && du && u && t0 && h && dh && dqkv && dob && as && rg;
+		if (!ok)
+			failed = 1;
+#pragma omp for schedule(static)
+		for (int k = 0; k < p.chunks; k++) {
+			int g0 = k * p.per, ns = g0 + p.per <= p.total ? p.per : p.total - g0;
+			size_t n = (size_t)ns * len, tok = (size_t)g0 * len;
+			const float *qkv = a->qkv + tok * 3 * C, *o = a->o + tok * C, *t1 = a->t1 + tok * C;
+			const float *hp = a->hpre + tok * hid;
+			if (!ok)
+				continue;
+			gather(dt, NULL, dout, &p, g0, ns); /* dt2; padding tokens get 0 */
+			/* MLP: t2 = t1 + fc2(gelu(fc1(LN2(t1)))) */
+			memcpy(h, hp, n * hid * sizeof *h);
+			gelu_forward(h, n * hid);
+			gemm_tn(C, hid, (int)n, dt, C, h, hid, 1.0f, g + L->fc2_w, hid);
+			colsum_add(g + L->fc2_b, dt, n, C);
+			gemm_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0.0f, dh, hid);
+			gelu_backward(dh, dh, hp, n * hid);
+			layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
+			gemm_tn(hid, C, (int)n, dh, hid, u, C, 1.0f, g + L->fc1_w, C);
+			colsum_add(g + L->fc1_b, dh, n, hid);
+			gemm_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0.0f, du, C);
+			layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
+			/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
+			gemm_tn(C, C, (int)n, dt, C, o, C, 1.0f, g + L->proj_w, C);
+			colsum_add(g + L->proj_b, dt, n, C);
+			gemm_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0.0f, dob, C);
+			gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
+			attention_backward(dqkv, dob, qkv, o, a->lse + tok * p.heads, ns, len, p.heads, p.d,
+					   p.scale, p.masked ? rg : NULL, as);
+			layernorm_forward(u, t0, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
+			gemm_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, 1.0f, g + L->qkv, C);
+			gemm_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0.0f, du, C);
+			layernorm_backward(dt, g + L->n1w, g + L->n1b, du, t0, P(ctx, L->n1w), n, C);
+			/* every real pixel is one token of one sequence: no two
+			 * chunks write the same pixel */
+			scatter(dx, dt, &p, g0, ns, 1);
+		}
+		free(dt), free(du), free(u), free(t0), free(h), free(dh), free(dqkv), free(dob), free(as),
+			free(rg);
+	}
+	return failed ? tf_seterr("out of memory in attention branch") : 0;
+}

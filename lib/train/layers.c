@@ -1,0 +1,316 @@
+/* Layer drivers of the training pass: the convolutions and BatchNorm over
+ * whole batches, split over threads. Work is always split into the same
+ * items (by shape only) and handed out with schedule(static), so every
+ * thread's share, and its gradient sums, are the same from run to run. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "kernels/activation.h"
+#include "kernels/batchnorm.h"
+#include "kernels/conv.h"
+#include "kernels/conv_backward.h"
+#include "kernels/gemm.h"
+#include "kernels/norm.h"
+#include "tensor.h"
+#include "train.h"
+
+#define ROW_CHUNK 256  /* rows per item of the pixel-wise products */
+#define BN_CHUNK 2048  /* rows per partial sum of the BatchNorm statistics */
+
+static size_t min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+void pw_forward(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
+		size_t b)
+{
+	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
+		gemm_nt((int)rows, co, ci, x + r0 * ci, ci, P(ctx, w), ci, 0.0f, z + r0 * co, co);
+		bias_add_forward(z + r0 * co, P(ctx, b), rows, co);
+	}
+}
+
+void pw_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
+		 int co, size_t w, size_t b)
+{
+	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		float *g = ctx->tgrad[omp_get_thread_num()];
+		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
+		const float *d = dz + r0 * co;
+		gemm_tn(co, ci, (int)rows, d, co, x + r0 * ci, ci, 1.0f, g + w, ci);
+		for (size_t r = 0; r < rows; r++)
+			for (int c = 0; c < co; c++)
+				g[b + c] += d[r * co + c];
+		if (dx)
+			gemm_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1.0f, dx + r0 * ci, ci);
+	}
+}
+
+/* ---------------------------------------------------------------- BatchNorm */
+
+int bn_forward(struct tctx *ctx, float *y, const float *z, size_t n, int C, const struct bn_off *o,
+	       struct bn_stat *st, int gelu)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+	double *part = tf_alloc((size_t)chunks * C, sizeof *part), *mean = tf_alloc((size_t)C, sizeof *mean);
+	if (!part || !mean) {
+		free(part), free(mean);
+		return -1;
+	}
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK;
+		batchnorm_sum(part + (size_t)k * C, z + r0 * C, min_sz(BN_CHUNK, n - r0), C);
+	}
+	for (int c = 0; c < C; c++) {
+		double s = 0;
+		for (long k = 0; k < chunks; k++)
+			s += part[(size_t)k * C + c];
+		mean[c] = s / (double)n;
+	}
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK;
+		batchnorm_sqdev(part + (size_t)k * C, z + r0 * C, mean, min_sz(BN_CHUNK, n - r0), C);
+	}
+	float *rm = P(ctx, o->rm), *rv = P(ctx, o->rv);
+	for (int c = 0; c < C; c++) {
+		double s = 0;
+		for (long k = 0; k < chunks; k++)
+			s += part[(size_t)k * C + c];
+		double var = s / (double)n;
+		st->mean[c] = (float)mean[c];
+		st->istd[c] = (float)(1.0 / sqrt(var + BN_EPS));
+		if (ctx->update_running) { /* torch: momentum 0.1, unbiased variance */
+			double unbiased = n > 1 ? s / (double)(n - 1) : var;
+			rm[c] = (float)(0.9 * rm[c] + 0.1 * mean[c]);
+			rv[c] = (float)(0.9 * rv[c] + 0.1 * unbiased);
+		}
+	}
+	free(part), free(mean);
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
+		batchnorm_apply(y + r0 * C, z + r0 * C, st->mean, st->istd, P(ctx, o->g), P(ctx, o->b),
+				rows, C);
+		if (gelu)
+			gelu_forward(y + r0 * C, rows * C);
+	}
+	return 0;
+}
+
+void bn_apply(struct tctx *ctx, float *y, const float *z, size_t n, int C, const struct bn_off *o,
+	      const struct bn_stat *st, int gelu)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
+		batchnorm_apply(y + r0 * C, z + r0 * C, st->mean, st->istd, P(ctx, o->g), P(ctx, o->b),
+				rows, C);
+		if (gelu)
+			gelu_forward(y + r0 * C, rows * C);
+	}
+}
+
+int bn_backward(struct tctx *ctx, float *dz, const float *dy, const float *z, size_t n, int C,
+		const struct bn_off *o, const struct bn_stat *st, int gelu)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+	double *part = tf_alloc(2 * (size_t)chunks * C, sizeof *part);
+	float *m = tf_alloc(2 * (size_t)C, sizeof *m);
+	const float *g = P(ctx, o->g), *b = P(ctx, o->b);
+	if (!part || !m) {
+		free(part), free(m);
+		return -1;
+	}
+	const float *gy = gelu ? dz : dy; /* the gradient at the BatchNorm's output */
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
+		if (gelu) { /* the GELU's input, recomputed, then dy times its slope */
+			batchnorm_apply(dz + r0 * C, z + r0 * C, st->mean, st->istd, g, b, rows, C);
+			gelu_backward(dz + r0 * C, dy + r0 * C, dz + r0 * C, rows * C);
+		}
+		batchnorm_grad_sums(part + 2 * (size_t)k * C, part + (2 * (size_t)k + 1) * C, gy + r0 * C,
+				    z + r0 * C, st->mean, st->istd, rows, C);
+	}
+	float *tg = ctx->tgrad[0];
+	for (int c = 0; c < C; c++) {
+		double sdy = 0, sdyx = 0;
+		for (long k = 0; k < chunks; k++) {
+			sdy += part[2 * (size_t)k * C + c];
+			sdyx += part[(2 * (size_t)k + 1) * C + c];
+		}
+		tg[o->g + c] += (float)sdyx;
+		tg[o->b + c] += (float)sdy;
+		m[c] = (float)(sdy / (double)n);
+		m[C + c] = (float)(sdyx / (double)n);
+	}
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
+		batchnorm_backward_apply(dz + r0 * C, gy + r0 * C, z + r0 * C, st->mean, st->istd, g, m,
+					 m + C, rows, C);
+	}
+	free(part), free(m);
+	return 0;
+}
+
+/* ------------------------------------------------------------- convolutions */
+
+#define CONV_ROWS 8 /* output rows per item; >= k / stride keeps alternate items apart */
+
+int conv_forward(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
+		 int k, int stride, int pad, const float *wp, size_t b)
+{
+	int Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
+	int per = (Ho + CONV_ROWS - 1) / CONV_ROWS, items = B * per, failed = 0;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *s = tf_alloc_aligned(conv2d_scratch_floats(Wo, CONV_ROWS, ci, k), sizeof(float));
+		if (!s)
+			failed = 1;
+#pragma omp for schedule(static)
+		for (int it = 0; it < items; it++) {
+			int bi = it / per, r0 = (it % per) * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
+			if (s)
+				conv2d_rows(z + (size_t)bi * Ho * Wo * co, x + (size_t)bi * H * W * ci, wp,
+					    P(ctx, b), H, W, ci, co, k, stride, pad, r0, r1, s);
+		}
+		free(s);
+	}
+	return failed ? -1 : 0;
+}
+
+/* Adds a thread's weight gradient, in the prepared order [co][k][k][ci],
+ * to its buffer in torch's order [co][ci][k][k]. */
+static void add_conv_grad(float *g, const float *dwp, int co, int ci, int k)
+{
+	for (int o = 0; o < co; o++)
+		for (int y = 0; y < k; y++)
+			for (int x = 0; x < k; x++)
+				for (int i = 0; i < ci; i++)
+					g[(((size_t)o * ci + i) * k + y) * k + x] +=
+						dwp[(((size_t)o * k + y) * k + x) * ci + i];
+}
+
+int conv_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
+		  int W, int ci, int co, int k, int stride, int pad, const float *wp, size_t w,
+		  size_t b)
+{
+	int Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
+	int per = (Ho + CONV_ROWS - 1) / CONV_ROWS, half = (per + 1) / 2, failed = 0;
+	size_t nw = (size_t)co * k * k * ci;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *g = ctx->tgrad[omp_get_thread_num()];
+		float *s = tf_alloc_aligned(conv2d_backward_scratch_floats(Wo, CONV_ROWS, ci, k), sizeof(float));
+		float *dwp = tf_calloc(nw, sizeof(float));
+		if (!s || !dwp)
+			failed = 1;
+		/* even items, then odd ones: items running at the same time are
+		 * CONV_ROWS output rows apart, so their dx rows do not overlap */
+		for (int phase = 0; phase < 2; phase++) {
+#pragma omp for schedule(static)
+			for (int it = 0; it < B * half; it++) {
+				int bi = it / half, c = 2 * (it % half) + phase;
+				int r0 = c * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
+				if (!s || !dwp || c >= per)
+					continue;
+				const float *d = dz + (size_t)bi * Ho * Wo * co;
+				conv2d_backward_rows(dwp, dx ? dx + (size_t)bi * H * W * ci : NULL, d,
+						     x + (size_t)bi * H * W * ci, wp, H, W, ci, co, k, stride, pad,
+						     r0, r1, s);
+				for (size_t p = (size_t)r0 * Wo; p < (size_t)r1 * Wo; p++)
+					for (int o = 0; o < co; o++)
+						g[b + o] += d[p * co + o];
+			}
+		}
+		if (dwp)
+			add_conv_grad(g + w, dwp, co, ci, k);
+		free(s), free(dwp);
+	}
+	return failed ? -1 : 0;
+}
+
+#define CONVT_ROWS 4 /* input rows per item (an item's dx spans 2 more) */
+
+int convt_forward(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
+		  const float *wp, size_t b)
+{
+	int items = B * H, failed = 0;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *s = tf_alloc_aligned(convt4s2_scratch_floats(W, ci), sizeof(float));
+		if (!s)
+			failed = 1;
+#pragma omp for schedule(static)
+		for (int it = 0; it < items; it++) {
+			int bi = it / H, m = it % H;
+			if (s)
+				convt4s2_rows(z + (size_t)bi * 4 * H * W * co, x + (size_t)bi * H * W * ci, wp,
+					      P(ctx, b), H, W, ci, co, m, m + 1, s);
+		}
+		free(s);
+	}
+	return failed ? -1 : 0;
+}
+
+/* Prepared [2][2][co][2][2][ci] back to torch's [ci][co][4][4]: output
+ * parity p and tap a use kernel index tap_k[p][a]. */
+static void add_convt_grad(float *g, const float *dwp, int ci, int co)
+{
+	static const int tap_k[2][2] = {{1, 3}, {0, 2}};
+	for (int ph = 0; ph < 2; ph++)
+		for (int pw = 0; pw < 2; pw++)
+			for (int o = 0; o < co; o++)
+				for (int a = 0; a < 2; a++)
+					for (int bb = 0; bb < 2; bb++)
+						for (int i = 0; i < ci; i++)
+							g[(((size_t)i * co + o) * 4 + tap_k[ph][a]) * 4 + tap_k[pw][bb]] +=
+								dwp[((((((size_t)ph * 2 + pw) * co + o) * 2 + a) * 2 + bb) * ci) + i];
+}
+
+int convt_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
+		   int W, int ci, int co, const float *wp, size_t w, size_t b)
+{
+	int per = (H + CONVT_ROWS - 1) / CONVT_ROWS, half = (per + 1) / 2, failed = 0;
+	size_t nw = (size_t)16 * ci * co, npix = (size_t)4 * H * W;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *g = ctx->tgrad[omp_get_thread_num()];
+		float *s = tf_alloc_aligned(convt4s2_backward_scratch_floats(W, ci), sizeof(float));
+		float *dwp = tf_calloc(nw, sizeof(float));
+		if (!s || !dwp)
+			failed = 1;
+		for (int phase = 0; phase < 2; phase++) {
+#pragma omp for schedule(static)
+			for (int it = 0; it < B * half; it++) {
+				int bi = it / half, c = 2 * (it % half) + phase;
+				int m0 = c * CONVT_ROWS, m1 = m0 + CONVT_ROWS < H ? m0 + CONVT_ROWS : H;
+				if (!s || !dwp || c >= per)
+					continue;
+				const float *d = dz + (size_t)bi * npix * co;
+				convt4s2_backward_rows(dwp, dx ? dx + (size_t)bi * H * W * ci : NULL, d,
+						       x + (size_t)bi * H * W * ci, wp, H, W, ci, co, m0, m1, s);
+				for (size_t p = (size_t)2 * m0 * 2 * W; p < (size_t)2 * m1 * 2 * W; p++)
+					for (int o = 0; o < co; o++)
+						g[b + o] += d[p * co + o];
+			}
+		}
+		if (dwp)
+			add_convt_grad(g + w, dwp, ci, co);
+		free(s), free(dwp);
+	}
+	return failed ? -1 : 0;
+}

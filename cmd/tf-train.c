@@ -617,11 +617,14 @@ int main(int argc, char **argv)
 	int64_t first = st.step, since = 0;
 	struct loss_shape sh = {set->batch, S, C, F, T};
 	double *sdr = calloc((size_t)S, sizeof *sdr);
+	double t_data = 0, t_fwd = 0, t_bwd = 0, t_opt = 0, t0;
 	while (st.step < a.until) {
+		t0 = tf_clock();
 		if (!set->overfit) {
 			batch_draw(&b, &d, &set->aug, &st.rng, &skipped);
 			batch_spectra(&b, sp, scale);
 		}
+		t_data += tf_clock() - t0, t0 = tf_clock();
 		if (unet_train_forward(ut, &st.m, b.input, b.masks))
 			die_lib("forward");
 		double loss = loss_spec_l1(&sh, b.masks, b.Xmix, b.Xtgt, b.dmasks);
@@ -634,14 +637,17 @@ int main(int argc, char **argv)
 		}
 		if (!isfinite(loss))
 			die("step %lld: the loss is %g (diverged; try a lower --lr)", (long long)st.step + 1, loss);
+		t_fwd += tf_clock() - t0, t0 = tf_clock();
 		memset(grad, 0, st.m.nparams * sizeof *grad);
 		if (unet_train_backward(ut, &st.m, b.dmasks, grad))
 			die_lib("backward");
+		t_bwd += tf_clock() - t0, t0 = tf_clock();
 		norm = grad_clip(&st.m, grad, set->clip);
 		double lr = lr_at(&set->lr, st.step);
 		st.step++;
 		adamw_step(&set->adam, &st.m, grad, st.mom1, st.mom2, lr, st.step);
 		loss_sum += loss, since++;
+		t_opt += tf_clock() - t0;
 
 		double now = tf_clock(), rate_s = (double)(st.step - first) / (now - start);
 		char eta[32];
@@ -688,6 +694,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %lld steps in %.1f s (%.3f s/step)%s%s\n", progname, (long long)(st.step - first),
 			took, st.step > first ? took / (double)(st.step - first) : 0.0, a.out ? "; model " : "",
 			a.out ? a.out : "");
+	if (st.step > first) {
+		double n = (double)(st.step - first);
+		info("per step: data %.3f s, forward and loss %.3f s, backward %.3f s, optimiser %.3f s",
+		     t_data / n, t_fwd / n, t_bwd / n, t_opt / n);
+	}
 	info("%lld silent examples redrawn", (long long)skipped);
 
 	free(sdr), free(grad);

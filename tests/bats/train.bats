@@ -169,3 +169,17 @@ fails() {
 	fails --resume full.state "$d"
 	assert_output --partial "the state was trained on 3"
 }
+
+@test "pipelines/train.mk trains on a corpus and resumes an interrupted run" {
+	cd "$BATS_TEST_TMPDIR"
+	mk="$BATS_TEST_DIRNAME/../../pipelines/train.mk"
+	make -s -f "$mk" CORPUS="$DATA" OUT=models/a.bin STEPS=4 CONFIG="$CFG" BATCH=1 SEGMENT=0.5 VALID=0 \
+		THREADS=1 ARGS='--until 2 -q'
+	[ -f models/a.bin ] && [ -f models/a.bin.state ]
+	make -s -f "$mk" CORPUS="$DATA" OUT=models/a.bin THREADS=1 2>/dev/null
+	tf-train -q -j 1 --init "$CFG" --steps 4 --batch 1 --segment-seconds 0.5 --valid 0 -o b.bin "$DATA"
+	cmp models/a.bin b.bin
+	run make -s -f "$mk" CORPUS="$BATS_TEST_TMPDIR/none" OUT=x.bin
+	assert_failure
+	assert_output --partial "not found"
+}

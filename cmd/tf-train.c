@@ -363,6 +363,28 @@ static double estimate_scale(struct batch *b, const struct dataset *d, const str
 	return sum > 0 ? 1.0 / sqrt(sum / n) : 1.0;
 }
 
+/* The activation storage of a step. When keeping every activation would
+ * take more than half the machine's memory, only the blocks' inputs are
+ * kept and the blocks recomputed in the backward pass (the same gradients,
+ * bit for bit, so this changes nothing but time and memory). */
+static struct unet_train *train_workspace(const struct model *m, int B, int F, int T, int checkpoint)
+{
+	double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+	struct unet_train *ut = unet_train_new(m, B, F, T, checkpoint);
+	if (ut && !checkpoint && phys > 0 && (double)unet_train_bytes(ut) > phys / 2) {
+		info("keeping every activation would take %.0f MB of %.0f MB: recomputing blocks instead",
+		     unet_train_bytes(ut) / 1e6, phys / 1e6);
+		unet_train_free(ut);
+		ut = unet_train_new(m, B, F, T, 1);
+	}
+	if (!ut)
+		die_lib("training workspace");
+	if (phys > 0 && (double)unet_train_bytes(ut) > phys * 0.8)
+		die("a step of %d examples of %d x %d needs %.0f MB of activations, more than this machine's %.0f MB "
+		    "allows; lower --batch or --segment-seconds", B, F, T, unet_train_bytes(ut) / 1e6, phys / 1e6);
+	return ut;
+}
+
 /* ---------- validation: the inference path on held-out excerpts ---------- */
 
 struct collect {
@@ -592,9 +614,9 @@ int main(int argc, char **argv)
 	    !(from_scratch && (json_set & SET_INPUT_SCALE)) && from_scratch)
 		st.m.cfg.input_scale = estimate_scale(&b, &d, &set->aug, sp, set->seed);
 	float scale = strcmp(st.m.cfg.normalization, "scale") ? 1.0f : (float)st.m.cfg.input_scale;
-	struct unet_train *ut = unet_train_new(&st.m, set->batch, F, T, a.checkpoint);
+	struct unet_train *ut = train_workspace(&st.m, set->batch, F, T, a.checkpoint);
 	float *grad = tf_alloc_aligned(st.m.nparams, sizeof(float));
-	if (!ut || !grad)
+	if (!grad)
 		die_lib("training workspace");
 	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
 	     "examples %d x %d frames; %lld parameters; input scale %g; %d threads; activations %.1f MB",

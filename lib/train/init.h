@@ -9,7 +9,7 @@
  * normalisation "scale"):
  *   default  the reference's 15.4M network (depths 2,2,6,2, dims
  *            32,64,128,256, heads 8, window 8), n_fft 2048, hop 512
- *   compact  a 0.2M network that trains on two cores in about an hour:
+ *   compact  a 1.8M network for training on a small machine:
  *            depths 1,1,2,1, dims 16,32,64,128, heads 4, window 8,
  *            n_fft 1024, hop 256
  *   tiny     for tests: depths 1,1,1,1, dims 8,8,16,16, heads 2, window 4,

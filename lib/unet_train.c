@@ -232,7 +232,7 @@ static int setup(struct unet_train *t, const struct model *m)
 		int l = st < 4 ? st : 6 - st;
 		t->level[st] = l;
 		t->depth[st] = c->depths[l];
-		if (!(t->blk[st] = calloc((size_t)t->depth[st], sizeof *t->blk[st])) ||
+		if (!(t->blk[st] = calloc((size_t)t->depth[st] + 1, sizeof *t->blk[st])) ||
 		    !(t->xs[st] = calloc((size_t)t->depth[st] + 1, sizeof *t->xs[st])))
 			return tf_seterr("out of memory");
 		stage_prefix(st, p, sizeof p);
@@ -248,7 +248,7 @@ static int setup(struct unet_train *t, const struct model *m)
 			if (!(t->xs[st][b] = own(t, t->n[l] * d[l])))
 				return -1;
 		if (!t->checkpoint) {
-			if (!(t->acts[st] = calloc((size_t)t->depth[st], sizeof *t->acts[st])))
+			if (!(t->acts[st] = calloc((size_t)t->depth[st] + 1, sizeof *t->acts[st])))
 				return tf_seterr("out of memory");
 			for (int b = 0; b < t->depth[st]; b++)
 				if (bacts_alloc(t, &t->acts[st][b], l))

@@ -634,7 +634,7 @@ int main(int argc, char **argv)
 	}
 
 	/* the loop */
-	int tty = isatty(2) && verbose >= 0;
+	int tty = isatty(2) && verbose >= 0, line_open = 0; /* a live line waits for its newline */
 	double start = tf_clock(), last = start, loss_sum = 0, wave_sum = 0, norm = 0;
 	int64_t first = st.step, since = 0;
 	struct loss_shape sh = {set->batch, S, C, F, T};
@@ -678,7 +678,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "\r%s: step %lld/%lld epoch %lld loss %.5f lr %.2e |g| %.3g %.2f steps/s ETA %s  ",
 				progname, (long long)st.step, (long long)set->lr.total, (long long)(st.step / st.epoch_steps),
 				loss, lr, norm, rate_s, eta);
-			last = now;
+			last = now, line_open = 1;
 		} else if (!tty && verbose >= 0 && (st.step % a.log_every == 0 || st.step == a.until)) {
 			fprintf(stderr, "%s: step %lld/%lld epoch %lld loss %.5f lr %.2e |g| %.3g %.2f steps/s ETA %s\n",
 				progname, (long long)st.step, (long long)set->lr.total, (long long)(st.step / st.epoch_steps),
@@ -698,8 +698,8 @@ int main(int argc, char **argv)
 					at += snprintf(line + at, sizeof line - (size_t)at, " %s %.2f", cfg.stems[s], sdr[s]);
 					mean += sdr[s] / S;
 				}
-				if (tty)
-					fputc('\n', stderr);
+				if (line_open)
+					fputc('\n', stderr), line_open = 0;
 				fprintf(stderr, "%s: %s %lld (step %lld): validation SDR (dB, %d track%s):%s; mean %.2f\n",
 					progname, epoch_end ? "epoch" : "stopped in epoch", (long long)(epoch_end ? st.epoch : st.epoch + 1),
 					(long long)st.step, valid, valid == 1 ? "" : "s", line, mean);
@@ -707,7 +707,7 @@ int main(int argc, char **argv)
 			save(&a, &st);
 		}
 	}
-	if (tty)
+	if (line_open)
 		fputc('\n', stderr);
 	if (st.step == first)
 		save(&a, &st); /* nothing to do: still write what was asked for */

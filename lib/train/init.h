@@ -9,9 +9,11 @@
  * normalisation "scale"):
  *   default  the reference's 15.4M network (depths 2,2,6,2, dims
  *            32,64,128,256, heads 8, window 8), n_fft 2048, hop 512
- *   compact  a 1.8M network for training on a small machine:
- *            depths 1,1,2,1, dims 16,32,64,128, heads 4, window 8,
- *            n_fft 1024, hop 256
+ *   compact  0.37M parameters, for a small machine: depths 1,1,1,1, dims
+ *            8,16,32,64, heads 2, window 8, n_fft 1024, hop 256. A 3 s
+ *            example costs 37 GFLOP forward (unet_flops), a third of the
+ *            111 of dims 16..128 with depths 1,1,2,1, and a training step
+ *            measured 2.3 times faster (man tf-train)
  *   tiny     for tests: depths 1,1,1,1, dims 8,8,16,16, heads 2, window 4,
  *            n_fft 256, hop 64
  * -1 with a message listing the names when name is not one. */

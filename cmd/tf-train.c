@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,6 +477,19 @@ static void save(const struct args *a, const struct train_state *st)
 	}
 }
 
+/* ---------- interruption ---------- */
+
+/* The first SIGINT or SIGTERM ends the run after the step under way, which
+ * then saves the model and state as at an epoch's end (a resumed run goes
+ * on exactly); a second one kills at once. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+	signal(sig, SIG_DFL);
+}
+
 /* ---------- progress ---------- */
 
 static void fmt_duration(char *buf, size_t n, double s)
@@ -566,6 +580,11 @@ int main(int argc, char **argv)
 		    d.ntracks, st.set.tracks);
 	set->holdout = holdout, set->tracks = d.ntracks;
 
+	for (int t = 0; t < valid && t < v.ntracks; t++)
+		if (v.tracks[t].frames <= cfg.n_fft / 2)
+			die("%s: %lld samples, too short to validate on with n_fft %d", v.tracks[t].dir,
+			    (long long)v.tracks[t].frames, cfg.n_fft);
+
 	/* the model and the optimiser */
 	set->aug.seg_len = (int64_t)llround(set->segment_seconds * cfg.sample_rate);
 	if (!a.resume) {
@@ -640,7 +659,9 @@ int main(int argc, char **argv)
 	struct loss_shape sh = {set->batch, S, C, F, T};
 	double *sdr = calloc((size_t)S, sizeof *sdr);
 	double t_data = 0, t_fwd = 0, t_bwd = 0, t_opt = 0, t0;
-	while (st.step < a.until) {
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (st.step < a.until && !stop_signal) {
 		t0 = tf_clock();
 		if (!set->overfit) {
 			batch_draw(&b, &d, &set->aug, &st.rng, &skipped);
@@ -689,6 +710,7 @@ int main(int argc, char **argv)
 		if (epoch_end || st.step == a.until) {
 			if (epoch_end)
 				st.epoch = st.step / st.epoch_steps;
+			save(&a, &st); /* before validating: a validation error loses nothing */
 			if (v.ntracks && valid && verbose >= 0) {
 				validate(&st.m, &v, valid, a.valid_seconds, sp, sdr);
 				char line[1024];
@@ -704,13 +726,17 @@ int main(int argc, char **argv)
 					progname, epoch_end ? "epoch" : "stopped in epoch", (long long)(epoch_end ? st.epoch : st.epoch + 1),
 					(long long)st.step, valid, valid == 1 ? "" : "s", line, mean);
 			}
-			save(&a, &st);
 		}
 	}
 	if (line_open)
 		fputc('\n', stderr);
-	if (st.step == first)
-		save(&a, &st); /* nothing to do: still write what was asked for */
+	if (st.step == first || (stop_signal && st.step % st.epoch_steps && st.step != a.until))
+		save(&a, &st); /* nothing done, or interrupted: write what was asked for */
+	if (stop_signal) {
+		warn("interrupted at step %lld; %s%s", (long long)st.step, a.state ? "--resume " : "model saved",
+		     a.state ? a.state : "");
+		return 128 + stop_signal;
+	}
 	double took = tf_clock() - start;
 	if (verbose >= 0)
 		fprintf(stderr, "%s: %lld steps in %.1f s (%.3f s/step)%s%s\n", progname, (long long)(st.step - first),

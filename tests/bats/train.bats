@@ -183,3 +183,20 @@ fails() {
 	assert_failure
 	assert_output --partial "not found"
 }
+
+@test "SIGINT ends the run after the step under way; the saved state resumes exactly" {
+	cd "$BATS_TEST_TMPDIR"
+	opts=(-j 1 --init "$CFG" --segment-seconds 0.25 --batch 1 --valid 0 --steps 100)
+	tf-train "${opts[@]}" --log-every 1 -o two.bin --state two.state "$DATA" 2> log &
+	pid=$!
+	for i in $(seq 200); do grep -q 'step 1/' log && break; sleep 0.05; done
+	kill -INT $pid
+	rc=0 && wait $pid || rc=$?
+	cat log
+	[ "$rc" -eq 130 ]
+	step=$(sed -n 's/^tf-train: interrupted at step \([0-9]*\); --resume two.state$/\1/p' log)
+	[ -n "$step" ] && [ "$step" -lt 100 ]
+	tf-train -q -j 1 --resume two.state -o two.bin --state two.state "$DATA"
+	tf-train -q "${opts[@]}" -o one.bin "$DATA"
+	cmp one.bin two.bin
+}

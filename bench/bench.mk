@@ -6,3 +6,13 @@ bench: all
 # make bench-streaming: peak RSS of each program on a 1- and a 10-minute track.
 bench-streaming: all
 	sh bench/streaming_rss.sh
+
+# make bench-train: peak RSS and time of one training step of the default
+# network, with and without checkpointing (bench/train_step.c).
+build/bench/train_step: build/bench/train_step.o build/libtfswa.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-train: build/bench/train_step
+	build/bench/train_step -H 513 -W 259
+	build/bench/train_step -H 1025 -W 259

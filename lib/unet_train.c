@@ -43,6 +43,7 @@ struct bacts { /* a block's activations for the backward pass */
 struct unet_train {
 	struct unet_config cfg;
 	int B, H, W, checkpoint;
+	int forwarded; /* a forward pass has filled the activations */
 	int hs[4], ws[4];
 	size_t n[4]; /* pixels over the batch at each level */
 	struct tctx ctx;
@@ -481,6 +482,7 @@ int unet_train_forward(struct unet_train *t, struct model *m, const float *in, f
 	size_t n0 = (size_t)t->H * t->W;
 	ctx->params = m->params;
 	ctx->update_running = 1;
+	t->forwarded = 0;
 	prepare_weights(t);
 	for (int b = 0; b < B; b++)
 		for (int ch = 0; ch < c->in_channels; ch++)
@@ -534,6 +536,7 @@ int unet_train_forward(struct unet_train *t, struct model *m, const float *in, f
 			for (size_t p = 0; p < n0; p++)
 				masks[((size_t)b * c->out_channels + o) * n0 + p] =
 					t->masks[((size_t)b * n0 + p) * c->out_channels + o];
+	t->forwarded = 1;
 	return 0;
 fail:
 	return tf_seterr("training forward pass: %s", tf_strerror()), -1;
@@ -548,6 +551,8 @@ int unet_train_backward(struct unet_train *t, const struct model *m, const float
 	int B = t->B, out = c->out_channels;
 	size_t n0 = (size_t)t->H * t->W, N0 = t->n[0];
 	float *g = t->g[0], *spare = t->g[1];
+	if (!t->forwarded)
+		return tf_seterr("training backward pass without a forward pass");
 	ctx->params = m->params;
 	ctx->update_running = 0;
 	for (int i = 0; i < ctx->T; i++)

@@ -203,6 +203,22 @@ int main(int argc, char **argv)
 		setenv("OMP_WAIT_POLICY", "passive", 1);
 		execv("/proc/self/exe", argv);
 	}
+	/* misuse: a clear error, no crash */
+	{
+		struct unet_config cfg;
+		struct model m;
+		tiny_config(&cfg, d2111);
+		model_init(&m, &cfg);
+		struct unet_train *t = unet_train_new(&m, 1, 7, 12, 0);
+		ok(!t && strstr(tf_strerror(), "7 x 12"), "a 7 x 12 input is refused: %s", tf_strerror());
+		t = unet_train_new(&m, 1, 16, 12, 1);
+		float *g = calloc(m.nparams, sizeof *g), *d = calloc(2 * 16 * 12, sizeof *d);
+		ok(t && unet_train_backward(t, &m, d, g) == -1, "backward before any forward pass is refused: %s",
+		   tf_strerror());
+		unet_train_free(t);
+		free(g), free(d);
+		model_free(&m);
+	}
 	run_case("aligned 16x12, depths 2,1,1,1", d2111, 2, 16, 12, 0, NULL);
 	run_case("ragged 19x13, depths 1,1,1,2", d1112, 2, 19, 13, 0, NULL);
 	run_case("ragged 19x13, Swin mask in shifted windows", d2111, 2, 19, 13, 1, "swa");

@@ -11,7 +11,7 @@
 # command again; delete OUT.state to start over. A finished run (its state at
 # the last step) does nothing more.
 #
-# Variables: CORPUS, OUT (required); STEPS (default 2000); CONFIG (a named
+# Variables: OUT (required); CORPUS (default data/corpus); STEPS (default 2000); CONFIG (a named
 # configuration, default compact, or a JSON file); BATCH (default 4); SEED
 # (default 0); SEGMENT seconds (default 3); EPOCH_STEPS (default 100); VALID
 # test tracks (default 2); THREADS (default: all cores); ARGS (more tf-train
@@ -27,10 +27,11 @@ SEED        ?= 0
 SEGMENT     ?= 3
 EPOCH_STEPS ?= 100
 VALID       ?= 2
+CORPUS      ?= data/corpus
 STATE       := $(OUT).state
 TRAIN_J     := $(if $(THREADS),-j $(THREADS),)
 
-ifeq ($(and $(CORPUS),$(OUT)),)
+ifeq ($(OUT),)
 $(error usage: make -f pipelines/train.mk CORPUS=DIR OUT=model.bin [STEPS=N] [CONFIG=compact])
 endif
 

@@ -559,7 +559,9 @@ int main(int argc, char **argv)
 	}
 	/* validation: the first tracks of test/, or tracks held out of train/
 	 * (a split a resumed run keeps) */
-	int valid = a.resume ? (st.set.holdout ? st.set.holdout : a.valid) : a.valid, holdout = 0;
+	int valid = a.valid, holdout = 0;
+	if (a.resume)
+		valid = st.set.holdout ? st.set.holdout : is_dir(test_dir) ? a.valid : 0;
 	if (valid && is_dir(test_dir) && !st.set.holdout) {
 		if (dataset_open(&v, test_dir, (const char(*)[32])cfg.stems, cfg.nstems, d.sample_rate, d.channels))
 			die_lib("");

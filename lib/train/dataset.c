@@ -53,7 +53,7 @@ static int check_file(struct dataset *d, int t, int s)
 	if (info.samplerate != d->sample_rate)
 		rc = tf_seterr("%s: sample rate %d Hz, but %d Hz expected (all files must have one rate)", path,
 			       info.samplerate, d->sample_rate);
-	else if (info.channels != d->channels && info.channels != 1)
+	else if (info.channels != d->channels && info.channels != 1 && d->channels != 1)
 		rc = tf_seterr("%s: %d channels, but %d expected (or mono)", path, info.channels, d->channels);
 	else if (tr->frames < 0)
 		tr->frames = info.frames;
@@ -157,8 +157,16 @@ int dataset_read(const struct dataset *d, int t, int s, int64_t offset, int64_t 
 		for (int c = 0; c < C; c++) {
 			float *o = out + (size_t)c * (size_t)n;
 			int fcc = fc == 1 ? 0 : c;
-			for (int64_t i = 0; i < avail; i++)
-				o[i] = buf[(size_t)i * fc + fcc];
+			if (C == 1 && fc > 1) /* a mono model: the channels' average */
+				for (int64_t i = 0; i < avail; i++) {
+					float sum = 0;
+					for (int k = 0; k < fc; k++)
+						sum += buf[(size_t)i * fc + k];
+					o[i] = sum / (float)fc;
+				}
+			else
+				for (int64_t i = 0; i < avail; i++)
+					o[i] = buf[(size_t)i * fc + fcc];
 			memset(o + avail, 0, (size_t)(n - avail) * sizeof *o);
 		}
 	}

@@ -28,7 +28,8 @@ struct dataset {
 
 /* Opens dir (e.g. ROOT/train). rate and channels: what every file must
  * have (0: what the first track has; a mono file is accepted for any
- * channel count and duplicated). An empty folder, a track without one of
+ * channel count and duplicated; for channels 1, files of any channel count
+ * are accepted and read as the average of their channels). An empty folder, a track without one of
  * the files, a length, rate or channel count that disagrees, or a file
  * libsndfile cannot read are errors naming the file. */
 int dataset_open(struct dataset *d, const char *dir, const char (*stems)[32], int nstems, int rate,

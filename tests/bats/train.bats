@@ -83,6 +83,10 @@ train() {
 		-o tuned.bin "$DATA"
 	! cmp -s base.bin tuned.bin
 	diff <(tf-export --info base.bin) <(tf-export --info tuned.bin)
+	# a mono model learns from stereo files (their average)
+	printf '{"channels": 1, "dims": [4, 4, 8, 8], "depths": [1, 1, 1, 0], "num_heads": 2, "window_size": 4, "shift_size": 2, "n_fft": 64, "hop": 32}' > mono.json
+	tf-train -q -j 1 --init mono.json --segment-seconds 0.5 --batch 1 --valid 1 --steps 2 -o mono.bin "$DATA"
+	tf-export --info mono.bin | grep -x "channels: 1"
 	run tf-train -q -m base.bin --stems vocals,other --valid 0 --steps 1 -o x.bin "$DATA"
 	assert_clean_failure tf-train
 	assert_output --partial "--stems"

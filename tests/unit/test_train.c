@@ -334,6 +334,19 @@ static void test_dataset(void)
 		zeros &= x[i] == 0 && x[100 + i] == 0;
 	ok(same && zeros, "the samples as written, in both channels, then zeros");
 
+	/* a mono reading of stereo files: the channels' average */
+	struct dataset mono;
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s/good", root);
+	rc = dataset_open(&mono, dir, stems, 2, 8000, 1);
+	float avg[100], st2[200];
+	int avg_ok = rc == 0 && dataset_read(&mono, 1, 0, 100, 100, avg) == 0 && dataset_read(&d, 1, 0, 100, 100, st2) == 0;
+	for (int i = 0; avg_ok && i < 100; i++)
+		avg_ok = avg[i] == (st2[i] + st2[100 + i]) / 2.0f;
+	ok(avg_ok, "a mono dataset reads stereo files as the average of their channels");
+	if (rc == 0)
+		dataset_free(&mono);
+
 	/* augmentation */
 	struct augment a = {1000, 0.5, 1.5, 1, 1, -60};
 	ok(augment_eligible(&d, &a) == 2, "two tracks are long enough for a 1000-sample segment");

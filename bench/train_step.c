@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	       omp_get_max_threads());
 	printf("%-11s %10s %10s %10s %12s %12s\n", "mode", "forward_s", "backward_s", "step_s", "peak_rss_MB",
 	       "held_MB");
-	double rss[3] = {0};
+	double rss[2] = {0}, step[3] = {0}; /* plain, checkpoint, inference */
 	for (char *mode = strtok(modes, ","); mode; mode = strtok(NULL, ",")) {
 		int fd[2];
 		char buf[256] = "";
@@ -139,11 +139,18 @@ int main(int argc, char **argv)
 		printf("%-11s %10.2f %10.2f %10.2f %12.0f %12.0f\n", mode, f, b, f + b, mb, bytes / 1048576.0);
 		fflush(stdout);
 		if (!strcmp(mode, "plain"))
-			rss[0] = mb;
+			rss[0] = mb, step[0] = f + b;
 		if (!strcmp(mode, "checkpoint"))
-			rss[1] = mb;
+			rss[1] = mb, step[1] = f + b;
+		if (!strcmp(mode, "inference"))
+			step[2] = f;
 	}
 	if (rss[0] > 0 && rss[1] > 0)
-		printf("# checkpointing: peak RSS %.1f%% lower\n", 100.0 * (1 - rss[1] / rss[0]));
+		printf("# checkpointing: peak RSS %.1f%% lower, step time x%.2f\n", 100.0 * (1 - rss[1] / rss[0]),
+		       step[1] / step[0]);
+	for (int i = 0; i < 2; i++)
+		if (step[i] > 0 && step[2] > 0)
+			printf("# %s step = %.1f x the inference forward pass\n", i ? "checkpointed" : "plain",
+			       step[i] / step[2]);
 	return 0;
 }

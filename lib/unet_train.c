@@ -7,7 +7,20 @@
  * Stages are numbered 0..6: encoder 0..2, bottleneck 3, decoder 4..6
  * (decoder i = stage 4+i works at level 2-i). Stage st keeps the inputs of
  * its blocks and its output in xs[st][0..depth]; that is all a block keeps
- * with checkpointing, otherwise each block also keeps its own activations. */
+ * with checkpointing, otherwise each block also keeps its own activations
+ * (struct bacts: about 6C + 3 (9C + heads) floats per pixel).
+ *
+ * Gradients: each thread adds into its own full-size buffer; the buffers
+ * are summed in thread order at the end, and every parallel loop hands out
+ * the same items to the same threads, so results are the same bits on
+ * every run with the same number of threads, with or without
+ * checkpointing (the recomputed forward pass runs the same code on the
+ * same numbers).
+ *
+ * In exact arithmetic some gradients are zero: the bias of every
+ * convolution followed by BatchNorm, and mlp.3.bias of every branch (a
+ * constant per channel passes the 1x1 fusion convolution and is removed by
+ * its BatchNorm); here they come out at rounding level. */
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>

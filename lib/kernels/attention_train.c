@@ -121,6 +121,67 @@ static void forward_row(const struct rows *r, float *o, float *lse, const float 
 	*lse = mx + logf(sum);
 }
 
+/* d = 4 (the first level of the default network, where most of the
+ * scores are), without a mask: each pass over the keys does all four channels at once,
+ * with the sums over keys in registers. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void forward_row4(const struct rows *r, float *o, float *lse, const float *q, int L,
+			 float scale)
+{
+	size_t Lp = (size_t)r->Lp;
+	const float *k0 = r->kt, *k1 = k0 + Lp, *k2 = k1 + Lp, *k3 = k2 + Lp;
+	const float *v0 = r->vt, *v1 = v0 + Lp, *v2 = v1 + Lp, *v3 = v2 + Lp;
+	float q0 = q[0] * scale, q1 = q[1] * scale, q2 = q[2] * scale, q3 = q[3] * scale;
+	float *s = r->s, mx = MASKED, sum = 0.0f, o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f;
+#pragma omp simd reduction(max : mx)
+	for (int j = 0; j < L; j++) {
+		float a = q0 * k0[j] + q1 * k1[j] + q2 * k2[j] + q3 * k3[j];
+		s[j] = a;
+		mx = a > mx ? a : mx;
+	}
+#pragma omp simd reduction(+ : sum, o0, o1, o2, o3)
+	for (int j = 0; j < L; j++) {
+		float p = exp_le0(s[j] - mx);
+		sum += p;
+		o0 += p * v0[j], o1 += p * v1[j], o2 += p * v2[j], o3 += p * v3[j];
+	}
+	o[0] = o0 / sum, o[1] = o1 / sum, o[2] = o2 / sum, o[3] = o3 / sum;
+	*lse = mx + logf(sum);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void backward_row4(const struct rows *r, float *dq, const float *q, const float *o,
+			  const float *dout, float lse, int L, float scale)
+{
+	size_t Lp = (size_t)r->Lp;
+	const float *k0 = r->kt, *k1 = k0 + Lp, *k2 = k1 + Lp, *k3 = k2 + Lp;
+	const float *v0 = r->vt, *v1 = v0 + Lp, *v2 = v1 + Lp, *v3 = v2 + Lp;
+	float *dk0 = r->dkt, *dk1 = dk0 + Lp, *dk2 = dk1 + Lp, *dk3 = dk2 + Lp;
+	float *dv0 = r->dvt, *dv1 = dv0 + Lp, *dv2 = dv1 + Lp, *dv3 = dv2 + Lp;
+	float q0 = q[0] * scale, q1 = q[1] * scale, q2 = q[2] * scale, q3 = q[3] * scale;
+	float g0 = dout[0], g1 = dout[1], g2 = dout[2], g3 = dout[3];
+	float D = g0 * o[0] + g1 * o[1] + g2 * o[2] + g3 * o[3];
+	float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, *pb = r->p, *dsb = r->s;
+	/* two loops: GCC does not vectorise the exponential's selects in a
+	 * loop that also stores to dk and dv */
+#pragma omp simd
+	for (int j = 0; j < L; j++) {
+		float sc = q0 * k0[j] + q1 * k1[j] + q2 * k2[j] + q3 * k3[j];
+		float p = exp_le0(sc - lse);
+		float dp = g0 * v0[j] + g1 * v1[j] + g2 * v2[j] + g3 * v3[j];
+		pb[j] = p;
+		dsb[j] = p * (dp - D);
+	}
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+	for (int j = 0; j < L; j++) {
+		float p = pb[j], ds = dsb[j];
+		dv0[j] += p * g0, dv1[j] += p * g1, dv2[j] += p * g2, dv3[j] += p * g3;
+		dk0[j] += q0 * ds, dk1[j] += q1 * ds, dk2[j] += q2 * ds, dk3[j] += q3 * ds;
+		a0 += ds * k0[j], a1 += ds * k1[j], a2 += ds * k2[j], a3 += ds * k3[j];
+	}
+	dq[0] = a0 * scale, dq[1] = a1 * scale, dq[2] = a2 * scale, dq[3] = a3 * scale;
+}
+
 void attention_train_forward(float *out, float *lse, const float *qkv, int nseq, int L, int heads,
 			     int d, float scale, const int *region, float *scratch)
 {
@@ -134,8 +195,12 @@ void attention_train_forward(float *out, float *lse, const float *qkv, int nseq,
 			load_kv(&r, x, L, C, h, d);
 			for (int i = 0; i < L; i++) {
 				size_t row = (size_t)sq * L + i;
-				forward_row(&r, out + row * C + (size_t)h * d, lse + row * heads + h,
-					    x + (size_t)i * 3 * C + (size_t)h * d, L, d, scale, rg, i);
+				if (d == 4 && !rg)
+					forward_row4(&r, out + row * C + (size_t)h * d, lse + row * heads + h,
+						     x + (size_t)i * 3 * C + (size_t)h * d, L, scale);
+				else
+					forward_row(&r, out + row * C + (size_t)h * d, lse + row * heads + h,
+						    x + (size_t)i * 3 * C + (size_t)h * d, L, d, scale, rg, i);
 			}
 		}
 	}
@@ -197,10 +262,15 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
 			memset(r.dkt, 0, 2 * (size_t)d * r.Lp * sizeof(float)); /* dkt, dvt */
 			for (int i = 0; i < L; i++) {
 				size_t row = (size_t)sq * L + i;
-				backward_row(&r, dx + (size_t)i * 3 * C + (size_t)h * d,
-					     x + (size_t)i * 3 * C + (size_t)h * d, out + row * C + (size_t)h * d,
-					     dout + row * C + (size_t)h * d, lse[row * heads + h], L, d, scale,
-					     rg, i);
+				if (d == 4 && !rg)
+					backward_row4(&r, dx + (size_t)i * 3 * C + (size_t)h * d,
+						      x + (size_t)i * 3 * C + (size_t)h * d, out + row * C + (size_t)h * d,
+						      dout + row * C + (size_t)h * d, lse[row * heads + h], L, scale);
+				else
+					backward_row(&r, dx + (size_t)i * 3 * C + (size_t)h * d,
+						     x + (size_t)i * 3 * C + (size_t)h * d,
+						     out + row * C + (size_t)h * d, dout + row * C + (size_t)h * d,
+						     lse[row * heads + h], L, d, scale, rg, i);
 			}
 			for (int j = 0; j < L; j++)
 				for (int c = 0; c < d; c++) {

@@ -458,6 +458,24 @@ static void validate(const struct model *m, const struct dataset *v, int n, doub
 	unet_free(u);
 }
 
+/* One line: the validation SDR of every stem and their mean. */
+static void report_validation(const struct train_state *st, const struct dataset *v, int n, double seconds,
+			      const struct spec *sp, int epoch_end)
+{
+	const struct unet_config *c = &st->m.cfg;
+	double sdr[MODEL_MAX_STEMS], mean = 0;
+	char line[1024];
+	int at = 0;
+	validate(&st->m, v, n, seconds, sp, sdr);
+	for (int s = 0; s < c->nstems; s++) {
+		at += snprintf(line + at, sizeof line - (size_t)at, " %s %.2f", c->stems[s], sdr[s]);
+		mean += sdr[s] / c->nstems;
+	}
+	fprintf(stderr, "%s: %s %lld (step %lld): validation SDR (dB, %d track%s):%s; mean %.2f\n", progname,
+		epoch_end ? "epoch" : "stopped in epoch", (long long)(epoch_end ? st->epoch : st->epoch + 1),
+		(long long)st->step, n, n == 1 ? "" : "s", line, mean);
+}
+
 /* ---------- saving ---------- */
 
 static void save(const struct args *a, const struct train_state *st)
@@ -656,10 +674,9 @@ int main(int argc, char **argv)
 
 	/* the loop */
 	int tty = isatty(2) && verbose >= 0, line_open = 0; /* a live line waits for its newline */
-	double start = tf_clock(), last = start, loss_sum = 0, wave_sum = 0, norm = 0;
+	double start = tf_clock(), last = start, loss_sum = 0, norm = 0;
 	int64_t first = st.step, since = 0;
 	struct loss_shape sh = {set->batch, S, C, F, T};
-	double *sdr = calloc((size_t)S, sizeof *sdr);
 	double t_data = 0, t_fwd = 0, t_bwd = 0, t_opt = 0, t0;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -677,7 +694,6 @@ int main(int argc, char **argv)
 			double w = loss_wave_l1(&sh, sp, b.masks, b.Xmix, b.audio, L, set->wave_loss, b.dmasks);
 			if (isnan(w))
 				die_lib("waveform loss");
-			wave_sum += w;
 			loss += set->wave_loss * w;
 		}
 		if (!isfinite(loss))
@@ -714,19 +730,9 @@ int main(int argc, char **argv)
 				st.epoch = st.step / st.epoch_steps;
 			save(&a, &st); /* before validating: a validation error loses nothing */
 			if (v.ntracks && valid && verbose >= 0) {
-				validate(&st.m, &v, valid, a.valid_seconds, sp, sdr);
-				char line[1024];
-				int at = 0;
-				double mean = 0;
-				for (int s = 0; s < S; s++) {
-					at += snprintf(line + at, sizeof line - (size_t)at, " %s %.2f", cfg.stems[s], sdr[s]);
-					mean += sdr[s] / S;
-				}
 				if (line_open)
 					fputc('\n', stderr), line_open = 0;
-				fprintf(stderr, "%s: %s %lld (step %lld): validation SDR (dB, %d track%s):%s; mean %.2f\n",
-					progname, epoch_end ? "epoch" : "stopped in epoch", (long long)(epoch_end ? st.epoch : st.epoch + 1),
-					(long long)st.step, valid, valid == 1 ? "" : "s", line, mean);
+				report_validation(&st, &v, valid, a.valid_seconds, sp, epoch_end);
 			}
 		}
 	}
@@ -751,7 +757,7 @@ int main(int argc, char **argv)
 	}
 	info("%lld silent examples redrawn", (long long)skipped);
 
-	free(sdr), free(grad);
+	free(grad);
 	unet_train_free(ut);
 	batch_free(&b);
 	spec_free(sp);

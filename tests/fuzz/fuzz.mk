@@ -8,7 +8,7 @@
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS := stream model pth safetensors config
+FUZZ_TARGETS := stream model pth safetensors config train_state
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -fopenmp -pthread -Ilib -isystem $(BLIS_INC) -Wno-pass-failed \

@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 out=${1:-build/fuzz/seeds}
 I=tests/data/import
-for t in stream model pth safetensors config; do
+for t in stream model pth safetensors config train_state; do
 	rm -rf "$out/$t"
 	mkdir -p "$out/$t"
 done
@@ -40,5 +40,16 @@ if [ -x bin/tf-export ]; then
 		[ -x bin/tf-unet ] && bin/tf-unet -q -m "$tmp/ragged.bin" \
 			"$out/stream/spectrogram.stream" > "$out/stream/stems.stream"
 	fi
+fi
+# a training state: one step of a tiny network on a generated dataset
+if [ -x bin/tf-train ] && [ -x /usr/bin/python3 ]; then
+	ttmp=$(mktemp -d)
+	trap 'rm -rf "${tmp:-}" "$ttmp"' EXIT
+	/usr/bin/python3 tests/tools/train_dataset.py "$ttmp/data" 1 0 0.3 4000 &&
+		printf '{"depths":[1,1,1,0],"dims":[2,2,2,2],"num_heads":1,"window_size":2,"shift_size":1,"n_fft":16,"hop":8}' \
+			> "$ttmp/c.json" &&
+		bin/tf-train -q -j 1 --init "$ttmp/c.json" --steps 1 --batch 1 --segment-seconds 0.1 --valid 0 \
+			--state "$out/train_state/tiny.state" "$ttmp/data"
+	[ -f "$out/train_state/tiny.state" ] && head -c 3000 "$out/train_state/tiny.state" > "$out/train_state/cut.state"
 fi
 exit 0

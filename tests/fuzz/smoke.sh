@@ -8,7 +8,7 @@
 # clang every target is skipped.
 cd "$(dirname "$0")/../.." || exit 2
 T=${FUZZ_SMOKE_TIME:-3}
-targets="stream model pth safetensors config"
+targets="stream model pth safetensors config train_state"
 set -- $targets
 for r in tests/fuzz/regressions/*-*; do
 	[ -e "$r" ] && set -- "$@" "regression $(basename "$r")"

@@ -1,0 +1,772 @@
+/* tf-train: trains TFSWA-UNet on a dataset in MUSDB18's layout, from
+ * scratch (a named or JSON configuration) or from a model file, with
+ * AdamW on the L1 loss of the separated spectrograms; writes a model file
+ * that tf-unet runs as it is, and a training state to resume from. */
+#include <getopt.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "error.h"
+#include "fileio.h"
+#include "import/import.h"
+#include "metrics/sdr.h"
+#include "model.h"
+#include "segment.h"
+#include "timing.h"
+#include "train/augment.h"
+#include "train/dataset.h"
+#include "train/init.h"
+#include "train/loss.h"
+#include "train/spec.h"
+#include "train/state.h"
+#include "unet.h"
+#include "unet_train.h"
+
+/* Examples drawn to estimate the input scale of a new model. */
+#define SCALE_EXAMPLES 16
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: tf-train (--init NAME|CONFIG.json | -m MODEL | --resume STATE) [options] DATASET\n"
+		"Trains TFSWA-UNet on DATASET/train/<track>/{mixture,<stem>}.wav (MUSDB18's layout),\n"
+		"validating on DATASET/test (or on --valid tracks held out of train/ when there is no test/).\n\n"
+		"Where to start (one of):\n"
+		"      --init NAME|FILE   from scratch: a named configuration (%s)\n"
+		"                         or a JSON config (tf-export's keys) on top of \"default\"\n"
+		"  -m, --model FILE       fine-tune a model file (e.g. imported with tf-export)\n"
+		"      --resume FILE      continue a training state exactly where it stopped\n"
+		"Outputs (written atomically at every epoch's end and at the end):\n"
+		"  -o, --output FILE      the model file\n"
+		"      --state FILE       the training state (for --resume)\n"
+		"Training settings (kept by a resumed run):\n"
+		"      --seed N           random seed (default 0)\n"
+		"      --steps N          optimiser steps in all (default 1000)\n"
+		"      --batch N          examples per step (default 4)\n"
+		"      --segment-seconds S  length of an example (default 3)\n"
+		"      --stems A,B,...    stem names (default: the configuration's)\n"
+		"      --lr X             peak learning rate (default 1e-3)\n"
+		"      --lr-min X         cosine floor (default 0)\n"
+		"      --schedule KIND    cosine, step or constant after the warm-up (default cosine)\n"
+		"      --warmup N         linear warm-up steps (default steps/20)\n"
+		"      --step-size N      step schedule: multiply by --gamma every N steps (default 1000)\n"
+		"      --gamma X          (default 0.5)\n"
+		"      --beta1 X --beta2 X --eps X   Adam's constants (default 0.9, 0.999, 1e-8)\n"
+		"      --weight-decay X   decoupled weight decay of conv and linear weights (default 0.01)\n"
+		"      --clip X           clip the gradient's global norm to X; 0: never (default 5)\n"
+		"      --wave-loss W      add W x the waveform L1 through the iSTFT (default 0)\n"
+		"      --gain LO,HI       random gain per stem (default 0.25,1.25)\n"
+		"      --no-swap          no random channel swap\n"
+		"      --no-remix         all stems of an example from one track and offset\n"
+		"      --silence-db DB    redraw examples whose stems are all quieter (default -60)\n"
+		"      --overfit          train on one fixed batch (to check that the loss falls)\n"
+		"      --valid N          validation tracks (default 2; 0: none)\n"
+		"Run options:\n"
+		"      --until N          stop after step N (default: --steps)\n"
+		"      --epoch-steps N    steps per epoch: validate and save after each (default 100)\n"
+		"      --valid-seconds S  seconds of each validation track, from its middle (default 10)\n"
+		"      --checkpoint       recompute blocks in the backward pass (less memory)\n"
+		"      --log-every N      progress line every N steps when stderr is no terminal (default 10)\n"
+		"  -j, --threads N        threads (default: all cores)\n"
+		"  -q, --quiet            no progress or epoch reports\n"
+		"  -v, --verbose          say more\n"
+		"  -h, --help             show this help\n"
+		"  -V, --version          show the version\n",
+		train_config_names());
+}
+
+/* Options that set training settings, which a resumed run must not change. */
+enum {
+	O_INIT = 256, O_RESUME, O_STATE, O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN,
+	O_SCHED, O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_WAVE, O_GAIN,
+	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY,
+	O_LAST
+};
+
+struct args {
+	const char *init, *model, *resume, *out, *state, *data, *stems;
+	struct train_settings set;
+	int warmup_given, valid;
+	int64_t until, epoch_steps, log_every;
+	double valid_seconds;
+	int checkpoint, threads;
+	unsigned char given[O_LAST];
+};
+
+static void parse_gain(const char *s, double *lo, double *hi)
+{
+	char *comma = strchr(s, ','), buf[64];
+	if (!comma || (size_t)(comma - s) >= sizeof buf)
+		die("--gain: want LO,HI (e.g. 0.25,1.25), got '%s'", s);
+	memcpy(buf, s, (size_t)(comma - s));
+	buf[comma - s] = 0;
+	*lo = parse_double(buf, "--gain", 1e-6, 100);
+	*hi = parse_double(comma + 1, "--gain", 1e-6, 100);
+	if (*lo > *hi)
+		die("--gain: low %g above high %g", *lo, *hi);
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{"init", required_argument, 0, O_INIT},        {"model", required_argument, 0, 'm'},
+		{"resume", required_argument, 0, O_RESUME},    {"output", required_argument, 0, 'o'},
+		{"state", required_argument, 0, O_STATE},      {"seed", required_argument, 0, O_SEED},
+		{"steps", required_argument, 0, O_STEPS},      {"batch", required_argument, 0, O_BATCH},
+		{"segment-seconds", required_argument, 0, O_SEGSEC},
+		{"stems", required_argument, 0, O_STEMS},      {"lr", required_argument, 0, O_LR},
+		{"lr-min", required_argument, 0, O_LRMIN},     {"schedule", required_argument, 0, O_SCHED},
+		{"warmup", required_argument, 0, O_WARMUP},    {"step-size", required_argument, 0, O_STEPSIZE},
+		{"gamma", required_argument, 0, O_GAMMA},      {"beta1", required_argument, 0, O_BETA1},
+		{"beta2", required_argument, 0, O_BETA2},      {"eps", required_argument, 0, O_EPS},
+		{"weight-decay", required_argument, 0, O_WD},  {"clip", required_argument, 0, O_CLIP},
+		{"wave-loss", required_argument, 0, O_WAVE},   {"gain", required_argument, 0, O_GAIN},
+		{"no-swap", no_argument, 0, O_NOSWAP},         {"no-remix", no_argument, 0, O_NOREMIX},
+		{"silence-db", required_argument, 0, O_SILENCE}, {"overfit", no_argument, 0, O_OVERFIT},
+		{"valid", required_argument, 0, O_VALID},      {"until", required_argument, 0, O_UNTIL},
+		{"epoch-steps", required_argument, 0, O_EPOCH}, {"valid-seconds", required_argument, 0, O_VALSEC},
+		{"checkpoint", no_argument, 0, O_CKPT},        {"log-every", required_argument, 0, O_LOGEVERY},
+		{"threads", required_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
+		{"verbose", no_argument, 0, 'v'},              {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},              {0, 0, 0, 0}};
+	struct train_settings *s = &a->set;
+	int opt;
+	memset(a, 0, sizeof *a);
+	s->batch = 4, s->segment_seconds = 3.0;
+	s->lr = (struct lr_schedule){LR_COSINE, 1e-3, 0.0, 0, 1000, 1000, 0.5};
+	s->adam = (struct adamw){0.9, 0.999, 1e-8, 0.01};
+	s->clip = 5.0;
+	s->aug = (struct augment){0, 0.25, 1.25, 1, 1, -60.0};
+	a->valid = 2, a->until = -1, a->epoch_steps = 100, a->log_every = 10, a->valid_seconds = 10;
+	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
+		if (opt >= O_INIT && opt < O_LAST)
+			a->given[opt] = 1;
+		switch (opt) {
+		case O_INIT: a->init = optarg; break;
+		case 'm': a->model = optarg; break;
+		case O_RESUME: a->resume = optarg; break;
+		case 'o': a->out = optarg; break;
+		case O_STATE: a->state = optarg; break;
+		case O_SEED: s->seed = (uint64_t)parse_long(optarg, "--seed", 0, INT64_MAX); break;
+		case O_STEPS: s->lr.total = parse_long(optarg, "--steps", 1, (long)1 << 40); break;
+		case O_BATCH: s->batch = (int)parse_long(optarg, "--batch", 1, TRAIN_MAX_BATCH); break;
+		case O_SEGSEC: s->segment_seconds = parse_double(optarg, "--segment-seconds", 0.01, 600); break;
+		case O_STEMS: a->stems = optarg; break;
+		case O_LR: s->lr.lr = parse_double(optarg, "--lr", 1e-12, 1); break;
+		case O_LRMIN: s->lr.lr_min = parse_double(optarg, "--lr-min", 0, 1); break;
+		case O_SCHED:
+			if (lr_kind_from_name(optarg) < 0)
+				die("--schedule: '%s' is not one of cosine, step, constant", optarg);
+			s->lr.kind = (enum lr_kind)lr_kind_from_name(optarg);
+			break;
+		case O_WARMUP: s->lr.warmup = parse_long(optarg, "--warmup", 0, (long)1 << 40); a->warmup_given = 1; break;
+		case O_STEPSIZE: s->lr.step_size = parse_long(optarg, "--step-size", 1, (long)1 << 40); break;
+		case O_GAMMA: s->lr.gamma = parse_double(optarg, "--gamma", 1e-6, 1); break;
+		case O_BETA1: s->adam.beta1 = parse_double(optarg, "--beta1", 0, 0.999999); break;
+		case O_BETA2: s->adam.beta2 = parse_double(optarg, "--beta2", 0, 0.999999999); break;
+		case O_EPS: s->adam.eps = parse_double(optarg, "--eps", 1e-30, 0.1); break;
+		case O_WD: s->adam.weight_decay = parse_double(optarg, "--weight-decay", 0, 1); break;
+		case O_CLIP: s->clip = parse_double(optarg, "--clip", 0, 1e9); break;
+		case O_WAVE: s->wave_loss = parse_double(optarg, "--wave-loss", 0, 1e6); break;
+		case O_GAIN: parse_gain(optarg, &s->aug.gain_lo, &s->aug.gain_hi); break;
+		case O_NOSWAP: s->aug.swap = 0; break;
+		case O_NOREMIX: s->aug.remix = 0; break;
+		case O_SILENCE: s->aug.silence_db = parse_double(optarg, "--silence-db", -400, 0); break;
+		case O_OVERFIT: s->overfit = 1; break;
+		case O_VALID: a->valid = (int)parse_long(optarg, "--valid", 0, 1000); break;
+		case O_UNTIL: a->until = parse_long(optarg, "--until", 0, (long)1 << 40); break;
+		case O_EPOCH: a->epoch_steps = parse_long(optarg, "--epoch-steps", 1, (long)1 << 40); break;
+		case O_VALSEC: a->valid_seconds = parse_double(optarg, "--valid-seconds", 0.1, 3600); break;
+		case O_CKPT: a->checkpoint = 1; break;
+		case O_LOGEVERY: a->log_every = parse_long(optarg, "--log-every", 1, (long)1 << 40); break;
+		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
+		case 'q': verbose = -1; break;
+		case 'v': verbose++; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': print_version(); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (argc - optind != 1)
+		die(argc - optind ? "one dataset directory, please (see --help)" : "no dataset given (see --help)");
+	a->data = argv[optind];
+	if (!!a->init + !!a->model + !!a->resume != 1)
+		die("say where to start with exactly one of --init NAME|CONFIG.json, -m MODEL, --resume STATE");
+	if (!a->out && !a->state)
+		die("nothing would be kept: give -o MODEL and/or --state FILE");
+	if (a->resume) {
+		/* the settings are the state's; changing them would not continue the same run */
+		static const int fixed[] = {O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN, O_SCHED,
+					    O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP,
+					    O_WAVE, O_GAIN, O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_VALID};
+		for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+			if (a->given[fixed[i]]) {
+				const char *name = "";
+				for (const struct option *o = opts; o->name; o++)
+					if (o->val == fixed[i])
+						name = o->name;
+				die("--%s: a resumed run keeps the settings of its state (start a new run to change them)",
+				    name);
+			}
+	}
+	if (!a->warmup_given)
+		s->lr.warmup = s->lr.total / 20;
+	if (s->lr.warmup > s->lr.total)
+		die("--warmup %lld: more than --steps %lld", (long long)s->lr.warmup, (long long)s->lr.total);
+	if (s->lr.lr_min > s->lr.lr)
+		die("--lr-min %g: above --lr %g", s->lr.lr_min, s->lr.lr);
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+static char *join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (!p)
+		die("out of memory");
+	snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static void set_stems(struct unet_config *c, const char *list)
+{
+	struct import_settings s = {0};
+	if (import_settings_stems(&s, list))
+		die_lib("--stems");
+	c->nstems = s.c.nstems;
+	memcpy(c->stems, s.c.stems, sizeof c->stems);
+}
+
+/* The configuration of a new model: named, or a JSON file over "default".
+ * *fixed_io: the JSON set the sample rate or the channels (else the data do). */
+static void config_new(struct unet_config *c, const char *init, unsigned *set)
+{
+	*set = 0;
+	if (!strchr(init, '/') && !strchr(init, '.')) {
+		if (train_config_named(c, init))
+			die_lib("--init");
+		return;
+	}
+	struct import_settings s = {0};
+	if (import_settings_json(&s, init))
+		die_lib("--init");
+	train_config_named(c, "default");
+	struct import_settings base = {0, *c};
+	import_settings_merge(&base, &s);
+	*c = base.c;
+	*set = s.set;
+}
+
+/* Everything a step works on, sized once. */
+struct batch {
+	int B, S, C, F, T;
+	int64_t L;
+	float *audio;   /* [B][S][C][L] stems */
+	float *mixwav;  /* [B][C][L] */
+	float *Xmix;    /* [B][C][F][T] complex */
+	float *Xtgt;    /* [B][S][C][F][T] complex */
+	float *input;   /* [B][2C][F][T] */
+	float *masks, *dmasks; /* [B][S*C][F][T] */
+};
+
+static void batch_alloc(struct batch *b, int B, int S, int C, int F, int T, int64_t L)
+{
+	size_t plane = (size_t)F * T;
+	*b = (struct batch){B, S, C, F, T, L, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+	b->audio = tf_alloc((size_t)B * S * C * (size_t)L, sizeof(float));
+	b->mixwav = tf_alloc((size_t)B * C * (size_t)L, sizeof(float));
+	b->Xmix = tf_alloc((size_t)B * C * plane * 2, sizeof(float));
+	b->Xtgt = tf_alloc((size_t)B * S * C * plane * 2, sizeof(float));
+	b->input = tf_alloc((size_t)B * 2 * C * plane, sizeof(float));
+	b->masks = tf_alloc((size_t)B * S * C * plane, sizeof(float));
+	b->dmasks = tf_alloc((size_t)B * S * C * plane, sizeof(float));
+	if (!b->audio || !b->mixwav || !b->Xmix || !b->Xtgt || !b->input || !b->masks || !b->dmasks)
+		die_lib("batch buffers");
+}
+
+static void batch_free(struct batch *b)
+{
+	free(b->audio), free(b->mixwav), free(b->Xmix), free(b->Xtgt);
+	free(b->input), free(b->masks), free(b->dmasks);
+}
+
+/* Draws B examples, then their spectrograms and the network's input. */
+static void batch_draw(struct batch *b, const struct dataset *d, const struct augment *aug, struct rng *r,
+		       int64_t *skipped)
+{
+	size_t per = (size_t)b->C * (size_t)b->L;
+	for (int i = 0; i < b->B; i++)
+		if (augment_draw(d, aug, r, b->audio + (size_t)i * b->S * per, b->mixwav + (size_t)i * per, skipped))
+			die_lib("drawing a training example");
+}
+
+static void batch_spectra(struct batch *b, const struct spec *sp, float scale)
+{
+	int B = b->B, S = b->S, C = b->C, rows = B * (S + 1) * C, failed = 0;
+	size_t plane = (size_t)b->F * b->T;
+#pragma omp parallel for schedule(dynamic)
+	for (int r = 0; r < rows; r++) {
+		int i = r / ((S + 1) * C), s = r / C % (S + 1), c = r % C;
+		const float *x;
+		float *X;
+		if (s < S) {
+			x = b->audio + (((size_t)i * S + s) * C + c) * (size_t)b->L;
+			X = b->Xtgt + (((size_t)i * S + s) * C + c) * plane * 2;
+		} else {
+			x = b->mixwav + ((size_t)i * C + c) * (size_t)b->L;
+			X = b->Xmix + ((size_t)i * C + c) * plane * 2;
+		}
+		if (spec_stft(sp, x, b->L, X))
+#pragma omp atomic write
+			failed = 1;
+	}
+	if (failed)
+		die_lib("STFT");
+	/* the model's input: all real parts, then all imaginary parts, scaled */
+	for (int i = 0; i < B; i++)
+		for (int c = 0; c < C; c++) {
+			const float *X = b->Xmix + ((size_t)i * C + c) * plane * 2;
+			float *re = b->input + ((size_t)i * 2 * C + c) * plane, *im = re + (size_t)C * plane;
+			for (size_t k = 0; k < plane; k++)
+				re[k] = X[2 * k] * scale, im[k] = X[2 * k + 1] * scale;
+		}
+}
+
+/* 1 / the RMS magnitude of the mixture spectrogram over a few examples
+ * drawn with their own generator: the scale that gives the network inputs
+ * of about unit size. */
+static double estimate_scale(struct batch *b, const struct dataset *d, const struct augment *aug,
+			     const struct spec *sp, uint64_t seed)
+{
+	struct rng r;
+	double sum = 0, n = 0;
+	size_t plane = (size_t)b->F * b->T;
+	rng_seed(&r, seed ^ 0x5ca1e5ca1eull);
+	for (int k = 0; k < (SCALE_EXAMPLES + b->B - 1) / b->B; k++) {
+		batch_draw(b, d, aug, &r, NULL);
+		batch_spectra(b, sp, 1.0f);
+		for (size_t i = 0; i < (size_t)b->B * b->C * plane * 2; i++)
+			sum += (double)b->Xmix[i] * b->Xmix[i];
+		n += (double)b->B * b->C * plane;
+	}
+	return sum > 0 ? 1.0 / sqrt(sum / n) : 1.0;
+}
+
+/* The activation storage of a step. When keeping every activation would
+ * take more than half the machine's memory, only the blocks' inputs are
+ * kept and the blocks recomputed in the backward pass (the same gradients,
+ * bit for bit, so this changes nothing but time and memory). */
+static struct unet_train *train_workspace(const struct model *m, int B, int F, int T, int checkpoint)
+{
+	double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+	struct unet_train *ut = unet_train_new(m, B, F, T, checkpoint);
+	if (ut && !checkpoint && phys > 0 && (double)unet_train_bytes(ut) > phys / 2) {
+		info("keeping every activation would take %.0f MB of %.0f MB: recomputing blocks instead",
+		     unet_train_bytes(ut) / 1e6, phys / 1e6);
+		unet_train_free(ut);
+		ut = unet_train_new(m, B, F, T, 1);
+	}
+	if (!ut)
+		die_lib("training workspace");
+	if (phys > 0 && (double)unet_train_bytes(ut) > phys * 0.8)
+		die("a step of %d examples of %d x %d needs %.0f MB of activations, more than this machine's %.0f MB "
+		    "allows; lower --batch or --segment-seconds", B, F, T, unet_train_bytes(ut) / 1e6, phys / 1e6);
+	return ut;
+}
+
+/* ---------- validation: the inference path on held-out excerpts ---------- */
+
+struct collect {
+	float *stems; /* [S][C][F][T] complex */
+	int S, C, F, T;
+};
+
+static int collect_chunk(void *ctx, const float *masks, const float *mix, int64_t first, int n)
+{
+	struct collect *k = ctx;
+	size_t chunk = (size_t)k->F * n;
+	for (int s = 0; s < k->S; s++)
+		for (int c = 0; c < k->C; c++) {
+			const float *m = masks + ((size_t)s * k->C + c) * chunk, *x = mix + (size_t)c * chunk * 2;
+			float *o = k->stems + (((size_t)s * k->C + c) * k->F) * k->T * 2;
+			for (int f = 0; f < k->F; f++)
+				for (int t = 0; t < n; t++) {
+					size_t at = ((size_t)f * k->T + (size_t)(first + t)) * 2, in = (size_t)f * n + t;
+					o[at] = m[in] * x[2 * in];
+					o[at + 1] = m[in] * x[2 * in + 1];
+				}
+		}
+	return 0;
+}
+
+/* The global SDR of every stem of the first n tracks of v, as tf-unet
+ * would separate them; sdr[s] is the mean over tracks. */
+static void validate(const struct model *m, const struct dataset *v, int n, double seconds, const struct spec *sp,
+		     double *sdr)
+{
+	const struct unet_config *c = &m->cfg;
+	int S = c->nstems, C = c->channels, F = spec_bins(sp);
+	struct unet *u = unet_prepare(m);
+	if (!u)
+		die_lib("validation");
+	for (int s = 0; s < S; s++)
+		sdr[s] = 0;
+	for (int t = 0; t < n; t++) {
+		int64_t frames = v->tracks[t].frames, L = (int64_t)(seconds * c->sample_rate);
+		if (L > frames)
+			L = frames;
+		int64_t off = (frames - L) / 2;
+		int T = (int)spec_frames(sp, L);
+		size_t plane = (size_t)F * T;
+		float *ref = tf_alloc((size_t)(S + 1) * C * (size_t)L, sizeof(float));
+		float *X = tf_alloc((size_t)C * plane * 2, sizeof(float));
+		float *est = tf_alloc((size_t)S * C * (size_t)L, sizeof(float));
+		struct collect k = {tf_calloc((size_t)S * C * plane * 2, sizeof(float)), S, C, F, T};
+		if (!ref || !X || !est || !k.stems)
+			die_lib("validation");
+		for (int s = 0; s <= S; s++)
+			if (dataset_read(v, t, s, off, L, ref + (size_t)s * C * (size_t)L))
+				die_lib("validation");
+		const float *mix = ref + (size_t)S * C * (size_t)L;
+		for (int ch = 0; ch < C; ch++)
+			if (spec_stft(sp, mix + (size_t)ch * (size_t)L, L, X + (size_t)ch * plane * 2))
+				die_lib(v->tracks[t].name);
+		struct segmenter *seg = segmenter_new(u, F, c->segment, c->overlap);
+		if (!seg || segmenter_push(seg, X, T, collect_chunk, &k) || segmenter_finish(seg, collect_chunk, &k))
+			die_lib("validation");
+		segmenter_free(seg);
+		for (int r = 0; r < S * C; r++)
+			if (spec_istft(sp, k.stems + (size_t)r * plane * 2, T, L, est + (size_t)r * (size_t)L))
+				die_lib("validation");
+		for (int s = 0; s < S; s++)
+			sdr[s] += global_sdr(ref + (size_t)s * C * (size_t)L, est + (size_t)s * C * (size_t)L,
+					     (size_t)C * (size_t)L) / n;
+		free(ref), free(X), free(est), free(k.stems);
+	}
+	unet_free(u);
+}
+
+/* One line: the validation SDR of every stem and their mean. */
+static void report_validation(const struct train_state *st, const struct dataset *v, int n, double seconds,
+			      const struct spec *sp, int epoch_end)
+{
+	const struct unet_config *c = &st->m.cfg;
+	double sdr[MODEL_MAX_STEMS], mean = 0;
+	char line[1024];
+	int at = 0;
+	validate(&st->m, v, n, seconds, sp, sdr);
+	for (int s = 0; s < c->nstems; s++) {
+		at += snprintf(line + at, sizeof line - (size_t)at, " %s %.2f", c->stems[s], sdr[s]);
+		mean += sdr[s] / c->nstems;
+	}
+	fprintf(stderr, "%s: %s %lld (step %lld): validation SDR (dB, %d track%s):%s; mean %.2f\n", progname,
+		epoch_end ? "epoch" : "stopped in epoch", (long long)(epoch_end ? st->epoch : st->epoch + 1),
+		(long long)st->step, n, n == 1 ? "" : "s", line, mean);
+}
+
+/* ---------- saving ---------- */
+
+static void save(const struct args *a, const struct train_state *st)
+{
+	struct atomic_file af;
+	if (a->out) {
+		if (atomic_open(&af, a->out) || model_write(&st->m, af.fp) || atomic_commit(&af)) {
+			atomic_abort(&af);
+			die_lib(a->out);
+		}
+	}
+	if (a->state) {
+		if (atomic_open(&af, a->state) || train_state_write(st, af.fp) || atomic_commit(&af)) {
+			atomic_abort(&af);
+			die_lib(a->state);
+		}
+	}
+}
+
+/* ---------- interruption ---------- */
+
+/* The first SIGINT or SIGTERM ends the run after the step under way, which
+ * then saves the model and state as at an epoch's end (a resumed run goes
+ * on exactly); a second one kills at once. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+	signal(sig, SIG_DFL);
+}
+
+/* ---------- progress ---------- */
+
+static void fmt_duration(char *buf, size_t n, double s)
+{
+	if (!(s >= 0) || s > 1e8)
+		snprintf(buf, n, "?");
+	else if (s >= 3600)
+		snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+	else
+		snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct train_state st;
+	unsigned json_set = 0;
+	progname = "tf-train";
+	parse_args(argc, argv, &a);
+	if (a.threads)
+		omp_set_num_threads(a.threads);
+
+	/* where the run starts */
+	memset(&st, 0, sizeof st);
+	struct unet_config cfg;
+	int from_scratch = a.init != NULL;
+	if (a.resume) {
+		if (train_state_load(&st, a.resume))
+			die_lib("--resume");
+		cfg = st.m.cfg;
+	} else if (a.model) {
+		if (model_load(&st.m, a.model))
+			die_lib("");
+		cfg = st.m.cfg;
+		if (a.stems) {
+			struct unet_config want = cfg;
+			set_stems(&want, a.stems);
+			if (want.nstems != cfg.nstems ||
+			    memcmp(want.stems, cfg.stems, (size_t)cfg.nstems * sizeof cfg.stems[0]))
+				die("--stems %s: the model separates other stems (its own: see tf-export --info)", a.stems);
+		}
+		st.set = a.set;
+	} else {
+		config_new(&cfg, a.init, &json_set);
+		if (a.stems)
+			set_stems(&cfg, a.stems);
+		st.set = a.set;
+	}
+	if (a.until < 0 || a.until > st.set.lr.total)
+		a.until = st.set.lr.total;
+	struct train_settings *set = &st.set;
+
+	/* the data: every file checked before anything is trained or written */
+	char *train_dir = join(a.data, "train"), *test_dir = join(a.data, "test");
+	struct dataset d, v = {0};
+	int rate = from_scratch && !(json_set & SET_SAMPLE_RATE) ? 0 : cfg.sample_rate;
+	int channels = from_scratch && !(json_set & SET_CHANNELS) ? 0 : cfg.channels;
+	if (!is_dir(train_dir))
+		die("%s: no such directory (a dataset holds train/<track>/mixture.wav and a WAV per stem)", train_dir);
+	if (dataset_open(&d, train_dir, (const char(*)[32])cfg.stems, cfg.nstems, rate, channels))
+		die_lib("");
+	if (from_scratch) {
+		cfg.sample_rate = d.sample_rate;
+		cfg.channels = d.channels;
+		cfg.in_channels = 2 * cfg.channels;
+		cfg.out_channels = cfg.nstems * cfg.channels;
+	}
+	/* validation: the first tracks of test/, or tracks held out of train/
+	 * (a split a resumed run keeps) */
+	int valid = a.valid, holdout = 0;
+	if (a.resume)
+		valid = st.set.holdout ? st.set.holdout : is_dir(test_dir) ? a.valid : 0;
+	if (valid && is_dir(test_dir) && !st.set.holdout) {
+		if (dataset_open(&v, test_dir, (const char(*)[32])cfg.stems, cfg.nstems, d.sample_rate, d.channels))
+			die_lib("");
+		if (valid > v.ntracks)
+			valid = v.ntracks;
+	} else if (valid) {
+		if (d.ntracks <= valid)
+			die("%s has no test/ and %d training tracks: too few to hold %d out for validation (--valid 0: none)",
+			    a.data, d.ntracks, valid);
+		holdout = valid;
+		v = d;
+		v.tracks = d.tracks + d.ntracks - holdout;
+		v.ntracks = holdout;
+		d.ntracks -= holdout;
+	}
+	if (a.resume && d.ntracks != st.set.tracks)
+		die("%s: %d training tracks, but the state was trained on %d (resume on the same data)", train_dir,
+		    d.ntracks, st.set.tracks);
+	set->holdout = holdout, set->tracks = d.ntracks;
+
+	for (int t = 0; t < valid && t < v.ntracks; t++)
+		if (v.tracks[t].frames <= cfg.n_fft / 2)
+			die("%s: %lld samples, too short to validate on with n_fft %d", v.tracks[t].dir,
+			    (long long)v.tracks[t].frames, cfg.n_fft);
+
+	/* the model and the optimiser */
+	set->aug.seg_len = (int64_t)llround(set->segment_seconds * cfg.sample_rate);
+	if (!a.resume) {
+		if (train_settings_validate(set))
+			die_lib("");
+		if (from_scratch) {
+			struct rng init;
+			rng_seed(&init, set->seed ^ 0x1417ull);
+			if (model_init(&st.m, &cfg))
+				die_lib("configuration");
+			train_init_params(&st.m, &init);
+		}
+		strcpy(st.m.cfg.quantization, "none"); /* trained in f32, written in f32 */
+		rng_seed(&st.rng, set->seed);
+		st.epoch_steps = a.epoch_steps;
+		snprintf(st.dataset, sizeof st.dataset, "%s", a.data);
+		if (train_state_alloc(&st))
+			die_lib("");
+	} else if (a.given[O_EPOCH]) {
+		st.epoch_steps = a.epoch_steps;
+	}
+	int S = cfg.nstems, C = cfg.channels;
+	struct spec *sp = spec_new(cfg.n_fft, cfg.hop);
+	if (!sp)
+		die_lib("");
+	int F = spec_bins(sp);
+	int64_t L = set->aug.seg_len, T64 = spec_frames(sp, L);
+	if (L <= cfg.n_fft / 2 || T64 < UNET_MIN_SIZE || F < UNET_MIN_SIZE)
+		die("--segment-seconds %g gives %lld samples, %lld frames: the network needs at least %d frames of "
+		    "%d bins (n_fft %d, hop %d)", set->segment_seconds, (long long)L, (long long)T64, UNET_MIN_SIZE, F,
+		    cfg.n_fft, cfg.hop);
+	if (T64 > 1 << 20)
+		die("--segment-seconds %g is too long", set->segment_seconds);
+	int T = (int)T64;
+	if (!augment_eligible(&d, &set->aug))
+		die("%s: no training track is as long as a segment (%g s); shorten --segment-seconds",
+		    train_dir, set->segment_seconds);
+	if (from_scratch && !a.resume && !(json_set & SET_SEGMENT)) {
+		/* separate in segments as wide as the examples it learnt from */
+		st.m.cfg.segment = T;
+		st.m.cfg.overlap = json_set & SET_OVERLAP && st.m.cfg.overlap <= T / 2 ? st.m.cfg.overlap : T / 4;
+	}
+	struct batch b;
+	batch_alloc(&b, set->batch, S, C, F, T, L);
+	if (!a.resume && !strcmp(st.m.cfg.normalization, "scale") &&
+	    !(from_scratch && (json_set & SET_INPUT_SCALE)) && from_scratch)
+		st.m.cfg.input_scale = estimate_scale(&b, &d, &set->aug, sp, set->seed);
+	float scale = strcmp(st.m.cfg.normalization, "scale") ? 1.0f : (float)st.m.cfg.input_scale;
+	struct unet_train *ut = train_workspace(&st.m, set->batch, F, T, a.checkpoint);
+	float *grad = tf_alloc_aligned(st.m.nparams, sizeof(float));
+	if (!grad)
+		die_lib("training workspace");
+	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
+	     "examples %d x %d frames; %lld parameters; input scale %g; %d threads; activations %.1f MB",
+	     d.ntracks, v.ntracks, holdout ? " (held out of train/)" : "", cfg.sample_rate, C, S, cfg.n_fft,
+	     cfg.hop, F, T, (long long)unet_param_count(&st.m.cfg), st.m.cfg.input_scale, omp_get_max_threads(),
+	     unet_train_bytes(ut) / 1e6);
+
+	/* --overfit: one batch, drawn with its own generator, every step */
+	int64_t skipped = 0;
+	if (set->overfit) {
+		struct rng fixed;
+		rng_seed(&fixed, set->seed ^ 0xf1ced5eedull);
+		batch_draw(&b, &d, &set->aug, &fixed, &skipped);
+		batch_spectra(&b, sp, scale);
+	}
+
+	/* the loop */
+	int tty = isatty(2) && verbose >= 0, line_open = 0; /* a live line waits for its newline */
+	double start = tf_clock(), last = start, loss_sum = 0, norm = 0;
+	int64_t first = st.step, since = 0;
+	struct loss_shape sh = {set->batch, S, C, F, T};
+	double t_data = 0, t_fwd = 0, t_bwd = 0, t_opt = 0, t0;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (st.step < a.until && !stop_signal) {
+		t0 = tf_clock();
+		if (!set->overfit) {
+			batch_draw(&b, &d, &set->aug, &st.rng, &skipped);
+			batch_spectra(&b, sp, scale);
+		}
+		t_data += tf_clock() - t0, t0 = tf_clock();
+		if (unet_train_forward(ut, &st.m, b.input, b.masks))
+			die_lib("forward");
+		double loss = loss_spec_l1(&sh, b.masks, b.Xmix, b.Xtgt, b.dmasks);
+		if (set->wave_loss > 0) {
+			double w = loss_wave_l1(&sh, sp, b.masks, b.Xmix, b.audio, L, set->wave_loss, b.dmasks);
+			if (isnan(w))
+				die_lib("waveform loss");
+			loss += set->wave_loss * w;
+		}
+		if (!isfinite(loss))
+			die("step %lld: the loss is %g (diverged; try a lower --lr)", (long long)st.step + 1, loss);
+		t_fwd += tf_clock() - t0, t0 = tf_clock();
+		memset(grad, 0, st.m.nparams * sizeof *grad);
+		if (unet_train_backward(ut, &st.m, b.dmasks, grad))
+			die_lib("backward");
+		t_bwd += tf_clock() - t0, t0 = tf_clock();
+		norm = grad_clip(&st.m, grad, set->clip);
+		double lr = lr_at(&set->lr, st.step);
+		st.step++;
+		adamw_step(&set->adam, &st.m, grad, st.mom1, st.mom2, lr, st.step);
+		loss_sum += loss, since++;
+		t_opt += tf_clock() - t0;
+
+		double now = tf_clock(), rate_s = (double)(st.step - first) / (now - start);
+		char eta[32];
+		fmt_duration(eta, sizeof eta, (double)(a.until - st.step) / rate_s);
+		if (tty && (now - last > 0.2 || st.step == a.until)) {
+			fprintf(stderr, "\r%s: step %lld/%lld epoch %lld loss %.5f lr %.2e |g| %.3g %.2f steps/s ETA %s  ",
+				progname, (long long)st.step, (long long)set->lr.total, (long long)(st.step / st.epoch_steps),
+				loss, lr, norm, rate_s, eta);
+			last = now, line_open = 1;
+		} else if (!tty && verbose >= 0 && (st.step % a.log_every == 0 || st.step == a.until)) {
+			fprintf(stderr, "%s: step %lld/%lld epoch %lld loss %.5f lr %.2e |g| %.3g %.2f steps/s ETA %s\n",
+				progname, (long long)st.step, (long long)set->lr.total, (long long)(st.step / st.epoch_steps),
+				loss_sum / (double)since, lr, norm, rate_s, eta);
+			loss_sum = 0, since = 0;
+		}
+		int epoch_end = st.step % st.epoch_steps == 0;
+		if (epoch_end || st.step == a.until) {
+			if (epoch_end)
+				st.epoch = st.step / st.epoch_steps;
+			save(&a, &st); /* before validating: a validation error loses nothing */
+			if (v.ntracks && valid && verbose >= 0) {
+				if (line_open)
+					fputc('\n', stderr), line_open = 0;
+				report_validation(&st, &v, valid, a.valid_seconds, sp, epoch_end);
+			}
+		}
+	}
+	if (line_open)
+		fputc('\n', stderr);
+	if (st.step == first || (stop_signal && st.step % st.epoch_steps && st.step != a.until))
+		save(&a, &st); /* nothing done, or interrupted: write what was asked for */
+	if (stop_signal) {
+		warn("interrupted at step %lld; %s%s", (long long)st.step, a.state ? "--resume " : "model saved",
+		     a.state ? a.state : "");
+		return 128 + stop_signal;
+	}
+	double took = tf_clock() - start;
+	if (verbose >= 0)
+		fprintf(stderr, "%s: %lld steps in %.1f s (%.3f s/step)%s%s\n", progname, (long long)(st.step - first),
+			took, st.step > first ? took / (double)(st.step - first) : 0.0, a.out ? "; model " : "",
+			a.out ? a.out : "");
+	if (st.step > first) {
+		double n = (double)(st.step - first);
+		info("per step: data %.3f s, forward and loss %.3f s, backward %.3f s, optimiser %.3f s",
+		     t_data / n, t_fwd / n, t_bwd / n, t_opt / n);
+	}
+	info("%lld silent examples redrawn", (long long)skipped);
+
+	free(grad);
+	unet_train_free(ut);
+	batch_free(&b);
+	spec_free(sp);
+	if (holdout)
+		d.ntracks += holdout;
+	dataset_free(&d);
+	if (!holdout && v.tracks)
+		dataset_free(&v);
+	free(train_dir), free(test_dir);
+	train_state_free(&st);
+	return 0;
+}

@@ -1,0 +1,178 @@
+#include <dirent.h>
+#include <errno.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "tensor.h"
+#include "train/dataset.h"
+
+static char *file_path(const struct dataset *d, int t, int s)
+{
+	const char *name = s < d->nstems ? d->stems[s] : "mixture";
+	size_t n = strlen(d->tracks[t].dir) + strlen(name) + 6;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s.wav", d->tracks[t].dir, name);
+	return p;
+}
+
+static int subdir(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+/* Checks one file's header against the dataset; sets the track's length
+ * from the first file. */
+static int check_file(struct dataset *d, int t, int s)
+{
+	struct ds_track *tr = &d->tracks[t];
+	char *path = file_path(d, t, s);
+	SF_INFO info = {0};
+	SNDFILE *sf;
+	int rc = 0;
+	if (!path)
+		return tf_seterr("out of memory");
+	if (!(sf = sf_open(path, SFM_READ, &info))) {
+		struct stat st;
+		if (stat(path, &st))
+			rc = tf_seterr("%s: missing (every track needs mixture.wav and one WAV per stem)", path);
+		else
+			rc = tf_seterr("%s: cannot read audio: %s", path, sf_strerror(NULL));
+		free(path);
+		return rc;
+	}
+	sf_close(sf);
+	if (!d->sample_rate)
+		d->sample_rate = info.samplerate;
+	if (!d->channels)
+		d->channels = info.channels;
+	if (info.samplerate != d->sample_rate)
+		rc = tf_seterr("%s: sample rate %d Hz, but %d Hz expected (all files must have one rate)", path,
+			       info.samplerate, d->sample_rate);
+	else if (info.channels != d->channels && info.channels != 1 && d->channels != 1)
+		rc = tf_seterr("%s: %d channels, but %d expected (or mono)", path, info.channels, d->channels);
+	else if (tr->frames < 0)
+		tr->frames = info.frames;
+	else if (info.frames != tr->frames)
+		rc = tf_seterr("%s: %lld samples, but the track's other files have %lld (stems and mixture must "
+			       "have the same length)", path, (long long)info.frames, (long long)tr->frames);
+	tr->file_channels[s] = info.channels;
+	free(path);
+	return rc;
+}
+
+int dataset_open(struct dataset *d, const char *dir, const char (*stems)[32], int nstems, int rate,
+		 int channels)
+{
+	struct dirent **names;
+	memset(d, 0, sizeof *d);
+	if (nstems < 1 || nstems > MODEL_MAX_STEMS)
+		return tf_seterr("%d stems: 1 to %d", nstems, MODEL_MAX_STEMS);
+	d->nstems = nstems, d->sample_rate = rate, d->channels = channels;
+	memcpy(d->stems, stems, (size_t)nstems * sizeof *stems);
+	int n = scandir(dir, &names, subdir, alphasort);
+	if (n < 0)
+		return tf_seterr("%s: %s", dir, strerror(errno));
+	int rc = 0;
+	if (n > DATASET_MAX_TRACKS)
+		rc = tf_seterr("%s: more than %d tracks", dir, DATASET_MAX_TRACKS);
+	else if (!(d->tracks = calloc((size_t)(n ? n : 1), sizeof *d->tracks)))
+		rc = tf_seterr("out of memory");
+	for (int i = 0; i < n; i++) {
+		size_t len = strlen(dir) + strlen(names[i]->d_name) + 2;
+		char *path = malloc(len);
+		struct stat st;
+		if (!rc && !path)
+			rc = tf_seterr("out of memory");
+		if (!rc) {
+			snprintf(path, len, "%s/%s", dir, names[i]->d_name);
+			if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+				free(path); /* a stray file beside the track folders */
+			} else {
+				struct ds_track *tr = &d->tracks[d->ntracks++];
+				tr->dir = path;
+				tr->name = path + strlen(dir) + 1;
+				tr->frames = -1;
+				for (int s = 0; s <= nstems && !rc; s++)
+					rc = check_file(d, d->ntracks - 1, s);
+			}
+		} else {
+			free(path);
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (!rc && !d->ntracks)
+		rc = tf_seterr("%s: no track folders (expected %s/<track>/mixture.wav and a WAV per stem)", dir, dir);
+	if (rc)
+		dataset_free(d);
+	return rc;
+}
+
+void dataset_free(struct dataset *d)
+{
+	for (int t = 0; t < d->ntracks; t++)
+		free(d->tracks[t].dir);
+	free(d->tracks);
+	memset(d, 0, sizeof *d);
+}
+
+int64_t dataset_frames(const struct dataset *d)
+{
+	int64_t n = 0;
+	for (int t = 0; t < d->ntracks; t++)
+		n += d->tracks[t].frames;
+	return n;
+}
+
+int dataset_read(const struct dataset *d, int t, int s, int64_t offset, int64_t n, float *out)
+{
+	const struct ds_track *tr = &d->tracks[t];
+	int C = d->channels, fc = tr->file_channels[s];
+	int64_t avail = tr->frames - offset, got = 0;
+	char *path = file_path(d, t, s);
+	float *buf = NULL;
+	SF_INFO info = {0};
+	SNDFILE *sf = NULL;
+	int rc = 0;
+	if (avail < 0)
+		avail = 0;
+	if (avail > n)
+		avail = n;
+	if (!path || !(buf = tf_alloc((size_t)(avail ? avail : 1) * (size_t)fc, sizeof *buf)))
+		rc = tf_seterr("out of memory");
+	else if (avail && !(sf = sf_open(path, SFM_READ, &info)))
+		rc = tf_seterr("%s: cannot read audio: %s", path, sf_strerror(NULL));
+	else if (avail && (info.channels != fc || sf_seek(sf, offset, SEEK_SET) != offset))
+		rc = tf_seterr("%s: changed since the dataset was opened, or cannot seek to sample %lld", path,
+			       (long long)offset);
+	else if (avail && (got = sf_readf_float(sf, buf, avail)) != avail)
+		rc = tf_seterr("%s: read %lld of %lld samples at %lld: the file is damaged or cut short", path,
+			       (long long)got, (long long)avail, (long long)offset);
+	if (!rc) {
+		for (int c = 0; c < C; c++) {
+			float *o = out + (size_t)c * (size_t)n;
+			int fcc = fc == 1 ? 0 : c;
+			if (C == 1 && fc > 1) /* a mono model: the channels' average */
+				for (int64_t i = 0; i < avail; i++) {
+					float sum = 0;
+					for (int k = 0; k < fc; k++)
+						sum += buf[(size_t)i * fc + k];
+					o[i] = sum / (float)fc;
+				}
+			else
+				for (int64_t i = 0; i < avail; i++)
+					o[i] = buf[(size_t)i * fc + fcc];
+			memset(o + avail, 0, (size_t)(n - avail) * sizeof *o);
+		}
+	}
+	if (sf)
+		sf_close(sf);
+	free(buf);
+	free(path);
+	return rc;
+}

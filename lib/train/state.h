@@ -1,0 +1,58 @@
+/* The training state (formats/train-state.md): everything a run needs to
+ * continue exactly where it stopped, as a tensor stream of kind
+ * "train-state": a header with the model's configuration, the training
+ * settings, the step, the epoch and the random number generator's state;
+ * then the parameters, Adam's first and second moments, one tensor frame
+ * per parameter tensor each; then the end frame. */
+#ifndef TF_TRAIN_STATE_H
+#define TF_TRAIN_STATE_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model.h"
+#include "train/adam.h"
+#include "train/augment.h"
+#include "train/rng.h"
+
+#define TRAIN_STATE_VERSION 1
+#define TRAIN_MAX_BATCH 1024
+
+/* What a run is trained with; fixed for its whole life (a resumed run keeps them). */
+struct train_settings {
+	uint64_t seed;
+	int batch;
+	double segment_seconds;
+	struct lr_schedule lr;   /* lr.total: the run's steps in all */
+	struct adamw adam;
+	double clip;             /* gradient norm limit; 0: none */
+	struct augment aug;      /* aug.seg_len = segment_seconds * sample_rate */
+	double wave_loss;        /* weight of the waveform L1 term; 0: none */
+	int overfit;             /* one fixed batch, every step */
+	int holdout;             /* training tracks held out for validation (no test/) */
+	int tracks;              /* training tracks (checked when resuming) */
+};
+
+struct train_state {
+	struct train_settings set;
+	int64_t step;            /* steps done */
+	int64_t epoch;           /* epochs done */
+	int64_t epoch_steps;     /* steps per epoch */
+	struct rng rng;          /* the data draws' generator after `step` steps */
+	char dataset[1024];      /* where the run's data came from (informative) */
+	struct model m;          /* parameters and BatchNorm running statistics */
+	float *mom1, *mom2;      /* Adam's moments, laid out like m.params */
+};
+
+/* Allocates the moments (zeroed) for st->m, which must be initialised. */
+int train_state_alloc(struct train_state *st);
+void train_state_free(struct train_state *st);
+/* Checks the settings' ranges; -1 with a message naming the bad one. */
+int train_settings_validate(const struct train_settings *s);
+
+int train_state_write(const struct train_state *st, FILE *fp);
+/* Reads and checks a state file: header keys, every tensor by name and
+ * shape, each once, none missing, the end frame. -1 with a message. */
+int train_state_read(struct train_state *st, int fd);
+int train_state_load(struct train_state *st, const char *path);
+
+#endif

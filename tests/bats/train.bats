@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# tf-train on a tiny generated dataset (tests/tools/train_dataset.py: 4 kHz
+# stereo, 1 s tracks, four stems of different sounds) with a tiny network
+# (a JSON config), one thread unless said otherwise: each run takes a
+# fraction of a second.
+
+load helpers
+
+setup_file() {
+	export DATA="$BATS_FILE_TMPDIR/data" CFG="$BATS_FILE_TMPDIR/micro.json"
+	$PY "$BATS_TEST_DIRNAME/../tools/train_dataset.py" "$DATA" 3 1 1 4000
+	cat > "$CFG" <<-'EOF'
+		{"depths": [1, 1, 1, 0], "dims": [4, 4, 8, 8], "num_heads": 2, "window_size": 4,
+		 "shift_size": 2, "n_fft": 64, "hop": 32}
+	EOF
+}
+
+# train ARGS...: tf-train on the tiny setup, quiet, one thread
+train() {
+	tf-train -q -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 "$@"
+}
+
+@test "tf-train --help and --version" {
+	run tf-train --help
+	assert_success
+	assert_output --partial "usage: tf-train"
+	run tf-train --version
+	assert_success
+	assert_output --partial "tf-train (tfswa)"
+}
+
+@test "a few steps write a model that tf-stft | tf-unet | tf-istft runs as it is" {
+	train --steps 3 -o "$BATS_TEST_TMPDIR/m.bin" "$DATA"
+	run tf-export --info "$BATS_TEST_TMPDIR/m.bin"
+	assert_success
+	assert_line "sample_rate: 4000"
+	assert_line "n_fft: 64"
+	assert_line "channels: 2"
+	assert_line "stems: vocals,drums,bass,other"
+	assert_line "normalization: scale"
+	refute_line "input_scale: 1"
+	m="$BATS_TEST_TMPDIR/m.bin"
+	tf-stft -m "$m" "$DATA/test/track00/mixture.wav" | tf-unet -m "$m" | tf-istft -o "$BATS_TEST_TMPDIR/%s.wav"
+	for s in vocals drums bass other; do
+		[ "$(soxi -s "$BATS_TEST_TMPDIR/$s.wav")" = 4000 ]
+		[ "$(soxi -c "$BATS_TEST_TMPDIR/$s.wav")" = 2 ]
+	done
+}
+
+@test "the loss falls on a fixed batch (--overfit)" {
+	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --overfit --steps 40 \
+		--lr 0.01 --warmup 0 --schedule constant --log-every 1 -o "$BATS_TEST_TMPDIR/m.bin" "$DATA"
+	assert_success
+	first=$(echo "$output" | grep -m1 'step 1/' | sed 's/.* loss \([^ ]*\) .*/\1/')
+	last=$(echo "$output" | grep 'step 40/' | sed 's/.* loss \([^ ]*\) .*/\1/')
+	echo "loss at step 1: $first, at step 40: $last"
+	$PY -c "import sys; sys.exit(0 if $last < 0.8 * $first else 1)"
+}
+
+@test "N steps in one run equal N/2, then --resume, then N/2 more, bit for bit" {
+	cd "$BATS_TEST_TMPDIR"
+	train --steps 6 --epoch-steps 2 -o one.bin --state one.state "$DATA"
+	train --steps 6 --epoch-steps 2 --until 3 -o two.bin --state two.state "$DATA"
+	! cmp -s one.bin two.bin
+	tf-train -q -j 1 --resume two.state -o two.bin --state two.state "$DATA"
+	cmp one.bin two.bin
+	cmp one.state two.state
+}
+
+@test "the same seed and threads give the same model on two threads; another seed does not" {
+	cd "$BATS_TEST_TMPDIR"
+	tf-train -q -j 2 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --steps 3 --seed 5 -o a.bin "$DATA"
+	tf-train -q -j 2 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --steps 3 --seed 5 -o b.bin "$DATA"
+	cmp a.bin b.bin
+	tf-train -q -j 2 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --steps 3 --seed 6 -o c.bin "$DATA"
+	! cmp -s a.bin c.bin
+}
+
+@test "fine-tuning a model file keeps its settings; the waveform loss trains" {
+	cd "$BATS_TEST_TMPDIR"
+	train --steps 2 -o base.bin "$DATA"
+	tf-train -q -j 1 -m base.bin --segment-seconds 0.5 --batch 1 --valid 0 --steps 2 --wave-loss 0.5 \
+		-o tuned.bin "$DATA"
+	! cmp -s base.bin tuned.bin
+	diff <(tf-export --info base.bin) <(tf-export --info tuned.bin)
+	# a mono model learns from stereo files (their average)
+	printf '{"channels": 1, "dims": [4, 4, 8, 8], "depths": [1, 1, 1, 0], "num_heads": 2, "window_size": 4, "shift_size": 2, "n_fft": 64, "hop": 32}' > mono.json
+	tf-train -q -j 1 --init mono.json --segment-seconds 0.5 --batch 1 --valid 1 --steps 2 -o mono.bin "$DATA"
+	tf-export --info mono.bin | grep -x "channels: 1"
+	run tf-train -q -m base.bin --stems vocals,other --valid 0 --steps 1 -o x.bin "$DATA"
+	assert_clean_failure tf-train
+	assert_output --partial "--stems"
+}
+
+@test "an epoch reports the validation SDR of the test tracks" {
+	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 1 --steps 2 --epoch-steps 1 --valid 1 \
+		--valid-seconds 0.5 -o "$BATS_TEST_TMPDIR/m.bin" "$DATA"
+	assert_success
+	assert_line --regexp '^tf-train: epoch 1 \(step 1\): validation SDR \(dB, 1 track\): vocals -?[0-9.]+ drums -?[0-9.]+ bass -?[0-9.]+ other -?[0-9.]+; mean -?[0-9.]+$'
+	assert_line --partial "epoch 2 (step 2): validation SDR"
+}
+
+# bad DIR: a copy of the dataset to break
+bad() {
+	cp -r "$DATA" "$BATS_TEST_TMPDIR/bad"
+	echo "$BATS_TEST_TMPDIR/bad"
+}
+
+# fails ARGS...: tf-train fails cleanly, and the existing model and state are untouched
+fails() {
+	local m="$BATS_TEST_TMPDIR/keep.bin" s="$BATS_TEST_TMPDIR/keep.state"
+	[ -f "$m" ] || train --steps 1 -o "$m" --state "$s" "$DATA"
+	local before
+	before=$(cat "$m" "$s" | md5sum)
+	run tf-train -q -j 1 "$@" -o "$m" --state "$s"
+	echo "$output"
+	assert_clean_failure tf-train
+	[ "$(cat "$m" "$s" | md5sum)" = "$before" ]
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep '^\.keep')" ] # no temp files left
+}
+
+@test "bad datasets: one line naming the file, nothing written" {
+	d=$(bad)
+	rm "$d/train/track01/bass.wav"
+	fails --init "$CFG" --segment-seconds 0.5 --valid 0 "$d"
+	assert_output --partial "track01/bass.wav: missing"
+
+	rm -rf "$d" && d=$(bad)
+	sox "$d/train/track00/drums.wav" "$d/train/track00/drums2.wav" trim 0 0.9 && mv "$d/train/track00/drums2.wav" "$d/train/track00/drums.wav"
+	fails --init "$CFG" --segment-seconds 0.5 --valid 0 "$d"
+	assert_output --partial "same length"
+
+	rm -rf "$d" && d=$(bad)
+	sox "$d/train/track02/vocals.wav" -r 8000 "$d/train/track02/v.wav" && mv "$d/train/track02/v.wav" "$d/train/track02/vocals.wav"
+	fails --init "$CFG" --segment-seconds 0.5 --valid 0 "$d"
+	assert_output --partial "sample rate 8000 Hz, but 4000 Hz expected"
+
+	rm -rf "$d" && d=$(bad)
+	echo "not a wave file" > "$d/train/track00/other.wav"
+	fails --init "$CFG" --segment-seconds 0.5 --valid 0 "$d"
+	assert_output --partial "other.wav: cannot read audio"
+
+	mkdir -p "$BATS_TEST_TMPDIR/empty/train"
+	fails --init "$CFG" --valid 0 "$BATS_TEST_TMPDIR/empty"
+	assert_output --partial "no track folders"
+
+	fails --init "$CFG" --valid 0 "$BATS_TEST_TMPDIR/nowhere"
+	assert_output --partial "no such directory"
+
+	fails --init "$CFG" --valid 0 --segment-seconds 5 "$DATA"
+	assert_output --partial "no training track is as long as a segment"
+}
+
+@test "bad states and options: one line, nothing written" {
+	cd "$BATS_TEST_TMPDIR"
+	train --steps 2 --state full.state -o x.bin "$DATA"
+	head -c $(($(stat -c %s full.state) / 2)) full.state > half.state
+	fails --resume half.state "$DATA"
+	assert_output --partial "truncated"
+	printf 'garbage' > junk.state
+	fails --resume junk.state "$DATA"
+	assert_output --partial "junk.state"
+	fails --resume x.bin "$DATA"
+	assert_output --partial "train-state"
+	fails --resume full.state --lr 0.5 "$DATA"
+	assert_output --partial "--lr: a resumed run keeps the settings of its state"
+	fails --init nosuchname "$DATA"
+	assert_output --partial 'no configuration named "nosuchname"'
+	fails --init "$CFG" -m x.bin "$DATA"
+	assert_output --partial "exactly one of"
+	d=$(bad)
+	rm -rf "$d/train/track02"
+	fails --resume full.state "$d"
+	assert_output --partial "the state was trained on 3"
+}
+
+@test "pipelines/train.mk trains on a corpus and resumes an interrupted run" {
+	cd "$BATS_TEST_TMPDIR"
+	mk="$BATS_TEST_DIRNAME/../../pipelines/train.mk"
+	make -s -f "$mk" CORPUS="$DATA" OUT=models/a.bin STEPS=4 CONFIG="$CFG" BATCH=1 SEGMENT=0.5 VALID=0 \
+		THREADS=1 ARGS='--until 2 -q'
+	[ -f models/a.bin ] && [ -f models/a.bin.state ]
+	make -s -f "$mk" CORPUS="$DATA" OUT=models/a.bin THREADS=1 2>/dev/null
+	tf-train -q -j 1 --init "$CFG" --steps 4 --batch 1 --segment-seconds 0.5 --valid 0 -o b.bin "$DATA"
+	cmp models/a.bin b.bin
+	run make -s -f "$mk" CORPUS="$BATS_TEST_TMPDIR/none" OUT=x.bin
+	assert_failure
+	assert_output --partial "not found"
+}
+
+@test "SIGINT ends the run after the step under way; the saved state resumes exactly" {
+	cd "$BATS_TEST_TMPDIR"
+	opts=(-j 1 --init "$CFG" --segment-seconds 0.25 --batch 1 --valid 0 --steps 100)
+	tf-train "${opts[@]}" --log-every 1 -o two.bin --state two.state "$DATA" 2> log &
+	pid=$!
+	for i in $(seq 200); do grep -q 'step 1/' log && break; sleep 0.05; done
+	kill -INT $pid
+	rc=0 && wait $pid || rc=$?
+	cat log
+	[ "$rc" -eq 130 ]
+	step=$(sed -n 's/^tf-train: interrupted at step \([0-9]*\); --resume two.state$/\1/p' log)
+	[ -n "$step" ] && [ "$step" -lt 100 ]
+	tf-train -q -j 1 --resume two.state -o two.bin --state two.state "$DATA"
+	tf-train -q "${opts[@]}" -o one.bin "$DATA"
+	cmp one.bin two.bin
+}

@@ -1,0 +1,230 @@
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calibrate.h"
+#include "error.h"
+#include "fileio.h"
+#include "segment.h"
+#include "stream.h"
+#include "unet.h"
+
+#define NBINS 2048
+
+struct hist {
+	double bin[NBINS]; /* counts of |x| in [b R / NBINS, (b+1) R / NBINS) */
+	double range;      /* R; 0 before the first nonzero value */
+	double absmax;
+	pthread_mutex_t lock;
+};
+
+struct calib {
+	struct hist *h; /* [nspecs], used for the int8 layers */
+	int failed;
+};
+
+/* Doubles R until it covers x, merging pairs of bins. */
+static void grow(struct hist *h, double x)
+{
+	if (h->range <= 0) {
+		h->range = x;
+		return;
+	}
+	while (x > h->range) {
+		for (int b = 0; b < NBINS / 2; b++)
+			h->bin[b] = h->bin[2 * b] + h->bin[2 * b + 1];
+		memset(h->bin + NBINS / 2, 0, NBINS / 2 * sizeof *h->bin);
+		h->range *= 2;
+	}
+}
+
+static void observe(void *ctx, int layer, const float *x, int M, int K, int ld)
+{
+	struct calib *c = ctx;
+	struct hist *h = &c->h[layer];
+	float amax = 0;
+	for (int m = 0; m < M; m++)
+		for (int k = 0; k < K; k++) {
+			float a = fabsf(x[(size_t)m * ld + k]);
+			amax = a > amax ? a : amax; /* NaN is not counted */
+		}
+	if (!isfinite(amax)) {
+		c->failed = 1;
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	if (amax > h->absmax)
+		h->absmax = amax;
+	if (amax > 0)
+		grow(h, amax);
+	double per = h->range > 0 ? NBINS / h->range : 0;
+	for (int m = 0; m < M; m++)
+		for (int k = 0; k < K; k++) {
+			double b = fabs((double)x[(size_t)m * ld + k]) * per;
+			h->bin[b < NBINS - 1 ? (int)b : NBINS - 1] += 1;
+		}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* The MSE-optimal clip (calibrate.h) of one histogram. */
+static void choose(const struct hist *h, struct calib_layer *out)
+{
+	double width = h->range / NBINS, total = 0, sq = 0, best = INFINITY;
+	int best_edge = NBINS;
+	for (int b = 0; b < NBINS; b++) {
+		double v = (b + 0.5) * width;
+		total += h->bin[b], sq += h->bin[b] * v * v;
+	}
+	memset(out, 0, sizeof *out);
+	out->absmax = h->absmax, out->count = total;
+	if (h->range <= 0 || total <= 0) {
+		/* nothing but zeros: any scale; 1/127 keeps the arithmetic finite */
+		out->clip = 1.0;
+		return;
+	}
+	/* clip at the upper edge of bin e-1; the squared error beyond it,
+	 * sum n (v - c)^2, from suffix sums of n, n v and n v^2 */
+	double s0 = 0, s1 = 0, s2 = 0, below;
+	for (int e = NBINS; e >= 1; e--) {
+		if (e < NBINS) {
+			double vb = (e + 0.5) * width, nb = h->bin[e];
+			s0 += nb, s1 += nb * vb, s2 += nb * vb * vb;
+		}
+		below = total - s0;
+		double c = e * width, step = c / 127;
+		double mse = below * step * step / 12 + (s2 - 2 * c * s1 + c * c * s0);
+		if (mse < best)
+			best = mse, best_edge = e;
+	}
+	double c = best_edge * width, beyond = 0;
+	for (int b = best_edge; b < NBINS; b++)
+		beyond += h->bin[b];
+	/* never clip above what was seen: the top bin's edge can lie past it */
+	out->clip = c < h->absmax ? c : h->absmax;
+	out->rel_rms = sq > 0 ? sqrt(best / sq) : 0;
+	out->clipped = beyond / total;
+}
+
+/* The stream must be what the model was trained on. */
+static int check_fits(const struct frame *h, const struct unet_config *c, const char *path)
+{
+	int64_t sr = 0, nfft = 0, hop = 0, ch = 0;
+	char win[32] = "hann";
+	if (frame_get_int(h, "sample_rate", &sr) || frame_get_int(h, "n_fft", &nfft) ||
+	    frame_get_int(h, "hop", &hop) || frame_get_int(h, "channels", &ch))
+		return tf_seterr("%s: spectrogram header needs sample_rate, n_fft, hop and channels", path);
+	if (frame_get_str(h, "window", win, sizeof win) < 0)
+		return -1;
+	if (sr != c->sample_rate || nfft != c->n_fft || hop != c->hop || ch != c->channels || strcmp(win, c->window))
+		return tf_seterr("%s: stream (%lld Hz, n_fft %lld, hop %lld, %lld channel%s, %s window) does not fit "
+				 "the model (%d Hz, n_fft %d, hop %d, %d channel%s); make it with: tf-stft -m MODEL",
+				 path, (long long)sr, (long long)nfft, (long long)hop, (long long)ch, ch == 1 ? "" : "s",
+				 win, c->sample_rate, c->n_fft, c->hop, c->channels, c->channels == 1 ? "" : "s");
+	return 0;
+}
+
+static int discard(void *ctx, const float *masks, const float *mix, int64_t first, int n)
+{
+	int64_t *frames = ctx;
+	*frames += n;
+	return 0;
+}
+
+/* One stream through the network. */
+static int run_stream(const struct unet *u, const struct unet_config *c, const char *path, int64_t *frames)
+{
+	int fd = file_open_read(path), rc = -1, got;
+	const char *name = path && strcmp(path, "-") ? path : "standard input";
+	struct stream_reader *r = fd >= 0 ? stream_reader_open(fd, 0) : NULL;
+	struct frame *f = frame_new();
+	struct segmenter *seg = NULL;
+	int64_t chunk = 0, bins = c->n_fft / 2 + 1;
+	if (!r || !f)
+		goto out;
+	if (stream_read_header(r, f, "spectrogram")) {
+		tf_adderr("%s: ", name);
+		goto out;
+	}
+	if (check_fits(f, c, name) || !(seg = segmenter_new(u, (int)bins, c->segment, c->overlap)))
+		goto out;
+	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
+		struct tensor t;
+		char gs[160];
+		if (!frame_is_tensor(f))
+			continue;
+		if (frame_tensor(f, &t))
+			goto out;
+		if (t.dtype != DT_C64 || t.ndim != 3 || t.shape[0] != c->channels || t.shape[1] != bins ||
+		    t.shape[2] > 1 << 24) {
+			tf_seterr("%s: chunk %lld: expected c64 [%d, %lld, frames], got %s %s", name, (long long)chunk,
+				  c->channels, (long long)bins, dtype_traits[t.dtype].name,
+				  shape_str(t.shape, t.ndim, gs, sizeof gs));
+			goto out;
+		}
+		if (segmenter_push(seg, t.data, (int)t.shape[2], discard, frames))
+			goto out;
+		chunk++;
+	}
+	if (got < 0) {
+		tf_adderr("%s: ", name);
+		goto out;
+	}
+	if (segmenter_finish(seg, discard, frames))
+		goto out;
+	rc = 0;
+out:
+	segmenter_free(seg);
+	frame_free(f);
+	stream_reader_close(r);
+	if (fd > 0)
+		close(fd);
+	return rc;
+}
+
+int calibrate(struct model *m, const char *const *paths, int n, struct calib_layer *layers)
+{
+	struct calib c = {0};
+	struct unet *u = NULL;
+	int rc = -1;
+	int64_t frames = 0;
+	if (strcmp(m->cfg.quantization, "none"))
+		return tf_seterr("the model is already quantised (%s): calibrate the f32 model", m->cfg.quantization);
+	if (!m->q8 && model_q8_alloc(m))
+		return -1;
+	if (!(c.h = tf_calloc((size_t)m->nspecs, sizeof *c.h)))
+		return -1;
+	for (int i = 0; i < m->nspecs; i++)
+		pthread_mutex_init(&c.h[i].lock, NULL);
+	if (!(u = unet_prepare(m)))
+		goto out;
+	unet_set_observer(u, observe, &c);
+	for (int k = 0; k < n; k++)
+		if (run_stream(u, &m->cfg, paths[k], &frames))
+			goto out;
+	if (c.failed) {
+		tf_seterr("calibration: the network produced a non-finite activation");
+		goto out;
+	}
+	if (!frames) {
+		tf_seterr("calibration: the stream%s held no frames", n > 1 ? "s" : "");
+		goto out;
+	}
+	for (int i = 0; i < m->nspecs; i++) {
+		memset(&layers[i], 0, sizeof layers[i]);
+		if (!model_q8_tensor(&m->specs[i], NULL))
+			continue;
+		choose(&c.h[i], &layers[i]);
+		m->act_scale[i] = (float)(layers[i].clip / 127);
+		if (!(m->act_scale[i] > 0))
+			m->act_scale[i] = 1.0f / 127;
+	}
+	rc = 0;
+out:
+	unet_free(u);
+	for (int i = 0; i < m->nspecs; i++)
+		pthread_mutex_destroy(&c.h[i].lock);
+	free(c.h);
+	return rc;
+}

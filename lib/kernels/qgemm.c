@@ -169,39 +169,61 @@ TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const
 	}
 }
 
-/* mr rows x np panels (np = 1 or 2) of output; mr, np are constants at
- * each call so that the accumulators stay in registers. */
+/* The sums of 8 rows x 32 output channels (panels b0, b1), with named
+ * accumulators: GCC keeps an array of them in memory. */
 #define MR_VNNI 8
-TGT_VNNI static INLINE void tile_vnni(const int mr, const int np, const uint8_t *q, int ldq,
-				      const struct qmat *W, int p, const float *rowscale, int accumulate,
-				      float *C, int ldc, int32_t *S, int lds)
+TGT_VNNI static void sums_8x2(__m512i out[16], const uint8_t *q, int ldq, const int8_t *b0, const int8_t *b1,
+			     int G)
 {
-	int G = W->Kp / 4, n0 = p * QGEMM_NR;
-	const int8_t *b0 = W->packed + (size_t)p * G * GROUP_BYTES, *b1 = b0 + (size_t)G * GROUP_BYTES;
-	__m512i acc[MR_VNNI][2];
-	for (int r = 0; r < mr; r++)
-		for (int j = 0; j < np; j++)
-			acc[r][j] = _mm512_setzero_si512();
+	__m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+		c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+	const uint8_t *q0 = q, *q1 = q0 + ldq, *q2 = q1 + ldq, *q3 = q2 + ldq, *q4 = q3 + ldq, *q5 = q4 + ldq,
+		      *q6 = q5 + ldq, *q7 = q6 + ldq;
 	for (int g = 0; g < G; g++) {
-		__m512i w0 = _mm512_load_si512(b0 + (size_t)g * GROUP_BYTES), w1 = w0;
-		if (np > 1)
-			w1 = _mm512_load_si512(b1 + (size_t)g * GROUP_BYTES);
-		for (int r = 0; r < mr; r++) {
-			int32_t a4;
-			memcpy(&a4, q + (size_t)r * ldq + 4 * g, 4);
-			__m512i a = _mm512_set1_epi32(a4);
-			acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, w0);
-			if (np > 1)
-				acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, w1);
-		}
+		__m512i w0 = _mm512_load_si512(b0 + (size_t)g * GROUP_BYTES);
+		__m512i w1 = _mm512_load_si512(b1 + (size_t)g * GROUP_BYTES);
+		int32_t a4;
+#define ROW(r)                                                    \
+	memcpy(&a4, q##r + 4 * g, 4);                             \
+	c##r##0 = _mm512_dpbusd_epi32(c##r##0, _mm512_set1_epi32(a4), w0); \
+	c##r##1 = _mm512_dpbusd_epi32(c##r##1, _mm512_set1_epi32(a4), w1);
+		ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
 	}
+	out[0] = c00, out[1] = c01, out[2] = c10, out[3] = c11, out[4] = c20, out[5] = c21, out[6] = c30;
+	out[7] = c31, out[8] = c40, out[9] = c41, out[10] = c50, out[11] = c51, out[12] = c60, out[13] = c61;
+	out[14] = c70, out[15] = c71;
+}
+
+/* The sums of one row x np panels (1 or 2): tails. */
+TGT_VNNI static void sums_1xn(__m512i out[2], const uint8_t *q, const int8_t *b0, const int8_t *b1, int np,
+			     int G)
+{
+	__m512i c0 = _mm512_setzero_si512(), c1 = c0;
+	for (int g = 0; g < G; g++) {
+		int32_t a4;
+		memcpy(&a4, q + 4 * g, 4);
+		__m512i a = _mm512_set1_epi32(a4);
+		c0 = _mm512_dpbusd_epi32(c0, a, _mm512_load_si512(b0 + (size_t)g * GROUP_BYTES));
+		if (np > 1)
+			c1 = _mm512_dpbusd_epi32(c1, a, _mm512_load_si512(b1 + (size_t)g * GROUP_BYTES));
+	}
+	out[0] = c0, out[1] = c1;
+}
+
+/* mr rows x np panels of output from their sums acc[r * 2 + j]: the shift
+ * undone, then the int32 sums or the scaled floats stored. */
+TGT_VNNI static void store_vnni(const __m512i *acc, int mr, int np, const struct qmat *W, int p,
+				const float *rowscale, int accumulate, float *C, int ldc, int32_t *S, int lds)
+{
+	int n0 = p * QGEMM_NR;
 	for (int j = 0; j < np; j++) {
 		int left = W->N - n0 - j * QGEMM_NR;
 		__mmask16 mk = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
 		__m512i corr = _mm512_load_si512(W->corr + n0 + j * QGEMM_NR);
 		__m512 ws = _mm512_load_ps(W->scale + n0 + j * QGEMM_NR);
 		for (int r = 0; r < mr; r++) {
-			__m512i s = _mm512_sub_epi32(acc[r][j], corr);
+			__m512i s = _mm512_sub_epi32(acc[r * 2 + j], corr);
 			if (S) {
 				_mm512_mask_storeu_epi32(S + (size_t)r * lds + n0 + j * QGEMM_NR, mk, s);
 				continue;
@@ -219,29 +241,25 @@ TGT_VNNI static INLINE void tile_vnni(const int mr, const int np, const uint8_t 
 TGT_VNNI static void qgemm_vnni(int M, const uint8_t *q, int ldq, const float *rowscale, const struct qmat *W,
 				int accumulate, float *C, int ldc, int32_t *S, int lds)
 {
-	int P = panels(W->N);
+	int P = panels(W->N), G = W->Kp / 4;
+	__m512i acc[2 * MR_VNNI];
 	for (int m0 = 0; m0 < M; m0 += ROW_BLOCK) {
 		int m1 = M - m0 < ROW_BLOCK ? M : m0 + ROW_BLOCK;
 		for (int p = 0; p < P; p += 2) {
-			int two = P - p >= 2;
-			int m = m0;
-			for (; m + MR_VNNI <= m1; m += MR_VNNI) {
+			int np = P - p >= 2 ? 2 : 1;
+			const int8_t *b0 = W->packed + (size_t)p * G * GROUP_BYTES;
+			/* one panel left: its second operand is the first again */
+			const int8_t *b1 = np > 1 ? b0 + (size_t)G * GROUP_BYTES : b0;
+			for (int m = m0; m < m1;) {
+				int mr = m1 - m >= MR_VNNI ? MR_VNNI : 1;
 				const uint8_t *qm = q + (size_t)m * ldq;
-				float *cm = C ? C + (size_t)m * ldc : NULL;
-				int32_t *sm = S ? S + (size_t)m * lds : NULL;
-				if (two)
-					tile_vnni(MR_VNNI, 2, qm, ldq, W, p, rowscale + m, accumulate, cm, ldc, sm, lds);
+				if (mr == MR_VNNI)
+					sums_8x2(acc, qm, ldq, b0, b1, G);
 				else
-					tile_vnni(MR_VNNI, 1, qm, ldq, W, p, rowscale + m, accumulate, cm, ldc, sm, lds);
-			}
-			for (; m < m1; m++) {
-				const uint8_t *qm = q + (size_t)m * ldq;
-				float *cm = C ? C + (size_t)m * ldc : NULL;
-				int32_t *sm = S ? S + (size_t)m * lds : NULL;
-				if (two)
-					tile_vnni(1, 2, qm, ldq, W, p, rowscale + m, accumulate, cm, ldc, sm, lds);
-				else
-					tile_vnni(1, 1, qm, ldq, W, p, rowscale + m, accumulate, cm, ldc, sm, lds);
+					sums_1xn(acc, qm, b0, b1, np, G);
+				store_vnni(acc, mr, np, W, p, rowscale + m, accumulate, C ? C + (size_t)m * ldc : NULL,
+					   ldc, S ? S + (size_t)m * lds : NULL, lds);
+				m += mr;
 			}
 		}
 	}
@@ -259,21 +277,21 @@ TGT_AVX2 static INLINE void tile_avx2(const int mr, const uint8_t *q, int ldq, c
 	int G = W->Kp / 4, n0 = p * QGEMM_NR, nn = W->N - n0 < QGEMM_NR ? W->N - n0 : QGEMM_NR;
 	const int8_t *b = W->packed + (size_t)p * G * GROUP_BYTES;
 	__m256i acc[MR_AVX2][4];
-	for (int r = 0; r < mr; r++)
-		for (int h = 0; h < 4; h++)
+	_Pragma("GCC unroll 2") for (int r = 0; r < mr; r++)
+		_Pragma("GCC unroll 4") for (int h = 0; h < 4; h++)
 			acc[r][h] = _mm256_setzero_si256();
 	for (int g = 0; g < G; g++) {
 		__m256i a[MR_AVX2];
-		for (int r = 0; r < mr; r++) {
+		_Pragma("GCC unroll 2") for (int r = 0; r < mr; r++) {
 			int32_t a4;
 			memcpy(&a4, q + (size_t)r * ldq + 4 * g, 4);
 			/* four bytes widened to 16 bits, repeated in every 64-bit lane */
 			a[r] = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(a4)));
 		}
-		for (int h = 0; h < 4; h++) {
+		_Pragma("GCC unroll 4") for (int h = 0; h < 4; h++) {
 			__m256i w = _mm256_cvtepi8_epi16(
 				_mm_load_si128((const __m128i *)(b + (size_t)g * GROUP_BYTES + 16 * h)));
-			for (int r = 0; r < mr; r++)
+			_Pragma("GCC unroll 2") for (int r = 0; r < mr; r++)
 				acc[r][h] = _mm256_add_epi32(acc[r][h], _mm256_madd_epi16(a[r], w));
 		}
 	}

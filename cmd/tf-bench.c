@@ -87,6 +87,8 @@ struct source {
 struct result {
 	struct timing_summary t;
 	double stage[UNET_STAGES]; /* median seconds per stage (--profile) */
+	double work[UNET_WORKS];   /* CPU seconds per timed run by kind of work (--profile) */
+	double cpu;                /* process CPU seconds per timed run (--profile) */
 	double rss_mb;
 	const char *timing;        /* "forward", "printed" or "wall" */
 };
@@ -277,6 +279,15 @@ static double peak_rss_mb(void)
 
 /* ---------- measuring a model ---------- */
 
+/* CPU seconds this process has used, all threads. */
+static double process_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+	       1e-6 * ru.ru_stime.tv_usec;
+}
+
 /* Stage boundaries from the tap: time spent since the previous boundary
  * goes to the stage whose tap this is; what follows the last tap is the
  * head. */
@@ -330,6 +341,9 @@ static void measure_model(struct bench *b, int si)
 		for (int i = 0; i < o->warmup; i++)
 			if (unet_forward(u, in, B, H, W, out, NULL, NULL))
 				die_lib(s->label);
+		if (o->profile)
+			unet_set_profile(u, r->work);
+		double cpu0 = process_cpu();
 		for (int i = 0; i < o->runs; i++) {
 			struct stage_clock k = {0};
 			double t0 = k.last = tf_clock();
@@ -341,6 +355,10 @@ static void measure_model(struct bench *b, int si)
 			for (int j = 0; j < UNET_STAGES; j++)
 				stage[j * o->runs + i] = k.t[j];
 		}
+		r->cpu = (process_cpu() - cpu0) / o->runs;
+		for (int j = 0; j < UNET_WORKS; j++)
+			r->work[j] /= o->runs;
+		unet_set_profile(u, NULL);
 		if (timing_summarise(times, o->runs, &r->t))
 			die_lib(s->label);
 		for (int j = 0; o->profile && j < UNET_STAGES; j++) {
@@ -671,6 +689,27 @@ static void markdown_profile(const struct bench *b)
 			printf(" | (total ");
 			put_ms(r->t.median);
 			printf(") | %.1f |\n", sum > 0 ? s->gflop / sum : 0);
+		}
+	/* by kind of work, in CPU time, which the load of other processes
+	 * does not inflate the way it does wall time */
+	printf("\n| model | threads | work | CPU s per run | share of CPU time |\n");
+	printf("|---|---|---|---|---|\n");
+	for (int ti = 0; ti < b->o.nthreads; ti++)
+		for (int si = 0; si < b->nsrc && !b->src[si].command; si++) {
+			const struct result *r = &b->res[si][ti];
+			double rest = r->cpu;
+			for (int k = 0; k < UNET_WORKS + 1; k++) {
+				double v = k < UNET_WORKS ? r->work[k] : rest;
+				if (k < UNET_WORKS)
+					rest -= v;
+				if (k < UNET_WORKS && v == 0)
+					continue;
+				printf("| ");
+				put_escaped(b->src[si].label, FMT_MARKDOWN);
+				printf(" | %d | %s | %.3f | %.1f%% |\n", b->o.threads[ti],
+				       k < UNET_WORKS ? unet_work_names[k] : "the rest (norms, GELU, gathers, im2col, ...)", v,
+				       r->cpu > 0 ? 100 * v / r->cpu : 0);
+			}
 		}
 }
 

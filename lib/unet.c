@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "kernels/activation.h"
@@ -66,6 +67,7 @@ struct unet {
 	int int8;          /* some products run in int8 */
 	unet_observe_fn observe;
 	void *observe_ctx;
+	double *prof;      /* [UNET_WORKS] CPU seconds, or NULL */
 };
 
 enum axis { ALONG_H, ALONG_W, WINDOWS };
@@ -420,6 +422,33 @@ int unet_is_int8(const struct unet *u)
 	return u->int8;
 }
 
+const char *const unet_work_names[UNET_WORKS] = {
+	"float products (BLIS)", "int8 products", "quantising activations", "attention (scores, softmax)",
+};
+
+void unet_set_profile(struct unet *u, double cpu[UNET_WORKS])
+{
+	u->prof = cpu;
+}
+
+static double cpu_clock(const struct unet *u)
+{
+	struct timespec t;
+	if (!u->prof)
+		return 0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void charge(const struct unet *u, enum unet_work w, double since)
+{
+	if (!u->prof)
+		return;
+	double d = cpu_clock(u) - since;
+#pragma omp atomic
+	u->prof[w] += d;
+}
+
 void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx)
 {
 	u->observe = fn;
@@ -462,12 +491,17 @@ static void run_op(const struct unet *u, const struct op *o, int M, const float 
 		return;
 	if (u->observe && o->id >= 0)
 		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
+	double t = cpu_clock(u);
 	if (!o->q) {
 		gemm_nt(M, o->N, o->K, A, lda, o->w, o->ldw, accumulate ? 1.0f : 0.0f, C, ldc);
+		charge(u, UNET_WORK_GEMM_F32, t);
 		return;
 	}
 	quantize_rows(qb->q, o->q->Kp, qb->rs, A, lda, M, o->K, o->q->Kp, o->act_scale);
+	charge(u, UNET_WORK_QUANTISE, t);
+	t = cpu_clock(u);
 	qgemm(M, qb->q, o->q->Kp, qb->rs, o->q, accumulate, C, ldc);
+	charge(u, UNET_WORK_GEMM_INT8, t);
 }
 
 /* out[n][co] = conv(in) for 1x1 convolutions, then bias (and GELU). */
@@ -614,8 +648,10 @@ static void tlayer_forward(const struct unet *un, const struct tlayer *L, struct
 	int n = nseq * len, d = C / heads, hid = L->fc1.out;
 	layernorm_forward(s->u, s->t, L->n1w, L->n1b, (size_t)n, C);
 	run_op(un, &L->qkv.op, n, s->u, C, 0, s->qkv, 3 * C, &s->qb);
+	double t = cpu_clock(un);
 	attention_forward(s->o, s->qkv, nseq, len, heads, d, 1.0f / sqrtf((float)d),
 			  masked ? s->region : NULL, s->attn);
+	charge(un, UNET_WORK_ATTENTION, t);
 	run_op(un, &L->proj.op, n, s->o, C, 1, s->t, C, &s->qb);
 	bias_add_forward(s->t, L->proj.b, (size_t)n, C);
 	layernorm_forward(s->u, s->t, L->n2w, L->n2b, (size_t)n, C);

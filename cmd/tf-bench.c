@@ -21,6 +21,7 @@
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/peak.h"
+#include "kernels/qgemm.h"
 #include "model.h"
 #include "segment.h"
 #include "tensor.h"
@@ -725,7 +726,8 @@ static void markdown(const struct bench *b)
 	for (int ti = 0; ti < b->o.nthreads; ti++)
 		printf("%s %d thread%s %.1f GFLOP/s", ti ? "," : "", b->o.threads[ti],
 		       b->o.threads[ti] == 1 ? "" : "s", b->peak[ti]);
-	printf(". Kernels: gemm %s; attention %s.\n", gemm_describe(), attention_kernel_name());
+	printf(". Kernels: gemm %s; attention %s; int8 products %s.\n", gemm_describe(), attention_kernel_name(),
+	       qgemm_kernel_name());
 	printf("Forward pass of random input after %d warm-up run%s, %d timed; RTF: seconds to run the "
 	       "network over a %g s track in segments of T frames, per second of audio.\n",
 	       b->o.warmup, b->o.warmup == 1 ? "" : "s", b->o.runs, b->o.track_seconds);

@@ -6,3 +6,9 @@ bench: all
 # make bench-streaming: peak RSS of each program on a 1- and a 10-minute track.
 bench-streaming: all
 	sh bench/streaming_rss.sh
+
+# make bench-quant: f32 against q8 and q8s (bench/quant.sh; SHAPE=FxT).
+bench-quant: all
+	sh bench/quant.sh $(SHAPE)
+
+.PHONY: bench-quant

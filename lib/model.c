@@ -443,15 +443,16 @@ static int name_part(const char *name, size_t *base)
 static int read_scale(const struct param_spec *s, const struct tensor *t, const char *what, size_t n,
 		      float *dst)
 {
+	int positive = !strcmp(what, "act_scale");
 	char gs[160];
 	if (t->dtype != DT_F32 || t->ndim != 1 || (size_t)t->shape[0] != n)
 		return tf_seterr("%s:%s: got %s %s, expected f32 [%zu]", s->name, what, dtype_traits[t->dtype].name,
 				 shape_str(t->shape, t->ndim, gs, sizeof gs), n);
 	memcpy(dst, t->data, n * sizeof *dst);
 	for (size_t k = 0; k < n; k++)
-		if (!isfinite(dst[k]) || dst[k] < 0 || (n == 1 && !(dst[k] > 0)))
+		if (!isfinite(dst[k]) || dst[k] < 0 || (positive && !(dst[k] > 0)))
 			return tf_seterr("%s:%s: value %g at [%zu] is not a %s finite scale", s->name, what,
-					 dst[k], k, n == 1 ? "positive" : "non-negative");
+					 dst[k], k, positive ? "positive" : "non-negative");
 	return 0;
 }
 

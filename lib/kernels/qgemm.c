@@ -94,7 +94,8 @@ static void quantize_scalar(uint8_t *q, int ldq, float *rowscale, const float *x
 			v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
 			qr[k] = (uint8_t)(lrintf(v) + QGEMM_ZERO);
 		}
-		memset(qr + K, QGEMM_ZERO, (size_t)(Kp - K));
+		for (int k = K; k < Kp; k++)
+			qr[k] = QGEMM_ZERO;
 		rowscale[m] = s;
 	}
 }
@@ -164,7 +165,8 @@ TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const
 			__m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero);
 			_mm_mask_storeu_epi8(qr + k, mk, _mm512_cvtepi32_epi8(i));
 		}
-		memset(qr + K, QGEMM_ZERO, (size_t)(Kp - K));
+		for (int k = K; k < Kp; k++)
+			qr[k] = QGEMM_ZERO;
 		rowscale[m] = s;
 	}
 }

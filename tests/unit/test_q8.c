@@ -163,12 +163,58 @@ static struct worst compare(const float *a, const float *b, size_t n)
 	return w;
 }
 
-static int forward(struct model *m, const float *x, int B, int H, int W, float *out)
+/* The stage activations of a forward pass (batch item 0): kept by the
+ * first run, compared by the next (relative RMS error per stage). */
+struct stages {
+	float *act[UNET_STAGES];
+	size_t n[UNET_STAGES];
+	double rel[UNET_STAGES];
+	int compare;
+};
+
+static void stage_tap(void *ctx, const char *name, int b, const float *x, int H, int W, int C)
+{
+	struct stages *st = ctx;
+	int i = 0;
+	while (i < UNET_STAGES - 1 && strcmp(unet_stage_names[i], name))
+		i++;
+	size_t n = (size_t)H * W * C;
+	if (b != 0)
+		return;
+	if (!st->compare) {
+		st->act[i] = malloc(n * sizeof(float));
+		memcpy(st->act[i], x, n * sizeof(float));
+		st->n[i] = n;
+		return;
+	}
+	double e2 = 0, v2 = 0;
+	for (size_t k = 0; k < n && n == st->n[i]; k++) {
+		double d = (double)x[k] - st->act[i][k];
+		e2 += d * d, v2 += (double)st->act[i][k] * st->act[i][k];
+	}
+	st->rel[i] = v2 > 0 ? sqrt(e2 / v2) : 0;
+}
+
+static int forward_tap(struct model *m, const float *x, int B, int H, int W, float *out, struct stages *st)
 {
 	struct unet *u = unet_prepare(m);
-	int rc = u ? unet_forward(u, x, B, H, W, out, NULL, NULL) : -1;
+	int rc = u ? unet_forward(u, x, B, H, W, out, st ? stage_tap : NULL, st) : -1;
 	unet_free(u);
 	return rc;
+}
+
+static int forward(struct model *m, const float *x, int B, int H, int W, float *out)
+{
+	return forward_tap(m, x, B, H, W, out, NULL);
+}
+
+/* One line: the relative RMS error of every stage's output. */
+static void print_stages(const char *what, const struct stages *st)
+{
+	printf("# %s, relative RMS error per stage:", what);
+	for (int i = 0; i < UNET_STAGES - 1; i++)
+		printf(" %s %.3g", unet_stage_names[i], st->rel[i]);
+	printf("\n");
 }
 
 /* A model whose int8 layers see the golden case's input: the STFT settings
@@ -193,7 +239,8 @@ static void run_case(const char *dir)
 	size_t n = (size_t)B * m.cfg.out_channels * H * W;
 	float *f32 = malloc(n * 4), *q8 = malloc(n * 4), *q8s = malloc(n * 4), *other = malloc(n * 4);
 	fit_to_input(&m, H);
-	forward(&m, x, B, H, W, f32);
+	struct stages st = {0};
+	forward_tap(&m, x, B, H, W, f32, &st);
 
 	/* q8 and q8s from the same model: calibrated on this input's stream */
 	char spath[] = "/tmp/tfswa-test-calib-XXXXXX";
@@ -212,9 +259,20 @@ static void run_case(const char *dir)
 	rc = quant_plan(&m, "q8s", q);
 	ok(rc == 0, "%s: q8s plan %s", dir, rc ? tf_strerror() : "");
 	strcpy(m.cfg.quantization, "q8");
-	forward(&m, x, B, H, W, q8);
+	st.compare = 1;
+	forward_tap(&m, x, B, H, W, q8, &st);
+	print_stages("q8", &st);
+	double worst = 0;
+	for (int i = 0; i < UNET_STAGES - 1; i++)
+		worst = st.rel[i] > worst ? st.rel[i] : worst;
+	ok(st.rel[0] == 0 && worst > 0 && worst < 0.1,
+	   "%s: q8 stage outputs within 10 %% relative RMS of f32 (largest %.3g); the stem, in float, exact",
+	   dir, worst);
 	strcpy(m.cfg.quantization, "q8s");
-	forward(&m, x, B, H, W, q8s);
+	forward_tap(&m, x, B, H, W, q8s, &st);
+	print_stages("q8s", &st);
+	for (int i = 0; i < UNET_STAGES; i++)
+		free(st.act[i]);
 
 	/* random weights in ~40 layers: the int8 error compounds; the masks
 	 * lie in [0, 1] and are mostly inside (0.01, 0.99) */

@@ -1,5 +1,6 @@
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,11 +12,19 @@
 #include "stream.h"
 #include "unet.h"
 
-#define NBINS 2048
+/* Bins of |x| on a logarithmic scale, read off the float's bits: 32 per
+ * octave (the top 5 bits of the significand) from 2^-64 to 2^64, the
+ * first bin also holding zero and everything smaller, the last
+ * everything larger. A value's bin does not depend on what came before,
+ * so the histogram, and the scale chosen from it, are the same however the
+ * threads interleave. */
+#define SUB_BITS 5
+#define EXP_LO 63  /* biased exponent of 2^-64 */
+#define EXP_HI 191 /* of 2^64 */
+#define NBINS ((EXP_HI - EXP_LO) << SUB_BITS)
 
 struct hist {
-	double bin[NBINS]; /* counts of |x| in [b R / NBINS, (b+1) R / NBINS) */
-	double range;      /* R; 0 before the first nonzero value */
+	uint64_t bin[NBINS];
 	double absmax;
 	pthread_mutex_t lock;
 };
@@ -25,19 +34,22 @@ struct calib {
 	int failed;
 };
 
-/* Doubles R until it covers x, merging pairs of bins. */
-static void grow(struct hist *h, double x)
+static int bin_of(float a)
 {
-	if (h->range <= 0) {
-		h->range = x;
-		return;
-	}
-	while (x > h->range) {
-		for (int b = 0; b < NBINS / 2; b++)
-			h->bin[b] = h->bin[2 * b] + h->bin[2 * b + 1];
-		memset(h->bin + NBINS / 2, 0, NBINS / 2 * sizeof *h->bin);
-		h->range *= 2;
-	}
+	uint32_t u;
+	memcpy(&u, &a, 4);
+	int e = (int)(u >> 23);
+	if (e < EXP_LO)
+		return 0;
+	if (e >= EXP_HI)
+		return NBINS - 1;
+	return ((e - EXP_LO) << SUB_BITS) | (int)((u >> (23 - SUB_BITS)) & ((1u << SUB_BITS) - 1));
+}
+
+/* The lower edge of bin b. */
+static double bin_edge(int b)
+{
+	return ldexp(1.0 + (double)(b & ((1 << SUB_BITS) - 1)) / (1 << SUB_BITS), (b >> SUB_BITS) + EXP_LO - 127);
 }
 
 static void observe(void *ctx, int layer, const float *x, int M, int K, int ld)
@@ -57,51 +69,48 @@ static void observe(void *ctx, int layer, const float *x, int M, int K, int ld)
 	pthread_mutex_lock(&h->lock);
 	if (amax > h->absmax)
 		h->absmax = amax;
-	if (amax > 0)
-		grow(h, amax);
-	double per = h->range > 0 ? NBINS / h->range : 0;
 	for (int m = 0; m < M; m++)
-		for (int k = 0; k < K; k++) {
-			double b = fabs((double)x[(size_t)m * ld + k]) * per;
-			h->bin[b < NBINS - 1 ? (int)b : NBINS - 1] += 1;
-		}
+		for (int k = 0; k < K; k++)
+			h->bin[bin_of(fabsf(x[(size_t)m * ld + k]))]++;
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* The MSE-optimal clip (calibrate.h) of one histogram. */
+/* The MSE-optimal clip (calibrate.h) of one histogram, each bin's values
+ * taken at its midpoint (the first bin's at 0). */
 static void choose(const struct hist *h, struct calib_layer *out)
 {
-	double width = h->range / NBINS, total = 0, sq = 0, best = INFINITY;
+	double total = 0, sq = 0, best = INFINITY;
 	int best_edge = NBINS;
-	for (int b = 0; b < NBINS; b++) {
-		double v = (b + 0.5) * width;
-		total += h->bin[b], sq += h->bin[b] * v * v;
-	}
 	memset(out, 0, sizeof *out);
+	for (int b = 0; b < NBINS; b++) {
+		double v = b ? 0.5 * (bin_edge(b) + bin_edge(b + 1)) : 0;
+		total += (double)h->bin[b], sq += (double)h->bin[b] * v * v;
+	}
 	out->absmax = h->absmax, out->count = total;
-	if (h->range <= 0 || total <= 0) {
+	if (!(h->absmax > 0) || total <= 0) {
 		/* nothing but zeros: any scale; 1/127 keeps the arithmetic finite */
 		out->clip = 1.0;
 		return;
 	}
-	/* clip at the upper edge of bin e-1; the squared error beyond it,
-	 * sum n (v - c)^2, from suffix sums of n, n v and n v^2 */
-	double s0 = 0, s1 = 0, s2 = 0, below;
-	for (int e = NBINS; e >= 1; e--) {
-		if (e < NBINS) {
-			double vb = (e + 0.5) * width, nb = h->bin[e];
-			s0 += nb, s1 += nb * vb, s2 += nb * vb * vb;
-		}
-		below = total - s0;
-		double c = e * width, step = c / 127;
+	/* clip at the lower edge of bin e (values in bins >= e lie beyond it);
+	 * the squared error beyond, sum n (v - c)^2, from suffix sums of n,
+	 * n v and n v^2 */
+	double s0 = 0, s1 = 0, s2 = 0;
+	for (int e = NBINS - 1; e >= 1; e--) {
+		double nb = (double)h->bin[e], vb = 0.5 * (bin_edge(e) + bin_edge(e + 1));
+		s0 += nb, s1 += nb * vb, s2 += nb * vb * vb;
+		double c = bin_edge(e);
+		if (c > 2 * h->absmax)
+			continue; /* empty bins above what was seen */
+		double step = c / 127, below = total - s0;
 		double mse = below * step * step / 12 + (s2 - 2 * c * s1 + c * c * s0);
 		if (mse < best)
 			best = mse, best_edge = e;
 	}
-	double c = best_edge * width, beyond = 0;
+	double c = bin_edge(best_edge), beyond = 0;
 	for (int b = best_edge; b < NBINS; b++)
-		beyond += h->bin[b];
-	/* never clip above what was seen: the top bin's edge can lie past it */
+		beyond += (double)h->bin[b];
+	/* never above what was seen */
 	out->clip = c < h->absmax ? c : h->absmax;
 	out->rel_rms = sq > 0 ? sqrt(best / sq) : 0;
 	out->clipped = beyond / total;

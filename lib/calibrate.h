@@ -2,9 +2,10 @@
  * from the activations the f32 network produces on representative
  * spectrogram streams (tf-stft output).
  *
- * Each layer's |input| values go into a histogram (2048 bins over [0, R],
- * R doubling, with pairs of bins merged, when a larger value arrives). The
- * scale is the MSE-optimal clip: the c, among the bin edges, that minimises
+ * Each layer's |input| values go into a histogram (32 logarithmic bins per
+ * octave, read off the float's bits, so that it does not depend on the
+ * order in which threads deliver the values). The scale is the
+ * MSE-optimal clip: the c, among the bin edges, that minimises
  * the expected squared error of quantising those values with step c/127,
  * counting (v - c)^2 for each value beyond c and step^2/12 (rounding) for
  * each value below it. Min/max (c = the largest value) wastes most of the

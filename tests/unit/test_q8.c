@@ -5,6 +5,7 @@
  * input, then on another random stream); a stream that does not fit the
  * model is refused for calibration. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,16 @@ static void run_case(const char *dir)
 			bad += !(m.act_scale[i] > 0) || cal[i].clip > cal[i].absmax || cal[i].count <= 0;
 	ok(rc == 0 && !bad, "%s: calibrated: every int8 layer's input seen, clip within (0, max] %s", dir,
 	   rc ? tf_strerror() : "");
+	/* the same scales with one thread as with several */
+	float *first = malloc((size_t)m.nspecs * sizeof *first);
+	memcpy(first, m.act_scale, (size_t)m.nspecs * sizeof *first);
+	int threads = omp_get_max_threads();
+	omp_set_num_threads(1);
+	int rc1 = calibrate(&m, paths, 1, cal);
+	omp_set_num_threads(threads > 1 ? threads : 2);
+	ok(rc1 == 0 && !memcmp(first, m.act_scale, (size_t)m.nspecs * sizeof *first),
+	   "%s: calibration gives the same scales on 1 thread as on %d", dir, threads > 1 ? threads : 2);
+	free(first);
 	rc = quant_plan(&m, "q8s", q);
 	ok(rc == 0, "%s: q8s plan %s", dir, rc ? tf_strerror() : "");
 	strcpy(m.cfg.quantization, "q8");

@@ -2,8 +2,9 @@
 # make bench-quant: the int8 models against f32 on the default 15.4M
 # configuration with random weights, at the seed's input 1x2x1025x259 (or
 # the FxT given). One tf-bench run measures f32, q8 and q8s side by side
-# (the speed-ups are ratios from that run), a second one says where the
-# time goes (--profile); then the masks of q8 and q8s on one input are
+# (the speed-ups are ratios from that run; their runs taken in turn, so
+# that the machine's load falls on all alike), a second one says where the
+# time goes (--profile, CPU time by kind of work); then the masks of q8 and q8s on one input are
 # compared with the f32 model's. q8s is calibrated on a different random
 # stream of the same distribution as the input.
 #   bench/quant.sh [FxT]     THREADS (default 2); BENCH_FLAGS (default -r 3 -w 1)
@@ -34,11 +35,11 @@ echo
 echo "## 1x2x$shape, side by side"
 echo
 # shellcheck disable=SC2086 # FLAGS is a list of options
-bin/tf-bench $FLAGS -t "$THREADS" --compare --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin" "$base-q8s.bin"
+bin/tf-bench $FLAGS -t "$THREADS" --interleave --compare --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin" "$base-q8s.bin"
 echo
 echo "## where the time goes"
 echo
-bin/tf-bench -r 1 -w 0 -t "$THREADS" --profile --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin"
+bin/tf-bench -r 1 -w 0 -t "$THREADS" --interleave --profile --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin" "$base-q8s.bin"
 echo
 echo "## masks against f32 (the same input)"
 echo

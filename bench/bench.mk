@@ -16,3 +16,9 @@ build/bench/train_step: build/bench/train_step.o build/libtfswa.a
 bench-train: build/bench/train_step
 	build/bench/train_step -H 513 -W 259
 	build/bench/train_step -H 1025 -W 259
+
+# make bench-quant: f32 against q8 and q8s (bench/quant.sh; SHAPE=FxT).
+bench-quant: all
+	sh bench/quant.sh $(SHAPE)
+
+.PHONY: bench-quant

@@ -21,6 +21,7 @@
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/peak.h"
+#include "kernels/qgemm.h"
 #include "model.h"
 #include "segment.h"
 #include "tensor.h"
@@ -51,6 +52,8 @@ static void usage(FILE *fp)
 		"                          {B} {C} {F} {T} {shape} {threads} {model} are replaced;\n"
 		"                          a line 'seconds: X' it prints is taken as its time\n"
 		"      --compare           markdown: one row per model, one column per thread count\n"
+		"      --interleave        load every model at once and take their runs in turn\n"
+		"                          (fairer on a loaded machine; peak RSS is then of them all)\n"
 		"      --json              JSON output\n"
 		"      --csv               CSV output\n"
 		"  -v, --verbose           say what is being measured\n"
@@ -67,7 +70,7 @@ struct options {
 	int ncmds;
 	int threads[MAX_THREADS], nthreads;
 	const char *shape;
-	int runs, warmup, profile, compare;
+	int runs, warmup, profile, compare, interleave;
 	double track_seconds;
 	enum format format;
 };
@@ -87,6 +90,8 @@ struct source {
 struct result {
 	struct timing_summary t;
 	double stage[UNET_STAGES]; /* median seconds per stage (--profile) */
+	double work[UNET_WORKS];   /* CPU seconds per timed run by kind of work (--profile) */
+	double cpu;                /* process CPU seconds per timed run (--profile) */
 	double rss_mb;
 	const char *timing;        /* "forward", "printed" or "wall" */
 };
@@ -148,13 +153,14 @@ static void add_model(struct options *o, const char *path)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_TRACK = 256, O_REF, O_COMPARE, O_JSON, O_CSV };
+	enum { O_TRACK = 256, O_REF, O_COMPARE, O_JSON, O_CSV, O_INTERLEAVE };
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'},   {"shape", required_argument, 0, 's'},
 		{"threads", required_argument, 0, 't'}, {"runs", required_argument, 0, 'r'},
 		{"warmup", required_argument, 0, 'w'},  {"track-seconds", required_argument, 0, O_TRACK},
 		{"profile", no_argument, 0, 'p'},       {"ref-cmd", required_argument, 0, O_REF},
 		{"compare", no_argument, 0, O_COMPARE}, {"json", no_argument, 0, O_JSON},
+		{"interleave", no_argument, 0, O_INTERLEAVE},
 		{"csv", no_argument, 0, O_CSV},         {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
@@ -171,6 +177,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'p': o->profile = 1; break;
 		case O_REF: add_command(o, optarg); break;
 		case O_COMPARE: o->compare = 1; break;
+		case O_INTERLEAVE: o->interleave = 1; break;
 		case O_JSON: json = 1; break;
 		case O_CSV: csv = 1; break;
 		case 'v': verbose++; break;
@@ -277,6 +284,15 @@ static double peak_rss_mb(void)
 
 /* ---------- measuring a model ---------- */
 
+/* CPU seconds this process has used, all threads. */
+static double process_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + 1e-6 * ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+	       1e-6 * ru.ru_stime.tv_usec;
+}
+
 /* Stage boundaries from the tap: time spent since the previous boundary
  * goes to the stage whose tap this is; what follows the last tap is the
  * head. */
@@ -304,57 +320,134 @@ static void fill_random(float *x, size_t n)
 	}
 }
 
+/* A model loaded and prepared, its input and the times of its runs. */
+struct bench_model {
+	struct model m;
+	struct unet *u;
+	float *in, *out;
+	double *times; /* [runs], then [UNET_STAGES][runs] */
+	int B, H, W;
+};
+
+static void model_open(const struct bench *b, int si, struct bench_model *bm)
+{
+	const struct source *s = &b->src[si];
+	bm->B = (int)s->shape[0], bm->H = (int)s->shape[2], bm->W = (int)s->shape[3];
+	if (model_load(&bm->m, s->label))
+		die_lib("");
+	if (!(bm->u = unet_prepare(&bm->m)))
+		die_lib(s->label);
+	size_t nin = (size_t)bm->B * bm->m.cfg.in_channels * bm->H * bm->W,
+	       nout = (size_t)bm->B * bm->m.cfg.out_channels * bm->H * bm->W;
+	bm->in = tf_alloc_aligned(nin, sizeof(float));
+	bm->out = tf_alloc_aligned(nout, sizeof(float));
+	bm->times = tf_alloc((size_t)b->o.runs * (UNET_STAGES + 1), sizeof(double));
+	if (!bm->in || !bm->out || !bm->times)
+		die_lib(s->label);
+	fill_random(bm->in, nin);
+}
+
+static void model_close(struct bench_model *bm)
+{
+	free(bm->in), free(bm->out), free(bm->times);
+	unet_free(bm->u);
+	model_free(&bm->m);
+}
+
+static void model_warmup(const struct bench *b, int si, struct bench_model *bm)
+{
+	if (unet_forward(bm->u, bm->in, bm->B, bm->H, bm->W, bm->out, NULL, NULL))
+		die_lib(b->src[si].label);
+}
+
+/* Timed run i of model si at thread count ti; its process CPU time is
+ * added to the result (divided by the runs in model_summarise). */
+static void model_run(struct bench *b, int si, struct bench_model *bm, int ti, int i)
+{
+	const struct options *o = &b->o;
+	struct result *r = &b->res[si][ti];
+	struct stage_clock k = {0};
+	double *stage = bm->times + o->runs;
+	if (o->profile)
+		unet_set_profile(bm->u, r->work);
+	double cpu0 = process_cpu(), t0 = k.last = tf_clock();
+	if (unet_forward(bm->u, bm->in, bm->B, bm->H, bm->W, bm->out, o->profile ? stage_tap : NULL, &k))
+		die_lib(b->src[si].label);
+	double t1 = tf_clock();
+	r->cpu += process_cpu() - cpu0;
+	unet_set_profile(bm->u, NULL);
+	bm->times[i] = t1 - t0;
+	k.t[UNET_STAGES - 1] += t1 - k.last;
+	for (int j = 0; j < UNET_STAGES; j++)
+		stage[j * o->runs + i] = k.t[j];
+}
+
+static void model_summarise(struct bench *b, int si, struct bench_model *bm, int ti)
+{
+	const struct options *o = &b->o;
+	struct result *r = &b->res[si][ti];
+	double *stage = bm->times + o->runs;
+	r->cpu /= o->runs;
+	for (int j = 0; j < UNET_WORKS; j++)
+		r->work[j] /= o->runs;
+	if (timing_summarise(bm->times, o->runs, &r->t))
+		die_lib(b->src[si].label);
+	for (int j = 0; o->profile && j < UNET_STAGES; j++) {
+		struct timing_summary st;
+		if (timing_summarise(stage + j * o->runs, o->runs, &st))
+			die_lib(b->src[si].label);
+		r->stage[j] = st.median;
+	}
+	r->rss_mb = peak_rss_mb();
+	r->timing = "forward";
+}
+
 static void measure_model(struct bench *b, int si)
 {
 	const struct options *o = &b->o;
-	const struct source *s = &b->src[si];
-	struct model m;
-	struct unet *u;
-	int B = (int)s->shape[0], H = (int)s->shape[2], W = (int)s->shape[3];
-	if (model_load(&m, s->label))
-		die_lib("");
-	if (!(u = unet_prepare(&m)))
-		die_lib(s->label);
-	size_t nin = (size_t)B * m.cfg.in_channels * H * W, nout = (size_t)B * m.cfg.out_channels * H * W;
-	float *in = tf_alloc_aligned(nin, sizeof(float)), *out = tf_alloc_aligned(nout, sizeof(float));
-	double *times = tf_alloc((size_t)o->runs * (UNET_STAGES + 1), sizeof(double));
-	if (!in || !out || !times)
-		die_lib(s->label);
-	fill_random(in, nin);
-
+	struct bench_model bm;
+	model_open(b, si, &bm);
 	for (int ti = 0; ti < o->nthreads; ti++) {
-		struct result *r = &b->res[si][ti];
-		double *stage = times + o->runs; /* [UNET_STAGES][runs] */
 		omp_set_num_threads(o->threads[ti]);
-		info("%s: %d threads, %d warm-up and %d timed runs", s->label, o->threads[ti], o->warmup, o->runs);
+		info("%s: %d threads, %d warm-up and %d timed runs", b->src[si].label, o->threads[ti], o->warmup,
+		     o->runs);
 		for (int i = 0; i < o->warmup; i++)
-			if (unet_forward(u, in, B, H, W, out, NULL, NULL))
-				die_lib(s->label);
-		for (int i = 0; i < o->runs; i++) {
-			struct stage_clock k = {0};
-			double t0 = k.last = tf_clock();
-			if (unet_forward(u, in, B, H, W, out, o->profile ? stage_tap : NULL, &k))
-				die_lib(s->label);
-			double t1 = tf_clock();
-			times[i] = t1 - t0;
-			k.t[UNET_STAGES - 1] += t1 - k.last;
-			for (int j = 0; j < UNET_STAGES; j++)
-				stage[j * o->runs + i] = k.t[j];
-		}
-		if (timing_summarise(times, o->runs, &r->t))
-			die_lib(s->label);
-		for (int j = 0; o->profile && j < UNET_STAGES; j++) {
-			struct timing_summary st;
-			if (timing_summarise(stage + j * o->runs, o->runs, &st))
-				die_lib(s->label);
-			r->stage[j] = st.median;
-		}
-		r->rss_mb = peak_rss_mb();
-		r->timing = "forward";
+			model_warmup(b, si, &bm);
+		for (int i = 0; i < o->runs; i++)
+			model_run(b, si, &bm, ti, i);
+		model_summarise(b, si, &bm, ti);
 	}
-	free(in), free(out), free(times);
-	unet_free(u);
-	model_free(&m);
+	model_close(&bm);
+}
+
+/* --interleave: every model loaded at once, and their runs taken in turn
+ * (run 1 of each model, then run 2 of each, ...), so that a change in the
+ * machine's load over the measurement falls on all of them alike. */
+static void measure_models_interleaved(struct bench *b)
+{
+	const struct options *o = &b->o;
+	int n = o->nmodels;
+	struct bench_model *bm = calloc((size_t)n, sizeof *bm);
+	if (!bm)
+		die("out of memory");
+	for (int si = 0; si < n; si++)
+		model_open(b, si, &bm[si]);
+	for (int ti = 0; ti < o->nthreads; ti++) {
+		omp_set_num_threads(o->threads[ti]);
+		info("%d models in turn: %d threads, %d warm-up and %d timed runs each", n, o->threads[ti], o->warmup,
+		     o->runs);
+		for (int i = 0; i < o->warmup; i++)
+			for (int si = 0; si < n; si++)
+				model_warmup(b, si, &bm[si]);
+		for (int i = 0; i < o->runs; i++)
+			for (int si = 0; si < n; si++)
+				model_run(b, si, &bm[si], ti, i);
+		for (int si = 0; si < n; si++)
+			model_summarise(b, si, &bm[si], ti);
+	}
+	for (int si = 0; si < n; si++)
+		model_close(&bm[si]);
+	free(bm);
 }
 
 /* ---------- measuring a command ---------- */
@@ -672,6 +765,27 @@ static void markdown_profile(const struct bench *b)
 			put_ms(r->t.median);
 			printf(") | %.1f |\n", sum > 0 ? s->gflop / sum : 0);
 		}
+	/* by kind of work, in CPU time, which the load of other processes
+	 * does not inflate the way it does wall time */
+	printf("\n| model | threads | work | CPU s per run | share of CPU time |\n");
+	printf("|---|---|---|---|---|\n");
+	for (int ti = 0; ti < b->o.nthreads; ti++)
+		for (int si = 0; si < b->nsrc && !b->src[si].command; si++) {
+			const struct result *r = &b->res[si][ti];
+			double rest = r->cpu;
+			for (int k = 0; k < UNET_WORKS + 1; k++) {
+				double v = k < UNET_WORKS ? r->work[k] : rest;
+				if (k < UNET_WORKS)
+					rest -= v;
+				if (k < UNET_WORKS && v == 0)
+					continue;
+				printf("| ");
+				put_escaped(b->src[si].label, FMT_MARKDOWN);
+				printf(" | %d | %s | %.3f | %.1f%% |\n", b->o.threads[ti],
+				       k < UNET_WORKS ? unet_work_names[k] : "the rest (norms, GELU, gathers, im2col, ...)", v,
+				       r->cpu > 0 ? 100 * v / r->cpu : 0);
+			}
+		}
 }
 
 static void markdown(const struct bench *b)
@@ -686,7 +800,8 @@ static void markdown(const struct bench *b)
 	for (int ti = 0; ti < b->o.nthreads; ti++)
 		printf("%s %d thread%s %.1f GFLOP/s", ti ? "," : "", b->o.threads[ti],
 		       b->o.threads[ti] == 1 ? "" : "s", b->peak[ti]);
-	printf(". Kernels: gemm %s; attention %s.\n", gemm_describe(), attention_kernel_name());
+	printf(". Kernels: gemm %s; attention %s; int8 products %s.\n", gemm_describe(), attention_kernel_name(),
+	       qgemm_kernel_name());
 	printf("Forward pass of random input after %d warm-up run%s, %d timed; RTF: seconds to run the "
 	       "network over a %g s track in segments of T frames, per second of audio.\n",
 	       b->o.warmup, b->o.warmup == 1 ? "" : "s", b->o.runs, b->o.track_seconds);
@@ -803,10 +918,12 @@ int main(int argc, char **argv)
 			die_lib("");
 		info("FMA peak on %d threads (%s): %.1f GFLOP/s", b.o.threads[ti], fma_peak_isa(), b.peak[ti]);
 	}
+	if (b.o.interleave)
+		measure_models_interleaved(&b);
 	for (int si = 0; si < b.nsrc; si++) {
 		if (b.src[si].command)
 			measure_command(&b, si);
-		else
+		else if (!b.o.interleave)
 			measure_model(&b, si);
 	}
 

@@ -1,12 +1,15 @@
 /* tf-quant: a model file in, the same model with its weights stored in a
  * smaller type out, and a report on standard error. A filter:
- *   tf-quant -t f16 < model.bin > model-f16.bin */
+ *   tf-quant -t f16 < model.bin > model-f16.bin
+ *   tf-quant -t q8 < model.bin > model-q8.bin
+ *   tf-quant -t q8s --calibrate song.stream model.bin > model-q8s.bin */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "cli.h"
 #include "error.h"
 #include "fileio.h"
@@ -16,11 +19,16 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: tf-quant -t TYPE [-o FILE] [MODEL]\n"
+		"usage: tf-quant -t TYPE [--calibrate STREAM]... [-o FILE] [MODEL]\n"
 		"Writes MODEL (standard input when absent or '-') with its weights stored as\n"
 		"TYPE, to standard output or FILE, and reports on standard error what it did.\n\n"
-		"  -t, --type TYPE    f16: weights as half floats, computed in f32 (int8 types\n"
-		"                     q8 and q8s are planned, not written yet)\n"
+		"  -t, --type TYPE    f16: weights as half floats, computed in f32\n"
+		"                     q8: int8 weights, activations quantised per row at run\n"
+		"                     time, convolutions and linear layers as int8 products\n"
+		"                     q8s: as q8, with activation scales calibrated once\n"
+		"  -c, --calibrate STREAM\n"
+		"                     for q8s: a spectrogram stream (tf-stft -m MODEL output) of\n"
+		"                     representative audio; repeatable\n"
 		"  -o, --output FILE  write to FILE (complete or not at all)\n"
 		"  -v, --verbose      the error of every tensor too\n"
 		"  -q, --quiet        no report\n"
@@ -28,21 +36,35 @@ static void usage(FILE *fp)
 		"  -V, --version      show the version\n");
 }
 
-static void report(const struct model *m, const struct quant_layer *q, const char *type)
+static void report(const struct model *m, const struct quant_layer *q, const char *type,
+		   const struct calib_layer *cal)
 {
 	size_t before = 0, after = 0, kept_bytes = 0;
-	int kept = 0, stats = 0, worst = -1;
+	int kept = 0, worst = -1;
+	const char *reasons[8];
+	int nreasons = 0, counts[8] = {0};
 	for (int i = 0; i < m->nspecs; i++) {
 		before += q[i].bytes_before, after += q[i].bytes_after;
 		kept += q[i].kept != NULL;
 		kept_bytes += q[i].kept ? q[i].bytes_before : 0;
-		stats += q[i].kept && !m->specs[i].trainable;
+		if (q[i].kept) {
+			int r = 0;
+			while (r < nreasons && strcmp(reasons[r], q[i].kept))
+				r++;
+			if (r == nreasons && nreasons < 8)
+				reasons[nreasons++] = q[i].kept;
+			counts[r < 8 ? r : 7]++;
+		}
 		if (!q[i].kept && (worst < 0 || q[i].rel_rms > q[worst].rel_rms))
 			worst = i;
 		if (verbose > 0)
 			fprintf(stderr, "%s: %-60s %-4s max error %.3g, relative RMS error %.3g%s%s\n", progname,
 				m->specs[i].name, dtype_traits[q[i].dtype].name, q[i].max_err, q[i].rel_rms,
 				q[i].kept ? "; kept: " : "", q[i].kept ? q[i].kept : "");
+		if (verbose > 0 && cal && !q[i].kept)
+			fprintf(stderr, "%s: %-60s input scale %.4g (clip %.4g of max %.4g, %.2g %% of %.0f values "
+				"clipped, relative RMS error %.3g)\n", progname, m->specs[i].name, m->act_scale[i],
+				cal[i].clip, cal[i].absmax, 100 * cal[i].clipped, cal[i].count, cal[i].rel_rms);
 	}
 	if (verbose < 0)
 		return;
@@ -51,25 +73,43 @@ static void report(const struct model *m, const struct quant_layer *q, const cha
 	if (worst >= 0)
 		fprintf(stderr, "%s: largest relative RMS error %.3g (max error %.3g) in %s\n", progname,
 			q[worst].rel_rms, q[worst].max_err, m->specs[worst].name);
-	fprintf(stderr,
-		"%s: %d of %d tensors kept in f32: %d BatchNorm statistics and %d biases and norm weights "
-		"(1-D, %.2f %% of the data; half precision would cost them most)\n",
-		progname, kept, m->nspecs, stats, kept - stats, 100.0 * kept_bytes / before);
+	fprintf(stderr, "%s: %d of %d tensors kept in f32 (%.2f %% of the data):", progname, kept, m->nspecs,
+		100.0 * kept_bytes / before);
+	for (int r = 0; r < nreasons; r++)
+		fprintf(stderr, "%s %d %s", r ? ";" : "", counts[r], reasons[r]);
+	fprintf(stderr, "\n");
+	if (cal) {
+		int worst_a = -1;
+		for (int i = 0; i < m->nspecs; i++)
+			if (!q[i].kept && (worst_a < 0 || cal[i].rel_rms > cal[worst_a].rel_rms))
+				worst_a = i;
+		if (worst_a >= 0)
+			fprintf(stderr, "%s: activation scales: MSE-optimal clip per layer; largest expected "
+				"relative RMS error %.3g (%.2g %% clipped) at the input of %s\n", progname,
+				cal[worst_a].rel_rms, 100 * cal[worst_a].clipped, m->specs[worst_a].name);
+	}
+	if (strcmp(type, "f16"))
+		fprintf(stderr, "%s: int8 products: convolutions and linear layers; in float: attention scores, "
+			"softmax, LayerNorm, GELU, the stem and the mask head\n", progname);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"type", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
+		{"calibrate", required_argument, 0, 'c'},
 		{"verbose", no_argument, 0, 'v'},    {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	const char *type = NULL, *out_path = NULL;
-	int opt;
+	const char *type = NULL, *out_path = NULL, **calib = NULL;
+	int opt, ncalib = 0;
 	progname = "tf-quant";
-	while ((opt = getopt_long(argc, argv, "t:o:vqhV", opts, NULL)) != -1) {
+	if (!(calib = calloc((size_t)argc, sizeof *calib)))
+		die("out of memory");
+	while ((opt = getopt_long(argc, argv, "t:o:c:vqhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': type = optarg; break;
+		case 'c': calib[ncalib++] = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 'v': verbose++; break;
 		case 'q': verbose = -1; break;
@@ -79,9 +119,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!type)
-		die("no type given: use -t f16 (see --help)");
+		die("no type given: use -t f16, q8 or q8s (see --help)");
 	if (quant_type_check(type))
 		die_lib("");
+	int q8s = !strcmp(type, "q8s");
+	if (q8s && !ncalib)
+		die("-t q8s needs --calibrate STREAM: a spectrogram stream (tf-stft -m MODEL) of typical audio");
+	if (!q8s && ncalib)
+		die("--calibrate is for -t q8s (q8 quantises activations at run time; f16 needs none)");
 	if (argc - optind > 1)
 		die("one model at a time; see --help");
 	const char *in_path = optind < argc ? argv[optind] : NULL;
@@ -93,8 +138,16 @@ int main(int argc, char **argv)
 		die_lib("");
 	struct quant_layer *q = calloc((size_t)m.nspecs, sizeof *q);
 	enum dtype *dt = calloc((size_t)m.nspecs, sizeof *dt);
-	if (!q || !dt)
+	struct calib_layer *cal = q8s ? calloc((size_t)m.nspecs, sizeof *cal) : NULL;
+	if (!q || !dt || (q8s && !cal))
 		die("out of memory");
+	for (int i = 0; i < ncalib; i++)
+		if (!strcmp(calib[i], "-") && (!in_path || !strcmp(in_path, "-")))
+			die("the model and a calibration stream cannot both come from standard input");
+	if (strcmp(m.cfg.quantization, "none"))
+		die("the model is already quantised (%s): quantise the f32 model instead", m.cfg.quantization);
+	if (q8s && calibrate(&m, calib, ncalib, cal))
+		die_lib("calibration");
 	if (quant_plan(&m, type, q))
 		die_lib("");
 	for (int i = 0; i < m.nspecs; i++)
@@ -106,8 +159,8 @@ int main(int argc, char **argv)
 	if (model_write_as(&m, out, dt))
 		die_lib("writing the model");
 	output_close(&af);
-	report(&m, q, type);
-	free(q), free(dt);
+	report(&m, q, type, cal);
+	free(q), free(dt), free(cal), free(calib);
 	model_free(&m);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "kernels/gemm.h"
+#include "kernels/qgemm.h"
 #include "model.h"
 #include "segment.h"
 #include "stream.h"
@@ -189,8 +190,9 @@ int main(int argc, char **argv)
 	struct out_state os = {w, frame_new(), c, masks, (int)bins, NULL, 0, 0, &bar};
 	struct frame *totals = frame_new();
 	int64_t frames_in = 0;
-	info("model: %s; segment %d frames, overlap %d; %d threads; %s", model_path, segment, overlap,
-	     omp_get_max_threads(), gemm_describe());
+	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads; %s%s%s", model_path,
+	     c->quantization, segment, overlap, omp_get_max_threads(), gemm_describe(),
+	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "");
 
 	/* the loop: chunks in, finished frames out */
 	int got;

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "kernels/attention.h"
+#include "kernels/qgemm.h"
 #include "kernels/gemm.h"
 
 const char *progname = "tfswa";
@@ -87,7 +88,8 @@ double parse_double(const char *s, const char *opt, double min, double max)
 void print_version(void)
 {
 	printf("%s (tfswa) %s\n", progname, TF_VERSION);
-	printf("kernels: gemm %s; attention %s\n", gemm_describe(), attention_kernel_name());
+	printf("kernels: gemm %s; attention %s; int8 products %s\n", gemm_describe(), attention_kernel_name(),
+	       qgemm_kernel_name());
 }
 
 void close_stdout(void)

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +94,10 @@ int config_validate(const struct unet_config *c)
 	if (c->overlap < 0 || (c->segment > 0 && 2 * c->overlap > c->segment))
 		return tf_seterr("overlap %d must be between 0 and half the segment (%d)", c->overlap,
 				 c->segment);
-	if (strcmp(c->quantization, "none") && strcmp(c->quantization, "f16"))
-		return tf_seterr("quantization \"%s\" is not supported by this version (none, f16)", c->quantization);
+	if (strcmp(c->quantization, "none") && strcmp(c->quantization, "f16") && strcmp(c->quantization, "q8") &&
+	    strcmp(c->quantization, "q8s"))
+		return tf_seterr("quantization \"%s\" is not supported by this version (none, f16, q8, q8s)",
+				 c->quantization);
 	return 0;
 }
 
@@ -348,8 +351,48 @@ int model_init(struct model *m, const struct unet_config *cfg)
 	return 0;
 }
 
+static int is_q8(const struct unet_config *c)
+{
+	return !strcmp(c->quantization, "q8") || !strcmp(c->quantization, "q8s");
+}
+
+int model_q8_tensor(const struct param_spec *s, const char **why)
+{
+	const char *no = NULL;
+	if (s->ndim < 2)
+		no = s->trainable ? "1-D (bias or norm)" : "BatchNorm statistic";
+	else if (!strncmp(s->name, "stem.", 5))
+		no = "first layer: the raw spectrogram's range within a 7x7 patch exceeds int8";
+	else if (!strncmp(s->name, "output_head.", 12))
+		no = "mask head: kept in float";
+	if (why)
+		*why = no;
+	return !no;
+}
+
+int model_out_axis(const struct param_spec *s)
+{
+	return !strncmp(s->name, "upsample_layers.", 16) ? 1 : 0;
+}
+
+int model_q8_alloc(struct model *m)
+{
+	if (!(m->q8 = tf_alloc_aligned(m->nparams, 1)) || !(m->q8_scale = tf_calloc((size_t)m->nspecs, sizeof *m->q8_scale)) ||
+	    !(m->act_scale = tf_calloc((size_t)m->nspecs, sizeof *m->act_scale)))
+		return -1;
+	memset(m->q8, 0, m->nparams);
+	for (int i = 0; i < m->nspecs; i++)
+		if (model_q8_tensor(&m->specs[i], NULL) &&
+		    !(m->q8_scale[i] = tf_calloc((size_t)m->specs[i].shape[model_out_axis(&m->specs[i])], sizeof(float))))
+			return -1;
+	return 0;
+}
+
 void model_free(struct model *m)
 {
+	for (int i = 0; m->q8_scale && i < m->nspecs; i++)
+		free(m->q8_scale[i]);
+	free(m->q8_scale), free(m->act_scale), free(m->q8);
 	free(m->specs);
 	free(m->params);
 	memset(m, 0, sizeof *m);
@@ -380,19 +423,69 @@ static int spec_index(const struct model *m, const char *name, int hint)
 	return -1;
 }
 
+/* In a q8 model, "<name>:scale" and "<name>:act_scale" travel with an int8
+ * tensor: which suffix name has (SEEN_SCALE, SEEN_ACT, or SEEN_TENSOR for
+ * none), and its length without it. */
+enum { SEEN_TENSOR = 1, SEEN_SCALE = 2, SEEN_ACT = 4 };
+
+static int name_part(const char *name, size_t *base)
+{
+	const char *colon = strrchr(name, ':');
+	*base = strlen(name);
+	if (!colon)
+		return SEEN_TENSOR;
+	*base = (size_t)(colon - name);
+	return !strcmp(colon, ":scale") ? SEEN_SCALE : !strcmp(colon, ":act_scale") ? SEEN_ACT : 0;
+}
+
+/* A scale tensor of an int8 weight: f32 of the right shape, finite values
+ * (act_scale positive), stored into dst. */
+static int read_scale(const struct param_spec *s, const struct tensor *t, const char *what, size_t n,
+		      float *dst)
+{
+	int positive = !strcmp(what, "act_scale");
+	char gs[160];
+	if (t->dtype != DT_F32 || t->ndim != 1 || (size_t)t->shape[0] != n)
+		return tf_seterr("%s:%s: got %s %s, expected f32 [%zu]", s->name, what, dtype_traits[t->dtype].name,
+				 shape_str(t->shape, t->ndim, gs, sizeof gs), n);
+	memcpy(dst, t->data, n * sizeof *dst);
+	for (size_t k = 0; k < n; k++)
+		if (!isfinite(dst[k]) || dst[k] < 0 || (positive && !(dst[k] > 0)))
+			return tf_seterr("%s:%s: value %g at [%zu] is not a %s finite scale", s->name, what,
+					 dst[k], k, positive ? "positive" : "non-negative");
+	return 0;
+}
+
+/* params of an int8 tensor: q times its output channel's scale */
+static void dequantise(struct model *m, int i)
+{
+	const struct param_spec *s = &m->specs[i];
+	int axis = model_out_axis(s);
+	size_t inner = 1;
+	for (int d = axis + 1; d < s->ndim; d++)
+		inner *= (size_t)s->shape[d];
+	for (size_t k = 0; k < s->numel; k++) {
+		size_t o = (k / inner) % (size_t)s->shape[axis];
+		m->params[s->offset + k] = (float)m->q8[s->offset + k] * m->q8_scale[i][o];
+	}
+}
+
 int model_read(struct model *m, int fd)
 {
 	struct stream_reader *r = stream_reader_open(fd, 0);
 	struct frame *f = frame_new();
 	struct unet_config cfg;
 	unsigned char *seen = NULL;
-	int rc = -1, next = 0, got;
+	int rc = -1, next = 0, got, q8 = 0, q8s = 0;
 	memset(m, 0, sizeof *m);
 	if (!r || !f)
 		goto out;
 	if (stream_read_header(r, f, "model") || config_from_frame(&cfg, f) || model_init(m, &cfg))
 		goto out;
 	if (!(seen = tf_calloc((size_t)m->nspecs, 1)))
+		goto out;
+	q8 = is_q8(&cfg), q8s = !strcmp(cfg.quantization, "q8s");
+	if (q8 && model_q8_alloc(m))
 		goto out;
 	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
 		struct tensor t;
@@ -405,37 +498,69 @@ int model_read(struct model *m, int fd)
 			tf_seterr("tensor %d has no name", next);
 			goto out;
 		}
-		int i = spec_index(m, t.name, next);
-		if (i < 0) {
-			tf_seterr("unexpected tensor %.100s (not part of this architecture)", t.name);
+		size_t base;
+		int part = name_part(t.name, &base), i = -1;
+		char key[MODEL_NAME_MAX];
+		if (part && base < sizeof key) {
+			memcpy(key, t.name, base);
+			key[base] = 0;
+			i = spec_index(m, key, part == SEEN_TENSOR ? next : next - 1);
+		}
+		if (i < 0 || (part != SEEN_TENSOR && !(q8 && model_q8_tensor(&m->specs[i], NULL))) ||
+		    (part == SEEN_ACT && !q8s)) {
+			tf_seterr("unexpected tensor %.100s (not part of this architecture%s)", t.name,
+				  q8s ? " in q8s" : q8 ? " in q8" : "");
 			goto out;
 		}
 		const struct param_spec *s = &m->specs[i];
-		if (seen[i]) {
-			tf_seterr("tensor %s appears twice", s->name);
+		if (seen[i] & part) {
+			tf_seterr("tensor %.100s appears twice", t.name);
 			goto out;
+		}
+		if (part != SEEN_TENSOR) {
+			if (read_scale(s, &t, part == SEEN_SCALE ? "scale" : "act_scale",
+				       part == SEEN_SCALE ? (size_t)s->shape[model_out_axis(s)] : 1,
+				       part == SEEN_SCALE ? m->q8_scale[i] : &m->act_scale[i]))
+				goto out;
+			seen[i] |= part;
+			continue;
 		}
 		if (t.ndim != s->ndim || memcmp(t.shape, s->shape, (size_t)s->ndim * sizeof *t.shape)) {
 			tf_seterr("%s: got %s, expected %s", s->name, shape_str(t.shape, t.ndim, gs, sizeof gs),
 				  shape_str(s->shape, s->ndim, ws, sizeof ws));
 			goto out;
 		}
-		if (!dtype_traits[t.dtype].is_float) {
+		if (q8 && model_q8_tensor(s, NULL)) {
+			if (t.dtype != DT_I8) {
+				tf_seterr("%s: dtype %s, expected i8 in a %s model", s->name, dtype_traits[t.dtype].name,
+					  cfg.quantization);
+				goto out;
+			}
+			memcpy(m->q8 + s->offset, t.data, s->numel);
+		} else if (!dtype_traits[t.dtype].is_float) {
 			tf_seterr("%s: dtype %s is not a float type", s->name, dtype_traits[t.dtype].name);
 			goto out;
-		}
-		if (convert_to_f32(m->params + s->offset, t.data, t.dtype, s->numel))
+		} else if (convert_to_f32(m->params + s->offset, t.data, t.dtype, s->numel)) {
 			goto out;
-		seen[i] = 1;
+		}
+		seen[i] |= SEEN_TENSOR;
 		next = i + 1;
 	}
 	if (got < 0)
 		goto out;
-	for (int i = 0; i < m->nspecs; i++)
-		if (!seen[i]) {
-			tf_seterr("missing tensor %s", m->specs[i].name);
+	for (int i = 0; i < m->nspecs; i++) {
+		int want = SEEN_TENSOR, is8 = q8 && model_q8_tensor(&m->specs[i], NULL);
+		if (is8)
+			want |= SEEN_SCALE | (q8s ? SEEN_ACT : 0);
+		if (seen[i] != want) {
+			int miss = want & ~seen[i];
+			tf_seterr("missing tensor %s%s", m->specs[i].name,
+				  miss & SEEN_TENSOR ? "" : miss & SEEN_SCALE ? ":scale" : ":act_scale");
 			goto out;
 		}
+		if (is8)
+			dequantise(m, i);
+	}
 	rc = 0;
 out:
 	if (rc)
@@ -483,6 +608,34 @@ int model_write(const struct model *m, FILE *fp)
 	return model_write_as(m, fp, NULL);
 }
 
+/* An int8 tensor, its scales, and in a q8s model its input scale. */
+static int write_q8(struct stream_writer *w, struct frame *f, const struct model *m, int i, int *frames)
+{
+	const struct param_spec *s = &m->specs[i];
+	char name[MODEL_NAME_MAX + 16];
+	struct tensor t = {.dtype = DT_I8, .ndim = s->ndim, .data = m->q8 + s->offset, .name = s->name};
+	memcpy(t.shape, s->shape, sizeof s->shape);
+	frame_clear(f);
+	if (frame_set_tensor(f, &t) || stream_write_frame(w, f))
+		return -1;
+	snprintf(name, sizeof name, "%s:scale", s->name);
+	t = (struct tensor){.dtype = DT_F32, .ndim = 1, .shape = {s->shape[model_out_axis(s)]},
+			    .data = m->q8_scale[i], .name = name};
+	frame_clear(f);
+	if (frame_set_tensor(f, &t) || stream_write_frame(w, f))
+		return -1;
+	*frames += 2;
+	if (strcmp(m->cfg.quantization, "q8s"))
+		return 0;
+	snprintf(name, sizeof name, "%s:act_scale", s->name);
+	t = (struct tensor){.dtype = DT_F32, .ndim = 1, .shape = {1}, .data = &m->act_scale[i], .name = name};
+	frame_clear(f);
+	if (frame_set_tensor(f, &t) || stream_write_frame(w, f))
+		return -1;
+	*frames += 1;
+	return 0;
+}
+
 int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 {
 	struct stream_writer *w = stream_writer_open(fp);
@@ -491,11 +644,22 @@ int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 	int rc = -1;
 	if (!w || !f || config_to_frame(&m->cfg, f) || stream_write_header(w, "model", f))
 		goto out;
+	int frames = 0;
 	for (int i = 0; i < m->nspecs; i++) {
 		const struct param_spec *s = &m->specs[i];
 		struct tensor t = {.dtype = DT_F32, .ndim = s->ndim, .data = m->params + s->offset,
 				   .name = s->name};
+		enum dtype want = dtypes ? dtypes[i] : m->q8 && m->q8_scale[i] ? DT_I8 : DT_F32;
 		memcpy(t.shape, s->shape, sizeof s->shape);
+		if (want == DT_I8) {
+			if (!m->q8 || !m->q8_scale[i]) {
+				tf_seterr("%s: no int8 values to write", s->name);
+				goto out;
+			}
+			if (write_q8(w, f, m, i, &frames))
+				goto out;
+			continue;
+		}
 		if (dtypes && dtypes[i] == DT_F16) {
 			uint16_t *h = realloc(half, s->numel * sizeof *h + 1);
 			if (!h) {
@@ -513,9 +677,10 @@ int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 		frame_clear(f);
 		if (frame_set_tensor(f, &t) || stream_write_frame(w, f))
 			goto out;
+		frames++;
 	}
 	frame_clear(f);
-	if (frame_set_int(f, "tensors", m->nspecs) || stream_write_end(w, f))
+	if (frame_set_int(f, "tensors", frames) || stream_write_end(w, f))
 		goto out;
 	rc = 0;
 out:

@@ -28,7 +28,7 @@ struct unet_config {
 	char normalization[16];    /* "none" or "scale" (multiply input by input_scale) */
 	double input_scale;
 	int segment, overlap;      /* frames per segment and overlap between segments */
-	char quantization[16];     /* "none" or "f16" (how the tensors are stored) */
+	char quantization[16];     /* "none", "f16", "q8" or "q8s" (how the tensors are stored) */
 };
 
 /* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz
@@ -61,7 +61,22 @@ struct model {
 	struct param_spec *specs;
 	float *params;     /* one buffer holding every tensor, f32 */
 	size_t nparams;    /* floats in params */
+	/* q8 and q8s models: the int8 tensors as stored (params holds them
+	 * dequantised), at the same offsets as in params; NULL otherwise */
+	int8_t *q8;
+	float **q8_scale;  /* [nspecs]: per-output-channel scales of the int8 tensors, else NULL */
+	float *act_scale;  /* [nspecs]: q8s, the calibrated input scale of each int8 layer, else 0 */
 };
+
+/* Which tensors a q8 or q8s model stores as int8: the weights of every
+ * convolution and linear layer except the stem and the output head (see
+ * formats/model.md). 0 or 1; *why (may be NULL) says why not. */
+int model_q8_tensor(const struct param_spec *s, const char **why);
+/* The axis of a weight tensor that indexes output channels: 1 for the
+ * transposed convolutions ([in, out, kh, kw]), else 0. */
+int model_out_axis(const struct param_spec *s);
+/* Allocates m->q8, m->q8_scale (each tensor's scales) and m->act_scale. */
+int model_q8_alloc(struct model *m);
 
 /* Allocates a zeroed model for cfg (validated first). */
 int model_init(struct model *m, const struct unet_config *cfg);
@@ -75,8 +90,10 @@ const struct param_spec *model_spec(const struct model *m, const char *name);
 int model_read(struct model *m, int fd);
 int model_load(struct model *m, const char *path); /* "-" = stdin */
 int model_write(const struct model *m, FILE *fp);
-/* The same with tensor i stored as dtypes[i] (DT_F32 or DT_F16, rounded to
- * nearest even); NULL for all f32. */
+/* The same with tensor i stored as dtypes[i] (DT_F32, DT_F16 rounded to
+ * nearest even, or DT_I8 from m->q8, followed by "<name>:scale" and, in a
+ * q8s model, "<name>:act_scale"); NULL: as the model holds them (int8
+ * where m->q8 has them, else f32). */
 int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes);
 /* Reads only the header of a model file into cfg (for tf-stft -m). */
 int model_read_config(struct unet_config *cfg, const char *path);

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -6,42 +7,101 @@
 
 int quant_type_check(const char *type)
 {
-	if (!strcmp(type, "f16"))
+	if (!strcmp(type, "f16") || !strcmp(type, "q8") || !strcmp(type, "q8s"))
 		return 0;
-	if (!strcmp(type, "q8") || !strcmp(type, "q8s"))
-		return tf_seterr("-t %s: int8 quantisation is not written yet in this version (f16 is)", type);
-	return tf_seterr("-t %s: unknown type (f16; q8 and q8s are planned)", type);
+	return tf_seterr("-t %s: unknown type (f16, q8 or q8s)", type);
 }
 
-int quant_plan(const struct model *m, const char *type, struct quant_layer *layers)
+/* Symmetric int8 per output channel of tensor i: q = rint(w / s),
+ * s = max |w| / 127 over the channel (0 for an all-zero channel). */
+static void quantise_tensor(struct model *m, int i)
 {
+	const struct param_spec *s = &m->specs[i];
+	int axis = model_out_axis(s);
+	size_t outs = (size_t)s->shape[axis], inner = 1;
+	const float *x = m->params + s->offset;
+	float *scale = m->q8_scale[i];
+	for (int d = axis + 1; d < s->ndim; d++)
+		inner *= (size_t)s->shape[d];
+	for (size_t o = 0; o < outs; o++)
+		scale[o] = 0;
+	for (size_t k = 0; k < s->numel; k++) {
+		size_t o = (k / inner) % outs;
+		scale[o] = fabsf(x[k]) > scale[o] ? fabsf(x[k]) : scale[o];
+	}
+	for (size_t o = 0; o < outs; o++)
+		scale[o] /= 127.0f;
+	for (size_t k = 0; k < s->numel; k++) {
+		float sc = scale[(k / inner) % outs];
+		float v = sc > 0 ? x[k] / sc : 0.0f;
+		v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+		m->q8[s->offset + k] = (int8_t)lrintf(v);
+	}
+}
+
+static void measure(struct quant_layer *q, const struct param_spec *s, const float *x, const float *y)
+{
+	double err2 = 0, val2 = 0;
+	for (size_t k = 0; k < s->numel; k++) {
+		double e = (double)y[k] - x[k];
+		err2 += e * e, val2 += (double)x[k] * x[k];
+		if (fabs(e) > q->max_err)
+			q->max_err = fabs(e);
+	}
+	q->rel_rms = val2 > 0 ? sqrt(err2 / val2) : 0;
+}
+
+int quant_plan(struct model *m, const char *type, struct quant_layer *layers)
+{
+	int q8 = 0, q8s = 0;
+	float *back = NULL;
 	if (quant_type_check(type))
 		return -1;
 	if (strcmp(m->cfg.quantization, "none"))
 		return tf_seterr("the model is already quantised (%s): quantise the f32 model instead",
 				 m->cfg.quantization);
+	q8s = !strcmp(type, "q8s");
+	q8 = q8s || !strcmp(type, "q8");
+	if (q8s && !m->act_scale)
+		return tf_seterr("-t q8s needs activation scales: calibrate first (--calibrate)");
+	if (q8 && !m->q8 && model_q8_alloc(m))
+		return -1;
 	for (int i = 0; i < m->nspecs; i++) {
 		const struct param_spec *s = &m->specs[i];
 		struct quant_layer *q = &layers[i];
 		const float *x = m->params + s->offset;
+		const char *why = NULL;
 		memset(q, 0, sizeof *q);
 		q->bytes_before = s->numel * sizeof(float);
-		if (s->ndim < 2) {
+		if (q8 ? !model_q8_tensor(s, &why) : s->ndim < 2) {
 			q->dtype = DT_F32;
-			q->kept = !s->trainable ? "BatchNorm statistic" : "1-D (bias or norm)";
+			q->kept = why ? why : !s->trainable ? "BatchNorm statistic" : "1-D (bias or norm)";
 			q->bytes_after = q->bytes_before;
 			continue;
 		}
-		double err2 = 0, val2 = 0;
-		for (size_t k = 0; k < s->numel; k++) {
-			double e = (double)f16_to_f32(f32_to_f16(x[k])) - x[k];
-			err2 += e * e, val2 += (double)x[k] * x[k];
-			if (fabs(e) > q->max_err)
-				q->max_err = fabs(e);
+		float *y = realloc(back, s->numel * sizeof *y);
+		if (!y) {
+			free(back);
+			return tf_seterr("out of memory");
 		}
-		q->dtype = DT_F16;
-		q->rel_rms = val2 > 0 ? sqrt(err2 / val2) : 0;
-		q->bytes_after = s->numel * 2;
+		back = y;
+		if (q8) {
+			size_t outs = (size_t)s->shape[model_out_axis(s)], inner = 1;
+			for (int d = model_out_axis(s) + 1; d < s->ndim; d++)
+				inner *= (size_t)s->shape[d];
+			quantise_tensor(m, i);
+			for (size_t k = 0; k < s->numel; k++)
+				y[k] = (float)m->q8[s->offset + k] * m->q8_scale[i][(k / inner) % outs];
+			q->dtype = DT_I8;
+			q->bytes_after = s->numel + outs * sizeof(float) + (q8s ? sizeof(float) : 0);
+		} else {
+			for (size_t k = 0; k < s->numel; k++)
+				y[k] = f16_to_f32(f32_to_f16(x[k]));
+			q->dtype = DT_F16;
+			q->bytes_after = s->numel * 2;
+		}
+		measure(q, s, x, y);
 	}
+	free(back);
 	return 0;
 }

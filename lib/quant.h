@@ -1,9 +1,15 @@
-/* Quantisation of a model's stored weights. This version has one type:
- * f16, weights stored as IEEE half floats (rounded to nearest even) and
- * computed in f32 after loading. One-dimensional tensors (biases, norm
- * weights, BatchNorm statistics) stay f32: they are a fraction of a percent
- * of the size, and BatchNorm variances and norm scales are where half
- * precision's 11-bit significand and 6e-5 smallest normal would cost most. */
+/* Quantisation of a model's stored weights (formats/model.md):
+ *  f16  weights as IEEE half floats (rounded to nearest even), computed in
+ *       f32 after loading;
+ *  q8   weights int8, symmetric, one scale per output channel (max |w| /
+ *       127); activations quantised per row at run time; the convolutions
+ *       and linear layers run as int8 products (kernels/qgemm.h);
+ *  q8s  as q8, but each int8 layer's input has one scale calibrated from
+ *       representative spectrograms (calibrate.h) instead of a scale per row.
+ * One-dimensional tensors (biases, norm weights, BatchNorm statistics) stay
+ * f32: they are a fraction of a percent of the size, and BatchNorm
+ * variances and norm scales are where low precision would cost most. In q8
+ * and q8s the stem and the output head also stay f32 (model_q8_tensor). */
 #ifndef TF_QUANT_H
 #define TF_QUANT_H
 #include <stddef.h>
@@ -16,15 +22,17 @@ struct quant_layer {
 	const char *kept;       /* why it stays f32, or NULL */
 	double max_err;         /* largest |stored - original| */
 	double rel_rms;         /* RMS error / RMS value */
-	size_t bytes_before, bytes_after;
+	size_t bytes_before, bytes_after; /* tensor data, scales included */
 };
 
-/* Is type one this version can write ("f16")? -1 with a message saying
- * which types exist and which are not written yet. */
+/* Is type one this version can write (f16, q8, q8s)? -1 with a message
+ * saying which types exist. */
 int quant_type_check(const char *type);
 
 /* Plans type for m: layers[i] for every tensor (m->nspecs of them), with the
- * error each would take. Refuses a model that is already quantised. */
-int quant_plan(const struct model *m, const char *type, struct quant_layer *layers);
+ * error each takes. For q8 and q8s it also quantises: m->q8 and
+ * m->q8_scale are filled (q8s needs m->act_scale filled by calibration
+ * first). Refuses a model that is already quantised. */
+int quant_plan(struct model *m, const char *type, struct quant_layer *layers);
 
 #endif

@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "kernels/activation.h"
@@ -14,12 +15,26 @@
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
+#include "kernels/qgemm.h"
 #include "kernels/resize.h"
 #include "tensor.h"
 #include "unet.h"
 
+/* One matrix product C (+)= A . W^T, W [N][K]: float weights (BLIS), or
+ * int8 ones (q8 and q8s models) with the input quantised per row or with
+ * a calibrated scale. */
+struct op {
+	const float *w;    /* float: W, rows ldw apart */
+	int ldw, N, K;
+	struct qmat *q;    /* int8: packed W with per-channel scales, or NULL */
+	float act_scale;   /* q8s: the input's calibrated scale; 0: per row */
+	int id;            /* the weight's index in the model table, for the
+			    * calibration observer; -1 for layers kept in float */
+};
+
 struct linear {
-	const float *w, *b; /* w [out][in] */
+	struct op op;
+	const float *b;
 	int out, in;
 };
 
@@ -31,6 +46,8 @@ struct tlayer { /* one pre-norm transformer layer: tsa, fsa or swa */
 struct conv { /* BatchNorm folded in; weights in the kernels' layouts */
 	float *w, *b;
 	int ci, co, k, stride, pad;
+	struct op op[4]; /* the products: one; the fusion's three K-slices;
+			  * the transposed convolution's four parities */
 };
 
 struct block {
@@ -45,6 +62,12 @@ struct unet {
 	struct block *enc[3], *bottleneck, *dec[3];
 	float **owned;
 	int nowned;
+	struct qmat **qmats;
+	int nqmats;
+	int int8;          /* some products run in int8 */
+	unet_observe_fn observe;
+	void *observe_ctx;
+	double *prof;      /* [UNET_WORKS] CPU seconds, or NULL */
 };
 
 enum axis { ALONG_H, ALONG_W, WINDOWS };
@@ -67,6 +90,90 @@ static float *own(struct unet *u, size_t n)
 	return p;
 }
 
+static const float *param(const struct model *m, const char *fmt, const char *prefix);
+
+/* A new int8 weight matrix owned by u. */
+static struct qmat *own_qmat(struct unet *u, const int8_t *w, int ldw, const float *scale, int N, int K)
+{
+	struct qmat *q = calloc(1, sizeof *q), **l;
+	if (!q || !(l = realloc(u->qmats, (size_t)(u->nqmats + 1) * sizeof *l))) {
+		free(q);
+		tf_seterr("out of memory");
+		return NULL;
+	}
+	u->qmats = l;
+	if (qmat_init(q, w, ldw, scale, N, K)) {
+		free(q);
+		return NULL;
+	}
+	u->qmats[u->nqmats++] = q;
+	u->int8 = 1;
+	return q;
+}
+
+static int spec_id(const struct model *m, const char *name)
+{
+	const struct param_spec *s = model_spec(m, name);
+	return s ? (int)(s - m->specs) : -1;
+}
+
+/* Is the weight with this index stored as int8 in m? */
+static int is_int8(const struct model *m, int id)
+{
+	return (!strcmp(m->cfg.quantization, "q8") || !strcmp(m->cfg.quantization, "q8s")) && m->q8 && id >= 0 &&
+	       m->q8_scale[id];
+}
+
+/* q8s: the calibrated scale of the layer's input; q8: 0, per row. */
+static float static_scale(const struct model *m, int id)
+{
+	return !strcmp(m->cfg.quantization, "q8s") && m->act_scale ? m->act_scale[id] : 0.0f;
+}
+
+/* The observer's id of a float weight: only for those a q8 model would
+ * store as int8. */
+static int observed_id(const struct model *m, int id)
+{
+	return id >= 0 && model_q8_tensor(&m->specs[id], NULL) ? id : -1;
+}
+
+/* BatchNorm "<prefix>" as a factor per channel and the folded bias: what
+ * batchnorm_fold does, for the int8 weights whose factor goes into their
+ * scales. */
+static void bn_factors(const struct model *m, const char *prefix, int co, double *f, float *bias)
+{
+	const float *g = param(m, "%s.weight", prefix), *be = param(m, "%s.bias", prefix),
+		    *mu = param(m, "%s.running_mean", prefix), *var = param(m, "%s.running_var", prefix);
+	for (int o = 0; o < co; o++) {
+		f[o] = g[o] / sqrt((double)var[o] + BN_EPS);
+		bias[o] = (float)(((double)bias[o] - mu[o]) * f[o] + be[o]);
+	}
+}
+
+/* int8 values through a float weight reordering (exact: small integers). */
+static int8_t *reorder_i8(const int8_t *src, size_t n, void (*prepare)(float *, const float *, int, int, int),
+			  int a, int b, int c)
+{
+	float *x = tf_alloc(n, sizeof *x), *y = tf_alloc(n, sizeof *y);
+	int8_t *out = tf_alloc(n, 1);
+	if (x && y && out) {
+		for (size_t i = 0; i < n; i++)
+			x[i] = src[i];
+		prepare(y, x, a, b, c);
+		for (size_t i = 0; i < n; i++)
+			out[i] = (int8_t)y[i];
+	}
+	free(x), free(y);
+	if (!(x && y))
+		free(out), out = NULL;
+	return out;
+}
+
+static void convt_prepare3(float *dst, const float *src, int ci, int co, int unused)
+{
+	convt4s2_weight_prepare(dst, src, ci, co);
+}
+
 static const float *param(const struct model *m, const char *fmt, const char *prefix)
 {
 	char name[MODEL_NAME_MAX + 32];
@@ -74,27 +181,56 @@ static const float *param(const struct model *m, const char *fmt, const char *pr
 	return model_param(m, name); /* the table guarantees presence */
 }
 
-/* A convolution "<prefix>.0" followed by BatchNorm "<prefix>.1" (or bn NULL). */
+/* A convolution wname followed by BatchNorm bnprefix (or NULL), its input
+ * channels in nsplit equal slices with a product each (the fusion's
+ * concatenation: 3; else 1). */
 static int prep_conv(struct unet *u, const struct model *m, struct conv *c, const char *wname,
-		     const char *bnprefix, int ci, int co, int k, int stride, int pad)
+		     const char *bnprefix, int ci, int co, int k, int stride, int pad, int nsplit)
 {
 	char b[MODEL_NAME_MAX + 8];
 	size_t per = (size_t)ci * k * k;
-	float *tmp = tf_alloc(per * co, sizeof *tmp);
+	int id = spec_id(m, wname), K = (int)per / nsplit;
 	*c = (struct conv){.ci = ci, .co = co, .k = k, .stride = stride, .pad = pad};
-	if (!tmp || !(c->w = own(u, per * co)) || !(c->b = own(u, (size_t)co))) {
+	if (!(c->b = own(u, (size_t)co)))
+		return -1;
+	snprintf(b, sizeof b, "%.*s.bias", (int)(strlen(wname) - 7), wname);
+	memcpy(c->b, model_param(m, b), (size_t)co * sizeof *c->b);
+	if (is_int8(m, id)) {
+		double *f = tf_alloc((size_t)co, sizeof *f);
+		float *scale = tf_alloc((size_t)co, sizeof *scale);
+		int8_t *w = reorder_i8(m->q8 + m->specs[id].offset, per * co, conv2d_weight_prepare, co, ci, k);
+		int rc = f && scale && w ? 0 : -1;
+		for (int o = 0; !rc && o < co; o++)
+			f[o] = 1.0, scale[o] = m->q8_scale[id][o];
+		if (!rc && bnprefix) {
+			bn_factors(m, bnprefix, co, f, c->b);
+			for (int o = 0; o < co; o++)
+				scale[o] = (float)(scale[o] * f[o]);
+		}
+		for (int r = 0; !rc && r < nsplit; r++) {
+			struct op *op = &c->op[r];
+			*op = (struct op){.N = co, .K = K, .act_scale = static_scale(m, id), .id = id};
+			if (!(op->q = own_qmat(u, w + (size_t)r * K, (int)per, scale, co, K)))
+				rc = -1;
+		}
+		free(f), free(scale), free(w);
+		return rc;
+	}
+	float *tmp = tf_alloc(per * co, sizeof *tmp);
+	if (!tmp || !(c->w = own(u, per * co))) {
 		free(tmp);
 		return -1;
 	}
-	snprintf(b, sizeof b, "%.*s.bias", (int)(strlen(wname) - 7), wname);
 	memcpy(tmp, model_param(m, wname), per * co * sizeof *tmp);
-	memcpy(c->b, model_param(m, b), (size_t)co * sizeof *c->b);
 	if (bnprefix)
 		batchnorm_fold(tmp, c->b, (size_t)co, per, param(m, "%s.weight", bnprefix),
 			       param(m, "%s.bias", bnprefix), param(m, "%s.running_mean", bnprefix),
 			       param(m, "%s.running_var", bnprefix));
 	conv2d_weight_prepare(c->w, tmp, co, ci, k);
 	free(tmp);
+	for (int r = 0; r < nsplit; r++)
+		c->op[r] = (struct op){.w = c->w + (size_t)r * K, .ldw = (int)per, .N = co, .K = K,
+				       .id = observed_id(m, id)};
 	return 0;
 }
 
@@ -103,18 +239,43 @@ static int prep_convt(struct unet *u, const struct model *m, struct conv *c, con
 		      int co)
 {
 	char n[MODEL_NAME_MAX + 32], bn[MODEL_NAME_MAX + 8];
-	size_t per = 16, total = (size_t)ci * co * per;
-	float *tmp = tf_alloc(total, sizeof *tmp);
+	size_t per = 16, total = (size_t)ci * co * per, K = 4 * (size_t)ci;
 	*c = (struct conv){.ci = ci, .co = co, .k = 4, .stride = 2, .pad = 1};
-	if (!tmp || !(c->w = own(u, total)) || !(c->b = own(u, (size_t)co))) {
+	if (!(c->b = own(u, (size_t)co)))
+		return -1;
+	snprintf(n, sizeof n, "%s.0.bias", prefix);
+	memcpy(c->b, model_param(m, n), (size_t)co * sizeof *c->b);
+	snprintf(n, sizeof n, "%s.0.weight", prefix);
+	snprintf(bn, sizeof bn, "%s.1", prefix);
+	int id = spec_id(m, n);
+	if (is_int8(m, id)) {
+		/* the output channel is the second axis of [Ci][Co][4][4]: its
+		 * scale and BatchNorm factor are per column of each parity's
+		 * [Co][4 Ci] product */
+		double *f = tf_alloc((size_t)co, sizeof *f);
+		float *scale = tf_alloc((size_t)co, sizeof *scale);
+		int8_t *w = reorder_i8(m->q8 + m->specs[id].offset, total, convt_prepare3, ci, co, 0);
+		int rc = f && scale && w ? 0 : -1;
+		if (!rc) {
+			bn_factors(m, bn, co, f, c->b);
+			for (int o = 0; o < co; o++)
+				scale[o] = (float)(m->q8_scale[id][o] * f[o]);
+		}
+		for (int par = 0; !rc && par < 4; par++) {
+			struct op *op = &c->op[par];
+			*op = (struct op){.N = co, .K = (int)K, .act_scale = static_scale(m, id), .id = id};
+			if (!(op->q = own_qmat(u, w + (size_t)par * co * K, (int)K, scale, co, (int)K)))
+				rc = -1;
+		}
+		free(f), free(scale), free(w);
+		return rc;
+	}
+	float *tmp = tf_alloc(total, sizeof *tmp);
+	if (!tmp || !(c->w = own(u, total))) {
 		free(tmp);
 		return -1;
 	}
-	snprintf(n, sizeof n, "%s.0.weight", prefix);
 	memcpy(tmp, model_param(m, n), total * sizeof *tmp);
-	snprintf(n, sizeof n, "%s.0.bias", prefix);
-	memcpy(c->b, model_param(m, n), (size_t)co * sizeof *c->b);
-	snprintf(bn, sizeof bn, "%s.1", prefix);
 	const float *g = param(m, "%s.weight", bn), *be = param(m, "%s.bias", bn),
 		    *mu = param(m, "%s.running_mean", bn), *var = param(m, "%s.running_var", bn);
 	/* the output channel is the second axis of [Ci][Co][4][4] */
@@ -127,19 +288,29 @@ static int prep_convt(struct unet *u, const struct model *m, struct conv *c, con
 	}
 	convt4s2_weight_prepare(c->w, tmp, ci, co);
 	free(tmp);
+	for (int par = 0; par < 4; par++)
+		c->op[par] = (struct op){.w = c->w + (size_t)par * co * K, .ldw = (int)K, .N = co, .K = (int)K,
+					 .id = observed_id(m, id)};
 	return 0;
 }
 
-static void prep_linear(const struct model *m, struct linear *l, const char *prefix, const char *name,
-			int out, int in, int bias)
+static int prep_linear(struct unet *u, const struct model *m, struct linear *l, const char *prefix,
+		       const char *name, int out, int in, int bias)
 {
 	char n[MODEL_NAME_MAX + 32];
 	snprintf(n, sizeof n, "%s.%s.weight", prefix, name);
-	l->w = model_param(m, n);
+	int id = spec_id(m, n);
+	l->op = (struct op){.w = model_param(m, n), .ldw = in, .N = out, .K = in, .id = observed_id(m, id)};
+	if (is_int8(m, id)) {
+		l->op = (struct op){.N = out, .K = in, .act_scale = static_scale(m, id), .id = id};
+		if (!(l->op.q = own_qmat(u, m->q8 + m->specs[id].offset, in, m->q8_scale[id], out, in)))
+			return -1;
+	}
 	snprintf(n, sizeof n, "%s.%s.bias", prefix, name);
 	l->b = bias ? model_param(m, n) : NULL;
 	l->out = out;
 	l->in = in;
+	return 0;
 }
 
 static struct block *prep_blocks(struct unet *u, const struct model *m, const char *stage, int depth,
@@ -158,11 +329,11 @@ static struct block *prep_blocks(struct unet *u, const struct model *m, const ch
 		k->shift = b % 2 ? u->cfg.shift_size : 0;
 		snprintf(w, sizeof w, "%s.input_proj.0.weight", p);
 		snprintf(bn, sizeof bn, "%s.input_proj.1", p);
-		if (prep_conv(u, m, &k->in_proj, w, bn, C, C, 1, 1, 0))
+		if (prep_conv(u, m, &k->in_proj, w, bn, C, C, 1, 1, 0, 1))
 			goto fail;
 		snprintf(w, sizeof w, "%s.fusion.0.weight", p);
 		snprintf(bn, sizeof bn, "%s.fusion.1", p);
-		if (prep_conv(u, m, &k->fusion, w, bn, 3 * C, C, 1, 1, 0))
+		if (prep_conv(u, m, &k->fusion, w, bn, 3 * C, C, 1, 1, 0, 3))
 			goto fail;
 		for (int r = 0; r < 3; r++) {
 			char bp[MODEL_NAME_MAX + 8];
@@ -172,10 +343,11 @@ static struct block *prep_blocks(struct unet *u, const struct model *m, const ch
 			t->n1b = param(m, "%s.norm1.bias", bp);
 			t->n2w = param(m, "%s.norm2.weight", bp);
 			t->n2b = param(m, "%s.norm2.bias", bp);
-			prep_linear(m, &t->qkv, bp, "attn.qkv", 3 * C, C, 0);
-			prep_linear(m, &t->proj, bp, "attn.proj", C, C, 1);
-			prep_linear(m, &t->fc1, bp, "mlp.0", hidden, C, 1);
-			prep_linear(m, &t->fc2, bp, "mlp.3", C, hidden, 1);
+			if (prep_linear(u, m, &t->qkv, bp, "attn.qkv", 3 * C, C, 0) ||
+			    prep_linear(u, m, &t->proj, bp, "attn.proj", C, C, 1) ||
+			    prep_linear(u, m, &t->fc1, bp, "mlp.0", hidden, C, 1) ||
+			    prep_linear(u, m, &t->fc2, bp, "mlp.3", C, hidden, 1))
+				goto fail;
 		}
 	}
 	return blocks;
@@ -193,7 +365,7 @@ struct unet *unet_prepare(const struct model *m)
 		return tf_seterr("out of memory"), NULL;
 	u->cfg = m->cfg;
 	gemm_init();
-	if (prep_conv(u, m, &u->stem, "stem.0.weight", "stem.1", m->cfg.in_channels, d[0], 7, 1, 3))
+	if (prep_conv(u, m, &u->stem, "stem.0.weight", "stem.1", m->cfg.in_channels, d[0], 7, 1, 3, 1))
 		goto fail;
 	for (int s = 0; s < 3; s++) {
 		snprintf(n, sizeof n, "encoder_stages.%d", s);
@@ -201,7 +373,7 @@ struct unet *unet_prepare(const struct model *m)
 			goto fail;
 		snprintf(n, sizeof n, "downsample_layers.%d.downsample.0.weight", s);
 		snprintf(bn, sizeof bn, "downsample_layers.%d.downsample.1", s);
-		if (prep_conv(u, m, &u->down[s], n, bn, d[s], d[s + 1], 4, 2, 1))
+		if (prep_conv(u, m, &u->down[s], n, bn, d[s], d[s + 1], 4, 2, 1, 1))
 			goto fail;
 	}
 	if (!(u->bottleneck = prep_blocks(u, m, "bottleneck", m->cfg.depths[3], d[3])))
@@ -215,8 +387,8 @@ struct unet *unet_prepare(const struct model *m)
 		if (!(u->dec[i] = prep_blocks(u, m, n, m->cfg.depths[s], d[s])))
 			goto fail;
 	}
-	if (prep_conv(u, m, &u->head0, "output_head.0.weight", "output_head.1", d[0], d[0], 3, 1, 1) ||
-	    prep_conv(u, m, &u->head3, "output_head.3.weight", NULL, d[0], m->cfg.out_channels, 1, 1, 0))
+	if (prep_conv(u, m, &u->head0, "output_head.0.weight", "output_head.1", d[0], d[0], 3, 1, 1, 1) ||
+	    prep_conv(u, m, &u->head3, "output_head.3.weight", NULL, d[0], m->cfg.out_channels, 1, 1, 0, 1))
 		goto fail;
 	return u;
 fail:
@@ -231,6 +403,9 @@ void unet_free(struct unet *u)
 	for (int i = 0; i < u->nowned; i++)
 		free(u->owned[i]);
 	free(u->owned);
+	for (int i = 0; i < u->nqmats; i++)
+		qmat_free(u->qmats[i]), free(u->qmats[i]);
+	free(u->qmats);
 	for (int s = 0; s < 3; s++)
 		free(u->enc[s]), free(u->dec[s]);
 	free(u->bottleneck);
@@ -242,69 +417,175 @@ const struct unet_config *unet_config(const struct unet *u)
 	return &u->cfg;
 }
 
+int unet_is_int8(const struct unet *u)
+{
+	return u->int8;
+}
+
+const char *const unet_work_names[UNET_WORKS] = {
+	"float products (BLIS)", "int8 products", "quantising activations", "attention (scores, softmax)",
+};
+
+void unet_set_profile(struct unet *u, double cpu[UNET_WORKS])
+{
+	u->prof = cpu;
+}
+
+static double cpu_clock(const struct unet *u)
+{
+	struct timespec t;
+	if (!u->prof)
+		return 0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void charge(const struct unet *u, enum unet_work w, double since)
+{
+	if (!u->prof)
+		return;
+	double d = cpu_clock(u) - since;
+#pragma omp atomic
+	u->prof[w] += d;
+}
+
+void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx)
+{
+	u->observe = fn;
+	u->observe_ctx = ctx;
+}
+
 /* ---------- layers ---------- */
 
 /* Rows per parallel work item for pixel-wise products. */
 #define ROW_CHUNK 256
 
-/* out[n][co] = conv(in) for 1x1 convolutions, then bias (and GELU). */
-static void pointwise(float *out, const float *in, size_t n, const struct conv *c, int gelu)
+/* A thread's buffer for quantised activations: rows of Kp bytes and
+ * their scales. Empty for models without int8 products. */
+struct qbuf {
+	uint8_t *q;
+	float *rs;
+};
+
+static int qbuf_alloc(struct qbuf *b, const struct unet *u, size_t rows, size_t K)
 {
-	size_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
-#pragma omp parallel for schedule(static)
-	for (size_t k = 0; k < chunks; k++) {
-		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		gemm_nt((int)rows, c->co, c->ci, in + r0 * c->ci, c->ci, c->w, c->ci, 0.0f,
-			out + r0 * c->co, c->co);
-		if (gelu)
-			bias_gelu_forward(out + r0 * c->co, c->b, rows, c->co);
-		else
-			bias_add_forward(out + r0 * c->co, c->b, rows, c->co);
-	}
+	b->q = NULL, b->rs = NULL;
+	if (!u->int8)
+		return 0;
+	b->q = tf_alloc_aligned(rows * ((K + 3) & ~(size_t)3) + 64, 1);
+	b->rs = tf_alloc(rows + 1, sizeof *b->rs);
+	return b->q && b->rs ? 0 : -1;
 }
 
-/* A k x k convolution + bias + GELU over the whole image. */
-static int conv_gelu(float *out, const float *in, int H, int W, const struct conv *c)
+static void qbuf_free(struct qbuf *b)
+{
+	free(b->q), free(b->rs);
+}
+
+/* C[M][N] (+)= A[M][K] . W^T, in float or int8 (and shown to the
+ * calibration observer first). */
+static void run_op(const struct unet *u, const struct op *o, int M, const float *A, int lda, int accumulate,
+		   float *C, int ldc, struct qbuf *qb)
+{
+	if (M <= 0)
+		return;
+	if (u->observe && o->id >= 0)
+		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
+	double t = cpu_clock(u);
+	if (!o->q) {
+		gemm_nt(M, o->N, o->K, A, lda, o->w, o->ldw, accumulate ? 1.0f : 0.0f, C, ldc);
+		charge(u, UNET_WORK_GEMM_F32, t);
+		return;
+	}
+	quantize_rows(qb->q, o->q->Kp, qb->rs, A, lda, M, o->K, o->q->Kp, o->act_scale);
+	charge(u, UNET_WORK_QUANTISE, t);
+	t = cpu_clock(u);
+	qgemm(M, qb->q, o->q->Kp, qb->rs, o->q, accumulate, C, ldc);
+	charge(u, UNET_WORK_GEMM_INT8, t);
+}
+
+/* out[n][co] = conv(in) for 1x1 convolutions, then bias (and GELU). */
+static int pointwise(const struct unet *u, float *out, const float *in, size_t n, const struct conv *c,
+		     int gelu)
+{
+	size_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
+	int failed = 0;
+#pragma omp parallel
+	{
+		struct qbuf qb;
+		if (qbuf_alloc(&qb, u, ROW_CHUNK, (size_t)c->ci))
+			failed = 1;
+#pragma omp for schedule(static)
+		for (size_t k = 0; k < chunks; k++) {
+			size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
+			if (failed)
+				continue;
+			run_op(u, &c->op[0], (int)rows, in + r0 * c->ci, c->ci, 0, out + r0 * c->co, c->co, &qb);
+			if (gelu)
+				bias_gelu_forward(out + r0 * c->co, c->b, rows, c->co);
+			else
+				bias_add_forward(out + r0 * c->co, c->b, rows, c->co);
+		}
+		qbuf_free(&qb);
+	}
+	return failed ? tf_seterr("out of memory") : 0;
+}
+
+/* A k x k convolution + bias + GELU over the whole image: im2col rows,
+ * one product. */
+static int conv_gelu(const struct unet *u, float *out, const float *in, int H, int W, const struct conv *c)
 {
 	int Ho = conv_out_size(H, c->k, c->stride, c->pad), Wo = conv_out_size(W, c->k, c->stride, c->pad);
-	int rows = 4, nchunks = (Ho + rows - 1) / rows, failed = 0;
+	int rows = 4, nchunks = (Ho + rows - 1) / rows, failed = 0, K = c->k * c->k * c->ci;
 #pragma omp parallel
 	{
 		float *scratch = tf_alloc_aligned(conv2d_scratch_floats(Wo, rows, c->ci, c->k), sizeof(float));
-		if (!scratch)
+		struct qbuf qb;
+		if (!scratch || qbuf_alloc(&qb, u, (size_t)rows * Wo, (size_t)K))
 			failed = 1;
 #pragma omp for schedule(static)
 		for (int k = 0; k < nchunks; k++) {
 			int r0 = k * rows, r1 = r0 + rows < Ho ? r0 + rows : Ho;
-			if (!scratch)
+			if (failed)
 				continue;
-			conv2d_rows(out, in, c->w, NULL, H, W, c->ci, c->co, c->k, c->stride, c->pad, r0, r1,
-				    scratch);
+			conv2d_im2col(scratch, in, H, W, c->ci, c->k, c->stride, c->pad, r0, r1);
+			run_op(u, &c->op[0], (r1 - r0) * Wo, scratch, K, 0, out + (size_t)r0 * Wo * c->co, c->co, &qb);
 			bias_gelu_forward(out + (size_t)r0 * Wo * c->co, c->b, (size_t)(r1 - r0) * Wo, c->co);
 		}
 		free(scratch);
+		qbuf_free(&qb);
 	}
-	return failed ? -1 : 0;
+	return failed ? tf_seterr("out of memory") : 0;
 }
 
-static int convt_gelu(float *out, const float *in, int H, int W, const struct conv *c)
+/* ConvTranspose(4, 2, 1) + bias + GELU: per input row, the four output
+ * parities as products over gathered 2x2 neighbourhoods. */
+static int convt_gelu(const struct unet *u, float *out, const float *in, int H, int W, const struct conv *c)
 {
-	int failed = 0;
+	int failed = 0, K = 4 * c->ci, Co = c->co;
 #pragma omp parallel
 	{
 		float *scratch = tf_alloc_aligned(convt4s2_scratch_floats(W, c->ci), sizeof(float));
-		if (!scratch)
+		struct qbuf qb;
+		if (!scratch || qbuf_alloc(&qb, u, (size_t)W, (size_t)K))
 			failed = 1;
 #pragma omp for schedule(static)
 		for (int m = 0; m < H; m++) {
-			if (!scratch)
+			if (failed)
 				continue;
-			convt4s2_rows(out, in, c->w, NULL, H, W, c->ci, c->co, m, m + 1, scratch);
-			bias_gelu_forward(out + (size_t)2 * m * 2 * W * c->co, c->b, (size_t)4 * W, c->co);
+			for (int ph = 0; ph < 2; ph++)
+				for (int pw = 0; pw < 2; pw++) {
+					convt4s2_gather(scratch, in, H, W, c->ci, m, ph, pw);
+					/* outputs (2m+ph, 2n+pw) for n = 0.. are 2*Co floats apart */
+					float *o = out + ((size_t)(2 * m + ph) * 2 * W + pw) * Co;
+					run_op(u, &c->op[ph * 2 + pw], W, scratch, K, 0, o, 2 * Co, &qb);
+				}
+			bias_gelu_forward(out + (size_t)2 * m * 2 * W * Co, c->b, (size_t)4 * W, Co);
 		}
 		free(scratch);
+		qbuf_free(&qb);
 	}
-	return failed ? -1 : 0;
+	return failed ? tf_seterr("out of memory") : 0;
 }
 
 /* Where token t of sequence s comes from: a pixel index, or -1 for the zero
@@ -357,23 +638,26 @@ static long source_pixel(const struct seqmap *m, int s, int t, int *region)
 struct layer_scratch {
 	float *t, *u, *qkv, *o, *hid, *attn;
 	int *region;
+	struct qbuf qb;
 };
 
 /* t = t + MHA(LN1(t)); t = t + MLP(LN2(t)) on n = nseq * len tokens. */
-static void tlayer_forward(const struct tlayer *L, struct layer_scratch *s, int nseq, int len, int C,
-			   int heads, int masked)
+static void tlayer_forward(const struct unet *un, const struct tlayer *L, struct layer_scratch *s, int nseq,
+			   int len, int C, int heads, int masked)
 {
 	int n = nseq * len, d = C / heads, hid = L->fc1.out;
 	layernorm_forward(s->u, s->t, L->n1w, L->n1b, (size_t)n, C);
-	gemm_nt(n, 3 * C, C, s->u, C, L->qkv.w, C, 0.0f, s->qkv, 3 * C);
+	run_op(un, &L->qkv.op, n, s->u, C, 0, s->qkv, 3 * C, &s->qb);
+	double t = cpu_clock(un);
 	attention_forward(s->o, s->qkv, nseq, len, heads, d, 1.0f / sqrtf((float)d),
 			  masked ? s->region : NULL, s->attn);
-	gemm_nt(n, C, C, s->o, C, L->proj.w, C, 1.0f, s->t, C);
+	charge(un, UNET_WORK_ATTENTION, t);
+	run_op(un, &L->proj.op, n, s->o, C, 1, s->t, C, &s->qb);
 	bias_add_forward(s->t, L->proj.b, (size_t)n, C);
 	layernorm_forward(s->u, s->t, L->n2w, L->n2b, (size_t)n, C);
-	gemm_nt(n, hid, C, s->u, C, L->fc1.w, C, 0.0f, s->hid, hid);
+	run_op(un, &L->fc1.op, n, s->u, C, 0, s->hid, hid, &s->qb);
 	bias_gelu_forward(s->hid, L->fc1.b, (size_t)n, hid);
-	gemm_nt(n, C, hid, s->hid, hid, L->fc2.w, hid, 1.0f, s->t, C);
+	run_op(un, &L->fc2.op, n, s->hid, hid, 1, s->t, C, &s->qb);
 	bias_add_forward(s->t, L->fc2.b, (size_t)n, C);
 }
 
@@ -382,7 +666,8 @@ static void tlayer_forward(const struct tlayer *L, struct layer_scratch *s, int 
 #define TOKENS_PER_CHUNK 4096
 
 /* One attention branch over the whole image: out = branch(x). */
-static int branch_forward(float *out, const float *x, int H, int W, int C, const struct tlayer *L,
+static int branch_forward(const struct unet *u, float *out, const float *x, int H, int W, int C,
+			  const struct tlayer *L,
 			  const struct unet_config *cfg, enum axis axis, int shift)
 {
 	struct seqmap map = seqmap(axis, H, W, cfg->window_size, shift);
@@ -403,8 +688,10 @@ static int branch_forward(float *out, const float *x, int H, int W, int C, const
 			tf_alloc_aligned(maxn * hid, 4),
 			tf_alloc_aligned(attention_scratch_floats(map.len, d) + 16, 4),
 			tf_alloc(maxn, sizeof(int)),
+			{NULL, NULL},
 		};
-		int ok = s.t && s.u && s.qkv && s.o && s.hid && s.attn && s.region;
+		int ok = s.t && s.u && s.qkv && s.o && s.hid && s.attn && s.region &&
+			 !qbuf_alloc(&s.qb, u, maxn, hid > (size_t)C ? hid : (size_t)C);
 		if (!ok)
 			failed = 1;
 #pragma omp for schedule(dynamic, 1)
@@ -422,7 +709,7 @@ static int branch_forward(float *out, const float *x, int H, int W, int C, const
 					else
 						memcpy(dst, x + (size_t)src * C, (size_t)C * sizeof *dst);
 				}
-			tlayer_forward(L, &s, ns, map.len, C, cfg->num_heads, masked);
+			tlayer_forward(u, L, &s, ns, map.len, C, cfg->num_heads, masked);
 			for (int q = 0; q < ns; q++)
 				for (int t = 0; t < map.len; t++) {
 					size_t row = (size_t)q * map.len + t;
@@ -432,6 +719,7 @@ static int branch_forward(float *out, const float *x, int H, int W, int C, const
 				}
 		}
 		free(s.t), free(s.u), free(s.qkv), free(s.o), free(s.hid), free(s.attn), free(s.region);
+		qbuf_free(&s.qb);
 	}
 	return failed ? tf_seterr("out of memory in attention branch") : 0;
 }
@@ -441,39 +729,48 @@ struct block_scratch {
 };
 
 /* One TFSWA block, in place on cur [H][W][C]; skip added when not NULL. */
-static int block_forward(float *cur, const float *skip, int H, int W, const struct block *b,
-			 const struct unet_config *cfg, struct block_scratch *s)
+static int block_forward(const struct unet *u, float *cur, const float *skip, int H, int W,
+			 const struct block *b, const struct unet_config *cfg, struct block_scratch *s)
 {
 	size_t n = (size_t)H * W;
-	int C = b->C;
-	pointwise(s->x, cur, n, &b->in_proj, 0);
-	if (branch_forward(s->br[0], s->x, H, W, C, &b->br[0], cfg, ALONG_H, 0) ||
-	    branch_forward(s->br[1], s->x, H, W, C, &b->br[1], cfg, ALONG_W, 0) ||
-	    branch_forward(s->br[2], s->x, H, W, C, &b->br[2], cfg, WINDOWS, b->shift))
+	int C = b->C, failed = 0;
+	if (pointwise(u, s->x, cur, n, &b->in_proj, 0) ||
+	    branch_forward(u, s->br[0], s->x, H, W, C, &b->br[0], cfg, ALONG_H, 0) ||
+	    branch_forward(u, s->br[1], s->x, H, W, C, &b->br[1], cfg, ALONG_W, 0) ||
+	    branch_forward(u, s->br[2], s->x, H, W, C, &b->br[2], cfg, WINDOWS, b->shift))
 		return -1;
 	/* fusion of concat[a, f, w]: three products into one output, no concat */
 	size_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
-#pragma omp parallel for schedule(static)
-	for (size_t k = 0; k < chunks; k++) {
-		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		float *y = s->x + r0 * C;
-		for (int r = 0; r < 3; r++)
-			gemm_nt((int)rows, C, C, s->br[r] + r0 * C, C, b->fusion.w + (size_t)r * C, 3 * C,
-				r ? 1.0f : 0.0f, y, C);
-		bias_gelu_forward(y, b->fusion.b, rows, C);
-		float *o = cur + r0 * C;
-		const float *sk = skip ? skip + r0 * C : NULL;
-		for (size_t i = 0; i < rows * (size_t)C; i++)
-			o[i] = sk ? (y[i] + o[i]) + sk[i] : y[i] + o[i];
+#pragma omp parallel
+	{
+		struct qbuf qb;
+		if (qbuf_alloc(&qb, u, ROW_CHUNK, (size_t)C))
+			failed = 1;
+#pragma omp for schedule(static)
+		for (size_t k = 0; k < chunks; k++) {
+			size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
+			float *y = s->x + r0 * C;
+			if (failed)
+				continue;
+			for (int r = 0; r < 3; r++)
+				run_op(u, &b->fusion.op[r], (int)rows, s->br[r] + r0 * C, C, r > 0, y, C, &qb);
+			bias_gelu_forward(y, b->fusion.b, rows, C);
+			float *o = cur + r0 * C;
+			const float *sk = skip ? skip + r0 * C : NULL;
+			for (size_t i = 0; i < rows * (size_t)C; i++)
+				o[i] = sk ? (y[i] + o[i]) + sk[i] : y[i] + o[i];
+		}
+		qbuf_free(&qb);
 	}
-	return 0;
+	return failed ? tf_seterr("out of memory") : 0;
 }
 
-static int stage_forward(float *cur, const float *skip, int H, int W, const struct block *blocks,
-			 int depth, const struct unet_config *cfg, struct block_scratch *s)
+static int stage_forward(const struct unet *u, float *cur, const float *skip, int H, int W,
+			 const struct block *blocks, int depth, const struct unet_config *cfg,
+			 struct block_scratch *s)
 {
 	for (int b = 0; b < depth; b++)
-		if (block_forward(cur, b == 0 ? skip : NULL, H, W, &blocks[b], cfg, s))
+		if (block_forward(u, cur, b == 0 ? skip : NULL, H, W, &blocks[b], cfg, s))
 			return -1;
 	return 0;
 }
@@ -514,32 +811,32 @@ static int forward_one(const struct unet *u, const float *in, float *out, int H,
 	for (int ch = 0; ch < c->in_channels; ch++)
 		for (size_t p = 0; p < n0; p++)
 			xin[p * c->in_channels + ch] = in[(size_t)ch * n0 + p];
-	if (conv_gelu(cur, xin, H, W, &u->stem))
+	if (conv_gelu(u, cur, xin, H, W, &u->stem))
 		goto out;
 	if (tap)
 		tap(ctx, "stem", bi, cur, H, W, d[0]);
 
 	for (int s = 0; s < 3; s++) {
-		if (stage_forward(cur, NULL, hs[s], wsz[s], u->enc[s], c->depths[s], c, &bs))
+		if (stage_forward(u, cur, NULL, hs[s], wsz[s], u->enc[s], c->depths[s], c, &bs))
 			goto out;
 		if (tap)
 			tap(ctx, enc_names[s], bi, cur, hs[s], wsz[s], d[s]);
 		if (!(skip[s] = tf_alloc_aligned((size_t)hs[s] * wsz[s] * d[s], 4)))
 			goto out;
 		memcpy(skip[s], cur, (size_t)hs[s] * wsz[s] * d[s] * sizeof(float));
-		if (conv_gelu(next, cur, hs[s], wsz[s], &u->down[s]))
+		if (conv_gelu(u, next, cur, hs[s], wsz[s], &u->down[s]))
 			goto out;
 		float *t = cur;
 		cur = next, next = t;
 	}
-	if (stage_forward(cur, NULL, hs[3], wsz[3], u->bottleneck, c->depths[3], c, &bs))
+	if (stage_forward(u, cur, NULL, hs[3], wsz[3], u->bottleneck, c->depths[3], c, &bs))
 		goto out;
 	if (tap)
 		tap(ctx, "bottleneck", bi, cur, hs[3], wsz[3], d[3]);
 
 	for (int i = 0; i < 3; i++) {
 		int s = 2 - i, h = hs[s + 1], w = wsz[s + 1];
-		if (convt_gelu(next, cur, h, w, &u->up[i]))
+		if (convt_gelu(u, next, cur, h, w, &u->up[i]))
 			goto out;
 		if (2 * h != hs[s] || 2 * w != wsz[s]) {
 			/* odd sizes: bring the upsampled map to the skip's size */
@@ -551,7 +848,7 @@ static int forward_one(const struct unet *u, const float *in, float *out, int H,
 			float *t = cur;
 			cur = next, next = t;
 		}
-		if (stage_forward(cur, skip[s], hs[s], wsz[s], u->dec[i], c->depths[s], c, &bs))
+		if (stage_forward(u, cur, skip[s], hs[s], wsz[s], u->dec[i], c->depths[s], c, &bs))
 			goto out;
 		if (tap)
 			tap(ctx, dec_names[i], bi, cur, hs[s], wsz[s], d[s]);
@@ -560,9 +857,8 @@ static int forward_one(const struct unet *u, const float *in, float *out, int H,
 	}
 
 	/* output head: Conv3x3 + BN + GELU, Conv1x1, sigmoid */
-	if (conv_gelu(next, cur, H, W, &u->head0))
+	if (conv_gelu(u, next, cur, H, W, &u->head0) || pointwise(u, cur, next, n0, &u->head3, 0))
 		goto out;
-	pointwise(cur, next, n0, &u->head3, 0);
 	for (int o = 0; o < c->out_channels; o++)
 		for (size_t p = 0; p < n0; p++)
 			out[(size_t)o * n0 + p] = cur[p * c->out_channels + o];

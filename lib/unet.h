@@ -12,6 +12,23 @@ struct unet *unet_prepare(const struct model *m);
 void unet_free(struct unet *u);
 const struct unet_config *unet_config(const struct unet *u);
 
+/* 1 if some of u's products run in int8 (a q8 or q8s model). */
+int unet_is_int8(const struct unet *u);
+
+/* Calibration: fn sees the input of every product whose weight a q8 model
+ * stores as int8, before the product: layer is the weight's index in the
+ * model's table, x its rows [M][K], ld floats apart. Called from the
+ * forward pass's threads at once: fn synchronises. NULL: none. */
+typedef void (*unet_observe_fn)(void *ctx, int layer, const float *x, int M, int K, int ld);
+void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx);
+
+/* Where the time goes, by kind of work: CPU seconds summed over threads
+ * (thread CPU clocks, so that other processes' load does not count),
+ * added to cpu[] during every forward pass while set; NULL: off. */
+enum unet_work { UNET_WORK_GEMM_F32, UNET_WORK_GEMM_INT8, UNET_WORK_QUANTISE, UNET_WORK_ATTENTION, UNET_WORKS };
+extern const char *const unet_work_names[UNET_WORKS];
+void unet_set_profile(struct unet *u, double cpu[UNET_WORKS]);
+
 /* Smallest H and W the network takes (three stride-2 downsamplings). */
 #define UNET_MIN_SIZE 8
 

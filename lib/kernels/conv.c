@@ -13,6 +13,28 @@ void conv2d_weight_prepare(float *dst, const float *src, int Co, int Ci, int k)
 						src[(((size_t)o * Ci + i) * k + y) * k + x];
 }
 
+void conv2d_im2col(float *col, const float *in, int H, int W, int Ci, int k, int stride, int pad, int oh0,
+		   int oh1)
+{
+	/* one row of k*k*Ci values per output pixel, zeros outside */
+	int Wo = conv_out_size(W, k, stride, pad);
+	size_t K = (size_t)k * k * Ci;
+	for (int oh = oh0; oh < oh1; oh++)
+		for (int ow = 0; ow < Wo; ow++) {
+			float *c = col + ((size_t)(oh - oh0) * Wo + ow) * K;
+			for (int y = 0; y < k; y++) {
+				int ih = oh * stride - pad + y;
+				for (int x = 0; x < k; x++, c += Ci) {
+					int iw = ow * stride - pad + x;
+					if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+						memset(c, 0, (size_t)Ci * sizeof *c);
+					else
+						memcpy(c, in + ((size_t)ih * W + iw) * Ci, (size_t)Ci * sizeof *c);
+				}
+			}
+		}
+}
+
 size_t conv2d_scratch_floats(int Wo, int rows, int Ci, int k)
 {
 	return (size_t)Wo * rows * k * k * Ci;
@@ -30,22 +52,8 @@ void conv2d_rows(float *out, const float *in, const float *w, const float *bias,
 		gemm_nt((oh1 - oh0) * Wo, Co, Ci, in + (size_t)oh0 * W * Ci, Ci, w, Ci, 0.0f,
 			out + (size_t)oh0 * Wo * Co, Co);
 	} else {
-		/* im2col: one row of k*k*Ci values per output pixel, zeros outside */
 		float *col = scratch;
-		for (int oh = oh0; oh < oh1; oh++)
-			for (int ow = 0; ow < Wo; ow++) {
-				float *c = col + ((size_t)(oh - oh0) * Wo + ow) * K;
-				for (int y = 0; y < k; y++) {
-					int ih = oh * stride - pad + y;
-					for (int x = 0; x < k; x++, c += Ci) {
-						int iw = ow * stride - pad + x;
-						if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-							memset(c, 0, (size_t)Ci * sizeof *c);
-						else
-							memcpy(c, in + ((size_t)ih * W + iw) * Ci, (size_t)Ci * sizeof *c);
-					}
-				}
-			}
+		conv2d_im2col(col, in, H, W, Ci, k, stride, pad, oh0, oh1);
 		gemm_nt((oh1 - oh0) * Wo, Co, (int)K, col, (int)K, w, (int)K, 0.0f,
 			out + (size_t)oh0 * Wo * Co, Co);
 	}
@@ -96,6 +104,25 @@ void convt4s2_weight_prepare(float *dst, const float *src, int Ci, int Co)
 								    tap_k[pw][b]];
 }
 
+void convt4s2_gather(float *col, const float *in, int H, int W, int Ci, int m, int ph, int pw)
+{
+	/* the 2x2 input neighbourhood of each output column n */
+	size_t K = 4 * (size_t)Ci;
+	for (int n = 0; n < W; n++) {
+		float *c = col + (size_t)n * K;
+		for (int a = 0; a < 2; a++) {
+			int ih = m + tap_di[ph][a];
+			for (int b = 0; b < 2; b++, c += Ci) {
+				int iw = n + tap_di[pw][b];
+				if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+					memset(c, 0, (size_t)Ci * sizeof *c);
+				else
+					memcpy(c, in + ((size_t)ih * W + iw) * Ci, (size_t)Ci * sizeof *c);
+			}
+		}
+	}
+}
+
 size_t convt4s2_scratch_floats(int W, int Ci)
 {
 	return (size_t)W * 4 * Ci;
@@ -108,21 +135,7 @@ void convt4s2_rows(float *out, const float *in, const float *w, const float *bia
 	for (int m = m0; m < m1; m++)
 		for (int ph = 0; ph < 2; ph++)
 			for (int pw = 0; pw < 2; pw++) {
-				/* gather the 2x2 input neighbourhood of each output column n */
-				for (int n = 0; n < W; n++) {
-					float *c = scratch + (size_t)n * K;
-					for (int a = 0; a < 2; a++) {
-						int ih = m + tap_di[ph][a];
-						for (int b = 0; b < 2; b++, c += Ci) {
-							int iw = n + tap_di[pw][b];
-							if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-								memset(c, 0, (size_t)Ci * sizeof *c);
-							else
-								memcpy(c, in + ((size_t)ih * W + iw) * Ci,
-								       (size_t)Ci * sizeof *c);
-						}
-					}
-				}
+				convt4s2_gather(scratch, in, H, W, Ci, m, ph, pw);
 				/* outputs (2m+ph, 2n+pw) for n = 0.. are 2*Co floats apart */
 				float *o = out + ((size_t)(2 * m + ph) * Wo + pw) * Co;
 				gemm_nt(W, Co, (int)K, scratch, (int)K, w + ((size_t)ph * 2 + pw) * Co * K,

@@ -21,6 +21,11 @@ void conv2d_weight_prepare(float *dst, const float *src, int Co, int Ci, int k);
 size_t conv2d_scratch_floats(int Wo, int rows, int Ci, int k);
 void conv2d_rows(float *out, const float *in, const float *w, const float *bias, int H, int W,
 		 int Ci, int Co, int k, int stride, int pad, int oh0, int oh1, float *scratch);
+/* The im2col rows of output rows [oh0, oh1): col[(oh-oh0)*Wo + ow] holds
+ * the k*k*Ci inputs of that output pixel (zeros outside the image), in the
+ * order of the prepared weights. conv2d_rows multiplies them by w. */
+void conv2d_im2col(float *col, const float *in, int H, int W, int Ci, int k, int stride, int pad, int oh0,
+		   int oh1);
 /* Plain reference, PyTorch weight layout [Co][Ci][k][k]. */
 void conv2d_ref(float *out, const float *in, const float *w_oikk, const float *bias, int H, int W,
 		int Ci, int Co, int k, int stride, int pad);
@@ -34,6 +39,10 @@ size_t convt4s2_scratch_floats(int W, int Ci);
 /* Input rows [m0, m1) produce output rows 2*m0 .. 2*m1-1 of out[2H][2W][Co]. */
 void convt4s2_rows(float *out, const float *in, const float *w, const float *bias, int H, int W,
 		   int Ci, int Co, int m0, int m1, float *scratch);
+/* The 2x2 input neighbourhoods feeding output parity (ph, pw) of output
+ * row 2m+ph: col[n][4*Ci] for n < W (zeros outside). convt4s2_rows
+ * multiplies them by parity block (ph, pw) of the prepared weight. */
+void convt4s2_gather(float *col, const float *in, int H, int W, int Ci, int m, int ph, int pw);
 /* Plain reference, PyTorch weight layout [Ci][Co][4][4]. */
 void convt4s2_ref(float *out, const float *in, const float *w_iokk, const float *bias, int H, int W,
 		  int Ci, int Co);

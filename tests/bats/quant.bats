@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# tf-quant: models with their weights in half precision, run by tf-unet with
-# no extra option; refusals.
+# tf-quant: models with their weights in half precision or int8 (q8, q8s),
+# run by tf-unet with no extra option; refusals.
 
 load helpers
 
@@ -9,6 +9,49 @@ setup_file() {
 	tf-export --from pth "$G/stereo-4stem/model.pth" --config "$G/stereo-4stem/config.json" \
 		--n-fft 62 --hop 16 --stems drums,bass,other,vocals -o "$D/m.bin"
 	$PY "$S" spec 70 2 62 16 > "$D/in.stream"
+	# calibration for q8s: other random spectrograms of the same shape
+	$PY - "$D/cal.stream" <<-'EOF'
+		import sys, msgpack, numpy as np
+		rng = np.random.default_rng(99)
+		with open(sys.argv[1], "wb") as f:
+		    f.write(msgpack.packb({"tfswa": 1, "kind": "spectrogram", "sample_rate": 44100, "n_fft": 62,
+		                           "hop": 16, "channels": 2}))
+		    for _ in range(2):
+		        a = (rng.standard_normal((2, 32, 40)) + 1j * rng.standard_normal((2, 32, 40))).astype("<c8")
+		        f.write(msgpack.packb({"dtype": "c64", "shape": [2, 32, 40], "data": a.tobytes()}))
+		    f.write(msgpack.packb({"end": True, "frames": 80}))
+	EOF
+}
+
+# masks_diff A B MAX MEAN [FRACTION]: the largest and mean difference of two
+# mask streams, where the largest is, and the share of masks that moved by
+# more than 0.05; fails beyond the bounds.
+masks_diff() {
+	$PY -c "
+import msgpack, numpy as np
+def load(p):
+    fr = list(msgpack.Unpacker(open(p, 'rb'), raw=False))
+    return np.concatenate([np.frombuffer(f['data'], '<f4').reshape(f['shape']) for f in fr[1:-1]], axis=-1)
+a, b = load('$1'), load('$2')
+assert a.shape == b.shape, (a.shape, b.shape)
+d = np.abs(a - b)
+i = np.unravel_index(d.argmax(), d.shape)
+frac = (d > 0.05).mean()
+print('masks [stem, channel, bin, frame] %s: max difference %.3g at %s (%.4f vs %.4f), mean %.3g, '
+      '%.2f %% moved by more than 0.05' % (a.shape, d.max(), i, a[i], b[i], d.mean(), 100 * frac))
+assert d.max() <= $3 and d.mean() <= $4 and frac <= ${5:-1}, 'beyond the bounds $3 (max), $4 (mean), ${5:-1} (share)'
+"
+}
+
+# frame_check MODEL PYTHON-EXPR: evaluates an assertion over the model's
+# frames (fr: all of them, t: the tensor frames by name).
+frame_check() {
+	$PY -c "
+import msgpack
+fr = list(msgpack.Unpacker(open('$1', 'rb'), raw=False))
+t = {f['name']: f for f in fr[1:-1]}
+$2
+"
 }
 
 @test "tf-quant --help and --version" {
@@ -71,13 +114,10 @@ assert a.shape == b.shape and 0 < d.max() < 1e-2
 	assert_success
 }
 
-@test "bad input: unknown type, planned type, no type, quantised twice, truncated, garbage" {
+@test "bad input: unknown type, no type, quantised twice, truncated, garbage" {
 	run tf-quant -t q4 -o "$D/x.bin" "$D/m.bin"
 	assert_clean_failure tf-quant
 	assert_output --partial "unknown type"
-	run tf-quant -t q8 -o "$D/x.bin" "$D/m.bin"
-	assert_clean_failure tf-quant
-	assert_output --partial "not written yet"
 	run tf-quant -o "$D/x.bin" "$D/m.bin"
 	assert_clean_failure tf-quant
 	tf-quant -q -t f16 -o "$D/h.bin" "$D/m.bin"
@@ -92,4 +132,189 @@ assert a.shape == b.shape and 0 < d.max() < 1e-2
 	run tf-quant -t f16 -o "$D/x.bin" "$D/junk.bin"
 	assert_clean_failure tf-quant
 	[ ! -e "$D/x.bin" ]
+}
+
+@test "q8: int8 weights with a scale per output channel, about a quarter of the size, a report" {
+	run tf-quant -t q8 -o "$D/q8.bin" "$D/m.bin"
+	assert_success
+	echo "$output"
+	assert_line --partial "tf-quant: q8: tensor data"
+	assert_line --partial "kept in f32"
+	assert_output --partial "mask head"
+	assert_output --partial "in float: attention scores, softmax, LayerNorm"
+	[ "$(tf-export --info "$D/q8.bin" | sed -n 's/^quantization: //p')" = q8 ]
+	f32=$(stat -c %s "$D/m.bin") q8=$(stat -c %s "$D/q8.bin")
+	echo "f32 $f32 bytes, q8 $q8 bytes"
+	# a small model: 1-D tensors, scales and frame headers weigh more
+	[ $((q8 * 100)) -le $((f32 * 35)) ]
+	run frame_check "$D/q8.bin" "
+import numpy as np
+w = [n for n, f in t.items() if ':' not in n and len(f['shape']) >= 2]
+i8 = [n for n in w if t[n]['dtype'] == 'i8']
+kept = sorted(set(w) - set(i8))
+print(len(i8), 'int8 tensors; weights kept in float:', kept)
+assert kept == ['output_head.0.weight', 'output_head.3.weight', 'stem.0.weight'], kept
+for n in i8:
+    s, out = t[n + ':scale'], t[n]['shape'][1 if n.startswith('upsample_layers.') else 0]
+    assert s['dtype'] == 'f32' and s['shape'] == [out], (n, s['shape'], out)
+    q = np.frombuffer(t[n]['data'], 'i1')
+    assert q.min() >= -127 and np.abs(q).max() == 127, (n, q.min(), q.max())
+assert not [n for n in t if n.endswith(':act_scale')]
+assert fr[-1]['tensors'] == len(t), (fr[-1]['tensors'], len(t))
+"
+	echo "$output"
+	assert_success
+}
+
+@test "tf-unet runs a q8 model from a pipe; its masks are near the f32 ones" {
+	tf-unet -q --masks -m "$D/m.bin" "$D/in.stream" -o "$D/a.stream"
+	tf-quant -q -t q8 < "$D/m.bin" | tf-unet -q --masks -m - "$D/in.stream" -o "$D/q.stream"
+	# random weights through ~20 int8 layers: measured max 0.08, mean 0.006
+	run masks_diff "$D/q.stream" "$D/a.stream" 0.3 0.02
+	echo "$output"
+	assert_success
+}
+
+@test "q8: the VNNI, AVX2 and plain C int8 paths give the same masks bit for bit" {
+	tf-quant -q -t q8 -o "$D/q8.bin" "$D/m.bin"
+	for p in scalar avx2 vnni; do
+		TF_QGEMM=$p tf-unet -q --masks -m "$D/q8.bin" "$D/in.stream" -o "$D/p-$p.stream"
+		echo "$p: $(TF_QGEMM=$p tf-unet --version | grep kernels)"
+	done
+	cmp "$D/p-scalar.stream" "$D/p-avx2.stream"
+	cmp "$D/p-scalar.stream" "$D/p-vnni.stream"
+}
+
+@test "q8s: calibrated input scales in the file; tf-unet uses them; masks near the f32 ones" {
+	run tf-quant -v -t q8s --calibrate "$D/cal.stream" -o "$D/q8s.bin" "$D/m.bin"
+	assert_success
+	assert_output --partial "activation scales: MSE-optimal clip per layer"
+	assert_output --partial "input scale"
+	[ "$(tf-export --info "$D/q8s.bin" | sed -n 's/^quantization: //p')" = q8s ]
+	run frame_check "$D/q8s.bin" "
+import struct
+a = {n: struct.unpack('<f', f['data'])[0] for n, f in t.items() if n.endswith(':act_scale')}
+i8 = [n for n, f in t.items() if f['dtype'] == 'i8']
+print(len(a), 'input scales for', len(i8), 'int8 tensors; range %.3g to %.3g' % (min(a.values()), max(a.values())))
+assert sorted(a) == sorted(n + ':act_scale' for n in i8) and min(a.values()) > 0
+"
+	echo "$output"
+	assert_success
+	tf-unet -q --masks -m "$D/m.bin" "$D/in.stream" -o "$D/a.stream"
+	tf-unet -q --masks -m "$D/q8s.bin" "$D/in.stream" -o "$D/s.stream"
+	run masks_diff "$D/s.stream" "$D/a.stream" 0.4 0.03
+	echo "$output"
+	assert_success
+	# calibration does not depend on how the threads interleave
+	OMP_NUM_THREADS=1 tf-quant -q -t q8s --calibrate "$D/cal.stream" -o "$D/q8s-1.bin" "$D/m.bin"
+	cmp "$D/q8s.bin" "$D/q8s-1.bin"
+	# static scales really are used: not the same masks as q8's
+	tf-quant -q -t q8 -o "$D/q8.bin" "$D/m.bin"
+	tf-unet -q --masks -m "$D/q8.bin" "$D/in.stream" -o "$D/q.stream"
+	! cmp -s "$D/s.stream" "$D/q.stream"
+}
+
+@test "the default 15.4M configuration: q8 and q8s at most 27 % of the f32 file; masks near f32" {
+	$PY bench/make_default.py "$D/def.pth" "$D/def.stream" "$D/def.npy" 64 24
+	tf-export --from pth "$D/def.pth" --n-fft 126 --hop 31 -o "$D/def.bin"
+	$PY "$S" spec 48 1 126 31 > "$D/defcal.stream"
+	tf-quant -q -t q8 "$D/def.bin" > "$D/def-q8.bin"
+	tf-quant -q -t q8s --calibrate "$D/defcal.stream" "$D/def.bin" > "$D/def-q8s.bin"
+	f32=$(stat -c %s "$D/def.bin") q8=$(stat -c %s "$D/def-q8.bin") q8s=$(stat -c %s "$D/def-q8s.bin")
+	echo "f32 $f32 bytes, q8 $q8 bytes ($((q8 * 1000 / f32)) per mille), q8s $q8s bytes ($((q8s * 1000 / f32)) per mille)"
+	[ $((q8 * 100)) -le $((f32 * 27)) ] && [ $((q8s * 100)) -le $((f32 * 27)) ]
+	for t in def def-q8 def-q8s; do
+		tf-unet -q --masks --segment 0 -m "$D/$t.bin" "$D/def.stream" -o "$D/$t.masks"
+	done
+	# this random model's masks are 99 % saturated (within 0.01 of 0 or
+	# 1); the few that are not sit on large logits and move most: by up to
+	# 0.42 with only the weights rounded to int8 and computed in f32. So
+	# the bounds are on the mean and on the share that moves.
+	run masks_diff "$D/def-q8.masks" "$D/def.masks" 1 0.01 0.02
+	echo "q8: $output"
+	assert_success
+	run masks_diff "$D/def-q8s.masks" "$D/def.masks" 1 0.01 0.02
+	echo "q8s: $output"
+	assert_success
+}
+
+@test "q8 and q8s refusals: twice, calibration missing or misplaced, bad calibration streams" {
+	tf-quant -q -t q8 -o "$D/q8.bin" "$D/m.bin"
+	for t in q8 q8s f16; do
+		run tf-quant -t $t --calibrate "$D/cal.stream" -o "$D/x.bin" "$D/q8.bin"
+		[ $t = q8s ] || { assert_clean_failure tf-quant; assert_output --partial "calibrate is for -t q8s"; continue; }
+		assert_clean_failure tf-quant
+		assert_output --partial "already quantised (q8)"
+	done
+	run tf-quant -t q8 -o "$D/x.bin" "$D/q8.bin"
+	assert_clean_failure tf-quant
+	assert_output --partial "already quantised (q8)"
+	run tf-quant -t q8s -o "$D/x.bin" "$D/m.bin"
+	assert_clean_failure tf-quant
+	assert_output --partial "needs --calibrate"
+	# a stream made for another model: 1 channel, n_fft 64
+	$PY "$S" spec 40 1 64 16 > "$D/other.stream"
+	run tf-quant -t q8s --calibrate "$D/other.stream" -o "$D/x.bin" "$D/m.bin"
+	assert_clean_failure tf-quant
+	assert_output --partial "does not fit the model"
+	head -c 9000 "$D/cal.stream" > "$D/cutcal.stream"
+	run tf-quant -t q8s --calibrate "$D/cutcal.stream" -o "$D/x.bin" "$D/m.bin"
+	assert_clean_failure tf-quant
+	assert_output --partial "truncated"
+	tf-export --info "$D/m.bin" > /dev/null
+	run tf-quant -t q8s --calibrate "$D/m.bin" -o "$D/x.bin" "$D/m.bin"
+	assert_clean_failure tf-quant
+	assert_output --partial "spectrogram"
+	run tf-quant -t q8s --calibrate "$D/nonexistent.stream" -o "$D/x.bin" "$D/m.bin"
+	assert_clean_failure tf-quant
+	[ ! -e "$D/x.bin" ]
+}
+
+@test "damaged q8 models: truncated, a scale missing, a weight not int8, a bad scale" {
+	tf-quant -q -t q8s --calibrate "$D/cal.stream" -o "$D/q8s.bin" "$D/m.bin"
+	head -c 200000 "$D/q8s.bin" > "$D/cut.bin"
+	run tf-unet -q --masks -m "$D/cut.bin" "$D/in.stream" -o "$D/x.stream"
+	assert_clean_failure tf-unet
+	assert_output --partial "truncated"
+	run tf-quant -t q8 -o "$D/x.bin" "$D/cut.bin"
+	assert_clean_failure tf-quant
+	[ ! -e "$D/x.stream" ] && [ ! -e "$D/x.bin" ]
+	# rewrite the model with one change each
+	edit() {
+		$PY -c "
+import msgpack, struct, sys
+fr = list(msgpack.Unpacker(open('$D/q8s.bin', 'rb'), raw=False))
+n = '$n'
+$1
+open('$D/bad.bin', 'wb').write(b''.join(msgpack.packb(f) for f in fr))
+"
+		run tf-unet -q --masks -m "$D/bad.bin" "$D/in.stream" -o "$D/x.stream"
+		assert_clean_failure tf-unet
+		assert_output --partial "$2"
+		[ ! -e "$D/x.stream" ]
+	}
+	n=encoder_stages.0.0.tsa.attn.qkv.weight
+	edit "fr = [f for f in fr if f.get('name') != n + ':scale']" "missing tensor $n:scale"
+	edit "fr = [f for f in fr if f.get('name') != n + ':act_scale']" "missing tensor $n:act_scale"
+	edit "f = [f for f in fr if f.get('name') == n][0]; f['dtype'] = 'u8'" "$n: dtype u8, expected i8"
+	edit "f = [f for f in fr if f.get('name') == n + ':scale'][0]; f['data'] = struct.pack('<f', float('nan')) + f['data'][4:]" "$n:scale: value nan"
+	edit "f = [f for f in fr if f.get('name') == n + ':act_scale'][0]; f['data'] = struct.pack('<f', 0.0)" "not a positive finite scale"
+	edit "f = [f for f in fr if f.get('name') == n + ':scale'][0]; f['shape'] = [5]; f['data'] = f['data'][:20]" "got f32 [5], expected f32 [48]"
+	edit "fr[0]['quantization'] = 'q8'" "unexpected tensor encoder_stages.0.0.input_proj.0.weight:act_scale"
+	edit "fr[0]['quantization'] = 'none'" "dtype i8 is not a float type"
+}
+
+@test "tf-bench --interleave: f32 and q8 measured in turn, a row and a ratio each" {
+	tf-quant -q -t q8 -o "$D/q8.bin" "$D/m.bin"
+	run tf-bench --interleave --compare -r 2 -w 1 --shape 1x4x32x40 "$D/m.bin" "$D/q8.bin"
+	assert_success
+	echo "$output"
+	assert_line --regexp '^\| .*m\.bin \| [0-9.]+ \(1\.00x\) \|$'
+	assert_line --regexp '^\| .*q8\.bin \| [0-9.]+ \([0-9.]+x\) \|$'
+	assert_output --regexp "int8 products (vnni|avx2|scalar)"
+	run tf-bench --interleave --profile -r 1 -w 0 --shape 1x4x32x40 "$D/m.bin" "$D/q8.bin"
+	assert_success
+	assert_line --partial "| int8 products |"
+	assert_line --partial "| quantising activations |"
+	assert_line --partial "| float products (BLIS) |"
 }

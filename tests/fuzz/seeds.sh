@@ -30,6 +30,7 @@ if [ -x bin/tf-export ]; then
 	bin/tf-export --from pth "$I/small.pth" --config "$I/small.json" --sample-rate 8000 --n-fft 30 --hop 8 \
 		--segment 16 --overlap 4 -o "$out/model/small.bin"
 	head -c 4000 "$out/model/small.bin" > "$out/model/small-cut.bin"
+	[ -x bin/tf-quant ] && bin/tf-quant -q -t q8 -o "$out/model/small-q8.bin" "$out/model/small.bin"
 	cp "$out/model/small.bin" "$out/stream/model.bin"
 	G=tests/data/golden/tiny-ragged
 	bin/tf-export --from pth $G/model.pth --config $G/config.json --sample-rate 8000 --n-fft 30 --hop 8 \
@@ -37,6 +38,8 @@ if [ -x bin/tf-export ]; then
 	if [ -x bin/tf-stft ] && command -v sox >/dev/null; then
 		sox -n -r 8000 -c 1 -b 16 "$tmp/in.wav" synth 0.03 sine 440 2>/dev/null
 		bin/tf-stft -q -m "$tmp/ragged.bin" --chunk 3 "$tmp/in.wav" > "$out/stream/spectrogram.stream"
+		[ -x bin/tf-quant ] && bin/tf-quant -q -t q8s --calibrate "$out/stream/spectrogram.stream" \
+			-o "$out/model/ragged-q8s.bin" "$tmp/ragged.bin"
 		[ -x bin/tf-unet ] && bin/tf-unet -q -m "$tmp/ragged.bin" \
 			"$out/stream/spectrogram.stream" > "$out/stream/stems.stream"
 	fi

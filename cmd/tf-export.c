@@ -39,6 +39,8 @@ static void usage(FILE *fp)
 		"                        (the network for one input shape, opset 17)\n"
 		"  -s, --shape BxCxFxT   with --to onnx: the input shape, or FxT for batch 1 and the\n"
 		"                        model's channels (default: one segment, 1 x C x bins x segment)\n"
+		"      --dynamic-frames  with --to onnx: any number of frames (>= 8), the time axis\n"
+		"                        a symbolic dimension; T of --shape is not used\n"
 		"  -c, --config FILE     JSON config (the reference's keys: num_heads, window_size,\n"
 		"                        shift_size, mlp_ratio, ...); options given here override it\n"
 		"      --num-heads N     attention heads (default 8)\n"
@@ -82,10 +84,11 @@ static int write_tfswa(const struct model *m, FILE *fp)
 }
 
 static int64_t onnx_shape[4]; /* the input shape of an ONNX export, resolved in main */
+static int onnx_dynamic;      /* --dynamic-frames */
 
 static int write_onnx(const struct model *m, FILE *fp)
 {
-	return export_onnx(m, fp, onnx_shape);
+	return export_onnx(m, fp, onnx_shape, onnx_dynamic);
 }
 
 static const struct {
@@ -181,16 +184,16 @@ static void parse_onnx_shape(const char *spec, int64_t s[4])
 		die("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
 }
 
-static void resolve_onnx_shape(const struct unet_config *c, const char *spec, int64_t s[4])
+static void resolve_onnx_shape(const struct unet_config *c, const char *spec, int dynamic, int64_t s[4])
 {
 	if (spec) {
 		parse_onnx_shape(spec, s);
 		if (!s[1])
 			s[1] = c->in_channels;
 	} else {
-		if (!c->segment)
-			die("--to onnx: the model has no segment length (segment 0); give --shape");
-		s[0] = 1, s[1] = c->in_channels, s[2] = c->n_fft / 2 + 1, s[3] = c->segment;
+		if (!c->segment && !dynamic)
+			die("--to onnx: the model has no segment length (segment 0); give --shape or --dynamic-frames");
+		s[0] = 1, s[1] = c->in_channels, s[2] = c->n_fft / 2 + 1, s[3] = c->segment ? c->segment : UNET_MIN_SIZE;
 	}
 	if (onnx_check_shape(c, s))
 		die_lib(spec ? "--shape" : "--to onnx");
@@ -200,14 +203,14 @@ static void resolve_onnx_shape(const struct unet_config *c, const char *spec, in
 
 struct args {
 	const char *from, *to, *out, *config, *flops, *input, *shape;
-	int info;
+	int info, dynamic;
 	struct import_settings cli; /* the settings given as options */
 };
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_TO = 256, O_HEADS, O_WINDOW, O_SHIFT, O_MLP, O_MASK, O_RATE, O_NFFT, O_HOP, O_CHANNELS,
-	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS };
+	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS, O_DYNAMIC };
 	static const struct option opts[] = {
 		{"from", required_argument, 0, 'f'},       {"output", required_argument, 0, 'o'},
 		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, 'c'},
@@ -217,7 +220,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"n-fft", required_argument, 0, O_NFFT},    {"hop", required_argument, 0, O_HOP},
 		{"channels", required_argument, 0, O_CHANNELS}, {"stems", required_argument, 0, O_STEMS},
 		{"segment", required_argument, 0, O_SEGMENT}, {"overlap", required_argument, 0, O_OVERLAP},
-		{"shape", required_argument, 0, 's'},       {"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
+		{"shape", required_argument, 0, 's'},       {"dynamic-frames", no_argument, 0, O_DYNAMIC},       {"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
 		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
 	struct import_settings *c = &a->cli;
@@ -233,6 +236,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 'c': a->config = optarg; break;
 		case 'i': a->info = 1; break;
 		case 's': a->shape = optarg; break;
+		case O_DYNAMIC: a->dynamic = 1; break;
 		case O_FLOPS: a->flops = optarg; break;
 		case O_HEADS:
 			c->c.num_heads = (int)parse_long(optarg, "--num-heads", 1, 4096);
@@ -294,7 +298,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	if (a->info) {
-		if (a->from || a->out || a->config || a->shape || c->set)
+		if (a->from || a->out || a->config || a->shape || a->dynamic || c->set)
 			die("--info takes only a model (and --flops); see --help");
 		if (argc - optind > 1)
 			die("--info takes one model at most");
@@ -305,6 +309,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die("--flops goes with --info");
 	if (a->shape && strcmp(a->to, "onnx"))
 		die("--shape goes with --to onnx");
+	if (a->dynamic && strcmp(a->to, "onnx"))
+		die("--dynamic-frames goes with --to onnx");
 	if (!a->from)
 		die("no checkpoint format: use --from pth, safetensors or tfswa (see --help)");
 	if (!strcmp(a->from, "tfswa") && (a->config || c->set))
@@ -379,7 +385,8 @@ int main(int argc, char **argv)
 	if (!from_model)
 		import(&a, reader, &m);
 	if (!strcmp(a.to, "onnx"))
-		resolve_onnx_shape(&m.cfg, a.shape, onnx_shape);
+		resolve_onnx_shape(&m.cfg, a.shape, a.dynamic, onnx_shape);
+	onnx_dynamic = a.dynamic;
 	if (writers[writer].write(&m, out))
 		die_lib("writing the model");
 	output_close(&af);

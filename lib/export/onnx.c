@@ -37,7 +37,8 @@ enum { ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_STRING = 3, ATTR_INTS_TYPE = 7 };
 enum { TENSOR_DIMS = 1, TENSOR_DATA_TYPE = 2, TENSOR_NAME = 8, TENSOR_RAW_DATA = 9 };
 enum { DTYPE_FLOAT = 1, DTYPE_INT64 = 7 };
 enum { VALUE_NAME = 1, VALUE_TYPE = 2 };
-enum { TYPE_TENSOR = 1, TENSOR_TYPE_ELEM = 1, TENSOR_TYPE_SHAPE = 2, SHAPE_DIM = 1, DIM_VALUE = 1 };
+enum { TYPE_TENSOR = 1, TENSOR_TYPE_ELEM = 1, TENSOR_TYPE_SHAPE = 2, SHAPE_DIM = 1, DIM_VALUE = 1,
+       DIM_PARAM = 2 };
 
 #define NAME_MAX_LEN 160
 
@@ -56,6 +57,7 @@ struct builder {
 	const struct model *m;
 	const struct unet_config *c;
 	int64_t B, H, W;
+	int dyn;                /* the time axis (W) is symbolic: "frames" */
 	struct pbuf nodes;      /* GraphProto node fields */
 	struct pbuf constants;  /* GraphProto initializer fields built in memory */
 	char **const_names;     /* the constants' names, for sharing one per value */
@@ -391,14 +393,33 @@ static const char *concat(struct builder *g, int64_t axis, int k, const char **x
 	return node_end(g, &n);
 }
 
-/* torch.roll(x, by, axis) for 0 < by < size: out[i] = x[(i - by) mod size] */
-static const char *roll(struct builder *g, const char *x, int64_t axis, int64_t by, int64_t size)
+/* torch.roll(x, by, axis) for |by| < the axis's size: out[i] = x[(i - by)
+ * mod size]; the slices count from the end for by > 0, so that the size
+ * need not be known. */
+static const char *roll(struct builder *g, const char *x, int64_t axis, int64_t by)
 {
-	by = ((by % size) + size) % size;
 	if (!by)
 		return x;
-	const char *parts[2] = {slice(g, x, axis, size - by, size), slice(g, x, axis, 0, size - by)};
+	const char *parts[2] = {slice(g, x, axis, -by, INT64_MAX), slice(g, x, axis, 0, -by)};
 	return concat(g, axis, 2, parts);
+}
+
+/* A value that depends on the time axis: -1 (for Reshape: "the rest")
+ * when that axis is symbolic. */
+static int64_t kn(const struct builder *g, int64_t v)
+{
+	return g->dyn ? -1 : v;
+}
+
+/* The size of x along axis, as a 1-D int64 tensor of one element. */
+static const char *dim_of(struct builder *g, const char *x, int64_t axis)
+{
+	struct node n;
+	node_begin(&n, "Shape");
+	in(&n, x);
+	attr_int(&n, "start", axis);
+	attr_int(&n, "end", axis + 1);
+	return node_end(g, &n);
 }
 
 /* GELU, the exact erf form: x * (1 + erf(x / sqrt 2)) * 0.5 */
@@ -581,6 +602,7 @@ static const char *tlayer(struct builder *g, const char *t, const char *p, int64
 	in(&n, qkv);
 	attr_int(&n, "axis", 1);
 	node_end_n(g, &n, 3, parts);
+	int64_t NL = N < 0 || L < 0 ? -1 : N * L; /* N or L is -1 when it depends on the time axis */
 	const char *q = TRANSPOSE(g, RESHAPE(g, parts[0], N, L, h, d), 0, 2, 1, 3);
 	const char *k = TRANSPOSE(g, RESHAPE(g, parts[1], N, L, h, d), 0, 2, 3, 1);
 	const char *v = TRANSPOSE(g, RESHAPE(g, parts[2], N, L, h, d), 0, 2, 1, 3);
@@ -596,7 +618,7 @@ static const char *tlayer(struct builder *g, const char *t, const char *p, int64
 	in(&n, s);
 	attr_int(&n, "axis", -1);
 	s = node_end(g, &n);
-	const char *o = RESHAPE(g, TRANSPOSE(g, op2(g, "MatMul", s, v), 0, 2, 1, 3), N * L, C);
+	const char *o = RESHAPE(g, TRANSPOSE(g, op2(g, "MatMul", s, v), 0, 2, 1, 3), NL, C);
 	t = op2(g, "Add", t, gemm(g, o, param(g, "%s.attn.proj.weight", p), param(g, "%s.attn.proj.bias", p)));
 	u = layernorm(g, t, param(g, "%s.norm2.weight", p), param(g, "%s.norm2.bias", p));
 	const char *hid = gelu(g, gemm(g, u, param(g, "%s.mlp.0.weight", p), param(g, "%s.mlp.0.bias", p)));
@@ -617,32 +639,49 @@ static const char *block(struct builder *g, const char *x0, const char *skip, co
 
 	/* along H (tsa): one sequence per (b, w) */
 	scope(g, "%s.tsa", p);
-	const char *t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, x, B, H, W, C), 0, 2, 1, 3), B * W * H, C);
-	t = tlayer(g, t, fmt(g, "%s.tsa", p), B * W, H, NULL, 0);
-	br[0] = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, W, H, C), 0, 2, 1, 3), B * H * W, C);
+	const char *t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, x, B, H, kn(g, W), C), 0, 2, 1, 3), kn(g, B * W * H), C);
+	t = tlayer(g, t, fmt(g, "%s.tsa", p), kn(g, B * W), H, NULL, 0);
+	br[0] = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, kn(g, W), H, C), 0, 2, 1, 3), kn(g, B * H * W), C);
 
 	/* along W (fsa): one sequence per (b, h), already in order */
 	scope(g, "%s.fsa", p);
-	br[1] = tlayer(g, x, fmt(g, "%s.fsa", p), B * H, W, NULL, 0);
+	br[1] = tlayer(g, x, fmt(g, "%s.fsa", p), B * H, kn(g, W), NULL, 0);
 
 	/* windows (swa): pad at the end, roll by -shift, partition */
 	scope(g, "%s.swa", p);
 	int64_t Hp = (H + ws - 1) / ws * ws, Wp = (W + ws - 1) / ws * ws, nh = Hp / ws, nw = Wp / ws;
-	t = RESHAPE(g, x, B, H, W, C);
-	if (Hp != H || Wp != W)
+	const char *x4 = t = RESHAPE(g, x, B, H, kn(g, W), C), *wdim = NULL;
+	if (g->dyn) {
+		/* pad W by (-W) mod ws, computed from the input */
+		wdim = dim_of(g, x4, 2);
+		const char *pads[3] = {INTS(g, 0, 0, 0, 0, 0, Hp - H),
+				       op2(g, "Mod", op1(g, "Neg", wdim), INTS(g, ws)), INTS(g, 0)};
+		t = op2(g, "Pad", t, concat(g, 0, 3, pads));
+	} else if (Hp != H || Wp != W) {
 		t = op2(g, "Pad", t, INTS(g, 0, 0, 0, 0, 0, Hp - H, Wp - W, 0));
-	t = roll(g, roll(g, t, 1, -shift, Hp), 2, -shift, Wp);
-	t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, nh, ws, nw, ws, C), 0, 1, 3, 2, 4, 5),
-		    B * nh * nw * ws * ws, C);
+	}
+	t = roll(g, roll(g, t, 1, -shift), 2, -shift);
+	t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, nh, ws, kn(g, nw), ws, C), 0, 1, 3, 2, 4, 5),
+		    kn(g, B * nh * nw * ws * ws), C);
 	const char *mask = shift && c->mask_shifted ? window_mask(g, (int)Hp, (int)Wp, (int)ws, shift) : NULL;
-	t = tlayer(g, t, fmt(g, "%s.swa", p), B * nh * nw, ws * ws, mask, nh * nw);
-	t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, nh, nw, ws, ws, C), 0, 1, 3, 2, 4, 5), B, Hp, Wp, C);
-	t = roll(g, roll(g, t, 1, shift, Hp), 2, shift, Wp);
+	t = tlayer(g, t, fmt(g, "%s.swa", p), kn(g, B * nh * nw), ws * ws, mask, nh * nw);
+	t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, nh, kn(g, nw), ws, ws, C), 0, 1, 3, 2, 4, 5), B, Hp,
+		    kn(g, Wp), C);
+	t = roll(g, roll(g, t, 1, shift), 2, shift);
 	if (Hp != H)
 		t = slice(g, t, 1, 0, H);
-	if (Wp != W)
+	if (g->dyn) {
+		struct node n;
+		node_begin(&n, "Slice");
+		in(&n, t);
+		in(&n, INTS(g, 0));
+		in(&n, wdim);
+		in(&n, INTS(g, 2));
+		t = node_end(g, &n);
+	} else if (Wp != W) {
 		t = slice(g, t, 2, 0, W);
-	br[2] = RESHAPE(g, t, B * H * W, C);
+	}
+	br[2] = RESHAPE(g, t, kn(g, B * H * W), C);
 
 	/* fusion of concat[a, f, w], GELU, the residual, the skip */
 	scope(g, "%s", p);
@@ -663,12 +702,12 @@ static const char *stage(struct builder *g, const char *x, const char *skip, con
 /* NCHW <-> pixels [B*H*W, C] */
 static const char *to_pixels(struct builder *g, const char *x, int64_t H, int64_t W, int64_t C)
 {
-	return RESHAPE(g, TRANSPOSE(g, x, 0, 2, 3, 1), g->B * H * W, C);
+	return RESHAPE(g, TRANSPOSE(g, x, 0, 2, 3, 1), kn(g, g->B * H * W), C);
 }
 
 static const char *to_nchw(struct builder *g, const char *x, int64_t H, int64_t W, int64_t C)
 {
-	return TRANSPOSE(g, RESHAPE(g, x, g->B, H, W, C), 0, 3, 1, 2);
+	return TRANSPOSE(g, RESHAPE(g, x, g->B, H, kn(g, W), C), 0, 3, 1, 2);
 }
 
 /* ---------- the network ---------- */
@@ -678,7 +717,7 @@ static void network(struct builder *g)
 	const struct unet_config *c = g->c;
 	const int *d = c->dims;
 	int64_t hs[4] = {g->H}, wsz[4] = {g->W};
-	const char *skip[3];
+	const char *skip[3], *skip_nchw[3];
 	for (int s = 1; s < 4; s++) {
 		hs[s] = (hs[s - 1] + 2 - 4) / 2 + 1;
 		wsz[s] = (wsz[s - 1] + 2 - 4) / 2 + 1;
@@ -689,7 +728,7 @@ static void network(struct builder *g)
 	for (int s = 0; s < 3; s++) {
 		x = skip[s] = stage(g, x, NULL, fmt(g, "encoder_stages.%d", s), c->depths[s], hs[s], wsz[s], d[s]);
 		scope(g, "downsample_layers.%d", s);
-		x = to_nchw(g, x, hs[s], wsz[s], d[s]);
+		x = skip_nchw[s] = to_nchw(g, x, hs[s], wsz[s], d[s]);
 		x = conv_bn_gelu(g, x, fmt(g, "downsample_layers.%d.downsample.0", s),
 				 fmt(g, "downsample_layers.%d.downsample.1", s), 4, 2, 1);
 		x = to_pixels(g, x, hs[s + 1], wsz[s + 1], d[s + 1]);
@@ -700,14 +739,15 @@ static void network(struct builder *g)
 		scope(g, "upsample_layers.%d", i);
 		x = to_nchw(g, x, hs[s + 1], wsz[s + 1], d[s + 1]);
 		x = convt_bn_gelu(g, x, fmt(g, "upsample_layers.%d.upsample", i));
-		if (2 * hs[s + 1] != hs[s] || 2 * wsz[s + 1] != wsz[s]) {
-			/* odd sizes: bilinear, half-pixel centres, to the skip's size */
+		if (g->dyn || 2 * hs[s + 1] != hs[s] || 2 * wsz[s + 1] != wsz[s]) {
+			/* odd sizes: bilinear, half-pixel centres, to the skip's size (with
+			 * a symbolic time axis always: the same size is an exact copy) */
 			struct node n;
 			node_begin(&n, "Resize");
 			in(&n, x);
 			in(&n, "");
 			in(&n, "");
-			in(&n, INTS(g, g->B, d[s], hs[s], wsz[s]));
+			in(&n, g->dyn ? op1(g, "Shape", skip_nchw[s]) : INTS(g, g->B, d[s], hs[s], wsz[s]));
 			attr_string(&n, "mode", "linear");
 			attr_string(&n, "coordinate_transformation_mode", "half_pixel");
 			x = node_end(g, &n);
@@ -733,12 +773,16 @@ static void network(struct builder *g)
 
 /* ---------- the file ---------- */
 
+/* dims[k] < 0: the symbolic dimension "frames" */
 static void value_info(struct pbuf *graph, int field, const char *name, const int64_t *dims)
 {
 	struct pbuf v = {0}, type = {0}, tt = {0}, shape = {0};
 	for (int k = 0; k < 4; k++) {
 		struct pbuf dim = {0};
-		pb_int(&dim, DIM_VALUE, dims[k]);
+		if (dims[k] < 0)
+			pb_string(&dim, DIM_PARAM, "frames");
+		else
+			pb_int(&dim, DIM_VALUE, dims[k]);
 		pb_message(&shape, SHAPE_DIM, &dim);
 		pb_free(&dim);
 	}
@@ -823,23 +867,28 @@ int onnx_check_shape(const struct unet_config *c, const int64_t shape[4])
 	return 0;
 }
 
-int export_onnx(const struct model *m, FILE *fp, const int64_t shape[4])
+int export_onnx(const struct model *m, FILE *fp, const int64_t shape[4], int dynamic_frames)
 {
-	struct builder g = {.m = m, .c = &m->cfg, .B = shape[0], .H = shape[2], .W = shape[3]};
+	struct builder g = {.m = m, .c = &m->cfg, .B = shape[0], .H = shape[2], .W = shape[3],
+			    .dyn = dynamic_frames};
 	struct pbuf head = {0}, tail = {0}, opset = {0};
 	char *settings = NULL;
 	int rc = -1;
 	if (onnx_check_shape(&m->cfg, shape))
 		return -1;
+	if (dynamic_frames && m->cfg.mask_shifted && m->cfg.shift_size)
+		return tf_seterr("a model with the Swin mask in shifted windows (mask_shifted) needs a fixed number "
+				 "of frames");
 	network(&g);
 
 	/* GraphProto: nodes, name, constants, weights (streamed), inputs, outputs */
-	int64_t out_shape[4] = {shape[0], m->cfg.out_channels, shape[2], shape[3]};
+	int64_t T = dynamic_frames ? -1 : shape[3];
+	int64_t in_shape[4] = {shape[0], shape[1], shape[2], T}, out_shape[4] = {shape[0], m->cfg.out_channels, shape[2], T};
 	pb_string(&tail, GRAPH_NAME, "tfswa_unet");
 	pb_string(&tail, GRAPH_DOC, "TFSWA-UNet: spec [B, in_channels, bins, frames] (real parts, then imaginary "
 				    "parts) to sigmoid masks [B, out_channels, bins, frames], mask s*channels+c "
 				    "for stem s of audio channel c");
-	value_info(&tail, GRAPH_INPUT, "spec", shape);
+	value_info(&tail, GRAPH_INPUT, "spec", in_shape);
 	value_info(&tail, GRAPH_OUTPUT, "masks", out_shape);
 	size_t graph_len = g.nodes.n + g.constants.n + tail.n;
 	for (int i = 0; i < g.nw; i++)

@@ -158,6 +158,37 @@ assert meta['tfswa.quantization'] == 'f16' and types <= {1, 7}
 	[ "$status" -ne 0 ]
 }
 
+@test "--dynamic-frames: one graph runs at any number of frames, each as tf-unet does" {
+	tf-export --from tfswa "$D/tiny-ragged.bin" --to onnx --shape 37x29 --dynamic-frames -o "$D/dyn.onnx"
+	run check_onnx "$D/dyn.onnx"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	run $PY -c "
+import onnx
+g = onnx.load('$D/dyn.onnx').graph
+dim = lambda d: d.dim_param or d.dim_value
+print([dim(d) for d in g.input[0].type.tensor_type.shape.dim], [dim(d) for d in g.output[0].type.tensor_type.shape.dim])
+assert [dim(d) for d in g.input[0].type.tensor_type.shape.dim] == [1, 2, 37, 'frames']
+assert [dim(d) for d in g.output[0].type.tensor_type.shape.dim] == [1, 2, 37, 'frames']
+"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# 8: the smallest; 13, 29: window padding and odd sizes; 40: none of that at level 0
+	for T in 8 13 29 40; do
+		$PY -c "import numpy as np; np.save('$D/x$T.npy', np.random.default_rng($T).standard_normal((1, 2, 37, $T)).astype('f4'))"
+		node "$RUN" "$D/dyn.onnx" "$D/x$T.npy" "$D/dyn$T.npy"
+		tf_unet_masks "$D/tiny-ragged.bin" "$D/x$T.npy" "$D/ours$T.npy"
+		run compare "$D/dyn$T.npy" "$D/ours$T.npy" 1e-4 "$T frames: ONNX Runtime vs tf-unet"
+		echo "$output"
+		[ "$status" -eq 0 ]
+	done
+	# a Swin-masked model needs a fixed number of frames
+	run tf-export --from tfswa "$D/masked.bin" --to onnx --dynamic-frames -o "$D/x.onnx"
+	assert_clean_failure tf-export
+	assert_output --partial "needs a fixed number of frames"
+	[ ! -e "$D/x.onnx" ]
+}
+
 @test "without --shape: one segment of the model's spectrogram, 1 x C x bins x segment" {
 	tf-export --from pth "$G/tiny-ragged/model.pth" --config "$G/tiny-ragged/config.json" \
 		--n-fft 62 --hop 16 --segment 24 -o "$D/seg.bin"
@@ -231,5 +262,9 @@ assert [d.dim_value for d in g.input[0].type.tensor_type.shape.dim] == [1, 2, 40
 	run tf-export --from tfswa "$D/noseg.bin" --to onnx -o "$D/x.onnx"
 	assert_clean_failure tf-export
 	assert_output --partial "give --shape"
+	[ ! -e "$D/x.onnx" ]
+	run tf-export --from tfswa "$D/tiny-ragged.bin" --dynamic-frames -o "$D/x.onnx"
+	assert_clean_failure tf-export
+	assert_output --partial "--dynamic-frames goes with --to onnx"
 	[ ! -e "$D/x.onnx" ]
 }

@@ -244,7 +244,7 @@ static void test_writer(void)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
-	int rc = export_onnx(&m, f, (const int64_t[]){1, 2, 19, 13});
+	int rc = export_onnx(&m, f, (const int64_t[]){1, 2, 19, 13}, 0);
 	fclose(f);
 	ok(rc == 0, "export_onnx of a 19 x 13 input");
 	struct reader r = {(unsigned char *)buf, (unsigned char *)buf + len, 0}, sub;
@@ -276,7 +276,7 @@ static void test_writer(void)
 	free(buf);
 	buf = NULL, len = 0;
 	f = open_memstream(&buf, &len);
-	rc = export_onnx(&m, f, (const int64_t[]){1, 2, 7, 13});
+	rc = export_onnx(&m, f, (const int64_t[]){1, 2, 7, 13}, 0);
 	fclose(f);
 	ok(rc == -1 && len == 0, "7 x 13 is refused before anything is written");
 	free(buf);

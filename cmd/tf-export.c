@@ -35,7 +35,12 @@ static void usage(FILE *fp)
 		"  -f, --from FORMAT     input: pth (torch.save), safetensors, or tfswa (a model file)\n"
 		"  -o, --output FILE     write to FILE (complete or not at all)\n"
 		"      --to FORMAT       output: tfswa (default), safetensors or pth (the reference's\n"
-		"                        state_dict; a .pth cannot carry the settings)\n"
+		"                        state_dict; a .pth cannot carry the settings), or onnx\n"
+		"                        (the network for one input shape, opset 17)\n"
+		"  -s, --shape BxCxFxT   with --to onnx: the input shape, or FxT for batch 1 and the\n"
+		"                        model's channels (default: one segment, 1 x C x bins x segment)\n"
+		"      --dynamic-frames  with --to onnx: any number of frames (>= 8), the time axis\n"
+		"                        a symbolic dimension; T of --shape is not used\n"
 		"  -c, --config FILE     JSON config (the reference's keys: num_heads, window_size,\n"
 		"                        shift_size, mlp_ratio, ...); options given here override it\n"
 		"      --num-heads N     attention heads (default 8)\n"
@@ -78,6 +83,14 @@ static int write_tfswa(const struct model *m, FILE *fp)
 	return model_write(m, fp);
 }
 
+static int64_t onnx_shape[4]; /* the input shape of an ONNX export, resolved in main */
+static int onnx_dynamic;      /* --dynamic-frames */
+
+static int write_onnx(const struct model *m, FILE *fp)
+{
+	return export_onnx(m, fp, onnx_shape, onnx_dynamic);
+}
+
 static const struct {
 	const char *name;
 	int (*write)(const struct model *m, FILE *fp);
@@ -85,6 +98,7 @@ static const struct {
 	{"tfswa", write_tfswa},
 	{"safetensors", export_safetensors},
 	{"pth", export_pth},
+	{"onnx", write_onnx},
 };
 
 static int reader_index(const char *name)
@@ -100,7 +114,7 @@ static int writer_index(const char *name)
 	for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
 		if (!strcmp(writers[i].name, name))
 			return (int)i;
-	die("--to %s: unknown format (tfswa, safetensors, pth)", name);
+	die("--to %s: unknown format (tfswa, safetensors, pth, onnx)", name);
 }
 
 /* ---------- --info ---------- */
@@ -156,18 +170,47 @@ static void print_info(const struct model *m, int flops_f, int flops_t)
 
 /* ---------- output ---------- */
 
+/* --shape BxCxFxT or FxT (batch 1, the model's channels); without it one
+ * segment of the model's own spectrogram. */
+static void parse_onnx_shape(const char *spec, int64_t s[4])
+{
+	int64_t d[4];
+	int n = shape_parse(spec, d, 4);
+	if (n == 2)
+		s[0] = 1, s[1] = 0, s[2] = d[0], s[3] = d[1];
+	else if (n == 4)
+		memcpy(s, d, sizeof d);
+	else
+		die("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
+}
+
+static void resolve_onnx_shape(const struct unet_config *c, const char *spec, int dynamic, int64_t s[4])
+{
+	if (spec) {
+		parse_onnx_shape(spec, s);
+		if (!s[1])
+			s[1] = c->in_channels;
+	} else {
+		if (!c->segment && !dynamic)
+			die("--to onnx: the model has no segment length (segment 0); give --shape or --dynamic-frames");
+		s[0] = 1, s[1] = c->in_channels, s[2] = c->n_fft / 2 + 1, s[3] = c->segment ? c->segment : UNET_MIN_SIZE;
+	}
+	if (onnx_check_shape(c, s))
+		die_lib(spec ? "--shape" : "--to onnx");
+}
+
 /* ---------- the command line ---------- */
 
 struct args {
-	const char *from, *to, *out, *config, *flops, *input;
-	int info;
+	const char *from, *to, *out, *config, *flops, *input, *shape;
+	int info, dynamic;
 	struct import_settings cli; /* the settings given as options */
 };
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_TO = 256, O_HEADS, O_WINDOW, O_SHIFT, O_MLP, O_MASK, O_RATE, O_NFFT, O_HOP, O_CHANNELS,
-	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS };
+	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS, O_DYNAMIC };
 	static const struct option opts[] = {
 		{"from", required_argument, 0, 'f'},       {"output", required_argument, 0, 'o'},
 		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, 'c'},
@@ -177,7 +220,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"n-fft", required_argument, 0, O_NFFT},    {"hop", required_argument, 0, O_HOP},
 		{"channels", required_argument, 0, O_CHANNELS}, {"stems", required_argument, 0, O_STEMS},
 		{"segment", required_argument, 0, O_SEGMENT}, {"overlap", required_argument, 0, O_OVERLAP},
-		{"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
+		{"shape", required_argument, 0, 's'},       {"dynamic-frames", no_argument, 0, O_DYNAMIC},       {"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
 		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
 	struct import_settings *c = &a->cli;
@@ -185,13 +228,15 @@ static void parse_args(int argc, char **argv, struct args *a)
 	memset(a, 0, sizeof *a);
 	a->to = "tfswa";
 	opterr = 0; /* one line of our own on bad options */
-	while ((opt = getopt_long(argc, argv, ":f:o:c:ivhV", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":f:o:c:s:ivhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': a->from = optarg; break;
 		case 'o': a->out = optarg; break;
 		case O_TO: a->to = optarg; break;
 		case 'c': a->config = optarg; break;
 		case 'i': a->info = 1; break;
+		case 's': a->shape = optarg; break;
+		case O_DYNAMIC: a->dynamic = 1; break;
 		case O_FLOPS: a->flops = optarg; break;
 		case O_HEADS:
 			c->c.num_heads = (int)parse_long(optarg, "--num-heads", 1, 4096);
@@ -253,7 +298,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	if (a->info) {
-		if (a->from || a->out || a->config || c->set)
+		if (a->from || a->out || a->config || a->shape || a->dynamic || c->set)
 			die("--info takes only a model (and --flops); see --help");
 		if (argc - optind > 1)
 			die("--info takes one model at most");
@@ -262,6 +307,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 	}
 	if (a->flops)
 		die("--flops goes with --info");
+	if (a->shape && strcmp(a->to, "onnx"))
+		die("--shape goes with --to onnx");
+	if (a->dynamic && strcmp(a->to, "onnx"))
+		die("--dynamic-frames goes with --to onnx");
 	if (!a->from)
 		die("no checkpoint format: use --from pth, safetensors or tfswa (see --help)");
 	if (!strcmp(a->from, "tfswa") && (a->config || c->set))
@@ -328,11 +377,16 @@ int main(int argc, char **argv)
 	}
 	int from_model = !strcmp(a.from, "tfswa");
 	int reader = from_model ? -1 : reader_index(a.from), writer = writer_index(a.to);
+	if (a.shape)
+		parse_onnx_shape(a.shape, onnx_shape); /* bad syntax: refused before any work */
 	FILE *out = output_open(a.out, &af, "a binary model");
 	if (from_model && model_load(&m, a.input))
 		die_lib("");
 	if (!from_model)
 		import(&a, reader, &m);
+	if (!strcmp(a.to, "onnx"))
+		resolve_onnx_shape(&m.cfg, a.shape, a.dynamic, onnx_shape);
+	onnx_dynamic = a.dynamic;
 	if (writers[writer].write(&m, out))
 		die_lib("writing the model");
 	output_close(&af);

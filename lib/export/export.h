@@ -46,4 +46,13 @@ int export_safetensors(const struct model *m, FILE *fp);
  * the settings; give them to tf-export again when importing it. */
 int export_pth(const struct model *m, FILE *fp);
 
+/* ONNX (opset 17): the network for one input shape {B, in_channels, bins,
+ * frames}, BatchNorm folded into the convolutions, the weights as float32
+ * initializers (formats/onnx.md). Input "spec", output "masks". With
+ * dynamic_frames the time axis is the symbolic dimension "frames" (any
+ * number >= 8 at run time) and shape[3] is not used. */
+int export_onnx(const struct model *m, FILE *fp, const int64_t shape[4], int dynamic_frames);
+/* Whether shape fits m's network (channels, the minimum size, limits). */
+int onnx_check_shape(const struct unet_config *c, const int64_t shape[4]);
+
 #endif

@@ -207,8 +207,8 @@ print(len(a), 'tensors')
 	refused --from pth "$I/small.pth" --no-such-option
 	[[ "$output" == *"unknown option --no-such-option"* ]]
 	refused --from onnx "$I/small.pth"
-	refused --from pth "$I/small.pth" --config "$I/small.json" --to onnx
-	[[ "$output" == *"--to onnx: unknown format (tfswa, safetensors, pth)"* ]]
+	refused --from pth "$I/small.pth" --config "$I/small.json" --to tflite
+	[[ "$output" == *"--to tflite: unknown format (tfswa, safetensors, pth, onnx)"* ]]
 	refused "$I/small.pth"
 	[[ "$output" == *"--from pth"* ]]
 	refused --from pth

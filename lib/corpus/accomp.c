@@ -40,7 +40,7 @@ static int bass_root(const struct plan *p, int degree, int lo)
 
 void compose_bass(struct plan *p)
 {
-	struct corpus_rng r;
+	struct rng r;
 	rng_child(&r, &p->rng, 20);
 	struct corpus_part *part = &p->song->part[STEM_BASS];
 	int program = pick_program(&r, prog_bass.programs, prog_bass.n);
@@ -119,7 +119,7 @@ enum { C_SUSTAIN, C_STABS, C_STRUM, C_BROKEN, C_OFFBEAT, C_PULSE, NCOMP };
 static const char *const comp_names[] = {"sustained", "stabs", "strummed", "broken", "off-beat", "pulse"};
 
 /* Which comping styles an instrument family plays. */
-static int comp_style_for(struct corpus_rng *r, int program, int beats)
+static int comp_style_for(struct rng *r, int program, int beats)
 {
 	static const double piano[] = {1, 2, 0, 3, 1, 2}, organ[] = {3, 2, 0, 0, 2, 1}, guitar[] = {0, 1, 4, 0, 2, 2},
 			    strings[] = {1, 0, 0, 0, 0, 0}, brass[] = {1, 3, 0, 0, 1, 0};
@@ -154,7 +154,7 @@ static void chord_at(struct plan *p, struct corpus_part *part, int chan, const i
 	}
 }
 
-static void compose_comp(struct plan *p, struct corpus_part *part, struct corpus_rng *r)
+static void compose_comp(struct plan *p, struct corpus_part *part, struct rng *r)
 {
 	int program = pick_program(r, prog_comp.programs, prog_comp.n);
 	int chan = part_voice(p, part, 0, program, "chords", 64 + rng_int(r, -40, 40), rng_int(r, 85, 120),
@@ -219,7 +219,7 @@ static void compose_comp(struct plan *p, struct corpus_part *part, struct corpus
 	}
 }
 
-static void compose_arp(struct plan *p, struct corpus_part *part, struct corpus_rng *r)
+static void compose_arp(struct plan *p, struct corpus_part *part, struct rng *r)
 {
 	int program = pick_program(r, prog_arp.programs, prog_arp.n);
 	int chan = part_voice(p, part, 0, program, "arpeggio", 64 + rng_int(r, -50, 50), rng_int(r, 70, 110),
@@ -251,7 +251,7 @@ static void compose_arp(struct plan *p, struct corpus_part *part, struct corpus_
 	}
 }
 
-static void compose_pad(struct plan *p, struct corpus_part *part, struct corpus_rng *r)
+static void compose_pad(struct plan *p, struct corpus_part *part, struct rng *r)
 {
 	int program = pick_program(r, prog_pad.programs, prog_pad.n);
 	int chan = part_voice(p, part, 0, program, "pad", 64 + rng_int(r, -40, 40), rng_int(r, 70, 105),
@@ -275,7 +275,7 @@ static void compose_pad(struct plan *p, struct corpus_part *part, struct corpus_
 
 void compose_other(struct plan *p)
 {
-	struct corpus_rng r, rc, ra, rp, rs;
+	struct rng r, rc, ra, rp, rs;
 	rng_child(&r, &p->rng, 30);
 	rng_child(&rc, &r, 1), rng_child(&ra, &r, 2), rng_child(&rp, &r, 3), rng_child(&rs, &r, 4);
 	struct corpus_part *part = &p->song->part[STEM_OTHER];

@@ -11,7 +11,7 @@
 const char *const corpus_stem_names[CORPUS_STEMS] = {"vocals", "drums", "bass", "other"};
 
 /* Drum styles set the metre, tempo range and swing (drums.c). */
-void drums_pick_style(struct plan *p, struct corpus_rng *r);
+void drums_pick_style(struct plan *p, struct rng *r);
 const char *drums_style_name(int style);
 
 int64_t plan_time(const struct plan *p, int bar, double step)
@@ -105,7 +105,7 @@ int part_voice(struct plan *p, struct corpus_part *part, int bank, int program, 
  * long as the track needs. The track may start at any section. */
 static int plan_form(struct plan *p, int64_t frames)
 {
-	struct corpus_rng *r = &p->rng;
+	struct rng *r = &p->rng;
 	double bar_frames = p->steps * p->step_frames;
 	int track_bars = (int)ceil((double)frames / bar_frames) + 1;
 	int cap = track_bars + 96, nb = 0, secno = 0, starts[64], nstarts = 0;
@@ -161,7 +161,7 @@ static int plan_form(struct plan *p, int64_t frames)
 	return 0;
 }
 
-static void pick_fx(struct corpus_rng *r, struct corpus_fx *fx)
+static void pick_fx(struct rng *r, struct corpus_fx *fx)
 {
 	fx->room = rng_range(r, 0.2, 0.9);
 	fx->damp = rng_range(r, 0.1, 0.7);
@@ -176,7 +176,7 @@ static void pick_fx(struct corpus_rng *r, struct corpus_fx *fx)
 int corpus_compose(struct corpus_song *song, uint64_t seed, int64_t frames)
 {
 	struct plan p = {0};
-	struct corpus_rng r, fx_rng;
+	struct rng r, fx_rng;
 	static const int *const scales[] = {scale_major, scale_minor, scale_dorian, scale_mixolydian};
 	static const char *const mode_names[] = {"major", "minor", "dorian", "mixolydian"};
 	static const double mode_weights[] = {0.45, 0.4, 0.08, 0.07};

@@ -16,6 +16,7 @@
 #define TF_CORPUS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "rng.h"
 
 #define CORPUS_RATE 44100
 #define CORPUS_CHANNELS 2
@@ -24,26 +25,20 @@
 #define CORPUS_MAX_PARTCH 8   /* MIDI channels one stem may use */
 /* Bumped whenever a change alters what a seed produces; recorded in the
  * corpus manifest so that a re-run does not mix two generators' tracks. */
-#define CORPUS_GENERATOR 1
+#define CORPUS_GENERATOR 2
 
 /* MUSDB18's stems, in the order the mixture is summed. */
 enum corpus_stem { STEM_VOCALS, STEM_DRUMS, STEM_BASS, STEM_OTHER };
 extern const char *const corpus_stem_names[CORPUS_STEMS];
 
-/* xoshiro256** seeded through splitmix64: the composer's only randomness. */
-struct corpus_rng {
-	uint64_t s[4];
-};
-void rng_seed(struct corpus_rng *r, uint64_t seed);
+/* The composer's only randomness: lib/rng.h (xoshiro256**), and these draws on it. */
 /* An independent stream for a named purpose (part, section): seed mixed with id. */
-void rng_child(struct corpus_rng *child, const struct corpus_rng *parent, uint64_t id);
-uint64_t rng_u64(struct corpus_rng *r);
-int rng_int(struct corpus_rng *r, int lo, int hi); /* uniform in [lo, hi] */
-double rng_unit(struct corpus_rng *r);             /* uniform in [0, 1) */
-double rng_range(struct corpus_rng *r, double lo, double hi);
-int rng_chance(struct corpus_rng *r, double p);
+void rng_child(struct rng *child, const struct rng *parent, uint64_t id);
+int rng_int(struct rng *r, int lo, int hi); /* uniform in [lo, hi] */
+double rng_range(struct rng *r, double lo, double hi);
+int rng_chance(struct rng *r, double p);
 /* An index in [0, n) drawn with the given non-negative weights. */
-int rng_weighted(struct corpus_rng *r, const double *w, int n);
+int rng_weighted(struct rng *r, const double *w, int n);
 /* splitmix64's finaliser: seeds for tracks from (corpus seed, split, index). */
 uint64_t corpus_mix64(uint64_t x);
 uint64_t corpus_track_seed(uint64_t seed, int split, int index);

@@ -69,7 +69,7 @@ const char *drums_style_name(int style)
 	return styles[style].name;
 }
 
-void drums_pick_style(struct plan *p, struct corpus_rng *r)
+void drums_pick_style(struct plan *p, struct rng *r)
 {
 	double w[NSTYLES];
 	for (int i = 0; i < NSTYLES; i++)
@@ -83,13 +83,13 @@ void drums_pick_style(struct plan *p, struct corpus_rng *r)
 		p->swing_kind = 8, p->swing = rng_range(r, 0.15, 0.33); /* some straight grooves swing */
 }
 
-static int velocity(struct corpus_rng *r, char c, double intensity)
+static int velocity(struct rng *r, char c, double intensity)
 {
 	int v = c == 'X' ? 112 : c == 'g' ? 42 : c == '?' ? 84 : 92;
 	return clampi((int)(v * (0.62 + 0.38 * intensity)) + rng_int(r, -8, 8), 1, 127);
 }
 
-static void hit(struct plan *p, struct corpus_rng *r, int bar, int step, int note, char c, double intensity, double humanise)
+static void hit(struct plan *p, struct rng *r, int bar, int step, int note, char c, double intensity, double humanise)
 {
 	int64_t t = plan_time(p, bar, step) + (int64_t)(rng_range(r, -humanise, humanise) * CORPUS_RATE);
 	part_note(p, &p->song->part[STEM_DRUMS], 9, note, velocity(r, c, intensity), t, t + CORPUS_RATE / 8);
@@ -97,7 +97,7 @@ static void hit(struct plan *p, struct corpus_rng *r, int bar, int step, int not
 
 void compose_drums(struct plan *p)
 {
-	struct corpus_rng r;
+	struct rng r;
 	rng_child(&r, &p->rng, 10);
 	const struct drum_style *s = &styles[p->drum_style];
 	struct corpus_part *part = &p->song->part[STEM_DRUMS];

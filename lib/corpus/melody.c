@@ -21,7 +21,7 @@ struct mnote {
 	int bar, step, dur, key, vel, phrase_end, glide; /* glide: slide in from the note before */
 };
 
-static void make_motif(const struct plan *p, struct corpus_rng *r, const struct melody_style *ms, int section,
+static void make_motif(const struct plan *p, struct rng *r, const struct melody_style *ms, int section,
 		       struct motif *m)
 {
 	static const int durs[] = {1, 2, 3, 4, 6, 8};
@@ -65,7 +65,7 @@ static int snap_to_chord(const struct plan *p, int degree, int s)
 }
 
 /* The notes of the line over the bars it plays (vocal or solo bars). */
-static int make_line(struct plan *p, struct corpus_rng *r, const struct melody_style *ms, int want_solo,
+static int make_line(struct plan *p, struct rng *r, const struct melody_style *ms, int want_solo,
 		     struct mnote **out)
 {
 	struct motif motifs[5][2];
@@ -133,7 +133,7 @@ static int make_line(struct plan *p, struct corpus_rng *r, const struct melody_s
 /* Plays the line on one channel: shift moves it along the scale (a
  * harmony), detune (bend units) makes a double. */
 static void emit_line(struct plan *p, struct corpus_part *part, int chan, const struct mnote *notes, int n,
-		      const struct melody_style *ms, struct corpus_rng *r, int shift, int detune, double vel_scale)
+		      const struct melody_style *ms, struct rng *r, int shift, int detune, double vel_scale)
 {
 	const int64_t ms1 = CORPUS_RATE / 1000;
 	if (ms->glides > 0) {
@@ -189,7 +189,7 @@ static void emit_line(struct plan *p, struct corpus_part *part, int chan, const 
 	}
 }
 
-void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int nchans, struct corpus_rng *r,
+void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int nchans, struct rng *r,
 		 const struct melody_style *ms, int want_solo)
 {
 	struct mnote *notes;
@@ -204,7 +204,7 @@ void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int
  * backing voices in the choruses (a harmony line or sustained "oohs"). */
 void compose_vocals(struct plan *p)
 {
-	struct corpus_rng r;
+	struct rng r;
 	rng_child(&r, &p->rng, 40);
 	struct corpus_part *part = &p->song->part[STEM_VOCALS];
 	int program = pick_program(&r, prog_lead_voice.programs, prog_lead_voice.n);

@@ -21,7 +21,7 @@ struct bar_plan {
 
 struct plan {
 	struct corpus_song *song;
-	struct corpus_rng rng;    /* the plan's own draws; parts take children */
+	struct rng rng;    /* the plan's own draws; parts take children */
 	int bpm, beats, steps;    /* steps: sixteenths per bar */
 	int nbars, first_bar;     /* bars planned; the bar at the track's start */
 	double step_frames;       /* frames per sixteenth */
@@ -64,9 +64,9 @@ int scale_step_near(const struct plan *p, int midi);
 /* midi moved by octaves into [lo, lo + 12). */
 int into_octave(int midi, int lo);
 /* A progression of 4 scale degrees for the mode, drawn from a table. */
-void pick_progression(struct plan *p, struct corpus_rng *r, int out[4]);
+void pick_progression(struct plan *p, struct rng *r, int out[4]);
 /* A program drawn from a list of General MIDI programs. */
-int pick_program(struct corpus_rng *r, const int *list, int n);
+int pick_program(struct rng *r, const int *list, int n);
 int clampi(int x, int lo, int hi);
 
 /* A melodic line's manner (melody.c). */
@@ -80,7 +80,7 @@ struct melody_style {
 };
 /* A line over the bars with solo (want_solo) or vocal set, played alike on
  * each channel of chans (doubles detuned). */
-void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int nchans, struct corpus_rng *r,
+void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int nchans, struct rng *r,
 		 const struct melody_style *ms, int want_solo);
 
 /* The parts. */

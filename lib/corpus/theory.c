@@ -66,7 +66,7 @@ static const int prog_minorish[][4] = {
 	{0, 2, 6, 3}, {5, 6, 0, 0}, {0, 3, 0, 4}, {0, 0, 5, 6}, {3, 4, 0, 0},
 };
 
-void pick_progression(struct plan *p, struct corpus_rng *r, int out[4])
+void pick_progression(struct plan *p, struct rng *r, int out[4])
 {
 	const int(*t)[4] = p->minor ? prog_minorish : prog_majorish;
 	int n = p->minor ? (int)(sizeof prog_minorish / sizeof *prog_minorish)
@@ -76,7 +76,7 @@ void pick_progression(struct plan *p, struct corpus_rng *r, int out[4])
 		out[i] = t[k][i];
 }
 
-int pick_program(struct corpus_rng *r, const int *list, int n)
+int pick_program(struct rng *r, const int *list, int n)
 {
 	return list[rng_int(r, 0, n - 1)];
 }

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "train/dataset.h"
-#include "train/rng.h"
+#include "rng.h"
 
 #define AUGMENT_MAX_TRIES 1000
 

@@ -3,7 +3,7 @@
 #ifndef TF_TRAIN_INIT_H
 #define TF_TRAIN_INIT_H
 #include "model.h"
-#include "train/rng.h"
+#include "rng.h"
 
 /* The named configurations (all stereo, stems vocals, drums, bass, other,
  * normalisation "scale"):

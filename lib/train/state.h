@@ -12,7 +12,7 @@
 #include "model.h"
 #include "train/adam.h"
 #include "train/augment.h"
-#include "train/rng.h"
+#include "rng.h"
 
 #define TRAIN_STATE_VERSION 1
 #define TRAIN_MAX_BATCH 1024

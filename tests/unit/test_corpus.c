@@ -22,10 +22,10 @@ static void test_rng(void)
 	 * implementation of Blackman and Vigna's definition */
 	static const uint64_t want[] = {11520ull, 0ull, 1509978240ull, 1215971899390074240ull,
 					1216172134540287360ull, 607988272756665600ull};
-	struct corpus_rng r = {{1, 2, 3, 4}};
+	struct rng r = {{1, 2, 3, 4}};
 	int same = 1;
 	for (int i = 0; i < 6; i++)
-		same &= rng_u64(&r) == want[i];
+		same &= rng_next(&r) == want[i];
 	ok(same, "xoshiro256** matches the reference sequence");
 
 	int lo_seen = 0, hi_seen = 0, in_range = 1, never_zero_weight = 1;
@@ -175,7 +175,7 @@ static void test_mix(void)
 	enum { N = 20000 };
 	struct corpus_song song = {0};
 	float *stems[CORPUS_STEMS], *mix = malloc(N * sizeof *mix);
-	struct corpus_rng r;
+	struct rng r;
 	double db[CORPUS_STEMS] = {2, -3, -5, 0}, rms[CORPUS_STEMS], peak = 0;
 	rng_seed(&r, 7);
 	for (int s = 0; s < CORPUS_STEMS; s++) {

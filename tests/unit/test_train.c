@@ -20,7 +20,7 @@
 #include "train/dataset.h"
 #include "train/init.h"
 #include "train/loss.h"
-#include "train/rng.h"
+#include "rng.h"
 #include "train/spec.h"
 #include "train/state.h"
 

@@ -1,6 +1,6 @@
 #include <math.h>
 
-#include "train/rng.h"
+#include "rng.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {

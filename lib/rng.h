@@ -1,9 +1,9 @@
-/* The trainer's random numbers: xoshiro256** (Blackman and Vigna), seeded
+/* The project's random numbers: xoshiro256** (Blackman and Vigna), seeded
  * through splitmix64. Its whole state is four 64-bit words, which the
  * training state stores, so a resumed run draws exactly what an
  * uninterrupted one would have. */
-#ifndef TF_TRAIN_RNG_H
-#define TF_TRAIN_RNG_H
+#ifndef TF_RNG_H
+#define TF_RNG_H
 #include <stdint.h>
 
 struct rng {

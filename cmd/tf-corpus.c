@@ -179,17 +179,93 @@ static void make_track(const struct options *o, int split, int index)
 	corpus_song_free(&song);
 }
 
-/* The workers, so that a signal to the parent reaches them too. */
+/* The -j workers (0 once reaped), so that a signal to tf-corpus reaches
+ * them too. */
 static pid_t workers[MAX_JOBS];
 static volatile sig_atomic_t nworkers;
 
 static void on_signal(int sig)
 {
 	for (int w = 0; w < nworkers; w++)
-		kill(workers[w], sig);
+		if (workers[w] > 0)
+			kill(workers[w], sig);
 	corpus_track_abort();
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/* Nothing to do: its arrival interrupts the read of the workers' pipe. */
+static void on_child(int sig)
+{
+	(void)sig;
+}
+
+/* Collects the workers that have ended (all of them, when wait); the first
+ * that failed stops the others. */
+static void reap(int wait, int *failed)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, wait ? 0 : WNOHANG)) > 0 || (pid < 0 && errno == EINTR)) {
+		if (pid < 0)
+			continue;
+		for (int w = 0; w < nworkers; w++)
+			if (workers[w] == pid)
+				workers[w] = 0;
+		if (WIFEXITED(status) && !WEXITSTATUS(status))
+			continue;
+		if (!*failed) {
+			if (WIFSIGNALED(status))
+				warn("a worker was killed by signal %d", WTERMSIG(status));
+			for (int w = 0; w < nworkers; w++)
+				if (workers[w] > 0)
+					kill(workers[w], SIGTERM);
+		}
+		*failed = 1;
+	}
+}
+
+/* -j: worker w makes tracks w, w + jobs, ..., and reports each on a pipe
+ * with a byte (for the progress bar). -1 when any worker failed (it said
+ * why). */
+static int run_workers(const struct options *o, const int *todo, int ntodo, int jobs, struct progress *bar)
+{
+	int fds[2], failed = 0, done = 0;
+	struct sigaction sa = {.sa_handler = on_child}; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	if (pipe(fds))
+		die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	for (int w = 0; w < jobs; w++) {
+		if ((workers[w] = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (!workers[w]) {
+			nworkers = 0;
+			close(fds[0]);
+			for (int k = w; k < ntodo; k += jobs) {
+				make_track(o, todo[k] / MAX_TRACKS, todo[k] % MAX_TRACKS);
+				if (write(fds[1], "+", 1) != 1)
+					_exit(1);
+			}
+			fflush(NULL);
+			_exit(0);
+		}
+		nworkers = w + 1;
+	}
+	close(fds[1]);
+	for (;;) {
+		char c;
+		ssize_t n = read(fds[0], &c, 1);
+		if (n == 1)
+			progress_update(bar, ++done);
+		else if (n == 0 || errno != EINTR)
+			break;
+		reap(0, &failed);
+	}
+	close(fds[0]);
+	reap(1, &failed);
+	return failed ? -1 : 0;
 }
 
 static void list_tracks(const struct options *o)
@@ -289,58 +365,15 @@ int main(int argc, char **argv)
 	atexit(corpus_track_abort);
 	signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
 
-	/* the work: in this process, or over -j worker processes that report
-	 * each finished track with a byte on a pipe */
+	/* the work: over -j worker processes, or in this one */
 	struct progress bar;
 	progress_start(&bar, "tracks", ntodo);
 	int jobs = o.jobs < ntodo ? o.jobs : ntodo;
-	if (jobs <= 1) {
-		for (int k = 0; k < ntodo; k++) {
-			make_track(&o, todo[k] / MAX_TRACKS, todo[k] % MAX_TRACKS);
-			progress_update(&bar, k + 1);
-		}
-	} else {
-		pid_t *pids = workers;
-		int fds[2], failed = 0, done = 0;
-		char c;
-		if (pipe(fds))
-			die("pipe: %s", strerror(errno));
-		fflush(NULL);
-		for (int w = 0; w < jobs; w++) {
-			if ((pids[w] = fork()) < 0)
-				die("fork: %s", strerror(errno));
-			if (!pids[w]) {
-				nworkers = 0;
-				close(fds[0]);
-				for (int k = w; k < ntodo; k += jobs) {
-					make_track(&o, todo[k] / MAX_TRACKS, todo[k] % MAX_TRACKS);
-					if (write(fds[1], "+", 1) != 1)
-						_exit(1);
-				}
-				fflush(NULL);
-				_exit(0);
-			}
-			nworkers = w + 1;
-		}
-		close(fds[1]);
-		while (read(fds[0], &c, 1) == 1)
-			progress_update(&bar, ++done);
-		for (int w = 0; w < jobs; w++) {
-			int status;
-			while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)
-				;
-			if (WIFSIGNALED(status) && !failed)
-				warn("a worker was killed by signal %d", WTERMSIG(status));
-			if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-				if (!failed)
-					for (int k = 0; k < jobs; k++)
-						if (k != w)
-							kill(pids[k], SIGTERM);
-				failed = 1;
-			}
-		}
-		if (failed)
-			exit(1);
+	if (jobs > 1 && run_workers(&o, todo, ntodo, jobs, &bar))
+		exit(1);
+	for (int k = 0; jobs <= 1 && k < ntodo; k++) {
+		make_track(&o, todo[k] / MAX_TRACKS, todo[k] % MAX_TRACKS);
+		progress_update(&bar, k + 1);
 	}
 	progress_end(&bar);
 	info("%d tracks made, %d were there, in %s", ntodo, present, o.out);

@@ -30,7 +30,7 @@ static int chord_of(const struct plan *p, int bar, int step)
 	return p->bar[bar].chord[step >= p->steps / 2];
 }
 
-/* The root of a chord, as a bass note near `near` within [lo, lo + 19]. */
+/* The root of a chord as a bass note in [lo, lo + 12). */
 static int bass_root(const struct plan *p, int degree, int lo)
 {
 	int t[1];

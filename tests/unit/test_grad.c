@@ -195,7 +195,7 @@ static void run_case(const char *label, const int depths[4], int B, int H, int W
 
 int main(int argc, char **argv)
 {
-	static const int d2111[4] = {2, 1, 1, 1}, d1112[4] = {1, 1, 1, 2};
+	static const int d2111[4] = {2, 1, 1, 1}, d1112[4] = {1, 1, 1, 2}, d1110[4] = {1, 1, 1, 0};
 	/* hundreds of tiny forward passes: threads that spin while waiting
 	 * make them a hundred times slower on a shared machine. The OpenMP
 	 * runtime reads this when it starts, hence the re-exec. */
@@ -222,5 +222,6 @@ int main(int argc, char **argv)
 	run_case("aligned 16x12, depths 2,1,1,1", d2111, 2, 16, 12, 0, NULL);
 	run_case("ragged 19x13, depths 1,1,1,2", d1112, 2, 19, 13, 0, NULL);
 	run_case("ragged 19x13, Swin mask in shifted windows", d2111, 2, 19, 13, 1, "swa");
+	run_case("16x12, no bottleneck blocks", d1110, 2, 16, 12, 0, "upsample_layers.0");
 	return test_done();
 }

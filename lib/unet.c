@@ -17,6 +17,7 @@
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
 #include "kernels/resize.h"
+#include "seqmap.h"
 #include "tensor.h"
 #include "unet.h"
 
@@ -70,7 +71,6 @@ struct unet {
 	double *prof;      /* [UNET_WORKS] CPU seconds, or NULL */
 };
 
-enum axis { ALONG_H, ALONG_W, WINDOWS };
 
 /* ---------- preparation ---------- */
 
@@ -586,53 +586,6 @@ static int convt_gelu(const struct unet *u, float *out, const float *in, int H, 
 		qbuf_free(&qb);
 	}
 	return failed ? tf_seterr("out of memory") : 0;
-}
-
-/* Where token t of sequence s comes from: a pixel index, or -1 for the zero
- * padding of the window branch. */
-struct seqmap {
-	enum axis axis;
-	int H, W, ws, shift, Hp, Wp, nwin_w;
-	int nseq, len;
-};
-
-static struct seqmap seqmap(enum axis axis, int H, int W, int ws, int shift)
-{
-	struct seqmap s = {axis, H, W, ws, shift, 0, 0, 0, 0, 0};
-	switch (axis) {
-	case ALONG_H: s.nseq = W, s.len = H; break;
-	case ALONG_W: s.nseq = H, s.len = W; break;
-	case WINDOWS:
-		s.Hp = (H + ws - 1) / ws * ws;
-		s.Wp = (W + ws - 1) / ws * ws;
-		s.nwin_w = s.Wp / ws;
-		s.nseq = (s.Hp / ws) * s.nwin_w;
-		s.len = ws * ws;
-		break;
-	}
-	return s;
-}
-
-static long source_pixel(const struct seqmap *m, int s, int t, int *region)
-{
-	int hs, wsx, hp, wp;
-	switch (m->axis) {
-	case ALONG_H: return (long)t * m->W + s;
-	case ALONG_W: return (long)s * m->W + t;
-	default: break;
-	}
-	/* window (i, j), row-major token (ph, pw) in the shifted, padded image;
-	 * roll(-shift) means shifted[h] = padded[(h + shift) mod Hp] */
-	hs = (s / m->nwin_w) * m->ws + t / m->ws;
-	wsx = (s % m->nwin_w) * m->ws + t % m->ws;
-	if (region) { /* Swin's regions of the shifted image, for the optional mask */
-		int rh = hs < m->Hp - m->ws ? 0 : hs < m->Hp - m->shift ? 1 : 2;
-		int rw = wsx < m->Wp - m->ws ? 0 : wsx < m->Wp - m->shift ? 1 : 2;
-		*region = 3 * rh + rw;
-	}
-	hp = (hs + m->shift) % m->Hp;
-	wp = (wsx + m->shift) % m->Wp;
-	return hp < m->H && wp < m->W ? (long)hp * m->W + wp : -1;
 }
 
 struct layer_scratch {

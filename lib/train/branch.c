@@ -19,52 +19,6 @@
 
 #define TOKENS_PER_CHUNK 4096
 
-struct seqmap {
-	enum axis axis;
-	int H, W, ws, shift, Hp, Wp, nwin_w;
-	int nseq, len; /* per image */
-};
-
-static struct seqmap seqmap(enum axis axis, int H, int W, int ws, int shift)
-{
-	struct seqmap s = {axis, H, W, ws, shift, 0, 0, 0, 0, 0};
-	switch (axis) {
-	case ALONG_H: s.nseq = W, s.len = H; break;
-	case ALONG_W: s.nseq = H, s.len = W; break;
-	case WINDOWS:
-		s.Hp = (H + ws - 1) / ws * ws;
-		s.Wp = (W + ws - 1) / ws * ws;
-		s.nwin_w = s.Wp / ws;
-		s.nseq = (s.Hp / ws) * s.nwin_w;
-		s.len = ws * ws;
-		break;
-	}
-	return s;
-}
-
-/* Pixel (within its image) of token t of sequence s, -1 for window padding;
- * region: Swin's region of the token in the shifted image. */
-static long source_pixel(const struct seqmap *m, int s, int t, int *region)
-{
-	int hs, wsx, hp, wp;
-	switch (m->axis) {
-	case ALONG_H: return (long)t * m->W + s;
-	case ALONG_W: return (long)s * m->W + t;
-	default: break;
-	}
-	/* torch.roll(-shift): shifted[h] = padded[(h + shift) mod Hp] */
-	hs = (s / m->nwin_w) * m->ws + t / m->ws;
-	wsx = (s % m->nwin_w) * m->ws + t % m->ws;
-	if (region) {
-		int rh = hs < m->Hp - m->ws ? 0 : hs < m->Hp - m->shift ? 1 : 2;
-		int rw = wsx < m->Wp - m->ws ? 0 : wsx < m->Wp - m->shift ? 1 : 2;
-		*region = 3 * rh + rw;
-	}
-	hp = (hs + m->shift) % m->Hp;
-	wp = (wsx + m->shift) % m->Wp;
-	return hp < m->H && wp < m->W ? (long)hp * m->W + wp : -1;
-}
-
 size_t branch_tokens(enum axis axis, int B, int H, int W, int ws)
 {
 	struct seqmap m = seqmap(axis, H, W, ws, 0);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "model.h"
+#include "seqmap.h"
 
 struct tctx {
 	int T;          /* threads of every parallel region */
@@ -60,7 +61,6 @@ int convt_backward(struct tctx *ctx, float *dx, const float *dz, const float *x,
 		   int W, int ci, int co, const float *wp, size_t w, size_t b);
 
 /* ---- the attention branches (branch.c) ---- */
-enum axis { ALONG_H, ALONG_W, WINDOWS };
 
 struct tl_off { /* one transformer layer tsa/fsa/swa */
 	size_t n1w, n1b, n2w, n2b, qkv, proj_w, proj_b, fc1_w, fc1_b, fc2_w, fc2_b;

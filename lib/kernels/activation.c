@@ -3,31 +3,7 @@
 #include <string.h>
 
 #include "activation.h"
-
-/* exp(x) for x <= 0 in plain arithmetic the compiler can vectorise: x =
- * n ln2 + r with |r| <= ln2/2, a degree-7 Taylor polynomial for e^r (relative
- * error below 3e-9 there), and 2^n built in the exponent bits. Inputs below
- * -87 flush to 0, which is where float underflows anyway. */
-static inline float exp_nonpos(float x)
-{
-	x = x < -87.0f ? -87.0f : x;
-	/* round to nearest by the 1.5 * 2^23 trick: a libm call would stop
-	 * the loop from vectorising */
-	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-	float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-	float p = 1.0f / 5040;
-	p = p * r + 1.0f / 720;
-	p = p * r + 1.0f / 120;
-	p = p * r + 1.0f / 24;
-	p = p * r + 1.0f / 6;
-	p = p * r + 0.5f;
-	p = p * r + 1.0f;
-	p = p * r + 1.0f;
-	int32_t bits = ((int32_t)n + 127) << 23;
-	float scale;
-	memcpy(&scale, &bits, 4);
-	return p * scale;
-}
+#include "fastexp.h"
 
 /* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7):
  * 1 - (a1 t + ... + a5 t^5) e^{-x^2}, t = 1 / (1 + p |x|), sign restored. */

@@ -11,33 +11,13 @@
 #include <string.h>
 
 #include "attention_train.h"
+#include "fastexp.h"
 
 #define MASKED (-INFINITY)
 
 static size_t round16(size_t n)
 {
 	return (n + 15) & ~(size_t)15;
-}
-
-/* e^x for x <= 0 (x = -inf gives 0), vectorisable: x = n ln2 + r, a
- * degree-7 polynomial for e^r, 2^n from the exponent bits. */
-static inline float exp_le0(float x)
-{
-	x = x < -87.0f ? -87.0f : x;
-	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-	float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-	float p = 1.0f / 5040;
-	p = p * r + 1.0f / 720;
-	p = p * r + 1.0f / 120;
-	p = p * r + 1.0f / 24;
-	p = p * r + 1.0f / 6;
-	p = p * r + 0.5f;
-	p = p * r + 1.0f;
-	p = p * r + 1.0f;
-	int32_t bits = ((int32_t)n + 127) << 23;
-	float scale;
-	memcpy(&scale, &bits, 4);
-	return x <= -87.0f ? 0.0f : p * scale;
 }
 
 struct rows { /* one (sequence, head) in scratch */
@@ -107,7 +87,7 @@ static void forward_row(const struct rows *r, float *o, float *lse, const float 
 	float *s = r->s;
 #pragma omp simd reduction(+ : sum)
 	for (int j = 0; j < L; j++) {
-		s[j] = exp_le0(s[j] - mx);
+		s[j] = exp_nonpos(s[j] - mx);
 		sum += s[j];
 	}
 	for (int c = 0; c < d; c++) {
@@ -141,7 +121,7 @@ static void forward_row4(const struct rows *r, float *o, float *lse, const float
 	}
 #pragma omp simd reduction(+ : sum, o0, o1, o2, o3)
 	for (int j = 0; j < L; j++) {
-		float p = exp_le0(s[j] - mx);
+		float p = exp_nonpos(s[j] - mx);
 		sum += p;
 		o0 += p * v0[j], o1 += p * v1[j], o2 += p * v2[j], o3 += p * v3[j];
 	}
@@ -167,7 +147,7 @@ static void backward_row4(const struct rows *r, float *dq, const float *q, const
 #pragma omp simd
 	for (int j = 0; j < L; j++) {
 		float sc = q0 * k0[j] + q1 * k1[j] + q2 * k2[j] + q3 * k3[j];
-		float p = exp_le0(sc - lse);
+		float p = exp_nonpos(sc - lse);
 		float dp = g0 * v0[j] + g1 * v1[j] + g2 * v2[j] + g3 * v3[j];
 		pb[j] = p;
 		dsb[j] = p * (dp - D);
@@ -218,7 +198,7 @@ static void backward_row(const struct rows *r, float *dq, const float *q, const 
 		D += dout[c] * o[c];
 #pragma omp simd
 	for (int j = 0; j < L; j++) {
-		p[j] = exp_le0(s[j] - lse);
+		p[j] = exp_nonpos(s[j] - lse);
 		s[j] = 0.0f; /* now dp */
 	}
 	for (int c = 0; c < d; c++) {

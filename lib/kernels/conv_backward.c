@@ -9,27 +9,6 @@ size_t conv2d_backward_scratch_floats(int Wo, int rows, int Ci, int k)
 	return 2 * (size_t)Wo * rows * k * k * Ci;
 }
 
-/* The im2col rows of output rows [oh0, oh1), as conv2d_rows builds them. */
-static void im2col(float *col, const float *in, int H, int W, int Ci, int k, int stride, int pad,
-		   int Wo, int oh0, int oh1)
-{
-	size_t K = (size_t)k * k * Ci;
-	for (int oh = oh0; oh < oh1; oh++)
-		for (int ow = 0; ow < Wo; ow++) {
-			float *c = col + ((size_t)(oh - oh0) * Wo + ow) * K;
-			for (int y = 0; y < k; y++) {
-				int ih = oh * stride - pad + y;
-				for (int x = 0; x < k; x++, c += Ci) {
-					int iw = ow * stride - pad + x;
-					if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-						memset(c, 0, (size_t)Ci * sizeof *c);
-					else
-						memcpy(c, in + ((size_t)ih * W + iw) * Ci, (size_t)Ci * sizeof *c);
-				}
-			}
-		}
-}
-
 void conv2d_backward_rows(float *dw, float *dx, const float *dy, const float *in, const float *w,
 			  int H, int W, int Ci, int Co, int k, int stride, int pad, int oh0, int oh1,
 			  float *scratch)
@@ -46,7 +25,7 @@ void conv2d_backward_rows(float *dw, float *dx, const float *dy, const float *in
 			gemm_nn(M, Ci, Co, g, Co, w, Ci, 1.0f, dx + (size_t)oh0 * W * Ci, Ci);
 		return;
 	}
-	im2col(col, in, H, W, Ci, k, stride, pad, Wo, oh0, oh1);
+	conv2d_im2col(col, in, H, W, Ci, k, stride, pad, oh0, oh1);
 	gemm_tn(Co, (int)K, M, g, Co, col, (int)K, 1.0f, dw, (int)K);
 	if (!dx)
 		return;

@@ -18,6 +18,7 @@
 #include "import/import.h"
 #include "metrics/sdr.h"
 #include "model.h"
+#include "quant.h"
 #include "segment.h"
 #include "timing.h"
 #include "train/augment.h"
@@ -67,6 +68,8 @@ static void usage(FILE *fp)
 		"      --no-remix         all stems of an example from one track and offset\n"
 		"      --silence-db DB    redraw examples whose stems are all quieter (default -60)\n"
 		"      --overfit          train on one fixed batch (to check that the loss falls)\n"
+		"      --qat              quantisation-aware: the passes see the int8-rounded weights\n"
+		"                         that tf-quant -t q8/q8s will store (straight-through gradients)\n"
 		"      --valid N          validation tracks (default 2; 0: none)\n"
 		"Run options:\n"
 		"      --until N          stop after step N (default: --steps)\n"
@@ -86,7 +89,7 @@ static void usage(FILE *fp)
 enum {
 	O_INIT = 256, O_RESUME, O_STATE, O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN,
 	O_SCHED, O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_WAVE, O_GAIN,
-	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY,
+	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY,
 	O_LAST
 };
 
@@ -130,6 +133,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"wave-loss", required_argument, 0, O_WAVE},   {"gain", required_argument, 0, O_GAIN},
 		{"no-swap", no_argument, 0, O_NOSWAP},         {"no-remix", no_argument, 0, O_NOREMIX},
 		{"silence-db", required_argument, 0, O_SILENCE}, {"overfit", no_argument, 0, O_OVERFIT},
+		{"qat", no_argument, 0, O_QAT},
 		{"valid", required_argument, 0, O_VALID},      {"until", required_argument, 0, O_UNTIL},
 		{"epoch-steps", required_argument, 0, O_EPOCH}, {"valid-seconds", required_argument, 0, O_VALSEC},
 		{"checkpoint", no_argument, 0, O_CKPT},        {"log-every", required_argument, 0, O_LOGEVERY},
@@ -180,6 +184,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case O_NOREMIX: s->aug.remix = 0; break;
 		case O_SILENCE: s->aug.silence_db = parse_double(optarg, "--silence-db", -400, 0); break;
 		case O_OVERFIT: s->overfit = 1; break;
+		case O_QAT: s->qat = 1; break;
 		case O_VALID: a->valid = (int)parse_long(optarg, "--valid", 0, 1000); break;
 		case O_UNTIL: a->until = parse_long(optarg, "--until", 0, (long)1 << 40); break;
 		case O_EPOCH: a->epoch_steps = parse_long(optarg, "--epoch-steps", 1, (long)1 << 40); break;
@@ -205,7 +210,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		/* the settings are the state's; changing them would not continue the same run */
 		static const int fixed[] = {O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN, O_SCHED,
 					    O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP,
-					    O_WAVE, O_GAIN, O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_VALID};
+					    O_WAVE, O_GAIN, O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID};
 		for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
 			if (a->given[fixed[i]]) {
 				const char *name = "";
@@ -655,7 +660,8 @@ int main(int argc, char **argv)
 	float scale = strcmp(st.m.cfg.normalization, "scale") ? 1.0f : (float)st.m.cfg.input_scale;
 	struct unet_train *ut = train_workspace(&st.m, set->batch, F, T, a.checkpoint);
 	float *grad = tf_alloc_aligned(st.m.nparams, sizeof(float));
-	if (!grad)
+	float *qat_keep = set->qat ? tf_alloc_aligned(st.m.nparams, sizeof(float)) : NULL;
+	if (!grad || (set->qat && !qat_keep))
 		die_lib("training workspace");
 	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
 	     "examples %d x %d frames; %lld parameters; input scale %g; %d threads; activations %.1f MB",
@@ -687,6 +693,8 @@ int main(int argc, char **argv)
 			batch_spectra(&b, sp, scale);
 		}
 		t_data += tf_clock() - t0, t0 = tf_clock();
+		if (set->qat && quant_fake_q8(&st.m, qat_keep))
+			die_lib("--qat");
 		if (unet_train_forward(ut, &st.m, b.input, b.masks))
 			die_lib("forward");
 		double loss = loss_spec_l1(&sh, b.masks, b.Xmix, b.Xtgt, b.dmasks);
@@ -702,6 +710,8 @@ int main(int argc, char **argv)
 		memset(grad, 0, st.m.nparams * sizeof *grad);
 		if (unet_train_backward(ut, &st.m, b.dmasks, grad))
 			die_lib("backward");
+		if (set->qat) /* the gradient at the rounded weights updates the floats */
+			quant_fake_restore(&st.m, qat_keep);
 		t_bwd += tf_clock() - t0, t0 = tf_clock();
 		norm = grad_clip(&st.m, grad, set->clip);
 		double lr = lr_at(&set->lr, st.step);
@@ -757,7 +767,7 @@ int main(int argc, char **argv)
 	}
 	info("%lld silent examples redrawn", (long long)skipped);
 
-	free(grad);
+	free(grad), free(qat_keep);
 	unet_train_free(ut);
 	batch_free(&b);
 	spec_free(sp);

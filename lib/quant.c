@@ -12,15 +12,12 @@ int quant_type_check(const char *type)
 	return tf_seterr("-t %s: unknown type (f16, q8 or q8s)", type);
 }
 
-/* Symmetric int8 per output channel of tensor i: q = rint(w / s),
- * s = max |w| / 127 over the channel (0 for an all-zero channel). */
-static void quantise_tensor(struct model *m, int i)
+/* Symmetric int8 per output channel of x (laid out as s says): q = rint(x /
+ * scale), scale = max |x| / 127 over the channel (0 for an all-zero one). */
+static void quantise_channels(const struct param_spec *s, const float *x, int8_t *q, float *scale)
 {
-	const struct param_spec *s = &m->specs[i];
 	int axis = model_out_axis(s);
 	size_t outs = (size_t)s->shape[axis], inner = 1;
-	const float *x = m->params + s->offset;
-	float *scale = m->q8_scale[i];
 	for (int d = axis + 1; d < s->ndim; d++)
 		inner *= (size_t)s->shape[d];
 	for (size_t o = 0; o < outs; o++)
@@ -35,7 +32,55 @@ static void quantise_tensor(struct model *m, int i)
 		float sc = scale[(k / inner) % outs];
 		float v = sc > 0 ? x[k] / sc : 0.0f;
 		v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-		m->q8[s->offset + k] = (int8_t)lrintf(v);
+		q[k] = (int8_t)lrintf(v);
+	}
+}
+
+static void quantise_tensor(struct model *m, int i)
+{
+	const struct param_spec *s = &m->specs[i];
+	quantise_channels(s, m->params + s->offset, m->q8 + s->offset, m->q8_scale[i]);
+}
+
+int quant_fake_q8(struct model *m, float *keep)
+{
+	size_t maxn = 0, maxo = 0;
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *s = &m->specs[i];
+		if (!model_q8_tensor(s, NULL))
+			continue;
+		maxn = s->numel > maxn ? s->numel : maxn;
+		maxo = (size_t)s->shape[model_out_axis(s)] > maxo ? (size_t)s->shape[model_out_axis(s)] : maxo;
+	}
+	int8_t *q = malloc(maxn ? maxn : 1);
+	float *scale = malloc((maxo ? maxo : 1) * sizeof *scale);
+	if (!q || !scale) {
+		free(q), free(scale);
+		return tf_seterr("out of memory");
+	}
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *s = &m->specs[i];
+		float *x = m->params + s->offset;
+		if (!model_q8_tensor(s, NULL))
+			continue;
+		size_t outs = (size_t)s->shape[model_out_axis(s)], inner = 1;
+		for (int d = model_out_axis(s) + 1; d < s->ndim; d++)
+			inner *= (size_t)s->shape[d];
+		quantise_channels(s, x, q, scale);
+		memcpy(keep + s->offset, x, s->numel * sizeof *x);
+		for (size_t k = 0; k < s->numel; k++)
+			x[k] = (float)q[k] * scale[(k / inner) % outs];
+	}
+	free(q), free(scale);
+	return 0;
+}
+
+void quant_fake_restore(struct model *m, const float *keep)
+{
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *s = &m->specs[i];
+		if (model_q8_tensor(s, NULL))
+			memcpy(m->params + s->offset, keep + s->offset, s->numel * sizeof(float));
 	}
 }
 

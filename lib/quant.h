@@ -35,4 +35,15 @@ int quant_type_check(const char *type);
  * first). Refuses a model that is already quantised. */
 int quant_plan(struct model *m, const char *type, struct quant_layer *layers);
 
+/* Quantisation-aware training (tf-train --qat): replaces every tensor that
+ * q8 stores as int8 by its int8 rounding, dequantised (the same per-channel
+ * scales quant_plan stores), after copying the float values into keep (laid
+ * out like m->params; only those tensors' ranges are written). The forward
+ * and backward passes then see the weights a q8/q8s model will have, and
+ * the gradient, taken at the rounded weights, updates the float ones (the
+ * straight-through estimator). quant_fake_restore puts the floats back.
+ * -1 with a message (out of memory). */
+int quant_fake_q8(struct model *m, float *keep);
+void quant_fake_restore(struct model *m, const float *keep);
+
 #endif

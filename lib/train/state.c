@@ -84,7 +84,7 @@ static int header(const struct train_state *st, struct frame *f)
 	    frame_set_bool(f, "channel_swap", s->aug.swap) || frame_set_bool(f, "remix", s->aug.remix) ||
 	    frame_set_float(f, "silence_db", s->aug.silence_db) || frame_set_float(f, "wave_loss", s->wave_loss) ||
 	    frame_set_bool(f, "overfit", s->overfit) || frame_set_int(f, "holdout", s->holdout) ||
-	    frame_set_int(f, "tracks", s->tracks))
+	    frame_set_int(f, "tracks", s->tracks) || frame_set_bool(f, "qat", s->qat))
 		return -1;
 	return 0;
 }
@@ -174,6 +174,9 @@ static int read_header(struct train_state *st, const struct frame *f)
 	if (holdout < 0 || holdout > DATASET_MAX_TRACKS || tracks < 1 || tracks > DATASET_MAX_TRACKS)
 		return tf_seterr("holdout %lld, tracks %lld: out of range", (long long)holdout, (long long)tracks);
 	s->holdout = (int)holdout, s->tracks = (int)tracks;
+	s->qat = 0; /* optional: states written before --qat lack it */
+	if (frame_get_bool(f, "qat", &s->qat) < 0)
+		return -1;
 	if (frame_get_str(f, "schedule", sched, sizeof sched) || lr_kind_from_name(sched) < 0)
 		return tf_seterr("header: \"schedule\" missing or not one of cosine, step, constant");
 	s->lr.kind = (enum lr_kind)lr_kind_from_name(sched);

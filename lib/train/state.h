@@ -30,6 +30,7 @@ struct train_settings {
 	int overfit;             /* one fixed batch, every step */
 	int holdout;             /* training tracks held out for validation (no test/) */
 	int tracks;              /* training tracks (checked when resuming) */
+	int qat;                 /* fake-quantised int8 weights in the passes (quant_fake_q8) */
 };
 
 struct train_state {

@@ -204,3 +204,24 @@ fails() {
 	tf-train -q "${opts[@]}" -o one.bin "$DATA"
 	cmp one.bin two.bin
 }
+
+@test "--qat trains at the int8-rounded weights, is kept by the state, and resumes exactly" {
+	local t="$BATS_TEST_TMPDIR"
+	train --steps 4 --seed 3 -o "$t/plain.bin" "$DATA"
+	train --steps 4 --seed 3 --qat -o "$t/qat.bin" --state "$t/qat.state" "$DATA"
+	# the same run but for the rounding: the weights come out different
+	run cmp -s "$t/plain.bin" "$t/qat.bin"
+	assert_failure
+	train --steps 4 --seed 3 --qat --until 2 -o "$t/half.bin" --state "$t/half.state" "$DATA"
+	tf-train -q -j 1 --resume "$t/half.state" -o "$t/half.bin" --state "$t/half.state" "$DATA"
+	cmp "$t/qat.bin" "$t/half.bin"
+	cmp "$t/qat.state" "$t/half.state"
+	# a resumed run cannot switch it on or off
+	run tf-train -q -j 1 --resume "$t/half.state" --qat -o "$t/x.bin" "$DATA"
+	assert_failure
+	assert_output --partial "--qat: a resumed run keeps the settings"
+	# and the model it writes quantises as any other
+	tf-quant -t q8 < "$t/qat.bin" > "$t/qat-q8.bin" 2>/dev/null
+	run tf-export --info "$t/qat-q8.bin"
+	assert_line "quantization: q8"
+}

@@ -324,9 +324,54 @@ static void run_case(const char *dir)
 	model_free(&m);
 }
 
+/* tf-train --qat: quant_fake_q8 puts into params exactly the weights a q8
+ * model stores (int8 times its channel's scale) and nothing else;
+ * quant_fake_restore gives back the float weights bit for bit. */
+static void test_fake_quant(void)
+{
+	struct model m, q;
+	tiny_model(&m);
+	tiny_model(&q);
+	struct quant_layer *layers = calloc((size_t)q.nspecs, sizeof *layers);
+	float *orig = malloc(m.nparams * sizeof *orig), *keep = calloc(m.nparams, sizeof *keep);
+	memcpy(orig, m.params, m.nparams * sizeof *orig);
+	ok(quant_plan(&q, "q8", layers) == 0, "q8 plan of the comparison model");
+	int rc = quant_fake_q8(&m, keep);
+	ok(rc == 0, "quant_fake_q8 %s", rc ? tf_strerror() : "");
+	size_t worst_k = 0;
+	double worst = 0;
+	int changed_float = 0, n8 = 0;
+	for (int i = 0; i < m.nspecs; i++) {
+		const struct param_spec *s = &m.specs[i];
+		if (!model_q8_tensor(s, NULL)) {
+			changed_float += memcmp(m.params + s->offset, orig + s->offset, s->numel * sizeof(float)) != 0;
+			continue;
+		}
+		n8++;
+		int axis = model_out_axis(s);
+		size_t outs = (size_t)s->shape[axis], inner = 1;
+		for (int d = axis + 1; d < s->ndim; d++)
+			inner *= (size_t)s->shape[d];
+		for (size_t k = 0; k < s->numel; k++) {
+			float want = (float)q.q8[s->offset + k] * q.q8_scale[i][(k / inner) % outs];
+			double d = fabs((double)m.params[s->offset + k] - want);
+			if (d > worst)
+				worst = d, worst_k = s->offset + k;
+		}
+	}
+	ok(n8 > 0 && worst == 0, "fake-quantised weights = the q8 model's dequantised weights in %d tensors "
+	   "(largest difference %g at float %zu)", n8, worst, worst_k);
+	ok(changed_float == 0, "tensors q8 keeps in float are untouched (%d changed)", changed_float);
+	quant_fake_restore(&m, keep);
+	ok(memcmp(m.params, orig, m.nparams * sizeof *orig) == 0, "quant_fake_restore gives the float weights back");
+	free(layers), free(orig), free(keep);
+	model_free(&m), model_free(&q);
+}
+
 int main(void)
 {
 	test_plan_and_file();
+	test_fake_quant();
 	run_case("tests/data/golden/tiny-aligned");
 	run_case("tests/data/golden/tiny-ragged");
 	run_case("tests/data/golden/stereo-4stem");

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Reference points for a separation score on a MUSDB18-layout test set.
+
+    bench/oracle.py TEST OUT N_FFT HOP
+
+writes two trees that tf-eval --musdb scores like a separation:
+  OUT/mixture/<track>/<stem>.wav  every stem estimated as the unprocessed
+                                  mixture (the baseline a model must beat)
+  OUT/irm/<track>/<stem>.wav      the oracle ratio mask |S_j| / sum_k |S_k|
+                                  applied to the mixture's STFT (n_fft, hop,
+                                  periodic Hann, centred: what a mask model
+                                  with these STFT settings could reach at best)
+Needs numpy (Debian python3-numpy); WAVs are read by hand (float32 or 16-bit)
+and written as 16-bit PCM."""
+import os
+import struct
+import sys
+import wave
+
+import numpy as np
+
+
+def read_wav(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise SystemExit(f"oracle.py: {path}: not a WAV file")
+    pos, fmt, pcm = 12, None, None
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        body = data[pos + 8:pos + 8 + size]
+        if cid == b"fmt ":
+            fmt = struct.unpack("<HHIIHH", body[:16])
+        elif cid == b"data":
+            pcm = body
+        pos += 8 + size + (size & 1)
+    tag, ch, rate, _, _, bits = fmt
+    if tag == 3 or (tag == 0xFFFE and bits == 32):
+        x = np.frombuffer(pcm, "<f4").astype(np.float64)
+    elif bits == 16:
+        x = np.frombuffer(pcm, "<i2").astype(np.float64) / 32768.0
+    else:
+        raise SystemExit(f"oracle.py: {path}: {bits}-bit format {tag} not read here")
+    return x.reshape(-1, ch).T, rate
+
+
+def write_wav(path, x, rate):
+    y = np.clip(np.round(x.T * 32767.0), -32768, 32767).astype("<i2")
+    tmp = path + ".tmp"
+    with wave.open(tmp, "wb") as w:
+        w.setnchannels(x.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(y.tobytes())
+    os.replace(tmp, path)
+
+
+def stft(x, n, hop, win):
+    p = np.pad(x, (n // 2, n // 2), mode="reflect")
+    frames = 1 + len(x) // hop
+    idx = np.arange(n)[None, :] + hop * np.arange(frames)[:, None]
+    return np.fft.rfft(p[idx] * win, axis=1)
+
+
+def istft(X, n, hop, win, length):
+    frames = X.shape[0]
+    y = np.zeros(n + hop * (frames - 1))
+    wsum = np.zeros_like(y)
+    seg = np.fft.irfft(X, n=n, axis=1) * win
+    for t in range(frames):
+        y[t * hop:t * hop + n] += seg[t]
+        wsum[t * hop:t * hop + n] += win * win
+    y = y / np.where(wsum > 1e-11, wsum, 1.0)
+    return y[n // 2:n // 2 + length]
+
+
+def main():
+    if len(sys.argv) != 5:
+        raise SystemExit(__doc__)
+    test, out, n, hop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+    for track in sorted(os.listdir(test)):
+        d = os.path.join(test, track)
+        if not os.path.isdir(d):
+            continue
+        stems = sorted(f[:-4] for f in os.listdir(d) if f.endswith(".wav") and f != "mixture.wav")
+        mix, rate = read_wav(os.path.join(d, "mixture.wav"))
+        S = {s: read_wav(os.path.join(d, s + ".wav"))[0] for s in stems}
+        for kind in ("mixture", "irm"):
+            os.makedirs(os.path.join(out, kind, track), exist_ok=True)
+        est = {s: np.zeros_like(mix) for s in stems}
+        for c in range(mix.shape[0]):
+            X = stft(mix[c], n, hop, win)
+            mags = {s: np.abs(stft(S[s][c], n, hop, win)) for s in stems}
+            total = sum(mags.values()) + 1e-12
+            for s in stems:
+                est[s][c] = istft(X * (mags[s] / total), n, hop, win, mix.shape[1])
+        for s in stems:
+            write_wav(os.path.join(out, "mixture", track, s + ".wav"), mix, rate)
+            write_wav(os.path.join(out, "irm", track, s + ".wav"), est[s], rate)
+        print(f"oracle.py: {track}", file=sys.stderr)
+
+
+main()

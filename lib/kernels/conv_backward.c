@@ -105,20 +105,7 @@ void convt4s2_backward_rows(float *dw, float *dx, const float *dy, const float *
 			for (int pw = 0; pw < 2; pw++) {
 				const float *g = dy + ((size_t)(2 * m + ph) * Wo + pw) * Co;
 				const float *wc = w + ((size_t)ph * 2 + pw) * Co * K;
-				for (int n = 0; n < W; n++) {
-					float *c = col + (size_t)n * K;
-					for (int a = 0; a < 2; a++) {
-						int ih = m + tap_di[ph][a];
-						for (int b = 0; b < 2; b++, c += Ci) {
-							int iw = n + tap_di[pw][b];
-							if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-								memset(c, 0, (size_t)Ci * sizeof *c);
-							else
-								memcpy(c, in + ((size_t)ih * W + iw) * Ci,
-								       (size_t)Ci * sizeof *c);
-						}
-					}
-				}
+				convt4s2_gather(col, in, H, W, Ci, m, ph, pw);
 				gemm_tn(Co, (int)K, W, g, 2 * Co, col, (int)K, 1.0f,
 					dw + ((size_t)ph * 2 + pw) * Co * K, (int)K);
 				if (!dx)

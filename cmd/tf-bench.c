@@ -908,6 +908,7 @@ int main(int argc, char **argv)
 {
 	static struct bench b;
 	progname = "tf-bench";
+	tf_alloc_keep_freed();
 	if (argc == 3 && !strcmp(argv[1], "--run-command"))
 		return run_command_helper(argv[2]);
 	parse_options(argc, argv, &b.o);

@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "model.h"
 #include "quant.h"
+#include "tensor.h"
 
 static void usage(FILE *fp)
 {
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
 	const char *type = NULL, *out_path = NULL, **calib = NULL;
 	int opt, ncalib = 0;
 	progname = "tf-quant";
+	tf_alloc_keep_freed();
 	if (!(calib = calloc((size_t)argc, sizeof *calib)))
 		die("out of memory");
 	while ((opt = getopt_long(argc, argv, "t:o:c:vqhV", opts, NULL)) != -1) {

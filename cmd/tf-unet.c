@@ -16,6 +16,7 @@
 #include "model.h"
 #include "segment.h"
 #include "stream.h"
+#include "tensor.h"
 #include "unet.h"
 
 static void usage(FILE *fp)
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 	const char *model_path = NULL, *out_path = NULL;
 	int masks = 0, threads = 0, segment = -1, overlap = -1, opt;
 	progname = "tf-unet";
+	tf_alloc_keep_freed();
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm': model_path = optarg; break;

@@ -2,8 +2,8 @@
 
 #include "norm.h"
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C)
+__attribute__((target_clones("avx2", "default")))
+static void layernorm_plain(float *out, const float *x, const float *w, const float *b, size_t rows, int C)
 {
 	for (size_t r = 0; r < rows; r++) {
 		const float *xr = x + r * (size_t)C;
@@ -21,6 +21,73 @@ void layernorm_forward(float *out, const float *x, const float *w, const float *
 		for (int c = 0; c < C; c++)
 			o[c] = (xr[c] - mean) * inv * w[c] + b[c];
 	}
+}
+
+#ifdef __x86_64__
+#include "rows16.h"
+#define TGT512 __attribute__((target("avx512f,fma")))
+
+/* 16 rows at a time: the means, then the variances (of x - mean, as the
+ * plain version), of all 16 as one vector each (rows16.h), then the rows.
+ * With FMAs, which the build does not form from plain C (-std=c11). A last
+ * group of fewer rows runs the same code with zero rows added: every row's
+ * result must not depend on where it falls in a call, because callers
+ * split the rows differently for different thread counts (and calibration
+ * promises the same scales on any number of threads). */
+static TGT512 void layernorm_avx512(float *out, const float *x, const float *w, const float *b,
+				    size_t rows, int C)
+{
+	const __m512i order = rows16_order();
+	const __m512 invC = _mm512_set1_ps(1.0f / (float)C), eps = _mm512_set1_ps(LN_EPS);
+	for (size_t r0 = 0; r0 < rows; r0 += 16) {
+		const int nr = rows - r0 < 16 ? (int)(rows - r0) : 16;
+		const float *xb = x + r0 * (size_t)C;
+		float mean[16] __attribute__((aligned(64))), inv[16] __attribute__((aligned(64)));
+		__m512 v[16];
+		for (int r = 0; r < 16; r++) {
+			v[r] = _mm512_setzero_ps();
+			for (int c = 0; r < nr && c < C; c += 16) {
+				__mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
+				v[r] = _mm512_add_ps(v[r], _mm512_maskz_loadu_ps(k, xb + (size_t)r * C + c));
+			}
+		}
+		__m512 mv = _mm512_mul_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC);
+		_mm512_store_ps(mean, mv);
+		for (int r = 0; r < 16; r++) {
+			__m512 m = _mm512_set1_ps(mean[r]);
+			v[r] = _mm512_setzero_ps();
+			for (int c = 0; r < nr && c < C; c += 16) {
+				__mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
+				__m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, xb + (size_t)r * C + c), m);
+				v[r] = _mm512_fmadd_ps(d, d, v[r]);
+			}
+		}
+		__m512 var = _mm512_fmadd_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC, eps);
+		_mm512_store_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(var)));
+		for (int r = 0; r < nr; r++) {
+			__m512 m = _mm512_set1_ps(mean[r]), s = _mm512_set1_ps(inv[r]);
+			const float *xr = xb + (size_t)r * C;
+			float *o = out + (r0 + r) * (size_t)C;
+			for (int c = 0; c < C; c += 16) {
+				__mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
+				__m512 y = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, xr + c), m), s);
+				y = _mm512_fmadd_ps(y, _mm512_maskz_loadu_ps(k, w + c), _mm512_maskz_loadu_ps(k, b + c));
+				_mm512_mask_storeu_ps(o + c, k, y);
+			}
+		}
+	}
+}
+#endif
+
+void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C)
+{
+#ifdef __x86_64__
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+		layernorm_avx512(out, x, w, b, rows, C);
+		return;
+	}
+#endif
+	layernorm_plain(out, x, w, b, rows, C);
 }
 
 void layernorm_ref(float *out, const float *x, const float *w, const float *b, size_t rows, int C)

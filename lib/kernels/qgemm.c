@@ -15,6 +15,7 @@
 
 #ifdef __x86_64__
 #include <immintrin.h>
+#include "rows16.h"
 #define HAVE_X86 1
 #define TGT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define TGT_AVX2 __attribute__((target("avx2")))
@@ -100,6 +101,21 @@ static void quantize_scalar(uint8_t *q, int ldq, float *rowscale, const float *x
 	}
 }
 
+void quantize_rows_fake(float *x, int ldx, int M, int K)
+{
+	for (int m = 0; m < M; m++) {
+		float *xr = x + (size_t)m * ldx, amax = 0.0f;
+		for (int k = 0; k < K; k++)
+			amax = fabsf(xr[k]) > amax ? fabsf(xr[k]) : amax;
+		float s = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
+		for (int k = 0; k < K; k++) {
+			float v = xr[k] * inv;
+			v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+			xr[k] = (float)lrintf(v) * s;
+		}
+	}
+}
+
 /* Sums of 16 output channels of panel p for row qr: the shift undone. */
 static void sums_scalar(int32_t out[QGEMM_NR], const uint8_t *qr, const struct qmat *W, int p)
 {
@@ -137,37 +153,69 @@ static void qgemm_scalar(int M, const uint8_t *q, int ldq, const float *rowscale
 #if HAVE_X86
 /* ------------------------------------------------------------ AVX-512 VNNI */
 
-TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const float *x, int ldx, int M,
-				    int K, int Kp, float static_scale)
+/* Row m of x into q with scale s and its inverse inv; with a static scale,
+ * values beyond 127 s are clamped (per-row scales need no clamp: |x| inv
+ * <= 127 up to a rounding that rint takes back to 127). */
+TGT_VNNI static INLINE void quantize_row512(uint8_t *qr, const float *xr, int K, int Kp, float inv, int clamp)
 {
 	const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
 	const __m512i zero = _mm512_set1_epi32(QGEMM_ZERO);
-	for (int m = 0; m < M; m++) {
-		const float *xr = x + (size_t)m * ldx;
-		uint8_t *qr = q + (size_t)m * ldq;
-		float s, inv;
-		if (static_scale > 0) {
-			s = static_scale, inv = 1.0f / static_scale;
-		} else {
-			__m512 vmax = _mm512_setzero_ps();
+	__m512 vinv = _mm512_set1_ps(inv);
+	for (int k = 0; k < K; k += 16) {
+		__mmask16 mk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + k), vinv);
+		if (clamp)
+			v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+		__m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero);
+		_mm_mask_storeu_epi8(qr + k, mk, _mm512_cvtepi32_epi8(i));
+	}
+	for (int k = K; k < Kp; k++)
+		qr[k] = QGEMM_ZERO;
+}
+
+TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const float *x, int ldx, int M,
+				    int K, int Kp, float static_scale)
+{
+	if (static_scale > 0) {
+		for (int m = 0; m < M; m++) {
+			quantize_row512(q + (size_t)m * ldq, x + (size_t)m * ldx, K, Kp, 1.0f / static_scale, 1);
+			rowscale[m] = static_scale;
+		}
+		return;
+	}
+	/* per-row scales, 16 rows at a time: their largest |x| as one vector,
+	 * then s = amax / 127 and 1/s = 127 / amax by two vector divisions
+	 * (correctly rounded, as the scalar path's) */
+	const __m512i order = rows16_order();
+	int m = 0;
+	for (; m + 16 <= M; m += 16) {
+		__m512 v[16];
+		float inv[16] __attribute__((aligned(64)));
+		for (int r = 0; r < 16; r++) {
+			const float *xr = x + (size_t)(m + r) * ldx;
+			v[r] = _mm512_setzero_ps();
 			for (int k = 0; k < K; k += 16) {
 				__mmask16 mk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-				vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + k)));
+				v[r] = _mm512_max_ps(v[r], _mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + k)));
 			}
-			float amax = _mm512_reduce_max_ps(vmax);
-			s = amax / 127.0f, inv = amax > 0 ? 127.0f / amax : 0.0f;
 		}
-		__m512 vinv = _mm512_set1_ps(inv);
+		__m512 amax = _mm512_permutexvar_ps(order, rows16_max(v));
+		__mmask16 nz = _mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ);
+		_mm512_storeu_ps(rowscale + m, _mm512_div_ps(amax, _mm512_set1_ps(127.0f)));
+		_mm512_store_ps(inv, _mm512_maskz_div_ps(nz, _mm512_set1_ps(127.0f), amax));
+		for (int r = 0; r < 16; r++)
+			quantize_row512(q + (size_t)(m + r) * ldq, x + (size_t)(m + r) * ldx, K, Kp, inv[r], 0);
+	}
+	for (; m < M; m++) {
+		const float *xr = x + (size_t)m * ldx;
+		__m512 vmax = _mm512_setzero_ps();
 		for (int k = 0; k < K; k += 16) {
 			__mmask16 mk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-			__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + k), vinv);
-			v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
-			__m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero);
-			_mm_mask_storeu_epi8(qr + k, mk, _mm512_cvtepi32_epi8(i));
+			vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + k)));
 		}
-		for (int k = K; k < Kp; k++)
-			qr[k] = QGEMM_ZERO;
-		rowscale[m] = s;
+		float amax = _mm512_reduce_max_ps(vmax);
+		rowscale[m] = amax / 127.0f;
+		quantize_row512(q + (size_t)m * ldq, xr, K, Kp, amax > 0 ? 127.0f / amax : 0.0f, 0);
 	}
 }
 

@@ -107,6 +107,17 @@ static void test_norm_act(void)
 	layernorm_forward(o1, x, w, b, rows, C);
 	layernorm_ref(o2, x, w, b, rows, C);
 	check_close("layernorm vs reference", o1, o2, rows * C, 2e-6);
+	/* rows of 20: a partial vector per row */
+	layernorm_forward(o1, x, w, b, rows, 20);
+	layernorm_ref(o2, x, w, b, rows, 20);
+	check_close("layernorm vs reference, 20 channels", o1, o2, rows * 20, 2e-6);
+	/* a row's result does not depend on where it falls in a call (threads
+	 * split rows differently; calibration must not see the difference) */
+	layernorm_forward(o1, x, w, b, rows, C);
+	for (size_t r0 = 0; r0 < rows; r0 += 7)
+		layernorm_forward(o2 + r0 * C, x + r0 * C, w, b, rows - r0 < 7 ? rows - r0 : 7, C);
+	ok(!memcmp(o1, o2, rows * C * sizeof *o1), "layernorm: %zu rows in one call = in calls of 7, bit for bit",
+	   rows);
 
 	size_t n = 200001;
 	float *g1 = malloc(n * 4), *g2 = malloc(n * 4);

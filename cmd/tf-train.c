@@ -20,6 +20,7 @@
 #include "model.h"
 #include "quant.h"
 #include "segment.h"
+#include "tensor.h"
 #include "timing.h"
 #include "train/augment.h"
 #include "train/dataset.h"
@@ -69,7 +70,8 @@ static void usage(FILE *fp)
 		"      --silence-db DB    redraw examples whose stems are all quieter (default -60)\n"
 		"      --overfit          train on one fixed batch (to check that the loss falls)\n"
 		"      --qat              quantisation-aware: the passes see the int8-rounded weights\n"
-		"                         that tf-quant -t q8/q8s will store (straight-through gradients)\n"
+		"                         that tf-quant -t q8/q8s will store and int8-rounded inputs\n"
+		"                         of those layers (straight-through gradients)\n"
 		"      --valid N          validation tracks (default 2; 0: none)\n"
 		"Run options:\n"
 		"      --until N          stop after step N (default: --steps)\n"
@@ -531,6 +533,7 @@ int main(int argc, char **argv)
 	struct train_state st;
 	unsigned json_set = 0;
 	progname = "tf-train";
+	tf_alloc_keep_freed();
 	parse_args(argc, argv, &a);
 	if (a.threads)
 		omp_set_num_threads(a.threads);
@@ -663,6 +666,7 @@ int main(int argc, char **argv)
 	float *qat_keep = set->qat ? tf_alloc_aligned(st.m.nparams, sizeof(float)) : NULL;
 	if (!grad || (set->qat && !qat_keep))
 		die_lib("training workspace");
+	unet_train_set_qat(ut, set->qat);
 	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
 	     "examples %d x %d frames; %lld parameters; input scale %g; %d threads; activations %.1f MB",
 	     d.ntracks, v.ntracks, holdout ? " (held out of train/)" : "", cfg.sample_rate, C, S, cfg.n_fft,

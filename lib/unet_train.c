@@ -342,6 +342,11 @@ struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, in
 	return t;
 }
 
+void unet_train_set_qat(struct unet_train *t, int on)
+{
+	t->ctx.fq_act = on;
+}
+
 size_t unet_train_bytes(const struct unet_train *t)
 {
 	return t->bytes;
@@ -350,18 +355,27 @@ size_t unet_train_bytes(const struct unet_train *t)
 /* ---------------------------------------------------------------- blocks */
 
 /* z2 = concat[br0, br1, br2] fusion^T + bias: three products, no concat. */
-static void fusion_forward(struct tctx *ctx, float *z2, float *const br[3], size_t n, int C,
-			   const struct blk *k)
+static int fusion_forward(struct tctx *ctx, float *z2, float *const br[3], size_t n, int C,
+			  const struct blk *k)
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long q = 0; q < chunks; q++) {
-		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		for (int r = 0; r < 3; r++)
-			gemm_nt((int)rows, C, C, br[r] + r0 * C, C, P(ctx, k->fus_w) + (size_t)r * C, 3 * C,
-				r ? 1.0f : 0.0f, z2 + r0 * C, C);
-		bias_add_forward(z2 + r0 * C, P(ctx, k->fus_b), rows, C);
+	int failed = 0;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *buf = fq_buf((size_t)ROW_CHUNK * C, ctx->fq_act, &failed);
+#pragma omp for schedule(static)
+		for (long q = 0; q < chunks; q++) {
+			size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
+			if (failed)
+				continue;
+			for (int r = 0; r < 3; r++)
+				gemm_nt((int)rows, C, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
+					P(ctx, k->fus_w) + (size_t)r * C, 3 * C, r ? 1.0f : 0.0f, z2 + r0 * C, C);
+			bias_add_forward(z2 + r0 * C, P(ctx, k->fus_b), rows, C);
+		}
+		free(buf);
 	}
+	return failed ? tf_seterr("out of memory") : 0;
 }
 
 /* out = GELU(BN(fusion(branches(BN(input_proj(x0)))))) + x0 (+ skip). */
@@ -371,15 +385,15 @@ static int block_forward(struct unet_train *t, const struct blk *k, struct bacts
 	struct tctx *ctx = &t->ctx;
 	int C = k->C, h = t->hs[level], w = t->ws[level];
 	size_t n = t->n[level];
-	pw_forward(ctx, a->z1, x0, n, C, C, k->inp_w, k->inp_b);
-	if (bn_forward(ctx, a->x, a->z1, n, C, &k->bn1, &a->s1, 0))
+	if (pw_forward(ctx, a->z1, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act) ||
+	    bn_forward(ctx, a->x, a->z1, n, C, &k->bn1, &a->s1, 0))
 		return -1;
 	for (int r = 0; r < 3; r++)
 		if (branch_forward(ctx, a->br[r], a->x, t->B, h, w, C, &t->cfg, &k->br[r], (enum axis)r,
 				   r == WINDOWS ? k->shift : 0, &a->ba[r]))
 			return -1;
-	fusion_forward(ctx, a->z2, a->br, n, C, k);
-	if (bn_forward(ctx, out, a->z2, n, C, &k->bn2, &a->s2, 1))
+	if (fusion_forward(ctx, a->z2, a->br, n, C, k) ||
+	    bn_forward(ctx, out, a->z2, n, C, &k->bn2, &a->s2, 1))
 		return -1;
 	long chunks = (long)((n * C + 4095) / 4096);
 #pragma omp parallel for schedule(static) num_threads(ctx->T)
@@ -404,18 +418,28 @@ static int block_backward(struct unet_train *t, const struct blk *k, const struc
 	if (bn_backward(ctx, dz2, dy, a->z2, n, C, &k->bn2, &a->s2, 1))
 		return -1;
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long q = 0; q < chunks; q++) {
+	int failed = 0;
+#pragma omp parallel num_threads(ctx->T)
+	{
 		float *g = ctx->tgrad[omp_get_thread_num()];
-		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		const float *d = dz2 + r0 * C;
-		for (int r = 0; r < 3; r++)
-			gemm_tn(C, C, (int)rows, d, C, a->br[r] + r0 * C, C, 1.0f, g + k->fus_w + (size_t)r * C,
-				3 * C);
-		for (size_t i = 0; i < rows; i++)
-			for (int c = 0; c < C; c++)
-				g[k->fus_b + c] += d[i * C + c];
+		float *buf = fq_buf((size_t)ROW_CHUNK * C, ctx->fq_act, &failed);
+#pragma omp for schedule(static)
+		for (long q = 0; q < chunks; q++) {
+			size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
+			const float *d = dz2 + r0 * C;
+			if (failed)
+				continue;
+			for (int r = 0; r < 3; r++)
+				gemm_tn(C, C, (int)rows, d, C, fq_rows(buf, a->br[r] + r0 * C, rows, C, ctx->fq_act), C,
+					1.0f, g + k->fus_w + (size_t)r * C, 3 * C);
+			for (size_t i = 0; i < rows; i++)
+				for (int c = 0; c < C; c++)
+					g[k->fus_b + c] += d[i * C + c];
+		}
+		free(buf);
 	}
+	if (failed)
+		return tf_seterr("out of memory");
 	memset(dxb, 0, n * C * sizeof *dxb);
 	for (int r = 0; r < 3; r++) {
 #pragma omp parallel for schedule(static) num_threads(ctx->T)
@@ -431,8 +455,7 @@ static int block_backward(struct unet_train *t, const struct blk *k, const struc
 	if (bn_backward(ctx, dz2, dxb, a->z1, n, C, &k->bn1, &a->s1, 0))
 		return -1;
 	memcpy(dx0, dy, n * C * sizeof *dy);
-	pw_backward(ctx, dx0, dz2, x0, n, C, C, k->inp_w, k->inp_b);
-	return 0;
+	return pw_backward(ctx, dx0, dz2, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act);
 }
 
 static int stage_forward(struct unet_train *t, int st, const float *skip)
@@ -542,7 +565,9 @@ int unet_train_forward(struct unet_train *t, struct model *m, const float *in, f
 			 t->wp_head0, t->head0_b) ||
 	    bn_forward(ctx, hbuf, t->head_z, t->n[0], d[0], &t->head_bn, &t->head_st, 1))
 		goto fail;
-	pw_forward(ctx, t->masks, hbuf, t->n[0], d[0], c->out_channels, t->head3_w, t->head3_b);
+	/* the mask head stays in float in q8 models: never fake-quantised */
+	if (pw_forward(ctx, t->masks, hbuf, t->n[0], d[0], c->out_channels, t->head3_w, t->head3_b, 0))
+		goto fail;
 	sigmoid_forward(t->masks, t->n[0] * c->out_channels);
 	for (int b = 0; b < B; b++)
 		for (int o = 0; o < c->out_channels; o++)
@@ -582,8 +607,8 @@ int unet_train_backward(struct unet_train *t, const struct model *m, const float
 			}
 	bn_apply(ctx, h, t->head_z, N0, d[0], &t->head_bn, &t->head_st, 1);
 	memset(dh, 0, N0 * d[0] * sizeof *dh);
-	pw_backward(ctx, dh, dlogit, h, N0, d[0], out, t->head3_w, t->head3_b);
-	if (bn_backward(ctx, h, dh, t->head_z, N0, d[0], &t->head_bn, &t->head_st, 1))
+	if (pw_backward(ctx, dh, dlogit, h, N0, d[0], out, t->head3_w, t->head3_b, 0) ||
+	    bn_backward(ctx, h, dh, t->head_z, N0, d[0], &t->head_bn, &t->head_st, 1))
 		goto fail;
 	memset(g, 0, N0 * d[0] * sizeof *g);
 	if (conv_backward(ctx, g, h, t->xs[6][t->depth[6]], B, t->H, t->W, d[0], d[0], 3, 1, 1, t->wp_head0,

@@ -30,6 +30,14 @@ int unet_train_forward(struct unet_train *t, struct model *m, const float *in, f
 int unet_train_backward(struct unet_train *t, const struct model *m, const float *dmasks,
 			float *grad);
 
+/* Quantisation-aware training (tf-train --qat): with on, the products that a
+ * q8 model runs in int8 (all but the stem, the mask head and, for now, the
+ * six resampling convolutions) see their inputs fake-quantised per row as
+ * q8 quantises them at run time; their weight gradients are taken at those
+ * inputs, and the input gradients pass straight through. The weights' own
+ * fake quantisation is quant_fake_q8's (lib/quant.h). */
+void unet_train_set_qat(struct unet_train *t, int on);
+
 /* Peak bytes of activation storage the workspace holds (for reports). */
 size_t unet_train_bytes(const struct unet_train *t);
 

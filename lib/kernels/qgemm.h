@@ -42,6 +42,12 @@ void qmat_free(struct qmat *q);
 void quantize_rows(uint8_t *q, int ldq, float *rowscale, const float *x, int ldx, int M, int K,
 		   int Kp, float static_scale);
 
+/* x[m][k] (rows ldx apart) replaced by what quantize_rows with a per-row
+ * scale stores for it, dequantised: clamp(rint(x * (1/s)), -127, 127) * s,
+ * with s and 1/s exactly as there. The activation fake-quantisation of
+ * quantisation-aware training (tf-train --qat). */
+void quantize_rows_fake(float *x, int ldx, int M, int K);
+
 /* C[m][n] (+)= ((float)S[m][n] * rowscale[m]) * W.scale[n] for m < M,
  * n < W.N, where S[m][n] = sum_k (q[m][k] - 128) w[n][k]; accumulate: add
  * to C, else overwrite it (C is not read). Single-threaded, allocates

@@ -3,7 +3,8 @@
  * run the pre-norm transformer layer, scatter back. The forward pass keeps
  * qkv, the attention output and its log-sum-exp, the residual after the
  * attention (t1) and the MLP's pre-activation; the LayerNorm outputs and
- * the GELU are recomputed in the backward pass. */
+ * the GELU are recomputed in the backward pass. With --qat (ctx->fq_act)
+ * the products see their inputs fake-quantised (fq below). */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "kernels/attention_train.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
+#include "kernels/qgemm.h"
 #include "tensor.h"
 #include "train.h"
 
@@ -110,6 +112,15 @@ static void scatter(float *img, const float *t, const struct plan *p, int g0, in
 	}
 }
 
+/* --qat: the inputs of the four products, which q8 runs in int8, are
+ * fake-quantised per row in the forward pass, and the weight gradients are
+ * taken at those same inputs; the input gradients pass straight through. */
+static void fq(const struct tctx *ctx, float *x, size_t n, int K)
+{
+	if (ctx->fq_act)
+		quantize_rows_fake(x, K, (int)n, K);
+}
+
 static void colsum_add(float *g, const float *d, size_t rows, int C)
 {
 	for (size_t r = 0; r < rows; r++)
@@ -143,17 +154,20 @@ int branch_forward(struct tctx *ctx, float *out, const float *x, int B, int H, i
 				continue;
 			gather(t, p.masked ? rg : NULL, x, &p, g0, ns);
 			layernorm_forward(u, t, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
+			fq(ctx, u, n, C);
 			gemm_nt((int)n, 3 * C, C, u, C, P(ctx, L->qkv), C, 0.0f, qkv, 3 * C);
 			attention_train_forward(o, a->lse + tok * p.heads, qkv, ns, len, p.heads, p.d, p.scale,
 						p.masked ? rg : NULL, as);
 			memcpy(t1, t, n * C * sizeof *t1);
-			gemm_nt((int)n, C, C, o, C, P(ctx, L->proj_w), C, 1.0f, t1, C);
+			gemm_nt((int)n, C, C, fq_rows(u, o, n, C, ctx->fq_act), C, P(ctx, L->proj_w), C, 1.0f, t1, C);
 			bias_add_forward(t1, P(ctx, L->proj_b), n, C);
 			layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
+			fq(ctx, u, n, C);
 			gemm_nt((int)n, hid, C, u, C, P(ctx, L->fc1_w), C, 0.0f, hp, hid);
 			bias_add_forward(hp, P(ctx, L->fc1_b), n, hid);
 			memcpy(h, hp, n * hid * sizeof *h);
 			gelu_forward(h, n * hid);
+			fq(ctx, h, n, hid);
 			memcpy(t, t1, n * C * sizeof *t);
 			gemm_nt((int)n, C, hid, h, hid, P(ctx, L->fc2_w), hid, 1.0f, t, C);
 			bias_add_forward(t, P(ctx, L->fc2_b), n, C);
@@ -195,23 +209,26 @@ int branch_backward(struct tctx *ctx, float *dx, const float *dout, const float 
 			/* MLP: t2 = t1 + fc2(gelu(fc1(LN2(t1)))) */
 			memcpy(h, hp, n * hid * sizeof *h);
 			gelu_forward(h, n * hid);
+			fq(ctx, h, n, hid);
 			gemm_tn(C, hid, (int)n, dt, C, h, hid, 1.0f, g + L->fc2_w, hid);
 			colsum_add(g + L->fc2_b, dt, n, C);
 			gemm_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0.0f, dh, hid);
 			gelu_backward(dh, dh, hp, n * hid);
 			layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
+			fq(ctx, u, n, C);
 			gemm_tn(hid, C, (int)n, dh, hid, u, C, 1.0f, g + L->fc1_w, C);
 			colsum_add(g + L->fc1_b, dh, n, hid);
 			gemm_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0.0f, du, C);
 			layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
 			/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
-			gemm_tn(C, C, (int)n, dt, C, o, C, 1.0f, g + L->proj_w, C);
+			gemm_tn(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, 1.0f, g + L->proj_w, C);
 			colsum_add(g + L->proj_b, dt, n, C);
 			gemm_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0.0f, dob, C);
 			gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
 			attention_backward(dqkv, dob, qkv, o, a->lse + tok * p.heads, ns, len, p.heads, p.d,
 					   p.scale, p.masked ? rg : NULL, as);
 			layernorm_forward(u, t0, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
+			fq(ctx, u, n, C);
 			gemm_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, 1.0f, g + L->qkv, C);
 			gemm_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0.0f, du, C);
 			layernorm_backward(dt, g + L->n1w, g + L->n1b, du, t0, P(ctx, L->n1w), n, C);

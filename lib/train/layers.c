@@ -14,6 +14,7 @@
 #include "kernels/conv_backward.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
+#include "kernels/qgemm.h"
 #include "tensor.h"
 #include "train.h"
 
@@ -25,34 +26,71 @@ static size_t min_sz(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-void pw_forward(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
-		size_t b)
+const float *fq_rows(float *buf, const float *x, size_t rows, int K, int on)
 {
-	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long k = 0; k < chunks; k++) {
-		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
-		gemm_nt((int)rows, co, ci, x + r0 * ci, ci, P(ctx, w), ci, 0.0f, z + r0 * co, co);
-		bias_add_forward(z + r0 * co, P(ctx, b), rows, co);
-	}
+	if (!on)
+		return x;
+	memcpy(buf, x, rows * K * sizeof *buf);
+	quantize_rows_fake(buf, K, (int)rows, K);
+	return buf;
 }
 
-void pw_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
-		 int co, size_t w, size_t b)
+float *fq_buf(size_t floats, int on, int *failed)
+{
+	float *b = on ? tf_alloc_aligned(floats, sizeof(float)) : NULL;
+	if (on && !b)
+		*failed = 1;
+	return b;
+}
+
+int pw_forward(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
+	       size_t b, int fq)
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long k = 0; k < chunks; k++) {
-		float *g = ctx->tgrad[omp_get_thread_num()];
-		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
-		const float *d = dz + r0 * co;
-		gemm_tn(co, ci, (int)rows, d, co, x + r0 * ci, ci, 1.0f, g + w, ci);
-		for (size_t r = 0; r < rows; r++)
-			for (int c = 0; c < co; c++)
-				g[b + c] += d[r * co + c];
-		if (dx)
-			gemm_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1.0f, dx + r0 * ci, ci);
+	int failed = 0;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *buf = fq_buf((size_t)ROW_CHUNK * ci, fq, &failed);
+#pragma omp for schedule(static)
+		for (long k = 0; k < chunks; k++) {
+			size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
+			if (failed)
+				continue;
+			gemm_nt((int)rows, co, ci, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, P(ctx, w), ci, 0.0f,
+				z + r0 * co, co);
+			bias_add_forward(z + r0 * co, P(ctx, b), rows, co);
+		}
+		free(buf);
 	}
+	return failed ? tf_seterr("out of memory") : 0;
+}
+
+int pw_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
+		int co, size_t w, size_t b, int fq)
+{
+	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
+	int failed = 0;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *g = ctx->tgrad[omp_get_thread_num()];
+		float *buf = fq_buf((size_t)ROW_CHUNK * ci, fq, &failed);
+#pragma omp for schedule(static)
+		for (long k = 0; k < chunks; k++) {
+			size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
+			const float *d = dz + r0 * co;
+			if (failed)
+				continue;
+			/* straight-through: dx as if unquantised, dw at the input the product saw */
+			gemm_tn(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, 1.0f, g + w, ci);
+			for (size_t r = 0; r < rows; r++)
+				for (int c = 0; c < co; c++)
+					g[b + c] += d[r * co + c];
+			if (dx)
+				gemm_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1.0f, dx + r0 * ci, ci);
+		}
+		free(buf);
+	}
+	return failed ? tf_seterr("out of memory") : 0;
 }
 
 /* ---------------------------------------------------------------- BatchNorm */

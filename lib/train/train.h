@@ -15,6 +15,7 @@ struct tctx {
 	float *params;  /* the model's parameter buffer */
 	float **tgrad;  /* [T] gradient buffers of nparams floats */
 	int update_running; /* BatchNorm: update the running statistics */
+	int fq_act;     /* fake-quantise the inputs of the layers q8 runs in int8 (--qat) */
 };
 
 #define P(ctx, off) ((ctx)->params + (off))
@@ -27,12 +28,23 @@ struct bn_stat {
 	float *mean, *istd; /* [C] batch mean and 1/sqrt(biased var + eps) */
 };
 
-/* 1x1 convolution / linear over rows: z[n][co] = x[n][ci] w^T + b. */
-void pw_forward(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
-		size_t b);
-/* dw += dz^T x, db += colsum dz, dx += dz w (dx NULL: not wanted). */
-void pw_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
-		 int co, size_t w, size_t b);
+/* --qat's activation fake-quantisation (lib/kernels/qgemm.h's
+ * quantize_rows_fake): rows x[rows][K] as an int8 product sees them, x
+ * itself when not on, else a fake-quantised copy in buf (rows * K floats). */
+const float *fq_rows(float *buf, const float *x, size_t rows, int K, int on);
+/* A thread's buffer for fq_rows: NULL when not on; on failure NULL and
+ * *failed set. */
+float *fq_buf(size_t floats, int on, int *failed);
+
+/* 1x1 convolution / linear over rows: z[n][co] = x[n][ci] w^T + b; with fq
+ * the product sees x fake-quantised per row (quantize_rows_fake). -1 out of
+ * memory. */
+int pw_forward(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
+	       size_t b, int fq);
+/* dw += dz^T x, db += colsum dz, dx += dz w (dx NULL: not wanted); with fq,
+ * dw at the fake-quantised x and dx straight through. -1 out of memory. */
+int pw_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
+		int co, size_t w, size_t b, int fq);
 
 /* y = BN(z) with batch statistics (kept in st), then GELU if gelu; updates
  * the running statistics if ctx->update_running. -1 out of memory. */

@@ -32,11 +32,13 @@ static double loss(struct unet_train *t, struct model *m, const float *in, const
 }
 
 /* One forward and backward from the parameters p0. */
-static int step(struct model *m, const float *p0, const float *in, const float *R, int B, int H, int W,
-		int checkpoint, struct run *r)
+static int step_qat(struct model *m, const float *p0, const float *in, const float *R, int B, int H, int W,
+		    int checkpoint, int qat, struct run *r)
 {
 	size_t nout = (size_t)B * m->cfg.out_channels * H * W;
 	struct unet_train *t = unet_train_new(m, B, H, W, checkpoint);
+	if (t)
+		unet_train_set_qat(t, qat);
 	memcpy(m->params, p0, m->nparams * sizeof(float));
 	r->masks = calloc(nout, sizeof(float));
 	r->grad = calloc(m->nparams, sizeof(float));
@@ -46,6 +48,12 @@ static int step(struct model *m, const float *p0, const float *in, const float *
 	memcpy(m->params, p0, m->nparams * sizeof(float));
 	unet_train_free(t);
 	return rc ? -1 : 0;
+}
+
+static int step(struct model *m, const float *p0, const float *in, const float *R, int B, int H, int W,
+		int checkpoint, struct run *r)
+{
+	return step_qat(m, p0, in, R, B, H, W, checkpoint, 0, r);
 }
 
 static void run_free(struct run *r)
@@ -193,6 +201,51 @@ static void run_case(const char *label, const int depths[4], int B, int H, int W
 	model_free(&m);
 }
 
+/* --qat's activation fake-quantisation: it changes the masks by about
+ * int8 rounding and no more, the gradients stay close to the float ones
+ * (straight through), and checkpointing, which runs the blocks' forward
+ * pass again inside the backward pass, rounds the same inputs the same way. */
+static void qat_case(void)
+{
+	static const int depths[4] = {2, 1, 1, 1};
+	const int B = 2, H = 16, W = 12;
+	struct unet_config cfg;
+	struct model m;
+	tiny_config(&cfg, depths);
+	if (!ok(model_init(&m, &cfg) == 0, "qat: model"))
+		return;
+	random_params(&m);
+	size_t nin = (size_t)B * cfg.in_channels * H * W, nout = (size_t)B * cfg.out_channels * H * W;
+	float *in = malloc(nin * sizeof *in), *R = malloc(nout * sizeof *R), *p0 = malloc(m.nparams * sizeof *p0);
+	for (size_t i = 0; i < nin; i++)
+		in[i] = (float)urand();
+	for (size_t i = 0; i < nout; i++)
+		R[i] = (float)urand();
+	memcpy(p0, m.params, m.nparams * sizeof *p0);
+	struct run plain, fq, fq_ckpt;
+	int rc = step(&m, p0, in, R, B, H, W, 0, &plain) || step_qat(&m, p0, in, R, B, H, W, 0, 1, &fq) ||
+		 step_qat(&m, p0, in, R, B, H, W, 1, 1, &fq_ckpt);
+	if (!ok(rc == 0, "qat: forward and backward (%s)", rc ? tf_strerror() : "ok"))
+		return;
+	double dmax = 0, dot = 0, n1 = 0, n2 = 0;
+	size_t at = 0;
+	for (size_t i = 0; i < nout; i++)
+		if (fabs(fq.masks[i] - plain.masks[i]) > dmax)
+			dmax = fabs(fq.masks[i] - plain.masks[i]), at = i;
+	for (size_t i = 0; i < m.nparams; i++)
+		dot += (double)fq.grad[i] * plain.grad[i], n1 += (double)fq.grad[i] * fq.grad[i],
+			n2 += (double)plain.grad[i] * plain.grad[i];
+	double cosine = dot / sqrt(n1 * n2);
+	ok(dmax > 0 && dmax < 0.05, "qat: fake-quantised inputs move the masks by int8 rounding: max %.3g at [%zu]",
+	   dmax, at);
+	ok(cosine > 0.98, "qat: gradients close to the float ones (cosine %.6f)", cosine);
+	ok(!memcmp(fq.grad, fq_ckpt.grad, m.nparams * sizeof(float)) && !memcmp(fq.masks, fq_ckpt.masks, nout * sizeof(float)),
+	   "qat: masks and gradients with checkpointing are bit-identical");
+	run_free(&plain), run_free(&fq), run_free(&fq_ckpt);
+	free(in), free(R), free(p0);
+	model_free(&m);
+}
+
 int main(int argc, char **argv)
 {
 	static const int d2111[4] = {2, 1, 1, 1}, d1112[4] = {1, 1, 1, 2}, d1110[4] = {1, 1, 1, 0};
@@ -223,5 +276,6 @@ int main(int argc, char **argv)
 	run_case("ragged 19x13, depths 1,1,1,2", d1112, 2, 19, 13, 0, NULL);
 	run_case("ragged 19x13, Swin mask in shifted windows", d2111, 2, 19, 13, 1, "swa");
 	run_case("16x12, no bottleneck blocks", d1110, 2, 16, 12, 0, "upsample_layers.0");
+	qat_case();
 	return test_done();
 }

@@ -183,6 +183,17 @@ static void test_quantize(void)
 	ok(!bad_extreme, "each row's largest |x| maps to +-127, scale max|x|/127; the zero row has scale 0");
 	ok(!bad_pad, "padding K..Kp holds the zero byte %d", QGEMM_ZERO);
 
+	/* --qat's fake quantisation is exactly that round trip, in float */
+	float fx[M][K];
+	int bad_fake = 0;
+	memcpy(fx, x, sizeof fx);
+	quantize_rows_fake(&fx[0][0], K, M, K);
+	for (int m = 0; m < M; m++)
+		for (int k = 0; k < K; k++)
+			bad_fake += fx[m][k] != (float)((int)q[0][m][k] - QGEMM_ZERO) * rs[0][m];
+	ok(!bad_fake, "quantize_rows_fake = (byte - %d) x row scale of quantize_rows, bit for bit (%d differ)",
+	   QGEMM_ZERO, bad_fake);
+
 	/* a static scale clamps what lies beyond 127 s */
 	float s = 0.01f;
 	for (int p = 0; p < 3; p++)

@@ -58,7 +58,11 @@ static void run_case(const struct gcase *gc, int checkpoint)
 	int rc = !t || unet_train_forward(t, &m, in, masks) || unet_train_backward(t, &m, R, grad);
 	if (!ok(rc == 0, "%s: forward and backward (%s)", label, rc ? tf_strerror() : "ok"))
 		return;
-	check_close(label, masks, want_masks, mn.numel < nio ? mn.numel : nio, 1e-5);
+	/* the goldens are float64; torch's own float32 run of the same cases
+	 * is 3.2e-6 (aligned) and 1.7e-5 (ragged-shifted, mask 265: training
+	 * BatchNorm over a few pixels and LayerNorm over 4 channels amplify
+	 * rounding) from them, so float32 cannot promise 1e-5 there */
+	check_close(label, masks, want_masks, mn.numel < nio ? mn.numel : nio, 3e-5);
 	ok(mn.numel == nio, "%s: %zu masks in the golden, %zu here", label, mn.numel, nio);
 
 	/* the golden is every tensor in state_dict order, back to back */

@@ -230,6 +230,56 @@ int conv_forward(struct tctx *ctx, float *z, const float *x, int B, int H, int W
 	return failed ? -1 : 0;
 }
 
+/* The backward passes of both convolutions: each image's output split
+ * into bands of rows, a band's weight gradient into the thread's private
+ * dwp, its bias gradient and dx directly. Even bands, then odd ones: bands
+ * running at the same time are a band apart, so their dx rows (which reach
+ * past the band by less than a band) do not overlap. Then each thread adds
+ * dwp, reordered to torch's layout, to its gradient buffer. */
+struct banded {
+	int per;               /* bands per image */
+	size_t scratch, nw;    /* floats of a thread's scratch and of dwp */
+	size_t w, b;           /* offsets of the weight and bias gradients */
+	int co;
+	/* band c of image bi: dwp +=, dx +=; returns the band's output pixels
+	 * [*p0, *p1) of dz (of image bi) for the bias gradient */
+	void (*band)(const void *arg, float *dwp, float *s, int bi, int c, size_t *p0, size_t *p1);
+	void (*add)(const void *arg, float *g, const float *dwp);
+	const float *dz;       /* [B][pixels][co] */
+	size_t dz_image;       /* floats of dz per image */
+	const void *arg;
+};
+
+static int banded_backward(struct tctx *ctx, int B, const struct banded *k)
+{
+	int half = (k->per + 1) / 2, failed = 0;
+#pragma omp parallel num_threads(ctx->T)
+	{
+		float *g = ctx->tgrad[omp_get_thread_num()];
+		float *s = tf_alloc_aligned(k->scratch, sizeof(float)), *dwp = tf_calloc(k->nw, sizeof(float));
+		if (!s || !dwp)
+			failed = 1;
+		for (int phase = 0; phase < 2; phase++) {
+#pragma omp for schedule(static)
+			for (int it = 0; it < B * half; it++) {
+				int bi = it / half, c = 2 * (it % half) + phase;
+				size_t p0, p1;
+				if (!s || !dwp || c >= k->per)
+					continue;
+				k->band(k->arg, dwp, s, bi, c, &p0, &p1);
+				const float *d = k->dz + (size_t)bi * k->dz_image;
+				for (size_t p = p0; p < p1; p++)
+					for (int o = 0; o < k->co; o++)
+						g[k->b + o] += d[p * k->co + o];
+			}
+		}
+		if (dwp)
+			k->add(k->arg, g + k->w, dwp);
+		free(s), free(dwp);
+	}
+	return failed ? -1 : 0;
+}
+
 /* Adds a thread's weight gradient, in the prepared order [co][k][k][ci],
  * to its buffer in torch's order [co][ci][k][k]. */
 static void add_conv_grad(float *g, const float *dwp, int co, int ci, int k)
@@ -242,43 +292,39 @@ static void add_conv_grad(float *g, const float *dwp, int co, int ci, int k)
 						dwp[(((size_t)o * k + y) * k + x) * ci + i];
 }
 
+struct conv_args {
+	float *dx;
+	const float *dz, *x, *wp;
+	int H, W, ci, co, k, stride, pad, Ho, Wo;
+};
+
+static void conv_band(const void *arg, float *dwp, float *s, int bi, int c, size_t *p0, size_t *p1)
+{
+	const struct conv_args *a = arg;
+	int r0 = c * CONV_ROWS, r1 = r0 + CONV_ROWS < a->Ho ? r0 + CONV_ROWS : a->Ho;
+	size_t img = (size_t)a->H * a->W * a->ci;
+	conv2d_backward_rows(dwp, a->dx ? a->dx + bi * img : NULL, a->dz + (size_t)bi * a->Ho * a->Wo * a->co,
+			     a->x + bi * img, a->wp, a->H, a->W, a->ci, a->co, a->k, a->stride, a->pad, r0, r1, s);
+	*p0 = (size_t)r0 * a->Wo, *p1 = (size_t)r1 * a->Wo;
+}
+
+static void conv_add(const void *arg, float *g, const float *dwp)
+{
+	const struct conv_args *a = arg;
+	add_conv_grad(g, dwp, a->co, a->ci, a->k);
+}
+
 int conv_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
 		  int W, int ci, int co, int k, int stride, int pad, const float *wp, size_t w,
 		  size_t b)
 {
 	int Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
-	int per = (Ho + CONV_ROWS - 1) / CONV_ROWS, half = (per + 1) / 2, failed = 0;
-	size_t nw = (size_t)co * k * k * ci;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *g = ctx->tgrad[omp_get_thread_num()];
-		float *s = tf_alloc_aligned(conv2d_backward_scratch_floats(Wo, CONV_ROWS, ci, k), sizeof(float));
-		float *dwp = tf_calloc(nw, sizeof(float));
-		if (!s || !dwp)
-			failed = 1;
-		/* even items, then odd ones: items running at the same time are
-		 * CONV_ROWS output rows apart, so their dx rows do not overlap */
-		for (int phase = 0; phase < 2; phase++) {
-#pragma omp for schedule(static)
-			for (int it = 0; it < B * half; it++) {
-				int bi = it / half, c = 2 * (it % half) + phase;
-				int r0 = c * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
-				if (!s || !dwp || c >= per)
-					continue;
-				const float *d = dz + (size_t)bi * Ho * Wo * co;
-				conv2d_backward_rows(dwp, dx ? dx + (size_t)bi * H * W * ci : NULL, d,
-						     x + (size_t)bi * H * W * ci, wp, H, W, ci, co, k, stride, pad,
-						     r0, r1, s);
-				for (size_t p = (size_t)r0 * Wo; p < (size_t)r1 * Wo; p++)
-					for (int o = 0; o < co; o++)
-						g[b + o] += d[p * co + o];
-			}
-		}
-		if (dwp)
-			add_conv_grad(g + w, dwp, co, ci, k);
-		free(s), free(dwp);
-	}
-	return failed ? -1 : 0;
+	struct conv_args a = {dx, dz, x, wp, H, W, ci, co, k, stride, pad, Ho, Wo};
+	struct banded d = {
+		(Ho + CONV_ROWS - 1) / CONV_ROWS, conv2d_backward_scratch_floats(Wo, CONV_ROWS, ci, k),
+		(size_t)co * k * k * ci, w, b, co, conv_band, conv_add, dz, (size_t)Ho * Wo * co, &a,
+	};
+	return banded_backward(ctx, B, &d);
 }
 
 #define CONVT_ROWS 4 /* input rows per item (an item's dx spans 2 more) */
@@ -319,36 +365,36 @@ static void add_convt_grad(float *g, const float *dwp, int ci, int co)
 								dwp[((((((size_t)ph * 2 + pw) * co + o) * 2 + a) * 2 + bb) * ci) + i];
 }
 
+struct convt_args {
+	float *dx;
+	const float *dz, *x, *wp;
+	int H, W, ci, co;
+};
+
+static void convt_band(const void *arg, float *dwp, float *s, int bi, int c, size_t *p0, size_t *p1)
+{
+	const struct convt_args *a = arg;
+	int m0 = c * CONVT_ROWS, m1 = m0 + CONVT_ROWS < a->H ? m0 + CONVT_ROWS : a->H;
+	size_t img = (size_t)a->H * a->W * a->ci;
+	convt4s2_backward_rows(dwp, a->dx ? a->dx + bi * img : NULL, a->dz + (size_t)bi * 4 * a->H * a->W * a->co,
+			       a->x + bi * img, a->wp, a->H, a->W, a->ci, a->co, m0, m1, s);
+	/* input rows m0..m1 give output rows 2 m0 .. 2 m1 */
+	*p0 = (size_t)2 * m0 * 2 * a->W, *p1 = (size_t)2 * m1 * 2 * a->W;
+}
+
+static void convt_add(const void *arg, float *g, const float *dwp)
+{
+	const struct convt_args *a = arg;
+	add_convt_grad(g, dwp, a->ci, a->co);
+}
+
 int convt_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
 		   int W, int ci, int co, const float *wp, size_t w, size_t b)
 {
-	int per = (H + CONVT_ROWS - 1) / CONVT_ROWS, half = (per + 1) / 2, failed = 0;
-	size_t nw = (size_t)16 * ci * co, npix = (size_t)4 * H * W;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *g = ctx->tgrad[omp_get_thread_num()];
-		float *s = tf_alloc_aligned(convt4s2_backward_scratch_floats(W, ci), sizeof(float));
-		float *dwp = tf_calloc(nw, sizeof(float));
-		if (!s || !dwp)
-			failed = 1;
-		for (int phase = 0; phase < 2; phase++) {
-#pragma omp for schedule(static)
-			for (int it = 0; it < B * half; it++) {
-				int bi = it / half, c = 2 * (it % half) + phase;
-				int m0 = c * CONVT_ROWS, m1 = m0 + CONVT_ROWS < H ? m0 + CONVT_ROWS : H;
-				if (!s || !dwp || c >= per)
-					continue;
-				const float *d = dz + (size_t)bi * npix * co;
-				convt4s2_backward_rows(dwp, dx ? dx + (size_t)bi * H * W * ci : NULL, d,
-						       x + (size_t)bi * H * W * ci, wp, H, W, ci, co, m0, m1, s);
-				for (size_t p = (size_t)2 * m0 * 2 * W; p < (size_t)2 * m1 * 2 * W; p++)
-					for (int o = 0; o < co; o++)
-						g[b + o] += d[p * co + o];
-			}
-		}
-		if (dwp)
-			add_convt_grad(g + w, dwp, ci, co);
-		free(s), free(dwp);
-	}
-	return failed ? -1 : 0;
+	struct convt_args a = {dx, dz, x, wp, H, W, ci, co};
+	struct banded d = {
+		(H + CONVT_ROWS - 1) / CONVT_ROWS, convt4s2_backward_scratch_floats(W, ci), (size_t)16 * ci * co,
+		w, b, co, convt_band, convt_add, dz, (size_t)4 * H * W * co, &a,
+	};
+	return banded_backward(ctx, B, &d);
 }

@@ -153,10 +153,10 @@ static void qgemm_scalar(int M, const uint8_t *q, int ldq, const float *rowscale
 #if HAVE_X86
 /* ------------------------------------------------------------ AVX-512 VNNI */
 
-/* Row m of x into q with scale s and its inverse inv; with a static scale,
- * values beyond 127 s are clamped (per-row scales need no clamp: |x| inv
- * <= 127 up to a rounding that rint takes back to 127). */
-TGT_VNNI static INLINE void quantize_row512(uint8_t *qr, const float *xr, int K, int Kp, float inv, int clamp)
+/* A row xr of K floats into qr with the inverse scale inv, clamped to
+ * [-127, 127] (beyond 127 s with a static scale; with a row's own scale the
+ * clamp only matters when 1/s overflows, for rows below 1e-36). */
+TGT_VNNI static INLINE void quantize_row512(uint8_t *qr, const float *xr, int K, int Kp, float inv)
 {
 	const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
 	const __m512i zero = _mm512_set1_epi32(QGEMM_ZERO);
@@ -164,8 +164,7 @@ TGT_VNNI static INLINE void quantize_row512(uint8_t *qr, const float *xr, int K,
 	for (int k = 0; k < K; k += 16) {
 		__mmask16 mk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
 		__m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, xr + k), vinv);
-		if (clamp)
-			v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
+		v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
 		__m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(v), zero);
 		_mm_mask_storeu_epi8(qr + k, mk, _mm512_cvtepi32_epi8(i));
 	}
@@ -178,7 +177,7 @@ TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const
 {
 	if (static_scale > 0) {
 		for (int m = 0; m < M; m++) {
-			quantize_row512(q + (size_t)m * ldq, x + (size_t)m * ldx, K, Kp, 1.0f / static_scale, 1);
+			quantize_row512(q + (size_t)m * ldq, x + (size_t)m * ldx, K, Kp, 1.0f / static_scale);
 			rowscale[m] = static_scale;
 		}
 		return;
@@ -204,7 +203,7 @@ TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const
 		_mm512_storeu_ps(rowscale + m, _mm512_div_ps(amax, _mm512_set1_ps(127.0f)));
 		_mm512_store_ps(inv, _mm512_maskz_div_ps(nz, _mm512_set1_ps(127.0f), amax));
 		for (int r = 0; r < 16; r++)
-			quantize_row512(q + (size_t)(m + r) * ldq, x + (size_t)(m + r) * ldx, K, Kp, inv[r], 0);
+			quantize_row512(q + (size_t)(m + r) * ldq, x + (size_t)(m + r) * ldx, K, Kp, inv[r]);
 	}
 	for (; m < M; m++) {
 		const float *xr = x + (size_t)m * ldx;
@@ -215,7 +214,7 @@ TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const
 		}
 		float amax = _mm512_reduce_max_ps(vmax);
 		rowscale[m] = amax / 127.0f;
-		quantize_row512(q + (size_t)m * ldq, xr, K, Kp, amax > 0 ? 127.0f / amax : 0.0f, 0);
+		quantize_row512(q + (size_t)m * ldq, xr, K, Kp, amax > 0 ? 127.0f / amax : 0.0f);
 	}
 }
 

@@ -184,37 +184,29 @@ TGT_VNNI static void quantize_avx512(uint8_t *q, int ldq, float *rowscale, const
 	}
 	/* per-row scales, 16 rows at a time: their largest |x| as one vector,
 	 * then s = amax / 127 and 1/s = 127 / amax by two vector divisions
-	 * (correctly rounded, as the scalar path's) */
+	 * (correctly rounded, as the scalar path's); a last group of fewer
+	 * rows runs the same code with zero rows added */
 	const __m512i order = rows16_order();
-	int m = 0;
-	for (; m + 16 <= M; m += 16) {
+	for (int m = 0; m < M; m += 16) {
+		const int nr = M - m < 16 ? M - m : 16;
 		__m512 v[16];
-		float inv[16] __attribute__((aligned(64)));
+		float s[16] __attribute__((aligned(64))), inv[16] __attribute__((aligned(64)));
 		for (int r = 0; r < 16; r++) {
 			const float *xr = x + (size_t)(m + r) * ldx;
 			v[r] = _mm512_setzero_ps();
-			for (int k = 0; k < K; k += 16) {
+			for (int k = 0; r < nr && k < K; k += 16) {
 				__mmask16 mk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
 				v[r] = _mm512_max_ps(v[r], _mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + k)));
 			}
 		}
 		__m512 amax = _mm512_permutexvar_ps(order, rows16_max(v));
 		__mmask16 nz = _mm512_cmp_ps_mask(amax, _mm512_setzero_ps(), _CMP_GT_OQ);
-		_mm512_storeu_ps(rowscale + m, _mm512_div_ps(amax, _mm512_set1_ps(127.0f)));
+		_mm512_store_ps(s, _mm512_div_ps(amax, _mm512_set1_ps(127.0f)));
 		_mm512_store_ps(inv, _mm512_maskz_div_ps(nz, _mm512_set1_ps(127.0f), amax));
-		for (int r = 0; r < 16; r++)
+		for (int r = 0; r < nr; r++) {
 			quantize_row512(q + (size_t)(m + r) * ldq, x + (size_t)(m + r) * ldx, K, Kp, inv[r]);
-	}
-	for (; m < M; m++) {
-		const float *xr = x + (size_t)m * ldx;
-		__m512 vmax = _mm512_setzero_ps();
-		for (int k = 0; k < K; k += 16) {
-			__mmask16 mk = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
-			vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_maskz_loadu_ps(mk, xr + k)));
+			rowscale[m + r] = s[r];
 		}
-		float amax = _mm512_reduce_max_ps(vmax);
-		rowscale[m] = amax / 127.0f;
-		quantize_row512(q + (size_t)m * ldq, xr, K, Kp, amax > 0 ? 127.0f / amax : 0.0f);
 	}
 }
 

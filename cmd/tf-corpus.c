@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "corpus/corpus.h"
+#include "corpus/voice.h"
 #include "error.h"
 #include "fileio.h"
 
@@ -43,6 +44,10 @@ static void usage(FILE *fp)
 		"  -t, --seconds S        length of each track in seconds (default 30, 1 to %d)\n"
 		"  -f, --soundfont FILE   General MIDI soundfont (default %s); give it\n"
 		"                         again for more: each stem of each track draws one\n"
+		"      --singers LIST     who may sing the lead vocals on syllables (the formant\n"
+		"                         singer): default (all but the held-out ones), all,\n"
+		"                         held-out, none (voice patches only), or names:\n"
+		"                         baritone,tenor,rock,alto,soprano,breathy,mezzo,bass-baritone\n"
 		"      --stems LIST       the stems: fixed to vocals,drums,bass,other (MUSDB18's)\n"
 		"  -j, --jobs N           tracks rendered in parallel (default 1)\n"
 		"  -l, --list             print what each track is (key, tempo, instruments), make nothing\n"
@@ -54,8 +59,9 @@ static void usage(FILE *fp)
 }
 
 struct options {
-	const char *out, *soundfont[MAX_SOUNDFONTS];
+	const char *out, *soundfont[MAX_SOUNDFONTS], *singer_list;
 	int nsoundfonts;
+	unsigned singers;
 	uint64_t seed;
 	int count[2], jobs, list;
 	int64_t frames;
@@ -144,6 +150,7 @@ static void check_manifest(const struct options *o)
 		(double)o->frames / CORPUS_RATE, CORPUS_RATE, CORPUS_CHANNELS);
 	for (int i = 0; i < o->nsoundfonts; i++)
 		fprintf(af.fp, "soundfont %s\n", o->soundfont[i]);
+	fprintf(af.fp, "singers %s\n", o->singer_list);
 	if (atomic_commit(&af))
 		die_lib("");
 }
@@ -158,7 +165,7 @@ static void make_track(const struct options *o, int split, int index)
 	split_dir(dir, sizeof dir, o, split);
 	track_name(name, sizeof name, o, split, index);
 	uint64_t seed = corpus_track_seed(o->seed, split, index);
-	if (corpus_compose(&song, seed, o->frames))
+	if (corpus_compose(&song, seed, o->frames, o->singers))
 		die_lib(name);
 	for (int s = 0; s < CORPUS_STEMS; s++)
 		if (!(stems[s] = malloc(n * sizeof *stems[s])))
@@ -167,6 +174,9 @@ static void make_track(const struct options *o, int split, int index)
 		die("out of memory");
 	for (int s = 0; s < CORPUS_STEMS; s++)
 		if (corpus_render(&song, s, o->soundfont[corpus_mix64(seed + 1 + (uint64_t)s) % (uint64_t)o->nsoundfonts], stems[s]))
+			die_lib(name);
+	for (int s = 0; s < CORPUS_STEMS; s++)
+		if (corpus_effects_apply(&song.part[s].effects, stems[s], o->frames))
 			die_lib(name);
 	corpus_mix(&song, stems, mix, n);
 	int r = corpus_write_track(dir, name, stems, mix, o->frames);
@@ -275,7 +285,7 @@ static void list_tracks(const struct options *o)
 		for (int i = 0; i < o->count[split]; i++) {
 			struct corpus_song song;
 			track_name(name, sizeof name, o, split, i);
-			if (corpus_compose(&song, corpus_track_seed(o->seed, split, i), o->frames))
+			if (corpus_compose(&song, corpus_track_seed(o->seed, split, i), o->frames, o->singers))
 				die_lib(name);
 			corpus_describe(&song, text, sizeof text);
 			printf("%s/%s: %s\n", splits[split], name, text);
@@ -285,16 +295,17 @@ static void list_tracks(const struct options *o)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_TRAIN = 256, OPT_TEST, OPT_STEMS };
+	enum { OPT_TRAIN = 256, OPT_TEST, OPT_STEMS, OPT_SINGERS };
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'},	   {"seed", required_argument, 0, 's'},
 		{"train", required_argument, 0, OPT_TRAIN}, {"test", required_argument, 0, OPT_TEST},
 		{"seconds", required_argument, 0, 't'},    {"soundfont", required_argument, 0, 'f'},
 		{"stems", required_argument, 0, OPT_STEMS}, {"jobs", required_argument, 0, 'j'},
+		{"singers", required_argument, 0, OPT_SINGERS},
 		{"list", no_argument, 0, 'l'},		   {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},	   {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	   {0, 0, 0, 0}};
-	struct options o = {.seed = 1, .count = {100, 10}, .jobs = 1};
+	struct options o = {.seed = 1, .count = {100, 10}, .jobs = 1, .singer_list = "default"};
 	double seconds = 30;
 	int opt;
 	progname = "tf-corpus";
@@ -315,6 +326,7 @@ int main(int argc, char **argv)
 			o.soundfont[o.nsoundfonts++] = optarg;
 			break;
 		case OPT_STEMS: check_stems(optarg); break;
+		case OPT_SINGERS: o.singer_list = optarg; break;
 		case 'j': o.jobs = (int)parse_long(optarg, "--jobs", 1, MAX_JOBS); break;
 		case 'l': o.list = 1; break;
 		case 'q': verbose = -1; break;
@@ -327,6 +339,8 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		die("unexpected argument '%s'; see --help", argv[optind]);
 	o.frames = (int64_t)llround(seconds * CORPUS_RATE);
+	if (corpus_singers_parse(o.singer_list, &o.singers))
+		die_lib("--singers");
 	if (o.list) {
 		list_tracks(&o);
 		close_stdout();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "corpus/plan.h"
+#include "corpus/voice.h"
 #include "error.h"
 
 const char *const corpus_stem_names[CORPUS_STEMS] = {"vocals", "drums", "bass", "other"};
@@ -173,7 +174,7 @@ static void pick_fx(struct rng *r, struct corpus_fx *fx)
 	fx->chorus_depth = rng_range(r, 3.0, 12.0);
 }
 
-int corpus_compose(struct corpus_song *song, uint64_t seed, int64_t frames)
+int corpus_compose(struct corpus_song *song, uint64_t seed, int64_t frames, unsigned singers)
 {
 	struct plan p = {0};
 	struct rng r, fx_rng;
@@ -183,6 +184,7 @@ int corpus_compose(struct corpus_song *song, uint64_t seed, int64_t frames)
 	memset(song, 0, sizeof *song);
 	song->seed = seed, song->frames = frames;
 	p.song = song;
+	p.singers = singers;
 	rng_seed(&p.rng, seed);
 	rng_child(&r, &p.rng, 1);
 
@@ -219,6 +221,13 @@ int corpus_compose(struct corpus_song *song, uint64_t seed, int64_t frames)
 	compose_bass(&p);
 	compose_other(&p);
 	compose_vocals(&p);
+	/* studio effects per stem, on their own draws */
+	for (int s = 0; s < CORPUS_STEMS; s++) {
+		struct rng er;
+		rng_child(&er, &p.rng, 60 + (uint64_t)s);
+		int sung = s == STEM_VOCALS && song->part[s].nvoices && song->part[s].voice[0].bank == CORPUS_BANK_SUNG;
+		corpus_effects_pick(&er, s, 60.0 / p.bpm, sung, &song->part[s].effects);
+	}
 	for (int b = p.first_bar; b < p.nbars && b < p.first_bar + song->bars; b++)
 		song->vocal_bars += p.bar[b].vocal;
 	free(p.bar);
@@ -246,7 +255,9 @@ void corpus_describe(const struct corpus_song *song, char *buf, size_t size)
 				      song->bass_style, song->comp_style, song->vocal_bars, song->bars);
 	for (int s = 0; s < CORPUS_STEMS && len < size; s++) {
 		const struct corpus_part *pt = &song->part[s];
-		len += (size_t)snprintf(buf + len, size - len, "; %s:", corpus_stem_names[s]);
+		char fx[64];
+		corpus_effects_describe(&pt->effects, fx, sizeof fx);
+		len += (size_t)snprintf(buf + len, size - len, "; %s [%s]:", corpus_stem_names[s], fx);
 		for (int v = 0; v < pt->nvoices && len < size; v++)
 			len += (size_t)snprintf(buf + len, size - len, "%s %s (%s)", v ? "," : "",
 						corpus_program_name(pt->voice[v].bank, pt->voice[v].program),

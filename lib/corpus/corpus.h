@@ -16,6 +16,7 @@
 #define TF_CORPUS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "corpus/effects.h"
 #include "rng.h"
 
 #define CORPUS_RATE 44100
@@ -25,7 +26,7 @@
 #define CORPUS_MAX_PARTCH 8   /* MIDI channels one stem may use */
 /* Bumped whenever a change alters what a seed produces; recorded in the
  * corpus manifest so that a re-run does not mix two generators' tracks. */
-#define CORPUS_GENERATOR 2
+#define CORPUS_GENERATOR 3
 
 /* MUSDB18's stems, in the order the mixture is summed. */
 enum corpus_stem { STEM_VOCALS, STEM_DRUMS, STEM_BASS, STEM_OTHER };
@@ -71,6 +72,7 @@ struct corpus_part {
 	struct corpus_event *ev;
 	size_t n, cap;
 	double level_db;  /* the stem's RMS in the mix, relative to the others */
+	struct corpus_effects effects; /* applied to the rendered stem before mixing */
 };
 
 struct corpus_song {
@@ -83,8 +85,10 @@ struct corpus_song {
 	struct corpus_part part[CORPUS_STEMS];
 };
 
-/* Composes the song of a seed, `frames` long. 0, or -1 (out of memory). */
-int corpus_compose(struct corpus_song *song, uint64_t seed, int64_t frames);
+/* Composes the song of a seed, `frames` long. singers: a mask of the
+ * formant singers (voice.h) the lead vocals may be sung by; 0: General MIDI
+ * voice patches only. 0, or -1 (out of memory). */
+int corpus_compose(struct corpus_song *song, uint64_t seed, int64_t frames, unsigned singers);
 void corpus_song_free(struct corpus_song *song);
 /* One line: key, mode, tempo, metre, style and the programs of each stem. */
 void corpus_describe(const struct corpus_song *song, char *buf, size_t size);
@@ -95,7 +99,9 @@ const char *corpus_program_name(int bank, int program);
  * (bank 0 programs; drum kits fall back to kit 0), else -1 with a message. */
 int corpus_check_soundfont(const char *path);
 /* Renders one stem of the song: out gets song->frames interleaved stereo
- * frames. -1 with a message when fluidsynth fails. */
+ * frames: fluidsynth plays the soundfont's voices, the formant singer
+ * (voice.h) the sung ones; the stem's effects are not applied yet
+ * (corpus_effects_apply). -1 with a message when fluidsynth fails. */
 int corpus_render(const struct corpus_song *song, int stem, const char *soundfont, float *out);
 
 /* Balances and normalises in place, then sums: each stem is scaled to its

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "corpus/plan.h"
+#include "corpus/voice.h"
 
 #define MOTIF_MAX 40
 struct motif {
@@ -200,8 +201,30 @@ void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int
 	free(notes);
 }
 
-/* The vocals stem: a lead voice, sometimes double-tracked, sometimes with
- * backing voices in the choruses (a harmony line or sustained "oohs"). */
+/* The formant singer (voice.h) for the lead, drawn on its own stream from
+ * the allowed ones of the melody's register (any allowed one when none
+ * fits); -1: a General MIDI voice patch sings instead. */
+static int pick_singer(struct plan *p, int high)
+{
+	struct rng r;
+	rng_child(&r, &p->rng, 41);
+	if (!p->singers || !rng_chance(&r, 0.75))
+		return -1;
+	int fit[CORPUS_MAX_SINGERS], nfit = 0, any[CORPUS_MAX_SINGERS], nany = 0;
+	for (int i = 0; i < corpus_nsingers; i++)
+		if (p->singers >> i & 1) {
+			any[nany++] = i;
+			if (corpus_singers[i].high == high)
+				fit[nfit++] = i;
+		}
+	if (!nany)
+		return -1;
+	return nfit ? fit[rng_int(&r, 0, nfit - 1)] : any[rng_int(&r, 0, nany - 1)];
+}
+
+/* The vocals stem: a lead voice (a singer on syllables, or a voice patch),
+ * sometimes double-tracked, sometimes with backing voices in the choruses
+ * (a harmony line or sustained "oohs"). */
 void compose_vocals(struct plan *p)
 {
 	struct rng r;
@@ -216,10 +239,11 @@ void compose_vocals(struct plan *p)
 	if (rng_chance(&r, 0.6))
 		ms.glides = rng_range(&r, 0.15, 0.5), ms.glide_ms = rng_int(&r, 40, 160);
 	int reverb = rng_int(&r, 30, 100), chorus = rng_int(&r, 0, 50), volume = rng_int(&r, 105, 127);
-	int chans[2];
-	chans[0] = part_voice(p, part, 0, program, "lead", 64 - spread + rng_int(&r, -10, 10), volume, reverb, chorus);
+	int chans[2], singer = pick_singer(p, high);
+	int bank = singer >= 0 ? CORPUS_BANK_SUNG : 0, voice = singer >= 0 ? singer : program;
+	chans[0] = part_voice(p, part, bank, voice, "lead", 64 - spread + rng_int(&r, -10, 10), volume, reverb, chorus);
 	if (doubled)
-		chans[1] = part_voice(p, part, 0, program, "double", 64 + spread, volume - 8, reverb, chorus);
+		chans[1] = part_voice(p, part, bank, voice, "double", 64 + spread, volume - 8, reverb, chorus);
 	struct mnote *notes;
 	int n = make_line(p, &r, &ms, 0, &notes);
 	for (int c = 0; c < 1 + doubled; c++)

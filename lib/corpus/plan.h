@@ -34,6 +34,7 @@ struct plan {
 	char kick[PLAN_MAX_STEPS + 1]; /* the kick pattern, for a bass that locks to it */
 	struct bar_plan *bar;
 	uint32_t seq;
+	unsigned singers; /* formant singers the vocals may use (voice.h) */
 	int oom;
 };
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "corpus/plan.h"
+#include "corpus/voice.h"
 
 const int scale_major[7] = {0, 2, 4, 5, 7, 9, 11};
 const int scale_minor[7] = {0, 2, 3, 5, 7, 8, 10};
@@ -120,6 +121,8 @@ static const char *const gm_names[128] = {
 
 const char *corpus_program_name(int bank, int program)
 {
+	if (bank == CORPUS_BANK_SUNG)
+		return program >= 0 && program < corpus_nsingers ? corpus_singers[program].name : "?";
 	if (bank == 128) {
 		switch (program) {
 		case 0: return "Standard Kit";

@@ -101,16 +101,30 @@ for name, t in tracks.items():
 
 @test "vocals: voice programs only, singing in some places and resting in others" {
 	# what the composer made (no rendering): the vocals stem holds choir,
-	# oohs, synth voice and the voice lead (GM 52-54, 85, 91) and nothing else
+	# oohs, synth voice and the voice lead (GM 52-54, 85, 91) or the formant
+	# singers of the default set, and nothing else
 	run tf-corpus --list --seed 7 --train 40 --test 0 --seconds 30
 	assert_success
 	[ "${#lines[@]}" -eq 40 ]
-	run sh -c "tf-corpus --list --seed 7 --train 40 --test 0 | sed 's/.*; vocals://; s/; drums.*//' | tr ',' '\n' | sed 's/ ([a-z]*)$//; s/^ *//' | sort -u"
+	run sh -c "tf-corpus --list --seed 7 --train 40 --test 0 | sed 's/.*; vocals [[][^]]*[]]://; s/; drums.*//' | tr ',' '\n' | sed 's/ ([a-z]*)$//; s/^ *//' | sort -u"
 	echo "$output"
+	singers=0
 	for v in "${lines[@]}"; do
-		case "$v" in "Choir Aahs"|"Voice Oohs"|"Synth Voice"|"Lead 6 (voice)"|"Pad 4 (choir)") ;; *) false ;; esac
+		case "$v" in
+		"Choir Aahs"|"Voice Oohs"|"Synth Voice"|"Lead 6 (voice)"|"Pad 4 (choir)") ;;
+		baritone|tenor|rock|alto|soprano|breathy) singers=$((singers + 1)) ;;
+		*) false ;;
+		esac
 	done
-	[ "${#lines[@]}" -ge 3 ]
+	[ "${#lines[@]}" -ge 3 ] && [ "$singers" -ge 4 ]
+	# held-out singers only where asked for, and nowhere else
+	run sh -c "tf-corpus --list --seed 7 --train 40 --test 0 --singers held-out | grep -c 'mezzo (lead)\|bass-baritone (lead)'"
+	[ "$output" -ge 10 ]
+	run sh -c "tf-corpus --list --seed 7 --train 40 --test 0 | grep -c 'mezzo\|bass-baritone'"
+	[ "$output" -eq 0 ]
+	run tf-corpus --list --train 1 --singers tenor,nobody
+	assert_failure
+	assert_output --partial 'no singer "nobody"'
 	# and, rendered: a track whose voice is loud somewhere and silent for a
 	# second or more elsewhere (an intro, a solo, a break, between phrases)
 	tf-corpus -q -o "$D/long" --seed 11 --train 4 --test 0 --seconds 12
@@ -145,7 +159,7 @@ modes = {re.search(r': \S+ (\w+),', l).group(1) for l in lines}
 def programs(role):
     out = set()
     for l in lines:
-        part = re.search(role + r':([^;]*)', l).group(1)
+        part = re.search(role + r' \[[^]]*\]:([^;]*)', l).group(1)
         out |= {p.split(' (')[0].strip() for p in part.split('),')}
     return out
 print('tempi', min(bpm), max(bpm), 'styles', sorted(styles), 'modes', sorted(modes))
@@ -154,6 +168,9 @@ assert min(bpm) >= 70 and max(bpm) <= 160 and max(bpm) - min(bpm) >= 60
 assert len(styles) >= 6 and {'major', 'minor'} <= modes
 assert len(programs('vocals')) >= 4 and len(programs('bass')) >= 6 and len(programs('other')) >= 20
 assert len(programs('drums')) >= 4
+fx = [m for l in lines for m in re.findall(r' \[([a-z+]+)\]:', l)]
+assert len(fx) == 4 * len(lines) and {'none', 'eq', 'comp', 'reverb', 'delay'} <= {e for f in fx for e in f.split('+')}
+print('effects', len(fx))
 " "$D/list.txt"
 	echo "$output"
 	assert_success

@@ -9,6 +9,7 @@
 
 #include "corpus/corpus.h"
 #include "corpus/plan.h"
+#include "corpus/voice.h"
 #include "test.h"
 
 static int is_voice(int program)
@@ -78,20 +79,22 @@ static void test_songs(void)
 {
 	struct corpus_song a, b;
 	int64_t frames = 10 * CORPUS_RATE;
-	ok(!corpus_compose(&a, 99, frames) && !corpus_compose(&b, 99, frames) && same_song(&a, &b),
+	ok(!corpus_compose(&a, 99, frames, corpus_singers_default()) && !corpus_compose(&b, 99, frames, corpus_singers_default()) && same_song(&a, &b),
 	   "the same seed composes the same song");
 	corpus_song_free(&b);
-	ok(!corpus_compose(&b, 100, frames) && !same_song(&a, &b), "another seed another song");
+	ok(!corpus_compose(&b, 100, frames, corpus_singers_default()) && !same_song(&a, &b), "another seed another song");
 	corpus_song_free(&a), corpus_song_free(&b);
 
 	int bad_time = 0, bad_note = 0, bad_drums = 0, bad_voice = 0, bad_tempo = 0, unmatched = 0;
 	int styles_seen = 0, keys_seen = 0, minor = 0, major = 0, waltz = 0, with_notes[CORPUS_STEMS] = {0};
 	int rests = 0, programs[CORPUS_STEMS][256] = {{0}}, sung[4] = {0}; /* bends, vibrato, slides, swells */
+	int sung_leads = 0;
+	unsigned singers_seen = 0;
 	const char *styles[16] = {0};
 	const int nsongs = 300;
 	for (int k = 0; k < nsongs; k++) {
 		struct corpus_song s;
-		if (corpus_compose(&s, corpus_track_seed(5, 0, k), frames)) {
+		if (corpus_compose(&s, corpus_track_seed(5, 0, k), frames, corpus_singers_default())) {
 			ok(0, "compose seed %d", k);
 			return;
 		}
@@ -109,6 +112,15 @@ static void test_songs(void)
 			const struct corpus_part *p = &s.part[st];
 			int open[16][128] = {{0}}, notes = 0;
 			for (int v = 0; v < p->nvoices; v++) {
+				if (p->voice[v].bank == CORPUS_BANK_SUNG) {
+					/* the formant singer: vocals only, allowed singers only */
+					int k = p->voice[v].program;
+					bad_voice += st != STEM_VOCALS || k < 0 || k >= corpus_nsingers ||
+						     corpus_singers[k].held_out;
+					singers_seen |= 1u << (k & 31);
+					sung_leads++;
+					continue;
+				}
 				programs[st][p->voice[v].bank + p->voice[v].program]++;
 				if (st == STEM_DRUMS)
 					bad_drums += p->voice[v].bank != 128 || p->voice[v].chan != 9;
@@ -168,6 +180,9 @@ static void test_songs(void)
 	   "sung gestures: %d scoops and falls, %d vibrato rises, %d channels sliding, %d swells", sung[0], sung[1],
 	   sung[2], sung[3]);
 	ok(rests > nsongs / 5, "tracks with bars where the voice rests: %d of %d", rests, nsongs);
+	ok(sung_leads > nsongs / 2 && singers_seen == corpus_singers_default(),
+	   "formant singers: %d sung lead channels over %d songs, singers %#x (every default one, no held-out one)",
+	   sung_leads, nsongs, singers_seen);
 }
 
 static void test_mix(void)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "corpus/plan.h"
+#include "corpus/voice.h"
 #include "error.h"
 
 static char fluid_message[256];
@@ -198,13 +199,18 @@ int corpus_render(const struct corpus_song *song, int stem, const char *soundfon
 	}
 	if ((sfid = load(synth, soundfont)) < 0)
 		goto out;
+	unsigned sung = 0; /* channels the formant singer sings, not fluidsynth */
 	for (int v = 0; v < part->nvoices; v++)
-		if (select_program(synth, sfid, &part->voice[v], soundfont))
+		if (part->voice[v].bank == CORPUS_BANK_SUNG)
+			sung |= 1u << part->voice[v].chan;
+		else if (select_program(synth, sfid, &part->voice[v], soundfont))
 			goto out;
 	memcpy(ev, part->ev, part->n * sizeof *ev);
 	qsort(ev, part->n, sizeof *ev, by_time);
 	for (size_t i = 0; i < part->n && ev[i].time < song->frames; i++) {
 		const struct corpus_event *e = &ev[i];
+		if (sung >> e->chan & 1)
+			continue;
 		render_to(synth, out, &done, e->time);
 		switch (e->type) {
 		case EV_NOTE_ON: fluid_synth_noteon(synth, e->chan, e->a, e->b); break;
@@ -214,6 +220,11 @@ int corpus_render(const struct corpus_song *song, int stem, const char *soundfon
 		}
 	}
 	render_to(synth, out, &done, song->frames);
+	for (int v = 0; v < part->nvoices; v++)
+		if (part->voice[v].bank == CORPUS_BANK_SUNG &&
+		    corpus_sing(ev, part->n, part->voice[v].chan, &corpus_singers[part->voice[v].program], song->seed,
+				song->frames, out))
+			goto out;
 	ret = 0;
 out:
 	delete_fluid_synth(synth);

@@ -1,26 +1,40 @@
 # make corpus: generates the training corpus, a MUSDB18-layout tree of
-# procedurally composed songs whose stems fluidsynth renders separately:
+# procedurally composed songs whose stems are rendered separately (fluidsynth
+# and General MIDI soundfonts, the built-in formant singer, studio effects
+# per stem), and a second test split of sounds the training never hears:
 #
-#   make corpus                                   # data/corpus, 100 + 10 tracks of 30 s
-#   make corpus CORPUS=/big/disk/corpus CORPUS_TRAIN=1000 SEED=2 CORPUS_JOBS=8
+#   make corpus                        # data/corpus: 150 + 10 tracks of 30 s
+#                                      # data/corpus-unseen: 10 test tracks
+#   make corpus CORPUS=/big/disk/corpus CORPUS_TRAIN=1000 CORPUS_SEED=2 CORPUS_JOBS=8
 #
 # CORPUS/train/<track>/{mixture,vocals,drums,bass,other}.wav and CORPUS/test/...
-# (44.1 kHz stereo float WAV). Deterministic by SEED; a second run makes only
+# (44.1 kHz stereo float WAV). Deterministic by CORPUS_SEED (and tf-corpus's
+# generator version, recorded in CORPUS/corpus.txt); a second run makes only
 # the tracks that are missing (raise CORPUS_TRAIN to add more: the existing
-# tracks stay the same). Point the training at real MUSDB18 instead by
-# giving it that tree: the layout is the same. SOUNDFONTS may list several
-# General MIDI soundfonts (e.g. also TimGM6mb.sf2 from Debian's
-# timgm6mb-soundfont): each stem of each track draws one. See man/tf-corpus.1.
-CORPUS         ?= data/corpus
-CORPUS_TRAIN   ?= 100
-CORPUS_TEST    ?= 10
-CORPUS_SECONDS ?= 30
-CORPUS_JOBS    ?= 2
-SEED           ?= 1
-SOUNDFONTS     ?= /usr/share/sounds/sf2/FluidR3_GM.sf2
+# tracks stay the same).
+#
+# The training corpus draws each stem's soundfont from SOUNDFONTS and its
+# singer from the default singers. UNSEEN is a test split rendered only with
+# HELDOUT_SOUNDFONT (Debian's TimGM6mb) and the held-out singers (mezzo,
+# bass-baritone): how a model does on timbres and voices it never heard.
+# Point the training at real MUSDB18 instead by giving it that tree: the
+# layout is the same. See man/tf-corpus.1.
+CORPUS            ?= data/corpus
+UNSEEN            ?= $(CORPUS)-unseen
+CORPUS_TRAIN      ?= 150
+CORPUS_TEST       ?= 10
+CORPUS_SECONDS    ?= 30
+CORPUS_JOBS       ?= 2
+CORPUS_SEED       ?= 11
+UNSEEN_SEED       ?= 12
+SF2               := /usr/share/sounds/sf2
+SOUNDFONTS        ?= $(SF2)/FluidR3_GM.sf2 /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 $(SF2)/OPL-3_FM_128M.sf2
+HELDOUT_SOUNDFONT ?= $(SF2)/TimGM6mb.sf2
 
 .PHONY: corpus
 corpus: bin/tf-corpus
-	bin/tf-corpus -o '$(CORPUS)' --seed $(SEED) --train $(CORPUS_TRAIN) --test $(CORPUS_TEST) \
+	bin/tf-corpus -o '$(CORPUS)' --seed $(CORPUS_SEED) --train $(CORPUS_TRAIN) --test $(CORPUS_TEST) \
 		--seconds $(CORPUS_SECONDS) -j $(CORPUS_JOBS) $(foreach f,$(SOUNDFONTS),--soundfont '$(f)') -v
-	@du -sh '$(CORPUS)'
+	bin/tf-corpus -o '$(UNSEEN)' --seed $(UNSEEN_SEED) --train 0 --test $(CORPUS_TEST) \
+		--seconds $(CORPUS_SECONDS) -j $(CORPUS_JOBS) --soundfont '$(HELDOUT_SOUNDFONT)' --singers held-out -v
+	@du -sh '$(CORPUS)' '$(UNSEEN)'

@@ -22,6 +22,7 @@
 #include "segment.h"
 #include "tensor.h"
 #include "timing.h"
+#include "train/csvlog.h"
 #include "train/augment.h"
 #include "train/dataset.h"
 #include "train/init.h"
@@ -79,6 +80,8 @@ static void usage(FILE *fp)
 		"      --valid-seconds S  seconds of each validation track, from its middle (default 10)\n"
 		"      --checkpoint       recompute blocks in the backward pass (less memory)\n"
 		"      --log-every N      progress line every N steps when stderr is no terminal (default 10)\n"
+		"      --csv FILE         progress as CSV too: loss every --log-every steps, validation SDR\n"
+		"                         per stem (appended to by resumed runs; make plot draws it)\n"
 		"  -j, --threads N        threads (default: all cores)\n"
 		"  -q, --quiet            no progress or epoch reports\n"
 		"  -v, --verbose          say more\n"
@@ -91,12 +94,12 @@ static void usage(FILE *fp)
 enum {
 	O_INIT = 256, O_RESUME, O_STATE, O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN,
 	O_SCHED, O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_WAVE, O_GAIN,
-	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY,
+	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY, O_CSV,
 	O_LAST
 };
 
 struct args {
-	const char *init, *model, *resume, *out, *state, *data, *stems;
+	const char *init, *model, *resume, *out, *state, *data, *stems, *csv;
 	struct train_settings set;
 	int warmup_given, valid;
 	int64_t until, epoch_steps, log_every;
@@ -139,6 +142,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"valid", required_argument, 0, O_VALID},      {"until", required_argument, 0, O_UNTIL},
 		{"epoch-steps", required_argument, 0, O_EPOCH}, {"valid-seconds", required_argument, 0, O_VALSEC},
 		{"checkpoint", no_argument, 0, O_CKPT},        {"log-every", required_argument, 0, O_LOGEVERY},
+		{"csv", required_argument, 0, O_CSV},
 		{"threads", required_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},              {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},              {0, 0, 0, 0}};
@@ -193,6 +197,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case O_VALSEC: a->valid_seconds = parse_double(optarg, "--valid-seconds", 0.1, 3600); break;
 		case O_CKPT: a->checkpoint = 1; break;
 		case O_LOGEVERY: a->log_every = parse_long(optarg, "--log-every", 1, (long)1 << 40); break;
+		case O_CSV: a->csv = optarg; break;
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
@@ -465,12 +470,12 @@ static void validate(const struct model *m, const struct dataset *v, int n, doub
 	unet_free(u);
 }
 
-/* One line: the validation SDR of every stem and their mean. */
+/* One line: the validation SDR of every stem (into sdr) and their mean. */
 static void report_validation(const struct train_state *st, const struct dataset *v, int n, double seconds,
-			      const struct spec *sp, int epoch_end)
+			      const struct spec *sp, int epoch_end, double *sdr)
 {
 	const struct unet_config *c = &st->m.cfg;
-	double sdr[MODEL_MAX_STEMS], mean = 0;
+	double mean = 0;
 	char line[1024];
 	int at = 0;
 	validate(&st->m, v, n, seconds, sp, sdr);
@@ -478,7 +483,8 @@ static void report_validation(const struct train_state *st, const struct dataset
 		at += snprintf(line + at, sizeof line - (size_t)at, " %s %.2f", c->stems[s], sdr[s]);
 		mean += sdr[s] / c->nstems;
 	}
-	fprintf(stderr, "%s: %s %lld (step %lld): validation SDR (dB, %d track%s):%s; mean %.2f\n", progname,
+	if (verbose >= 0)
+		fprintf(stderr, "%s: %s %lld (step %lld): validation SDR (dB, %d track%s):%s; mean %.2f\n", progname,
 		epoch_end ? "epoch" : "stopped in epoch", (long long)(epoch_end ? st->epoch : st->epoch + 1),
 		(long long)st->step, n, n == 1 ? "" : "s", line, mean);
 }
@@ -687,7 +693,11 @@ int main(int argc, char **argv)
 	double start = tf_clock(), last = start, loss_sum = 0, norm = 0;
 	int64_t first = st.step, since = 0;
 	struct loss_shape sh = {set->batch, S, C, F, T};
-	double t_data = 0, t_fwd = 0, t_bwd = 0, t_opt = 0, t0;
+	double t_data = 0, t_fwd = 0, t_bwd = 0, t_opt = 0, t0, csv_loss = 0;
+	int64_t csv_since = 0;
+	struct train_csv csv = {0};
+	if (a.csv && train_csv_open(&csv, a.csv, st.step, (const char (*)[32])st.m.cfg.stems, st.m.cfg.nstems))
+		die_lib("--csv");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	while (st.step < a.until && !stop_signal) {
@@ -722,6 +732,7 @@ int main(int argc, char **argv)
 		st.step++;
 		adamw_step(&set->adam, &st.m, grad, st.mom1, st.mom2, lr, st.step);
 		loss_sum += loss, since++;
+		csv_loss += loss, csv_since++;
 		t_opt += tf_clock() - t0;
 
 		double now = tf_clock(), rate_s = (double)(st.step - first) / (now - start);
@@ -738,15 +749,22 @@ int main(int argc, char **argv)
 				loss_sum / (double)since, lr, norm, rate_s, eta);
 			loss_sum = 0, since = 0;
 		}
+		if (st.step % a.log_every == 0 || st.step == a.until) {
+			train_csv_step(&csv, st.step, st.step / st.epoch_steps, now - start, csv_loss / (double)csv_since, lr,
+				       norm);
+			csv_loss = 0, csv_since = 0;
+		}
 		int epoch_end = st.step % st.epoch_steps == 0;
 		if (epoch_end || st.step == a.until) {
 			if (epoch_end)
 				st.epoch = st.step / st.epoch_steps;
 			save(&a, &st); /* before validating: a validation error loses nothing */
-			if (v.ntracks && valid && verbose >= 0) {
+			if (v.ntracks && valid && (verbose >= 0 || csv.fp)) {
+				double sdr[MODEL_MAX_STEMS];
 				if (line_open)
 					fputc('\n', stderr), line_open = 0;
-				report_validation(&st, &v, valid, a.valid_seconds, sp, epoch_end);
+				report_validation(&st, &v, valid, a.valid_seconds, sp, epoch_end, sdr);
+				train_csv_valid(&csv, st.step, st.step / st.epoch_steps, tf_clock() - start, sdr);
 			}
 		}
 	}
@@ -754,6 +772,8 @@ int main(int argc, char **argv)
 		fputc('\n', stderr);
 	if (st.step == first || (stop_signal && st.step % st.epoch_steps && st.step != a.until))
 		save(&a, &st); /* nothing done, or interrupted: write what was asked for */
+	if (train_csv_close(&csv))
+		die_lib("--csv");
 	if (stop_signal) {
 		warn("interrupted at step %lld; %s%s", (long long)st.step, a.state ? "--resume " : "model saved",
 		     a.state ? a.state : "");

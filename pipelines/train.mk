@@ -5,8 +5,9 @@
 #   make -f pipelines/train.mk CORPUS=data/corpus OUT=models/x.bin STEPS=2000
 #
 # Writes OUT (a model file tf-unet runs as it is) and OUT.state (the training
-# state) at the end of every epoch and at the end. Resumable: when OUT.state
-# exists, the run continues from it (with the settings it was started with),
+# state) at the end of every epoch and at the end, and appends the progress
+# to CSV (default: OUT without .bin, plus .csv; pipelines/plot.gp draws it).
+# Resumable: when OUT.state exists, the run continues from it (with the settings it was started with),
 # so an interrupted training goes on where it stopped by running the same
 # command again; delete OUT.state to start over. A finished run (its state at
 # the last step) does nothing more.
@@ -29,6 +30,7 @@ EPOCH_STEPS ?= 100
 VALID       ?= 2
 CORPUS      ?= data/corpus
 STATE       := $(OUT).state
+CSV         ?= $(basename $(OUT)).csv
 TRAIN_J     := $(if $(THREADS),-j $(THREADS),)
 
 ifeq ($(OUT),)
@@ -40,11 +42,11 @@ train:
 	@test -d '$(CORPUS)/train' || { echo 'train: $(CORPUS)/train not found (make corpus makes data/corpus)' >&2; exit 1; }
 	@mkdir -p '$(dir $(OUT))'
 	@if [ -f '$(STATE)' ]; then \
-		echo '$(BIN)tf-train --resume $(STATE) -o $(OUT) --state $(STATE) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(CORPUS)'; \
-		$(BIN)tf-train --resume '$(STATE)' -o '$(OUT)' --state '$(STATE)' --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) '$(CORPUS)'; \
+		echo '$(BIN)tf-train --resume $(STATE) -o $(OUT) --state $(STATE) --csv $(CSV) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(CORPUS)'; \
+		$(BIN)tf-train --resume '$(STATE)' -o '$(OUT)' --state '$(STATE)' --csv '$(CSV)' --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) '$(CORPUS)'; \
 	else \
-		echo '$(BIN)tf-train --init $(CONFIG) --steps $(STEPS) --batch $(BATCH) --seed $(SEED) --segment-seconds $(SEGMENT) --valid $(VALID) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(ARGS) -o $(OUT) --state $(STATE) $(CORPUS)'; \
+		echo '$(BIN)tf-train --init $(CONFIG) --steps $(STEPS) --batch $(BATCH) --seed $(SEED) --segment-seconds $(SEGMENT) --valid $(VALID) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(ARGS) -o $(OUT) --state $(STATE) --csv $(CSV) $(CORPUS)'; \
 		$(BIN)tf-train --init '$(CONFIG)' --steps $(STEPS) --batch $(BATCH) --seed $(SEED) \
 			--segment-seconds $(SEGMENT) --valid $(VALID) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(ARGS) \
-			-o '$(OUT)' --state '$(STATE)' '$(CORPUS)'; \
+			-o '$(OUT)' --state '$(STATE)' --csv '$(CSV)' '$(CORPUS)'; \
 	fi

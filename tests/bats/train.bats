@@ -225,3 +225,40 @@ fails() {
 	run tf-export --info "$t/qat-q8.bin"
 	assert_line "quantization: q8"
 }
+
+@test "--csv: loss rows every --log-every steps, validation SDR per stem; a resumed run continues the file" {
+	cd "$BATS_TEST_TMPDIR"
+	opts=(-q -j 1 --init "$CFG" --segment-seconds 0.5 --batch 1 --valid 1 --valid-seconds 0.5 --steps 6
+	      --epoch-steps 3 --log-every 1)
+	tf-train "${opts[@]}" --until 4 --csv run.csv -o m.bin --state m.state "$DATA"
+	# a run stopped after its last save wrote rows past it: make them up
+	echo 'train,5,1,99.0,0.5,0.001,1,,,,,' >> run.csv
+	tf-train -q -j 1 --resume m.state --log-every 1 --csv run.csv -o m.bin --state m.state "$DATA"
+	run $PY -c "
+import csv, sys
+rows = list(csv.DictReader(open('run.csv')))
+cols = list(rows[0].keys())
+print(cols)
+assert cols == ['kind', 'step', 'epoch', 'elapsed_s', 'loss', 'lr', 'grad_norm', 'sdr_vocals', 'sdr_drums', 'sdr_bass', 'sdr_other', 'sdr_mean'], cols
+train = [r for r in rows if r['kind'] == 'train']
+valid = [r for r in rows if r['kind'] == 'valid']
+steps = [int(r['step']) for r in train]
+print('train steps', steps, 'valid steps', [r['step'] for r in valid])
+assert steps == [1, 2, 3, 4, 5, 6], steps   # the made-up row 5 was dropped, the resumed run wrote its own
+assert [int(r['step']) for r in valid] == [3, 4, 6]
+assert all(float(r['loss']) > 0 and float(r['lr']) > 0 for r in train)
+el = [float(r['elapsed_s']) for r in rows]
+assert el == sorted(el) and max(el) < 99, el    # time summed over the two runs
+for r in valid:
+    s = [float(r['sdr_' + k]) for k in ('vocals', 'drums', 'bass', 'other')]
+    assert abs(sum(s) / 4 - float(r['sdr_mean'])) < 1e-3
+"
+	echo "$output"
+	assert_success
+	# a log of another run (other stems) is refused, and left as it was
+	printf 'kind,step\n' > other.csv
+	run tf-train "${opts[@]}" --csv other.csv -o x.bin "$DATA"
+	assert_failure
+	assert_output --partial 'a CSV log of another run'
+	[ "$(cat other.csv)" = "kind,step" ]
+}

@@ -24,6 +24,15 @@
 #define MAX_FRAMES ((int64_t)1 << 34)
 
 enum { SDR, SIR, ISR, SAR, NBSS };
+/* An estimate that is exactly zero everywhere. */
+static int all_zero(const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (x[i] != 0)
+			return 0;
+	return 1;
+}
+
 static const char *bss_names[NBSS] = {"SDR", "SIR", "ISR", "SAR"};
 
 static void usage(FILE *fp)
@@ -402,12 +411,20 @@ static void evaluate(const struct track *t, const struct options *o, struct resu
 		die("%s: a window of %g s and a hop of %g s at %d Hz is out of range", t->name, o->window, o->hop,
 		    res->rate);
 	res->window = (int)w, res->hop = (int)h;
+	int silent_ref = 0;
 	for (int i = 0; i < t->nstems; i++) {
 		struct score *s = &res->scores[i];
 		size_t n = (size_t)res->frames * res->channels;
 		snprintf(s->name, sizeof s->name, "%s", t->stems[i].name);
 		s->gsdr = global_sdr(ref[i].x, est[i].x, n);
 		s->sisdr = si_sdr(ref[i].x, est[i].x, n);
+		silent_ref += all_zero(ref[i].x, n);
+		if (all_zero(ref[i].x, n) && verbose >= 0)
+			warn("%s: the %s reference is silent (all zero): its scores, and every BSS Eval window of the "
+			     "track, are undefined (NaN; museval's convention)", t->name, s->name);
+		if (all_zero(est[i].x, n) && verbose >= 0)
+			warn("%s: the %s estimate is silent (all zero): its SI-SDR and BSS Eval scores are undefined "
+			     "(NaN; museval refuses such an estimate)", t->name, s->name);
 		for (int k = 0; k < NBSS; k++)
 			s->median[k] = NAN;
 	}
@@ -426,6 +443,18 @@ static void evaluate(const struct track *t, const struct options *o, struct resu
 			warn("%s: the references are not linearly independent (a silent channel, or one channel a "
 			     "copy of another?); their Gram matrix needed diagonal loading",
 			     t->name);
+		for (int k = 0; k < n; k++)
+			info("%s: %s: Gram matrix condition number about %.1e (its own channels), %.1e (all the stems)",
+			     t->name, t->stems[idx[k]].name, bs.cond[k], bs.cond_all);
+		if (bs.cond_all > BSS_ILL_CONDITIONED && !silent_ref && verbose >= 0)
+			warn("%s: the references are nearly collinear taken together (Gram matrix condition number "
+			     "about %.1e): SIR, ISR and SAR can differ by tenths of a dB between correct implementations",
+			     t->name, bs.cond_all);
+		for (int k = 0; k < n && verbose >= 0; k++)
+			if (bs.cond[k] > BSS_ILL_CONDITIONED && !all_zero(r[k], (size_t)res->frames * res->channels))
+				warn("%s: %s: its reference's channels are nearly collinear (nearly mono? Gram matrix "
+				     "condition number about %.1e): its ISR can differ by tenths of a dB between correct "
+				     "implementations", t->name, t->stems[idx[k]].name, bs.cond[k]);
 		for (int k = 0; k < n; k++) {
 			struct score *s = &res->scores[idx[k]];
 			if (!report[g][idx[k]])

@@ -99,9 +99,63 @@ static void gram(const struct bss *b, const int *chans, int n, double load, doub
 		G[(size_t)k * dim + k] += load;
 }
 
+/* The condition number of G = L L^T (L in the lower triangle of Lf, row
+ * stride n): its largest eigenvalue by power iteration on L L^T, its
+ * smallest by inverse iteration through the factor, COND_ITERS steps each
+ * from a fixed start. An estimate from below, close enough to tell 1e8 from
+ * 1e15, which is all a warning needs; about a tenth of the factorisation's
+ * cost. 0 when out of memory. */
+#define COND_ITERS 8
+static double gram_condition(const double *Lf, int n)
+{
+	double *v = malloc(sizeof(double) * n), *w = malloc(sizeof(double) * n), hi = 0, lo = 0, norm;
+	if (!v || !w) {
+		free(v), free(w);
+		return 0;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++)
+			v[i] = 1 + 0.1 * (i % 7);
+		for (int it = 0; it < COND_ITERS; it++) {
+			if (pass == 0) { /* v = L (L^T v) */
+				for (int j = 0; j < n; j++) {
+					double s = 0;
+					for (int i = j; i < n; i++)
+						s += Lf[(size_t)i * n + j] * v[i];
+					w[j] = s;
+				}
+				for (int i = 0; i < n; i++) {
+					double s = 0;
+					const double *row = Lf + (size_t)i * n;
+					for (int j = 0; j <= i; j++)
+						s += row[j] * w[j];
+					v[i] = s;
+				}
+			} else { /* v = G^-1 v */
+				cholesky_solve(Lf, n, v, 1);
+			}
+			norm = 0;
+			for (int i = 0; i < n; i++)
+				norm += v[i] * v[i];
+			norm = sqrt(norm);
+			if (!(norm > 0) || !isfinite(norm))
+				break;
+			for (int i = 0; i < n; i++)
+				v[i] /= norm;
+			if (pass == 0)
+				hi = norm;
+			else
+				lo = 1 / norm;
+		}
+	}
+	free(v), free(w);
+	return lo > 0 ? hi / lo : INFINITY;
+}
+
 /* Least-squares filters from the delayed channels chans[0..n) to the
  * estimate channels ecols[0..ncols): X[(i, d)][col]. -1 when out of memory. */
-static int fit(const struct bss *b, const int *chans, int n, const int *ecols, int ncols, double *X, int *regularised)
+static int fit(const struct bss *b, const int *chans, int n, const int *ecols, int ncols, double *X, int *regularised,
+	       double *cond)
 {
 	int L = b->L, dim = n * L;
 	double *G = malloc(sizeof(double) * dim * dim);
@@ -125,6 +179,8 @@ static int fit(const struct bss *b, const int *chans, int n, const int *ecols, i
 		load = mean_diag * 1e-10 * pow(100, tries);
 		*regularised = 1;
 	}
+	if (!(*cond = gram_condition(G, dim)))
+		return tf_seterr("BSS Eval: out of memory");
 	for (int i = 0; i < n; i++)
 		for (int d = 0; d < L; d++)
 			for (int c = 0; c < ncols; c++)
@@ -319,7 +375,7 @@ static int correlations(struct bss *b)
 }
 
 /* The filters of P (all references) and of every source's Pj (its own). */
-static int filters(struct bss *b, int *regularised)
+static int filters(struct bss *b, int *regularised, double *cond_all, double *cond)
 {
 	int nrc = b->nrc, nch = b->nch, L = b->L, chans[nrc], ecols[nrc];
 	b->filt_p = malloc(sizeof(double) * nrc * L * nrc);
@@ -328,11 +384,11 @@ static int filters(struct bss *b, int *regularised)
 		return tf_seterr("BSS Eval: out of memory");
 	for (int a = 0; a < nrc; a++)
 		chans[a] = a, ecols[a] = nrc + a;
-	if (fit(b, chans, nrc, ecols, nrc, b->filt_p, regularised))
+	if (fit(b, chans, nrc, ecols, nrc, b->filt_p, regularised, cond_all))
 		return -1;
 	for (int j = 0; j < b->nsrc; j++)
 		if (fit(b, chans + j * nch, nch, ecols + j * nch, nch, b->filt_q + (size_t)j * nch * L * nch,
-			regularised))
+			regularised, &cond[j]))
 			return -1;
 	return 0;
 }
@@ -356,7 +412,7 @@ int bss_eval(const float *const *refs, const float *const *ests, int nsrc, int c
 		return tf_seterr("BSS Eval: out of memory");
 	out->isr = out->sdr + nsrc * nwin, out->sir = out->isr + nsrc * nwin, out->sar = out->sir + nsrc * nwin;
 
-	if (correlations(&b) || filters(&b, &out->regularised))
+	if (correlations(&b) || filters(&b, &out->regularised, &out->cond_all, out->cond))
 		goto fail;
 	free(b.corr), b.corr = NULL;
 

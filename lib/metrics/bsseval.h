@@ -38,7 +38,15 @@ struct bss_scores {
 	int nsrc, nwin;
 	double *sdr, *isr, *sir, *sar;
 	int regularised;    /* the Gram matrix needed diagonal loading (see bss_eval) */
+	/* Estimated condition numbers of the Gram matrices: of all the
+	 * references (P) and of each source's own channels (Pj), by power and
+	 * inverse iteration on their Cholesky factors (a few steps: an estimate
+	 * from below, good to an order of magnitude). Above about 1e12 SIR, ISR
+	 * and SAR depend on rounding: two correct implementations can differ by
+	 * tenths of a dB. */
+	double cond_all, cond[BSS_MAX_SOURCES];
 };
+#define BSS_ILL_CONDITIONED 1e12
 
 /* museval's window count. */
 int64_t bss_windows(int64_t frames, int window, int hop);

@@ -14,11 +14,11 @@ double global_sdr(const float *ref, const float *est, size_t n)
 
 double si_sdr(const float *ref, const float *est, size_t n)
 {
-	double ss = 0, sx = 0;
+	double ss = 0, sx = 0, xx = 0;
 	for (size_t i = 0; i < n; i++)
-		ss += (double)ref[i] * ref[i], sx += (double)ref[i] * est[i];
-	if (ss == 0)
-		return NAN;
+		ss += (double)ref[i] * ref[i], sx += (double)ref[i] * est[i], xx += (double)est[i] * est[i];
+	if (ss == 0 || xx == 0)
+		return NAN; /* 0/0: no target and no error to compare */
 	double a = sx / ss, target = 0, noise = 0;
 	/* the residual summed directly, not as |x|^2 - a^2 |s|^2, which
 	 * cancels catastrophically for good estimates */

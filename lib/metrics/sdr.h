@@ -14,7 +14,9 @@
  *
  *     10 log10(|a s|^2 / |a s - x|^2),
  *
- * +inf when x is exactly a scaled copy of s (a > 0), NaN when s is silent.
+ * +inf when x is exactly a scaled copy of s (a > 0), NaN when s or x is
+ * silent (all zero: the ratio is 0/0, undefined; the worst estimate must not
+ * rank as a perfect one), -inf when x is orthogonal to s.
  * Sums are in double precision. */
 #ifndef TF_SDR_H
 #define TF_SDR_H

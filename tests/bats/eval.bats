@@ -233,9 +233,11 @@ assert d < 1e-6"
 	mkdir -p "$D/quiet"
 	cp -r "$D/fx/short/"* "$D/quiet/"
 	sox -D "$D/fx/short/ref/other.wav" "$D/quiet/ref/other.wav" vol 0
-	run tf-eval --json --ref-dir "$D/quiet/ref" --est-dir "$D/quiet/est"
+	run sh -c "tf-eval --json --ref-dir '$D/quiet/ref' --est-dir '$D/quiet/est' 2>'$D/quiet.err' >'$D/quiet.json'"
 	assert_success
-	echo "$output" > "$D/quiet.json"
+	run cat "$D/quiet.err"
+	assert_output --regexp '^tf-eval: .*the other reference is silent \(all zero\)'
+	[ "${#lines[@]}" -eq 1 ]
 	run $PY -c "
 import json
 s = json.load(open('$D/quiet.json'))['tracks'][0]['stems']
@@ -244,4 +246,51 @@ assert s['other']['SDR'] is None and s['other']['SI_SDR'] is None and s['other']
 assert s['drums']['SDR'] is None  # museval: a window with any silent reference is NaN for all
 assert s['drums']['global_SDR'] > 7"
 	assert_success
+}
+
+@test "a silent (all-zero) estimate: SI-SDR and BSS Eval undefined (null), one warning naming the stem" {
+	mkdir -p "$D/zero"
+	cp -r "$D/fx/short/"* "$D/zero/"
+	sox -D "$D/fx/short/est/other.wav" "$D/zero/est/other.wav" vol 0
+	run tf-eval --json --ref-dir "$D/zero/ref" --est-dir "$D/zero/est"
+	assert_success
+	echo "$output" | grep -v '^tf-eval:' > "$D/zero.json"
+	echo "$output" | grep '^tf-eval:' > "$D/zero.err" || true
+	run cat "$D/zero.err"
+	assert_output --regexp "^tf-eval: .*other estimate is silent \(all zero\).*undefined"
+	[ "${#lines[@]}" -eq 1 ]
+	run $PY -c "
+import json
+s = json.load(open('$D/zero.json'))['tracks'][0]['stems']
+print(s['other'])
+# 0/0: not +inf (the worst estimate must not rank as perfect)
+assert s['other']['SI_SDR'] is None and s['other']['SDR'] is None
+assert s['other']['global_SDR'] < 1  # the MDX SDR stays defined: |s|^2 / |s|^2 = 0 dB
+assert s['drums']['SI_SDR'] is not None"
+	echo "$output"
+	assert_success
+}
+
+@test "nearly collinear references (a stem that is almost mono): a warning with the condition number" {
+	mkdir -p "$D/mono"
+	cp -r "$D/fx/short/"* "$D/mono/"
+	# other: the right channel the left plus noise 1e-7 of full scale, in float
+	$PY -c "
+import numpy as np, struct, sys, wave
+w = wave.open(sys.argv[1]); p = w.getparams()
+a = np.frombuffer(w.readframes(p.nframes), '<i2').reshape(-1, 2) / 32768.0
+w.close()
+l = a[:, 0]
+x = np.stack([l, l + 1e-7 * np.random.default_rng(1).standard_normal(len(l))], 1).astype('<f4')
+d = x.tobytes()
+fmt = struct.pack('<IHHIIHH', 16, 3, 2, p.framerate, p.framerate * 8, 8, 32)
+open(sys.argv[2], 'wb').write(b'RIFF' + struct.pack('<I', 36 + len(d)) + b'WAVEfmt ' + fmt + b'data' + struct.pack('<I', len(d)) + d)
+" "$D/fx/short/ref/other.wav" "$D/mono/ref/other.wav"
+	run tf-eval --ref-dir "$D/mono/ref" --est-dir "$D/mono/est"
+	assert_success
+	assert_line --regexp "^tf-eval: .*other: its reference's channels are nearly collinear.*condition number about [0-9.]+e\+[0-9]+"
+	# the fixtures as they are: no such warning
+	run tf-eval --ref-dir "$D/fx/short/ref" --est-dir "$D/fx/short/est"
+	assert_success
+	refute_output --partial 'collinear'
 }

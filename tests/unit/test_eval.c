@@ -323,6 +323,11 @@ static void test_sdr_analytic(void)
 	ok(fabs(global_sdr(z, s, N) - 10 * log10(1e-7 / (N * 0.25 + 1e-7))) < 1e-9,
 	   "global SDR of a silent reference: %.2f dB", global_sdr(z, s, N));
 	ok(isnan(si_sdr(z, s, N)), "SI-SDR of a silent reference is NaN");
+	ok(isnan(si_sdr(s, z, N)), "SI-SDR of a silent (all-zero) estimate is NaN, not +inf (0/0)");
+	for (int i = 0; i < N; i++) /* x orthogonal to s: nothing of s in it */
+		x[i] = (i / 2) % 2 ? s[i] : -s[i];
+	double orth = si_sdr(s, x, N);
+	ok(isinf(orth) && orth < 0, "SI-SDR of an estimate orthogonal to the reference is -inf (%g)", orth);
 }
 
 static void test_median(void)

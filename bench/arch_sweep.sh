@@ -5,7 +5,7 @@
 #   bench/arch_sweep.sh CORPUS OUTDIR CPU_SECONDS CANDIDATE...
 #
 # A CANDIDATE is a named configuration (compact) or a JSON config file. Each
-# writes OUTDIR/<name>.bin, .state and .log; when its process has used
+# writes OUTDIR/<name>.bin, .state, .csv and .log; when its process has used
 # CPU_SECONDS of CPU time it gets SIGINT, which makes tf-train save both after
 # the step under way. Score the models afterwards with bench/eval_model.sh;
 # the training state lets the chosen one go on with `tf-train --resume`.
@@ -16,7 +16,7 @@ set -eu
 corpus=$1 out=$2 budget=$3
 shift 3
 train=${TF_TRAIN:-bin/tf-train}
-args=${TRAIN_ARGS:---seed 1 --steps 6000 --batch 4 --segment-seconds 1.5 --lr 2e-3 --epoch-steps 50 --valid 2 --valid-seconds 10}
+args=${TRAIN_ARGS:---seed 1 --steps 6000 --warmup 30 --batch 4 --segment-seconds 1.5 --lr 2e-3 --epoch-steps 50 --valid 2 --valid-seconds 10}
 mkdir -p "$out"
 tick=$(getconf CLK_TCK)
 pids=""
@@ -24,7 +24,7 @@ for c in "$@"; do
 	name=$(basename "$c" .json)
 	# shellcheck disable=SC2086
 	nice -n "${NICE:-10}" "$train" --init "$c" $args -j 1 --log-every 10 \
-		-o "$out/$name.bin" --state "$out/$name.state" "$corpus" >"$out/$name.log" 2>&1 &
+		-o "$out/$name.bin" --state "$out/$name.state" --csv "$out/$name.csv" "$corpus" >"$out/$name.log" 2>&1 &
 	pids="$pids $!"
 	echo "$name: pid $!"
 done

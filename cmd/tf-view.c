@@ -26,6 +26,7 @@
 #define STEM_NAME_MAX 64
 #define MAX_VALUES (1 << 24) /* columns x rows of all panels averaged at once */
 #define MIN_PANEL 16
+#define SHADES 240 /* colours of the map used: with the labels', a PNG palette holds them */
 
 #define WHITE 0xFFFFFFu
 #define BLACK 0x000000u
@@ -349,14 +350,13 @@ static void tick_label(char *buf, size_t len, double v, const char *unit)
 	snprintf(buf, len, "%g%s", round(v * 100) / 100, unit);
 }
 
-/* The value of a pixel: 0 (dark) to 1 (bright). */
+/* The value of a pixel: 0 (dark) to 1 (bright), in SHADES steps. */
 static double shade(double v, const struct input *in, double ref_power, double range)
 {
-	if (in->masks)
-		return v;
-	if (!(v > 0))
-		return 0;
-	return 1 + 10 * log10(v / ref_power) / range;
+	if (!in->masks)
+		v = v > 0 ? 1 + 10 * log10(v / ref_power) / range : 0;
+	v = v > 0 ? v < 1 ? v : 1 : 0; /* NaN too */
+	return round(v * (SHADES - 1)) / (SHADES - 1);
 }
 
 static void draw(struct raster *rs, const struct layout *l, const struct input *in, const struct options *o,
@@ -442,7 +442,8 @@ static void draw(struct raster *rs, const struct layout *l, const struct input *
 	/* the colour bar, beside all the panels */
 	int bx = l->left + l->plot_w + 6 * f, bw = 10 * f;
 	for (int y = 0; y < panels_h; y++)
-		raster_fill(rs, bx, top0 + y, bw, 1, colormap(1 - (double)y / (panels_h - 1)));
+		raster_fill(rs, bx, top0 + y, bw, 1,
+			    colormap(round((1 - (double)y / (panels_h - 1)) * (SHADES - 1)) / (SHADES - 1)));
 	raster_fill(rs, bx - f, top0 - f, bw + 2 * f, f, BLACK);
 	raster_fill(rs, bx - f, top0 + panels_h, bw + 2 * f, f, BLACK);
 	int lx = bx + bw + 2 * f + l->tick;
@@ -473,7 +474,36 @@ static void png_quiet(png_structp png, png_const_charp msg)
 	(void)png, (void)msg;
 }
 
-static int write_png(FILE *fp, const struct raster *r)
+/* The picture's colours as a palette and each pixel's index in it; 0 if
+ * it has more than 256 colours. */
+static int make_palette(const struct raster *r, png_color *palette, uint8_t *index)
+{
+	enum { SLOTS = 1024 }; /* open addressing, well under half full */
+	uint32_t key[SLOTS];
+	int16_t slot_colour[SLOTS];
+	int n = 0;
+	memset(slot_colour, -1, sizeof slot_colour);
+	for (size_t i = 0; i < (size_t)r->width * r->height; i++) {
+		const uint8_t *p = r->rgb + 3 * i;
+		uint32_t c = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+		size_t h = (c * 2654435761u) % SLOTS;
+		while (slot_colour[h] >= 0 && key[h] != c)
+			h = (h + 1) % SLOTS;
+		if (slot_colour[h] < 0) {
+			if (n == 256)
+				return 0;
+			key[h] = c;
+			slot_colour[h] = (int16_t)n;
+			palette[n++] = (png_color){p[0], p[1], p[2]};
+		}
+		index[i] = (uint8_t)slot_colour[h];
+	}
+	return n;
+}
+
+/* The PNG: indexed when index is not NULL, RGB otherwise. */
+static int png_write_picture(FILE *fp, const struct raster *r, const uint8_t *index, const png_color *palette,
+			     int ncolours)
 {
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_fail, png_quiet);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -486,18 +516,35 @@ static int write_png(FILE *fp, const struct raster *r)
 		return -1;
 	}
 	png_init_io(png, fp);
-	png_set_IHDR(png, info, (png_uint_32)r->width, (png_uint_32)r->height, 8, PNG_COLOR_TYPE_RGB,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_set_IHDR(png, info, (png_uint_32)r->width, (png_uint_32)r->height, 8,
+		     index ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	if (index)
+		png_set_PLTE(png, info, (png_colorp)palette, ncolours);
 	png_set_compression_level(png, 9);
 	png_text t = {.compression = PNG_TEXT_COMPRESSION_NONE, .key = "Software",
 		      .text = "tf-view (tfswa) " TF_VERSION};
 	png_set_text(png, info, &t, 1);
 	png_write_info(png, info);
 	for (int y = 0; y < r->height; y++)
-		png_write_row(png, r->rgb + (size_t)y * r->width * 3);
+		png_write_row(png, index ? index + (size_t)y * r->width : r->rgb + (size_t)y * r->width * 3);
 	png_write_end(png, NULL);
 	png_destroy_write_struct(&png, &info);
 	return 0;
+}
+
+/* An indexed PNG when the colours fit a palette (a third of the bytes
+ * before compression, and they compress better), RGB otherwise. */
+static int write_png(FILE *fp, const struct raster *r)
+{
+	png_color palette[256];
+	uint8_t *index = malloc((size_t)r->width * r->height);
+	if (!index)
+		return tf_seterr("out of memory for the PNG writer");
+	int ncolours = make_palette(r, palette, index);
+	int rc = png_write_picture(fp, r, ncolours ? index : NULL, palette, ncolours);
+	free(index);
+	return rc;
 }
 
 int main(int argc, char **argv)

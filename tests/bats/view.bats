@@ -75,7 +75,7 @@ panels() {
 @test "a spectrogram stream becomes a valid PNG of the size asked" {
 	tf-view -W 320 -H 200 "$D/mono.stream" -o "$D/mono.png"
 	run file "$D/mono.png"
-	[[ "$output" == *"PNG image data, 320 x 200, 8-bit/color RGB"* ]]
+	[[ "$output" == *"PNG image data, 320 x 200, 8-bit colormap"* ]]
 	run $PY "$PNG" "$D/mono.png"
 	[ "$status" -eq 0 ]
 	[ "$output" = "320 200" ]

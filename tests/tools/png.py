@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Test helper: reads a PNG as written by tf-view (8-bit RGB, not
-interlaced) with nothing but zlib and numpy, checking its signature, every
+"""Test helper: reads a PNG as written by tf-view (8-bit RGB or 8-bit
+palette, not interlaced) with nothing but zlib and numpy, checking its signature, every
 chunk's CRC and the image data's length on the way.
 
   png.py FILE [OUT.npy]   prints "WIDTH HEIGHT"; with OUT.npy, saves the pixels [height, width, 3]
@@ -16,7 +16,7 @@ def read_png(path):
     data = open(path, "rb").read()
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG signature")
-    pos, idat, ihdr, ended = 8, b"", None, False
+    pos, idat, ihdr, ended, plte = 8, b"", None, False, None
     while pos < len(data):
         n, kind = struct.unpack(">I4s", data[pos:pos + 8])
         body = data[pos + 8:pos + 8 + n]
@@ -25,6 +25,8 @@ def read_png(path):
             raise ValueError("chunk %r: bad length or CRC" % kind)
         if kind == b"IHDR":
             ihdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"PLTE":
+            plte = np.frombuffer(body, np.uint8).reshape(-1, 3)
         elif kind == b"IDAT":
             idat += body
         elif kind == b"IEND":
@@ -34,10 +36,11 @@ def read_png(path):
     if not ihdr or not ended:
         raise ValueError("no IHDR or no IEND")
     w, h, depth, colour, _, _, interlace = ihdr
-    if (depth, colour, interlace) != (8, 2, 0):
-        raise ValueError("not 8-bit RGB without interlacing: %r" % (ihdr,))
+    if depth != 8 or colour not in (2, 3) or interlace or (colour == 3 and plte is None):
+        raise ValueError("not 8-bit RGB or palette without interlacing: %r" % (ihdr,))
     raw = zlib.decompress(idat)
-    stride = 3 * w
+    bpp = 3 if colour == 2 else 1
+    stride = bpp * w
     if len(raw) != h * (stride + 1):
         raise ValueError("image data of %d bytes for %d x %d" % (len(raw), w, h))
     img = np.zeros((h, stride), np.int32)
@@ -47,9 +50,9 @@ def read_png(path):
         line = np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int32)
         out = np.zeros(stride, np.int32)
         for x in range(stride):
-            a = out[x - 3] if x >= 3 else 0
+            a = out[x - bpp] if x >= bpp else 0
             b = prev[x]
-            c = prev[x - 3] if x >= 3 else 0
+            c = prev[x - bpp] if x >= bpp else 0
             if f == 0:
                 p = 0
             elif f == 1:
@@ -66,6 +69,10 @@ def read_png(path):
             out[x] = (line[x] + p) & 255
         img[y] = out
         prev = out
+    if colour == 3:
+        if img.max() >= len(plte):
+            raise ValueError("a palette index beyond the %d colours" % len(plte))
+        return plte[img]
     return img.reshape(h, w, 3).astype(np.uint8)
 
 

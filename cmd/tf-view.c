@@ -299,7 +299,8 @@ static void plan_layout(const struct options *o, const struct input *in, struct 
 		    l->height, in->nstems, in->nstems == 1 ? "" : "s", MIN_PANEL, fixed + in->nstems * MIN_PANEL,
 		    RASTER_MAX_SIDE);
 	if ((int64_t)l->plot_w * l->panel_h * in->nstems > MAX_VALUES)
-		die("a picture of %d panels of %d x %d pixels is too large", in->nstems, l->plot_w, l->panel_h);
+		die("a picture of %d panel%s of %d x %d pixels is too large", in->nstems, in->nstems == 1 ? "" : "s",
+		    l->plot_w, l->panel_h);
 
 	/* the frequency axis: bins from fmin (0 Hz on a linear axis) up to fmax */
 	double nyquist = in->rate / 2.0;

@@ -248,11 +248,14 @@ static const char *model_name(const char *path)
 /* Two different files of one name would share a label: label them by path. */
 static void unique_names(struct bench *b)
 {
+	int clash[MAX_SOURCES] = {0};
 	for (int i = 0; i < b->nsrc; i++)
 		for (int j = 0; j < b->nsrc; j++)
-			if (i != j && b->src[i].path && b->src[j].path && !strcmp(model_name(b->src[i].path),
-			    model_name(b->src[j].path)) && strcmp(b->src[i].path, b->src[j].path))
-				b->src[i].label = b->src[i].path;
+			clash[i] |= i != j && b->src[i].path && b->src[j].path &&
+				    !strcmp(b->src[i].label, b->src[j].label) && strcmp(b->src[i].path, b->src[j].path);
+	for (int i = 0; i < b->nsrc; i++)
+		if (clash[i])
+			b->src[i].label = b->src[i].path;
 }
 
 /* Reads every model's header and checks the shape against it before any

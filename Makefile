@@ -64,6 +64,12 @@ bin/tf-corpus: build/cmd/tf-corpus.o $(CORPUS_SYNTH) build/libtfswa.a
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $$(pkg-config --libs fluidsynth glib-2.0)
 
+# libpng: only tf-view links it (it writes the pictures).
+build/cmd/tf-view.o: CFLAGS += $$(pkg-config --cflags libpng)
+bin/tf-view: build/cmd/tf-view.o build/libtfswa.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $$(pkg-config --libs libpng)
+
 build/tests/%: build/tests/unit/%.o build/libtfswa.a
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

@@ -77,7 +77,8 @@ struct options {
 
 /* One thing measured: a model or a command. */
 struct source {
-	const char *label;
+	const char *label;        /* a model's name (file name without .bin), a command's label */
+	const char *path;         /* a model's file; NULL for a command */
 	const char *command;      /* NULL for a model */
 	struct unet_config cfg;   /* a command's is the first model's */
 	int64_t params;
@@ -101,6 +102,7 @@ struct bench {
 	struct source src[MAX_SOURCES];
 	int nsrc;
 	double peak[MAX_THREADS]; /* FMA peak GFLOP/s per thread count */
+	struct fma_peak probe[MAX_THREADS];
 	struct result res[MAX_SOURCES][MAX_THREADS];
 };
 
@@ -228,6 +230,34 @@ static void resolve_shape(const char *path, const struct unet_config *c, const c
 		    (long long)s[1], (long long)s[2], (long long)s[3]);
 }
 
+/* A model's row label: its file name without the directory and ".bin";
+ * the path when another model has the same name. */
+static const char *model_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".bin"))
+		n -= 4;
+	char *name = strndup(base, n);
+	if (!name)
+		die("out of memory");
+	return name;
+}
+
+/* Two different files of one name would share a label: label them by path. */
+static void unique_names(struct bench *b)
+{
+	int clash[MAX_SOURCES] = {0};
+	for (int i = 0; i < b->nsrc; i++)
+		for (int j = 0; j < b->nsrc; j++)
+			clash[i] |= i != j && b->src[i].path && b->src[j].path &&
+				    !strcmp(b->src[i].label, b->src[j].label) && strcmp(b->src[i].path, b->src[j].path);
+	for (int i = 0; i < b->nsrc; i++)
+		if (clash[i])
+			b->src[i].label = b->src[i].path;
+}
+
 /* Reads every model's header and checks the shape against it before any
  * time is spent measuring; commands borrow the first model's figures. */
 static void describe_sources(struct bench *b)
@@ -235,21 +265,24 @@ static void describe_sources(struct bench *b)
 	const struct options *o = &b->o;
 	for (int i = 0; i < o->nmodels; i++) {
 		struct source *s = &b->src[b->nsrc++];
-		s->label = o->models[i];
-		if (model_read_config(&s->cfg, s->label))
+		s->path = o->models[i];
+		s->label = model_name(s->path);
+		if (model_read_config(&s->cfg, s->path))
 			die_lib("");
-		resolve_shape(s->label, &s->cfg, o->shape, s->shape);
+		resolve_shape(s->path, &s->cfg, o->shape, s->shape);
 		s->params = unet_param_count(&s->cfg);
 		unet_stage_flops(&s->cfg, (int)s->shape[2], (int)s->shape[3], s->stage_gflop);
 		for (int k = 0; k < UNET_STAGES; k++)
 			s->gflop += (s->stage_gflop[k] *= 1e-9 * (double)s->shape[0]);
 	}
+	unique_names(b);
 	if (o->profile && b->src[0].shape[0] != 1)
 		die("--profile needs a batch of 1 (the stages of several items interleave)");
 	for (int i = 0; i < o->ncmds; i++) {
 		struct source *s = &b->src[b->nsrc++];
 		*s = b->src[0];
 		s->label = o->cmd_label[i];
+		s->path = NULL;
 		s->command = o->cmd[i];
 		s->params = 0;
 	}
@@ -333,10 +366,10 @@ static void model_open(const struct bench *b, int si, struct bench_model *bm)
 {
 	const struct source *s = &b->src[si];
 	bm->B = (int)s->shape[0], bm->H = (int)s->shape[2], bm->W = (int)s->shape[3];
-	if (model_load(&bm->m, s->label))
+	if (model_load(&bm->m, s->path))
 		die_lib("");
 	if (!(bm->u = unet_prepare(&bm->m)))
-		die_lib(s->label);
+		die_lib(s->path);
 	size_t nin = (size_t)bm->B * bm->m.cfg.in_channels * bm->H * bm->W,
 	       nout = (size_t)bm->B * bm->m.cfg.out_channels * bm->H * bm->W;
 	bm->in = tf_alloc_aligned(nin, sizeof(float));
@@ -609,7 +642,7 @@ static void measure_command(struct bench *b, int si)
 		die_lib("");
 	for (int ti = 0; ti < o->nthreads; ti++) {
 		struct result *r = &b->res[si][ti];
-		char *cmd = expand(s->command, s, b->src[0].label, o->threads[ti]);
+		char *cmd = expand(s->command, s, b->src[0].path, o->threads[ti]);
 		int printed = 1, p;
 		double rss;
 		info("%s: %s", s->label, cmd);
@@ -798,10 +831,16 @@ static void markdown(const struct bench *b)
 		markdown_profile(b);
 	printf("\nFMA peak (%s loop, measured):", fma_peak_isa());
 	for (int ti = 0; ti < b->o.nthreads; ti++)
-		printf("%s %d thread%s %.1f GFLOP/s", ti ? "," : "", b->o.threads[ti],
-		       b->o.threads[ti] == 1 ? "" : "s", b->peak[ti]);
+		printf("%s %d thread%s %.1f GFLOP/s%s", ti ? "," : "", b->o.threads[ti],
+		       b->o.threads[ti] == 1 ? "" : "s", b->peak[ti], b->probe[ti].busy ? " (busy)" : "");
 	printf(". Kernels: gemm %s; attention %s; int8 products %s.\n", gemm_describe(), attention_kernel_name(),
 	       qgemm_kernel_name());
+	for (int ti = 0; ti < b->o.nthreads; ti++)
+		if (b->probe[ti].busy)
+			printf("The machine looked busy while the peak was measured on %d thread%s: the median of %d "
+			       "short trials was %.1f GFLOP/s, %.0f%% of the best; the peak and %% of peak may be low.\n",
+			       b->o.threads[ti], b->o.threads[ti] == 1 ? "" : "s", b->probe[ti].trials,
+			       b->probe[ti].median_gflops, 100 * b->probe[ti].median_gflops / b->peak[ti]);
 	printf("Forward pass of random input after %d warm-up run%s, %d timed; RTF: seconds to run the "
 	       "network over a %g s track in segments of T frames, per second of audio.\n",
 	       b->o.warmup, b->o.warmup == 1 ? "" : "s", b->o.runs, b->o.track_seconds);
@@ -820,7 +859,7 @@ static void markdown(const struct bench *b)
 static void csv(const struct bench *b)
 {
 	printf("label,kind,params,shape,threads,gflop,median_s,min_s,max_s,gflops,peak_gflops,"
-	       "peak_fraction,rtf,segments,peak_rss_mb,ratio,timing");
+	       "peak_fraction,rtf,segments,peak_rss_mb,ratio,timing,peak_busy");
 	for (int k = 0; b->o.profile && k < UNET_STAGES; k++)
 		printf(",%s_s", unet_stage_names[k]);
 	printf("\n");
@@ -839,7 +878,7 @@ static void csv(const struct bench *b)
 				printf("%.6g,%lld", f.rtf, (long long)f.segments);
 			else
 				printf(",");
-			printf(",%.1f,%.6g,%s", r->rss_mb, f.ratio, r->timing);
+			printf(",%.1f,%.6g,%s,%d", r->rss_mb, f.ratio, r->timing, b->probe[ti].busy);
 			for (int k = 0; b->o.profile && k < UNET_STAGES; k++)
 				printf(s->command ? "," : ",%.6g", r->stage[k]);
 			printf("\n");
@@ -864,7 +903,7 @@ static void json_result(const struct bench *b, int si, int ti)
 	if (s->command)
 		json_string("command", s->command);
 	else
-		json_string("model", s->label);
+		json_string("model", s->path);
 	printf(", \"params\": %lld, \"shape\": [%lld, %lld, %lld, %lld], \"threads\": %d,\n",
 	       (long long)s->params, (long long)s->shape[0], (long long)s->shape[1],
 	       (long long)s->shape[2], (long long)s->shape[3], b->o.threads[ti]);
@@ -893,7 +932,9 @@ static void json(const struct bench *b)
 	printf(", \"attention\": \"%s\", \"fma_isa\": \"%s\",\n", attention_kernel_name(), fma_peak_isa());
 	printf("  \"fma_peak_gflops\": [");
 	for (int ti = 0; ti < b->o.nthreads; ti++)
-		printf("%s{\"threads\": %d, \"gflops\": %.6g}", ti ? ", " : "", b->o.threads[ti], b->peak[ti]);
+		printf("%s{\"threads\": %d, \"gflops\": %.6g, \"median_gflops\": %.6g, \"trials\": %d, \"busy\": %s}",
+		       ti ? ", " : "", b->o.threads[ti], b->peak[ti], b->probe[ti].median_gflops, b->probe[ti].trials,
+		       b->probe[ti].busy ? "true" : "false");
 	printf("],\n  \"runs\": %d, \"warmup\": %d, \"track_seconds\": %g,\n  \"results\": [\n", b->o.runs,
 	       b->o.warmup, b->o.track_seconds);
 	for (int ti = 0; ti < b->o.nthreads; ti++)
@@ -915,9 +956,16 @@ int main(int argc, char **argv)
 	describe_sources(&b);
 
 	for (int ti = 0; ti < b.o.nthreads; ti++) {
-		if (fma_peak_measure(b.o.threads[ti], &b.peak[ti]))
+		struct fma_peak *p = &b.probe[ti];
+		if (fma_peak_measure(b.o.threads[ti], p))
 			die_lib("");
-		info("FMA peak on %d threads (%s): %.1f GFLOP/s", b.o.threads[ti], fma_peak_isa(), b.peak[ti]);
+		b.peak[ti] = p->gflops;
+		info("FMA peak on %d threads (%s): best of %d trials %.1f GFLOP/s, median %.1f", b.o.threads[ti],
+		     fma_peak_isa(), p->trials, p->gflops, p->median_gflops);
+		if (p->busy)
+			warn("the machine looks busy: the FMA peak trials on %d thread%s disagree (median %.1f, best "
+			     "%.1f GFLOP/s); the peak and %% of peak may be low", b.o.threads[ti],
+			     b.o.threads[ti] == 1 ? "" : "s", p->median_gflops, p->gflops);
 	}
 	if (b.o.interleave)
 		measure_models_interleaved(&b);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "duration.h"
 #include "error.h"
 #include "fileio.h"
 #include "kernels/gemm.h"
@@ -29,9 +30,10 @@ static void usage(FILE *fp)
 		"  -o, --output FILE    write the stream to FILE (default standard output)\n"
 		"      --masks          write the masks (f32) instead of the separated stems\n"
 		"  -j, --threads N      threads to use (default: all cores)\n"
-		"      --segment N      frames per segment (default from the model; 0 = the\n"
-		"                       whole input as one segment, unpadded)\n"
-		"      --overlap N      frames shared by neighbouring segments (default from the model)\n"
+		"      --segment N      frames per segment, or seconds as in 3s (default from the\n"
+		"                       model; 0 = the whole input as one segment, unpadded)\n"
+		"      --overlap N      frames (or seconds, 1s) shared by neighbouring segments\n"
+		"                       (default from the model)\n"
 		"  -q, --quiet          no progress bar\n"
 		"  -v, --verbose        say what is being done\n"
 		"  -h, --help           show this help\n"
@@ -110,6 +112,8 @@ int main(int argc, char **argv)
 		{0, 0, 0, 0}};
 	const char *model_path = NULL, *out_path = NULL;
 	int masks = 0, threads = 0, segment = -1, overlap = -1, opt;
+	struct duration segment_arg, overlap_arg;
+	int segment_given = 0, overlap_given = 0;
 	progname = "tf-unet";
 	tf_alloc_keep_freed();
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
@@ -118,8 +122,16 @@ int main(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'M': masks = 1; break;
 		case 'j': threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
-		case 'S': segment = (int)parse_long(optarg, "--segment", 0, 1 << 20); break;
-		case 'O': overlap = (int)parse_long(optarg, "--overlap", 0, 1 << 19); break;
+		case 'S':
+			if (duration_parse(optarg, "--segment", 1 << 20, &segment_arg))
+				die_lib("");
+			segment_given = 1;
+			break;
+		case 'O':
+			if (duration_parse(optarg, "--overlap", 1 << 19, &overlap_arg))
+				die_lib("");
+			overlap_given = 1;
+			break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
@@ -138,6 +150,13 @@ int main(int argc, char **argv)
 	if (model_load(&m, model_path))
 		die_lib("");
 	const struct unet_config *c = &m.cfg;
+	/* seconds in frames of the model's STFT, which the stream must match */
+	if (segment_given &&
+	    (segment = (int)duration_frames(&segment_arg, "--segment", c->sample_rate, c->hop, 1 << 20)) < 0)
+		die_lib("");
+	if (overlap_given &&
+	    (overlap = (int)duration_frames(&overlap_arg, "--overlap", c->sample_rate, c->hop, 1 << 19)) < 0)
+		die_lib("");
 	if (segment < 0)
 		segment = c->segment;
 	if (overlap < 0)

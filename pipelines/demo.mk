@@ -5,7 +5,8 @@
 # generates (README: "The shipped model"); examples/held-out/ is 6 s of a
 # test-split track it never trained on, with its four true stems, so the
 # demo prints how far the separation is from them and from doing nothing
-# (every stem estimated as the mixture).
+# (every stem estimated as the mixture), and draws the separated stems
+# (build/demo/stems.png; doc/demo-stems.png is one such picture, in the README).
 DEMO       := build/demo
 DEMO_MODEL ?= models/tfswa-compact.bin
 DEMO_DIR   ?= examples/held-out
@@ -15,10 +16,13 @@ demo: all
 	@mkdir -p $(DEMO)
 	bin/tf-export --info $(DEMO_MODEL)
 	bin/tf-stft -m $(DEMO_MODEL) $(DEMO_DIR)/mixture.wav | bin/tf-unet -m $(DEMO_MODEL) | \
-		bin/tf-istft -o '$(DEMO)/%s.wav'
-	@ls -l $(DEMO)/*.wav
+		tee $(DEMO)/stems.stream | bin/tf-istft -o '$(DEMO)/%s.wav'
+	bin/tf-view -W 800 -H 520 $(DEMO)/stems.stream -o $(DEMO)/stems.png
+	@rm -f $(DEMO)/stems.stream
+	@ls -l $(DEMO)/*.wav $(DEMO)/stems.png
 	@echo
-	@echo "demo: separated $(DEMO_DIR)/mixture.wav into $(DEMO)/<stem>.wav; against the true stems:"
+	@echo "demo: separated $(DEMO_DIR)/mixture.wav into $(DEMO)/<stem>.wav (a picture of them: $(DEMO)/stems.png);"
+	@echo "demo: against the true stems:"
 	bin/tf-eval -q --ref-dir $(DEMO_DIR) --est-dir $(DEMO)
 	@echo "demo: doing nothing (each stem estimated as the mixture) scores:"
 	bin/tf-eval -q $(foreach s,$(DEMO_STEMS),--ref $(DEMO_DIR)/$(s).wav --est $(DEMO_DIR)/mixture.wav)

@@ -129,27 +129,43 @@ static double trial(enum isa isa, int threads, long n, int *team)
 	return t1 - t0;
 }
 
-int fma_peak_measure(int threads, double *gflops)
+int fma_peak_judge(double *rates, int n, struct fma_peak *p)
+{
+	struct timing_summary t;
+	if (n < 1)
+		return tf_seterr("fma peak: no trials");
+	for (int i = 0; i < n; i++)
+		if (!(rates[i] > 0) || rates[i] > 1e300)
+			return tf_seterr("fma peak: trial %d ran at %g GFLOP/s", i, rates[i]);
+	if (timing_summarise(rates, n, &t))
+		return -1;
+	p->gflops = t.max;
+	p->median_gflops = t.median;
+	p->trials = n;
+	p->busy = t.median < FMA_PEAK_BUSY * t.max;
+	return 0;
+}
+
+/* Many short trials rather than a few long ones: on a shared machine some
+ * of them find the cores free, and the best of those is the peak. */
+int fma_peak_measure(int threads, struct fma_peak *p)
 {
 	static const int lanes[] = {1, 8, 16};
 	enum isa isa = best_isa();
 	int team = 0;
 	long n = 1000;
-	double t, best = 0;
+	double t, rates[FMA_PEAK_TRIALS];
 	if (threads < 1)
 		return tf_seterr("fma peak: %d threads", threads);
-	/* grow the loop until one trial takes about 20 ms */
-	while ((t = trial(isa, threads, n, &team)) < 0.02 && n < (1L << 40))
-		n = t > 1e-4 ? (long)((double)n * 0.02 / t) + 1 : n * 10;
+	/* grow the loop until one trial takes about 10 ms */
+	while ((t = trial(isa, threads, n, &team)) < 0.01 && n < (1L << 40))
+		n = t > 1e-4 ? (long)((double)n * 0.01 / t) + 1 : n * 10;
 	if (team != threads)
 		return tf_seterr("fma peak: asked for %d threads, OpenMP gave %d", threads, team);
-	for (int i = 0; i < 5; i++)
-		if ((t = trial(isa, threads, n, &team)) > 0) {
-			double rate = (double)threads * (double)n * CHAINS * lanes[isa] * 2 / t;
-			best = rate > best ? rate : best;
-		}
-	if (best <= 0)
-		return tf_seterr("fma peak: the clock did not advance");
-	*gflops = best * 1e-9;
-	return 0;
+	for (int i = 0; i < FMA_PEAK_TRIALS; i++) {
+		if ((t = trial(isa, threads, n, &team)) <= 0)
+			return tf_seterr("fma peak: the clock did not advance");
+		rates[i] = (double)threads * (double)n * CHAINS * lanes[isa] * 2 / t * 1e-9;
+	}
+	return fma_peak_judge(rates, FMA_PEAK_TRIALS, p);
 }

@@ -9,9 +9,25 @@
 /* "avx512", "avx2" or "scalar": the loop fma_peak_measure runs here. */
 const char *fma_peak_isa(void);
 
-/* GFLOP/s of the loop on `threads` OpenMP threads, best of a few trials of
- * about 20 ms each. -1 with a message if threads < 1 or OpenMP would not
- * give that many. */
-int fma_peak_measure(int threads, double *gflops);
+/* What the probe found: the best rate of its trials (the one least
+ * disturbed by other processes), the median, and whether they disagreed so
+ * much that the machine looked busy (then the best is likely low too). */
+struct fma_peak {
+	double gflops;         /* best trial */
+	double median_gflops;  /* median trial */
+	int trials;
+	int busy;              /* median below FMA_PEAK_BUSY x best */
+};
+#define FMA_PEAK_TRIALS 9
+#define FMA_PEAK_BUSY 0.9
+
+/* The loop on `threads` OpenMP threads, FMA_PEAK_TRIALS trials of about
+ * 10 ms each. -1 with a message if threads < 1 or OpenMP would not give
+ * that many. */
+int fma_peak_measure(int threads, struct fma_peak *p);
+
+/* Judges the rates (GFLOP/s) of n trials, n >= 1; sorts rates in place.
+ * -1 with a message if n < 1 or a rate is not positive and finite. */
+int fma_peak_judge(double *rates, int n, struct fma_peak *p);
 
 #endif

@@ -12,6 +12,12 @@ setup_file() {
 		--n-fft 62 --hop 16 --stems drums,bass,other,vocals -o "$D/s.bin"
 }
 
+# tf-bench with its stderr apart: on a busy machine it warns there, and the
+# tests below read the tables line by line
+bench() {
+	tf-bench "$@" 2>"$D/stderr"
+}
+
 @test "tf-bench --help and --version" {
 	run tf-bench --help
 	[ "$status" -eq 0 ]
@@ -22,33 +28,33 @@ setup_file() {
 }
 
 @test "markdown: a row per model and thread count, with the expected columns" {
-	run tf-bench -r 2 -t 1,2 -m "$D/m.bin" "$D/m.bin"
+	run bench -r 2 -t 1,2 -m "$D/m.bin" "$D/m.bin"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	[[ "${lines[0]}" == "| model | params | shape | threads | GFLOP | median ms | min ms | max ms | GFLOP/s | % of peak | RTF (180 s) | peak RSS MB | vs first |" ]]
-	[ "$(printf '%s\n' "$output" | grep -c "^| $D/m.bin | ")" -eq 4 ]
-	[ "$(printf '%s\n' "$output" | grep -c "^| $D/m.bin | .* | 1x2x32x256 | 1 | ")" -eq 2 ]
-	[ "$(printf '%s\n' "$output" | grep -c "^| $D/m.bin | .* | 1x2x32x256 | 2 | ")" -eq 2 ]
+	[ "$(printf '%s\n' "$output" | grep -c "^| m | ")" -eq 4 ]
+	[ "$(printf '%s\n' "$output" | grep -c "^| m | .* | 1x2x32x256 | 1 | ")" -eq 2 ]
+	[ "$(printf '%s\n' "$output" | grep -c "^| m | .* | 1x2x32x256 | 2 | ")" -eq 2 ]
 	# every row has the 13 columns
-	[ "$(printf '%s\n' "$output" | grep '^| /' | awk -F'|' '{print NF}' | sort -u)" = 15 ]
-	[[ "$output" == *"FMA peak ("*" loop, measured): 1 thread "*" GFLOP/s, 2 threads "* ]]
+	[ "$(printf '%s\n' "$output" | grep '^| m |' | awk -F'|' '{print NF}' | sort -u)" = 15 ]
+	[[ "$output" == *"FMA peak ("*" loop, measured): 1 thread "*" GFLOP/s"*", 2 threads "* ]]
 }
 
 @test "the GFLOP are tf-export --flops's" {
 	want=$(tf-export --info "$D/m.bin" --flops 40x50 | sed -n 's/^flops: //p')
-	run tf-bench -r 2 -t 1 --shape 1x2x40x50 "$D/m.bin"
+	run bench -r 2 -t 1 --shape 1x2x40x50 "$D/m.bin"
 	[ "$status" -eq 0 ]
-	got=$(printf '%s\n' "$output" | awk -F' *[|] *' '/^[|] \// {print $6}')
+	got=$(printf '%s\n' "$output" | awk -F' *[|] *' '/^[|] m / {print $6}')
 	echo "want $want got $got"
 	[ "$got" = "$want" ]
 	# FxT: batch 1 and the model's channels
-	run tf-bench -r 2 -t 1 --shape 40x50 --csv "$D/s.bin"
+	run bench -r 2 -t 1 --shape 40x50 --csv "$D/s.bin"
 	[ "$status" -eq 0 ]
 	[[ "${lines[1]}" == *",1x4x40x50,"* ]]
 }
 
 @test "--json parses and has the fields" {
-	run tf-bench -r 2 -t 1,2 --json --profile -m "$D/m.bin"
+	run bench -r 2 -t 1,2 --json --profile -m "$D/m.bin"
 	[ "$status" -eq 0 ]
 	printf '%s\n' "$output" > "$D/out.json"
 	run $PY -c "
@@ -57,6 +63,8 @@ d = json.load(open('$D/out.json'))
 assert d['program'] == 'tf-bench' and d['runs'] == 2 and d['warmup'] == 1, d
 assert [p['threads'] for p in d['fma_peak_gflops']] == [1, 2]
 assert all(p['gflops'] > 0 for p in d['fma_peak_gflops'])
+assert all(0 < p['median_gflops'] <= p['gflops'] and p['trials'] == 9 and p['busy'] in (True, False)
+           for p in d['fma_peak_gflops'])
 rs = d['results']
 assert len(rs) == 2 and [r['threads'] for r in rs] == [1, 2]
 for r in rs:
@@ -64,6 +72,7 @@ for r in rs:
               'gflops', 'peak_gflops', 'peak_fraction', 'rtf', 'segments', 'peak_rss_mb', 'ratio', 'timing', 'stages'):
         assert k in r, k
     assert r['shape'] == [1, 2, 32, 256] and r['kind'] == 'model'
+    assert r['label'] == 'm' and r['model'] == '$D/m.bin', (r['label'], r['model'])
     assert r['min_s'] <= r['median_s'] <= r['max_s']
     assert r['peak_rss_mb'] > 0 and r['ratio'] == 1
     # 180 s at 44.1 kHz, hop 16: 496126 frames in segments of 256 overlapping by 64
@@ -76,7 +85,7 @@ print('ok')
 }
 
 @test "--profile: every stage, none negative, adding up to the total" {
-	run tf-bench -r 2 -t 1 --profile --json "$D/m.bin"
+	run bench -r 2 -t 1 --profile --json "$D/m.bin"
 	[ "$status" -eq 0 ]
 	printf '%s\n' "$output" > "$D/p.json"
 	run $PY -c "
@@ -93,31 +102,31 @@ print('ok')
 "
 	echo "$output"
 	[ "$status" -eq 0 ]
-	run tf-bench -r 2 -t 1 --profile "$D/m.bin"
+	run bench -r 2 -t 1 --profile "$D/m.bin"
 	for s in stem enc0 enc1 enc2 bottleneck dec0 dec1 dec2 head "sum of stages"; do
-		[[ "$output" == *"| $D/m.bin | 1 | $s | "* ]]
+		[[ "$output" == *"| m | 1 | $s | "* ]]
 	done
 }
 
 @test "--csv: a header and a row per configuration" {
-	run tf-bench -r 2 -t 1,2 --csv "$D/m.bin"
+	run bench -r 2 -t 1,2 --csv "$D/m.bin"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 3 ]
-	[ "${lines[0]}" = "label,kind,params,shape,threads,gflop,median_s,min_s,max_s,gflops,peak_gflops,peak_fraction,rtf,segments,peak_rss_mb,ratio,timing" ]
-	[[ "${lines[1]}" == "\"$D/m.bin\",model,"*",1x2x32x256,1,"* ]]
-	[[ "${lines[2]}" == "\"$D/m.bin\",model,"*",1x2x32x256,2,"* ]]
+	[ "${lines[0]}" = "label,kind,params,shape,threads,gflop,median_s,min_s,max_s,gflops,peak_gflops,peak_fraction,rtf,segments,peak_rss_mb,ratio,timing,peak_busy" ]
+	[[ "${lines[1]}" == "\"m\",model,"*",1x2x32x256,1,"* ]]
+	[[ "${lines[2]}" == "\"m\",model,"*",1x2x32x256,2,"* ]]
 	n=$(printf '%s\n' "$output" | $PY -c "import csv, sys; print(sorted({len(r) for r in csv.reader(sys.stdin)}))")
-	[ "$n" = "[17]" ]
+	[ "$n" = "[18]" ]
 }
 
 @test "--ref-cmd: a row with its ratio; 'seconds: X' is its time; placeholders filled in" {
-	run tf-bench -r 2 -t 1 -m "$D/m.bin" --ref-cmd "sh -c 'echo seconds: 0.5'" \
+	run bench -r 2 -t 1 -m "$D/m.bin" --ref-cmd "sh -c 'echo seconds: 0.5'" \
 		--ref-cmd "args=echo {B} {C} {F} {T} {shape} {threads} {model} {other} > $D/args"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	row=$(printf '%s\n' "$output" | grep "^| sh -c 'echo seconds: 0.5' | ")
 	[[ "$row" == *" | 500.0 | 500.0 | 500.0 | "* ]]
-	ours=$(printf '%s\n' "$output" | awk -F' *[|] *' '/^[|] \// {print $7}')
+	ours=$(printf '%s\n' "$output" | awk -F' *[|] *' '/^[|] m / {print $7}')
 	ratio=$(printf '%s\n' "$row" | awk -F' *[|] *' '{print $14}')
 	echo "ours $ours ms, ratio $ratio"
 	[[ "$ratio" == *x ]]
@@ -130,7 +139,7 @@ print('ok')
 }
 
 @test "--ref-cmd: the command's peak RSS is its own, not tf-bench's" {
-	run tf-bench -r 1 -w 0 -t 1 --shape 1x2x256x256 --csv "$D/m.bin" --ref-cmd "nothing=true"
+	run bench -r 1 -w 0 -t 1 --shape 1x2x256x256 --csv "$D/m.bin" --ref-cmd "nothing=true"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	ours=$(printf '%s
@@ -141,12 +150,38 @@ print('ok')
 }
 
 @test "--compare: one row per model, one column per thread count" {
-	run tf-bench -r 2 -t 1,2 --compare -m "$D/m.bin" "$D/m.bin" --ref-cmd "ref=echo seconds: 1"
+	run bench -r 2 -t 1,2 --compare -m "$D/m.bin" "$D/m.bin" --ref-cmd "ref=echo seconds: 1"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	[ "${lines[0]}" = "| model | 1 thread, median ms (vs first) | 2 threads, median ms (vs first) |" ]
-	[[ "${lines[2]}" == "| $D/m.bin | "*" (1.00x) | "*" (1.00x) |" ]]
+	[[ "${lines[2]}" == "| m | "*" (1.00x) | "*" (1.00x) |" ]]
 	[[ "${lines[4]}" == "| ref | 1000 ("*"x) | 1000 ("*"x) |" ]]
+}
+
+@test "model rows are named by the file name; two files of one name by their paths" {
+	mkdir -p "$D/other"
+	cp "$D/m.bin" "$D/other/m.bin"
+	cp "$D/m.bin" "$D/tiny"
+	run bench -r 1 -w 0 -t 1 --compare "$D/m.bin" "$D/tiny"
+	[ "$status" -eq 0 ]
+	[[ "${lines[2]}" == "| m | "* ]]
+	[[ "${lines[3]}" == "| tiny | "* ]]
+	run bench -r 1 -w 0 -t 1 --compare "$D/m.bin" "$D/other/m.bin"
+	[ "$status" -eq 0 ]
+	[[ "${lines[2]}" == "| $D/m.bin | "* ]]
+	[[ "${lines[3]}" == "| $D/other/m.bin | "* ]]
+}
+
+@test "the peak line says when the machine looked busy" {
+	run bench -r 1 -w 0 -t 1 "$D/m.bin"
+	[ "$status" -eq 0 ]
+	# whichever it was, the table and stderr agree
+	if grep -q "machine looks busy" "$D/stderr"; then
+		[[ "$output" == *"GFLOP/s (busy)"* ]]
+		[[ "$output" == *"The machine looked busy while the peak was measured on 1 thread"* ]]
+	else
+		[[ "$output" != *"(busy)"* ]]
+	fi
 }
 
 @test "bad input: one clean line" {
@@ -172,10 +207,15 @@ print('ok')
 	assert_clean_failure tf-bench
 	run tf-bench -m "$D/m.bin" --json --csv
 	assert_clean_failure tf-bench
-	run tf-bench -r 1 -m "$D/m.bin" --ref-cmd false
-	assert_clean_failure tf-bench
-	run tf-bench -r 1 -m "$D/m.bin" --ref-cmd 'echo seconds: soon'
-	assert_clean_failure tf-bench
+	# these fail after the peak probe, which may have warned of a busy machine
+	for cmd in false 'echo seconds: soon'; do
+		run bench -r 1 -m "$D/m.bin" --ref-cmd "$cmd"
+		[ "$status" -eq 1 ]
+		[ -z "$output" ]
+		grep -v '^tf-bench: the machine looks busy' "$D/stderr" > "$D/rest" || true
+		[ "$(wc -l < "$D/rest")" -eq 1 ]
+		grep -q "^tf-bench: --ref-cmd '$cmd'" "$D/rest"
+	done
 	run tf-bench -m "$D/m.bin" --shape 2x2x32x32 --profile
 	assert_clean_failure tf-bench
 }

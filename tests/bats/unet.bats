@@ -68,6 +68,31 @@ assert a.shape == b.shape and np.abs(a - b).max() < 1e-5
 	[ "$status" -eq 0 ]
 }
 
+@test "--segment and --overlap in seconds: round(seconds x rate / hop) frames" {
+	# 44.1 kHz, hop 16: 0.1 s is 275.6 frames (276), 0.02 s is 55.1 (55)
+	run tf-unet -v -m "$D/mono.bin" --masks --segment 0.1s --overlap 0.02s "$D/mono.stream" -o "$D/sec.stream"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"segment 276 frames, overlap 55;"* ]]
+	tf-unet -q -m "$D/mono.bin" --masks --segment 276 --overlap 55 "$D/mono.stream" -o "$D/frames.stream"
+	cmp "$D/sec.stream" "$D/frames.stream"
+	# 0s is the whole input, as 0 is
+	tf-unet -q -m "$D/mono.bin" --masks --segment 0s "$D/mono.stream" -o "$D/whole-s.stream"
+	tf-unet -q -m "$D/mono.bin" --masks --segment 0 "$D/mono.stream" -o "$D/whole.stream"
+	cmp "$D/whole-s.stream" "$D/whole.stream"
+	for bad in 3x 1e3s -1s s infs 3.s.s " 3" 2000000 100000s; do
+		run tf-unet -m "$D/mono.bin" --segment "$bad" "$D/mono.stream" -o "$D/bad.stream"
+		assert_clean_failure tf-unet
+		[[ "$output" == "tf-unet: --segment: "* ]]
+	done
+	run tf-unet -m "$D/mono.bin" --overlap 1.5 "$D/mono.stream" -o "$D/bad.stream"
+	assert_clean_failure tf-unet
+	# an overlap given in seconds is checked in frames like any other
+	run tf-unet -m "$D/mono.bin" --segment 0.1s --overlap 0.06s "$D/mono.stream" -o "$D/bad.stream"
+	assert_clean_failure tf-unet
+	[[ "$output" == *"--overlap 165: at most half the segment (138)"* ]]
+	[ ! -e "$D/bad.stream" ]
+}
+
 @test "a stream that does not fit the model is refused with the tf-stft options that fit" {
 	$PY "$S" spec 20 1 62 16 48000 > "$D/rate.stream"
 	run tf-unet -m "$D/mono.bin" "$D/rate.stream"

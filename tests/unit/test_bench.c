@@ -1,6 +1,7 @@
 /* The pieces tf-bench is built from that do not depend on timing: summaries
  * of repeated measurements, shape parsing, segment counts, the split of the
  * FLOP count by stage, and that the peak probe runs. */
+#include <math.h>
 #include <string.h>
 
 #include "error.h"
@@ -87,12 +88,40 @@ static void stage_flops(void)
 
 static void peak(void)
 {
-	double g = 0;
+	struct fma_peak p = {0};
 	const char *isa = fma_peak_isa();
 	ok(!strcmp(isa, "avx512") || !strcmp(isa, "avx2") || !strcmp(isa, "scalar"), "peak loop: %s", isa);
-	ok(fma_peak_measure(1, &g) == 0 && g > 0, "one thread: a positive rate");
-	int rc = fma_peak_measure(0, &g);
+	int rc = fma_peak_measure(1, &p);
+	ok(rc == 0 && p.gflops > 0 && p.median_gflops > 0 && p.median_gflops <= p.gflops &&
+		   p.trials == FMA_PEAK_TRIALS,
+	   "one thread: a positive rate, best of %d trials (%g, median %g)", p.trials, p.gflops, p.median_gflops);
+	rc = fma_peak_measure(0, &p);
 	ok(rc == -1, "zero threads refused: %s", tf_strerror());
+}
+
+/* The judgement of the trials, on made-up rates (no timing involved). */
+static void peak_judge(void)
+{
+	struct fma_peak p;
+	double steady[] = {40, 41, 39.5, 40.5, 40.2};
+	ok(fma_peak_judge(steady, 5, &p) == 0 && p.gflops == 41 && p.median_gflops == 40.2 && !p.busy &&
+		   p.trials == 5,
+	   "steady trials: best 41, median 40.2, not busy");
+	/* three of five trials shared the cores with something else */
+	double shared[] = {20, 41, 22, 40, 21};
+	ok(fma_peak_judge(shared, 5, &p) == 0 && p.gflops == 41 && p.median_gflops == 22 && p.busy,
+	   "disagreeing trials: best 41 kept, busy flagged");
+	double edge[] = {100, 91, 90};  /* median just above 0.9 x best */
+	ok(fma_peak_judge(edge, 3, &p) == 0 && !p.busy, "median 91%% of the best is not busy");
+	double edge2[] = {100, 89, 88};
+	ok(fma_peak_judge(edge2, 3, &p) == 0 && p.busy, "median 89%% of the best is busy");
+	double one[] = {7};
+	ok(fma_peak_judge(one, 1, &p) == 0 && p.gflops == 7 && !p.busy, "one trial");
+	double bad[] = {40, 0, 41};
+	ok(fma_peak_judge(bad, 3, &p) == -1, "a zero rate refused: %s", tf_strerror());
+	double nan_[] = {40, NAN};
+	ok(fma_peak_judge(nan_, 2, &p) == -1, "NaN refused");
+	ok(fma_peak_judge(steady, 0, &p) == -1, "no trials refused");
 }
 
 int main(void)
@@ -102,5 +131,6 @@ int main(void)
 	segments();
 	stage_flops();
 	peak();
+	peak_judge();
 	return test_done();
 }

@@ -15,11 +15,8 @@
 #include "cli.h"
 #include "error.h"
 #include "fileio.h"
+#include "specstream.h"
 #include "stft.h"
-#include "stream.h"
-
-#define MAX_STEMS 64
-#define STEM_NAME_MAX 64
 
 static void usage(FILE *fp)
 {
@@ -92,30 +89,6 @@ static int has_stem_name(const char *pattern)
 	return 0;
 }
 
-/* The stem names: a stems stream lists them; a spectrogram is one stem, "mix". */
-static int read_stems(const struct frame *h, const char *kind, char names[][STEM_NAME_MAX])
-{
-	const struct value *v;
-	if (!strcmp(kind, "spectrogram")) {
-		strcpy(names[0], "mix");
-		return 1;
-	}
-	if (!strcmp(kind, "masks"))
-		die("this is a masks stream (tf-unet --masks): tf-istft needs the separated stems, "
-		    "from tf-unet without --masks");
-	if (strcmp(kind, "stems"))
-		die("input is a \"%s\" stream; tf-istft reads stems (tf-unet) or a spectrogram (tf-stft)", kind);
-	if (!(v = frame_get(h, "stems")) || v->kind != VAL_ARRAY || v->len < 1 || v->len > MAX_STEMS)
-		die("stems stream header needs \"stems\", an array of 1 to %d names", MAX_STEMS);
-	for (size_t i = 0; i < v->len; i++) {
-		const struct value *s = &v->items[i];
-		if (s->kind != VAL_STR || s->len < 1 || s->len >= STEM_NAME_MAX)
-			die("stem %zu: expected a name of 1 to %d bytes", i, STEM_NAME_MAX - 1);
-		memcpy(names[i], s->str, s->len + 1);
-	}
-	return (int)v->len;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -163,40 +136,20 @@ int main(int argc, char **argv)
 	if ((!in_path || !strcmp(in_path, "-")) && isatty(0))
 		die("no input: give a stream file, or pipe one in (see --help)");
 	int fd = open_input(in_path);
-	if (fd < 0)
+	struct spec_reader *r = fd >= 0 ? spec_reader_open(fd, in_path, SPEC_SPECTROGRAM | SPEC_STEMS) : NULL;
+	if (!r)
 		die_lib("");
-	struct stream_reader *r = stream_reader_open(fd, 0);
-	struct frame *f = frame_new();
-	char kind[32] = "", window[32] = "hann";
-	int64_t rate = 0, n_fft = 0, hop = 0, channels = 0, header_samples = -1;
-	int center = 1;
-	if (!r || !f)
-		die_lib("");
-	if (stream_read_header(r, f, NULL))
-		die_lib("reading input");
-	if (frame_get_str(f, "kind", kind, sizeof kind) < 0)
-		die_lib("reading input");
-	char names[MAX_STEMS][STEM_NAME_MAX];
-	int nstems = read_stems(f, kind, names);
-	if (frame_get_int(f, "sample_rate", &rate) || frame_get_int(f, "n_fft", &n_fft) ||
-	    frame_get_int(f, "hop", &hop) || frame_get_int(f, "channels", &channels))
-		die("%s stream header needs sample_rate, n_fft, hop and channels", kind);
-	if (frame_get_str(f, "window", window, sizeof window) < 0 || frame_get_bool(f, "center", &center) < 0 ||
-	    frame_get_int(f, "samples", &header_samples) < 0)
-		die_lib("stream header");
-	if (strcmp(window, "hann") || !center)
-		die("the stream's STFT (%s window%s) is not one tf-istft inverts (hann, centred)", window,
-		    center ? "" : ", not centred");
-	if (n_fft < 2 || n_fft > STFT_MAX_NFFT || hop < 1 || hop > n_fft || channels < 1 ||
-	    channels > AUDIO_MAX_CHANNELS || rate < 1 || rate > AUDIO_MAX_RATE)
-		die("stream header: n_fft %lld, hop %lld, %lld channels, %lld Hz is out of range", (long long)n_fft,
-		    (long long)hop, (long long)channels, (long long)rate);
-	if (header_samples < -1)
-		die("stream header: %lld samples", (long long)header_samples);
-	int bins = (int)n_fft / 2 + 1;
+	const struct spec_header *h = spec_reader_header(r);
+	/* a spectrogram is one stem, "mix" */
+	static const char mix[][SPEC_STEM_NAME_MAX] = {"mix"};
+	const char(*names)[SPEC_STEM_NAME_MAX] = h->kind == SPEC_STEMS ? h->stems : mix;
+	int nstems = h->kind == SPEC_STEMS ? h->nstems : 1;
+	int64_t rate = h->sample_rate, n_fft = h->n_fft, hop = h->hop, channels = h->channels,
+		header_samples = h->samples;
+	int bins = h->bins;
 
 	/* which stems go where */
-	struct output outs[MAX_STEMS];
+	struct output outs[SPEC_MAX_STEMS];
 	int nout = 0;
 	for (int s = 0; s < nstems; s++) {
 		if (stem ? strcmp(stem, names[s]) : to_files ? 0 : s > 0)
@@ -209,7 +162,7 @@ int main(int argc, char **argv)
 		outs[nout++] = (struct output){.stem = names[s], .index = s};
 	}
 	if (!nout) {
-		char list[MAX_STEMS * STEM_NAME_MAX] = "";
+		char list[SPEC_MAX_STEMS * SPEC_STEM_NAME_MAX] = "";
 		for (int s = 0; s < nstems; s++)
 			strcat(strcat(list, s ? ", " : ""), names[s]);
 		die("no stem \"%s\" in this stream (it has: %s)", stem, list);
@@ -232,63 +185,23 @@ int main(int argc, char **argv)
 
 	/* the loop: chunks of frames in, final samples out */
 	struct progress bar;
-	int64_t frames = 0, chunks = 0;
+	struct spec_chunk chunk;
 	int got;
 	progress_start(&bar, "istft", header_samples > 0 ? 1 + header_samples / hop : 0);
-	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
-		struct tensor t;
-		int64_t first = frames;
-		if (!frame_is_tensor(f))
-			continue;
-		if (frame_tensor(f, &t))
-			die_lib("reading input");
-		int ndim = !strcmp(kind, "stems") ? 4 : 3;
-		const int64_t *shape = t.shape + (ndim - 3);
-		if (t.dtype != DT_C64 || t.ndim != ndim || (ndim == 4 && t.shape[0] != nstems) || shape[0] != channels ||
-		    shape[1] != bins) {
-			char want[80], have[160];
-			snprintf(want, sizeof want, ndim == 4 ? "[%d, %lld, %d, frames]" : "[%.0d%lld, %d, frames]",
-				 ndim == 4 ? nstems : 0, (long long)channels, bins);
-			die("chunk %lld: expected c64 %s, got %s %s", (long long)chunks, want, dtype_traits[t.dtype].name,
-			    shape_str(t.shape, t.ndim, have, sizeof have));
-		}
-		if (frame_get_int(f, "frame", &first) < 0)
-			die_lib("reading input");
-		if (first != frames)
-			die("chunk %lld starts at frame %lld, expected %lld (frames missing or out of order)",
-			    (long long)chunks, (long long)first, (long long)frames);
-		if (shape[2] > 1 << 24)
-			die("chunk %lld: %lld frames is too many for one chunk", (long long)chunks, (long long)shape[2]);
-		int n = (int)shape[2];
-		size_t stem_floats = (size_t)channels * bins * n * 2;
-		for (int i = 0; i < nout && n > 0; i++)
-			if (istft_push(outs[i].istft, (const float *)t.data + outs[i].index * stem_floats, n, write_audio,
-				       &outs[i]))
+	while ((got = spec_read_chunk(r, &chunk)) > 0) {
+		size_t stem_floats = (size_t)channels * bins * chunk.n * 2;
+		for (int i = 0; i < nout; i++)
+			if (istft_push(outs[i].istft, (const float *)chunk.data + outs[i].index * stem_floats, chunk.n,
+				       write_audio, &outs[i]))
 				die_lib("");
-		frames += n;
-		chunks++;
-		progress_update(&bar, frames);
+		progress_update(&bar, chunk.first + chunk.n);
 	}
 	if (got < 0)
-		die_lib("reading input");
+		die_lib("");
 	progress_end(&bar);
 
 	/* the end frame: the exact length */
-	int64_t samples = header_samples, end_frames = frames;
-	if (frame_get_int(f, "samples", &samples) < 0 || frame_get_int(f, "frames", &end_frames) < 0)
-		die_lib("end frame");
-	if (end_frames != frames)
-		die("the stream ends claiming %lld frames, but it held %lld", (long long)end_frames, (long long)frames);
-	if (header_samples >= 0 && samples != header_samples)
-		die("the stream ends claiming %lld samples, but its header said %lld", (long long)samples,
-		    (long long)header_samples);
-	if (samples < -1)
-		die("end frame: %lld samples", (long long)samples);
-	/* torch.istft pads a length beyond the frames with zeros; a little (the
-	 * frames of any real signal) is fine, a lot is a damaged stream */
-	if (samples > (frames + 1) * hop + n_fft)
-		die("the stream claims %lld samples, more than its %lld frames can hold", (long long)samples,
-		    (long long)frames);
+	int64_t samples = spec_reader_samples(r);
 	for (int i = 0; i < nout; i++) {
 		struct output *o = &outs[i];
 		const char *where = o->path ? o->path : "standard output";
@@ -305,7 +218,6 @@ int main(int argc, char **argv)
 		istft_free(o->istft);
 		free(o->path);
 	}
-	frame_free(f);
-	stream_reader_close(r);
+	spec_reader_close(r);
 	return 0;
 }

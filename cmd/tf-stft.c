@@ -15,8 +15,8 @@
 #include "error.h"
 #include "fileio.h"
 #include "model.h"
+#include "specstream.h"
 #include "stft.h"
-#include "stream.h"
 
 #define READ_BLOCK 4096 /* frames per read */
 
@@ -26,15 +26,18 @@ static void usage(FILE *fp)
 		"usage: tf-stft [options] [INPUT]\n"
 		"Turns audio into a spectrogram stream (for tf-unet or tf-istft).\n"
 		"INPUT is any audio file libsndfile reads, or standard input when absent or '-'\n"
-		"(from a pipe WAV, FLAC, AIFF, AU or Ogg; anything else through sox, e.g.\n"
-		"sox song.mp3 -t wav - | tf-stft).\n\n"
+		"(from a pipe WAV, FLAC, AIFF, AU or Ogg; anything else through ffmpeg or sox,\n"
+		"e.g. ffmpeg -i song.m4a -f wav - | tf-stft).\n\n"
 		"  -m, --model FILE     take FFT size, hop, sample rate and channels from a model\n"
 		"                       (resampling and mixing the input to fit it)\n"
 		"  -n, --n-fft N        FFT size, even (default 2048)\n"
 		"  -H, --hop N          hop between frames in samples (default 512)\n"
 		"  -r, --rate HZ        resample to HZ first (default: the input's rate)\n"
 		"  -c, --channels N     mix to N channels: 1 averages the channels, N > 1 repeats\n"
-		"                       a mono input (default: the input's channels)\n"
+		"                       a mono input, 2 downmixes surround (3 to 8 channels,\n"
+		"                       ITU-R BS.775) (default: the input's channels)\n"
+		"      --zero-nonfinite replace NaN and infinite samples with 0 (with a warning)\n"
+		"                       instead of refusing the input\n"
 		"      --chunk FRAMES   STFT frames per tensor frame (default 64)\n"
 		"  -o, --output FILE    write the stream to FILE (default standard output)\n"
 		"  -q, --quiet          no progress bar\n"
@@ -47,19 +50,18 @@ static void usage(FILE *fp)
 struct pipeline {
 	struct resampler *rs;
 	struct stft *stft;
-	struct stream_writer *w;
-	struct frame *f;
-	int channels, bins;
-	struct progress *bar;
+	struct spec_writer *w;
+	const struct audio_info *in;
+	const char *in_name;
+	int channels; /* after mixing */
+	int zero_nonfinite;
+	int64_t nonfinite, first_nonfinite; /* samples replaced with 0; the first one's frame */
 };
 
 static int write_chunk(void *ctx, const float *spec, int64_t first, int nframes)
 {
 	struct pipeline *p = ctx;
-	struct tensor t = {.dtype = DT_C64, .ndim = 3, .shape = {p->channels, p->bins, nframes},
-			   .data = (void *)spec};
-	frame_clear(p->f);
-	if (frame_set_tensor(p->f, &t) || frame_set_int(p->f, "frame", first) || stream_write_frame(p->w, p->f))
+	if (spec_write_chunk(p->w, spec, first, nframes))
 		return tf_adderr("writing output: ");
 	return 0;
 }
@@ -70,17 +72,43 @@ static int to_stft(void *ctx, const float *audio, size_t nframes)
 	return stft_push(p->stft, audio, nframes, write_chunk, p);
 }
 
+/* A block of nframes frames read at frame `at`: its non-finite samples
+ * refused (or replaced with 0 and counted), then mixed (into mixed) and
+ * sent on. */
+static void feed(struct pipeline *p, float *block, float *mixed, int64_t nframes, int64_t at)
+{
+	int in_ch = p->in->channels;
+	size_t first, bad = audio_nonfinite(block, (size_t)nframes * in_ch, p->zero_nonfinite, &first);
+	int64_t where = at + (int64_t)(first / in_ch);
+	if (bad && !p->zero_nonfinite)
+		die("%s: sample %lld (channel %d, at %.3f s) is not finite (%g); --zero-nonfinite replaces such "
+		    "samples with 0", p->in_name, (long long)where, (int)(first % in_ch) + 1,
+		    (double)where / p->in->sample_rate, (double)block[first]);
+	if (bad && !p->nonfinite)
+		p->first_nonfinite = where;
+	p->nonfinite += (int64_t)bad;
+	const float *audio = block;
+	if (p->channels != in_ch) {
+		if (audio_remix(mixed, p->channels, block, in_ch, (size_t)nframes))
+			die_lib("");
+		audio = mixed;
+	}
+	if (p->rs ? resampler_push(p->rs, audio, (size_t)nframes, to_stft, p) : to_stft(p, audio, (size_t)nframes))
+		die_lib("");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'}, {"n-fft", required_argument, 0, 'n'},
 		{"hop", required_argument, 0, 'H'},   {"rate", required_argument, 0, 'r'},
 		{"channels", required_argument, 0, 'c'}, {"chunk", required_argument, 0, 'C'},
-		{"output", required_argument, 0, 'o'}, {"quiet", no_argument, 0, 'q'},
+		{"output", required_argument, 0, 'o'}, {"zero-nonfinite", no_argument, 0, 'Z'},
+		{"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},     {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
 	const char *model_path = NULL, *out_path = NULL, *in_path = NULL;
-	int n_fft = 0, hop = 0, rate = 0, channels = 0, chunk = 64, opt;
+	int n_fft = 0, hop = 0, rate = 0, channels = 0, chunk = 64, zero_nonfinite = 0, opt;
 	progname = "tf-stft";
 	while ((opt = getopt_long(argc, argv, "m:n:H:r:c:o:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
@@ -91,6 +119,7 @@ int main(int argc, char **argv)
 		case 'c': channels = (int)parse_long(optarg, "--channels", 1, AUDIO_MAX_CHANNELS); break;
 		case 'C': chunk = (int)parse_long(optarg, "--chunk", 1, 1 << 16); break;
 		case 'o': out_path = optarg; break;
+		case 'Z': zero_nonfinite = 1; break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;
@@ -101,6 +130,7 @@ int main(int argc, char **argv)
 	if (argc - optind > 1)
 		die("too many arguments (one input at most); see --help");
 	in_path = optind < argc ? argv[optind] : NULL;
+	const char *in_name = in_path && strcmp(in_path, "-") ? in_path : "standard input";
 
 	/* the model says how it was trained; options given as well win */
 	if (model_path) {
@@ -128,33 +158,29 @@ int main(int argc, char **argv)
 		die_lib("");
 	rate = rate ? rate : in.sample_rate;
 	channels = channels ? channels : in.channels;
-	if (channels != in.channels && in.channels != 1 && channels != 1)
-		die("cannot mix %d channels into %d (only to mono, or mono to more)", in.channels, channels);
+	if (audio_remix_check(channels, in.channels))
+		die_lib(in_name);
 	int64_t total = in.frames >= 0 ? resampled_length(in.frames, in.sample_rate, rate) : -1;
 	info("input: %s, %d Hz, %d channel%s, %s samples", in.format, in.sample_rate, in.channels,
 	     in.channels == 1 ? "" : "s", in.frames >= 0 ? "known number of" : "unknown number of");
 	if (rate != in.sample_rate)
 		info("resampling %d Hz to %d Hz", in.sample_rate, rate);
 	if (channels != in.channels)
-		info("mixing %d channel%s to %d", in.channels, in.channels == 1 ? "" : "s", channels);
+		info("mixing %d channel%s to %d%s", in.channels, in.channels == 1 ? "" : "s", channels,
+		     in.channels > 2 ? " (ITU-R BS.775 downmix)" : "");
 
 	/* the output stream */
 	struct atomic_file af;
 	FILE *out = output_open(out_path, &af, "a binary stream");
-	struct pipeline p = {.channels = channels, .bins = n_fft / 2 + 1};
-	struct frame *meta = frame_new(), *totals = frame_new();
-	if (!(p.w = stream_writer_open(out)) || !(p.f = frame_new()) || !meta || !totals)
-		die_lib("");
+	struct spec_header h = {.kind = SPEC_SPECTROGRAM, .sample_rate = rate, .n_fft = n_fft, .hop = hop,
+				.channels = channels, .bins = n_fft / 2 + 1, .samples = total};
+	struct pipeline p = {.in = &in, .in_name = in_name, .channels = channels, .zero_nonfinite = zero_nonfinite};
+	if (!(p.w = spec_writer_open(out, &h, NULL)))
+		die_lib("writing output");
 	if (!(p.stft = stft_new(n_fft, hop, channels, chunk)))
 		die_lib("");
 	if (rate != in.sample_rate && !(p.rs = resampler_new(in.sample_rate, rate, channels)))
 		die_lib("");
-	if (frame_set_int(meta, "sample_rate", rate) || frame_set_int(meta, "n_fft", n_fft) ||
-	    frame_set_int(meta, "hop", hop) || frame_set_str(meta, "window", "hann") ||
-	    frame_set_bool(meta, "center", 1) || frame_set_int(meta, "channels", channels) ||
-	    (total >= 0 && frame_set_int(meta, "samples", total)) ||
-	    stream_write_header(p.w, "spectrogram", meta))
-		die_lib("writing output");
 
 	/* the loop: blocks of audio in, chunks of frames out */
 	float *block = malloc((size_t)READ_BLOCK * in.channels * sizeof *block);
@@ -165,14 +191,7 @@ int main(int argc, char **argv)
 		die("out of memory");
 	progress_start(&bar, "stft", in.frames > 0 ? in.frames : 0);
 	while ((got = audio_read(r, block, READ_BLOCK)) > 0) {
-		const float *audio = block;
-		if (channels != in.channels) {
-			if (audio_remix(mixed, channels, block, in.channels, (size_t)got))
-				die_lib("");
-			audio = mixed;
-		}
-		if (p.rs ? resampler_push(p.rs, audio, (size_t)got, to_stft, &p) : to_stft(&p, audio, (size_t)got))
-			die_lib("");
+		feed(&p, block, mixed, got, frames_read);
 		frames_read += got;
 		progress_update(&bar, frames_read);
 	}
@@ -187,17 +206,17 @@ int main(int argc, char **argv)
 	if ((p.rs && resampler_finish(p.rs, to_stft, &p)) || stft_finish(p.stft, write_chunk, &p))
 		die_lib("");
 
-	if (frame_set_int(totals, "frames", stft_frames(p.stft)) ||
-	    frame_set_int(totals, "samples", stft_samples(p.stft)) || stream_write_end(p.w, totals) ||
-	    stream_writer_close(p.w))
+	if (spec_writer_close(p.w, NULL, stft_samples(p.stft)))
 		die_lib("writing output");
+	if (p.nonfinite)
+		warn("%s: %lld samples that were not finite (the first at sample %lld) replaced with 0", in_name,
+		     (long long)p.nonfinite, (long long)p.first_nonfinite);
 	output_close(&af);
 	info("%lld samples per channel at %d Hz, %lld frames of %d bins", (long long)stft_samples(p.stft), rate,
-	     (long long)stft_frames(p.stft), p.bins);
+	     (long long)stft_frames(p.stft), h.bins);
 	audio_reader_close(r);
 	resampler_free(p.rs);
 	stft_free(p.stft);
-	frame_free(p.f), frame_free(meta), frame_free(totals);
 	free(block), free(mixed);
 	return 0;
 }

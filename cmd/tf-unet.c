@@ -16,7 +16,7 @@
 #include "kernels/qgemm.h"
 #include "model.h"
 #include "segment.h"
-#include "stream.h"
+#include "specstream.h"
 #include "tensor.h"
 #include "unet.h"
 
@@ -41,13 +41,11 @@ static void usage(FILE *fp)
 }
 
 struct out_state {
-	struct stream_writer *w;
-	struct frame *f;
+	struct spec_writer *w;
 	const struct unet_config *cfg;
 	int masks, bins;
 	float *stems;
 	size_t stems_cap;
-	int64_t frames;
 	struct progress *bar;
 };
 
@@ -55,11 +53,7 @@ static int write_chunk(void *ctx, const float *masks, const float *mix, int64_t 
 {
 	struct out_state *o = ctx;
 	const struct unet_config *c = o->cfg;
-	struct tensor t = {.ndim = 4, .shape = {c->nstems, c->channels, o->bins, n}};
-	if (o->masks) {
-		t.dtype = DT_F32;
-		t.data = (void *)masks;
-	} else {
+	if (!o->masks) {
 		size_t need = (size_t)c->nstems * c->channels * o->bins * n * 2;
 		if (need > o->stems_cap) {
 			free(o->stems);
@@ -68,37 +62,11 @@ static int write_chunk(void *ctx, const float *masks, const float *mix, int64_t 
 			o->stems_cap = need;
 		}
 		mask_apply(o->stems, masks, mix, c->nstems, c->channels, o->bins, n);
-		t.dtype = DT_C64;
-		t.data = o->stems;
 	}
-	frame_clear(o->f);
-	if (frame_set_tensor(o->f, &t) || frame_set_int(o->f, "frame", first) ||
-	    stream_write_frame(o->w, o->f))
+	if (spec_write_chunk(o->w, o->masks ? masks : o->stems, first, n))
 		return -1;
-	o->frames = first + n;
-	progress_update(o->bar, o->frames);
+	progress_update(o->bar, first + n);
 	return 0;
-}
-
-/* The stream must be what the model was trained on; say how to get it. */
-static void check_fits(const struct frame *h, const struct unet_config *c, int64_t *bins)
-{
-	int64_t sr = 0, nfft = 0, hop = 0, ch = 0;
-	char win[32] = "hann";
-	if (frame_get_int(h, "sample_rate", &sr) || frame_get_int(h, "n_fft", &nfft) ||
-	    frame_get_int(h, "hop", &hop) || frame_get_int(h, "channels", &ch))
-		die("spectrogram header needs sample_rate, n_fft, hop and channels");
-	if (frame_get_str(h, "window", win, sizeof win) < 0)
-		die_lib("spectrogram header");
-	if (sr != c->sample_rate || nfft != c->n_fft || hop != c->hop || ch != c->channels ||
-	    strcmp(win, c->window))
-		die("stream (%lld Hz, n_fft %lld, hop %lld, %lld channel%s, %s window) does not fit the "
-		    "model (%d Hz, n_fft %d, hop %d, %d channel%s); make it with: tf-stft -r %d -n %d -H %d -c %d "
-		    "(or tf-stft -m MODEL)",
-		    (long long)sr, (long long)nfft, (long long)hop, (long long)ch, ch == 1 ? "" : "s", win,
-		    c->sample_rate, c->n_fft, c->hop, c->channels, c->channels == 1 ? "" : "s", c->sample_rate,
-		    c->n_fft, c->hop, c->channels);
-	*bins = nfft / 2 + 1;
 }
 
 int main(int argc, char **argv)
@@ -170,85 +138,53 @@ int main(int argc, char **argv)
 	if (!(u = unet_prepare(&m)))
 		die_lib("preparing the model");
 
-	/* the input stream */
-	int fd = open_input(optind < argc ? argv[optind] : NULL);
-	if (fd < 0)
+	/* the input stream, which must fit the model */
+	const char *in_path = optind < argc ? argv[optind] : NULL;
+	int fd = open_input(in_path);
+	struct spec_reader *r = fd >= 0 ? spec_reader_open(fd, in_path, SPEC_SPECTROGRAM) : NULL;
+	if (!r || spec_fits(spec_reader_header(r), c))
 		die_lib("");
-	struct stream_reader *r = stream_reader_open(fd, 0);
-	struct frame *f = frame_new();
-	if (!r || !f)
-		die_lib("");
-	if (stream_read_header(r, f, "spectrogram"))
-		die_lib("reading input");
-	int64_t bins;
-	check_fits(f, c, &bins);
-	if (bins < UNET_MIN_SIZE)
-		die("n_fft %d gives %lld bins; the network needs at least %d", c->n_fft, (long long)bins,
-		    UNET_MIN_SIZE);
+	const struct spec_header *in = spec_reader_header(r);
 
-	/* the output stream: the input's metadata, plus the stems */
-	struct atomic_file af;
-	FILE *out = output_open(out_path, &af, "a binary stream");
-	struct stream_writer *w = stream_writer_open(out);
-	struct frame *meta = frame_new();
-	const char *stems[MODEL_MAX_STEMS];
+	/* the output stream: the input's header keys, plus the stems */
+	struct spec_header out = *in;
+	out.kind = masks ? SPEC_MASKS : SPEC_STEMS;
+	out.nstems = c->nstems;
 	for (int s = 0; s < c->nstems; s++)
-		stems[s] = c->stems[s];
-	if (!w || !meta)
-		die_lib("");
-	/* header keys are copied whole; the writer's own tfswa and kind win */
-	if (frame_copy_keys(meta, f) || frame_set_strs(meta, "stems", stems, (size_t)c->nstems) ||
-	    stream_write_header(w, masks ? "masks" : "stems", meta))
-		die_lib("writing output");
-
-	struct segmenter *seg = segmenter_new(u, (int)bins, segment, overlap);
-	if (!seg)
+		snprintf(out.stems[s], sizeof out.stems[s], "%s", c->stems[s]);
+	struct atomic_file af;
+	FILE *fp = output_open(out_path, &af, "a binary stream");
+	struct spec_writer *w = spec_writer_open(fp, &out, spec_reader_meta(r));
+	struct segmenter *seg = segmenter_new(u, in->bins, segment, overlap);
+	if (!w || !seg)
 		die_lib("");
 	struct progress bar;
-	int64_t total = 0;
-	frame_get_int(f, "samples", &total);
-	progress_start(&bar, "separating", total > 0 ? 1 + total / c->hop : 0);
-	struct out_state os = {w, frame_new(), c, masks, (int)bins, NULL, 0, 0, &bar};
-	struct frame *totals = frame_new();
-	int64_t frames_in = 0;
+	progress_start(&bar, "separating", in->samples > 0 ? 1 + in->samples / c->hop : 0);
+	struct out_state os = {w, c, masks, in->bins, NULL, 0, &bar};
 	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads; %s%s%s", model_path,
 	     c->quantization, segment, overlap, omp_get_max_threads(), gemm_describe(),
 	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "");
 
 	/* the loop: chunks in, finished frames out */
+	struct spec_chunk chunk;
 	int got;
-	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
-		struct tensor t;
-		if (!frame_is_tensor(f))
-			continue;
-		if (frame_tensor(f, &t))
-			die_lib("reading input");
-		if (t.dtype != DT_C64 || t.ndim != 3 || t.shape[0] != c->channels || t.shape[1] != bins)
-			die("input chunk %lld: expected c64 [%d, %lld, frames], got %s %s", (long long)frames_in,
-			    c->channels, (long long)bins, dtype_traits[t.dtype].name,
-			    shape_str(t.shape, t.ndim, (char[160]){0}, 160));
-		if (t.shape[2] > 1 << 24)
-			die("input chunk of %lld frames is too long", (long long)t.shape[2]);
-		if (segmenter_push(seg, t.data, (int)t.shape[2], write_chunk, &os))
+	while ((got = spec_read_chunk(r, &chunk)) > 0)
+		if (segmenter_push(seg, chunk.data, chunk.n, write_chunk, &os))
 			die_lib("separating");
-		frames_in += t.shape[2];
-	}
 	if (got < 0)
-		die_lib("reading input");
+		die_lib("");
 	if (segmenter_finish(seg, write_chunk, &os))
 		die_lib("separating");
 	progress_end(&bar);
 
 	/* the end frame carries the input's totals through */
-	if (frame_copy_keys(totals, f) || frame_set_int(totals, "frames", frames_in) ||
-	    stream_write_end(w, totals) || stream_writer_close(w))
+	if (spec_writer_close(w, spec_reader_end(r), -1))
 		die_lib("writing output");
 	output_close(&af);
-	info("%lld frames in %lld segments", (long long)frames_in, (long long)segmenter_runs(seg));
+	info("%lld frames in %lld segments", (long long)spec_reader_frames(r), (long long)segmenter_runs(seg));
 	segmenter_free(seg);
-	frame_free(f), frame_free(meta), frame_free(totals), frame_free(os.f);
 	free(os.stems);
-	stream_reader_close(r);
+	spec_reader_close(r);
 	unet_free(u);
 	model_free(&m);
 	return 0;

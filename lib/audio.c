@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "audio.h"
+#include "cli.h"
 #include "error.h"
 
 /* ---- reading ---- */
@@ -187,10 +188,15 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 		r->sf = sf_open_fd(r->fd, SFM_READ, &si, 0);
 	}
 	if (!r->sf) {
-		/* libsndfile cannot rewind a pipe, which some formats need */
-		const char *hint = seekable ? ""
-			: " (if it is audio, it may be a format libsndfile cannot read from a pipe:"
-			  " name the file instead, or pipe WAV, e.g. sox IN -t wav -)";
+		/* libsndfile cannot rewind a pipe, which some formats need; and it
+		 * reads no MP3 (before 1.1), AAC or the like */
+		char hint[sizeof r->name + 160];
+		if (seekable)
+			snprintf(hint, sizeof hint, " (for other formats, convert to WAV on the way: ffmpeg -i %s -f wav - | %s -)",
+				 r->name, progname ? progname : "tf-stft");
+		else
+			snprintf(hint, sizeof hint, " (if it is audio, it may be a format libsndfile cannot read from a pipe:"
+				 " name the file instead, or pipe WAV, e.g. ffmpeg -i IN -f wav -)");
 		tf_seterr("%s: not audio that libsndfile can read: %s%s", r->name, sf_strerror(NULL), hint);
 		audio_reader_close(r);
 		return NULL;
@@ -240,25 +246,81 @@ void audio_reader_close(struct audio_reader *r)
 	free(r);
 }
 
+/* Surround layouts by channel count, in the WAVE (WAVEFORMATEXTENSIBLE)
+ * default channel order that WAV, FLAC and ffmpeg use: L R front, C centre,
+ * F low-frequency effects, l r surround (side or back), c back centre. */
+static const char *const surround[] = {[3] = "LRC", [4] = "LRlr", [5] = "LRClr", [6] = "LRCFlr",
+				       [7] = "LRCFclr", [8] = "LRCFlrlr"};
+#define ITU_SIDE 0.70710678f /* -3 dB, ITU-R BS.775 */
+
+/* The stereo downmix of an in_ch surround layout: gains to left and right,
+ * each output's gains normalised to sum to 1. */
+static void downmix_gains(int in_ch, float *gl, float *gr)
+{
+	float sl = 0, sr = 0;
+	for (int c = 0; c < in_ch; c++) {
+		char k = surround[in_ch][c];
+		gl[c] = k == 'L' ? 1 : k == 'C' || k == 'l' ? ITU_SIDE : k == 'c' ? ITU_SIDE * ITU_SIDE : 0;
+		gr[c] = k == 'R' ? 1 : k == 'C' || k == 'r' ? ITU_SIDE : k == 'c' ? ITU_SIDE * ITU_SIDE : 0;
+		sl += gl[c], sr += gr[c];
+	}
+	for (int c = 0; c < in_ch; c++)
+		gl[c] /= sl, gr[c] /= sr;
+}
+
+static int is_surround(int ch)
+{
+	return ch >= 3 && ch < (int)(sizeof surround / sizeof *surround);
+}
+
+int audio_remix_check(int out_ch, int in_ch)
+{
+	if (in_ch == out_ch || in_ch == 1 || (in_ch == 2 && out_ch == 1) || (is_surround(in_ch) && out_ch <= 2))
+		return 0;
+	return tf_seterr("cannot turn %d channels into %d (mono goes to any count, stereo to mono, "
+			 "3 to 8 surround channels to stereo or mono)", in_ch, out_ch);
+}
+
 int audio_remix(float *out, int out_ch, const float *in, int in_ch, size_t nframes)
 {
+	if (audio_remix_check(out_ch, in_ch))
+		return -1;
 	if (in_ch == out_ch) {
 		memcpy(out, in, nframes * in_ch * sizeof *in);
 	} else if (in_ch == 1) {
 		for (size_t i = 0; i < nframes; i++)
 			for (int c = 0; c < out_ch; c++)
 				out[i * out_ch + c] = in[i];
-	} else if (out_ch == 1) {
-		for (size_t i = 0; i < nframes; i++) {
-			float sum = 0;
-			for (int c = 0; c < in_ch; c++)
-				sum += in[i * in_ch + c];
-			out[i] = sum / (float)in_ch;
-		}
+	} else if (in_ch == 2) {
+		for (size_t i = 0; i < nframes; i++)
+			out[i] = (in[2 * i] + in[2 * i + 1]) / 2.0f;
 	} else {
-		return tf_seterr("cannot turn %d channels into %d (only to or from mono)", in_ch, out_ch);
+		float gl[8], gr[8];
+		downmix_gains(in_ch, gl, gr);
+		for (size_t i = 0; i < nframes; i++) {
+			float l = 0, r = 0;
+			for (int c = 0; c < in_ch; c++)
+				l += gl[c] * in[i * in_ch + c], r += gr[c] * in[i * in_ch + c];
+			if (out_ch == 2)
+				out[2 * i] = l, out[2 * i + 1] = r;
+			else
+				out[i] = (l + r) / 2.0f;
+		}
 	}
 	return 0;
+}
+
+size_t audio_nonfinite(float *buf, size_t n, int zero, size_t *first)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(buf[i])) {
+			if (!bad++)
+				*first = i;
+			if (zero)
+				buf[i] = 0;
+		}
+	return bad;
 }
 
 /* ---- resampling ---- */

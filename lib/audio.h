@@ -56,9 +56,22 @@ int64_t audio_read(struct audio_reader *r, float *buf, size_t nframes);
 void audio_reader_close(struct audio_reader *r);
 
 /* Channel conversion: in_ch -> out_ch for equal counts (copy), mono to
- * out_ch (the channel duplicated), and in_ch to mono (the average). -1 with
- * a message for anything else. out must not overlap in. */
+ * out_ch (the channel duplicated), stereo to mono (the average), and 3 to 8
+ * surround channels to stereo by ITU-R BS.775 (to mono: the average of that
+ * stereo). The surround layouts, in the WAVE default channel order:
+ *   3 L R C   4 L R Ls Rs   5 L R C Ls Rs   6 (5.1) L R C LFE Ls Rs
+ *   7 (6.1) L R C LFE Cs Ls Rs   8 (7.1) L R C LFE Lb Rb Ls Rs
+ * L' = L + 0.7071 C + 0.7071 Ls (+ 0.7071 Lb) + 0.5 Cs, R' likewise, LFE
+ * left out, each divided by the sum of its gains (2.4142 for 5.1) so that
+ * nothing goes beyond full scale. -1 with a message for anything else;
+ * audio_remix_check says beforehand. out must not overlap in. */
 int audio_remix(float *out, int out_ch, const float *in, int in_ch, size_t nframes);
+int audio_remix_check(int out_ch, int in_ch);
+
+/* Counts the samples of buf[n] that are NaN or infinite, sets *first to
+ * the index of the first (when there is one), and with zero set replaces
+ * them with 0. */
+size_t audio_nonfinite(float *buf, size_t n, int zero, size_t *first);
 
 int64_t resampled_length(int64_t frames, int in_rate, int out_rate);
 struct resampler;

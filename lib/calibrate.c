@@ -9,7 +9,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "segment.h"
-#include "stream.h"
+#include "specstream.h"
 #include "unet.h"
 
 /* Bins of |x| on a logarithmic scale, read off the float's bits: 32 per
@@ -116,24 +116,6 @@ static void choose(const struct hist *h, struct calib_layer *out)
 	out->clipped = beyond / total;
 }
 
-/* The stream must be what the model was trained on. */
-static int check_fits(const struct frame *h, const struct unet_config *c, const char *path)
-{
-	int64_t sr = 0, nfft = 0, hop = 0, ch = 0;
-	char win[32] = "hann";
-	if (frame_get_int(h, "sample_rate", &sr) || frame_get_int(h, "n_fft", &nfft) ||
-	    frame_get_int(h, "hop", &hop) || frame_get_int(h, "channels", &ch))
-		return tf_seterr("%s: spectrogram header needs sample_rate, n_fft, hop and channels", path);
-	if (frame_get_str(h, "window", win, sizeof win) < 0)
-		return -1;
-	if (sr != c->sample_rate || nfft != c->n_fft || hop != c->hop || ch != c->channels || strcmp(win, c->window))
-		return tf_seterr("%s: stream (%lld Hz, n_fft %lld, hop %lld, %lld channel%s, %s window) does not fit "
-				 "the model (%d Hz, n_fft %d, hop %d, %d channel%s); make it with: tf-stft -m MODEL",
-				 path, (long long)sr, (long long)nfft, (long long)hop, (long long)ch, ch == 1 ? "" : "s",
-				 win, c->sample_rate, c->n_fft, c->hop, c->channels, c->channels == 1 ? "" : "s");
-	return 0;
-}
-
 static int discard(void *ctx, const float *masks, const float *mix, int64_t first, int n)
 {
 	int64_t *frames = ctx;
@@ -145,48 +127,21 @@ static int discard(void *ctx, const float *masks, const float *mix, int64_t firs
 static int run_stream(const struct unet *u, const struct unet_config *c, const char *path, int64_t *frames)
 {
 	int fd = file_open_read(path), rc = -1, got;
-	const char *name = path && strcmp(path, "-") ? path : "standard input";
-	struct stream_reader *r = fd >= 0 ? stream_reader_open(fd, 0) : NULL;
-	struct frame *f = frame_new();
+	struct spec_reader *r = fd >= 0 ? spec_reader_open(fd, path, SPEC_SPECTROGRAM) : NULL;
 	struct segmenter *seg = NULL;
-	int64_t chunk = 0, bins = c->n_fft / 2 + 1;
-	if (!r || !f)
+	struct spec_chunk chunk;
+	if (!r || spec_fits(spec_reader_header(r), c) ||
+	    !(seg = segmenter_new(u, spec_reader_header(r)->bins, c->segment, c->overlap)))
 		goto out;
-	if (stream_read_header(r, f, "spectrogram")) {
-		tf_adderr("%s: ", name);
-		goto out;
-	}
-	if (check_fits(f, c, name) || !(seg = segmenter_new(u, (int)bins, c->segment, c->overlap)))
-		goto out;
-	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
-		struct tensor t;
-		char gs[160];
-		if (!frame_is_tensor(f))
-			continue;
-		if (frame_tensor(f, &t))
+	while ((got = spec_read_chunk(r, &chunk)) > 0)
+		if (segmenter_push(seg, chunk.data, chunk.n, discard, frames))
 			goto out;
-		if (t.dtype != DT_C64 || t.ndim != 3 || t.shape[0] != c->channels || t.shape[1] != bins ||
-		    t.shape[2] > 1 << 24) {
-			tf_seterr("%s: chunk %lld: expected c64 [%d, %lld, frames], got %s %s", name, (long long)chunk,
-				  c->channels, (long long)bins, dtype_traits[t.dtype].name,
-				  shape_str(t.shape, t.ndim, gs, sizeof gs));
-			goto out;
-		}
-		if (segmenter_push(seg, t.data, (int)t.shape[2], discard, frames))
-			goto out;
-		chunk++;
-	}
-	if (got < 0) {
-		tf_adderr("%s: ", name);
-		goto out;
-	}
-	if (segmenter_finish(seg, discard, frames))
+	if (got < 0 || segmenter_finish(seg, discard, frames))
 		goto out;
 	rc = 0;
 out:
 	segmenter_free(seg);
-	frame_free(f);
-	stream_reader_close(r);
+	spec_reader_close(r);
 	if (fd > 0)
 		close(fd);
 	return rc;

@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,12 @@ int dataset_read(const struct dataset *d, int t, int s, int64_t offset, int64_t 
 	else if (avail && (got = sf_readf_float(sf, buf, avail)) != avail)
 		rc = tf_seterr("%s: read %lld of %lld samples at %lld: the file is damaged or cut short", path,
 			       (long long)got, (long long)avail, (long long)offset);
+	/* NaN would pass the silence test as "silent" and be redrawn forever */
+	for (size_t i = 0; !rc && i < (size_t)avail * (size_t)fc; i++)
+		if (!isfinite(buf[i]))
+			rc = tf_seterr("%s: sample %lld (channel %d) is not finite (%g)", path,
+				       (long long)offset + (long long)(i / (size_t)fc), (int)(i % (size_t)fc) + 1,
+				       (double)buf[i]);
 	if (!rc) {
 		for (int c = 0; c < C; c++) {
 			float *o = out + (size_t)c * (size_t)n;

@@ -200,7 +200,7 @@ import msgpack, sys
 sys.stdout.buffer.write(msgpack.packb({'tfswa': 1, 'kind': 'model'}) + msgpack.packb({'end': True}))" > "$D/model.stream"
 	run tf-istft "$D/model.stream"
 	assert_clean_failure tf-istft
-	assert_output --partial "tf-istft reads stems"
+	assert_output --partial "expected a spectrogram or stems stream, got a model stream"
 	$PY -c "
 import msgpack, sys, numpy as np
 o = sys.stdout.buffer

@@ -143,10 +143,94 @@ import numpy as np
 X = np.load('$D/up.npy')
 assert X.shape[0] == 2 and np.array_equal(X[0], X[1])"
 	assert_success
-	make_wav "$D/three.wav" 1000 3
-	run tf-stft -c 2 "$D/three.wav"
+	make_wav "$D/nine.wav" 1000 9
+	run tf-stft -c 2 "$D/nine.wav"
 	assert_clean_failure tf-stft
-	assert_output --partial "cannot mix 3 channels into 2"
+	assert_output --partial "cannot turn 9 channels into 2"
+	run tf-stft -c 4 "$D/stereo.wav"
+	assert_clean_failure tf-stft
+	assert_output --partial "cannot turn 2 channels into 4"
+}
+
+# float_wav FILE CHANNELS PYEXPR: a 32-bit float WAV written byte by byte
+# (sox would turn NaN into numbers); PYEXPR makes x, float32 [frames, channels].
+float_wav() {
+	$PY - "$1" "$2" "$3" <<-'EOF'
+		import struct, sys, numpy as np
+		path, ch = sys.argv[1], int(sys.argv[2])
+		rng = np.random.default_rng(3)
+		x = eval(sys.argv[3]).astype('<f4')
+		assert x.shape[1] == ch
+		data = x.tobytes()
+		fmt = struct.pack('<HHIIHH', 3, ch, 44100, 44100 * 4 * ch, 4 * ch, 32)
+		with open(path, 'wb') as f:
+		    f.write(b'RIFF' + struct.pack('<I', 4 + 8 + len(fmt) + 8 + len(data)) + b'WAVE')
+		    f.write(b'fmt ' + struct.pack('<I', len(fmt)) + fmt + b'data' + struct.pack('<I', len(data)) + data)
+	EOF
+}
+
+@test "5.1 to stereo and to mono: the ITU-R BS.775 downmix, normalised" {
+	float_wav "$D/six.wav" 6 "rng.uniform(-0.5, 0.5, (5000, 6))"
+	# L R C LFE Ls Rs -> (L + 0.7071 C + 0.7071 Ls) / 2.4142, (R + 0.7071 C + 0.7071 Rs) / 2.4142
+	$PY -c "
+import numpy as np, sys
+raw = open('$D/six.wav', 'rb').read()[44:]
+x = np.frombuffer(raw, '<f4').reshape(-1, 6).astype(np.float64)
+k = np.sqrt(0.5)
+L = (x[:, 0] + k * x[:, 2] + k * x[:, 4]) / (1 + 2 * k)
+R = (x[:, 1] + k * x[:, 2] + k * x[:, 5]) / (1 + 2 * k)
+np.stack([L, R], 1).astype('<f4').tofile('$D/lr.f32')
+((L + R) / 2).astype('<f4').tofile('$D/m.f32')"
+	sox -t f32 -r 44100 -c 2 "$D/lr.f32" -e float -b 32 "$D/lr.wav"
+	sox -t f32 -r 44100 -c 1 "$D/m.f32" -e float -b 32 "$D/m.wav"
+	run tf-stft -v -n 512 -H 128 -c 2 "$D/six.wav" -o "$D/six.stream"
+	assert_success
+	assert_output --partial "mixing 6 channels to 2 (ITU-R BS.775 downmix)"
+	[ "$(stream_key "$D/six.stream" header channels)" -eq 2 ]
+	stream_npy "$D/six.stream" "$D/six.npy"
+	run $PY "$D/ref.py" "$D/six.npy" "$D/lr.wav" 512 128
+	assert_success
+	tf-stft -n 512 -H 128 -c 1 "$D/six.wav" > "$D/six1.stream"
+	stream_npy "$D/six1.stream" "$D/six1.npy"
+	run $PY "$D/ref.py" "$D/six1.npy" "$D/m.wav" 512 128
+	assert_success
+	# the LFE channel is left out
+	float_wav "$D/lfe.wav" 6 "np.pad(rng.uniform(-0.5, 0.5, (3000, 1)), ((0, 0), (3, 2)))"
+	tf-stft -c 2 "$D/lfe.wav" > "$D/lfe.stream"
+	stream_npy "$D/lfe.stream" "$D/lfe.npy"
+	run $PY -c "
+import numpy as np
+assert np.abs(np.load('$D/lfe.npy')).max() == 0"
+	assert_success
+}
+
+@test "NaN or infinite samples are refused with where they are; --zero-nonfinite zeroes them with a warning" {
+	float_wav "$D/nan.wav" 2 "np.where(np.arange(8000)[:, None] * 2 + [0, 1] == 2 * 1234 + 1, np.nan, rng.uniform(-0.5, 0.5, (8000, 2)))"
+	run tf-stft -o "$D/nan.stream" "$D/nan.wav"
+	assert_clean_failure tf-stft
+	assert_output "tf-stft: $D/nan.wav: sample 1234 (channel 2, at 0.028 s) is not finite (nan); --zero-nonfinite replaces such samples with 0"
+	[ ! -e "$D/nan.stream" ]
+	run sh -c "cat '$D/nan.wav' | tf-stft > /dev/null"
+	assert_clean_failure tf-stft
+	assert_output --partial "standard input: sample 1234 (channel 2"
+	float_wav "$D/inf.wav" 1 "np.where(np.arange(8000)[:, None] == 7000, -np.inf, 0.25)"
+	run tf-stft -o "$D/inf.stream" "$D/inf.wav"
+	assert_clean_failure tf-stft
+	assert_output --partial "sample 7000 (channel 1, at 0.159 s) is not finite (-inf)"
+	# zeroed: the same stream as the file with a 0 there
+	run tf-stft --zero-nonfinite -o "$D/zeroed.stream" "$D/nan.wav"
+	assert_success
+	assert_output "tf-stft: $D/nan.wav: 1 samples that were not finite (the first at sample 1234) replaced with 0"
+	float_wav "$D/zero.wav" 2 "np.where(np.arange(8000)[:, None] * 2 + [0, 1] == 2 * 1234 + 1, 0, rng.uniform(-0.5, 0.5, (8000, 2)))"
+	tf-stft -o "$D/zero.stream" "$D/zero.wav"
+	cmp "$D/zeroed.stream" "$D/zero.stream"
+}
+
+@test "a format libsndfile cannot read: the ffmpeg command that converts it on the way" {
+	random_bytes "$D/song.m4a" 4000 5
+	run tf-stft "$D/song.m4a"
+	assert_clean_failure tf-stft
+	assert_output --partial "convert to WAV on the way: ffmpeg -i $D/song.m4a -f wav - | tf-stft -)"
 }
 
 @test "-m takes FFT size, hop, rate and channels from the model; options still win" {

@@ -5,6 +5,8 @@ and numpy, the way any other tool would (formats/tensor-stream.md).
   stream.py spec FRAMES CHANNELS N_FFT [HOP] [RATE] [CHUNK]   random spectrogram stream on stdout
   stream.py info FILE                                          header, tensor shapes, end frame
   stream.py cat FILE                                           all tensors concatenated on the last axis, as .npy on stdout
+  stream.py broken DIR CHANNELS N_FFT HOP RATE                 DIR/NAME.stream: a valid spectrogram stream (good)
+                                                               and one broken in each way a reader must refuse
 """
 import sys
 
@@ -35,6 +37,51 @@ if cmd == "spec":
         a = (rng.standard_normal((ch, F, n)) + 1j * rng.standard_normal((ch, F, n))).astype("<c8")
         out.write(msgpack.packb({"dtype": "c64", "shape": [ch, F, n], "data": a.tobytes()}))
     out.write(msgpack.packb({"end": True, "frames": T, "samples": (T - 1) * hop}))
+elif cmd == "broken":
+    d, ch, nfft, hop, rate = sys.argv[2], *(int(a) for a in sys.argv[3:7])
+    F, n, T = nfft // 2 + 1, 10, 40
+    rng = np.random.default_rng(11)
+    head = {"tfswa": 1, "kind": "spectrogram", "sample_rate": rate, "n_fft": nfft, "hop": hop, "channels": ch,
+            "samples": (T - 1) * hop}
+
+    def chunk(t, n=n, shape=None, dtype="c64", bad=None):
+        shape = shape or [ch, F, n]
+        a = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype("<c8")
+        if bad is not None:
+            a[0, 3, 2] = bad
+        data = a.tobytes() if dtype == "c64" else a.real.astype("<f4").tobytes()
+        return {"dtype": dtype, "shape": shape, "data": data, "frame": t}
+
+    def body(starts=range(0, T, n)):
+        return [chunk(t) for t in starts]
+
+    end = {"end": True, "frames": T, "samples": (T - 1) * hop}
+    cases = {
+        "good": [head] + body() + [end],
+        "kind": [dict(head, kind="model")] + body() + [end],
+        "version": [dict(head, tfswa=2)] + body() + [end],
+        "missing-key": [{k: v for k, v in head.items() if k != "hop"}] + body() + [end],
+        "window": [dict(head, window="hamming")] + body() + [end],
+        "dtype": [head, chunk(0, dtype="f32")] + body(range(n, T, n)) + [end],
+        "shape": [head, chunk(0, shape=[ch, F - 1, n])] + body(range(n, T, n)) + [end],
+        "stems-shape": [head, chunk(0, shape=[2, ch, F, n])] + body(range(n, T, n)) + [end],
+        "length": [head, dict(chunk(0), shape=[ch, F, n + 1])] + body(range(n, T, n)) + [end],
+        "gap": [head] + body([0, 2 * n, 3 * n]) + [dict(end, frames=3 * n)],
+        "duplicate": [head] + body([0, n, n, 2 * n]) + [end],
+        "reordered": [head] + body([n, 0, 2 * n, 3 * n]) + [end],
+        "nan": [head, chunk(0), chunk(n, bad=np.nan)] + body(range(2 * n, T, n)) + [end],
+        "inf": [head, chunk(0, bad=np.inf)] + body(range(n, T, n)) + [end],
+        "end-frames": [head] + body() + [dict(end, frames=T + 1)],
+        "end-samples": [head] + body() + [dict(end, samples=T * hop)],
+        "end-tensors": [head] + body() + [dict(end, tensors=7)],
+        "no-end": [head] + body(),
+    }
+    for name, frames in cases.items():
+        with open(f"{d}/{name}.stream", "wb") as o:
+            o.write(b"".join(msgpack.packb(f) for f in frames))
+    good = open(f"{d}/good.stream", "rb").read()
+    open(f"{d}/truncated.stream", "wb").write(good[: len(good) // 2])
+    open(f"{d}/empty.stream", "wb").close()
 elif cmd == "info":
     fr = frames(sys.argv[2])
     h = {k: v for k, v in fr[0].items()}

@@ -526,8 +526,23 @@ static void test_writer(void)
 	float mono[3], stereo[6] = {1, 3, -1, 1, 0.5f, 0.5f}, up[6];
 	ok(!audio_remix(mono, 1, stereo, 2, 3) && mono[0] == 2 && mono[1] == 0 && mono[2] == 0.5f &&
 		   !audio_remix(up, 2, mono, 1, 3) && up[0] == 2 && up[1] == 2 && up[5] == 0.5f &&
-		   audio_remix(up, 2, stereo, 3, 1) == -1,
-	   "remix: average to mono, repeat mono, refuse the rest");
+		   audio_remix(up, 4, stereo, 2, 1) == -1 && audio_remix(up, 2, stereo, 9, 0) == -1,
+	   "remix: average to mono, repeat mono, refuse stereo to 4 and 9 channels to 2");
+	/* 5.1 (L R C LFE Ls Rs) to stereo: ITU-R BS.775, each side / (1 + 2 * 0.7071) */
+	float six[12] = {1, 0, 0, 0, 0, 0, /* L alone */ 0, 0, 1, 5, 1, 0 /* C, LFE, Ls */}, lr[4], m[2];
+	double k = sqrt(0.5), norm = 1 + 2 * k;
+	int rc = audio_remix(lr, 2, six, 6, 2);
+	ok(!rc && fabs(lr[0] - 1 / norm) < 1e-6 && lr[1] == 0 &&
+		   fabs(lr[2] - 2 * k / norm) < 1e-6 && fabs(lr[3] - k / norm) < 1e-6,
+	   "remix: 5.1 to stereo by ITU-R BS.775 gains, LFE left out (%g %g %g %g)", lr[0], lr[1], lr[2], lr[3]);
+	ok(!audio_remix(m, 1, six, 6, 2) && fabs(m[0] - lr[0] / 2) < 1e-6 && fabs(m[1] - (lr[2] + lr[3]) / 2) < 1e-6,
+	   "remix: 5.1 to mono is the average of its stereo downmix");
+	float nf[5] = {0.5f, NAN, 1, INFINITY, -INFINITY};
+	size_t first = 99;
+	ok(audio_nonfinite(nf, 3, 0, &first) == 1 && first == 1 && isnan(nf[1]) &&
+		   audio_nonfinite(nf, 5, 1, &first) == 3 && first == 1 && nf[1] == 0 && nf[3] == 0 && nf[4] == 0 &&
+		   nf[2] == 1 && audio_nonfinite(nf, 5, 0, &first) == 0,
+	   "non-finite samples counted, the first found, zeroed on request");
 }
 
 int main(void)

@@ -401,6 +401,28 @@ static void test_dataset(void)
 	   (long long)skipped);
 	dataset_free(&d);
 
+	/* a stem with a NaN sample is "not finite", not silent */
+	make_track("nan", "t", 2000, 0.5f, 1);
+	snprintf(path, sizeof path, "%s/nan/t/a.wav", root);
+	{
+		SF_INFO ni = {0};
+		SNDFILE *nf = sf_open(path, SFM_RDWR, &ni);
+		float bad[2] = {NAN, NAN};
+		sf_seek(nf, 1234, SEEK_SET);
+		sf_writef_float(nf, bad, 1);
+		sf_close(nf);
+	}
+	rc = open_sub(&d, "nan");
+	ok(rc == 0, "a dataset with a NaN sample opens (samples are read later)");
+	if (rc == 0) {
+		rng_seed(&r1, 1);
+		for (int k = 0; k < 50 && (rc = augment_draw(&d, &same_track, &r1, s1, m1, NULL)) == 0; k++)
+			;
+		ok(rc == -1 && strstr(tf_strerror(), "a.wav: sample 1234 (channel 1) is not finite"),
+		   "a NaN sample is reported as not finite: %s", tf_strerror());
+		dataset_free(&d);
+	}
+
 	/* bad datasets: one clear message each */
 	make_track("missing", "t", 2000, 0.5f, 1);
 	snprintf(path, sizeof path, "%s/missing/t/b.wav", root);

@@ -181,8 +181,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_JSON: json = 1; break;
 		case O_CSV: csv = 1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': print_version(); exit(0);
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -908,10 +908,12 @@ int main(int argc, char **argv)
 {
 	static struct bench b;
 	progname = "tf-bench";
+	args_begin();
 	tf_alloc_keep_freed();
 	if (argc == 3 && !strcmp(argv[1], "--run-command"))
 		return run_command_helper(argv[2]);
 	parse_options(argc, argv, &b.o);
+	args_end();
 	describe_sources(&b);
 
 	for (int ti = 0; ti < b.o.nthreads; ti++) {

@@ -298,6 +298,7 @@ int main(int argc, char **argv)
 	double seconds = 30;
 	int opt;
 	progname = "tf-corpus";
+	args_begin();
 	/* fluidsynth loads soundfonts with OpenMP; a thread pool made before
 	 * -j forks would hang the workers (libgomp is not fork-safe), and the
 	 * workers are the parallelism anyway */
@@ -319,8 +320,8 @@ int main(int argc, char **argv)
 		case 'l': o.list = 1; break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}
@@ -328,6 +329,7 @@ int main(int argc, char **argv)
 		die("unexpected argument '%s'; see --help", argv[optind]);
 	o.frames = (int64_t)llround(seconds * CORPUS_RATE);
 	if (o.list) {
+		args_end();
 		list_tracks(&o);
 		close_stdout();
 		return 0;
@@ -336,6 +338,7 @@ int main(int argc, char **argv)
 		die("no output directory: give -o DIR");
 	if (!o.count[0] && !o.count[1])
 		die("--train 0 and --test 0: no tracks to make");
+	args_end();
 	if (!o.nsoundfonts)
 		o.soundfont[o.nsoundfonts++] = DEFAULT_SOUNDFONT;
 	for (int i = 0; i < o.nsoundfonts; i++)

@@ -287,8 +287,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 			c->set |= SET_OVERLAP;
 			break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': print_version(); exit(0);
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		case ':':
 			die("option %s needs a value; see --help", argv[optind - 1]);
 		default:
@@ -370,7 +370,9 @@ int main(int argc, char **argv)
 	struct atomic_file af;
 	struct model m;
 	progname = "tf-export";
+	args_begin();
 	parse_args(argc, argv, &a);
+	args_end();
 	if (a.info) {
 		info_main(&a);
 		return 0;

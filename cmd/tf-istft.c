@@ -127,6 +127,7 @@ int main(int argc, char **argv)
 	const char *stem = NULL, *pattern = NULL;
 	int type = -1, encoding = AUDIO_PCM16, opt;
 	progname = "tf-istft";
+	args_begin();
 	while ((opt = getopt_long(argc, argv, "s:o:t:b:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': stem = optarg; break;
@@ -141,8 +142,8 @@ int main(int argc, char **argv)
 			break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}

@@ -196,8 +196,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': print_version(); exit(0);
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -534,7 +534,9 @@ int main(int argc, char **argv)
 	unsigned json_set = 0;
 	progname = "tf-train";
 	tf_alloc_keep_freed();
+	args_begin();
 	parse_args(argc, argv, &a);
+	args_end();
 	if (a.threads)
 		omp_set_num_threads(a.threads);
 

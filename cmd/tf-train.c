@@ -485,21 +485,25 @@ static void report_validation(const struct train_state *st, const struct dataset
 
 /* ---------- saving ---------- */
 
+/* The model and the state go together: both are written out before
+ * either is renamed into place, so a failure (a full disk) leaves neither
+ * new one rather than a model without its state. */
 static void save(const struct args *a, const struct train_state *st)
 {
-	struct atomic_file af;
+	struct atomic_file model, state, *files[2];
+	int n = 0;
 	if (a->out) {
-		if (atomic_open(&af, a->out) || model_write(&st->m, af.fp) || atomic_commit(&af)) {
-			atomic_abort(&af);
+		if (atomic_open(&model, a->out) || model_write(&st->m, model.fp))
 			die_lib(a->out);
-		}
+		files[n++] = &model;
 	}
 	if (a->state) {
-		if (atomic_open(&af, a->state) || train_state_write(st, af.fp) || atomic_commit(&af)) {
-			atomic_abort(&af);
+		if (atomic_open(&state, a->state) || train_state_write(st, state.fp))
 			die_lib(a->state);
-		}
+		files[n++] = &state;
 	}
+	if (atomic_commit_set(files, n))
+		die_lib("saving");
 }
 
 /* ---------- interruption ---------- */

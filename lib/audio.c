@@ -629,6 +629,13 @@ static struct audio_writer *lossy_open(int fd, const struct audio_format *fmt)
 		free(w);
 		return NULL;
 	}
+	/* MP3's length (the Xing/LAME frame) is written at the start at the
+	 * end, which a pipe cannot take: there constant bit rate, from which
+	 * readers can tell the length by the size */
+	if (fmt->type == AUDIO_MP3 && !w->out.seekable) {
+		int mode = SF_BITRATE_MODE_CONSTANT;
+		sf_command(w->sf, SFC_SET_BITRATE_MODE, &mode, sizeof mode);
+	}
 	sf_command(w->sf, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
 	if (sf_error(w->sf)) {
 		tf_seterr("%s quality %g: %s", name, quality, sf_strerror(w->sf));

@@ -99,9 +99,10 @@ static int make_parents(const char *path)
 		struct stat st;
 		*p = 0;
 		if (p[-1] != '/' && stat(dir, &st)) {
-			if (mkdir(dir, 0777) && errno != EEXIST)
+			int made = !mkdir(dir, 0777);
+			if (!made && errno != EEXIST)
 				return tf_seterr("cannot create directory %s: %s", dir, strerror(errno));
-			if (nmade_dirs < MAX_DIRS) {
+			if (made && nmade_dirs < MAX_DIRS) { /* not one another process just made */
 				memcpy(made_dirs[nmade_dirs], dir, (size_t)(p - dir) + 1);
 				nmade_dirs++;
 			}

@@ -169,7 +169,7 @@ no_temps() {
 	assert_clean_failure tf-istft
 }
 
-@test "stems are committed all or nothing: one rename failing takes back the others" {
+@test "stems all or nothing: one that cannot be written leaves none of the others (rename failures: test_fileio)" {
 	mkdir -p "$D/aon/bass.wav"
 	touch "$D/aon/bass.wav/keep"
 	run tf-istft -o "$D/aon/%s.wav" "$D/stems.stream"

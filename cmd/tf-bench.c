@@ -213,7 +213,7 @@ static void resolve_shape(const char *path, const struct unet_config *c, const c
 	} else if (n == 4) {
 		memcpy(s, d, sizeof d);
 	} else {
-		die("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
+		die_usage("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
 	}
 	if (s[1] != c->in_channels)
 		die("%s: the input has %lld channels, the model takes %d (real and imaginary parts of "
@@ -245,7 +245,7 @@ static void describe_sources(struct bench *b)
 			s->gflop += (s->stage_gflop[k] *= 1e-9 * (double)s->shape[0]);
 	}
 	if (o->profile && b->src[0].shape[0] != 1)
-		die("--profile needs a batch of 1 (the stages of several items interleave)");
+		die_usage("--profile needs a batch of 1 (the stages of several items interleave)");
 	for (int i = 0; i < o->ncmds; i++) {
 		struct source *s = &b->src[b->nsrc++];
 		*s = b->src[0];

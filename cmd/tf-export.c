@@ -131,7 +131,7 @@ static void parse_shape(const char *s, int *f, int *t)
 	errno = 0;
 	long a = strtol(s, &x, 10), b = *x == 'x' ? strtol(x + 1, &x, 10) : 0;
 	if (errno || *x || a < 1 || b < 1 || a > 1 << 20 || b > 1 << 24)
-		die("--flops %s: expected FxT (bins x frames), e.g. 1025x259", s);
+		die_usage("--flops %s: expected FxT (bins x frames), e.g. 1025x259", s);
 	*f = (int)a, *t = (int)b;
 }
 
@@ -181,7 +181,7 @@ static void parse_onnx_shape(const char *spec, int64_t s[4])
 	else if (n == 4)
 		memcpy(s, d, sizeof d);
 	else
-		die("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
+		die_usage("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
 }
 
 static void resolve_onnx_shape(const struct unet_config *c, const char *spec, int dynamic, int64_t s[4])

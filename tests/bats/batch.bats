@@ -102,6 +102,12 @@ setup() {
 	assert_line --regexp '^2 tracks +other( +-?[0-9.]+){6}$'
 	[ -s est/.eval.json ]
 	$PY -c "import json; j = json.load(open('est/.eval.json')); assert [len(t['stems']) for t in j['tracks']] == [2, 2], j"
+	# a failed evaluation leaves no temporary table
+	mkdir -p est2/t9
+	run make -s -f "$BATS_TEST_DIRNAME/../../pipelines/evaluate.mk" TEST=test EST=est2
+	[ "$status" -ne 0 ]
+	run ls -A est2
+	assert_output "t9"
 }
 
 @test "GNU parallel runs the shards (here on this machine as its one 'host')" {

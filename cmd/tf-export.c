@@ -106,7 +106,7 @@ static int reader_index(const char *name)
 	for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
 		if (!strcmp(readers[i].name, name))
 			return (int)i;
-	die("--from %s: unknown format (pth, safetensors, tfswa)", name);
+	die_usage("--from %s: unknown format (pth, safetensors, tfswa)", name);
 }
 
 static int writer_index(const char *name)
@@ -114,7 +114,7 @@ static int writer_index(const char *name)
 	for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
 		if (!strcmp(writers[i].name, name))
 			return (int)i;
-	die("--to %s: unknown format (tfswa, safetensors, pth, onnx)", name);
+	die_usage("--to %s: unknown format (tfswa, safetensors, pth, onnx)", name);
 }
 
 /* ---------- --info ---------- */

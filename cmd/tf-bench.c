@@ -183,8 +183,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_JSON: json = 1; break;
 		case O_CSV: csv = 1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': print_version(); exit(0);
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -215,7 +215,7 @@ static void resolve_shape(const char *path, const struct unet_config *c, const c
 	} else if (n == 4) {
 		memcpy(s, d, sizeof d);
 	} else {
-		die("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
+		die_usage("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
 	}
 	if (s[1] != c->in_channels)
 		die("%s: the input has %lld channels, the model takes %d (real and imaginary parts of "
@@ -277,7 +277,7 @@ static void describe_sources(struct bench *b)
 	}
 	unique_names(b);
 	if (o->profile && b->src[0].shape[0] != 1)
-		die("--profile needs a batch of 1 (the stages of several items interleave)");
+		die_usage("--profile needs a batch of 1 (the stages of several items interleave)");
 	for (int i = 0; i < o->ncmds; i++) {
 		struct source *s = &b->src[b->nsrc++];
 		*s = b->src[0];
@@ -949,10 +949,12 @@ int main(int argc, char **argv)
 {
 	static struct bench b;
 	progname = "tf-bench";
+	args_begin();
 	tf_alloc_keep_freed();
 	if (argc == 3 && !strcmp(argv[1], "--run-command"))
 		return run_command_helper(argv[2]);
 	parse_options(argc, argv, &b.o);
+	args_end();
 	describe_sources(&b);
 
 	for (int ti = 0; ti < b.o.nthreads; ti++) {

@@ -309,6 +309,7 @@ int main(int argc, char **argv)
 	double seconds = 30;
 	int opt;
 	progname = "tf-corpus";
+	args_begin();
 	/* fluidsynth loads soundfonts with OpenMP; a thread pool made before
 	 * -j forks would hang the workers (libgomp is not fork-safe), and the
 	 * workers are the parallelism anyway */
@@ -331,8 +332,8 @@ int main(int argc, char **argv)
 		case 'l': o.list = 1; break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}
@@ -342,6 +343,7 @@ int main(int argc, char **argv)
 	if (corpus_singers_parse(o.singer_list, &o.singers))
 		die_lib("--singers");
 	if (o.list) {
+		args_end();
 		list_tracks(&o);
 		close_stdout();
 		return 0;
@@ -350,6 +352,7 @@ int main(int argc, char **argv)
 		die("no output directory: give -o DIR");
 	if (!o.count[0] && !o.count[1])
 		die("--train 0 and --test 0: no tracks to make");
+	args_end();
 	if (!o.nsoundfonts)
 		o.soundfont[o.nsoundfonts++] = DEFAULT_SOUNDFONT;
 	for (int i = 0; i < o.nsoundfonts; i++)

@@ -658,6 +658,7 @@ int main(int argc, char **argv)
 	const char *refs[MAX_STEMS], *ests[MAX_STEMS], *ref_dir = NULL, *est_dir = NULL, *musdb = NULL;
 	int nref = 0, nest = 0, json = 0, opt;
 	progname = "tf-eval";
+	args_begin();
 	while ((opt = getopt_long(argc, argv, "r:e:R:E:m:jw:H:t:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
@@ -679,26 +680,27 @@ int main(int argc, char **argv)
 		case 't': o.taps = (int)parse_long(optarg, "--taps", 1, 4096); break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind < argc)
 		die("unexpected argument \"%s\"; inputs are given with --ref/--est, --ref-dir/--est-dir or --musdb",
 		    argv[optind]);
+	args_end();
 
 	/* what to compare with what */
 	struct track *tracks = NULL;
 	int ntracks = 1;
 	if (musdb) {
 		if (nref || ref_dir || est_dir || nest != 1)
-			die("--musdb ROOT takes one --est OUT (the separated tree) and nothing else");
+			die_usage("--musdb ROOT takes one --est OUT (the separated tree) and nothing else");
 		o.musdb = 1;
 		ntracks = tracks_from_musdb(&tracks, musdb, ests[0]);
 	} else if (ref_dir || est_dir) {
 		if (!ref_dir || !est_dir || nref || nest)
-			die("--ref-dir and --est-dir go together, without --ref or --est");
+			die_usage("--ref-dir and --est-dir go together, without --ref or --est");
 		if (!(tracks = calloc(1, sizeof *tracks)))
 			die("out of memory");
 		track_from_dirs(tracks, ref_dir, est_dir);
@@ -708,7 +710,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (nref != nest)
-			die("%d --ref but %d --est: give them in pairs", nref, nest);
+			die_usage("%d --ref but %d --est: give them in pairs", nref, nest);
 		if (!(tracks = calloc(1, sizeof *tracks)))
 			die("out of memory");
 		strcpy(tracks->name, "-");

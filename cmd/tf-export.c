@@ -106,7 +106,7 @@ static int reader_index(const char *name)
 	for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
 		if (!strcmp(readers[i].name, name))
 			return (int)i;
-	die("--from %s: unknown format (pth, safetensors, tfswa)", name);
+	die_usage("--from %s: unknown format (pth, safetensors, tfswa)", name);
 }
 
 static int writer_index(const char *name)
@@ -114,7 +114,7 @@ static int writer_index(const char *name)
 	for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
 		if (!strcmp(writers[i].name, name))
 			return (int)i;
-	die("--to %s: unknown format (tfswa, safetensors, pth, onnx)", name);
+	die_usage("--to %s: unknown format (tfswa, safetensors, pth, onnx)", name);
 }
 
 /* ---------- --info ---------- */
@@ -131,7 +131,7 @@ static void parse_shape(const char *s, int *f, int *t)
 	errno = 0;
 	long a = strtol(s, &x, 10), b = *x == 'x' ? strtol(x + 1, &x, 10) : 0;
 	if (errno || *x || a < 1 || b < 1 || a > 1 << 20 || b > 1 << 24)
-		die("--flops %s: expected FxT (bins x frames), e.g. 1025x259", s);
+		die_usage("--flops %s: expected FxT (bins x frames), e.g. 1025x259", s);
 	*f = (int)a, *t = (int)b;
 }
 
@@ -181,7 +181,7 @@ static void parse_onnx_shape(const char *spec, int64_t s[4])
 	else if (n == 4)
 		memcpy(s, d, sizeof d);
 	else
-		die("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
+		die_usage("--shape %s: %s", spec, n < 0 ? tf_strerror() : "expected BxCxFxT or FxT");
 }
 
 static void resolve_onnx_shape(const struct unet_config *c, const char *spec, int dynamic, int64_t s[4])
@@ -287,8 +287,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 			c->set |= SET_OVERLAP;
 			break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': print_version(); exit(0);
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		case ':':
 			die("option %s needs a value; see --help", argv[optind - 1]);
 		default:
@@ -370,7 +370,9 @@ int main(int argc, char **argv)
 	struct atomic_file af;
 	struct model m;
 	progname = "tf-export";
+	args_begin();
 	parse_args(argc, argv, &a);
+	args_end();
 	if (a.info) {
 		info_main(&a);
 		return 0;

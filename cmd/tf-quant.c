@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 	const char *type = NULL, *out_path = NULL, **calib = NULL;
 	int opt, ncalib = 0;
 	progname = "tf-quant";
+	args_begin();
 	tf_alloc_keep_freed();
 	if (!(calib = calloc((size_t)argc, sizeof *calib)))
 		die("out of memory");
@@ -115,8 +116,8 @@ int main(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'v': verbose++; break;
 		case 'q': verbose = -1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}
@@ -134,6 +135,7 @@ int main(int argc, char **argv)
 	const char *in_path = optind < argc ? argv[optind] : NULL;
 	if ((!in_path || !strcmp(in_path, "-")) && isatty(0))
 		die("no model: name a file, or pipe one in (see --help)");
+	args_end();
 
 	struct model m;
 	if (model_load(&m, in_path))

@@ -110,6 +110,7 @@ int main(int argc, char **argv)
 	const char *model_path = NULL, *out_path = NULL, *in_path = NULL;
 	int n_fft = 0, hop = 0, rate = 0, channels = 0, chunk = 64, zero_nonfinite = 0, opt;
 	progname = "tf-stft";
+	args_begin();
 	while ((opt = getopt_long(argc, argv, "m:n:H:r:c:o:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm': model_path = optarg; break;
@@ -122,8 +123,8 @@ int main(int argc, char **argv)
 		case 'Z': zero_nonfinite = 1; break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}
@@ -131,6 +132,7 @@ int main(int argc, char **argv)
 		die("too many arguments (one input at most); see --help");
 	in_path = optind < argc ? argv[optind] : NULL;
 	const char *in_name = in_path && strcmp(in_path, "-") ? in_path : "standard input";
+	args_end();
 
 	/* the model says how it was trained; options given as well win */
 	if (model_path) {
@@ -145,9 +147,9 @@ int main(int argc, char **argv)
 	n_fft = n_fft ? n_fft : 2048;
 	hop = hop ? hop : 512;
 	if (n_fft % 2)
-		die("--n-fft %d: must be even", n_fft);
+		die_usage("--n-fft %d: must be even", n_fft);
 	if (hop > n_fft)
-		die("--hop %d: at most the FFT size (%d)", hop, n_fft);
+		die_usage("--hop %d: at most the FFT size (%d)", hop, n_fft);
 
 	/* the input */
 	if ((!in_path || !strcmp(in_path, "-")) && isatty(0))

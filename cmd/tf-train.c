@@ -201,8 +201,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': print_version(); exit(0);
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -491,21 +491,25 @@ static void report_validation(const struct train_state *st, const struct dataset
 
 /* ---------- saving ---------- */
 
+/* The model and the state go together: both are written out before
+ * either is renamed into place, so a failure (a full disk) leaves neither
+ * new one rather than a model without its state. */
 static void save(const struct args *a, const struct train_state *st)
 {
-	struct atomic_file af;
+	struct atomic_file model, state, *files[2];
+	int n = 0;
 	if (a->out) {
-		if (atomic_open(&af, a->out) || model_write(&st->m, af.fp) || atomic_commit(&af)) {
-			atomic_abort(&af);
+		if (atomic_open(&model, a->out) || model_write(&st->m, model.fp))
 			die_lib(a->out);
-		}
+		files[n++] = &model;
 	}
 	if (a->state) {
-		if (atomic_open(&af, a->state) || train_state_write(st, af.fp) || atomic_commit(&af)) {
-			atomic_abort(&af);
+		if (atomic_open(&state, a->state) || train_state_write(st, state.fp))
 			die_lib(a->state);
-		}
+		files[n++] = &state;
 	}
+	if (atomic_commit_set(files, n))
+		die_lib("saving");
 }
 
 /* ---------- interruption ---------- */
@@ -540,7 +544,9 @@ int main(int argc, char **argv)
 	unsigned json_set = 0;
 	progname = "tf-train";
 	tf_alloc_keep_freed();
+	args_begin();
 	parse_args(argc, argv, &a);
+	args_end();
 	if (a.threads)
 		omp_set_num_threads(a.threads);
 

@@ -83,6 +83,7 @@ int main(int argc, char **argv)
 	struct duration segment_arg, overlap_arg;
 	int segment_given = 0, overlap_given = 0;
 	progname = "tf-unet";
+	args_begin();
 	tf_alloc_keep_freed();
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
@@ -102,8 +103,8 @@ int main(int argc, char **argv)
 			break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}
@@ -111,6 +112,7 @@ int main(int argc, char **argv)
 		die("too many arguments (one input at most); see --help");
 	if (!model_path)
 		die("no model given: use -m MODEL (see --help)");
+	args_end();
 
 	/* the model */
 	struct model m;
@@ -130,9 +132,9 @@ int main(int argc, char **argv)
 	if (overlap < 0)
 		overlap = segment ? (c->overlap <= segment / 2 ? c->overlap : segment / 4) : 0;
 	if (segment && segment < UNET_MIN_SIZE)
-		die("--segment %d: at least %d frames, or 0 for the whole input", segment, UNET_MIN_SIZE);
+		die_usage("--segment %d: at least %d frames, or 0 for the whole input", segment, UNET_MIN_SIZE);
 	if (2 * overlap > segment && segment)
-		die("--overlap %d: at most half the segment (%d)", overlap, segment / 2);
+		die_usage("--overlap %d: at most half the segment (%d)", overlap, segment / 2);
 	if (threads)
 		omp_set_num_threads(threads);
 	if (!(u = unet_prepare(&m)))

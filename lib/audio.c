@@ -452,7 +452,13 @@ int audio_type_from_name(const char *name)
 		return AUDIO_WAV;
 	if (!strcasecmp(name, "flac"))
 		return AUDIO_FLAC;
-	return tf_seterr("unknown audio type '%s' (wav or flac)", name);
+	if (!strcasecmp(name, "mp3"))
+		return AUDIO_MP3;
+	if (!strcasecmp(name, "ogg") || !strcasecmp(name, "vorbis"))
+		return AUDIO_VORBIS;
+	if (!strcasecmp(name, "opus"))
+		return AUDIO_OPUS;
+	return tf_seterr("unknown audio type '%s' (wav, flac, mp3, ogg or opus)", name);
 }
 
 int audio_encoding_from_name(const char *name)
@@ -475,7 +481,31 @@ int audio_type_from_path(const char *path, int fallback)
 		return AUDIO_WAV;
 	if (!strcasecmp(dot, ".flac"))
 		return AUDIO_FLAC;
+	if (!strcasecmp(dot, ".mp3"))
+		return AUDIO_MP3;
+	if (!strcasecmp(dot, ".ogg") || !strcasecmp(dot, ".oga"))
+		return AUDIO_VORBIS;
+	if (!strcasecmp(dot, ".opus"))
+		return AUDIO_OPUS;
 	return -1;
+}
+
+int audio_type_is_lossy(int type)
+{
+	return type == AUDIO_MP3 || type == AUDIO_VORBIS || type == AUDIO_OPUS;
+}
+
+int audio_type_rate(int type, int rate)
+{
+	static const int mp3[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 0},
+			 opus[] = {8000, 12000, 16000, 24000, 48000, 0};
+	const int *ok = type == AUDIO_MP3 ? mp3 : type == AUDIO_OPUS ? opus : NULL;
+	if (!ok)
+		return rate;
+	for (; *ok; ok++)
+		if (*ok == rate)
+			return rate;
+	return 48000;
 }
 
 /* WAV holds at most 4 GiB: RIFF sizes are 32 bits. */
@@ -502,6 +532,7 @@ struct audio_writer {
 	int *ints;                /* FLAC: samples for sf_writef_int */
 	size_t block;             /* frames per conversion block */
 	SNDFILE *sf;
+	struct resampler *rs;     /* lossy: to a rate the format holds */
 };
 
 static int write_all(int fd, const void *buf, size_t n)
@@ -623,6 +654,72 @@ static int fits_wav(const struct audio_writer *w, int64_t frames)
 	return frames * w->frame_bytes + w->header_bytes + 1 <= (int64_t)WAV_MAX_SIZE;
 }
 
+/* MP3, Vorbis, Opus through libsndfile, which encodes floats. */
+static struct audio_writer *lossy_open(int fd, const struct audio_format *fmt)
+{
+	struct audio_writer *w = calloc(1, sizeof *w);
+	SF_VIRTUAL_IO io = {sink_filelen, sink_seek, sink_read, sink_write, sink_tell};
+	int rate = audio_type_rate(fmt->type, fmt->sample_rate);
+	SF_INFO si = {.samplerate = rate, .channels = fmt->channels};
+	const char *name = fmt->type == AUDIO_MP3 ? "MP3" : fmt->type == AUDIO_VORBIS ? "Ogg Vorbis" : "Ogg Opus";
+	/* libsndfile's compression level: 0 the best quality, 1 the smallest.
+	 * For Opus it runs linearly from 512 kbit/s down to a few: the upper
+	 * half, past 270 kbit/s stereo, buys nothing, so Q spans the lower */
+	double quality = fmt->quality_set ? fmt->quality : AUDIO_QUALITY_DEFAULT;
+	double level = 1 - quality / 10 * (fmt->type == AUDIO_OPUS ? 0.5 : 1);
+	if (!w)
+		return tf_seterr("out of memory"), NULL;
+	if (!(quality >= 0 && quality <= 10)) {
+		free(w);
+		return tf_seterr("quality %g: from 0 to 10", quality), NULL;
+	}
+	si.format = fmt->type == AUDIO_MP3      ? SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III
+		    : fmt->type == AUDIO_VORBIS ? SF_FORMAT_OGG | SF_FORMAT_VORBIS
+						: SF_FORMAT_OGG | SF_FORMAT_OPUS;
+	w->fmt = *fmt;
+	w->declared = -1;
+	w->out.fd = fd;
+	w->out.seekable = is_seekable(fd);
+	w->out.base = w->out.seekable ? lseek(fd, 0, SEEK_CUR) : 0;
+	if (rate != fmt->sample_rate && !(w->rs = resampler_new(fmt->sample_rate, rate, fmt->channels))) {
+		free(w);
+		return NULL;
+	}
+	if (!(w->sf = sf_open_virtual(&io, SFM_WRITE, &si, &w->out))) {
+		tf_seterr("cannot write %s: %s", name, w->out.err ? strerror(w->out.err) : sf_strerror(NULL));
+		resampler_free(w->rs);
+		free(w);
+		return NULL;
+	}
+	/* MP3's length (the Xing/LAME frame) is written at the start at the
+	 * end, which a pipe cannot take: there constant bit rate, from which
+	 * readers can tell the length by the size */
+	if (fmt->type == AUDIO_MP3 && !w->out.seekable) {
+		int mode = SF_BITRATE_MODE_CONSTANT;
+		sf_command(w->sf, SFC_SET_BITRATE_MODE, &mode, sizeof mode);
+	}
+	sf_command(w->sf, SFC_SET_COMPRESSION_LEVEL, &level, sizeof level);
+	if (sf_error(w->sf)) {
+		tf_seterr("%s quality %g: %s", name, quality, sf_strerror(w->sf));
+		sf_close(w->sf);
+		resampler_free(w->rs);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Hands floats to libsndfile (after the resampler, if any). */
+static int lossy_emit(void *ctx, const float *audio, size_t nframes)
+{
+	struct audio_writer *w = ctx;
+	if (sf_writef_float(w->sf, audio, (sf_count_t)nframes) != (sf_count_t)nframes || w->out.err) {
+		w->failed = 1;
+		return tf_seterr("%s", w->out.err ? strerror(w->out.err) : sf_strerror(w->sf));
+	}
+	return 0;
+}
+
 struct audio_writer *audio_writer_open(int fd, const struct audio_format *fmt, int64_t frames)
 {
 	struct audio_writer *w;
@@ -632,6 +729,10 @@ struct audio_writer *audio_writer_open(int fd, const struct audio_format *fmt, i
 		return tf_seterr("cannot write %d channels at %d Hz", fmt->channels, fmt->sample_rate), NULL;
 	if (fmt->type == AUDIO_FLAC && fmt->encoding == AUDIO_FLOAT)
 		return tf_seterr("FLAC holds 16- or 24-bit integers, not float"), NULL;
+	if (fmt->type == AUDIO_MP3 && fmt->channels > 2)
+		return tf_seterr("MP3 holds one or two channels, not %d", fmt->channels), NULL;
+	if (audio_type_is_lossy(fmt->type))
+		return lossy_open(fd, fmt);
 	if (!(w = calloc(1, sizeof *w)))
 		return tf_seterr("out of memory"), NULL;
 	w->fmt = *fmt;
@@ -702,6 +803,14 @@ int audio_write(struct audio_writer *w, const float *audio, size_t nframes)
 		w->failed = 1;
 		return tf_seterr("more than the %lld frames announced", (long long)w->declared);
 	}
+	if (audio_type_is_lossy(w->fmt.type)) {
+		if (w->rs ? resampler_push(w->rs, audio, nframes, lossy_emit, w) : lossy_emit(w, audio, nframes)) {
+			w->failed = 1;
+			return -1;
+		}
+		w->frames += (int64_t)nframes;
+		return 0;
+	}
 	if (w->fmt.type == AUDIO_WAV && w->out.seekable && !fits_wav(w, w->frames + (int64_t)nframes)) {
 		w->failed = 1;
 		return tf_seterr("WAV cannot hold more than 4 GiB of samples; write FLAC instead");
@@ -766,11 +875,15 @@ int audio_writer_close(struct audio_writer *w)
 				rc = tf_seterr("writing the WAV header: %s", strerror(errno));
 		}
 	}
+	if (w->rs && !rc && resampler_finish(w->rs, lossy_emit, w))
+		rc = -1;
 	if (w->sf) {
 		int err = sf_close(w->sf);
 		if (!rc && (err || w->out.err))
-			rc = tf_seterr("writing FLAC: %s", w->out.err ? strerror(w->out.err) : sf_error_number(err));
+			rc = tf_seterr("writing %s: %s", w->fmt.type == AUDIO_FLAC ? "FLAC" : "audio",
+				       w->out.err ? strerror(w->out.err) : sf_error_number(err));
 	}
+	resampler_free(w->rs);
 	free(w->bytes);
 	free(w->ints);
 	free(w);

@@ -23,7 +23,12 @@
  * cannot seek back for as garbage after the last frame).
  * PCM samples are x * 2^(bits-1) rounded to nearest and clipped to the
  * integer range; audio_writer_clipped() counts the clipped ones. Float WAV
- * is written unchanged. */
+ * is written unchanged.
+ * MP3 (libmp3lame), Ogg Vorbis and Ogg Opus go through libsndfile too, as
+ * floats, with a quality from 0 (smallest) to 10 (best). MP3 holds one or
+ * two channels at 8 to 48 kHz and Opus only 8, 12, 16, 24 or 48 kHz: other
+ * rates are resampled to 48 kHz on the way (the file then has
+ * resampled_length() frames). */
 #ifndef TF_AUDIO_H
 #define TF_AUDIO_H
 #include <stddef.h>
@@ -82,21 +87,31 @@ int resampler_push(struct resampler *rs, const float *audio, size_t nframes, aud
 /* Drains the filter and pads or trims to exactly resampled_length() frames. */
 int resampler_finish(struct resampler *rs, audio_emit_fn emit, void *ctx);
 
-enum audio_type { AUDIO_WAV, AUDIO_FLAC };
+enum audio_type { AUDIO_WAV, AUDIO_FLAC, AUDIO_MP3, AUDIO_VORBIS, AUDIO_OPUS };
 enum audio_encoding { AUDIO_PCM16, AUDIO_PCM24, AUDIO_FLOAT };
+/* Stereo, measured on a test signal: MP3 about 180 kbit/s, Vorbis 220, Opus 190 */
+#define AUDIO_QUALITY_DEFAULT 7.0
 
 struct audio_format {
 	enum audio_type type;
-	enum audio_encoding encoding;
+	enum audio_encoding encoding; /* WAV and FLAC */
 	int sample_rate, channels;
+	int quality_set;              /* MP3, Vorbis, Opus: quality 0 to 10 if set, */
+	double quality;               /* else AUDIO_QUALITY_DEFAULT */
 };
-/* "wav", "flac" -> type; "16", "24", "32f" (also "f32", "float") -> encoding;
- * -1 with a message when unknown. */
+/* "wav", "flac", "mp3", "ogg" (also "vorbis"), "opus" -> type; "16", "24",
+ * "32f" (also "f32", "float") -> encoding; -1 with a message when unknown. */
 int audio_type_from_name(const char *name);
 int audio_encoding_from_name(const char *name);
-/* The type a file name's extension says (.wav, .wave, .flac; any case), or
- * -1 when the extension is some other one; `fallback` when there is none. */
+/* The type a file name's extension says (.wav, .wave, .flac, .mp3, .ogg,
+ * .oga, .opus; any case), or -1 when the extension is some other one;
+ * `fallback` when there is none. */
 int audio_type_from_path(const char *path, int fallback);
+/* Lossy: MP3, Vorbis, Opus (no -b; a quality instead). */
+int audio_type_is_lossy(int type);
+/* The rate a file of this type holds for audio at `rate`: rate itself, or
+ * 48000 for one that MP3 or Opus cannot hold. */
+int audio_type_rate(int type, int rate);
 
 struct audio_writer;
 /* Writes to fd, which stays open and must be at its start. frames: the

@@ -16,6 +16,11 @@
 
 const char *progname = "tfswa";
 int verbose;
+/* die()'s exit status: 2 while the command line is being checked */
+static int die_status = 1;
+
+void args_begin(void) { die_status = 2; }
+void args_end(void) { die_status = 1; }
 
 static void vmsg(const char *fmt, va_list ap)
 {
@@ -31,7 +36,17 @@ void die(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
-	exit(1);
+	exit(die_status);
+}
+
+void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(2);
 }
 
 void die_lib(const char *context)
@@ -63,12 +78,15 @@ long parse_long(const char *s, const char *opt, long min, long max)
 {
 	char *end;
 	long v;
+	int status = die_status;
 	errno = 0;
 	v = strtol(s, &end, 10);
+	args_begin(); /* a bad option value is a bad command line */
 	if (errno || end == s || *end)
 		die("%s: '%s' is not an integer", opt, s);
 	if (v < min || v > max)
 		die("%s: %ld is out of range (%ld to %ld)", opt, v, min, max);
+	die_status = status;
 	return v;
 }
 
@@ -76,12 +94,15 @@ double parse_double(const char *s, const char *opt, double min, double max)
 {
 	char *end;
 	double v;
+	int status = die_status;
 	errno = 0;
 	v = strtod(s, &end);
+	args_begin(); /* a bad option value is a bad command line */
 	if (errno || end == s || *end || v != v)
 		die("%s: '%s' is not a number", opt, s);
 	if (v < min || v > max)
 		die("%s: %g is out of range (%g to %g)", opt, v, min, max);
+	die_status = status;
 	return v;
 }
 
@@ -90,6 +111,22 @@ void print_version(void)
 	printf("%s (tfswa) %s\n", progname, TF_VERSION);
 	printf("kernels: gemm %s; attention %s; int8 products %s\n", gemm_describe(), attention_kernel_name(),
 	       qgemm_kernel_name());
+}
+
+void version_exit(void)
+{
+	print_version();
+	args_end(); /* a lost write is no bad command line */
+	close_stdout();
+	exit(0);
+}
+
+void help_exit(void (*usage)(FILE *))
+{
+	usage(stdout);
+	args_end();
+	close_stdout();
+	exit(0);
 }
 
 void close_stdout(void)

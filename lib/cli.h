@@ -8,8 +8,19 @@
 
 extern const char *progname;
 
-/* "progname: message" on stderr, exit status 1. */
+/* "progname: message" on stderr, and exit. The status: 2 for a bad command
+ * line (an unknown option, a bad option value, wrong arguments), which is
+ * while main checks it, between args_begin() and args_end(); 1 for any
+ * error after that. */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void args_begin(void);
+void args_end(void);
+/* die() with status 2 for a bad command line found later (an option that
+ * does not fit the model, say). */
+_Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints the usage text given by the program to stdout (for --help),
+ * checks that it was written, and exits 0. */
+_Noreturn void help_exit(void (*usage)(FILE *));
 /* die() with the library's last error message after a context prefix. */
 _Noreturn void die_lib(const char *context);
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -17,12 +28,14 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int verbose;
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Strict number parsing for option values; die() naming opt on bad input. */
+/* Strict number parsing for option values; exit 2 naming opt on bad input. */
 long parse_long(const char *s, const char *opt, long min, long max);
 double parse_double(const char *s, const char *opt, double min, double max);
 
-/* Prints "<progname> (tfswa) <version>" and the kernels chosen on this CPU. */
+/* Prints "<progname> (tfswa) <version>" and the kernels chosen on this CPU.
+ * version_exit() does so, checks that it was written, and exits 0. */
 void print_version(void);
+_Noreturn void version_exit(void);
 
 /* Flushes and closes stdout; die()s if anything written was lost (full
  * disk, broken pipe). Call at the end of main of every program. */

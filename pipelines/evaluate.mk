@@ -15,8 +15,13 @@ $(error usage: make -f pipelines/evaluate.mk TEST=DIR EST=DIR)
 endif
 
 .PHONY: evaluate
+# The two tables are written under temporary names and renamed when both
+# are complete; a failure or a signal (SIGINT, SIGTERM, SIGHUP: tf-eval is
+# stopped) removes the temporary files.
 evaluate:
-	$(BIN)tf-eval -q --json --musdb '$(TEST)' --est '$(EST)' > '$(EST)/.eval.json.tmp'
-	$(BIN)tf-eval -q --musdb '$(TEST)' --est '$(EST)' > '$(EST)/.eval.txt.tmp'
-	mv '$(EST)/.eval.json.tmp' '$(EST)/.eval.json' && mv '$(EST)/.eval.txt.tmp' '$(EST)/.eval.txt'
+	@json='$(EST)/.eval.json.tmp' txt='$(EST)/.eval.txt.tmp' pid=; \
+	trap 'rm -f "$$json" "$$txt"' EXIT; trap '[ -z "$$pid" ] || kill $$pid; exit 1' INT TERM HUP; \
+	$(BIN)tf-eval -q --json --musdb '$(TEST)' --est '$(EST)' > "$$json" & pid=$$!; wait $$pid && \
+	{ $(BIN)tf-eval -q --musdb '$(TEST)' --est '$(EST)' > "$$txt" & pid=$$!; wait $$pid; } && \
+	mv "$$json" '$(EST)/.eval.json' && mv "$$txt" '$(EST)/.eval.txt'
 	@cat '$(EST)/.eval.txt'

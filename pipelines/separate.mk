@@ -18,12 +18,19 @@
 # the i-th of every n tracks (1 <= i <= n), so that n machines sharing OUT
 # (or a job array) split a collection between them. File names with spaces
 # are not supported (make splits words on them); such files are listed and
-# skipped.
+# skipped. FORMAT (wav, flac, mp3, ogg, opus; default wav), BITS (16, 24,
+# 32f: wav and flac) and QUALITY (0 to 10: mp3, ogg, opus) are tf-istft's
+# -t, -b and -Q; TWO_STEMS=vocals writes vocals and no_vocals (the sum of
+# the other stems) instead of every stem. An interrupted run (SIGINT,
+# SIGTERM, SIGHUP) stops the track's pipeline and removes its temporary
+# folder.
 
 SEP_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 BIN     ?= $(if $(wildcard $(SEP_DIR)/../bin/tf-unet),$(SEP_DIR)/../bin/,)
 THREADS ?= 1
 EXT     ?= wav flac ogg aiff aif mp3
+FORMAT  ?= wav
+SEP_ISTFT := $(if $(TWO_STEMS),--two-stems '$(TWO_STEMS)') $(if $(BITS),-b '$(BITS)') $(if $(QUALITY),-Q '$(QUALITY)')
 
 ifeq ($(and $(IN),$(OUT),$(MODEL)),)
 $(error usage: make -f pipelines/separate.mk IN=DIR OUT=DIR MODEL=FILE [-j N] [-k])
@@ -56,9 +63,11 @@ define SEP_RULE
 $(OUT)/$(basename $(1)): $(IN)/$(1) $(MODEL)
 	@mkdir -p '$$(dir $$@)' '$(OUT)/.logs/$$(dir $(basename $(1)))'
 	@tmp='$$(dir $$@).$$(notdir $$@).tmp'; log='$(OUT)/.logs/$(basename $(1)).log'; \
-	rm -rf "$$$$tmp" && mkdir "$$$$tmp" && \
-	if { $(BIN)tf-stft -q -m '$(MODEL)' '$$<' | $(BIN)tf-unet -q -j $(THREADS) -m '$(MODEL)' | \
-	     $(BIN)tf-istft -q -o "$$$$tmp/%s.wav"; } 2>"$$$$log"; then \
+	rm -rf "$$$$tmp" && mkdir "$$$$tmp" && : >"$$$$log" || exit 1; \
+	pid=; trap '[ -z "$$$$pid" ] || { kill $$$$pid; wait $$$$pid; }; rm -rf "$$$$tmp"; exit 1' INT TERM HUP; \
+	$(BIN)tf-stft -q -m '$(MODEL)' '$$<' 2>>"$$$$log" | $(BIN)tf-unet -q -j $(THREADS) -m '$(MODEL)' 2>>"$$$$log" | \
+	     $(BIN)tf-istft -q $(SEP_ISTFT) -o "$$$$tmp/%s.$(FORMAT)" 2>>"$$$$log" & pid=$$$$!; \
+	if wait $$$$pid; then \
 		rm -rf '$$@' && mv "$$$$tmp" '$$@' && rm -f "$$$$log" && echo "separated: $(basename $(1))"; \
 	else \
 		rm -rf "$$$$tmp"; echo "separate: $(basename $(1)): failed: $$$$(head -n 1 "$$$$log") (log: $$$$log)" >&2; exit 1; \

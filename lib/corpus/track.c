@@ -44,7 +44,7 @@ int corpus_track_done(const char *dir, const char *name)
 
 static int write_wav(const char *path, const float *audio, int64_t frames)
 {
-	struct audio_format fmt = {AUDIO_WAV, AUDIO_FLOAT, CORPUS_RATE, CORPUS_CHANNELS};
+	struct audio_format fmt = {AUDIO_WAV, AUDIO_FLOAT, CORPUS_RATE, CORPUS_CHANNELS, 0, 0};
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0)
 		return tf_seterr("cannot create %s: %s", path, strerror(errno));

@@ -102,6 +102,12 @@ setup() {
 	assert_line --regexp '^2 tracks +other( +-?[0-9.]+){6}$'
 	[ -s est/.eval.json ]
 	$PY -c "import json; j = json.load(open('est/.eval.json')); assert [len(t['stems']) for t in j['tracks']] == [2, 2], j"
+	# a failed evaluation leaves no temporary table
+	mkdir -p est2/t9
+	run make -s -f "$BATS_TEST_DIRNAME/../../pipelines/evaluate.mk" TEST=test EST=est2
+	[ "$status" -ne 0 ]
+	run ls -A est2
+	assert_output "t9"
 }
 
 @test "GNU parallel runs the shards (here on this machine as its one 'host')" {
@@ -112,4 +118,52 @@ setup() {
 	[ "$status" -eq 0 ]
 	[ "$(printf '%s\n' "$output" | grep -c '^separated:')" -eq 3 ]
 	for t in a album/b album/c; do [ -f out/$t/vocals.wav ]; done
+}
+
+@test "FORMAT, BITS, QUALITY and TWO_STEMS reach tf-istft" {
+	rm in/bad.wav
+	make -s -f "$MK" IN=in OUT=flac MODEL=m.bin FORMAT=flac BITS=24 TWO_STEMS=vocals -j 2
+	for t in a album/b album/c; do
+		run ls flac/$t
+		assert_output "$(printf 'no_vocals.flac\nvocals.flac')"
+		[ "$(soxi -b flac/$t/vocals.flac)" -eq 24 ]
+		[ "$(soxi -s flac/$t/no_vocals.flac)" -eq "$(soxi -s in/$t.*)" ]
+	done
+	make -s -f "$MK" IN=in OUT=mp3 MODEL=m.bin FORMAT=mp3 QUALITY=2 -j 2
+	[ -s mp3/album/b/vocals.mp3 ] && [ -s mp3/album/b/other.mp3 ]
+	# a bad value fails the track, with tf-istft's message
+	run make -s -f "$MK" IN=in OUT=bad MODEL=m.bin FORMAT=mp3 BITS=24
+	[ "$status" -ne 0 ]
+	assert_output --partial "failed: tf-istft: -b is for wav and flac"
+	[ -z "$(find bad -name '*.tmp')" ]
+}
+
+@test "SIGTERM to make: the track's pipeline stops, its temporary folder goes" {
+	rm in/bad.wav in/album/b.wav in/album/c.flac
+	make_wav in/a.wav 200000 1
+	# a tf-stft that sends the start of its stream, then stalls
+	mkdir slow
+	cat > slow/tf-stft <<-EOF2
+		#!/bin/sh
+		$(command -v tf-stft) "\$@" | { head -c 600000; exec sleep 10 3>&-; }
+	EOF2
+	chmod +x slow/tf-stft
+	ln -s "$(command -v tf-unet)" "$(command -v tf-istft)" slow/
+	make -s -f "$MK" IN=in OUT=out MODEL=m.bin BIN="$PWD/slow/" 3>&- &
+	pid=$!
+	i=0
+	while [ -z "$(find out -name '.*.??????' -type f 2>/dev/null)" ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	find out -name '.*.??????' -type f | grep -q .
+	kill -TERM $pid
+	rc=0
+	wait $pid || rc=$?
+	[ "$rc" -ne 0 ]
+	sleep 0.5
+	run find out -name '.*' ! -path 'out/.logs*'
+	echo "$output"
+	assert_output ""
+	[ ! -e out/a ]
 }

@@ -186,7 +186,7 @@ print('ok')
 
 @test "bad input: one clean line" {
 	run tf-bench
-	assert_clean_failure tf-bench
+	assert_usage_failure tf-bench
 	run tf-bench -m "$D/nonexistent.bin"
 	assert_clean_failure tf-bench
 	run tf-bench -m "$BATS_TEST_DIRNAME/../../README.md"
@@ -199,14 +199,14 @@ print('ok')
 	[[ "$output" == *"smaller than the network's minimum"* ]]
 	for bad in 1x2x 0x2x32x32 1x2x3x4x5 abc 1x2x3; do
 		run tf-bench -m "$D/m.bin" --shape "$bad"
-		assert_clean_failure tf-bench
+		assert_usage_failure tf-bench
 	done
 	run tf-bench -m "$D/m.bin" -t 1,,2
-	assert_clean_failure tf-bench
+	assert_usage_failure tf-bench
 	run tf-bench -m "$D/m.bin" -r 0
-	assert_clean_failure tf-bench
+	assert_usage_failure tf-bench
 	run tf-bench -m "$D/m.bin" --json --csv
-	assert_clean_failure tf-bench
+	assert_usage_failure tf-bench
 	# these fail after the peak probe, which may have warned of a busy machine
 	for cmd in false 'echo seconds: soon'; do
 		run bench -r 1 -m "$D/m.bin" --ref-cmd "$cmd"
@@ -217,5 +217,5 @@ print('ok')
 		grep -q "^tf-bench: --ref-cmd '$cmd'" "$D/rest"
 	done
 	run tf-bench -m "$D/m.bin" --shape 2x2x32x32 --profile
-	assert_clean_failure tf-bench
+	assert_usage_failure tf-bench
 }

@@ -220,13 +220,18 @@ print('effects', len(fx))
 	assert_output --partial "frames"
 }
 
-@test "bad options: one line naming the problem, status 1, nothing made" {
+@test "bad options: one line naming the problem, status 2 (1 for a bad soundfont), nothing made" {
 	run tf-corpus --train 1
-	assert_clean_failure tf-corpus
+	assert_usage_failure tf-corpus
 	assert_output --partial "-o"
 	for args in "--train -1" "--test x" "--train 100001" "--seconds 0" "--seconds 601" "--seconds nan" \
 		"--jobs 0" "--seed -3" "--stems vocals,accompaniment" "--stems vocals,drums,bass,bass" \
-		"--train 0 --test 0" "--soundfont $D/missing.sf2" "--soundfont $D"; do
+		"--train 0 --test 0"; do
+		run tf-corpus -o "$D/bad" $args
+		echo "$args: $output"
+		assert_usage_failure tf-corpus
+	done
+	for args in "--soundfont $D/missing.sf2" "--soundfont $D"; do
 		run tf-corpus -o "$D/bad" $args
 		echo "$args: $output"
 		assert_clean_failure tf-corpus

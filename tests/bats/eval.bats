@@ -178,7 +178,7 @@ assert d < 1e-6"
 	refute_line --partial "no estimates"
 }
 
-@test "bad inputs: one line naming the problem, status 1" {
+@test "bad inputs: one line naming the problem, status 1 (2 for a bad command line)" {
 	local f="$D/fx/short"
 	mkdir -p "$D/bad"
 	sox "$f/est/drums.wav" "$D/bad/short.wav" trim 0 1000s
@@ -200,7 +200,7 @@ assert d < 1e-6"
 	run tf-eval --ref "$f/ref/drums.wav" --est "$D/bad/absent.wav"
 	assert_clean_failure tf-eval
 	run tf-eval --ref "$f/ref/drums.wav"
-	assert_clean_failure tf-eval
+	assert_usage_failure tf-eval
 	assert_output "tf-eval: 1 --ref but 0 --est: give them in pairs"
 	# directories: an estimate without reference, a stem without estimate
 	cp -r "$f" "$D/bad/dirs"
@@ -224,9 +224,9 @@ assert d < 1e-6"
 	assert_clean_failure tf-eval
 	assert_output --partial "Song B: no estimates"
 	run tf-eval --musdb "$D/m4/test" --est "$D/o4" --ref x.wav
-	assert_clean_failure tf-eval
+	assert_usage_failure tf-eval
 	run tf-eval --window 0 --ref-dir "$f/ref" --est-dir "$f/est"
-	assert_clean_failure tf-eval
+	assert_usage_failure tf-eval
 }
 
 @test "a silent reference: its windows and medians are null, the rest still measured" {

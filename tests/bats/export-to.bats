@@ -96,13 +96,13 @@ assert all(torch.equal(a[k], b[k]) for k in a if not k.endswith('num_batches_tra
 	cmp "$D/default.bin" "$D/back.bin"
 }
 
-@test "bad output formats and options: one line, exit 1, no file" {
+@test "bad output formats and options: one line, exit 1 (2 for a bad command line), no file" {
 	run tf-export --from tfswa "$D/tiny-ragged.bin" --to onnx2 -o "$D/x.out"
-	assert_clean_failure tf-export
+	assert_usage_failure tf-export
 	assert_output --partial "--to onnx2: unknown format"
 	[ ! -e "$D/x.out" ]
 	run tf-export --from tfswa "$D/tiny-ragged.bin" --num-heads 2 --to pth -o "$D/x.out"
-	assert_clean_failure tf-export
+	assert_usage_failure tf-export
 	[ ! -e "$D/x.out" ]
 	head -c 3000 "$D/tiny-ragged.bin" > "$D/cut.bin"
 	run tf-export --from tfswa "$D/cut.bin" --to pth -o "$D/x.out"

@@ -22,11 +22,12 @@ v = json.load(open(sys.argv[1]))[sys.argv[2]]
 print(','.join(map(str, v)) if isinstance(v, list) else v)" "$1" "$2"
 }
 
-# refused ARGS...: tf-export fails cleanly and leaves no output file
+# refused ARGS...: tf-export fails cleanly and leaves no output file; with
+# STATUS=2 in the environment, as a bad command line
 refused() {
 	rm -f "$D/out.bin" "$D"/.out.bin.*
 	run tf-export "$@" -o "$D/out.bin"
-	assert_clean_failure tf-export
+	if [ "${STATUS:-1}" = 2 ]; then assert_usage_failure tf-export; else assert_clean_failure tf-export; fi
 	[ ! -e "$D/out.bin" ] || { echo "output file left behind"; return 1; }
 	! ls "$D"/.out.bin.* >/dev/null 2>&1 || { echo "temp file left behind"; return 1; }
 }
@@ -131,7 +132,7 @@ print(len(a), 'tensors')
 	[ "$status" -eq 0 ]
 	[[ "${lines[-1]}" =~ ^flops:\ [0-9]+\.[0-9]+$ ]]
 	run tf-export --info "$D/r.bin" --flops 37
-	assert_clean_failure tf-export
+	assert_usage_failure tf-export
 }
 
 @test "foreign pickle globals are refused by name and never run" {
@@ -203,19 +204,19 @@ print(len(a), 'tensors')
 	[[ "$output" == *"the config gives in_channels 4, but the weights have 2"* ]]
 }
 
-@test "bad options and settings: one line, exit 1, no output" {
-	refused --from pth "$I/small.pth" --no-such-option
+@test "bad options and settings: one line, exit 1 (2 for a bad command line), no output" {
+	STATUS=2 refused --from pth "$I/small.pth" --no-such-option
 	[[ "$output" == *"unknown option --no-such-option"* ]]
-	refused --from onnx "$I/small.pth"
-	refused --from pth "$I/small.pth" --config "$I/small.json" --to tflite
+	STATUS=2 refused --from onnx "$I/small.pth"
+	STATUS=2 refused --from pth "$I/small.pth" --config "$I/small.json" --to tflite
 	[[ "$output" == *"--to tflite: unknown format (tfswa, safetensors, pth, onnx)"* ]]
-	refused "$I/small.pth"
+	STATUS=2 refused "$I/small.pth"
 	[[ "$output" == *"--from pth"* ]]
-	refused --from pth
+	STATUS=2 refused --from pth
 	refused --from pth "$D/no-such-file.pth"
 	[[ "$output" == *"no-such-file.pth"* ]]
-	refused --from pth "$I/small.pth" --num-heads zero
-	refused --from pth "$I/small.pth" --stems a,,b
+	STATUS=2 refused --from pth "$I/small.pth" --num-heads zero
+	STATUS=2 refused --from pth "$I/small.pth" --stems a,,b
 	printf '{"num_heads": 2,' > "$D/bad.json"
 	refused --from pth "$I/small.pth" --config "$D/bad.json"
 	[[ "$output" == *"JSON at byte"* ]]
@@ -225,7 +226,7 @@ print(len(a), 'tensors')
 	run tf-export --info "$I/small.pth"
 	assert_clean_failure tf-export
 	run tf-export --info --num-heads 2 "$I/small.pth"
-	assert_clean_failure tf-export
+	assert_usage_failure tf-export
 }
 
 @test "a failed import leaves an existing -o file untouched" {

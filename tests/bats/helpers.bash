@@ -76,6 +76,14 @@ print('' if v is None else v)"
 
 # Asserts that a command failed cleanly: status 1 (not a signal), one line
 # on stderr starting with the program's name.
+# Asserts a bad command line: status 2, one line on stderr naming the program.
+assert_usage_failure() {
+	local prog=$1
+	[ "$status" -eq 2 ] || { echo "status $status, want 2: $output"; return 1; }
+	[ "${#lines[@]}" -eq 1 ] || { echo "want one line, got: $output"; return 1; }
+	[[ "$output" == "$prog: "* ]] || { echo "want '$prog: ...', got: $output"; return 1; }
+}
+
 assert_clean_failure() {
 	local prog=$1
 	[ "$status" -eq 1 ] || { echo "status $status, want 1: $output"; return 1; }

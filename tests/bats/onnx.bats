@@ -233,10 +233,10 @@ assert [d.dim_value for d in g.input[0].type.tensor_type.shape.dim] == [1, 2, 40
 	[ "$status" -eq 0 ]
 }
 
-@test "bad --shape, too small a shape, a truncated model: one line, exit 1, no file" {
+@test "bad --shape, too small a shape, a truncated model: one line, exit 1 (2 for a bad value), no file" {
 	for bad in 1x2x37 axb 1x2x0x29 1x2x37x29x1 ""; do
 		run tf-export --from tfswa "$D/tiny-ragged.bin" --to onnx --shape "$bad" -o "$D/x.onnx"
-		assert_clean_failure tf-export
+		assert_usage_failure tf-export
 		assert_output --partial "--shape"
 		[ ! -e "$D/x.onnx" ]
 	done
@@ -249,7 +249,7 @@ assert [d.dim_value for d in g.input[0].type.tensor_type.shape.dim] == [1, 2, 40
 	assert_output --partial "the model takes 2"
 	[ ! -e "$D/x.onnx" ]
 	run tf-export --from tfswa "$D/tiny-ragged.bin" --to pth --shape 1x2x37x29 -o "$D/x.onnx"
-	assert_clean_failure tf-export
+	assert_usage_failure tf-export
 	assert_output --partial "--shape goes with --to onnx"
 	[ ! -e "$D/x.onnx" ]
 	head -c 30000 "$D/tiny-ragged.bin" > "$D/cut.bin"
@@ -264,7 +264,7 @@ assert [d.dim_value for d in g.input[0].type.tensor_type.shape.dim] == [1, 2, 40
 	assert_output --partial "give --shape"
 	[ ! -e "$D/x.onnx" ]
 	run tf-export --from tfswa "$D/tiny-ragged.bin" --dynamic-frames -o "$D/x.onnx"
-	assert_clean_failure tf-export
+	assert_usage_failure tf-export
 	assert_output --partial "--dynamic-frames goes with --to onnx"
 	[ ! -e "$D/x.onnx" ]
 }

@@ -116,10 +116,10 @@ assert a.shape == b.shape and 0 < d.max() < 1e-2
 
 @test "bad input: unknown type, no type, quantised twice, truncated, garbage" {
 	run tf-quant -t q4 -o "$D/x.bin" "$D/m.bin"
-	assert_clean_failure tf-quant
+	assert_usage_failure tf-quant
 	assert_output --partial "unknown type"
 	run tf-quant -o "$D/x.bin" "$D/m.bin"
-	assert_clean_failure tf-quant
+	assert_usage_failure tf-quant
 	tf-quant -q -t f16 -o "$D/h.bin" "$D/m.bin"
 	run tf-quant -t f16 -o "$D/x.bin" "$D/h.bin"
 	assert_clean_failure tf-quant
@@ -242,7 +242,7 @@ assert sorted(a) == sorted(n + ':act_scale' for n in i8) and min(a.values()) > 0
 	tf-quant -q -t q8 -o "$D/q8.bin" "$D/m.bin"
 	for t in q8 q8s f16; do
 		run tf-quant -t $t --calibrate "$D/cal.stream" -o "$D/x.bin" "$D/q8.bin"
-		[ $t = q8s ] || { assert_clean_failure tf-quant; assert_output --partial "calibrate is for -t q8s"; continue; }
+		[ $t = q8s ] || { assert_usage_failure tf-quant; assert_output --partial "calibrate is for -t q8s"; continue; }
 		assert_clean_failure tf-quant
 		assert_output --partial "already quantised (q8)"
 	done
@@ -250,7 +250,7 @@ assert sorted(a) == sorted(n + ':act_scale' for n in i8) and min(a.values()) > 0
 	assert_clean_failure tf-quant
 	assert_output --partial "already quantised (q8)"
 	run tf-quant -t q8s -o "$D/x.bin" "$D/m.bin"
-	assert_clean_failure tf-quant
+	assert_usage_failure tf-quant
 	assert_output --partial "needs --calibrate"
 	# a stream made for another model: 1 channel, n_fft 64
 	$PY "$S" spec 40 1 64 16 > "$D/other.stream"

@@ -289,14 +289,14 @@ sys.stdout.buffer.write(msgpack.packb(h) + msgpack.packb({'end': True}))" > "$D/
 	run tf-stft < /dev/null
 	assert_clean_failure tf-stft
 	run tf-stft -n 1023 "$D/mono.wav"
-	assert_clean_failure tf-stft
+	assert_usage_failure tf-stft
 	assert_output --partial "must be even"
 	run tf-stft -n 256 -H 512 "$D/mono.wav"
-	assert_clean_failure tf-stft
+	assert_usage_failure tf-stft
 	run tf-stft -n abc "$D/mono.wav"
-	assert_clean_failure tf-stft
+	assert_usage_failure tf-stft
 	run tf-stft "$D/mono.wav" "$D/mono.wav"
-	assert_clean_failure tf-stft
+	assert_usage_failure tf-stft
 }
 
 @test "a file cut short is an error, not a short stream; from a pipe, a warning" {

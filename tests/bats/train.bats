@@ -106,7 +106,8 @@ bad() {
 	echo "$BATS_TEST_TMPDIR/bad"
 }
 
-# fails ARGS...: tf-train fails cleanly, and the existing model and state are untouched
+# fails ARGS...: tf-train fails cleanly, and the existing model and state
+# are untouched; with STATUS=2 in the environment, a bad command line
 fails() {
 	local m="$BATS_TEST_TMPDIR/keep.bin" s="$BATS_TEST_TMPDIR/keep.state"
 	[ -f "$m" ] || train --steps 1 -o "$m" --state "$s" "$DATA"
@@ -114,7 +115,7 @@ fails() {
 	before=$(cat "$m" "$s" | md5sum)
 	run tf-train -q -j 1 "$@" -o "$m" --state "$s"
 	echo "$output"
-	assert_clean_failure tf-train
+	if [ "${STATUS:-1}" = 2 ]; then assert_usage_failure tf-train; else assert_clean_failure tf-train; fi
 	[ "$(cat "$m" "$s" | md5sum)" = "$before" ]
 	[ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep '^\.keep')" ] # no temp files left
 }
@@ -151,6 +152,27 @@ fails() {
 	assert_output --partial "no training track is as long as a segment"
 }
 
+@test "the model and its state are saved together: no new model when the state cannot be written" {
+	cd "$BATS_TEST_TMPDIR"
+	train --steps 1 -o m.bin --state m.state "$DATA"
+	before=$(md5sum < m.bin)
+	rm m.state
+	mkdir -p m.state/x
+	run train --steps 2 -o m.bin --state m.state "$DATA"
+	assert_clean_failure tf-train
+	[ "$(md5sum < m.bin)" = "$before" ]
+	[ -z "$(ls -A | grep '^\.m\.')" ]
+	# and the other way round: the state is not replaced when the model cannot be
+	rm -rf m.state
+	train --steps 1 -o m2.bin --state m.state "$DATA"
+	before=$(md5sum < m.state)
+	rm m2.bin
+	mkdir -p m2.bin/x
+	run train --steps 2 -o m2.bin --state m.state "$DATA"
+	assert_clean_failure tf-train
+	[ "$(md5sum < m.state)" = "$before" ]
+}
+
 @test "bad states and options: one line, nothing written" {
 	cd "$BATS_TEST_TMPDIR"
 	train --steps 2 --state full.state -o x.bin "$DATA"
@@ -162,11 +184,11 @@ fails() {
 	assert_output --partial "junk.state"
 	fails --resume x.bin "$DATA"
 	assert_output --partial "train-state"
-	fails --resume full.state --lr 0.5 "$DATA"
+	STATUS=2 fails --resume full.state --lr 0.5 "$DATA"
 	assert_output --partial "--lr: a resumed run keeps the settings of its state"
 	fails --init nosuchname "$DATA"
 	assert_output --partial 'no configuration named "nosuchname"'
-	fails --init "$CFG" -m x.bin "$DATA"
+	STATUS=2 fails --init "$CFG" -m x.bin "$DATA"
 	assert_output --partial "exactly one of"
 	d=$(bad)
 	rm -rf "$d/train/track02"

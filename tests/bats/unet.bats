@@ -124,7 +124,7 @@ sys.stdout.buffer.write(b''.join(msgpack.packb(f) for f in fr[:-1]))" > "$D/noen
 		assert_clean_failure tf-unet
 	done
 	run tf-unet "$D/mono.stream"
-	[ "$status" -eq 1 ]
+	[ "$status" -eq 2 ]
 	[[ "$output" == "tf-unet: no model given"* ]]
 	run tf-unet -m "$D/random.bin" "$D/mono.stream"
 	[ "$status" -eq 1 ]

@@ -467,7 +467,7 @@ static void test_writer(void)
 		     {AUDIO_WAV, AUDIO_FLOAT, 0, "WAV float"},           {AUDIO_FLAC, AUDIO_PCM16, 0.5 / 32768, "FLAC 16"},
 		     {AUDIO_FLAC, AUDIO_PCM24, 0.5 / 8388608, "FLAC 24"}};
 	for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-		struct audio_format fmt = {kinds[k].type, kinds[k].enc, 44100, 2};
+		struct audio_format fmt = {kinds[k].type, kinds[k].enc, 44100, 2, 0, 0};
 		FILE *tmp = tmpfile();
 		struct audio_writer *w = audio_writer_open(fileno(tmp), &fmt, -1);
 		int rc = !w || audio_write(w, x, 5) || audio_write(w, x + 10, N - 5);
@@ -496,7 +496,7 @@ static void test_writer(void)
 	for (int known = 0; known <= 1; known++) {
 		int p[2];
 		unsigned char buf[8192];
-		struct audio_format fmt = {AUDIO_WAV, AUDIO_PCM24, 8000, 1};
+		struct audio_format fmt = {AUDIO_WAV, AUDIO_PCM24, 8000, 1, 0, 0};
 		if (pipe(p))
 			return;
 		struct audio_writer *w = audio_writer_open(p[1], &fmt, known ? 1001 : -1);
@@ -510,7 +510,7 @@ static void test_writer(void)
 		   "WAV to a pipe, length %s: data size %#x", known ? "known" : "unknown", n >= 44 ? le32(buf + 40) : 0);
 	}
 	int p[2];
-	struct audio_format fmt = {AUDIO_WAV, AUDIO_PCM16, 8000, 1};
+	struct audio_format fmt = {AUDIO_WAV, AUDIO_PCM16, 8000, 1, 0, 0};
 	if (!pipe(p)) {
 		struct audio_writer *w = audio_writer_open(p[1], &fmt, 10);
 		int rc = !w || audio_write(w, x, 5);
@@ -521,7 +521,8 @@ static void test_writer(void)
 	}
 	ok(audio_type_from_path("a/b.FLAC", -2) == AUDIO_FLAC && audio_type_from_path("x.wav", -2) == AUDIO_WAV &&
 		   audio_type_from_path("dir.d/x", -2) == -2 && audio_type_from_path(".hidden", -2) == -2 &&
-		   audio_type_from_path("x.mp3", -2) == -1,
+		   audio_type_from_path("x.aiff", -2) == -1 &&
+		   audio_type_from_path("x.Opus", -2) == AUDIO_OPUS && audio_type_from_path("x.mp3", -2) == AUDIO_MP3,
 	   "types from file names");
 	float mono[3], stereo[6] = {1, 3, -1, 1, 0.5f, 0.5f}, up[6];
 	ok(!audio_remix(mono, 1, stereo, 2, 3) && mono[0] == 2 && mono[1] == 0 && mono[2] == 0.5f &&

@@ -20,10 +20,11 @@
 #include "raster.h"
 #include "stft.h"
 #include "stream.h"
+#include "specstream.h"
 #include "timebin.h"
 
-#define MAX_STEMS 64
-#define STEM_NAME_MAX 64
+#define MAX_STEMS SPEC_MAX_STEMS
+#define STEM_NAME_MAX SPEC_STEM_NAME_MAX
 #define MAX_VALUES (1 << 24) /* columns x rows of all panels averaged at once */
 #define MIN_PANEL 16
 #define SHADES 240 /* colours of the map used: with the labels', a PNG palette holds them */
@@ -108,8 +109,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_LINEAR: o->linear = 1; break;
 		case O_RANGE: o->range = parse_double(optarg, "--range", 1, 300); break;
 		case 'v': verbose++; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': print_version(); exit(0);
+		case 'h': help_exit(usage);
+		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -122,74 +123,33 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die("will not write a PNG picture to a terminal; redirect the output or use -o FILE");
 	if ((!o->in_path || !strcmp(o->in_path, "-")) && isatty(0))
 		die("no input: give a stream file, or pipe one in (see --help)");
+	args_end();
 }
 
 /* ---------- the stream ---------- */
 
-static void read_header(struct frame *h, struct input *in)
+/* What to draw, from the header lib/specstream has read and checked. */
+static void input_from_header(const struct spec_header *h, struct input *in)
 {
-	const struct value *v;
-	if (frame_get_str(h, "kind", in->kind, sizeof in->kind) < 0)
-		die_lib("reading input");
-	if (!strcmp(in->kind, "spectrogram")) {
-		in->ndim = 3, in->nstems = 1;
+	snprintf(in->kind, sizeof in->kind, "%s", spec_kind_name(h->kind));
+	in->masks = h->kind == SPEC_MASKS;
+	in->ndim = h->kind == SPEC_SPECTROGRAM ? 3 : 4;
+	in->rate = h->sample_rate, in->n_fft = h->n_fft, in->hop = h->hop, in->channels = h->channels;
+	in->bins = h->bins;
+	if (h->kind == SPEC_SPECTROGRAM) {
+		in->nstems = 1;
 		strcpy(in->names[0], "mix");
-	} else if (!strcmp(in->kind, "stems") || !strcmp(in->kind, "masks")) {
-		in->ndim = 4, in->masks = !strcmp(in->kind, "masks");
-		if (!(v = frame_get(h, "stems")) || v->kind != VAL_ARRAY || v->len < 1 || v->len > MAX_STEMS)
-			die("%s stream header needs \"stems\", an array of 1 to %d names", in->kind, MAX_STEMS);
-		in->nstems = (int)v->len;
-		for (size_t i = 0; i < v->len; i++) {
-			const struct value *s = &v->items[i];
-			if (s->kind != VAL_STR || s->len < 1 || s->len >= STEM_NAME_MAX)
-				die("stem %zu: expected a name of 1 to %d bytes", i, STEM_NAME_MAX - 1);
-			memcpy(in->names[i], s->str, s->len + 1);
-		}
 	} else {
-		die("input is a \"%s\" stream; tf-view draws a spectrogram (tf-stft), stems or masks (tf-unet)",
-		    in->kind);
+		in->nstems = h->nstems;
+		for (int s = 0; s < h->nstems; s++)
+			snprintf(in->names[s], sizeof in->names[s], "%s", h->stems[s]);
 	}
-	if (frame_get_int(h, "sample_rate", &in->rate) || frame_get_int(h, "n_fft", &in->n_fft) ||
-	    frame_get_int(h, "hop", &in->hop) || frame_get_int(h, "channels", &in->channels))
-		die("%s stream header needs sample_rate, n_fft, hop and channels", in->kind);
-	if (in->n_fft < 2 || in->n_fft > STFT_MAX_NFFT || in->n_fft % 2 || in->hop < 1 || in->hop > in->n_fft ||
-	    in->channels < 1 || in->channels > AUDIO_MAX_CHANNELS || in->rate < 1 || in->rate > AUDIO_MAX_RATE)
-		die("stream header: n_fft %lld, hop %lld, %lld channels, %lld Hz is out of range", (long long)in->n_fft,
-		    (long long)in->hop, (long long)in->channels, (long long)in->rate);
-	in->bins = (int)in->n_fft / 2 + 1;
-}
-
-/* The chunk's tensor, checked against the header. */
-static void chunk_tensor(const struct frame *f, const struct input *in, int64_t chunks, int64_t frames,
-			 struct tensor *t)
-{
-	int64_t first = frames;
-	if (frame_tensor(f, t))
-		die_lib("reading input");
-	const int64_t *shape = t->shape + (in->ndim - 3);
-	enum dtype want = in->masks ? DT_F32 : DT_C64;
-	if (t->dtype != want || t->ndim != in->ndim || (in->ndim == 4 && t->shape[0] != in->nstems) ||
-	    shape[0] != in->channels || shape[1] != in->bins) {
-		char have[160], stems[16] = "";
-		if (in->ndim == 4)
-			snprintf(stems, sizeof stems, "%d, ", in->nstems);
-		die("chunk %lld: expected %s [%s%lld, %d, frames], got %s %s", (long long)chunks,
-		    dtype_traits[want].name, stems, (long long)in->channels, in->bins, dtype_traits[t->dtype].name,
-		    shape_str(t->shape, t->ndim, have, sizeof have));
-	}
-	if (frame_get_int(f, "frame", &first) < 0)
-		die_lib("reading input");
-	if (first != frames)
-		die("chunk %lld starts at frame %lld, expected %lld (frames missing or out of order)", (long long)chunks,
-		    (long long)first, (long long)frames);
-	if (shape[2] > 1 << 24)
-		die("chunk %lld: %lld frames is too many for one chunk", (long long)chunks, (long long)shape[2]);
 }
 
 /* Frame j of a chunk of n frames, as one value per pixel row of every
  * panel: the mean over the row's bins (and the channels, or the one chosen)
  * of the power |X|^2, or of the mask. */
-static void frame_rows(const struct tensor *t, int n, int j, const struct input *in, const struct layout *l,
+static void frame_rows(const void *data, int n, int j, const struct input *in, const struct layout *l,
 		       int channel, float *bin_value, float *rows)
 {
 	int c0 = channel ? channel - 1 : 0, c1 = channel ? channel : (int)in->channels;
@@ -200,9 +160,9 @@ static void frame_rows(const struct tensor *t, int n, int j, const struct input 
 			for (int c = c0; c < c1; c++) {
 				size_t i = ((size_t)s * in->channels + c) * per_channel + (size_t)b * n + j;
 				if (in->masks) {
-					sum += ((const float *)t->data)[i];
+					sum += ((const float *)data)[i];
 				} else {
-					const float *z = (const float *)t->data + 2 * i;
+					const float *z = (const float *)data + 2 * i;
 					sum += (double)z[0] * z[0] + (double)z[1] * z[1];
 				}
 			}
@@ -218,35 +178,23 @@ static void frame_rows(const struct tensor *t, int n, int j, const struct input 
 }
 
 /* Reads every chunk into the time bins; returns the number of frames. */
-static int64_t read_frames(struct stream_reader *rd, struct frame *f, const struct input *in,
-			   const struct layout *l, int channel, struct timebin *tb)
+static int64_t read_frames(struct spec_reader *rd, const struct input *in, const struct layout *l, int channel,
+			   struct timebin *tb)
 {
-	struct tensor t;
-	int64_t frames = 0, chunks = 0, end_frames;
+	struct spec_chunk c;
 	float *bin_value = malloc((size_t)in->bins * sizeof *bin_value);
 	float *rows = malloc((size_t)in->nstems * l->panel_h * sizeof *rows);
 	int got;
 	if (!bin_value || !rows)
 		die("out of memory");
-	while ((got = stream_read_frame(rd, f)) > 0 && !frame_is_end(f)) {
-		if (!frame_is_tensor(f))
-			continue;
-		chunk_tensor(f, in, chunks, frames, &t);
-		int n = (int)t.shape[t.ndim - 1];
-		for (int j = 0; j < n; j++) {
-			frame_rows(&t, n, j, in, l, channel, bin_value, rows);
+	while ((got = spec_read_chunk(rd, &c)) > 0)
+		for (int j = 0; j < c.n; j++) {
+			frame_rows(c.data, c.n, j, in, l, channel, bin_value, rows);
 			timebin_push(tb, rows);
 		}
-		frames += n;
-		chunks++;
-	}
 	if (got < 0)
-		die_lib("reading input");
-	end_frames = frames;
-	if (frame_get_int(f, "frames", &end_frames) < 0)
-		die_lib("end frame");
-	if (end_frames != frames)
-		die("the stream ends claiming %lld frames, but it held %lld", (long long)end_frames, (long long)frames);
+		die_lib("");
+	int64_t frames = spec_reader_frames(rd);
 	if (!frames)
 		die("the stream holds no frames: nothing to draw");
 	free(bin_value);
@@ -554,19 +502,16 @@ int main(int argc, char **argv)
 	struct input in = {0};
 	struct layout l = {0};
 	progname = "tf-view";
+	args_begin();
 	parse_options(argc, argv, &o);
 
 	/* the stream's header: what to draw */
 	int fd = open_input(o.in_path);
-	if (fd < 0)
+	struct spec_reader *rd =
+		fd >= 0 ? spec_reader_open(fd, o.in_path, SPEC_SPECTROGRAM | SPEC_STEMS | SPEC_MASKS) : NULL;
+	if (!rd)
 		die_lib("");
-	struct stream_reader *rd = stream_reader_open(fd, 0);
-	struct frame *f = frame_new();
-	if (!rd || !f)
-		die_lib("");
-	if (stream_read_header(rd, f, NULL))
-		die_lib("reading input");
-	read_header(f, &in);
+	input_from_header(spec_reader_header(rd), &in);
 	if (o.channel > in.channels)
 		die("--channel %d: the stream has %lld channel%s", o.channel, (long long)in.channels,
 		    in.channels == 1 ? "" : "s");
@@ -579,7 +524,7 @@ int main(int argc, char **argv)
 	struct timebin tb;
 	if (timebin_init(&tb, l.plot_w, in.nstems * l.panel_h, MAX_VALUES))
 		die_lib("");
-	int64_t frames = read_frames(rd, f, &in, &l, o.channel, &tb);
+	int64_t frames = read_frames(rd, &in, &l, o.channel, &tb);
 	info("%lld frames, %lld per column", (long long)frames, (long long)tb.per);
 
 	/* the picture */
@@ -594,7 +539,6 @@ int main(int argc, char **argv)
 	raster_free(&rs);
 	timebin_free(&tb);
 	free(l.row_lo), free(l.row_hi);
-	frame_free(f);
-	stream_reader_close(rd);
+	spec_reader_close(rd);
 	return 0;
 }

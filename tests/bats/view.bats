@@ -197,7 +197,7 @@ sys.stdout.buffer.write(b''.join(msgpack.packb(f) for f in fr[:-1]))" > "$D/noen
 	# a model is a stream too, of the wrong kind
 	run tf-view "$D/mono.bin" -o "$D/model.png"
 	assert_clean_failure tf-view
-	[[ "$output" == *'input is a "model" stream'* ]]
+	[[ "$output" == *'got a model stream'* ]]
 	# masks of the wrong type; stems of the wrong count
 	$PY -c "
 import msgpack, sys, numpy as np
@@ -242,7 +242,7 @@ sys.stdout.buffer.write(b''.join(msgpack.packb(f) for f in (fr[0], fr[-1])))" > 
 	[ ! -e "$D/x.png" ]
 	# options
 	run tf-view "$D/mono.stream"
-	assert_clean_failure tf-view
+	assert_usage_failure tf-view
 	[[ "$output" == *"no output"* ]]
 	run tf-view -W 70 "$D/mono.stream" -o "$D/x.png"
 	assert_clean_failure tf-view
@@ -251,7 +251,7 @@ sys.stdout.buffer.write(b''.join(msgpack.packb(f) for f in (fr[0], fr[-1])))" > 
 	run tf-view --fmax 100 "$D/mono.stream" -o "$D/x.png"
 	assert_clean_failure tf-view
 	run tf-view -W abc "$D/mono.stream" -o "$D/x.png"
-	assert_clean_failure tf-view
+	assert_usage_failure tf-view
 	run tf-view "$D/nonexistent.stream" -o "$D/x.png"
 	assert_clean_failure tf-view
 	[ ! -e "$D/x.png" ]

@@ -27,7 +27,7 @@ static void usage(FILE *fp)
 		"usage: tf-istft [options] [INPUT]\n"
 		"Turns a stems stream (from tf-unet) or a spectrogram stream (from tf-stft) back\n"
 		"into audio. INPUT is a stream file, or standard input when absent or '-'.\n\n"
-		"  -s, --stem NAME      the stem to write (default: the first; with -o, all)\n"
+		"  -s, --stem NAME,...  the stems to write (default: the first; with -o, all)\n"
 		"  -o, --output PATTERN write to files; %%s in PATTERN becomes the stem name\n"
 		"                       (needed for several stems); '-' is standard output\n"
 		"  -t, --type TYPE      wav or flac (default from the -o extension, else wav)\n"
@@ -89,6 +89,16 @@ static int has_stem_name(const char *pattern)
 			if (p[1] == '%')
 				p++;
 		}
+	return 0;
+}
+
+/* Whether name is one of the comma-separated list. */
+static int listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p; p = strchr(p, ','), p = p ? p + 1 : p)
+		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
+			return 1;
 	return 0;
 }
 
@@ -199,7 +209,7 @@ int main(int argc, char **argv)
 	struct output outs[MAX_STEMS];
 	int nout = 0;
 	for (int s = 0; s < nstems; s++) {
-		if (stem ? strcmp(stem, names[s]) : to_files ? 0 : s > 0)
+		if (stem ? !listed(stem, names[s]) : to_files ? 0 : s > 0)
 			continue;
 		if (to_files && (strchr(names[s], '/') || !strcmp(names[s], ".") || !strcmp(names[s], "..")))
 			die("stem name \"%s\" cannot be part of a file name", names[s]);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # tf-separate's output options, passed through to tf-istft: -t, -b,
 # --two-stems. The tests marked [output] need tf-istft's --two-stems and
-# its mp3/ogg/opus types (branch `output`).
+# its mp3/ogg/opus types (branch `output`); until that is merged they are
+# skipped, saying so (remove needs_output once it is).
 
 load helpers
 
@@ -11,6 +12,10 @@ setup() {
 	tf-export --from pth "$G/tiny-ragged/model.pth" --config "$G/tiny-ragged/config.json" \
 		--n-fft 256 --hop 64 --stems vocals,other -o m.bin
 	make_wav a.wav 8000 2
+}
+
+needs_output() {
+	tf-istft --help | grep -q -- --two-stems || skip "needs tf-istft --two-stems and -t mp3 (branch output)"
 }
 
 @test "-t flac -b 24: FLAC files, 24-bit, named .flac" {
@@ -23,6 +28,7 @@ setup() {
 }
 
 @test "[output] --two-stems vocals: vocals and no_vocals, the same as the pipeline" {
+	needs_output
 	tf-stft -m m.bin a.wav | tf-unet -m m.bin | tf-istft --two-stems vocals -o 'ref-%s.wav'
 	run tf-separate -m m.bin --two-stems vocals --filename '{track} {stem}.{ext}' -o 'o/x' a.wav
 	[ "$status" -eq 0 ]
@@ -32,6 +38,7 @@ setup() {
 }
 
 @test "[output] -t mp3, ogg, opus: files of that type, named after it, that read back" {
+	needs_output
 	for t in mp3 ogg opus; do
 		run tf-separate -m m.bin -t $t -o out a.wav
 		[ "$status" -eq 0 ]

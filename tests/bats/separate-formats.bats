@@ -48,3 +48,13 @@ needs_output() {
 		done
 	done
 }
+
+@test "[output] separate.mk TWO_STEMS=vocals FORMAT=ogg: vocals.ogg and no_vocals.ogg per track" {
+	needs_output
+	mkdir -p "in/x y"
+	cp a.wav "in/x y/s;1.wav"
+	run make -s -f "$BATS_TEST_DIRNAME/../../pipelines/separate.mk" IN=in OUT=out MODEL=m.bin \
+		TWO_STEMS=vocals FORMAT=ogg
+	[ "$status" -eq 0 ]
+	[ "$(ls "out/x y/s;1")" = "$(printf 'no_vocals.ogg\nvocals.ogg')" ]
+}

@@ -174,7 +174,8 @@ hostile() {
 	bars=$(printf '%s' "$output" | tr '\r' '\n' | grep -c '^tf-separate: long.wav \[')
 	[ "$bars" -ge 1 ]
 	[ "$(printf '%s' "$output" | grep -c 'tf-separate: long.wav done in')" -eq 1 ]
-	! printf '%s' "$output" | grep -q 'tf-unet\|tf-stft\|tf-istft'
+	run grep -c 'tf-unet\|tf-stft\|tf-istft' <<<"$output"
+	[ "$output" = 0 ]
 }
 
 @test "SIGTERM: the track under way stops, nothing of it stays, no program left running" {
@@ -193,6 +194,7 @@ hostile() {
 	[ "$st" -eq 143 ]
 	grep -q "tf-separate: long.wav: interrupted" err
 	sleep 0.3
-	! pgrep -f "$BATS_TEST_TMPDIR/m.bin"
+	run pgrep -f "$BATS_TEST_TMPDIR/m.bin"
+	[ "$status" -eq 1 ] || { echo "still running: $output"; return 1; }
 	[ -z "$(find out -type f 2>/dev/null)" ]
 }

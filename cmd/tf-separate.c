@@ -341,10 +341,14 @@ struct options {
 	int quiet;
 };
 
-/* Expected spectrogram bytes of a file (for the bar), or 0 when unknown. */
+/* Expected spectrogram bytes of a file (for the bar), or 0 when unknown.
+ * Only a regular file is opened here: a pipe's bytes are tf-stft's. */
 static int64_t expected_bytes(const char *file, const struct unet_config *cfg)
 {
 	struct audio_info info;
+	struct stat st;
+	if (stat(file, &st) || !S_ISREG(st.st_mode))
+		return 0;
 	struct audio_reader *ar = audio_reader_open(file, &info);
 	if (!ar)
 		return 0;
@@ -401,9 +405,11 @@ static int separate(const char *file, const char *pattern, const char *label, co
 	fcntl(r.out, F_SETFL, O_NONBLOCK);
 
 	struct progress bar;
-	progress_start(&bar, label, expected_bytes(file, cfg));
+	progress_start(&bar, label, 0);
 	if (o->quiet)
 		bar.active = 0;
+	if (bar.active)
+		bar.total = expected_bytes(file, cfg);
 	int open_errs = 3, exits = 0, killed = 0;
 	while (open_errs > 0 || r.in >= 0 || r.out >= 0) {
 		if (got_signal && !killed) {

@@ -198,3 +198,13 @@ hostile() {
 	[ "$status" -eq 1 ] || { echo "still running: $output"; return 1; }
 	[ -z "$(find out -type f 2>/dev/null)" ]
 }
+
+@test "a pipe as FILE: its audio is tf-stft's alone, also with the bar drawn" {
+	mkfifo fifo.wav
+	cat a.wav > fifo.wav &
+	run script -qec "tf-separate -m m.bin -o out fifo.wav" /dev/null
+	[ "$status" -eq 0 ]
+	[ "$(soxi -s out/fifo/vocals.wav)" -eq 8000 ]
+	tf-separate -m m.bin -o ref a.wav 2>/dev/null
+	cmp ref/a/vocals.wav out/fifo/vocals.wav
+}

@@ -119,6 +119,8 @@ track() {
 			[ "$e" = "$x" ] && name=$rel
 		done
 	done
+	# OUT's own hidden folders are not track names
+	case $name in .logs | .locks | .separate-run.*) name=$rel ;; esac
 	dest=$SEP_OUT/$name
 	parent=${dest%/*} leaf=${dest##*/}
 	log=$SEP_OUT/.logs/$name.log

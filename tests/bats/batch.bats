@@ -87,6 +87,7 @@ hostile_tree() {
 	make_wav "$d/-dash [1].wav" 3500 1
 	make_wav "$d/real dir/inner.wav" 3600 1
 	make_wav "$d/.hidden.wav" 3700 1
+	make_wav "$d/.logs.wav" 3700 1
 	make_wav "$BATS_TEST_TMPDIR/target.wav" 3800 1
 	ln -s "$BATS_TEST_TMPDIR/target.wav" "$d/linked file.wav"
 	ln -s "real dir" "$d/linked dir"
@@ -99,7 +100,7 @@ hostile_tree() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	tracks=("my album/song one" "my album/song.wav" "my album/song.flac" "a:b;c#d=e\$f%g/x:y;z#w=v\$u%t"
-	        "live_(remix)" "ünï ♪/quo'te\"s & <x>|*?" "-dash [1]" "real dir/inner" ".hidden" "linked file"
+	        "live_(remix)" "ünï ♪/quo'te\"s & <x>|*?" "-dash [1]" "real dir/inner" ".hidden" ".logs.wav" "linked file"
 	        "linked dir/inner")
 	for t in "${tracks[@]}"; do
 		[ -f "out put/$t/vocals.wav" ] || { echo "missing: $t"; return 1; }

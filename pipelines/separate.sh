@@ -53,7 +53,8 @@ run() {
 	done
 	sig=
 
-	# every audio file (links followed), OUT itself left out when inside IN
+	# every audio file (links followed), OUT itself left out when inside IN;
+	# sorted bytewise, so that every machine of a SHARD sees one order
 	set -- -false
 	for e in $EXT; do
 		set -- "$@" -o -iname "*.$e"
@@ -63,7 +64,7 @@ run() {
 	prune=$(printf '%s' "$prune" | sed 's/[][*?\\]/\\&/g')
 	mkdir "$rundir/t" "$rundir/r"
 	(cd -- "$SEP_IN" && find -L . ${prune:+-path "$prune" -prune -o} -type f \( "$@" \) -print0) |
-		sort -z | split -t '\0' -l 1 -a 8 -d - "$rundir/t/" || fail "cannot list $IN"
+		LC_ALL=C sort -z | split -t '\0' -l 1 -a 8 -d - "$rundir/t/" || fail "cannot list $IN"
 	k=0
 	for f in "$rundir"/t/*; do
 		[ -e "$f" ] || continue

@@ -34,7 +34,9 @@
 # How: the recipe of `separate` (pipelines/separate.sh run) lists the files
 # into a hidden run folder in OUT, one file per track named by its number,
 # and runs make again there on targets that are those numbers, so that no
-# file name is ever part of make's syntax.
+# file name is ever part of make's syntax. The run folder is removed at the
+# end (also on SIGTERM or Ctrl-C); only a run killed outright (SIGKILL)
+# leaves one, OUT/.separate-run.*, which may then be deleted.
 
 SEP_MK  := $(lastword $(MAKEFILE_LIST))
 SEP_DIR := $(patsubst %/,%,$(dir $(SEP_MK)))

@@ -11,6 +11,8 @@ VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man/man1
+DATADIR   ?= $(PREFIX)/share/tfswa
+DOCDIR    ?= $(PREFIX)/share/doc/tfswa
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLIS_INC  ?= /usr/include/$(MULTIARCH)/blis-openmp
@@ -29,6 +31,11 @@ PROGS     := $(CMD_SRC:cmd/%.c=bin/%)
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTS     := $(TEST_SRC:tests/unit/%.c=build/tests/%)
 MANPAGES  := $(wildcard man/*.1)
+# what `make install` puts under share/: the shipped models and their
+# licences, the pipelines that work outside a checkout, the documents
+MODELS    := $(wildcard models/*.bin) models/LICENSES.md
+PIPELINES := pipelines/separate.mk pipelines/separate.sh pipelines/evaluate.mk pipelines/train.mk
+DOCS      := README.md LICENSE $(wildcard formats/*.md)
 
 # the programs' and tests' objects are intermediate; keep them (and keep
 # make from printing their removal after the test summary)
@@ -82,12 +89,21 @@ deps:
 	@mkdir -p build && touch build/.deps
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DATADIR)/models \
+		$(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(DOCDIR)/formats
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)
+	install -m 644 $(MODELS) $(DESTDIR)$(DATADIR)/models
+	install -m 644 $(PIPELINES) $(DESTDIR)$(DATADIR)/pipelines
+	install -m 644 README.md LICENSE $(DESTDIR)$(DOCDIR)
+	install -m 644 $(wildcard formats/*.md) $(DESTDIR)$(DOCDIR)/formats
 
 uninstall:
 	rm -f $(PROGS:bin/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
+	rm -f $(MODELS:models/%=$(DESTDIR)$(DATADIR)/models/%) $(PIPELINES:pipelines/%=$(DESTDIR)$(DATADIR)/pipelines/%)
+	rm -f $(DOCS:%=$(DESTDIR)$(DOCDIR)/%)
+	-rmdir $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(DATADIR) \
+		$(DESTDIR)$(DOCDIR)/formats $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build bin

@@ -25,7 +25,7 @@ static void usage(FILE *fp)
 		"usage: tf-istft [options] [INPUT]\n"
 		"Turns a stems stream (from tf-unet) or a spectrogram stream (from tf-stft) back\n"
 		"into audio. INPUT is a stream file, or standard input when absent or '-'.\n\n"
-		"  -s, --stem NAME      the stem to write (default: the first; with -o, all)\n"
+		"  -s, --stem NAME,...  the stems to write (default: the first; with -o, all)\n"
 		"      --two-stems NAME two stems: NAME and no_NAME, the sum of the others\n"
 		"  -o, --output PATTERN write to files; %%s in PATTERN becomes the stem name\n"
 		"                       (needed for several stems); '-' is standard output\n"
@@ -91,6 +91,16 @@ static int has_stem_name(const char *pattern)
 			if (p[1] == '%')
 				p++;
 		}
+	return 0;
+}
+
+/* Whether name is one of the comma-separated list. */
+static int listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p; p = strchr(p, ','), p = p ? p + 1 : p)
+		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
+			return 1;
 	return 0;
 }
 
@@ -210,7 +220,7 @@ int main(int argc, char **argv)
 				die("--two-stems %s: the stream has a stem named %s already", two_stems, no_name);
 		const char *pair[2] = {names[s], no_name};
 		for (int k = 0; k < 2; k++)
-			if (!stem || !strcmp(stem, pair[k]))
+			if (!stem || listed(stem, pair[k]))
 				outs[nout++] = (struct output){.stem = pair[k], .index = s, .others = k};
 		if (!nout)
 			die("-s %s: --two-stems %s writes %s and %s", stem, two_stems, pair[0], pair[1]);
@@ -218,7 +228,7 @@ int main(int argc, char **argv)
 			nout = 1; /* standard output: the first, as without --two-stems */
 	}
 	for (int s = 0; s < nstems && !two_stems; s++) {
-		if (stem ? strcmp(stem, names[s]) : to_files ? 0 : s > 0)
+		if (stem ? !listed(stem, names[s]) : to_files ? 0 : s > 0)
 			continue;
 		if (to_files && (strchr(names[s], '/') || !strcmp(names[s], ".") || !strcmp(names[s], "..")))
 			die("stem name \"%s\" cannot be part of a file name", names[s]);

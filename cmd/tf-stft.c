@@ -25,9 +25,9 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: tf-stft [options] [INPUT]\n"
 		"Turns audio into a spectrogram stream (for tf-unet or tf-istft).\n"
-		"INPUT is any audio file libsndfile reads, or standard input when absent or '-'\n"
-		"(from a pipe WAV, FLAC, AIFF, AU or Ogg; anything else through ffmpeg or sox,\n"
-		"e.g. ffmpeg -i song.m4a -f wav - | tf-stft).\n\n"
+		"INPUT is any audio file libsndfile reads (WAV, FLAC, MP3, Ogg, AIFF, ...), or\n"
+		"standard input when absent or '-' (from a pipe WAV, FLAC, MP3, AIFF, AU or Ogg;\n"
+		"anything else through ffmpeg, e.g. ffmpeg -i song.m4a -f wav - | tf-stft).\n\n"
 		"  -m, --model FILE     take FFT size, hop, sample rate and channels from a model\n"
 		"                       (resampling and mixing the input to fit it)\n"
 		"  -n, --n-fft N        FFT size, even (default 2048)\n"

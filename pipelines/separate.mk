@@ -1,76 +1,62 @@
 # Separates every audio file under a directory into one folder of stems per
 # track:
 #
-#   make -f pipelines/separate.mk IN=music OUT=stems MODEL=model.bin -j 2 -k
+#   make -f pipelines/separate.mk IN=music OUT=stems [MODEL=model.bin] -j 2 -k
 #
-# music/album/song.flac becomes stems/album/song/<stem>.wav, one WAV per stem
-# of the model. Incremental: a track whose folder is newer than its audio
-# file is not separated again (touch the audio file, or delete the folder, to
-# redo it). Atomic: a track is separated into a hidden temporary folder that
-# is renamed into place only when every stem is complete, so an interrupted
-# or failed run leaves no folder that looks done. With -k a failing track is
-# reported (its log is kept in OUT/.logs/) and the others go on; make's exit
-# status is non-zero if any failed.
+# music/album/song.flac becomes stems/album/song/<stem>.wav, one file per stem
+# of the model (tf-separate does each track). Any file or folder name works
+# (spaces, quotes, newlines, : ; # = $ % ( ...); symbolic links to files and
+# folders are followed. Two audio files of one folder that differ only in
+# their extension (song.flac, song.mp3) keep their stems apart: each gets a
+# folder named with its extension (stems/album/song.flac/, .../song.mp3/).
 #
-# Variables: IN, OUT, MODEL (required); BIN (the programs: this checkout's
-# bin/ when built, else $PATH); THREADS per job (default 1, so that make -j N
-# uses N cores); EXT (audio extensions looked for); SHARD=i/n takes only
-# the i-th of every n tracks (1 <= i <= n), so that n machines sharing OUT
-# (or a job array) split a collection between them. File names with spaces
-# are not supported (make splits words on them); such files are listed and
-# skipped. FORMAT (wav, flac, mp3, ogg, opus; default wav), BITS (16, 24,
-# 32f: wav and flac) and QUALITY (0 to 10: mp3, ogg, opus) are tf-istft's
-# -t, -b and -Q; TWO_STEMS=vocals writes vocals and no_vocals (the sum of
-# the other stems) instead of every stem. An interrupted run (SIGINT,
-# SIGTERM, SIGHUP) stops the track's pipeline and removes its temporary
-# folder.
+# Incremental: a track whose folder is newer than its audio file and the
+# model is not separated again (touch the audio file, or delete the folder,
+# to redo it). Atomic: a track is separated into a hidden temporary folder
+# that is renamed into place only when every stem is complete, so an
+# interrupted or failed run leaves no folder that looks done. Each track is
+# locked while it is separated (OUT/.locks/), so that runs sharing OUT never
+# do one track twice: a track another run is doing is skipped. With -k a
+# failing track is reported (its log is kept in OUT/.logs/) and the others
+# go on. The run ends with a count of the tracks done, failed and skipped;
+# make's exit status is non-zero if any failed. SIGTERM or Ctrl-C stops the
+# tracks under way and leaves nothing of them.
+#
+# Variables: IN, OUT (required); MODEL (default: the shipped model); BIN (the
+# programs: this checkout's bin/ when built, else $PATH); THREADS per job
+# (default 1, so that make -j N uses N cores); EXT (audio extensions looked
+# for); FORMAT (wav, flac, mp3, ogg, opus), BITS (16, 24, 32f: wav and flac),
+# QUALITY (0 to 10: mp3, ogg and opus), TWO_STEMS
+# (a stem: write it and no_<stem> only), passed to tf-separate; SHARD=i/n
+# takes only the i-th of every n tracks (1 <= i <= n), so that n machines
+# sharing OUT (or a job array) split a collection between them. make expands
+# $ in variables given to it: a $ in IN or OUT is written $$.
+#
+# How: the recipe of `separate` (pipelines/separate.sh run) lists the files
+# into a hidden run folder in OUT, one file per track named by its number,
+# and runs make again there on targets that are those numbers, so that no
+# file name is ever part of make's syntax. The run folder is removed at the
+# end (also on SIGTERM or Ctrl-C); only a run killed outright (SIGKILL)
+# leaves one, OUT/.separate-run.*, which may then be deleted.
 
-SEP_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
-BIN     ?= $(if $(wildcard $(SEP_DIR)/../bin/tf-unet),$(SEP_DIR)/../bin/,)
-THREADS ?= 1
-EXT     ?= wav flac ogg aiff aif mp3
-FORMAT  ?= wav
-SEP_ISTFT := $(if $(TWO_STEMS),--two-stems '$(TWO_STEMS)') $(if $(BITS),-b '$(BITS)') $(if $(QUALITY),-Q '$(QUALITY)')
-
-ifeq ($(and $(IN),$(OUT),$(MODEL)),)
-$(error usage: make -f pipelines/separate.mk IN=DIR OUT=DIR MODEL=FILE [-j N] [-k])
-endif
-ifeq ($(wildcard $(MODEL)),)
-$(error separate: model $(MODEL) not found)
-endif
-
-# every audio file under IN, relative to it, extension kept
-SEP_FIND   := $(foreach e,$(EXT),-o -iname '*.$(e)')
-SEP_FILES  := $(shell cd '$(IN)' 2>/dev/null && find . -type f \( -false $(SEP_FIND) \) ! -name '* *' | sed 's|^\./||' | sort)
-SEP_SPACES := $(shell cd '$(IN)' 2>/dev/null && find . -type f -name '* *' | sed 's|^\./||')
-ifneq ($(SHARD),)
-SEP_I := $(word 1,$(subst /, ,$(SHARD)))
-SEP_N := $(word 2,$(subst /, ,$(SHARD)))
-ifneq ($(shell [ "$(SEP_I)" -ge 1 ] 2>/dev/null && [ "$(SEP_I)" -le "$(SEP_N)" ] && echo ok),ok)
-$(error separate: SHARD=$(SHARD): want i/n with 1 <= i <= n)
-endif
-SEP_FILES := $(shell printf '%s\n' $(SEP_FILES) | awk 'NR % $(SEP_N) == $(SEP_I) % $(SEP_N)')
-endif
-SEP_TRACKS := $(foreach f,$(SEP_FILES),$(OUT)/$(basename $(f)))
+SEP_MK  := $(lastword $(MAKEFILE_LIST))
+SEP_DIR := $(patsubst %/,%,$(dir $(SEP_MK)))
 
 .PHONY: separate
-separate: $(SEP_TRACKS)
-	@echo "separate: $(words $(SEP_TRACKS)) tracks in $(OUT)/"
-	$(if $(SEP_SPACES),@echo "separate: skipped (spaces in the name): $(SEP_SPACES)" >&2)
+ifeq ($(SEP_RUN),)
+BIN       ?= $(if $(wildcard $(SEP_DIR)/../bin/tf-separate),$(SEP_DIR)/../bin/,)
+MODEL     ?= $(SEP_DIR)/../models/tfswa-compact.bin
+THREADS   ?= 1
+EXT       ?= wav flac ogg aiff aif mp3
+export IN OUT MODEL BIN THREADS EXT SHARD FORMAT BITS QUALITY TWO_STEMS
 
-# One rule per track, so that make knows each track's own audio file.
-define SEP_RULE
-$(OUT)/$(basename $(1)): $(IN)/$(1) $(MODEL)
-	@mkdir -p '$$(dir $$@)' '$(OUT)/.logs/$$(dir $(basename $(1)))'
-	@tmp='$$(dir $$@).$$(notdir $$@).tmp'; log='$(OUT)/.logs/$(basename $(1)).log'; \
-	rm -rf "$$$$tmp" && mkdir "$$$$tmp" && : >"$$$$log" || exit 1; \
-	pid=; trap '[ -z "$$$$pid" ] || { kill $$$$pid; wait $$$$pid; }; rm -rf "$$$$tmp"; exit 1' INT TERM HUP; \
-	$(BIN)tf-stft -q -m '$(MODEL)' '$$<' 2>>"$$$$log" | $(BIN)tf-unet -q -j $(THREADS) -m '$(MODEL)' 2>>"$$$$log" | \
-	     $(BIN)tf-istft -q $(SEP_ISTFT) -o "$$$$tmp/%s.$(FORMAT)" 2>>"$$$$log" & pid=$$$$!; \
-	if wait $$$$pid; then \
-		rm -rf '$$@' && mv "$$$$tmp" '$$@' && rm -f "$$$$log" && echo "separated: $(basename $(1))"; \
-	else \
-		rm -rf "$$$$tmp"; echo "separate: $(basename $(1)): failed: $$$$(head -n 1 "$$$$log") (log: $$$$log)" >&2; exit 1; \
-	fi
-endef
-$(foreach f,$(SEP_FILES),$(eval $(call SEP_RULE,$(f))))
+separate:
+	+@MAKE='$(MAKE)' SEP_MK='$(SEP_MK)' exec sh '$(SEP_DIR)/separate.sh' run
+else
+# the run folder: t/<number> holds the name of one track
+SEP_TRACKS := $(sort $(wildcard t/*))
+.PHONY: $(SEP_TRACKS)
+separate: $(SEP_TRACKS)
+$(SEP_TRACKS):
+	@exec sh "$$SEP_SH" track '$@'
+endif

@@ -57,13 +57,122 @@ setup() {
 	[ -z "$(ls -A out | grep tmp)" ]
 }
 
-@test "missing variables or model: a usage line" {
-	run make -s -f "$MK" IN=in OUT=out
+@test "missing variables, model or IN: one line, and nothing done" {
+	run make -s -f "$MK" IN=in
 	[ "$status" -ne 0 ]
 	assert_output --partial "usage: make -f pipelines/separate.mk"
 	run make -s -f "$MK" IN=in OUT=out MODEL=nope.bin
 	[ "$status" -ne 0 ]
 	assert_output --partial "model nope.bin not found"
+	run make -s -f "$MK" IN=inn OUT=out MODEL=m.bin
+	[ "$status" -ne 0 ]
+	assert_output --partial "separate: IN=inn: no such directory"
+	run make -s -f "$MK" IN=in/a.wav OUT=out MODEL=m.bin
+	[ "$status" -ne 0 ]
+	assert_output --partial "separate: IN=in/a.wav: not a directory"
+	[ ! -e out ]
+}
+
+# hostile_tree DIR: audio files and folders with every kind of awkward name;
+# prints the tracks (their folders under OUT), one per line, NUL-free
+hostile_tree() {
+	local d=$1
+	mkdir -p "$d/my album" "$d/a:b;c#d=e\$f%g" "$d/ünï ♪" "$d/real dir"
+	make_wav "$d/my album/song one.wav" 3000 1
+	make_wav "$d/my album/song.wav" 3100 1
+	sox "$d/my album/song.wav" "$d/my album/song.flac"
+	make_wav "$d/a:b;c#d=e\$f%g/x:y;z#w=v\$u%t.wav" 3200 1
+	make_wav "$d/live_(remix).wav" 3300 2
+	make_wav "$d/ünï ♪/quo'te\"s & <x>|*?.wav" 3400 1
+	make_wav "$d/-dash [1].wav" 3500 1
+	make_wav "$d/real dir/inner.wav" 3600 1
+	make_wav "$d/.hidden.wav" 3700 1
+	make_wav "$d/.logs.wav" 3700 1
+	make_wav "$BATS_TEST_TMPDIR/target.wav" 3800 1
+	ln -s "$BATS_TEST_TMPDIR/target.wav" "$d/linked file.wav"
+	ln -s "real dir" "$d/linked dir"
+}
+
+@test "a tree of hostile names: every track, each in its own folder, counted" {
+	rm -rf in
+	hostile_tree "in put"
+	run make -s -f "$MK" IN="in put" OUT="out put" MODEL=m.bin -j 2 -k
+	echo "$output"
+	[ "$status" -eq 0 ]
+	tracks=("my album/song one" "my album/song.wav" "my album/song.flac" "a:b;c#d=e\$f%g/x:y;z#w=v\$u%t"
+	        "live_(remix)" "ünï ♪/quo'te\"s & <x>|*?" "-dash [1]" "real dir/inner" ".hidden" ".logs.wav" "linked file"
+	        "linked dir/inner")
+	for t in "${tracks[@]}"; do
+		[ -f "out put/$t/vocals.wav" ] || { echo "missing: $t"; return 1; }
+		[ -f "out put/$t/other.wav" ]
+	done
+	[ "$(soxi -s "out put/my album/song.flac/vocals.wav")" -eq 3100 ]
+	[ "$(soxi -s "out put/linked file/vocals.wav")" -eq 3800 ]
+	[ ! -e "out put/my album/song" ] && [ ! -e "out put/live_" ]
+	assert_output --partial "separate: ${#tracks[@]} tracks in out put: ${#tracks[@]} done, 0 failed, 0 skipped"
+	# nothing else: no temporary folder, no log
+	[ "$(find "out put" -type f -name '*.wav' | wc -l)" -eq $((2 * ${#tracks[@]})) ]
+	[ -z "$(find "out put" -name '.*.tmp.*')" ]
+	[ -z "$(find "out put/.logs" -type f)" ]
+	# the second run: nothing to do, nothing rewritten
+	before=$(find "out put" -name '*.wav' -printf '%T@ %p\n' | sort)
+	run make -s -f "$MK" IN="in put" OUT="out put" MODEL=m.bin -j 2 -k
+	[ "$status" -eq 0 ]
+	refute_output --partial "separated:"
+	assert_output --partial ": 0 done, 0 failed, ${#tracks[@]} skipped"
+	[ "$(find "out put" -name '*.wav' -printf '%T@ %p\n' | sort)" = "$before" ]
+}
+
+@test "FORMAT and BITS reach the stems" {
+	rm in/bad.wav
+	run make -s -f "$MK" IN=in OUT=out MODEL=m.bin FORMAT=flac BITS=24 -j 2
+	[ "$status" -eq 0 ]
+	[ "$(soxi -b out/album/b/vocals.flac)" -eq 24 ]
+	[ ! -e out/album/b/vocals.wav ]
+}
+
+@test "two runs on one OUT at once: each track done once, both succeed, nothing left over" {
+	rm -rf in
+	mkdir in
+	for i in 1 2 3 4 5 6; do make_wav "in/t $i.wav" 40000 2; done
+	make -s -f "$MK" IN=in OUT=out MODEL=m.bin -j 2 >one.log 2>&1 &
+	p1=$!
+	make -s -f "$MK" IN=in OUT=out MODEL=m.bin -j 2 >two.log 2>&1 &
+	p2=$!
+	s1=0 s2=0
+	wait $p1 || s1=$?
+	wait $p2 || s2=$?
+	cat one.log two.log
+	[ "$s1" -eq 0 ] && [ "$s2" -eq 0 ]
+	[ "$(cat one.log two.log | grep -c '^separated:')" -eq 6 ]
+	for i in 1 2 3 4 5 6; do
+		[ "$(ls -A "out/t $i")" = "$(printf 'other.wav\nvocals.wav')" ]
+	done
+	[ -z "$(find out -name '.*.tmp.*' -o -name '.separate-run.*')" ]
+}
+
+@test "SIGTERM to make: the pipelines stop, nothing of their tracks stays" {
+	rm -rf in
+	mkdir in
+	make_wav in/long1.wav 3000000 2
+	make_wav in/long2.wav 3000000 2
+	make -s -f "$MK" IN=in OUT=out MODEL="$BATS_TEST_TMPDIR/m.bin" -j 2 -k >log 2>&1 &
+	pid=$!
+	for i in $(seq 100); do
+		[ "$(pgrep -fc "tf-unet -m $BATS_TEST_TMPDIR/m.bin")" -ge 2 ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -TERM $pid
+	st=0
+	wait $pid || st=$?
+	cat log
+	[ "$st" -ne 0 ]
+	sleep 0.5
+	run pgrep -f "$BATS_TEST_TMPDIR/m.bin"
+	[ "$status" -eq 1 ] || { echo "still running: $output"; return 1; }
+	[ ! -e out/long1 ] && [ ! -e out/long2 ]
+	[ -z "$(find out -name '.*.tmp.*' -o -name '.separate-run.*')" ]
 }
 
 @test "SHARD=i/n splits the tracks between machines: together they do all, each once" {
@@ -136,34 +245,4 @@ setup() {
 	[ "$status" -ne 0 ]
 	assert_output --partial "failed: tf-istft: -b is for wav and flac"
 	[ -z "$(find bad -name '*.tmp')" ]
-}
-
-@test "SIGTERM to make: the track's pipeline stops, its temporary folder goes" {
-	rm in/bad.wav in/album/b.wav in/album/c.flac
-	make_wav in/a.wav 200000 1
-	# a tf-stft that sends the start of its stream, then stalls
-	mkdir slow
-	cat > slow/tf-stft <<-EOF2
-		#!/bin/sh
-		$(command -v tf-stft) "\$@" | { head -c 600000; exec sleep 10 3>&-; }
-	EOF2
-	chmod +x slow/tf-stft
-	ln -s "$(command -v tf-unet)" "$(command -v tf-istft)" slow/
-	make -s -f "$MK" IN=in OUT=out MODEL=m.bin BIN="$PWD/slow/" 3>&- &
-	pid=$!
-	i=0
-	while [ -z "$(find out -name '.*.??????' -type f 2>/dev/null)" ] && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	find out -name '.*.??????' -type f | grep -q .
-	kill -TERM $pid
-	rc=0
-	wait $pid || rc=$?
-	[ "$rc" -ne 0 ]
-	sleep 0.5
-	run find out -name '.*' ! -path 'out/.logs*'
-	echo "$output"
-	assert_output ""
-	[ ! -e out/a ]
 }

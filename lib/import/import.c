@@ -501,17 +501,27 @@ static int infer_from(const struct import_set *w, struct import_arch *a, const s
 
 int import_infer_arch(const struct import_set *w, struct import_arch *a)
 {
-	struct unet_config c;
-	struct arch p;
-	int rc;
-	memset(a, 0, sizeof *a);
-	config_default(&c);
-	for (int l = 0; l < UNET_LEVELS; l++)
-		c.depths[l] = 64; /* config_validate's most */
-	if (arch_init(&p, &c))
-		return -1;
-	rc = infer_from(w, a, &p);
-	arch_free(&p);
+	/* a small probe first (its table is quick to make), the largest only
+	 * when a level may have more blocks or the small one found fault */
+	static const int probes[] = {8, 64}; /* 64: config_validate's most */
+	int rc = -1;
+	for (size_t k = 0; k < sizeof probes / sizeof *probes; k++) {
+		struct unet_config c;
+		struct arch p;
+		int full = 0;
+		memset(a, 0, sizeof *a);
+		config_default(&c);
+		for (int l = 0; l < UNET_LEVELS; l++)
+			c.depths[l] = probes[k];
+		if (arch_init(&p, &c))
+			return -1;
+		rc = infer_from(w, a, &p);
+		arch_free(&p);
+		for (int l = 0; l < UNET_LEVELS; l++)
+			full |= a->depths[l] == probes[k];
+		if (!rc && !full)
+			break;
+	}
 	return rc;
 }
 

@@ -1,10 +1,10 @@
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "error.h"
 #include "fileio.h"
 #include "model.h"
@@ -51,8 +51,10 @@ int config_validate(const struct unet_config *c)
 	for (int s = 0; s < UNET_LEVELS; s++) {
 		if (c->dims[s] < 1 || c->dims[s] > 4096)
 			return tf_seterr("dims[%d] = %d is out of range (1 to 4096)", s, c->dims[s]);
-		if (c->depths[s] < (s < 3 ? 1 : 0) || c->depths[s] > 64)
-			return tf_seterr("depths[%d] = %d is out of range (%d to 64)", s, c->depths[s], s < 3);
+		/* every level but the bottleneck's has blocks */
+		int least = s < UNET_LEVELS - 1;
+		if (c->depths[s] < least || c->depths[s] > 64)
+			return tf_seterr("depths[%d] = %d is out of range (%d to 64)", s, c->depths[s], least);
 		if (c->num_heads < 1 || c->dims[s] % c->num_heads)
 			return tf_seterr("num_heads %d does not divide dims[%d] = %d", c->num_heads, s, c->dims[s]);
 		int h = mlp_hidden(c, c->dims[s]);
@@ -193,123 +195,19 @@ int config_to_frame(const struct unet_config *c, struct frame *h)
 	return 0;
 }
 
-/* ---------- the parameter table ---------- */
-
-struct spec_list {
-	struct param_spec *s;
-	int n, max;
-	size_t offset;
-};
-
-static void add(struct spec_list *l, int trainable, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
-		const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-static void add(struct spec_list *l, int trainable, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
-		const char *fmt, ...)
-{
-	int64_t dims[4] = {d0, d1, d2, d3};
-	struct param_spec p = {0};
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(p.name, sizeof p.name, fmt, ap);
-	va_end(ap);
-	p.numel = 1;
-	for (int i = 0; i < 4 && dims[i] > 0; i++) {
-		p.shape[p.ndim++] = dims[i];
-		p.numel *= (size_t)dims[i];
-	}
-	p.offset = l->offset;
-	p.trainable = trainable;
-	/* keep every tensor 64-byte aligned inside the one buffer */
-	l->offset += (p.numel + 15) & ~(size_t)15;
-	if (l->s && l->n < l->max)
-		l->s[l->n] = p;
-	l->n++;
-}
-
-static void add_bn(struct spec_list *l, int64_t c, const char *prefix)
-{
-	add(l, 1, c, 0, 0, 0, "%s.weight", prefix);
-	add(l, 1, c, 0, 0, 0, "%s.bias", prefix);
-	add(l, 0, c, 0, 0, 0, "%s.running_mean", prefix);
-	add(l, 0, c, 0, 0, 0, "%s.running_var", prefix);
-}
-
-static void add_block(struct spec_list *l, const struct unet_config *c, int64_t C, const char *prefix)
-{
-	static const char *branches[] = {"tsa", "fsa", "swa"};
-	char bn[MODEL_NAME_MAX];
-	int64_t H = mlp_hidden(c, (int)C);
-	add(l, 1, C, C, 1, 1, "%s.input_proj.0.weight", prefix);
-	add(l, 1, C, 0, 0, 0, "%s.input_proj.0.bias", prefix);
-	snprintf(bn, sizeof bn, "%s.input_proj.1", prefix);
-	add_bn(l, C, bn);
-	for (int b = 0; b < 3; b++) {
-		const char *br = branches[b];
-		add(l, 1, C, 0, 0, 0, "%s.%s.norm1.weight", prefix, br);
-		add(l, 1, C, 0, 0, 0, "%s.%s.norm1.bias", prefix, br);
-		add(l, 1, 3 * C, C, 0, 0, "%s.%s.attn.qkv.weight", prefix, br);
-		add(l, 1, C, C, 0, 0, "%s.%s.attn.proj.weight", prefix, br);
-		add(l, 1, C, 0, 0, 0, "%s.%s.attn.proj.bias", prefix, br);
-		add(l, 1, C, 0, 0, 0, "%s.%s.norm2.weight", prefix, br);
-		add(l, 1, C, 0, 0, 0, "%s.%s.norm2.bias", prefix, br);
-		add(l, 1, H, C, 0, 0, "%s.%s.mlp.0.weight", prefix, br);
-		add(l, 1, H, 0, 0, 0, "%s.%s.mlp.0.bias", prefix, br);
-		add(l, 1, C, H, 0, 0, "%s.%s.mlp.3.weight", prefix, br);
-		add(l, 1, C, 0, 0, 0, "%s.%s.mlp.3.bias", prefix, br);
-	}
-	add(l, 1, C, 3 * C, 1, 1, "%s.fusion.0.weight", prefix);
-	add(l, 1, C, 0, 0, 0, "%s.fusion.0.bias", prefix);
-	snprintf(bn, sizeof bn, "%s.fusion.1", prefix);
-	add_bn(l, C, bn);
-}
-
-static void build_specs(const struct unet_config *c, struct spec_list *l)
-{
-	char p[MODEL_NAME_MAX];
-	const int *d = c->dims;
-	add(l, 1, d[0], c->in_channels, 7, 7, "stem.0.weight");
-	add(l, 1, d[0], 0, 0, 0, "stem.0.bias");
-	add_bn(l, d[0], "stem.1");
-	for (int s = 0; s < 3; s++)
-		for (int b = 0; b < c->depths[s]; b++) {
-			snprintf(p, sizeof p, "encoder_stages.%d.%d", s, b);
-			add_block(l, c, d[s], p);
-		}
-	for (int s = 0; s < 3; s++) {
-		add(l, 1, d[s + 1], d[s], 4, 4, "downsample_layers.%d.downsample.0.weight", s);
-		add(l, 1, d[s + 1], 0, 0, 0, "downsample_layers.%d.downsample.0.bias", s);
-		snprintf(p, sizeof p, "downsample_layers.%d.downsample.1", s);
-		add_bn(l, d[s + 1], p);
-	}
-	for (int b = 0; b < c->depths[3]; b++) {
-		snprintf(p, sizeof p, "bottleneck.%d", b);
-		add_block(l, c, d[3], p);
-	}
-	for (int i = 0; i < 3; i++) {
-		int s = 2 - i; /* decoder i serves stage 2-i: the deepest first */
-		add(l, 1, d[s + 1], d[s], 4, 4, "upsample_layers.%d.upsample.0.weight", i);
-		add(l, 1, d[s], 0, 0, 0, "upsample_layers.%d.upsample.0.bias", i);
-		snprintf(p, sizeof p, "upsample_layers.%d.upsample.1", i);
-		add_bn(l, d[s], p);
-	}
-	for (int i = 0; i < 3; i++)
-		for (int b = 0; b < c->depths[2 - i]; b++) {
-			snprintf(p, sizeof p, "decoder_stages.%d.%d", i, b);
-			add_block(l, c, d[2 - i], p);
-		}
-	add(l, 1, d[0], d[0], 3, 3, "output_head.0.weight");
-	add(l, 1, d[0], 0, 0, 0, "output_head.0.bias");
-	add_bn(l, d[0], "output_head.1");
-	add(l, 1, c->out_channels, d[0], 1, 1, "output_head.3.weight");
-	add(l, 1, c->out_channels, 0, 0, 0, "output_head.3.bias");
-}
+/* ---------- the parameter table: lib/arch.c ---------- */
 
 int unet_param_specs(const struct unet_config *c, struct param_spec *specs, int max)
 {
-	struct spec_list l = {specs, 0, max, 0};
-	build_specs(c, &l);
-	return l.n;
+	struct arch a;
+	int n;
+	if (arch_init(&a, c))
+		return 0;
+	n = a.nparams;
+	if (specs)
+		memcpy(specs, a.params, (size_t)(n < max ? n : max) * sizeof *specs);
+	arch_free(&a);
+	return n;
 }
 
 int64_t unet_param_count(const struct unet_config *c)
@@ -331,18 +229,16 @@ int64_t unet_param_count(const struct unet_config *c)
 
 int model_init(struct model *m, const struct unet_config *cfg)
 {
-	struct spec_list l = {0};
+	struct arch a;
 	memset(m, 0, sizeof *m);
-	if (config_validate(cfg))
+	if (arch_init(&a, cfg))
 		return -1;
 	m->cfg = *cfg;
-	build_specs(cfg, &l);
-	m->nspecs = l.n;
-	if (!(m->specs = tf_calloc((size_t)l.n, sizeof *m->specs)))
-		return -1;
-	l = (struct spec_list){m->specs, 0, m->nspecs, 0};
-	build_specs(cfg, &l);
-	m->nparams = l.offset;
+	m->nspecs = a.nparams;
+	m->specs = a.params; /* the model owns the table's parameters */
+	m->nparams = a.nfloats;
+	a.params = NULL;
+	arch_free(&a);
 	if (!(m->params = tf_alloc_aligned(m->nparams, sizeof(float)))) {
 		free(m->specs);
 		return -1;
@@ -358,21 +254,14 @@ static int is_q8(const struct unet_config *c)
 
 int model_q8_tensor(const struct param_spec *s, const char **why)
 {
-	const char *no = NULL;
-	if (s->ndim < 2)
-		no = s->trainable ? "1-D (bias or norm)" : "BatchNorm statistic";
-	else if (!strncmp(s->name, "stem.", 5))
-		no = "first layer: the raw spectrogram's range within a 7x7 patch exceeds int8";
-	else if (!strncmp(s->name, "output_head.", 12))
-		no = "mask head: kept in float";
 	if (why)
-		*why = no;
-	return !no;
+		*why = s->not_int8;
+	return !s->not_int8;
 }
 
 int model_out_axis(const struct param_spec *s)
 {
-	return !strncmp(s->name, "upsample_layers.", 16) ? 1 : 0;
+	return s->out_axis;
 }
 
 int model_q8_alloc(struct model *m)

@@ -39,13 +39,25 @@ int config_validate(const struct unet_config *c);
 int config_from_frame(struct unet_config *c, const struct frame *hdr);
 int config_to_frame(const struct unet_config *c, struct frame *hdr);
 
-/* One tensor of the architecture. */
+/* What a tensor is to the layer that holds it. */
+enum param_role {
+	PARAM_WEIGHT,       /* of a convolution or linear layer (2-D or more) */
+	PARAM_BIAS,         /* of any layer, a norm's shift included */
+	PARAM_SCALE,        /* a LayerNorm's or BatchNorm's weight */
+	PARAM_RUNNING_MEAN, /* BatchNorm statistics (not trainable) */
+	PARAM_RUNNING_VAR,
+};
+
+/* One tensor of the architecture (lib/arch.c makes the table). */
 struct param_spec {
 	char name[MODEL_NAME_MAX]; /* state_dict key */
 	int ndim;
 	int64_t shape[4];
 	size_t numel, offset;      /* offset (floats) into model.params */
 	int trainable;             /* 0 for BatchNorm running statistics */
+	enum param_role role;
+	const char *not_int8;      /* why a q8 model keeps it in float; NULL: int8 */
+	int out_axis;              /* the axis of output channels (1: transposed convolution) */
 };
 
 /* Fills specs (up to max; may be NULL to count) with every tensor of the

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arch.h"
 #include "error.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
@@ -46,7 +47,8 @@ struct tlayer { /* one pre-norm transformer layer: tsa, fsa or swa */
 
 struct conv { /* BatchNorm folded in; weights in the kernels' layouts */
 	float *w, *b;
-	int ci, co, k, stride, pad;
+	enum arch_layer_kind kind;
+	int ci, co, k, stride, pad, gelu;
 	struct op op[4]; /* the products: one; the fusion's three K-slices;
 			  * the transposed convolution's four parities */
 };
@@ -54,13 +56,18 @@ struct conv { /* BatchNorm folded in; weights in the kernels' layouts */
 struct block {
 	int C, shift;
 	struct conv in_proj, fusion; /* 1x1: [C][C], [C][3C] */
-	struct tlayer br[3];         /* tsa (along H), fsa (along W), swa (windows) */
+	struct tlayer br[ARCH_BRANCHES]; /* tsa (along H), fsa (along W), swa (windows) */
+};
+
+struct stage { /* what the table's stage of the same index runs */
+	struct conv conv[2];
+	struct block *blocks;
 };
 
 struct unet {
 	struct unet_config cfg;
-	struct conv stem, down[3], up[3], head0, head3;
-	struct block *enc[3], *bottleneck, *dec[3];
+	struct arch arch;
+	struct stage st[ARCH_MAX_STAGES];
 	float **owned;
 	int nowned;
 	struct qmat **qmats;
@@ -90,7 +97,11 @@ static float *own(struct unet *u, size_t n)
 	return p;
 }
 
-static const float *param(const struct model *m, const char *fmt, const char *prefix);
+/* Tensor i of the model's table (the table guarantees its presence). */
+static const float *param(const struct model *m, int i)
+{
+	return m->params + m->specs[i].offset;
+}
 
 /* A new int8 weight matrix owned by u. */
 static struct qmat *own_qmat(struct unet *u, const int8_t *w, int ldw, const float *scale, int N, int K)
@@ -109,12 +120,6 @@ static struct qmat *own_qmat(struct unet *u, const int8_t *w, int ldw, const flo
 	u->qmats[u->nqmats++] = q;
 	u->int8 = 1;
 	return q;
-}
-
-static int spec_id(const struct model *m, const char *name)
-{
-	const struct param_spec *s = model_spec(m, name);
-	return s ? (int)(s - m->specs) : -1;
 }
 
 /* Is the weight with this index stored as int8 in m? */
@@ -137,17 +142,14 @@ static int observed_id(const struct model *m, int id)
 	return id >= 0 && model_q8_tensor(&m->specs[id], NULL) ? id : -1;
 }
 
-/* BatchNorm "<prefix>" as a factor per channel and the folded bias: what
- * batchnorm_fold does, for the int8 weights whose factor goes into their
- * scales. */
-static void bn_factors(const struct model *m, const char *prefix, int co, double *f, float *bias)
+/* BatchNorm of l (if any) folded into the weight w [outer][co][inner] (or
+ * NULL: its int8 scales take factor) and the bias. */
+static void fold(const struct model *m, const struct arch_conv *l, float *w, float *bias, size_t outer,
+		 size_t inner, double *factor)
 {
-	const float *g = param(m, "%s.weight", prefix), *be = param(m, "%s.bias", prefix),
-		    *mu = param(m, "%s.running_mean", prefix), *var = param(m, "%s.running_var", prefix);
-	for (int o = 0; o < co; o++) {
-		f[o] = g[o] / sqrt((double)var[o] + BN_EPS);
-		bias[o] = (float)(((double)bias[o] - mu[o]) * f[o] + be[o]);
-	}
+	if (l->bn >= 0)
+		batchnorm_fold(w, bias, outer, (size_t)l->co, inner, param(m, l->bn), param(m, l->bn + 1),
+			       param(m, l->bn + 2), param(m, l->bn + 3), factor);
 }
 
 /* int8 values through a float weight reordering (exact: small integers). */
@@ -174,27 +176,18 @@ static void convt_prepare3(float *dst, const float *src, int ci, int co, int unu
 	convt4s2_weight_prepare(dst, src, ci, co);
 }
 
-static const float *param(const struct model *m, const char *fmt, const char *prefix)
+/* A convolution l, its input channels in nsplit equal slices with a product
+ * each (the fusion's concatenation: 3; else 1). */
+static int prep_conv(struct unet *u, const struct model *m, struct conv *c, const struct arch_conv *l, int nsplit)
 {
-	char name[MODEL_NAME_MAX + 32];
-	snprintf(name, sizeof name, fmt, prefix);
-	return model_param(m, name); /* the table guarantees presence */
-}
-
-/* A convolution wname followed by BatchNorm bnprefix (or NULL), its input
- * channels in nsplit equal slices with a product each (the fusion's
- * concatenation: 3; else 1). */
-static int prep_conv(struct unet *u, const struct model *m, struct conv *c, const char *wname,
-		     const char *bnprefix, int ci, int co, int k, int stride, int pad, int nsplit)
-{
-	char b[MODEL_NAME_MAX + 8];
+	int ci = l->ci, co = l->co, k = l->k, id = l->w;
 	size_t per = (size_t)ci * k * k;
-	int id = spec_id(m, wname), K = (int)per / nsplit;
-	*c = (struct conv){.ci = ci, .co = co, .k = k, .stride = stride, .pad = pad};
+	int K = (int)per / nsplit;
+	*c = (struct conv){.kind = l->kind, .ci = ci, .co = co, .k = k, .stride = l->stride, .pad = l->pad,
+			   .gelu = l->gelu};
 	if (!(c->b = own(u, (size_t)co)))
 		return -1;
-	snprintf(b, sizeof b, "%.*s.bias", (int)(strlen(wname) - 7), wname);
-	memcpy(c->b, model_param(m, b), (size_t)co * sizeof *c->b);
+	memcpy(c->b, param(m, l->b), (size_t)co * sizeof *c->b);
 	if (is_int8(m, id)) {
 		double *f = tf_alloc((size_t)co, sizeof *f);
 		float *scale = tf_alloc((size_t)co, sizeof *scale);
@@ -202,8 +195,8 @@ static int prep_conv(struct unet *u, const struct model *m, struct conv *c, cons
 		int rc = f && scale && w ? 0 : -1;
 		for (int o = 0; !rc && o < co; o++)
 			f[o] = 1.0, scale[o] = m->q8_scale[id][o];
-		if (!rc && bnprefix) {
-			bn_factors(m, bnprefix, co, f, c->b);
+		if (!rc && l->bn >= 0) {
+			fold(m, l, NULL, c->b, 0, 0, f);
 			for (int o = 0; o < co; o++)
 				scale[o] = (float)(scale[o] * f[o]);
 		}
@@ -221,11 +214,8 @@ static int prep_conv(struct unet *u, const struct model *m, struct conv *c, cons
 		free(tmp);
 		return -1;
 	}
-	memcpy(tmp, model_param(m, wname), per * co * sizeof *tmp);
-	if (bnprefix)
-		batchnorm_fold(tmp, c->b, (size_t)co, per, param(m, "%s.weight", bnprefix),
-			       param(m, "%s.bias", bnprefix), param(m, "%s.running_mean", bnprefix),
-			       param(m, "%s.running_var", bnprefix));
+	memcpy(tmp, param(m, id), per * co * sizeof *tmp);
+	fold(m, l, tmp, c->b, 1, per, NULL);
 	conv2d_weight_prepare(c->w, tmp, co, ci, k);
 	free(tmp);
 	for (int r = 0; r < nsplit; r++)
@@ -234,20 +224,15 @@ static int prep_conv(struct unet *u, const struct model *m, struct conv *c, cons
 	return 0;
 }
 
-/* ConvTranspose2d(4, 2, 1) "<prefix>.0" + BatchNorm "<prefix>.1". */
-static int prep_convt(struct unet *u, const struct model *m, struct conv *c, const char *prefix, int ci,
-		      int co)
+/* ConvTranspose(4, 2, 1) l (with BatchNorm). */
+static int prep_convt(struct unet *u, const struct model *m, struct conv *c, const struct arch_conv *l)
 {
-	char n[MODEL_NAME_MAX + 32], bn[MODEL_NAME_MAX + 8];
+	int ci = l->ci, co = l->co, id = l->w;
 	size_t per = 16, total = (size_t)ci * co * per, K = 4 * (size_t)ci;
-	*c = (struct conv){.ci = ci, .co = co, .k = 4, .stride = 2, .pad = 1};
+	*c = (struct conv){.kind = l->kind, .ci = ci, .co = co, .k = 4, .stride = 2, .pad = 1, .gelu = l->gelu};
 	if (!(c->b = own(u, (size_t)co)))
 		return -1;
-	snprintf(n, sizeof n, "%s.0.bias", prefix);
-	memcpy(c->b, model_param(m, n), (size_t)co * sizeof *c->b);
-	snprintf(n, sizeof n, "%s.0.weight", prefix);
-	snprintf(bn, sizeof bn, "%s.1", prefix);
-	int id = spec_id(m, n);
+	memcpy(c->b, param(m, l->b), (size_t)co * sizeof *c->b);
 	if (is_int8(m, id)) {
 		/* the output channel is the second axis of [Ci][Co][4][4]: its
 		 * scale and BatchNorm factor are per column of each parity's
@@ -257,7 +242,7 @@ static int prep_convt(struct unet *u, const struct model *m, struct conv *c, con
 		int8_t *w = reorder_i8(m->q8 + m->specs[id].offset, total, convt_prepare3, ci, co, 0);
 		int rc = f && scale && w ? 0 : -1;
 		if (!rc) {
-			bn_factors(m, bn, co, f, c->b);
+			fold(m, l, NULL, c->b, 0, 0, f);
 			for (int o = 0; o < co; o++)
 				scale[o] = (float)(m->q8_scale[id][o] * f[o]);
 		}
@@ -275,17 +260,8 @@ static int prep_convt(struct unet *u, const struct model *m, struct conv *c, con
 		free(tmp);
 		return -1;
 	}
-	memcpy(tmp, model_param(m, n), total * sizeof *tmp);
-	const float *g = param(m, "%s.weight", bn), *be = param(m, "%s.bias", bn),
-		    *mu = param(m, "%s.running_mean", bn), *var = param(m, "%s.running_var", bn);
-	/* the output channel is the second axis of [Ci][Co][4][4] */
-	for (int o = 0; o < co; o++) {
-		double s = g[o] / sqrt((double)var[o] + BN_EPS);
-		for (int i = 0; i < ci; i++)
-			for (size_t k = 0; k < per; k++)
-				tmp[((size_t)i * co + o) * per + k] = (float)(tmp[((size_t)i * co + o) * per + k] * s);
-		c->b[o] = (float)(((double)c->b[o] - mu[o]) * s + be[o]);
-	}
+	memcpy(tmp, param(m, id), total * sizeof *tmp);
+	fold(m, l, tmp, c->b, (size_t)ci, per, NULL);
 	convt4s2_weight_prepare(c->w, tmp, ci, co);
 	free(tmp);
 	for (int par = 0; par < 4; par++)
@@ -294,59 +270,43 @@ static int prep_convt(struct unet *u, const struct model *m, struct conv *c, con
 	return 0;
 }
 
-static int prep_linear(struct unet *u, const struct model *m, struct linear *l, const char *prefix,
-		       const char *name, int out, int in, int bias)
+/* A linear layer: weight w [out][in], bias b (-1: none). */
+static int prep_linear(struct unet *u, const struct model *m, struct linear *l, int w, int b)
 {
-	char n[MODEL_NAME_MAX + 32];
-	snprintf(n, sizeof n, "%s.%s.weight", prefix, name);
-	int id = spec_id(m, n);
-	l->op = (struct op){.w = model_param(m, n), .ldw = in, .N = out, .K = in, .id = observed_id(m, id)};
-	if (is_int8(m, id)) {
-		l->op = (struct op){.N = out, .K = in, .act_scale = static_scale(m, id), .id = id};
-		if (!(l->op.q = own_qmat(u, m->q8 + m->specs[id].offset, in, m->q8_scale[id], out, in)))
+	int out = (int)m->specs[w].shape[0], in = (int)m->specs[w].shape[1];
+	l->op = (struct op){.w = param(m, w), .ldw = in, .N = out, .K = in, .id = observed_id(m, w)};
+	if (is_int8(m, w)) {
+		l->op = (struct op){.N = out, .K = in, .act_scale = static_scale(m, w), .id = w};
+		if (!(l->op.q = own_qmat(u, m->q8 + m->specs[w].offset, in, m->q8_scale[w], out, in)))
 			return -1;
 	}
-	snprintf(n, sizeof n, "%s.%s.bias", prefix, name);
-	l->b = bias ? model_param(m, n) : NULL;
+	l->b = b >= 0 ? param(m, b) : NULL;
 	l->out = out;
 	l->in = in;
 	return 0;
 }
 
-static struct block *prep_blocks(struct unet *u, const struct model *m, const char *stage, int depth,
-				 int C)
+static struct block *prep_blocks(struct unet *u, const struct model *m, const struct arch_stage *st)
 {
-	static const char *names[] = {"tsa", "fsa", "swa"};
-	struct block *blocks = calloc((size_t)depth + 1, sizeof *blocks);
-	int hidden = (int)((double)C * u->cfg.mlp_ratio);
+	struct block *blocks = calloc((size_t)st->nblocks + 1, sizeof *blocks);
 	if (!blocks)
 		return tf_seterr("out of memory"), NULL;
-	for (int b = 0; b < depth; b++) {
-		char p[MODEL_NAME_MAX], w[MODEL_NAME_MAX + 32], bn[MODEL_NAME_MAX + 32];
+	for (int b = 0; b < st->nblocks; b++) {
+		const struct arch_block *a = &st->blocks[b];
 		struct block *k = &blocks[b];
-		snprintf(p, sizeof p, "%s.%d", stage, b);
-		k->C = C;
-		k->shift = b % 2 ? u->cfg.shift_size : 0;
-		snprintf(w, sizeof w, "%s.input_proj.0.weight", p);
-		snprintf(bn, sizeof bn, "%s.input_proj.1", p);
-		if (prep_conv(u, m, &k->in_proj, w, bn, C, C, 1, 1, 0, 1))
+		k->C = a->C;
+		k->shift = a->shift;
+		if (prep_conv(u, m, &k->in_proj, &a->in_proj, 1) || prep_conv(u, m, &k->fusion, &a->fusion, 3))
 			goto fail;
-		snprintf(w, sizeof w, "%s.fusion.0.weight", p);
-		snprintf(bn, sizeof bn, "%s.fusion.1", p);
-		if (prep_conv(u, m, &k->fusion, w, bn, 3 * C, C, 1, 1, 0, 3))
-			goto fail;
-		for (int r = 0; r < 3; r++) {
-			char bp[MODEL_NAME_MAX + 8];
+		for (int r = 0; r < ARCH_BRANCHES; r++) {
+			const struct arch_tlayer *l = &a->br[r];
 			struct tlayer *t = &k->br[r];
-			snprintf(bp, sizeof bp, "%s.%s", p, names[r]);
-			t->n1w = param(m, "%s.norm1.weight", bp);
-			t->n1b = param(m, "%s.norm1.bias", bp);
-			t->n2w = param(m, "%s.norm2.weight", bp);
-			t->n2b = param(m, "%s.norm2.bias", bp);
-			if (prep_linear(u, m, &t->qkv, bp, "attn.qkv", 3 * C, C, 0) ||
-			    prep_linear(u, m, &t->proj, bp, "attn.proj", C, C, 1) ||
-			    prep_linear(u, m, &t->fc1, bp, "mlp.0", hidden, C, 1) ||
-			    prep_linear(u, m, &t->fc2, bp, "mlp.3", C, hidden, 1))
+			t->n1w = param(m, l->norm1_w);
+			t->n1b = param(m, l->norm1_b);
+			t->n2w = param(m, l->norm2_w);
+			t->n2b = param(m, l->norm2_b);
+			if (prep_linear(u, m, &t->qkv, l->qkv_w, -1) || prep_linear(u, m, &t->proj, l->proj_w, l->proj_b) ||
+			    prep_linear(u, m, &t->fc1, l->fc1_w, l->fc1_b) || prep_linear(u, m, &t->fc2, l->fc2_w, l->fc2_b))
 				goto fail;
 		}
 	}
@@ -359,37 +319,21 @@ fail:
 struct unet *unet_prepare(const struct model *m)
 {
 	struct unet *u = calloc(1, sizeof *u);
-	const int *d = m->cfg.dims;
-	char n[64], bn[64];
 	if (!u)
 		return tf_seterr("out of memory"), NULL;
 	u->cfg = m->cfg;
 	gemm_init();
-	if (prep_conv(u, m, &u->stem, "stem.0.weight", "stem.1", m->cfg.in_channels, d[0], 7, 1, 3, 1))
+	if (arch_init(&u->arch, &m->cfg))
 		goto fail;
-	for (int s = 0; s < 3; s++) {
-		snprintf(n, sizeof n, "encoder_stages.%d", s);
-		if (!(u->enc[s] = prep_blocks(u, m, n, m->cfg.depths[s], d[s])))
-			goto fail;
-		snprintf(n, sizeof n, "downsample_layers.%d.downsample.0.weight", s);
-		snprintf(bn, sizeof bn, "downsample_layers.%d.downsample.1", s);
-		if (prep_conv(u, m, &u->down[s], n, bn, d[s], d[s + 1], 4, 2, 1, 1))
+	for (int s = 0; s < u->arch.nstages; s++) {
+		const struct arch_stage *st = &u->arch.stage[s];
+		for (int k = 0; k < st->nconvs; k++)
+			if (st->conv[k].kind == LAYER_CONVT ? prep_convt(u, m, &u->st[s].conv[k], &st->conv[k])
+							    : prep_conv(u, m, &u->st[s].conv[k], &st->conv[k], 1))
+				goto fail;
+		if (st->nblocks && !(u->st[s].blocks = prep_blocks(u, m, st)))
 			goto fail;
 	}
-	if (!(u->bottleneck = prep_blocks(u, m, "bottleneck", m->cfg.depths[3], d[3])))
-		goto fail;
-	for (int i = 0; i < 3; i++) {
-		int s = 2 - i;
-		snprintf(n, sizeof n, "upsample_layers.%d.upsample", i);
-		if (prep_convt(u, m, &u->up[i], n, d[s + 1], d[s]))
-			goto fail;
-		snprintf(n, sizeof n, "decoder_stages.%d", i);
-		if (!(u->dec[i] = prep_blocks(u, m, n, m->cfg.depths[s], d[s])))
-			goto fail;
-	}
-	if (prep_conv(u, m, &u->head0, "output_head.0.weight", "output_head.1", d[0], d[0], 3, 1, 1, 1) ||
-	    prep_conv(u, m, &u->head3, "output_head.3.weight", NULL, d[0], m->cfg.out_channels, 1, 1, 0, 1))
-		goto fail;
 	return u;
 fail:
 	unet_free(u);
@@ -406,9 +350,9 @@ void unet_free(struct unet *u)
 	for (int i = 0; i < u->nqmats; i++)
 		qmat_free(u->qmats[i]), free(u->qmats[i]);
 	free(u->qmats);
-	for (int s = 0; s < 3; s++)
-		free(u->enc[s]), free(u->dec[s]);
-	free(u->bottleneck);
+	for (int s = 0; s < ARCH_MAX_STAGES; s++)
+		free(u->st[s].blocks);
+	arch_free(&u->arch);
 	free(u);
 }
 
@@ -705,7 +649,7 @@ static int block_forward(const struct unet *u, float *cur, const float *skip, in
 			float *y = s->x + r0 * C;
 			if (failed)
 				continue;
-			for (int r = 0; r < 3; r++)
+			for (int r = 0; r < ARCH_BRANCHES; r++)
 				run_op(u, &b->fusion.op[r], (int)rows, s->br[r] + r0 * C, C, r > 0, y, C, &qb);
 			bias_gelu_forward(y, b->fusion.b, rows, C);
 			float *o = cur + r0 * C;
@@ -730,27 +674,43 @@ static int stage_forward(const struct unet *u, float *cur, const float *skip, in
 
 /* ---------- the network ---------- */
 
+/* A stage's convolution on cur [h][w][ci] into next; *h, *w become the
+ * output's size. */
+static int conv_forward(const struct unet *u, float *next, const float *cur, int *h, int *w, const struct conv *c)
+{
+	if (c->kind == LAYER_CONVT) {
+		if (convt_gelu(u, next, cur, *h, *w, c))
+			return -1;
+		*h *= 2, *w *= 2;
+		return 0;
+	}
+	if (c->k == 1)
+		return pointwise(u, next, cur, (size_t)*h * *w, c, c->gelu);
+	if (conv_gelu(u, next, cur, *h, *w, c))
+		return -1;
+	*h = conv_out_size(*h, c->k, c->stride, c->pad);
+	*w = conv_out_size(*w, c->k, c->stride, c->pad);
+	return 0;
+}
+
 static int forward_one(const struct unet *u, const float *in, float *out, int H, int W, int bi,
 		       unet_tap_fn tap, void *ctx)
 {
 	const struct unet_config *c = &u->cfg;
+	const struct arch *a = &u->arch;
 	const int *d = c->dims;
-	int hs[4] = {H}, wsz[4] = {W}, rc = -1;
-	float *skip[3] = {0}, *cur = NULL, *next = NULL;
+	int hs[UNET_LEVELS], wsz[UNET_LEVELS], rc = -1, L = a->nlevels;
+	float *kept[ARCH_MAX_STAGES] = {0}, *cur = NULL, *next = NULL;
 	struct block_scratch bs = {0};
 	size_t n0 = (size_t)H * W;
 	/* the channel-last input and the output head's result live in these too */
 	size_t maxnc = n0 * (size_t)(c->in_channels > c->out_channels ? c->in_channels : c->out_channels);
-	static const char *enc_names[] = {"enc0", "enc1", "enc2"}, *dec_names[] = {"dec0", "dec1", "dec2"};
 
-	for (int s = 1; s < 4; s++) {
-		hs[s] = conv_out_size(hs[s - 1], 4, 2, 1);
-		wsz[s] = conv_out_size(wsz[s - 1], 4, 2, 1);
-	}
-	for (int s = 0; s < 4; s++) {
+	arch_level_sizes(a, H, W, hs, wsz);
+	for (int s = 0; s < L; s++) {
 		size_t nc = (size_t)hs[s] * wsz[s] * d[s];
 		/* the upsampled map before resizing can be up to one row/col larger */
-		size_t up = s < 3 ? (size_t)2 * hs[s + 1] * 2 * wsz[s + 1] * d[s] : 0;
+		size_t up = s < L - 1 ? (size_t)2 * hs[s + 1] * 2 * wsz[s + 1] * d[s] : 0;
 		maxnc = nc > maxnc ? nc : maxnc;
 		maxnc = up > maxnc ? up : maxnc;
 	}
@@ -760,66 +720,52 @@ static int forward_one(const struct unet *u, const float *in, float *out, int H,
 		goto out;
 
 	/* NCHW input -> channel-last */
-	float *xin = bs.x;
 	for (int ch = 0; ch < c->in_channels; ch++)
 		for (size_t p = 0; p < n0; p++)
-			xin[p * c->in_channels + ch] = in[(size_t)ch * n0 + p];
-	if (conv_gelu(u, cur, xin, H, W, &u->stem))
-		goto out;
-	if (tap)
-		tap(ctx, "stem", bi, cur, H, W, d[0]);
-
-	for (int s = 0; s < 3; s++) {
-		if (stage_forward(u, cur, NULL, hs[s], wsz[s], u->enc[s], c->depths[s], c, &bs))
-			goto out;
-		if (tap)
-			tap(ctx, enc_names[s], bi, cur, hs[s], wsz[s], d[s]);
-		if (!(skip[s] = tf_alloc_aligned((size_t)hs[s] * wsz[s] * d[s], 4)))
-			goto out;
-		memcpy(skip[s], cur, (size_t)hs[s] * wsz[s] * d[s] * sizeof(float));
-		if (conv_gelu(u, next, cur, hs[s], wsz[s], &u->down[s]))
-			goto out;
-		float *t = cur;
-		cur = next, next = t;
-	}
-	if (stage_forward(u, cur, NULL, hs[3], wsz[3], u->bottleneck, c->depths[3], c, &bs))
-		goto out;
-	if (tap)
-		tap(ctx, "bottleneck", bi, cur, hs[3], wsz[3], d[3]);
-
-	for (int i = 0; i < 3; i++) {
-		int s = 2 - i, h = hs[s + 1], w = wsz[s + 1];
-		if (convt_gelu(u, next, cur, h, w, &u->up[i]))
-			goto out;
-		if (2 * h != hs[s] || 2 * w != wsz[s]) {
-			/* odd sizes: bring the upsampled map to the skip's size */
-			int Ho = hs[s], Wo = wsz[s];
+			cur[p * c->in_channels + ch] = in[(size_t)ch * n0 + p];
+	int h = H, w = W, C = c->in_channels;
+	for (int s = 0; s < a->nstages; s++) {
+		const struct arch_stage *st = &a->stage[s];
+		for (int k = 0; k < st->nconvs; k++) {
+			if (conv_forward(u, next, cur, &h, &w, &u->st[s].conv[k]))
+				goto out;
+			C = st->conv[k].co;
+			if (h != hs[st->level] || w != wsz[st->level]) {
+				/* odd sizes: bring the upsampled map to the skip's size */
+				int Ho = hs[st->level], Wo = wsz[st->level], hi = h, wi = w;
 #pragma omp parallel for schedule(static)
-			for (int r = 0; r < Ho; r++)
-				resize_bilinear_rows(cur, next, 2 * h, 2 * w, d[s], Ho, Wo, r, r + 1);
-		} else {
-			float *t = cur;
-			cur = next, next = t;
+				for (int r = 0; r < Ho; r++)
+					resize_bilinear_rows(cur, next, hi, wi, C, Ho, Wo, r, r + 1);
+				h = Ho, w = Wo;
+			} else {
+				float *t = cur;
+				cur = next, next = t;
+			}
 		}
-		if (stage_forward(u, cur, skip[s], hs[s], wsz[s], u->dec[i], c->depths[s], c, &bs))
+		if (stage_forward(u, cur, st->skip >= 0 ? kept[st->skip] : NULL, h, w, u->st[s].blocks,
+				  st->nblocks, c, &bs))
 			goto out;
-		if (tap)
-			tap(ctx, dec_names[i], bi, cur, hs[s], wsz[s], d[s]);
-		free(skip[s]);
-		skip[s] = NULL;
+		if (st->skip >= 0) {
+			free(kept[st->skip]);
+			kept[st->skip] = NULL;
+		}
+		if (tap && st->role != STAGE_HEAD)
+			tap(ctx, st->name, bi, cur, h, w, C);
+		if (st->keep) {
+			if (!(kept[s] = tf_alloc_aligned((size_t)h * w * C, 4)))
+				goto out;
+			memcpy(kept[s], cur, (size_t)h * w * C * sizeof(float));
+		}
 	}
 
-	/* output head: Conv3x3 + BN + GELU, Conv1x1, sigmoid */
-	if (conv_gelu(u, next, cur, H, W, &u->head0) || pointwise(u, cur, next, n0, &u->head3, 0))
-		goto out;
 	for (int o = 0; o < c->out_channels; o++)
 		for (size_t p = 0; p < n0; p++)
 			out[(size_t)o * n0 + p] = cur[p * c->out_channels + o];
 	sigmoid_forward(out, n0 * c->out_channels);
 	rc = 0;
 out:
-	for (int s = 0; s < 3; s++)
-		free(skip[s]);
+	for (int s = 0; s < ARCH_MAX_STAGES; s++)
+		free(kept[s]);
 	free(bs.x), free(bs.br[0]), free(bs.br[1]), free(bs.br[2]), free(cur), free(next);
 	return rc;
 }
@@ -840,20 +786,33 @@ int unet_forward(const struct unet *u, const float *in, int B, int H, int W, flo
 
 /* ---------- cost ---------- */
 
-static double block_flops(const struct unet_config *c, int C, int H, int W)
+static double block_flops(const struct arch_block *b, int ws, int H, int W)
 {
-	double n = (double)H * W, hid = (int)(C * c->mlp_ratio), f = 0;
-	int ws = c->window_size;
+	int C = b->C;
+	double n = (double)H * W, hid = b->hidden, f = 0;
 	double Hp = (H + ws - 1) / ws * ws, Wp = (W + ws - 1) / ws * ws;
 	double tokens[3] = {n, n, Hp * Wp}, lens[3] = {H, W, (double)ws * ws};
 	f += 2 * n * C * C;      /* input_proj */
 	f += 2 * n * 3 * C * C;  /* fusion */
-	for (int r = 0; r < 3; r++) {
+	for (int r = 0; r < ARCH_BRANCHES; r++) {
 		double t = tokens[r];
 		f += 2 * t * (3.0 * C * C + C * C + 2 * C * hid); /* qkv, proj, mlp */
 		f += 2 * 2 * t * lens[r] * C;                     /* q k^T and p v */
 	}
 	return f;
+}
+
+/* A convolution's output size and FLOPs on an h x w input (*h, *w updated):
+ * a transposed one computes 4 of its 16 taps per output. */
+static double conv_flops(const struct arch_conv *l, int *h, int *w)
+{
+	if (l->kind == LAYER_CONVT) {
+		*h *= 2, *w *= 2;
+		return 2.0 * *h * *w * l->co * l->ci * 4;
+	}
+	*h = conv_out_size(*h, l->k, l->stride, l->pad);
+	*w = conv_out_size(*w, l->k, l->stride, l->pad);
+	return 2.0 * *h * *w * l->co * l->ci * (l->k * l->k);
 }
 
 const char *const unet_stage_names[UNET_STAGES] = {
@@ -865,24 +824,24 @@ const char *const unet_stage_names[UNET_STAGES] = {
  * bottleneck) or upsampling (decoder) that feeds it. */
 void unet_stage_flops(const struct unet_config *c, int H, int W, double f[UNET_STAGES])
 {
-	const int *d = c->dims;
-	int hs[4] = {H}, ws[4] = {W};
-	for (int s = 1; s < 4; s++) {
-		hs[s] = conv_out_size(hs[s - 1], 4, 2, 1);
-		ws[s] = conv_out_size(ws[s - 1], 4, 2, 1);
+	struct arch a;
+	int hs[UNET_LEVELS], ws[UNET_LEVELS], h = H, w = W;
+	memset(f, 0, UNET_STAGES * sizeof *f);
+	if (arch_init(&a, c))
+		return;
+	arch_level_sizes(&a, H, W, hs, ws);
+	for (int s = 0; s < a.nstages && s < UNET_STAGES; s++) {
+		const struct arch_stage *st = &a.stage[s];
+		double convs = 0, blocks = 0;
+		for (int k = 0; k < st->nconvs; k++)
+			convs += conv_flops(&st->conv[k], &h, &w);
+		h = hs[st->level], w = ws[st->level]; /* resized to the skip's size */
+		for (int b = 0; b < st->nblocks; b++)
+			blocks += block_flops(&st->blocks[b], c->window_size, h, w);
+		f[s] = convs + blocks;
 	}
-	f[0] = 2.0 * H * W * d[0] * c->in_channels * 49;
-	for (int s = 0; s < 4; s++) /* enc0..enc2, bottleneck */
-		f[1 + s] = c->depths[s] * block_flops(c, d[s], hs[s], ws[s]) +
-			   (s ? 2.0 * hs[s] * ws[s] * d[s] * d[s - 1] * 16 : 0);
-	for (int i = 0; i < 3; i++) { /* dec0..dec2: level 2 up to level 0 */
-		int s = 2 - i;
-		f[5 + i] = 2.0 * (2 * hs[s + 1]) * (2 * ws[s + 1]) * d[s] * d[s + 1] * 4 +
-			   c->depths[s] * block_flops(c, d[s], hs[s], ws[s]);
-	}
-	f[8] = 2.0 * H * W * d[0] * d[0] * 9 + 2.0 * H * W * d[0] * c->out_channels;
+	arch_free(&a);
 }
-
 double unet_flops(const struct unet_config *c, int H, int W)
 {
 	double f[UNET_STAGES], sum = 0;

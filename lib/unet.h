@@ -1,6 +1,7 @@
-/* TFSWA-UNet inference (ARCHITECTURE.md): weights prepared once (BatchNorm
- * folded into the convolutions, convolution weights reordered for im2col),
- * then a forward pass on channel-last activations. */
+/* TFSWA-UNet inference (doc/architecture.md, "Stages" and "Tensor
+ * layouts"): weights prepared once (BatchNorm folded into the convolutions,
+ * convolution weights reordered for im2col), then a forward pass on
+ * channel-last activations, stage by stage as lib/arch.h lists them. */
 #ifndef TF_UNET_H
 #define TF_UNET_H
 #include "model.h"
@@ -50,7 +51,7 @@ double unet_flops(const struct unet_config *c, int H, int W);
 
 /* The forward pass in stages, as the tap sees it: "stem", "enc0".."enc2",
  * "bottleneck", "dec0".."dec2", then "head" (after the last tap). */
-#define UNET_STAGES 9
+#define UNET_STAGES (2 * UNET_LEVELS + 1)
 extern const char *const unet_stage_names[UNET_STAGES];
 /* unet_flops split by stage; they add up to it. A stage's share includes the
  * down- or upsampling convolution that runs between its tap and the

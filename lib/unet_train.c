@@ -1,14 +1,16 @@
-/* TFSWA-UNet training pass (unet_train.h): the network of ARCHITECTURE.md
- * with BatchNorm on batch statistics, keeping what the backward pass needs,
- * and the backward pass to parameter gradients. Layer drivers are in
- * lib/train/. Activations are channel-last over the whole batch,
+/* TFSWA-UNet training pass (unet_train.h): the network of
+ * doc/architecture.md ("Stages", "The TFSWA block"), walked as lib/arch.h
+ * lists it, with BatchNorm on batch statistics, keeping what the backward
+ * pass needs, and the backward pass to parameter gradients. Layer drivers
+ * are in lib/train/. Activations are channel-last over the whole batch,
  * [B][H][W][C], since BatchNorm's statistics span the batch.
  *
- * Stages are numbered 0..6: encoder 0..2, bottleneck 3, decoder 4..6
- * (decoder i = stage 4+i works at level 2-i). Stage st keeps the inputs of
- * its blocks and its output in xs[st][0..depth]; that is all a block keeps
- * with checkpointing, otherwise each block also keeps its own activations
- * (struct bacts: about 6C + 3 (9C + heads) floats per pixel).
+ * The stages are the table's (lib/arch.h). A stage with blocks keeps the
+ * inputs of its blocks and its output in xs[0..depth] (the stem its output
+ * in xs[0], which the first encoder stage's blocks take as their input);
+ * that is all a block keeps with checkpointing, otherwise each block also
+ * keeps its own activations (struct bacts: about 6C + 3 (9C + heads)
+ * floats per pixel).
  *
  * Gradients: each thread adds into its own full-size buffer; the buffers
  * are summed in thread order at the end, and every parallel loop hands out
@@ -27,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "error.h"
 #include "kernels/activation.h"
 #include "kernels/conv.h"
@@ -37,14 +40,13 @@
 #include "unet.h"
 #include "unet_train.h"
 
-#define NSTAGES 7
 #define ROW_CHUNK 256
 
 struct blk {
 	int C, shift;
 	size_t inp_w, inp_b, fus_w, fus_b;
 	struct bn_off bn1, bn2;
-	struct tl_off br[3]; /* tsa (along H), fsa (along W), swa (windows) */
+	struct tl_off br[ARCH_BRANCHES]; /* tsa (along H), fsa (along W), swa (windows) */
 };
 
 struct bacts { /* a block's activations for the backward pass */
@@ -53,32 +55,42 @@ struct bacts { /* a block's activations for the backward pass */
 	struct branch_acts ba[3];
 };
 
+struct tconv { /* a stage's convolution */
+	const struct arch_conv *l;
+	size_t w, b;        /* offsets of its weight and bias */
+	struct bn_off bn;
+	struct bn_stat st;
+	float *wp;          /* prepared weight (k x k and transposed convolutions) */
+	float *z;           /* its output before BatchNorm */
+};
+
+struct tstage {
+	struct tconv conv[2];
+	int depth, level;
+	struct blk *blk;
+	float **xs;
+	struct bacts *acts; /* per block, or NULL with checkpointing */
+	float *dskip;       /* a kept stage: the gradient its output gets as a skip */
+};
+
 struct unet_train {
 	struct unet_config cfg;
+	struct arch arch;
 	int B, H, W, checkpoint;
 	int forwarded; /* a forward pass has filled the activations */
-	int hs[4], ws[4];
-	size_t n[4]; /* pixels over the batch at each level */
+	int hs[UNET_LEVELS], ws[UNET_LEVELS];
+	size_t n[UNET_LEVELS]; /* pixels over the batch at each level */
 	struct tctx ctx;
 	size_t nparams, bytes;
 	float **owned;
 	int nowned;
 
-	size_t stem_w, stem_b, down_w[3], down_b[3], up_w[3], up_b[3];
-	size_t head0_w, head0_b, head3_w, head3_b;
-	struct bn_off stem_bn, down_bn[3], up_bn[3], head_bn;
-	float *wp_stem, *wp_down[3], *wp_up[3], *wp_head0; /* prepared weights */
-	struct bn_stat stem_st, down_st[3], up_st[3], head_st;
-
-	int depth[NSTAGES], level[NSTAGES];
-	struct blk *blk[NSTAGES];
-	float **xs[NSTAGES];
-	struct bacts *acts[NSTAGES]; /* per block, or NULL with checkpointing */
+	struct tstage st[ARCH_MAX_STAGES];
 	struct bacts shared;        /* the block being recomputed (checkpointing) */
 	float *shared_mem;
 
-	float *xin, *stem_z, *down_z[3], *up_z[3], *head_z, *masks; /* masks [N0][out] */
-	float *g[2], *s[3], *dskip[3]; /* backward: gradients and scratch */
+	float *xin, *masks;  /* masks [N0][out] */
+	float *g[2], *s[3];  /* backward: gradients and scratch */
 };
 
 /* ---------------------------------------------------------------- set-up */
@@ -100,25 +112,14 @@ static float *own(struct unet_train *t, size_t n)
 	return p;
 }
 
-static int offset(const struct model *m, size_t *off, const char *fmt, ...)
+static size_t off(const struct model *m, int i)
 {
-	char name[MODEL_NAME_MAX + 64];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof name, fmt, ap);
-	va_end(ap);
-	const struct param_spec *s = model_spec(m, name);
-	if (!s)
-		return tf_seterr("model has no tensor %s", name);
-	*off = s->offset;
-	return 0;
+	return m->specs[i].offset;
 }
 
-static int bn_offsets(const struct model *m, struct bn_off *o, const char *prefix)
+static void bn_offsets(const struct model *m, struct bn_off *o, int bn)
 {
-	return offset(m, &o->g, "%s.weight", prefix) || offset(m, &o->b, "%s.bias", prefix) ||
-	       offset(m, &o->rm, "%s.running_mean", prefix) ||
-	       offset(m, &o->rv, "%s.running_var", prefix) ? -1 : 0;
+	*o = (struct bn_off){off(m, bn), off(m, bn + 1), off(m, bn + 2), off(m, bn + 3)};
 }
 
 static int bn_stat_alloc(struct unet_train *t, struct bn_stat *s, int C)
@@ -128,39 +129,29 @@ static int bn_stat_alloc(struct unet_train *t, struct bn_stat *s, int C)
 	return s->mean && s->istd ? 0 : -1;
 }
 
-static int block_offsets(const struct model *m, struct blk *k, const char *p)
+static void block_offsets(const struct model *m, struct blk *k, const struct arch_block *a)
 {
-	static const char *names[] = {"tsa", "fsa", "swa"};
-	char bp[2 * MODEL_NAME_MAX];
-	if (offset(m, &k->inp_w, "%s.input_proj.0.weight", p) || offset(m, &k->inp_b, "%s.input_proj.0.bias", p) ||
-	    offset(m, &k->fus_w, "%s.fusion.0.weight", p) || offset(m, &k->fus_b, "%s.fusion.0.bias", p))
-		return -1;
-	snprintf(bp, sizeof bp, "%s.input_proj.1", p);
-	if (bn_offsets(m, &k->bn1, bp))
-		return -1;
-	snprintf(bp, sizeof bp, "%s.fusion.1", p);
-	if (bn_offsets(m, &k->bn2, bp))
-		return -1;
-	for (int r = 0; r < 3; r++) {
-		struct tl_off *L = &k->br[r];
-		const char *n = names[r];
-		if (offset(m, &L->n1w, "%s.%s.norm1.weight", p, n) || offset(m, &L->n1b, "%s.%s.norm1.bias", p, n) ||
-		    offset(m, &L->n2w, "%s.%s.norm2.weight", p, n) || offset(m, &L->n2b, "%s.%s.norm2.bias", p, n) ||
-		    offset(m, &L->qkv, "%s.%s.attn.qkv.weight", p, n) ||
-		    offset(m, &L->proj_w, "%s.%s.attn.proj.weight", p, n) ||
-		    offset(m, &L->proj_b, "%s.%s.attn.proj.bias", p, n) ||
-		    offset(m, &L->fc1_w, "%s.%s.mlp.0.weight", p, n) || offset(m, &L->fc1_b, "%s.%s.mlp.0.bias", p, n) ||
-		    offset(m, &L->fc2_w, "%s.%s.mlp.3.weight", p, n) || offset(m, &L->fc2_b, "%s.%s.mlp.3.bias", p, n))
-			return -1;
+	k->C = a->C;
+	k->shift = a->shift;
+	k->inp_w = off(m, a->in_proj.w), k->inp_b = off(m, a->in_proj.b);
+	k->fus_w = off(m, a->fusion.w), k->fus_b = off(m, a->fusion.b);
+	bn_offsets(m, &k->bn1, a->in_proj.bn);
+	bn_offsets(m, &k->bn2, a->fusion.bn);
+	for (int r = 0; r < ARCH_BRANCHES; r++) {
+		const struct arch_tlayer *l = &a->br[r];
+		k->br[r] = (struct tl_off){
+			.n1w = off(m, l->norm1_w), .n1b = off(m, l->norm1_b), .n2w = off(m, l->norm2_w),
+			.n2b = off(m, l->norm2_b), .qkv = off(m, l->qkv_w), .proj_w = off(m, l->proj_w),
+			.proj_b = off(m, l->proj_b), .fc1_w = off(m, l->fc1_w), .fc1_b = off(m, l->fc1_b),
+			.fc2_w = off(m, l->fc2_w), .fc2_b = off(m, l->fc2_b)};
 	}
-	return 0;
 }
 
 static size_t bacts_floats(const struct unet_train *t, int level)
 {
 	int C = t->cfg.dims[level], hid = (int)((double)C * t->cfg.mlp_ratio);
 	size_t f = 6 * t->n[level] * C;
-	for (int r = 0; r < 3; r++)
+	for (int r = 0; r < ARCH_BRANCHES; r++)
 		f += branch_acts_floats(branch_tokens((enum axis)r, t->B, t->hs[level], t->ws[level],
 						      t->cfg.window_size), C, hid, t->cfg.num_heads);
 	return f;
@@ -174,7 +165,7 @@ static void bacts_carve(const struct unet_train *t, struct bacts *a, float *mem,
 	a->z1 = mem, mem += nc;
 	a->x = mem, mem += nc;
 	a->z2 = mem, mem += nc;
-	for (int r = 0; r < 3; r++) {
+	for (int r = 0; r < ARCH_BRANCHES; r++) {
 		size_t tok = branch_tokens((enum axis)r, t->B, t->hs[level], t->ws[level], t->cfg.window_size);
 		a->br[r] = mem, mem += nc;
 		branch_acts_carve(&a->ba[r], mem, tok, C, hid, heads);
@@ -192,103 +183,82 @@ static int bacts_alloc(struct unet_train *t, struct bacts *a, int level)
 	return 0;
 }
 
-static const char *stage_prefix(int st, char *buf, size_t size)
+/* The input level of stage s's convolutions: the previous stage's. */
+static int in_level(const struct unet_train *t, int s)
 {
-	if (st < 3)
-		snprintf(buf, size, "encoder_stages.%d", st);
-	else if (st == 3)
-		snprintf(buf, size, "bottleneck");
-	else
-		snprintf(buf, size, "decoder_stages.%d", st - 4);
-	return buf;
+	return s ? t->arch.stage[s - 1].level : 0;
 }
 
 static int setup(struct unet_train *t, const struct model *m)
 {
 	const struct unet_config *c = &t->cfg;
+	const struct arch *a = &t->arch;
 	const int *d = c->dims;
-	char p[MODEL_NAME_MAX];
-	int B = t->B;
+	int B = t->B, L = a->nlevels;
 	size_t maxnc = (size_t)B * t->H * t->W * (c->in_channels > c->out_channels ? c->in_channels : c->out_channels);
 
-	for (int l = 0; l < 4; l++) {
-		size_t up = l < 3 ? (size_t)B * 4 * t->hs[l + 1] * t->ws[l + 1] * d[l] : 0;
+	for (int l = 0; l < L; l++) {
+		size_t up = l < L - 1 ? (size_t)B * 4 * t->hs[l + 1] * t->ws[l + 1] * d[l] : 0;
 		maxnc = t->n[l] * d[l] > maxnc ? t->n[l] * d[l] : maxnc;
 		maxnc = up > maxnc ? up : maxnc;
 	}
-	if (offset(m, &t->stem_w, "stem.0.weight") || offset(m, &t->stem_b, "stem.0.bias") ||
-	    bn_offsets(m, &t->stem_bn, "stem.1") || offset(m, &t->head0_w, "output_head.0.weight") ||
-	    offset(m, &t->head0_b, "output_head.0.bias") || bn_offsets(m, &t->head_bn, "output_head.1") ||
-	    offset(m, &t->head3_w, "output_head.3.weight") || offset(m, &t->head3_b, "output_head.3.bias"))
-		return -1;
-	for (int s = 0; s < 3; s++) {
-		snprintf(p, sizeof p, "downsample_layers.%d.downsample.1", s);
-		if (offset(m, &t->down_w[s], "downsample_layers.%d.downsample.0.weight", s) ||
-		    offset(m, &t->down_b[s], "downsample_layers.%d.downsample.0.bias", s) || bn_offsets(m, &t->down_bn[s], p))
-			return -1;
-		snprintf(p, sizeof p, "upsample_layers.%d.upsample.1", s);
-		if (offset(m, &t->up_w[s], "upsample_layers.%d.upsample.0.weight", s) ||
-		    offset(m, &t->up_b[s], "upsample_layers.%d.upsample.0.bias", s) || bn_offsets(m, &t->up_bn[s], p))
-			return -1;
-	}
-	/* prepared weights and BatchNorm statistics of the layers outside the blocks */
-	if (!(t->wp_stem = own(t, (size_t)d[0] * 49 * c->in_channels)) ||
-	    !(t->wp_head0 = own(t, (size_t)d[0] * 9 * d[0])) || bn_stat_alloc(t, &t->stem_st, d[0]) ||
-	    bn_stat_alloc(t, &t->head_st, d[0]))
-		return -1;
-	for (int s = 0; s < 3; s++)
-		if (!(t->wp_down[s] = own(t, (size_t)16 * d[s] * d[s + 1])) ||
-		    !(t->wp_up[s] = own(t, (size_t)16 * d[2 - s] * d[3 - s])) ||
-		    bn_stat_alloc(t, &t->down_st[s], d[s + 1]) || bn_stat_alloc(t, &t->up_st[s], d[2 - s]))
-			return -1;
-	/* the blocks */
-	for (int st = 0; st < NSTAGES; st++) {
-		int l = st < 4 ? st : 6 - st;
-		t->level[st] = l;
-		t->depth[st] = c->depths[l];
-		if (!(t->blk[st] = calloc((size_t)t->depth[st] + 1, sizeof *t->blk[st])) ||
-		    !(t->xs[st] = calloc((size_t)t->depth[st] + 1, sizeof *t->xs[st])))
-			return tf_seterr("out of memory");
-		stage_prefix(st, p, sizeof p);
-		for (int b = 0; b < t->depth[st]; b++) {
-			char bp[MODEL_NAME_MAX + 16];
-			snprintf(bp, sizeof bp, "%s.%d", p, b);
-			t->blk[st][b].C = d[l];
-			t->blk[st][b].shift = b % 2 ? c->shift_size : 0;
-			if (block_offsets(m, &t->blk[st][b], bp))
+	for (int s = 0; s < a->nstages; s++) {
+		const struct arch_stage *as = &a->stage[s];
+		struct tstage *ts = &t->st[s];
+		int li = in_level(t, s), l = as->level;
+		ts->level = l;
+		ts->depth = as->nblocks;
+		/* its convolutions: prepared weights, BatchNorm statistics, outputs */
+		for (int k = 0; k < as->nconvs; k++) {
+			const struct arch_conv *ac = &as->conv[k];
+			struct tconv *tc = &ts->conv[k];
+			tc->l = ac;
+			tc->w = off(m, ac->w), tc->b = off(m, ac->b);
+			if (ac->bn < 0) /* the mask head's 1x1: a product on the params, into masks */
+				continue;
+			bn_offsets(m, &tc->bn, ac->bn);
+			size_t zn = ac->kind == LAYER_CONVT ? (size_t)B * 4 * t->hs[li] * t->ws[li] * ac->co
+							    : t->n[l] * ac->co;
+			if (!(tc->wp = own(t, (size_t)ac->co * ac->ci * ac->k * ac->k)) ||
+			    bn_stat_alloc(t, &tc->st, ac->co) || !(tc->z = own(t, zn)))
 				return -1;
 		}
-		for (int b = 0; b <= t->depth[st]; b++)
-			if (!(t->xs[st][b] = own(t, t->n[l] * d[l])))
+		/* its blocks, and where they keep their inputs and output */
+		if (!(ts->blk = calloc((size_t)ts->depth + 1, sizeof *ts->blk)) ||
+		    !(ts->xs = calloc((size_t)ts->depth + 1, sizeof *ts->xs)))
+			return tf_seterr("out of memory");
+		for (int b = 0; b < ts->depth; b++)
+			block_offsets(m, &ts->blk[b], &as->blocks[b]);
+		if (as->role == STAGE_HEAD)
+			continue;
+		for (int b = 0; b <= ts->depth; b++)
+			if (b == 0 && !as->nconvs) /* its input is the previous stage's output */
+				ts->xs[0] = t->st[s - 1].xs[t->st[s - 1].depth];
+			else if (!(ts->xs[b] = own(t, t->n[l] * d[l])))
 				return -1;
 		if (!t->checkpoint) {
-			if (!(t->acts[st] = calloc((size_t)t->depth[st] + 1, sizeof *t->acts[st])))
+			if (!(ts->acts = calloc((size_t)ts->depth + 1, sizeof *ts->acts)))
 				return tf_seterr("out of memory");
-			for (int b = 0; b < t->depth[st]; b++)
-				if (bacts_alloc(t, &t->acts[st][b], l))
+			for (int b = 0; b < ts->depth; b++)
+				if (bacts_alloc(t, &ts->acts[b], l))
 					return -1;
 		}
+		if (as->keep && !(ts->dskip = own(t, t->n[l] * d[l])))
+			return -1;
 	}
 	if (t->checkpoint) { /* one set, carved for each level as it is used */
 		size_t best = 0;
-		for (int l = 0; l < 4; l++)
+		for (int l = 0; l < L; l++)
 			best = bacts_floats(t, l) > best ? bacts_floats(t, l) : best;
 		int maxc = 0;
-		for (int l = 0; l < 4; l++)
+		for (int l = 0; l < L; l++)
 			maxc = d[l] > maxc ? d[l] : maxc;
 		if (!(t->shared_mem = own(t, best)) || bn_stat_alloc(t, &t->shared.s1, maxc) ||
 		    bn_stat_alloc(t, &t->shared.s2, maxc))
 			return -1;
 	}
-	/* the layers outside the blocks */
-	if (!(t->xin = own(t, t->n[0] * c->in_channels)) || !(t->stem_z = own(t, t->n[0] * d[0])) ||
-	    !(t->head_z = own(t, t->n[0] * d[0])) || !(t->masks = own(t, t->n[0] * c->out_channels)))
+	if (!(t->xin = own(t, t->n[0] * c->in_channels)) || !(t->masks = own(t, t->n[0] * c->out_channels)))
 		return -1;
-	for (int s = 0; s < 3; s++)
-		if (!(t->down_z[s] = own(t, t->n[s + 1] * d[s + 1])) ||
-		    !(t->up_z[s] = own(t, (size_t)B * 4 * t->hs[3 - s] * t->ws[3 - s] * d[2 - s])) ||
-		    !(t->dskip[s] = own(t, t->n[s] * d[s])))
-			return -1;
 	for (int i = 0; i < 2; i++)
 		if (!(t->g[i] = own(t, maxnc)))
 			return -1;
@@ -312,9 +282,10 @@ void unet_train_free(struct unet_train *t)
 	for (int i = 0; i < t->nowned; i++)
 		free(t->owned[i]);
 	free(t->owned);
-	for (int st = 0; st < NSTAGES; st++)
-		free(t->blk[st]), free(t->xs[st]), free(t->acts[st]);
+	for (int s = 0; s < ARCH_MAX_STAGES; s++)
+		free(t->st[s].blk), free(t->st[s].xs), free(t->st[s].acts);
 	free(t->ctx.tgrad);
+	arch_free(&t->arch);
 	free(t);
 }
 
@@ -327,12 +298,12 @@ struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, in
 		return tf_seterr("out of memory"), NULL;
 	t->cfg = m->cfg;
 	t->B = B, t->H = H, t->W = W, t->checkpoint = checkpoint != 0;
-	t->hs[0] = H, t->ws[0] = W;
-	for (int l = 1; l < 4; l++) {
-		t->hs[l] = conv_out_size(t->hs[l - 1], 4, 2, 1);
-		t->ws[l] = conv_out_size(t->ws[l - 1], 4, 2, 1);
+	if (arch_init(&t->arch, &m->cfg)) {
+		free(t);
+		return NULL;
 	}
-	for (int l = 0; l < 4; l++)
+	arch_level_sizes(&t->arch, H, W, t->hs, t->ws);
+	for (int l = 0; l < t->arch.nlevels; l++)
 		t->n[l] = (size_t)B * t->hs[l] * t->ws[l];
 	gemm_init();
 	if (setup(t, m)) {
@@ -368,7 +339,7 @@ static int fusion_forward(struct tctx *ctx, float *z2, float *const br[3], size_
 			size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
 			if (failed)
 				continue;
-			for (int r = 0; r < 3; r++)
+			for (int r = 0; r < ARCH_BRANCHES; r++)
 				gemm_nt((int)rows, C, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
 					P(ctx, k->fus_w) + (size_t)r * C, 3 * C, r ? 1.0f : 0.0f, z2 + r0 * C, C);
 			bias_add_forward(z2 + r0 * C, P(ctx, k->fus_b), rows, C);
@@ -388,7 +359,7 @@ static int block_forward(struct unet_train *t, const struct blk *k, struct bacts
 	if (pw_forward(ctx, a->z1, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act) ||
 	    bn_forward(ctx, a->x, a->z1, n, C, &k->bn1, &a->s1, 0))
 		return -1;
-	for (int r = 0; r < 3; r++)
+	for (int r = 0; r < ARCH_BRANCHES; r++)
 		if (branch_forward(ctx, a->br[r], a->x, t->B, h, w, C, &t->cfg, &k->br[r], (enum axis)r,
 				   r == WINDOWS ? k->shift : 0, &a->ba[r]))
 			return -1;
@@ -429,7 +400,7 @@ static int block_backward(struct unet_train *t, const struct blk *k, const struc
 			const float *d = dz2 + r0 * C;
 			if (failed)
 				continue;
-			for (int r = 0; r < 3; r++)
+			for (int r = 0; r < ARCH_BRANCHES; r++)
 				gemm_tn(C, C, (int)rows, d, C, fq_rows(buf, a->br[r] + r0 * C, rows, C, ctx->fq_act), C,
 					1.0f, g + k->fus_w + (size_t)r * C, 3 * C);
 			for (size_t i = 0; i < rows; i++)
@@ -441,7 +412,7 @@ static int block_backward(struct unet_train *t, const struct blk *k, const struc
 	if (failed)
 		return tf_seterr("out of memory");
 	memset(dxb, 0, n * C * sizeof *dxb);
-	for (int r = 0; r < 3; r++) {
+	for (int r = 0; r < ARCH_BRANCHES; r++) {
 #pragma omp parallel for schedule(static) num_threads(ctx->T)
 		for (long q = 0; q < chunks; q++) {
 			size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
@@ -458,23 +429,39 @@ static int block_backward(struct unet_train *t, const struct blk *k, const struc
 	return pw_backward(ctx, dx0, dz2, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act);
 }
 
-static int stage_forward(struct unet_train *t, int st, const float *skip)
+/* The output of stage s (the last of its xs). */
+static float *stage_out(const struct unet_train *t, int s)
 {
+	return t->st[s].xs[t->st[s].depth];
+}
+
+/* The skip stage s's first block adds, or NULL. */
+static const float *stage_skip(const struct unet_train *t, int s)
+{
+	int k = t->arch.stage[s].skip;
+	return k >= 0 ? stage_out(t, k) : NULL;
+}
+
+static int stage_forward(struct unet_train *t, int s)
+{
+	struct tstage *ts = &t->st[s];
+	const float *skip = stage_skip(t, s);
 	if (t->checkpoint)
-		bacts_carve(t, &t->shared, t->shared_mem, t->level[st]);
-	for (int b = 0; b < t->depth[st]; b++)
-		if (block_forward(t, &t->blk[st][b], t->checkpoint ? &t->shared : &t->acts[st][b],
-				  t->xs[st][b + 1], t->xs[st][b], b == 0 ? skip : NULL, t->level[st]))
+		bacts_carve(t, &t->shared, t->shared_mem, ts->level);
+	for (int b = 0; b < ts->depth; b++)
+		if (block_forward(t, &ts->blk[b], t->checkpoint ? &t->shared : &ts->acts[b], ts->xs[b + 1], ts->xs[b],
+				  b == 0 ? skip : NULL, ts->level))
 			return -1;
 	return 0;
 }
 
 /* *g holds dL/d(stage output); on return dL/d(stage input) (buffers swap). */
-static int stage_backward(struct unet_train *t, int st, float **g, float **spare, float *dskip)
+static int stage_backward(struct unet_train *t, int s, float **g, float **spare, float *dskip)
 {
-	int l = t->level[st];
-	for (int b = t->depth[st] - 1; b >= 0; b--) {
-		const float *skip = b == 0 && st > 3 ? t->xs[l][t->depth[l]] : NULL;
+	struct tstage *ts = &t->st[s];
+	int l = ts->level;
+	for (int b = ts->depth - 1; b >= 0; b--) {
+		const float *skip = b == 0 ? stage_skip(t, s) : NULL;
 		struct bacts *a = &t->shared;
 		if (t->checkpoint) {
 			/* recompute the block from its input: the same code on the
@@ -482,12 +469,12 @@ static int stage_backward(struct unet_train *t, int st, float **g, float **spare
 			 * were updated once already */
 			bacts_carve(t, a, t->shared_mem, l);
 			t->ctx.update_running = 0;
-			if (block_forward(t, &t->blk[st][b], a, t->s[0], t->xs[st][b], skip, l))
+			if (block_forward(t, &ts->blk[b], a, t->s[0], ts->xs[b], skip, l))
 				return -1;
 		} else {
-			a = &t->acts[st][b];
+			a = &ts->acts[b];
 		}
-		if (block_backward(t, &t->blk[st][b], a, *spare, *g, t->xs[st][b], skip ? dskip : NULL, l))
+		if (block_backward(t, &ts->blk[b], a, *spare, *g, ts->xs[b], skip ? dskip : NULL, l))
 			return -1;
 		float *x = *g;
 		*g = *spare, *spare = x;
@@ -499,20 +486,68 @@ static int stage_backward(struct unet_train *t, int st, float **g, float **spare
 
 static void prepare_weights(struct unet_train *t)
 {
-	const int *d = t->cfg.dims;
 	float *p = t->ctx.params;
-	conv2d_weight_prepare(t->wp_stem, p + t->stem_w, d[0], t->cfg.in_channels, 7);
-	conv2d_weight_prepare(t->wp_head0, p + t->head0_w, d[0], d[0], 3);
-	for (int s = 0; s < 3; s++) {
-		conv2d_weight_prepare(t->wp_down[s], p + t->down_w[s], d[s + 1], d[s], 4);
-		convt4s2_weight_prepare(t->wp_up[s], p + t->up_w[s], d[3 - s], d[2 - s]);
+	for (int s = 0; s < t->arch.nstages; s++)
+		for (int k = 0; k < t->arch.stage[s].nconvs; k++) {
+			const struct tconv *tc = &t->st[s].conv[k];
+			const struct arch_conv *l = tc->l;
+			if (!tc->wp)
+				continue;
+			if (l->kind == LAYER_CONVT)
+				convt4s2_weight_prepare(tc->wp, p + tc->w, l->ci, l->co);
+			else
+				conv2d_weight_prepare(tc->wp, p + tc->w, l->co, l->ci, l->k);
+		}
+}
+
+/* Stage s's convolutions on x (the previous stage's output; the input for
+ * the stem): into its first blocks' input, resized to the level's size
+ * when the upsampling's result differs; the head's into masks. */
+static int convs_forward(struct unet_train *t, int s, const float *x)
+{
+	const struct unet_config *c = &t->cfg;
+	struct tctx *ctx = &t->ctx;
+	struct tstage *ts = &t->st[s];
+	int B = t->B, l = ts->level, li = in_level(t, s), h = t->hs[li], w = t->ws[li];
+	for (int k = 0; k < t->arch.stage[s].nconvs; k++) {
+		struct tconv *tc = &ts->conv[k];
+		const struct arch_conv *L = tc->l;
+		if (L->bn < 0) { /* the mask head stays in float in q8 models: never fake-quantised */
+			if (pw_forward(ctx, t->masks, x, t->n[l], L->ci, L->co, tc->w, tc->b, 0))
+				return -1;
+			sigmoid_forward(t->masks, t->n[0] * c->out_channels);
+			continue;
+		}
+		/* a stage's last convolution feeds its blocks; the head's first, its second */
+		float *y = t->arch.stage[s].role == STAGE_HEAD ? t->s[0] : ts->xs[0];
+		if (L->kind == LAYER_CONVT) {
+			size_t nup = (size_t)B * 4 * h * w;
+			int resize = 2 * h != t->hs[l] || 2 * w != t->ws[l];
+			float *out = y;
+			y = resize ? t->s[0] : y;
+			if (convt_forward(ctx, tc->z, x, B, h, w, L->ci, L->co, tc->wp, tc->b) ||
+			    bn_forward(ctx, y, tc->z, nup, L->co, &tc->bn, &tc->st, L->gelu))
+				return -1;
+			if (resize) /* odd sizes: to the skip's size */
+				for (int b = 0; b < B; b++)
+#pragma omp parallel for schedule(static) num_threads(ctx->T)
+					for (int r = 0; r < t->hs[l]; r++)
+						resize_bilinear_rows(out + (size_t)b * t->hs[l] * t->ws[l] * L->co,
+								     y + (size_t)b * 4 * h * w * L->co, 2 * h, 2 * w, L->co,
+								     t->hs[l], t->ws[l], r, r + 1);
+		} else if (conv_forward(ctx, tc->z, x, B, h, w, L->ci, L->co, L->k, L->stride, L->pad, tc->wp, tc->b) ||
+			   bn_forward(ctx, y, tc->z, t->n[l], L->co, &tc->bn, &tc->st, L->gelu)) {
+			return -1;
+		}
+		x = y;
+		h = t->hs[l], w = t->ws[l];
 	}
+	return 0;
 }
 
 int unet_train_forward(struct unet_train *t, struct model *m, const float *in, float *masks)
 {
 	const struct unet_config *c = &t->cfg;
-	const int *d = c->dims;
 	struct tctx *ctx = &t->ctx;
 	int B = t->B;
 	size_t n0 = (size_t)t->H * t->W;
@@ -525,50 +560,9 @@ int unet_train_forward(struct unet_train *t, struct model *m, const float *in, f
 			for (size_t p = 0; p < n0; p++)
 				t->xin[((size_t)b * n0 + p) * c->in_channels + ch] =
 					in[((size_t)b * c->in_channels + ch) * n0 + p];
-	if (conv_forward(ctx, t->stem_z, t->xin, B, t->H, t->W, c->in_channels, d[0], 7, 1, 3, t->wp_stem,
-			 t->stem_b) ||
-	    bn_forward(ctx, t->xs[0][0], t->stem_z, t->n[0], d[0], &t->stem_bn, &t->stem_st, 1))
-		goto fail;
-	for (int s = 0; s < 3; s++) {
-		float *skip = t->xs[s][t->depth[s]];
-		if (stage_forward(t, s, NULL) ||
-		    conv_forward(ctx, t->down_z[s], skip, B, t->hs[s], t->ws[s], d[s], d[s + 1], 4, 2, 1,
-				 t->wp_down[s], t->down_b[s]) ||
-		    bn_forward(ctx, t->xs[s + 1][0], t->down_z[s], t->n[s + 1], d[s + 1], &t->down_bn[s],
-			       &t->down_st[s], 1))
+	for (int s = 0; s < t->arch.nstages; s++)
+		if (convs_forward(t, s, s ? stage_out(t, s - 1) : t->xin) || stage_forward(t, s))
 			goto fail;
-	}
-	if (stage_forward(t, 3, NULL))
-		goto fail;
-	for (int i = 0; i < 3; i++) {
-		int l = 2 - i, h = t->hs[l + 1], w = t->ws[l + 1], st = 4 + i;
-		size_t nup = (size_t)B * 4 * h * w;
-		int resize = 2 * h != t->hs[l] || 2 * w != t->ws[l];
-		float *y = resize ? t->s[0] : t->xs[st][0];
-		if (convt_forward(ctx, t->up_z[i], t->xs[st - 1][t->depth[st - 1]], B, h, w, d[l + 1], d[l],
-				  t->wp_up[i], t->up_b[i]) ||
-		    bn_forward(ctx, y, t->up_z[i], nup, d[l], &t->up_bn[i], &t->up_st[i], 1))
-			goto fail;
-		if (resize) /* odd sizes: to the skip's size */
-			for (int b = 0; b < B; b++)
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-				for (int r = 0; r < t->hs[l]; r++)
-					resize_bilinear_rows(t->xs[st][0] + (size_t)b * t->hs[l] * t->ws[l] * d[l],
-							     y + (size_t)b * 4 * h * w * d[l], 2 * h, 2 * w, d[l],
-							     t->hs[l], t->ws[l], r, r + 1);
-		if (stage_forward(t, st, t->xs[l][t->depth[l]]))
-			goto fail;
-	}
-	/* output head: Conv3x3, BN, GELU, Conv1x1, sigmoid */
-	float *hbuf = t->s[0];
-	if (conv_forward(ctx, t->head_z, t->xs[6][t->depth[6]], B, t->H, t->W, d[0], d[0], 3, 1, 1,
-			 t->wp_head0, t->head0_b) ||
-	    bn_forward(ctx, hbuf, t->head_z, t->n[0], d[0], &t->head_bn, &t->head_st, 1))
-		goto fail;
-	/* the mask head stays in float in q8 models: never fake-quantised */
-	if (pw_forward(ctx, t->masks, hbuf, t->n[0], d[0], c->out_channels, t->head3_w, t->head3_b, 0))
-		goto fail;
-	sigmoid_forward(t->masks, t->n[0] * c->out_channels);
 	for (int b = 0; b < B; b++)
 		for (int o = 0; o < c->out_channels; o++)
 			for (size_t p = 0; p < n0; p++)
@@ -580,23 +574,14 @@ fail:
 	return tf_seterr("training forward pass: %s", tf_strerror()), -1;
 }
 
-int unet_train_backward(struct unet_train *t, const struct model *m, const float *dmasks,
-			float *grad)
+/* The head backward, from dmasks: *g becomes dL/d(its input). */
+static int head_backward(struct unet_train *t, int s, const float *dmasks, float *g)
 {
-	const struct unet_config *c = &t->cfg;
-	const int *d = c->dims;
 	struct tctx *ctx = &t->ctx;
-	int B = t->B, out = c->out_channels;
+	const struct tconv *c0 = &t->st[s].conv[0], *c1 = &t->st[s].conv[1];
+	int B = t->B, out = t->cfg.out_channels, d0 = c0->l->co;
 	size_t n0 = (size_t)t->H * t->W, N0 = t->n[0];
-	float *g = t->g[0], *spare = t->g[1];
-	if (!t->forwarded)
-		return tf_seterr("training backward pass without a forward pass");
-	ctx->params = m->params;
-	ctx->update_running = 0;
-	for (int i = 0; i < ctx->T; i++)
-		memset(ctx->tgrad[i], 0, t->nparams * sizeof(float));
-
-	/* head: sigmoid, Conv1x1, GELU(BN), Conv3x3 */
+	/* sigmoid, Conv1x1, GELU(BN), Conv3x3 */
 	float *dlogit = t->s[2], *h = t->s[0], *dh = t->s[1];
 	for (int b = 0; b < B; b++)
 		for (int o = 0; o < out; o++)
@@ -605,61 +590,87 @@ int unet_train_backward(struct unet_train *t, const struct model *m, const float
 				float y = t->masks[i];
 				dlogit[i] = dmasks[((size_t)b * out + o) * n0 + p] * y * (1.0f - y);
 			}
-	bn_apply(ctx, h, t->head_z, N0, d[0], &t->head_bn, &t->head_st, 1);
-	memset(dh, 0, N0 * d[0] * sizeof *dh);
-	if (pw_backward(ctx, dh, dlogit, h, N0, d[0], out, t->head3_w, t->head3_b, 0) ||
-	    bn_backward(ctx, h, dh, t->head_z, N0, d[0], &t->head_bn, &t->head_st, 1))
-		goto fail;
-	memset(g, 0, N0 * d[0] * sizeof *g);
-	if (conv_backward(ctx, g, h, t->xs[6][t->depth[6]], B, t->H, t->W, d[0], d[0], 3, 1, 1, t->wp_head0,
-			  t->head0_w, t->head0_b))
-		goto fail;
+	bn_apply(ctx, h, c0->z, N0, d0, &c0->bn, &c0->st, 1);
+	memset(dh, 0, N0 * d0 * sizeof *dh);
+	if (pw_backward(ctx, dh, dlogit, h, N0, d0, out, c1->w, c1->b, 0) ||
+	    bn_backward(ctx, h, dh, c0->z, N0, d0, &c0->bn, &c0->st, 1))
+		return -1;
+	memset(g, 0, N0 * d0 * sizeof *g);
+	return conv_backward(ctx, g, h, stage_out(t, s - 1), B, t->H, t->W, d0, d0, c0->l->k, c0->l->stride,
+			     c0->l->pad, c0->wp, c0->w, c0->b);
+}
 
-	/* decoder, deepest last */
-	for (int i = 2; i >= 0; i--) {
-		int l = 2 - i, hh = t->hs[l + 1], ww = t->ws[l + 1], st = 4 + i;
+/* The backward of stage s's convolution (other than the head's): *g holds
+ * dL/d(its blocks' input), and becomes dL/d(the previous stage's output)
+ * (plus that output's skip gradient when a later stage adds it). */
+static int conv_backward_stage(struct unet_train *t, int s, float **g, float **spare)
+{
+	struct tctx *ctx = &t->ctx;
+	const struct tconv *tc = &t->st[s].conv[0];
+	const struct arch_conv *L = tc->l;
+	int B = t->B, l = t->st[s].level, li = in_level(t, s), hh = t->hs[li], ww = t->ws[li];
+	if (L->kind == LAYER_CONVT) {
 		size_t nup = (size_t)B * 4 * hh * ww;
 		int resize = 2 * hh != t->hs[l] || 2 * ww != t->ws[l];
-		if (stage_backward(t, st, &g, &spare, t->dskip[l]))
-			goto fail;
-		float *dy = g;
+		float *dy = *g;
 		if (resize) {
 			dy = t->s[1];
-			memset(dy, 0, nup * d[l] * sizeof *dy);
+			memset(dy, 0, nup * L->co * sizeof *dy);
 			for (int b = 0; b < B; b++)
-				resize_bilinear_backward(dy + (size_t)b * 4 * hh * ww * d[l],
-							 g + (size_t)b * t->hs[l] * t->ws[l] * d[l], 2 * hh, 2 * ww,
-							 d[l], t->hs[l], t->ws[l]);
+				resize_bilinear_backward(dy + (size_t)b * 4 * hh * ww * L->co,
+							 *g + (size_t)b * t->hs[l] * t->ws[l] * L->co, 2 * hh, 2 * ww,
+							 L->co, t->hs[l], t->ws[l]);
 		}
-		if (bn_backward(ctx, t->s[0], dy, t->up_z[i], nup, d[l], &t->up_bn[i], &t->up_st[i], 1))
-			goto fail;
-		memset(spare, 0, t->n[l + 1] * d[l + 1] * sizeof *spare);
-		if (convt_backward(ctx, spare, t->s[0], t->xs[st - 1][t->depth[st - 1]], B, hh, ww, d[l + 1],
-				   d[l], t->wp_up[i], t->up_w[i], t->up_b[i]))
-			goto fail;
-		float *x = g;
-		g = spare, spare = x;
+		if (bn_backward(ctx, t->s[0], dy, tc->z, nup, L->co, &tc->bn, &tc->st, L->gelu))
+			return -1;
+	} else if (bn_backward(ctx, t->s[0], *g, tc->z, t->n[l], L->co, &tc->bn, &tc->st, L->gelu)) {
+		return -1;
 	}
-	if (stage_backward(t, 3, &g, &spare, NULL))
-		goto fail;
-	/* encoder: each stage's output also went to its skip */
-	for (int s = 2; s >= 0; s--) {
-		if (bn_backward(ctx, t->s[0], g, t->down_z[s], t->n[s + 1], d[s + 1], &t->down_bn[s],
-				&t->down_st[s], 1))
-			goto fail;
-		memcpy(spare, t->dskip[s], t->n[s] * d[s] * sizeof *spare);
-		if (conv_backward(ctx, spare, t->s[0], t->xs[s][t->depth[s]], B, t->hs[s], t->ws[s], d[s],
-				  d[s + 1], 4, 2, 1, t->wp_down[s], t->down_w[s], t->down_b[s]))
-			goto fail;
-		float *x = g;
-		g = spare, spare = x;
-		if (stage_backward(t, s, &g, &spare, NULL))
+	if (s == 0) /* the stem: no gradient for the input */
+		return conv_backward(ctx, NULL, t->s[0], t->xin, B, t->H, t->W, L->ci, L->co, L->k, L->stride, L->pad,
+				     tc->wp, tc->w, tc->b);
+	const struct tstage *prev = &t->st[s - 1];
+	size_t nin = t->n[li] * L->ci;
+	if (prev->dskip) /* an encoder stage's output also went to its skip */
+		memcpy(*spare, prev->dskip, nin * sizeof **spare);
+	else
+		memset(*spare, 0, nin * sizeof **spare);
+	if (L->kind == LAYER_CONVT ? convt_backward(ctx, *spare, t->s[0], stage_out(t, s - 1), B, hh, ww, L->ci, L->co,
+						    tc->wp, tc->w, tc->b)
+				   : conv_backward(ctx, *spare, t->s[0], stage_out(t, s - 1), B, hh, ww, L->ci, L->co, L->k,
+						   L->stride, L->pad, tc->wp, tc->w, tc->b))
+		return -1;
+	float *x = *g;
+	*g = *spare, *spare = x;
+	return 0;
+}
+
+int unet_train_backward(struct unet_train *t, const struct model *m, const float *dmasks,
+			float *grad)
+{
+	struct tctx *ctx = &t->ctx;
+	float *g = t->g[0], *spare = t->g[1];
+	if (!t->forwarded)
+		return tf_seterr("training backward pass without a forward pass");
+	ctx->params = m->params;
+	ctx->update_running = 0;
+	for (int i = 0; i < ctx->T; i++)
+		memset(ctx->tgrad[i], 0, t->nparams * sizeof(float));
+
+	/* the stages, last first: the head, then each stage's blocks and the
+	 * convolution that feeds them */
+	for (int s = t->arch.nstages - 1; s >= 0; s--) {
+		const struct arch_stage *as = &t->arch.stage[s];
+		if (as->role == STAGE_HEAD) {
+			if (head_backward(t, s, dmasks, g))
+				goto fail;
+			continue;
+		}
+		int k = as->skip;
+		if (stage_backward(t, s, &g, &spare, k >= 0 ? t->st[k].dskip : NULL) ||
+		    (as->nconvs && conv_backward_stage(t, s, &g, &spare)))
 			goto fail;
 	}
-	if (bn_backward(ctx, t->s[0], g, t->stem_z, N0, d[0], &t->stem_bn, &t->stem_st, 1) ||
-	    conv_backward(ctx, NULL, t->s[0], t->xin, B, t->H, t->W, c->in_channels, d[0], 7, 1, 3,
-			  t->wp_stem, t->stem_w, t->stem_b))
-		goto fail;
 
 	/* the threads' sums, in thread order, for the trainable tensors */
 	for (int i = 0; i < m->nspecs; i++) {

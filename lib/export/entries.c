@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "error.h"
 #include "export/export.h"
 
@@ -33,19 +34,15 @@ static float *shift_mask(int ws, int shift)
 	return m;
 }
 
-/* "encoder_stages.0.1.swa.norm1.weight": the block prefix's length when the
- * name is inside a shifted block's window branch (odd block index), else 0. */
-static size_t shifted_swa_prefix(const char *name)
+/* The shifted block whose window branch starts at each tensor (its
+ * attn_mask goes before it), from the table: [nparams], NULL elsewhere. */
+static const struct arch_block **mask_places(const struct arch *a)
 {
-	const char *swa = strstr(name, ".swa.");
-	if (!swa)
-		return 0;
-	const char *p = swa;
-	while (p > name && p[-1] >= '0' && p[-1] <= '9')
-		p--;
-	if (p == swa || p == name || p[-1] != '.')
-		return 0;
-	return (swa[-1] - '0') % 2 ? (size_t)(swa - name) : 0;
+	const struct arch_block **at = calloc((size_t)a->nparams, sizeof *at);
+	for (int b = 0; at && b < a->nblocks; b++)
+		if (a->blocks[b].shift > 0)
+			at[a->blocks[b].br[BRANCH_WINDOWS].norm1_w] = &a->blocks[b];
+	return at;
 }
 
 static int push(struct export_list *l, const char *name, size_t nlen, const char *suffix, enum dtype dt, int ndim,
@@ -66,39 +63,43 @@ static int push(struct export_list *l, const char *name, size_t nlen, const char
 int export_list_make(struct export_list *l, const struct model *m)
 {
 	const struct unet_config *c = &m->cfg;
-	int L = c->window_size * c->window_size;
+	int L = c->window_size * c->window_size, rc = -1;
 	const int64_t mask_shape[3] = {64, L, L};
-	size_t last_masked = 0;
-	const char *last_block = NULL;
+	struct arch a;
+	const struct arch_block **mask_before = NULL;
 	memset(l, 0, sizeof *l);
+	if (arch_init(&a, c))
+		return -1;
 	/* at most two extra entries per tensor */
-	if (!(l->e = calloc((size_t)m->nspecs * 3, sizeof *l->e)))
-		return tf_seterr("out of memory");
-	if (c->shift_size > 0 && !(l->mask = shift_mask(c->window_size, c->shift_size))) {
-		export_list_free(l);
-		return tf_seterr("out of memory");
+	if (!(mask_before = mask_places(&a)) || !(l->e = calloc((size_t)m->nspecs * 3, sizeof *l->e)) ||
+	    (c->shift_size > 0 && !(l->mask = shift_mask(c->window_size, c->shift_size)))) {
+		tf_seterr("out of memory");
+		goto out;
 	}
 	for (int i = 0; i < m->nspecs; i++) {
 		const struct param_spec *p = &m->specs[i];
-		size_t len = strlen(p->name), pre = c->shift_size > 0 ? shifted_swa_prefix(p->name) : 0;
-		int rc = 0;
+		size_t len = strlen(p->name);
 		/* a module's own buffers come before its children's entries */
-		if (pre && !(last_block && last_masked == pre && !strncmp(last_block, p->name, pre))) {
-			rc = push(l, p->name, pre, ".swa.attn_mask", DT_F32, 3, mask_shape, l->mask,
-				  (size_t)64 * L * L * sizeof(float));
-			last_block = p->name, last_masked = pre;
-		}
-		rc = rc || push(l, p->name, len, "", DT_F32, p->ndim, p->shape, m->params + p->offset,
-				p->numel * sizeof(float));
-		if (!rc && len > 12 && !strcmp(p->name + len - 12, ".running_var"))
-			rc = push(l, p->name, len - 12, ".num_batches_tracked", DT_I64, 0, NULL, &zero_i64,
-				  sizeof zero_i64);
-		if (rc) {
-			export_list_free(l);
-			return -1;
+		if (mask_before[i] && push(l, mask_before[i]->name, strlen(mask_before[i]->name),
+					     ".swa.attn_mask", DT_F32, 3, mask_shape, l->mask,
+					     (size_t)64 * L * L * sizeof(float)))
+			goto out;
+		if (push(l, p->name, len, "", DT_F32, p->ndim, p->shape, m->params + p->offset,
+			 p->numel * sizeof(float)))
+			goto out;
+		if (p->role == PARAM_RUNNING_VAR) { /* "<bn>.running_var" -> "<bn>.num_batches_tracked" */
+			size_t base = len - strlen(".running_var");
+			if (push(l, p->name, base, ".num_batches_tracked", DT_I64, 0, NULL, &zero_i64, sizeof zero_i64))
+				goto out;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	if (rc)
+		export_list_free(l);
+	free(mask_before);
+	arch_free(&a);
+	return rc;
 }
 
 void export_list_free(struct export_list *l)

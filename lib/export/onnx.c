@@ -19,6 +19,7 @@
 #include "export/export.h"
 #include "export/protobuf.h"
 #include "kernels/norm.h"
+#include "arch.h"
 #include "unet.h"
 
 #define ONNX_IR_VERSION 8 /* the IR of opset 17 (ONNX 1.12) */
@@ -204,22 +205,13 @@ static struct weight *new_weight(struct builder *g, const char *name)
 	return w;
 }
 
-/* A model tensor as it is, under its state_dict key, written once. */
-static const char *param(struct builder *g, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static const char *param(struct builder *g, const char *f, ...)
+/* Tensor i of the model's table as it is, under its state_dict key,
+ * written once. */
+static const char *param(struct builder *g, int i)
 {
-	char name[NAME_MAX_LEN];
-	va_list ap;
-	va_start(ap, f);
-	vsnprintf(name, sizeof name, f, ap);
-	va_end(ap);
-	const struct param_spec *s = model_spec(g->m, name);
-	struct weight *w;
-	if (!s) { /* cannot happen: the names come from the same table */
-		g->failed = 1;
-		return "";
-	}
-	if (!(w = new_weight(g, name)))
+	const struct param_spec *s = &g->m->specs[i];
+	struct weight *w = new_weight(g, s->name);
+	if (!w)
 		return "";
 	if (!w->data) {
 		w->ndim = s->ndim;
@@ -227,7 +219,7 @@ static const char *param(struct builder *g, const char *f, ...)
 		w->data = g->m->params + s->offset;
 		w->n = s->numel;
 	}
-	return keep(g, name);
+	return keep(g, s->name);
 }
 
 /* A tensor the builder computes (a folded weight), shape dims. */
@@ -457,83 +449,53 @@ static const char *layernorm(struct builder *g, const char *x, const char *w, co
 
 /* ---------- folded convolutions ---------- */
 
-/* Conv "<wname>" [co][ci][k][k] with bias, BatchNorm "<bn>" folded in
- * (bn NULL: none); as a 2-D [co][ci] weight when flat (for Gemm). */
-static void folded_conv(struct builder *g, const char *prefix, const char *bn, int flat, const char **wname,
+/* Convolution l with its BatchNorm folded in, named "<weight's key>+bn"
+ * and "<bias's key>+bn"; a [co][ci] weight when flat (for Gemm). The
+ * weight's output axis is l's (the second of a transposed convolution's). */
+static void folded_conv(struct builder *g, const struct arch_conv *l, int flat, const char **wname,
 			const char **bname)
 {
-	char wn[NAME_MAX_LEN], bnm[NAME_MAX_LEN];
-	snprintf(wn, sizeof wn, "%s.weight", prefix);
-	snprintf(bnm, sizeof bnm, "%s.bias", prefix);
-	const struct param_spec *s = model_spec(g->m, wn);
+	const struct param_spec *s = &g->m->specs[l->w], *sb = &g->m->specs[l->b];
 	int64_t flatdims[2] = {s->shape[0], s->shape[1]};
-	*wname = fmt(g, "%s.weight+bn", prefix);
-	*bname = fmt(g, "%s.bias+bn", prefix);
+	size_t outer = l->kind == LAYER_CONVT ? (size_t)l->ci : 1;
+	*wname = fmt(g, "%s+bn", s->name);
+	*bname = fmt(g, "%s+bn", sb->name);
 	float *w = owned_weight(g, *wname, flat ? 2 : s->ndim, flat ? flatdims : s->shape);
-	float *b = owned_weight(g, *bname, 1, s->shape);
+	float *b = owned_weight(g, *bname, 1, sb->shape);
 	if (!w || !b)
 		return;
-	memcpy(w, model_param(g->m, wn), s->numel * sizeof *w);
-	memcpy(b, model_param(g->m, bnm), (size_t)s->shape[0] * sizeof *b);
-	char k[4][NAME_MAX_LEN];
-	static const char *const what[4] = {"weight", "bias", "running_mean", "running_var"};
-	for (int i = 0; i < 4; i++)
-		snprintf(k[i], sizeof k[i], "%s.%s", bn, what[i]);
-	batchnorm_fold(w, b, (size_t)s->shape[0], s->numel / (size_t)s->shape[0], model_param(g->m, k[0]),
-		       model_param(g->m, k[1]), model_param(g->m, k[2]), model_param(g->m, k[3]));
+	memcpy(w, g->m->params + s->offset, s->numel * sizeof *w);
+	memcpy(b, g->m->params + sb->offset, sb->numel * sizeof *b);
+	const float *p = g->m->params;
+	const struct param_spec *bn = &g->m->specs[l->bn];
+	batchnorm_fold(w, b, outer, (size_t)l->co, s->numel / outer / (size_t)l->co, p + bn[0].offset,
+		       p + bn[1].offset, p + bn[2].offset, p + bn[3].offset, NULL);
 }
 
-/* Conv(k, stride, pad) + BatchNorm + GELU on NCHW */
-static const char *conv_bn_gelu(struct builder *g, const char *x, const char *conv, const char *bn, int k,
-				int stride, int pad)
+/* A stage's convolution l on NCHW: Conv(k, stride, pad) or
+ * ConvTranspose(4, 2, 1), BatchNorm folded in (or the layer's own weights
+ * when it has none), GELU when l has it. */
+static const char *conv_layer(struct builder *g, const char *x, const struct arch_conv *l)
 {
 	const char *w, *b;
 	struct node n;
-	folded_conv(g, conv, bn, 0, &w, &b);
-	node_begin(&n, "Conv");
+	if (l->bn >= 0) {
+		folded_conv(g, l, 0, &w, &b);
+	} else {
+		w = param(g, l->w);
+		b = param(g, l->b);
+	}
+	node_begin(&n, l->kind == LAYER_CONVT ? "ConvTranspose" : "Conv");
 	in(&n, x);
 	in(&n, w);
 	in(&n, b);
-	ATTR_INTS(&n, "kernel_shape", k, k);
-	ATTR_INTS(&n, "strides", stride, stride);
-	ATTR_INTS(&n, "pads", pad, pad, pad, pad);
-	return gelu(g, node_end(g, &n));
-}
-
-/* ConvTranspose(4, 2, 1) "<prefix>.0" + BatchNorm "<prefix>.1" + GELU; the
- * output channel is the second axis of the [ci][co][4][4] weight. */
-static const char *convt_bn_gelu(struct builder *g, const char *x, const char *prefix)
-{
-	char wn[NAME_MAX_LEN], k[4][NAME_MAX_LEN];
-	static const char *const what[4] = {"weight", "bias", "running_mean", "running_var"};
-	snprintf(wn, sizeof wn, "%s.0.weight", prefix);
-	const struct param_spec *s = model_spec(g->m, wn);
-	int64_t ci = s->shape[0], co = s->shape[1];
-	const char *wname = fmt(g, "%s.0.weight+bn", prefix), *bname = fmt(g, "%s.0.bias+bn", prefix);
-	float *w = owned_weight(g, wname, 4, s->shape), *b = owned_weight(g, bname, 1, &s->shape[1]);
-	if (!w || !b)
-		return "";
-	for (int i = 0; i < 4; i++)
-		snprintf(k[i], sizeof k[i], "%s.1.%s", prefix, what[i]);
-	const float *w0 = model_param(g->m, wn), *b0 = model_param(g->m, fmt(g, "%s.0.bias", prefix));
-	const float *ga = model_param(g->m, k[0]), *be = model_param(g->m, k[1]), *mu = model_param(g->m, k[2]),
-		    *var = model_param(g->m, k[3]);
-	for (int64_t o = 0; o < co; o++) { /* as unet.c's prep_convt */
-		double sc = ga[o] / sqrt((double)var[o] + BN_EPS);
-		for (int64_t i = 0; i < ci; i++)
-			for (int t = 0; t < 16; t++)
-				w[(i * co + o) * 16 + t] = (float)(w0[(i * co + o) * 16 + t] * sc);
-		b[o] = (float)(((double)b0[o] - mu[o]) * sc + be[o]);
+	ATTR_INTS(&n, "kernel_shape", l->k, l->k);
+	if (l->stride != 1 || l->pad != 0) { /* else the defaults */
+		ATTR_INTS(&n, "strides", l->stride, l->stride);
+		ATTR_INTS(&n, "pads", l->pad, l->pad, l->pad, l->pad);
 	}
-	struct node n;
-	node_begin(&n, "ConvTranspose");
-	in(&n, x);
-	in(&n, wname);
-	in(&n, bname);
-	ATTR_INTS(&n, "kernel_shape", 4, 4);
-	ATTR_INTS(&n, "strides", 2, 2);
-	ATTR_INTS(&n, "pads", 1, 1, 1, 1);
-	return gelu(g, node_end(g, &n));
+	x = node_end(g, &n);
+	return l->gelu ? gelu(g, x) : x;
 }
 
 /* ---------- the TFSWA block ---------- */
@@ -588,14 +550,13 @@ static const char *window_mask(struct builder *g, int Hp, int Wp, int ws, int sh
 
 /* t = t + MHA(LN1(t)); t = t + MLP(LN2(t)) on t [N*L, C] (N sequences of
  * L tokens); mask [nwin][1][L][L] added to the scores when given. */
-static const char *tlayer(struct builder *g, const char *t, const char *p, int64_t N, int64_t L, const char *mask,
-			  int64_t nwin)
+static const char *tlayer(struct builder *g, const char *t, const struct arch_tlayer *p, int64_t C, int64_t N,
+			  int64_t L, const char *mask, int64_t nwin)
 {
-	int64_t C = 0, h = g->c->num_heads, d;
-	C = model_spec(g->m, fmt(g, "%s.norm1.weight", p))->shape[0];
+	int64_t h = g->c->num_heads, d;
 	d = C / h;
-	const char *u = layernorm(g, t, param(g, "%s.norm1.weight", p), param(g, "%s.norm1.bias", p));
-	const char *qkv = gemm(g, u, param(g, "%s.attn.qkv.weight", p), NULL);
+	const char *u = layernorm(g, t, param(g, p->norm1_w), param(g, p->norm1_b));
+	const char *qkv = gemm(g, u, param(g, p->qkv_w), NULL);
 	const char *parts[3] = {0};
 	struct node n;
 	node_begin(&n, "Split");
@@ -619,33 +580,35 @@ static const char *tlayer(struct builder *g, const char *t, const char *p, int64
 	attr_int(&n, "axis", -1);
 	s = node_end(g, &n);
 	const char *o = RESHAPE(g, TRANSPOSE(g, op2(g, "MatMul", s, v), 0, 2, 1, 3), NL, C);
-	t = op2(g, "Add", t, gemm(g, o, param(g, "%s.attn.proj.weight", p), param(g, "%s.attn.proj.bias", p)));
-	u = layernorm(g, t, param(g, "%s.norm2.weight", p), param(g, "%s.norm2.bias", p));
-	const char *hid = gelu(g, gemm(g, u, param(g, "%s.mlp.0.weight", p), param(g, "%s.mlp.0.bias", p)));
-	return op2(g, "Add", t, gemm(g, hid, param(g, "%s.mlp.3.weight", p), param(g, "%s.mlp.3.bias", p)));
+	t = op2(g, "Add", t, gemm(g, o, param(g, p->proj_w), param(g, p->proj_b)));
+	u = layernorm(g, t, param(g, p->norm2_w), param(g, p->norm2_b));
+	const char *hid = gelu(g, gemm(g, u, param(g, p->fc1_w), param(g, p->fc1_b)));
+	return op2(g, "Add", t, gemm(g, hid, param(g, p->fc2_w), param(g, p->fc2_b)));
 }
 
 /* One TFSWA block on x0 [B*H*W, C] (pixels in row-major order, channels
  * last); skip (the same layout) added at the end when given. */
-static const char *block(struct builder *g, const char *x0, const char *skip, const char *p, int64_t H,
-			 int64_t W, int64_t C, int shift)
+static const char *block(struct builder *g, const char *x0, const char *skip, const struct arch_block *k,
+			 int64_t H, int64_t W)
 {
 	const struct unet_config *c = g->c;
-	int64_t B = g->B, ws = c->window_size;
+	const char *p = k->name;
+	int64_t B = g->B, ws = c->window_size, C = k->C;
+	int shift = k->shift;
 	const char *w, *b, *br[3];
 	scope(g, "%s", p);
-	folded_conv(g, fmt(g, "%s.input_proj.0", p), fmt(g, "%s.input_proj.1", p), 1, &w, &b);
+	folded_conv(g, &k->in_proj, 1, &w, &b);
 	const char *x = gemm(g, x0, w, b);
 
 	/* along H (tsa): one sequence per (b, w) */
 	scope(g, "%s.tsa", p);
 	const char *t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, x, B, H, kn(g, W), C), 0, 2, 1, 3), kn(g, B * W * H), C);
-	t = tlayer(g, t, fmt(g, "%s.tsa", p), kn(g, B * W), H, NULL, 0);
+	t = tlayer(g, t, &k->br[BRANCH_H], C, kn(g, B * W), H, NULL, 0);
 	br[0] = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, kn(g, W), H, C), 0, 2, 1, 3), kn(g, B * H * W), C);
 
 	/* along W (fsa): one sequence per (b, h), already in order */
 	scope(g, "%s.fsa", p);
-	br[1] = tlayer(g, x, fmt(g, "%s.fsa", p), B * H, kn(g, W), NULL, 0);
+	br[1] = tlayer(g, x, &k->br[BRANCH_W], C, B * H, kn(g, W), NULL, 0);
 
 	/* windows (swa): pad at the end, roll by -shift, partition */
 	scope(g, "%s.swa", p);
@@ -664,7 +627,7 @@ static const char *block(struct builder *g, const char *x0, const char *skip, co
 	t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, nh, ws, kn(g, nw), ws, C), 0, 1, 3, 2, 4, 5),
 		    kn(g, B * nh * nw * ws * ws), C);
 	const char *mask = shift && c->mask_shifted ? window_mask(g, (int)Hp, (int)Wp, (int)ws, shift) : NULL;
-	t = tlayer(g, t, fmt(g, "%s.swa", p), kn(g, B * nh * nw), ws * ws, mask, nh * nw);
+	t = tlayer(g, t, &k->br[BRANCH_WINDOWS], C, kn(g, B * nh * nw), ws * ws, mask, nh * nw);
 	t = RESHAPE(g, TRANSPOSE(g, RESHAPE(g, t, B, nh, kn(g, nw), ws, ws, C), 0, 1, 3, 2, 4, 5), B, Hp,
 		    kn(g, Wp), C);
 	t = roll(g, roll(g, t, 1, shift), 2, shift);
@@ -685,17 +648,16 @@ static const char *block(struct builder *g, const char *x0, const char *skip, co
 
 	/* fusion of concat[a, f, w], GELU, the residual, the skip */
 	scope(g, "%s", p);
-	folded_conv(g, fmt(g, "%s.fusion.0", p), fmt(g, "%s.fusion.1", p), 1, &w, &b);
+	folded_conv(g, &k->fusion, 1, &w, &b);
 	const char *y = op2(g, "Add", gelu(g, gemm(g, concat(g, 1, 3, br), w, b)), x0);
 	return skip ? op2(g, "Add", y, skip) : y;
 }
 
-static const char *stage(struct builder *g, const char *x, const char *skip, const char *name, int depth,
-			 int64_t H, int64_t W, int64_t C)
+static const char *stage(struct builder *g, const char *x, const char *skip, const struct arch_stage *st,
+			 int64_t H, int64_t W)
 {
-	for (int b = 0; b < depth; b++)
-		x = block(g, x, b ? NULL : skip, fmt(g, "%s.%d", name, b), H, W, C,
-			  b % 2 ? g->c->shift_size : 0);
+	for (int b = 0; b < st->nblocks; b++)
+		x = block(g, x, b ? NULL : skip, &st->blocks[b], H, W);
 	return x;
 }
 
@@ -712,63 +674,62 @@ static const char *to_nchw(struct builder *g, const char *x, int64_t H, int64_t 
 
 /* ---------- the network ---------- */
 
-static void network(struct builder *g)
+static int network(struct builder *g)
 {
-	const struct unet_config *c = g->c;
-	const int *d = c->dims;
-	int64_t hs[4] = {g->H}, wsz[4] = {g->W};
-	const char *skip[3], *skip_nchw[3];
-	for (int s = 1; s < 4; s++) {
-		hs[s] = (hs[s - 1] + 2 - 4) / 2 + 1;
-		wsz[s] = (wsz[s - 1] + 2 - 4) / 2 + 1;
-	}
-	scope(g, "stem");
-	const char *x = conv_bn_gelu(g, "spec", "stem.0", "stem.1", 7, 1, 3);
-	x = to_pixels(g, x, hs[0], wsz[0], d[0]);
-	for (int s = 0; s < 3; s++) {
-		x = skip[s] = stage(g, x, NULL, fmt(g, "encoder_stages.%d", s), c->depths[s], hs[s], wsz[s], d[s]);
-		scope(g, "downsample_layers.%d", s);
-		x = skip_nchw[s] = to_nchw(g, x, hs[s], wsz[s], d[s]);
-		x = conv_bn_gelu(g, x, fmt(g, "downsample_layers.%d.downsample.0", s),
-				 fmt(g, "downsample_layers.%d.downsample.1", s), 4, 2, 1);
-		x = to_pixels(g, x, hs[s + 1], wsz[s + 1], d[s + 1]);
-	}
-	x = stage(g, x, NULL, "bottleneck", c->depths[3], hs[3], wsz[3], d[3]);
-	for (int i = 0; i < 3; i++) {
-		int s = 2 - i;
-		scope(g, "upsample_layers.%d", i);
-		x = to_nchw(g, x, hs[s + 1], wsz[s + 1], d[s + 1]);
-		x = convt_bn_gelu(g, x, fmt(g, "upsample_layers.%d.upsample", i));
-		if (g->dyn || 2 * hs[s + 1] != hs[s] || 2 * wsz[s + 1] != wsz[s]) {
-			/* odd sizes: bilinear, half-pixel centres, to the skip's size (with
-			 * a symbolic time axis always: the same size is an exact copy) */
-			struct node n;
-			node_begin(&n, "Resize");
-			in(&n, x);
-			in(&n, "");
-			in(&n, "");
-			in(&n, g->dyn ? op1(g, "Shape", skip_nchw[s]) : INTS(g, g->B, d[s], hs[s], wsz[s]));
-			attr_string(&n, "mode", "linear");
-			attr_string(&n, "coordinate_transformation_mode", "half_pixel");
-			x = node_end(g, &n);
+	struct arch a;
+	int hs[UNET_LEVELS], wsz[UNET_LEVELS];
+	int64_t h = g->H, w = g->W, C = g->c->in_channels;
+	const char *kept[ARCH_MAX_STAGES] = {0}, *kept_nchw[ARCH_MAX_STAGES] = {0};
+	const char *x = "spec"; /* NCHW until the first stage's convolutions are done */
+	if (arch_init(&a, g->c))
+		return -1;
+	arch_level_sizes(&a, (int)g->H, (int)g->W, hs, wsz);
+	for (int s = 0; s < a.nstages; s++) {
+		const struct arch_stage *st = &a.stage[s];
+		if (st->nconvs) {
+			scope(g, "%s", st->module);
+			if (s > 0) {
+				x = to_nchw(g, x, h, w, C);
+				if (a.stage[s - 1].keep)
+					kept_nchw[s - 1] = x;
+			}
 		}
-		x = to_pixels(g, x, hs[s], wsz[s], d[s]);
-		x = stage(g, x, skip[s], fmt(g, "decoder_stages.%d", i), c->depths[s], hs[s], wsz[s], d[s]);
+		for (int k = 0; k < st->nconvs; k++) {
+			const struct arch_conv *l = &st->conv[k];
+			x = conv_layer(g, x, l);
+			C = l->co;
+			if (l->kind == LAYER_CONVT &&
+			    (g->dyn || 2 * h != hs[st->level] || 2 * w != wsz[st->level])) {
+				/* odd sizes: bilinear, half-pixel centres, to the skip's size (with
+				 * a symbolic time axis always: the same size is an exact copy) */
+				struct node n;
+				node_begin(&n, "Resize");
+				in(&n, x);
+				in(&n, "");
+				in(&n, "");
+				in(&n, g->dyn ? op1(g, "Shape", kept_nchw[st->skip])
+					      : INTS(g, g->B, C, hs[st->level], wsz[st->level]));
+				attr_string(&n, "mode", "linear");
+				attr_string(&n, "coordinate_transformation_mode", "half_pixel");
+				x = node_end(g, &n);
+			}
+			h = hs[st->level], w = wsz[st->level];
+		}
+		if (st->role == STAGE_HEAD)
+			break;
+		if (st->nconvs)
+			x = to_pixels(g, x, h, w, C);
+		x = stage(g, x, st->skip >= 0 ? kept[st->skip] : NULL, st, h, w);
+		if (st->keep)
+			kept[s] = x;
 	}
-	scope(g, "output_head");
-	x = to_nchw(g, x, hs[0], wsz[0], d[0]);
-	x = conv_bn_gelu(g, x, "output_head.0", "output_head.1", 3, 1, 1);
-	struct node n;
-	node_begin(&n, "Conv");
-	in(&n, x);
-	in(&n, param(g, "output_head.3.weight"));
-	in(&n, param(g, "output_head.3.bias"));
-	ATTR_INTS(&n, "kernel_shape", 1, 1);
-	x = node_end(g, &n);
+	arch_free(&a);
 	const char *out[1] = {"masks"};
+	struct node n;
 	node_begin(&n, "Sigmoid");
 	in(&n, x);
 	node_end_n(g, &n, 1, out);
+	return 0;
 }
 
 /* ---------- the file ---------- */
@@ -879,7 +840,8 @@ int export_onnx(const struct model *m, FILE *fp, const int64_t shape[4], int dyn
 	if (dynamic_frames && m->cfg.mask_shifted && m->cfg.shift_size)
 		return tf_seterr("a model with the Swin mask in shifted windows (mask_shifted) needs a fixed number "
 				 "of frames");
-	network(&g);
+	if (network(&g))
+		goto out;
 
 	/* GraphProto: nodes, name, constants, weights (streamed), inputs, outputs */
 	int64_t T = dynamic_frames ? -1 : shape[3];

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "error.h"
 #include "fileio.h"
 #include "internal.h"
@@ -414,13 +415,6 @@ void import_settings_merge(struct import_settings *s, const struct import_settin
 
 /* ---------- the architecture from the weights ---------- */
 
-static const struct import_tensor *findf(const struct import_set *w, const char *fmt, int a, int b)
-{
-	char name[MODEL_NAME_MAX];
-	snprintf(name, sizeof name, fmt, a, b);
-	return import_find(w, name);
-}
-
 static int dim_ok(int64_t v)
 {
 	return v >= 1 && v <= 1 << 20;
@@ -428,66 +422,107 @@ static int dim_ok(int64_t v)
 
 static const char *levels_str(const int *v, char *buf, size_t len)
 {
-	snprintf(buf, len, "[%d, %d, %d, %d]", v[0], v[1], v[2], v[3]);
+	size_t n = 0;
+	for (int l = 0; l < UNET_LEVELS && n < len; l++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%d", l ? ", " : "[", v[l]);
+	if (n < len)
+		snprintf(buf + n, len - n, "]");
 	return buf;
 }
 
-int import_infer_arch(const struct import_set *w, struct import_arch *a)
+/* The names come from the table (lib/arch.c) of a probe configuration with
+ * the most blocks a level may have: the names of the layers do not depend
+ * on the sizes, and a level's blocks are the first of the probe's that the
+ * file holds. */
+static int infer_from(const struct import_set *w, struct import_arch *a, const struct arch *p)
 {
 	const struct import_tensor *t;
+	const struct param_spec *s = p->params;
 	char b[160];
-	memset(a, 0, sizeof *a);
-	if (!(t = import_find(w, "stem.0.weight"))) {
-		tf_seterr("no stem.0.weight among the %d tensors%s%.80s%s: not a TFSWA-UNet state_dict", w->n,
+	const struct arch_stage *stem = &p->stage[0], *head = &p->stage[p->nstages - 1];
+	const char *name = s[stem->conv[0].w].name;
+	if (!(t = import_find(w, name))) {
+		tf_seterr("no %s among the %d tensors%s%.80s%s: not a TFSWA-UNet state_dict", name, w->n,
 			  w->n ? " (the first is " : "", w->n ? w->t[0].name : "", w->n ? ")" : "");
 		return -1;
 	}
 	if (t->ndim != 4 || !dim_ok(t->shape[0]) || !dim_ok(t->shape[1]) || t->shape[2] != 7 || t->shape[3] != 7)
-		return tf_seterr("stem.0.weight has shape %s, expected [dims0, in_channels, 7, 7]",
+		return tf_seterr("%s has shape %s, expected [dims0, in_channels, 7, 7]", name,
 				 shape_str(t->shape, t->ndim, b, sizeof b));
 	a->dims[0] = (int)t->shape[0];
 	a->in_channels = (int)t->shape[1];
-	for (int s = 0; s < 3; s++) {
-		if (!(t = findf(w, "downsample_layers.%d.downsample.0.weight", s, 0)))
-			return tf_seterr("missing tensor downsample_layers.%d.downsample.0.weight", s);
+	/* the downsampling that feeds each level below the top */
+	for (int i = 1; i < p->nstages; i++) {
+		const struct arch_stage *st = &p->stage[i];
+		if (st->role == STAGE_DECODER || st->role == STAGE_HEAD || !st->nconvs)
+			continue;
+		name = s[st->conv[0].w].name;
+		if (!(t = import_find(w, name)))
+			return tf_seterr("missing tensor %s", name);
 		if (t->ndim != 4 || !dim_ok(t->shape[0]))
-			return tf_seterr("downsample_layers.%d.downsample.0.weight has shape %s, expected "
-					 "[dims%d, dims%d, 4, 4]",
-					 s, shape_str(t->shape, t->ndim, b, sizeof b), s + 1, s);
-		a->dims[s + 1] = (int)t->shape[0];
+			return tf_seterr("%s has shape %s, expected [dims%d, dims%d, 4, 4]", name,
+					 shape_str(t->shape, t->ndim, b, sizeof b), st->level, st->level - 1);
+		a->dims[st->level] = (int)t->shape[0];
 	}
-	for (int s = 0; s < UNET_LEVELS; s++) {
-		const char *fmt = s < 3 ? "encoder_stages.%d.%d.input_proj.0.weight" : "bottleneck.%d.input_proj.0.weight";
+	/* blocks: each level's from its encoder stage (or the bottleneck), the
+	 * MLP width from its first block; decoder stages must mirror them */
+	for (int i = 1; i < p->nstages; i++) {
+		const struct arch_stage *st = &p->stage[i];
 		int n = 0;
-		while (n <= 64 && (s < 3 ? findf(w, fmt, s, n) : findf(w, fmt, n, 0)))
+		while (n < st->nblocks && import_find(w, s[st->blocks[n].in_proj.w].name))
 			n++;
-		if (n > 64)
-			return tf_seterr("more than 64 blocks at level %d", s);
-		a->depths[s] = n;
-		/* the MLP width of the level, from its first block */
-		if (n) {
-			t = s < 3 ? findf(w, "encoder_stages.%d.%d.tsa.mlp.0.weight", s, 0)
-				  : findf(w, "bottleneck.%d.tsa.mlp.0.weight", 0, 0);
-			if (t && t->ndim == 2 && dim_ok(t->shape[0]))
-				a->mlp_hidden[s] = (int)t->shape[0];
+		if (st->role == STAGE_ENCODER || st->role == STAGE_BOTTLENECK) {
+			a->depths[st->level] = n;
+			name = s[st->blocks[0].br[BRANCH_H].fc1_w].name;
+			if (n && (t = import_find(w, name)) && t->ndim == 2 && dim_ok(t->shape[0])) {
+				a->mlp_hidden[st->level] = (int)t->shape[0];
+				snprintf(a->mlp_tensor[st->level], sizeof a->mlp_tensor[st->level], "%s", name);
+			}
+		} else if (st->role == STAGE_DECODER && n != a->depths[st->level]) {
+			/* the encoder stage of the level */
+			for (int e = 1; e < p->nstages; e++)
+				if (p->stage[e].role == STAGE_ENCODER && p->stage[e].level == st->level)
+					return tf_seterr("%.*s has %d blocks but %.*s has %d; they should mirror each other",
+							 (int)(strrchr(st->blocks[0].name, '.') - st->blocks[0].name),
+							 st->blocks[0].name, n,
+							 (int)(strrchr(p->stage[e].blocks[0].name, '.') - p->stage[e].blocks[0].name),
+							 p->stage[e].blocks[0].name, a->depths[st->level]);
 		}
 	}
-	for (int i = 0; i < 3; i++) {
-		int n = 0;
-		while (n <= 64 && findf(w, "decoder_stages.%d.%d.input_proj.0.weight", i, n))
-			n++;
-		if (n != a->depths[2 - i])
-			return tf_seterr("decoder_stages.%d has %d blocks but encoder_stages.%d has %d; they should "
-					 "mirror each other",
-					 i, n, 2 - i, a->depths[2 - i]);
-	}
-	if (!(t = import_find(w, "output_head.3.weight")))
-		return tf_seterr("missing tensor output_head.3.weight");
+	name = s[head->conv[head->nconvs - 1].w].name;
+	if (!(t = import_find(w, name)))
+		return tf_seterr("missing tensor %s", name);
 	if (t->ndim != 4 || !dim_ok(t->shape[0]))
-		return tf_seterr("output_head.3.weight has shape %s, expected [out_channels, dims0, 1, 1]",
+		return tf_seterr("%s has shape %s, expected [out_channels, dims0, 1, 1]", name,
 				 shape_str(t->shape, t->ndim, b, sizeof b));
 	a->out_channels = (int)t->shape[0];
 	return 0;
+}
+
+int import_infer_arch(const struct import_set *w, struct import_arch *a)
+{
+	/* a small probe first (its table is quick to make), the largest only
+	 * when a level may have more blocks or the small one found fault */
+	static const int probes[] = {8, 64}; /* 64: config_validate's most */
+	int rc = -1;
+	for (size_t k = 0; k < sizeof probes / sizeof *probes; k++) {
+		struct unet_config c;
+		struct arch p;
+		int full = 0;
+		memset(a, 0, sizeof *a);
+		config_default(&c);
+		for (int l = 0; l < UNET_LEVELS; l++)
+			c.depths[l] = probes[k];
+		if (arch_init(&p, &c))
+			return -1;
+		rc = infer_from(w, a, &p);
+		arch_free(&p);
+		for (int l = 0; l < UNET_LEVELS; l++)
+			full |= a->depths[l] == probes[k];
+		if (!rc && !full)
+			break;
+	}
+	return rc;
 }
 
 /* The window side told by a shifted block's attn_mask [windows, ws*ws, ws*ws], or 0. */
@@ -619,14 +654,9 @@ int import_config(struct unet_config *cfg, const struct import_set *w, const str
 		int want = (int)((double)cfg->dims[l] * cfg->mlp_ratio);
 		if (!a.mlp_hidden[l] || want == a.mlp_hidden[l])
 			continue;
-		char first[64];
-		if (l < 3)
-			snprintf(first, sizeof first, "encoder_stages.%d.0", l);
-		else
-			snprintf(first, sizeof first, "bottleneck.0");
 		return tf_seterr("mlp_ratio %g gives an MLP width of %d at dims[%d] = %d, but the weights have %d "
-				 "(%s.tsa.mlp.0.weight): mlp_ratio should be %g",
-				 cfg->mlp_ratio, want, l, cfg->dims[l], a.mlp_hidden[l], first,
+				 "(%s): mlp_ratio should be %g",
+				 cfg->mlp_ratio, want, l, cfg->dims[l], a.mlp_hidden[l], a.mlp_tensor[l],
 				 (double)a.mlp_hidden[l] / cfg->dims[l]);
 	}
 	return config_validate(cfg);

@@ -103,6 +103,7 @@ int import_settings_stems(struct import_settings *s, const char *list);
 struct import_arch {
 	int in_channels, out_channels;
 	int depths[UNET_LEVELS], dims[UNET_LEVELS], mlp_hidden[UNET_LEVELS];
+	char mlp_tensor[UNET_LEVELS][MODEL_NAME_MAX]; /* the weight mlp_hidden is from */
 };
 int import_infer_arch(const struct import_set *w, struct import_arch *a);
 

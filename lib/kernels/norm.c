@@ -106,14 +106,17 @@ void layernorm_ref(float *out, const float *x, const float *w, const float *b, s
 	}
 }
 
-void batchnorm_fold(float *w, float *b, size_t out, size_t per_out, const float *gamma,
-		    const float *beta, const float *mean, const float *var)
+void batchnorm_fold(float *w, float *b, size_t outer, size_t out, size_t inner, const float *gamma,
+		    const float *beta, const float *mean, const float *var, double *factor)
 {
 	for (size_t o = 0; o < out; o++) {
 		double s = gamma[o] / sqrt((double)var[o] + BN_EPS);
-		for (size_t k = 0; k < per_out; k++)
-			w[o * per_out + k] = (float)(w[o * per_out + k] * s);
+		for (size_t i = 0; w && i < outer; i++)
+			for (size_t k = 0; k < inner; k++)
+				w[(i * out + o) * inner + k] = (float)(w[(i * out + o) * inner + k] * s);
 		b[o] = (float)(((double)b[o] - mean[o]) * s + beta[o]);
+		if (factor)
+			factor[o] = s;
 	}
 }
 

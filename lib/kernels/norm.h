@@ -18,10 +18,13 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const 
 void layernorm_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
 			    const float *w, size_t rows, int C);
 
-/* Folds eval-mode BatchNorm into the preceding convolution:
- * w[o][...] *= g[o] / sqrt(var[o] + eps); b[o] = (b[o] - mean[o]) * that + beta[o].
- * w: [out][per_out] (per_out weights for each output channel). */
-void batchnorm_fold(float *w, float *b, size_t out, size_t per_out, const float *gamma,
-		    const float *beta, const float *mean, const float *var);
+/* Folds eval-mode BatchNorm into the preceding convolution, whichever axis
+ * of its weight indexes output channels: w [outer][out][inner] (a
+ * convolution's [co][ci][k][k]: outer 1; a transposed one's [ci][co][k][k]:
+ * outer ci, inner k*k), w[..][o][..] *= f[o] = g[o] / sqrt(var[o] + eps);
+ * b[o] = (b[o] - mean[o]) * f[o] + beta[o]. w NULL: the bias only; factor
+ * (NULL: not wanted) receives f, for weights whose scales take it. */
+void batchnorm_fold(float *w, float *b, size_t outer, size_t out, size_t inner, const float *gamma,
+		    const float *beta, const float *mean, const float *var, double *factor);
 
 #endif

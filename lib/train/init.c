@@ -43,12 +43,6 @@ int train_config_named(struct unet_config *c, const char *name)
 			 train_config_names());
 }
 
-static int ends_with(const char *s, const char *tail)
-{
-	size_t n = strlen(s), k = strlen(tail);
-	return n >= k && !strcmp(s + n - k, tail);
-}
-
 /* fan_in of a weight as PyTorch computes it: shape[1] times the kernel
  * size (for a transposed convolution, stored [in, out, kh, kw], that is
  * out * kh * kw, as in PyTorch). */
@@ -66,15 +60,15 @@ void train_init_params(struct model *m, struct rng *r)
 	for (int i = 0; i < m->nspecs; i++) {
 		const struct param_spec *s = &m->specs[i];
 		float *p = m->params + s->offset;
-		if (ends_with(s->name, ".running_mean") || ends_with(s->name, ".running_var")) {
-			float v = ends_with(s->name, ".running_var") ? 1.0f : 0.0f;
+		if (s->role == PARAM_RUNNING_MEAN || s->role == PARAM_RUNNING_VAR) {
+			float v = s->role == PARAM_RUNNING_VAR ? 1.0f : 0.0f;
 			for (size_t k = 0; k < s->numel; k++)
 				p[k] = v;
-		} else if (ends_with(s->name, ".weight") && s->ndim >= 2) {
+		} else if (s->role == PARAM_WEIGHT) {
 			bound = 1.0 / sqrt(fan_in(s));
 			for (size_t k = 0; k < s->numel; k++)
 				p[k] = (float)(bound * (2.0 * rng_uniform(r) - 1.0));
-		} else if (ends_with(s->name, ".weight")) {
+		} else if (s->role == PARAM_SCALE) {
 			bound = 0; /* a norm's scale: its bias starts at 0 */
 			for (size_t k = 0; k < s->numel; k++)
 				p[k] = 1.0f;

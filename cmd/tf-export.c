@@ -330,9 +330,15 @@ static void info_main(const struct args *a)
 		parse_shape(a->flops, &f, &t);
 	if (!strcmp(a->input, "-") && isatty(0))
 		die("--info: no model given (name a file or pipe one in)");
-	if (model_load(&m, a->input))
+	/* read and checked without storing a tensor: a header may declare
+	 * more than could be allocated, and is described all the same */
+	int described, rc = model_check(&m, a->input, &described);
+	if (described)
+		print_info(&m, f, t);
+	if (rc) {
+		fflush(stdout);
 		die_lib("");
-	print_info(&m, f, t);
+	}
 	model_free(&m);
 	close_stdout();
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -329,25 +330,73 @@ int64_t unet_param_count(const struct unet_config *c)
 
 /* ---------- the model ---------- */
 
-int model_init(struct model *m, const struct unet_config *cfg)
+size_t model_nparams(const struct unet_config *cfg)
+{
+	struct spec_list l = {0};
+	build_specs(cfg, &l);
+	return l.offset;
+}
+
+/* "1.2 TB": decimal units, as disk sizes are given */
+static const char *bytes_str(double b, char *buf, size_t len)
+{
+	static const char *units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+	int u = 0;
+	while (b >= 1000 && u < 6)
+		b /= 1000, u++;
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+	return buf;
+}
+
+int model_check_size(const struct unet_config *cfg)
+{
+	size_t n = model_nparams(cfg);
+	char have[32], cap[32];
+	if (n <= MODEL_MAX_PARAMS)
+		return 0;
+	return tf_seterr("the model declares %s of parameters (%.3g G floats), more than the %s (2^30 floats) "
+			 "a model may hold; refusing",
+			 bytes_str((double)n * sizeof(float), have, sizeof have), (double)n * 1e-9,
+			 bytes_str((double)MODEL_MAX_PARAMS * sizeof(float), cap, sizeof cap));
+}
+
+/* The configuration and the table of tensors, nothing allocated for their
+ * values yet. On failure m is left empty (model_free is harmless). */
+static int model_plan(struct model *m, const struct unet_config *cfg, int check_size)
 {
 	struct spec_list l = {0};
 	memset(m, 0, sizeof *m);
-	if (config_validate(cfg))
+	if (config_validate(cfg) || (check_size && model_check_size(cfg)))
 		return -1;
 	m->cfg = *cfg;
 	build_specs(cfg, &l);
-	m->nspecs = l.n;
 	if (!(m->specs = tf_calloc((size_t)l.n, sizeof *m->specs)))
 		return -1;
+	m->nspecs = l.n;
 	l = (struct spec_list){m->specs, 0, m->nspecs, 0};
 	build_specs(cfg, &l);
 	m->nparams = l.offset;
-	if (!(m->params = tf_alloc_aligned(m->nparams, sizeof(float)))) {
-		free(m->specs);
+	return 0;
+}
+
+/* The zeroed parameter buffer of a planned model. m owns everything it
+ * holds: on failure the caller frees it with model_free, once. */
+static int model_alloc_params(struct model *m)
+{
+	if (!(m->params = tf_alloc_aligned(m->nparams, sizeof(float))))
+		return -1;
+	memset(m->params, 0, m->nparams * sizeof(float));
+	return 0;
+}
+
+int model_init(struct model *m, const struct unet_config *cfg)
+{
+	if (model_plan(m, cfg, 1))
+		return -1;
+	if (model_alloc_params(m)) {
+		model_free(m); /* leaves m empty: a caller's model_free is harmless */
 		return -1;
 	}
-	memset(m->params, 0, m->nparams * sizeof(float));
 	return 0;
 }
 
@@ -375,17 +424,25 @@ int model_out_axis(const struct param_spec *s)
 	return !strncmp(s->name, "upsample_layers.", 16) ? 1 : 0;
 }
 
-int model_q8_alloc(struct model *m)
+/* values 0: only the scales (model_check stores no tensor) */
+static int q8_alloc(struct model *m, int values)
 {
-	if (!(m->q8 = tf_alloc_aligned(m->nparams, 1)) || !(m->q8_scale = tf_calloc((size_t)m->nspecs, sizeof *m->q8_scale)) ||
+	if ((values && !(m->q8 = tf_alloc_aligned(m->nparams, 1))) ||
+	    !(m->q8_scale = tf_calloc((size_t)m->nspecs, sizeof *m->q8_scale)) ||
 	    !(m->act_scale = tf_calloc((size_t)m->nspecs, sizeof *m->act_scale)))
 		return -1;
-	memset(m->q8, 0, m->nparams);
+	if (values)
+		memset(m->q8, 0, m->nparams);
 	for (int i = 0; i < m->nspecs; i++)
 		if (model_q8_tensor(&m->specs[i], NULL) &&
 		    !(m->q8_scale[i] = tf_calloc((size_t)m->specs[i].shape[model_out_axis(&m->specs[i])], sizeof(float))))
 			return -1;
 	return 0;
+}
+
+int model_q8_alloc(struct model *m)
+{
+	return q8_alloc(m, 1);
 }
 
 void model_free(struct model *m)
@@ -470,22 +527,67 @@ static void dequantise(struct model *m, int i)
 	}
 }
 
-int model_read(struct model *m, int fd)
+/* The fewest bytes of tensor data a stream of m can carry: int8 weights
+ * and their f32 scales in a q8 model, every other tensor as f16 or bf16. */
+static uint64_t min_data_bytes(const struct model *m)
 {
+	int q8 = is_q8(&m->cfg), q8s = !strcmp(m->cfg.quantization, "q8s");
+	uint64_t n = 0;
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *s = &m->specs[i];
+		if (q8 && model_q8_tensor(s, NULL))
+			n += s->numel + 4 * (uint64_t)s->shape[model_out_axis(s)] + (q8s ? 4 : 0);
+		else
+			n += 2 * (uint64_t)s->numel;
+	}
+	return n;
+}
+
+/* A regular file must be long enough for what its header declares before
+ * anything is allocated for it; a pipe is bounded by MODEL_MAX_PARAMS. */
+static int check_stream_size(const struct model *m, int fd, off_t start)
+{
+	struct stat st;
+	char need[32], have[32];
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	uint64_t left = st.st_size > start ? (uint64_t)(st.st_size - start) : 0, want = min_data_bytes(m);
+	if (left < want)
+		return tf_seterr("the header declares %d tensors of at least %s, but the file holds only %s "
+				 "(truncated?)",
+				 m->nspecs, bytes_str((double)want, need, sizeof need),
+				 bytes_str((double)left, have, sizeof have));
+	return 0;
+}
+
+/* model_read (store 1) and model_check (store 0: no parameter buffer;
+ * *described is set once m holds the header's configuration and table,
+ * which it keeps on failure then). */
+static int read_model(struct model *m, int fd, int store, int *described)
+{
+	off_t start = lseek(fd, 0, SEEK_CUR);
 	struct stream_reader *r = stream_reader_open(fd, 0);
 	struct frame *f = frame_new();
 	struct unet_config cfg;
 	unsigned char *seen = NULL;
 	int rc = -1, next = 0, got, q8 = 0, q8s = 0;
 	memset(m, 0, sizeof *m);
+	if (described)
+		*described = 0;
 	if (!r || !f)
 		goto out;
-	if (stream_read_header(r, f, "model") || config_from_frame(&cfg, f) || model_init(m, &cfg))
+	if (stream_read_header(r, f, "model") || config_from_frame(&cfg, f) || model_plan(m, &cfg, store))
+		goto out;
+	if (described)
+		*described = 1;
+	if (!store && model_check_size(&cfg))
+		goto out;
+	if (check_stream_size(m, fd, start < 0 ? 0 : start) || (store && model_alloc_params(m)))
 		goto out;
 	if (!(seen = tf_calloc((size_t)m->nspecs, 1)))
 		goto out;
 	q8 = is_q8(&cfg), q8s = !strcmp(cfg.quantization, "q8s");
-	if (q8 && model_q8_alloc(m))
+	if (q8 && q8_alloc(m, store))
 		goto out;
 	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
 		struct tensor t;
@@ -536,11 +638,12 @@ int model_read(struct model *m, int fd)
 					  cfg.quantization);
 				goto out;
 			}
-			memcpy(m->q8 + s->offset, t.data, s->numel);
+			if (store)
+				memcpy(m->q8 + s->offset, t.data, s->numel);
 		} else if (!dtype_traits[t.dtype].is_float) {
 			tf_seterr("%s: dtype %s is not a float type", s->name, dtype_traits[t.dtype].name);
 			goto out;
-		} else if (convert_to_f32(m->params + s->offset, t.data, t.dtype, s->numel)) {
+		} else if (store && convert_to_f32(m->params + s->offset, t.data, t.dtype, s->numel)) {
 			goto out;
 		}
 		seen[i] |= SEEN_TENSOR;
@@ -558,16 +661,36 @@ int model_read(struct model *m, int fd)
 				  miss & SEEN_TENSOR ? "" : miss & SEEN_SCALE ? ":scale" : ":act_scale");
 			goto out;
 		}
-		if (is8)
+		if (is8 && store)
 			dequantise(m, i);
 	}
 	rc = 0;
 out:
-	if (rc)
+	if (rc && !(described && *described))
 		model_free(m);
 	free(seen);
 	frame_free(f);
 	stream_reader_close(r);
+	return rc;
+}
+
+int model_read(struct model *m, int fd)
+{
+	return read_model(m, fd, 1, NULL);
+}
+
+int model_check(struct model *m, const char *path, int *described)
+{
+	int fd = file_open_read(path), rc;
+	*described = 0;
+	memset(m, 0, sizeof *m);
+	if (fd < 0)
+		return -1;
+	rc = read_model(m, fd, 0, described);
+	if (fd > 0)
+		close(fd);
+	if (rc && path && strcmp(path, "-"))
+		return tf_adderr("%s: ", path);
 	return rc;
 }
 

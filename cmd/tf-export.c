@@ -54,7 +54,7 @@ static void usage(FILE *fp)
 		"      --hop N           STFT hop (default 512)\n"
 		"      --channels N      audio channels (default: in_channels / 2)\n"
 		"      --stems A,B,...   stem names, in the order of the masks (default vocals,other)\n"
-		"      --segment N       frames per segment for long inputs (default 256)\n"
+		"      --segment N       frames per segment for long inputs (default 256, at most 16384)\n"
 		"      --overlap N       frames shared by neighbouring segments (default 64)\n"
 		"  -i, --info            print a summary of MODEL (or standard input), key: value\n"
 		"      --flops FxT       with --info: the forward pass's GFLOP for F bins x T frames\n"
@@ -279,11 +279,11 @@ static void parse_args(int argc, char **argv, struct args *a)
 				die_lib("--stems");
 			break;
 		case O_SEGMENT:
-			c->c.segment = (int)parse_long(optarg, "--segment", 0, 1 << 20);
+			c->c.segment = (int)parse_long(optarg, "--segment", 0, MODEL_MAX_SEGMENT);
 			c->set |= SET_SEGMENT;
 			break;
 		case O_OVERLAP:
-			c->c.overlap = (int)parse_long(optarg, "--overlap", 0, 1 << 19);
+			c->c.overlap = (int)parse_long(optarg, "--overlap", 0, MODEL_MAX_SEGMENT / 2);
 			c->set |= SET_OVERLAP;
 			break;
 		case 'v': verbose++; break;

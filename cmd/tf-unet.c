@@ -30,7 +30,7 @@ static void usage(FILE *fp)
 		"      --masks          write the masks (f32) instead of the separated stems\n"
 		"  -j, --threads N      threads to use (default: all cores)\n"
 		"      --segment N      frames per segment (default from the model; 0 = the\n"
-		"                       whole input as one segment, unpadded)\n"
+		"                       whole input as one segment, unpadded; at most 16384)\n"
 		"      --overlap N      frames shared by neighbouring segments (default from the model)\n"
 		"  -q, --quiet          no progress bar\n"
 		"  -v, --verbose        say what is being done\n"
@@ -118,8 +118,8 @@ int main(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'M': masks = 1; break;
 		case 'j': threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
-		case 'S': segment = (int)parse_long(optarg, "--segment", 0, 1 << 20); break;
-		case 'O': overlap = (int)parse_long(optarg, "--overlap", 0, 1 << 19); break;
+		case 'S': segment = (int)parse_long(optarg, "--segment", 0, MODEL_MAX_SEGMENT); break;
+		case 'O': overlap = (int)parse_long(optarg, "--overlap", 0, MODEL_MAX_SEGMENT / 2); break;
 		case 'q': verbose = -1; break;
 		case 'v': verbose++; break;
 		case 'h': usage(stdout); return 0;

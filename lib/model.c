@@ -90,8 +90,8 @@ int config_validate(const struct unet_config *c)
 		return tf_seterr("normalization \"%s\" is not supported (none, scale)", c->normalization);
 	if (!(c->input_scale > 0) || c->input_scale > 1e12)
 		return tf_seterr("input_scale %g must be positive", c->input_scale);
-	if (c->segment < 0 || c->segment > 1 << 20)
-		return tf_seterr("segment %d is out of range", c->segment);
+	if (c->segment < 0 || c->segment > MODEL_MAX_SEGMENT)
+		return tf_seterr("segment %d is out of range (0 to %d frames)", c->segment, MODEL_MAX_SEGMENT);
 	if (c->overlap < 0 || (c->segment > 0 && 2 * c->overlap > c->segment))
 		return tf_seterr("overlap %d must be between 0 and half the segment (%d)", c->overlap,
 				 c->segment);

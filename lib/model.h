@@ -15,6 +15,10 @@
  * 4.3 GB as f32, about 70 times the default model. A header declaring more
  * is refused before anything is allocated for it (formats/model.md). */
 #define MODEL_MAX_PARAMS ((size_t)1 << 30)
+/* The longest segment a model or --segment may ask for: 16384 frames, about
+ * 190 s at 44.1 kHz and hop 512. Buffers follow the input actually present,
+ * so a short input costs what it is, whatever the segment. */
+#define MODEL_MAX_SEGMENT 16384
 
 struct unet_config {
 	/* architecture (names follow the reference's constructor) */

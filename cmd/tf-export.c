@@ -385,7 +385,6 @@ int main(int argc, char **argv)
 	int reader = from_model ? -1 : reader_index(a.from), writer = writer_index(a.to);
 	if (a.shape)
 		parse_onnx_shape(a.shape, onnx_shape); /* bad syntax: refused before any work */
-	FILE *out = output_open(a.out, &af, "a binary model");
 	if (from_model && model_load(&m, a.input))
 		die_lib("");
 	if (!from_model)
@@ -393,6 +392,9 @@ int main(int argc, char **argv)
 	if (!strcmp(a.to, "onnx"))
 		resolve_onnx_shape(&m.cfg, a.shape, a.dynamic, onnx_shape);
 	onnx_dynamic = a.dynamic;
+	/* opened once the input is read and checked: a run stopped during the
+	 * import (the slow part) has no temporary file to leave */
+	FILE *out = output_open(a.out, &af, "a binary model");
 	if (writers[writer].write(&m, out))
 		die_lib("writing the model");
 	output_close(&af);

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,6 +35,34 @@ static void track(struct atomic_file *af, int on)
 static void cleanup_at_exit(void)
 {
 	atomic_abort_all();
+}
+
+/* A run stopped by a signal (Ctrl-C, timeout, kill) removes its temp files
+ * too: unlink is async-signal-safe; then the signal does what it would
+ * have done (SA_RESETHAND). Only signals the program leaves at their
+ * default are taken. */
+static void cleanup_on_signal(int sig)
+{
+	for (int i = 0; i < MAX_OPEN; i++) {
+		const struct atomic_file *af = open_files[i];
+		if (af && af->tmp)
+			unlink(af->tmp);
+	}
+	raise(sig);
+}
+
+static void catch_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXCPU, SIGXFSZ};
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+		struct sigaction old, sa = {0};
+		if (sigaction(sigs[i], NULL, &old) || old.sa_handler != SIG_DFL)
+			continue;
+		sa.sa_handler = cleanup_on_signal;
+		sa.sa_flags = SA_RESETHAND;
+		sigemptyset(&sa.sa_mask);
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 int atomic_open(struct atomic_file *af, const char *path)
@@ -87,6 +116,7 @@ int atomic_open(struct atomic_file *af, const char *path)
 	}
 	if (!registered) {
 		atexit(cleanup_at_exit);
+		catch_signals();
 		registered = 1;
 	}
 	track(af, 1);

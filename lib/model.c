@@ -99,6 +99,8 @@ int config_validate(const struct unet_config *c)
 	    strcmp(c->quantization, "q8s"))
 		return tf_seterr("quantization \"%s\" is not supported by this version (none, f16, q8, q8s)",
 				 c->quantization);
+	if (strspn(c->assumed, "abcdefghijklmnopqrstuvwxyz_,") != strlen(c->assumed))
+		return tf_seterr("\"assumed\" should be setting names separated by commas");
 	return 0;
 }
 
@@ -143,7 +145,8 @@ int config_from_frame(struct unet_config *c, const struct frame *h)
 	    frame_get_float(h, "input_scale", &c->input_scale) < 0 ||
 	    frame_get_int32(h, "segment", &c->segment) < 0 ||
 	    frame_get_int32(h, "overlap", &c->overlap) < 0 ||
-	    frame_get_str(h, "quantization", c->quantization, sizeof c->quantization) < 0)
+	    frame_get_str(h, "quantization", c->quantization, sizeof c->quantization) < 0 ||
+	    frame_get_str(h, "assumed", c->assumed, sizeof c->assumed) < 0)
 		return -1;
 	/* channels and stems default from the channel counts */
 	c->channels = c->in_channels / 2;
@@ -189,7 +192,8 @@ int config_to_frame(const struct unet_config *c, struct frame *h)
 	    frame_set_str(h, "normalization", c->normalization) ||
 	    frame_set_float(h, "input_scale", c->input_scale) ||
 	    frame_set_int(h, "segment", c->segment) || frame_set_int(h, "overlap", c->overlap) ||
-	    frame_set_str(h, "quantization", c->quantization))
+	    frame_set_str(h, "quantization", c->quantization) ||
+	    (c->assumed[0] && frame_set_str(h, "assumed", c->assumed)))
 		return -1;
 	return 0;
 }
@@ -674,6 +678,40 @@ out:
 	return rc;
 }
 
+const char *model_file_format(const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	if (len >= 4 && !memcmp(b, "PK\3\4", 4))
+		return "pth";
+	if (len >= 9 && b[8] == '{') {
+		uint64_t n = 0;
+		for (int i = 8; i-- > 0;)
+			n = n << 8 | b[i];
+		if (n >= 2 && n <= 100000000)
+			return "safetensors";
+	}
+	if (len >= 7 && ((b[0] & 0xf0) == 0x80 || b[0] == 0xde || b[0] == 0xdf) &&
+	    memmem(b, len < 16 ? len : 16, "\xa5tfswa", 6))
+		return "tfswa";
+	return NULL;
+}
+
+/* A checkpoint given where a model file belongs: say how to import it
+ * (regular files only: a pipe's first bytes are gone). */
+static void checkpoint_hint(int fd, const char *path)
+{
+	unsigned char head[16];
+	struct stat st;
+	ssize_t n;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (n = pread(fd, head, sizeof head, 0)) <= 0)
+		return;
+	const char *f = model_file_format(head, (size_t)n);
+	if (f && strcmp(f, "tfswa"))
+		tf_seterr("this is a %s checkpoint, not a tfswa model: import it with tf-export --from %s %s -o "
+			  "model.bin",
+			  strcmp(f, "pth") ? "safetensors" : "PyTorch", f, path && strcmp(path, "-") ? path : "FILE");
+}
+
 int model_read(struct model *m, int fd)
 {
 	return read_model(m, fd, 1, NULL);
@@ -687,6 +725,8 @@ int model_check(struct model *m, const char *path, int *described)
 	if (fd < 0)
 		return -1;
 	rc = read_model(m, fd, 0, described);
+	if (rc && !*described)
+		checkpoint_hint(fd, path);
 	if (fd > 0)
 		close(fd);
 	if (rc && path && strcmp(path, "-"))
@@ -700,6 +740,8 @@ int model_load(struct model *m, const char *path)
 	if (fd < 0)
 		return -1;
 	rc = model_read(m, fd);
+	if (rc)
+		checkpoint_hint(fd, path);
 	if (fd > 0)
 		close(fd);
 	if (rc && path && strcmp(path, "-"))

@@ -37,6 +37,7 @@ struct unet_config {
 	double input_scale;
 	int segment, overlap;      /* frames per segment and overlap between segments */
 	char quantization[16];     /* "none", "f16", "q8" or "q8s" (how the tensors are stored) */
+	char assumed[96];          /* settings an importer assumed (defaults), comma-separated; "" none */
 };
 
 /* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz
@@ -118,6 +119,9 @@ int model_write(const struct model *m, FILE *fp);
  * q8s model, "<name>:act_scale"); NULL: as the model holds them (int8
  * where m->q8 has them, else f32). */
 int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes);
+/* "pth" (a zip archive), "safetensors" (8-byte length, then JSON), "tfswa"
+ * (a tensor stream) or NULL, from a file's first bytes (16 suffice). */
+const char *model_file_format(const void *buf, size_t len);
 /* Reads only the header of a model file into cfg (for tf-stft -m). */
 int model_read_config(struct unet_config *cfg, const char *path);
 

@@ -342,6 +342,11 @@ static int settings_from_json(struct import_settings *s, const struct json *root
 		s->c.input_scale = j->num;
 		s->set |= SET_INPUT_SCALE;
 	}
+	if ((j = json_get(root, "assumed"))) {
+		if (json_string(j, "assumed", s->c.assumed, sizeof s->c.assumed))
+			return -1;
+		s->set |= SET_ASSUMED;
+	}
 	if ((j = json_get(root, "mask_shifted"))) {
 		if (j->kind != JSON_BOOL)
 			return tf_seterr("\"mask_shifted\" should be true or false");
@@ -421,6 +426,7 @@ void import_settings_merge(struct import_settings *s, const struct import_settin
 	if (b & SET_OVERLAP) s->c.overlap = c->overlap;
 	if (b & SET_NORMALIZATION) memcpy(s->c.normalization, c->normalization, sizeof c->normalization);
 	if (b & SET_INPUT_SCALE) s->c.input_scale = c->input_scale;
+	if (b & SET_ASSUMED) memcpy(s->c.assumed, c->assumed, sizeof c->assumed);
 	s->set |= b;
 }
 
@@ -524,6 +530,12 @@ static int mask_window(const struct import_set *w, const char **name)
 
 int import_config(struct unet_config *cfg, const struct import_set *w, const struct import_settings *given)
 {
+	return import_resolve(cfg, w, given, NULL);
+}
+
+int import_resolve(struct unet_config *cfg, const struct import_set *w, const struct import_settings *given,
+		   unsigned *assumed)
+{
 	struct import_settings merged = {0};
 	const struct import_settings *s = &merged;
 	struct import_arch a;
@@ -566,6 +578,9 @@ int import_config(struct unet_config *cfg, const struct import_set *w, const str
 	} else if (ws) {
 		cfg->window_size = ws;
 	}
+	if (assumed)
+		*assumed = (SET_NUM_HEADS | SET_WINDOW_SIZE | SET_SHIFT_SIZE | SET_SAMPLE_RATE | SET_N_FFT | SET_HOP |
+			    SET_STEMS) & ~s->set & ~(ws ? SET_WINDOW_SIZE : 0u);
 	if (s->set & SET_SHIFT_SIZE) cfg->shift_size = o->shift_size;
 	else if (cfg->shift_size >= cfg->window_size) cfg->shift_size = cfg->window_size / 2;
 	if (s->set & SET_NUM_HEADS) cfg->num_heads = o->num_heads;
@@ -578,6 +593,7 @@ int import_config(struct unet_config *cfg, const struct import_set *w, const str
 	if (s->set & SET_OVERLAP) cfg->overlap = o->overlap;
 	if (s->set & SET_NORMALIZATION) memcpy(cfg->normalization, o->normalization, sizeof cfg->normalization);
 	if (s->set & SET_INPUT_SCALE) cfg->input_scale = o->input_scale;
+	if (s->set & SET_ASSUMED) memcpy(cfg->assumed, o->assumed, sizeof cfg->assumed);
 	/* an overlap of more than half a shorter segment follows the segment */
 	if ((s->set & SET_SEGMENT) && !(s->set & SET_OVERLAP) && 2 * cfg->overlap > cfg->segment)
 		cfg->overlap = cfg->segment / 4;
@@ -642,6 +658,37 @@ int import_config(struct unet_config *cfg, const struct import_set *w, const str
 				 (double)a.mlp_hidden[l] / cfg->dims[l]);
 	}
 	return config_validate(cfg);
+}
+
+const char *import_assumed_str(const struct unet_config *c, unsigned assumed, int with_values, char *buf,
+			       size_t len)
+{
+	char stems[MODEL_MAX_STEMS * 33] = "";
+	size_t used = 0;
+	for (int i = 0; i < c->nstems; i++)
+		snprintf(stems + strlen(stems), sizeof stems - strlen(stems), "%s%s", i ? "," : "", c->stems[i]);
+	const struct {
+		unsigned bit;
+		const char *name;
+		int value;
+	} f[] = {
+		{SET_NUM_HEADS, "num_heads", c->num_heads}, {SET_WINDOW_SIZE, "window_size", c->window_size},
+		{SET_SHIFT_SIZE, "shift_size", c->shift_size}, {SET_SAMPLE_RATE, "sample_rate", c->sample_rate},
+		{SET_N_FFT, "n_fft", c->n_fft}, {SET_HOP, "hop", c->hop}, {SET_STEMS, "stems", 0},
+	};
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof f / sizeof *f && used < len; i++) {
+		if (!(assumed & f[i].bit))
+			continue;
+		const char *sep = used ? (with_values ? ", " : ",") : "";
+		if (!with_values)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", sep, f[i].name);
+		else if (f[i].bit == SET_STEMS)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %s", sep, f[i].name, stems);
+		else
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %d", sep, f[i].name, f[i].value);
+	}
+	return buf;
 }
 
 /* ---------- the model ---------- */

@@ -341,8 +341,7 @@ size_t model_nparams(const struct unet_config *cfg)
 	return l.offset;
 }
 
-/* "1.2 TB": decimal units, as disk sizes are given */
-static const char *bytes_str(double b, char *buf, size_t len)
+const char *model_bytes_str(double b, char *buf, size_t len)
 {
 	static const char *units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
 	int u = 0;
@@ -360,8 +359,8 @@ int model_check_size(const struct unet_config *cfg)
 		return 0;
 	return tf_seterr("the model declares %s of parameters (%.3g G floats), more than the %s (2^30 floats) "
 			 "a model may hold; refusing",
-			 bytes_str((double)n * sizeof(float), have, sizeof have), (double)n * 1e-9,
-			 bytes_str((double)MODEL_MAX_PARAMS * sizeof(float), cap, sizeof cap));
+			 model_bytes_str((double)n * sizeof(float), have, sizeof have), (double)n * 1e-9,
+			 model_bytes_str((double)MODEL_MAX_PARAMS * sizeof(float), cap, sizeof cap));
 }
 
 /* The configuration and the table of tensors, nothing allocated for their
@@ -559,8 +558,8 @@ static int check_stream_size(const struct model *m, int fd, off_t start)
 	if (left < want)
 		return tf_seterr("the header declares %d tensors of at least %s, but the file holds only %s "
 				 "(truncated?)",
-				 m->nspecs, bytes_str((double)want, need, sizeof need),
-				 bytes_str((double)left, have, sizeof have));
+				 m->nspecs, model_bytes_str((double)want, need, sizeof need),
+				 model_bytes_str((double)left, have, sizeof have));
 	return 0;
 }
 

@@ -87,6 +87,8 @@ int model_out_axis(const struct param_spec *s);
 /* Allocates m->q8, m->q8_scale (each tensor's scales) and m->act_scale. */
 int model_q8_alloc(struct model *m);
 
+/* "1.2 TB": a byte count in decimal units, as disk sizes are given. */
+const char *model_bytes_str(double bytes, char *buf, size_t len);
 /* Floats the parameter buffer of a model for cfg (validated) holds,
  * computed without allocating it. */
 size_t model_nparams(const struct unet_config *cfg);

@@ -85,12 +85,13 @@ int import_set_finish(struct import_set *s)
 int import_set_check_size(const struct import_set *s, size_t file_len)
 {
 	double sum = 0;
+	char a[32], b[32];
 	for (int i = 0; i < s->n; i++)
 		sum += (double)import_numel(&s->t[i]) * (double)dtype_size(s->t[i].dtype);
 	if (sum > (double)IMPORT_MAX_REUSE * (double)file_len)
-		return tf_seterr("the tensors address %.4g MB of a %.4g MB file, more than %d times its size: views "
-				 "that repeat their storage (stride 0, or overlapping views) are refused",
-				 sum * 1e-6, (double)file_len * 1e-6, IMPORT_MAX_REUSE);
+		return tf_seterr("the tensors address %s of a %s file, more than %d times its size: views that "
+				 "repeat their storage (stride 0, or overlapping views) are refused",
+				 model_bytes_str(sum, a, sizeof a), model_bytes_str((double)file_len, b, sizeof b), IMPORT_MAX_REUSE);
 	return 0;
 }
 

@@ -162,10 +162,11 @@ static int check_stream_size(const struct unet_config *cfg, int fd, off_t start)
 		want += (uint64_t)specs[i].numel * sizeof(float) * (specs[i].trainable ? 3 : 1);
 	free(specs);
 	uint64_t left = st.st_size > start ? (uint64_t)(st.st_size - start) : 0;
+	char a[32], b[32];
 	if (left < want)
-		return tf_seterr("the header declares %d tensors of %.4g MB (parameters and Adam moments), but the "
-				 "file holds only %llu bytes (truncated?)",
-				 n, (double)want * 1e-6, (unsigned long long)left);
+		return tf_seterr("the header declares %d tensors of %s (parameters and Adam moments), but the file "
+				 "holds only %s (truncated?)",
+				 n, model_bytes_str((double)want, a, sizeof a), model_bytes_str((double)left, b, sizeof b));
 	return 0;
 }
 

@@ -706,44 +706,54 @@ static int ignorable(const char *name)
 	return 0;
 }
 
-int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg)
+/* Every tensor of the architecture present with its shape, and nothing
+ * else: checked on the table alone, before the parameters are allocated. */
+static int check_mapping(const struct import_set *w, const struct param_spec *specs, int n, unsigned char *used)
 {
-	unsigned char *used;
 	char g[160], e[160];
-	if (model_init(m, cfg))
-		return -1;
-	if (!(used = tf_calloc(w->n ? (size_t)w->n : 1, 1))) {
-		model_free(m);
-		return -1;
-	}
-	for (int i = 0; i < m->nspecs; i++) {
-		const struct param_spec *p = &m->specs[i];
+	for (int i = 0; i < n; i++) {
+		const struct param_spec *p = &specs[i];
 		const struct import_tensor *t = import_find(w, p->name);
-		if (!t) {
-			tf_seterr("missing tensor %s", p->name);
-			goto fail;
-		}
-		if (t->ndim != p->ndim || memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape)) {
-			tf_seterr("%s: got %s, expected %s", p->name, shape_str(t->shape, t->ndim, g, sizeof g),
-				  shape_str(p->shape, p->ndim, e, sizeof e));
-			goto fail;
-		}
-		if (import_to_f32(t, m->params + p->offset))
-			goto fail;
+		if (!t)
+			return tf_seterr("missing tensor %s", p->name);
+		if (t->ndim != p->ndim || memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape))
+			return tf_seterr("%s: got %s, expected %s", p->name, shape_str(t->shape, t->ndim, g, sizeof g),
+					 shape_str(p->shape, p->ndim, e, sizeof e));
 		used[t - w->t] = 1;
 	}
 	for (int i = 0; i < w->n; i++)
-		if (!used[i] && !ignorable(w->t[i].name)) {
-			tf_seterr("unexpected tensor %.100s %s (not part of this architecture)", w->t[i].name,
-				  shape_str(w->t[i].shape, w->t[i].ndim, g, sizeof g));
-			goto fail;
-		}
-	free(used);
+		if (!used[i] && !ignorable(w->t[i].name))
+			return tf_seterr("unexpected tensor %.100s %s (not part of this architecture)", w->t[i].name,
+					 shape_str(w->t[i].shape, w->t[i].ndim, g, sizeof g));
 	return 0;
-fail:
+}
+
+int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg)
+{
+	unsigned char *used = NULL;
+	struct param_spec *specs = NULL;
+	int n, rc = -1;
+	memset(m, 0, sizeof *m);
+	if (config_validate(cfg) || model_check_size(cfg))
+		return -1;
+	n = unet_param_specs(cfg, NULL, 0);
+	if (!(specs = tf_calloc((size_t)n, sizeof *specs)) || !(used = tf_calloc(w->n ? (size_t)w->n : 1, 1)))
+		goto out;
+	unet_param_specs(cfg, specs, n);
+	if (check_mapping(w, specs, n, used) || model_init(m, cfg))
+		goto out;
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *p = &m->specs[i];
+		if (import_to_f32(import_find(w, p->name), m->params + p->offset)) {
+			model_free(m);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(specs);
 	free(used);
-	model_free(m);
-	return -1;
+	return rc;
 }
 
 int import_model_file(struct model *m, const char *path, const char *format, const struct import_settings *s)

@@ -128,7 +128,8 @@ const char *import_assumed_str(const struct unet_config *cfg, unsigned assumed, 
 /* Allocates m for cfg and fills every parameter from w, checking each
  * shape ("name: got [..], expected [..]"); a missing tensor, or one that is
  * neither part of the architecture nor ignorable (num_batches_tracked,
- * swa.attn_mask), is an error naming it. */
+ * swa.attn_mask), is an error naming it. All of that is checked before
+ * anything is allocated; on failure m is left empty. */
 int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg);
 
 /* The whole path for one file: format "pth", "safetensors" or NULL (by the

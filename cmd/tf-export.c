@@ -433,6 +433,19 @@ static const char *read_input(const struct args *a, int *fd, unsigned char **buf
 	return format;
 }
 
+/* A tfswa model file on fd (from read_input). */
+static void load_model(const struct args *a, int fd, struct model *m)
+{
+	if (!a->from && (a->config || a->cli.set))
+		die("%s is a tfswa model: the settings come from the model file; --config and settings options do "
+		    "not apply",
+		    a->input);
+	if (model_read(m, fd))
+		die_lib(strcmp(a->input, "-") ? a->input : "");
+	if (fd > 0)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
@@ -453,17 +466,10 @@ int main(int argc, char **argv)
 	size_t len;
 	int fd;
 	const char *from = read_input(&a, &fd, &buf, &len);
+	info("%s: %s%s", a.input, from, a.from ? "" : " (told by its first bytes)");
 	if (!strcmp(from, "tfswa")) {
-		if (!a.from && (a.config || a.cli.set))
-			die("%s is a tfswa model: the settings come from the model file; --config and settings "
-			    "options do not apply",
-			    a.input);
-		if (model_read(&m, fd))
-			die_lib(strcmp(a.input, "-") ? a.input : "");
-		if (fd > 0)
-			close(fd);
+		load_model(&a, fd, &m);
 	} else {
-		info("%s: %s", a.input, a.from ? "format given by --from" : from);
 		import(&a, reader_index(from), &m, buf, len);
 		free(buf);
 	}

@@ -530,18 +530,18 @@ static void dequantise(struct model *m, int i)
 	}
 }
 
-/* The fewest bytes of tensor data a stream of m can carry: int8 weights
- * and their f32 scales in a q8 model, every other tensor as f16 or bf16. */
+/* The fewest bytes of tensor data a stream of m can carry: one byte per
+ * element (the smallest dtype a frame may hold: a frame of the wrong dtype
+ * is refused later, naming the tensor), and the f32 scales of a q8 model. */
 static uint64_t min_data_bytes(const struct model *m)
 {
 	int q8 = is_q8(&m->cfg), q8s = !strcmp(m->cfg.quantization, "q8s");
 	uint64_t n = 0;
 	for (int i = 0; i < m->nspecs; i++) {
 		const struct param_spec *s = &m->specs[i];
+		n += s->numel;
 		if (q8 && model_q8_tensor(s, NULL))
-			n += s->numel + 4 * (uint64_t)s->shape[model_out_axis(s)] + (q8s ? 4 : 0);
-		else
-			n += 2 * (uint64_t)s->numel;
+			n += 4 * (uint64_t)s->shape[model_out_axis(s)] + (q8s ? 4 : 0);
 	}
 	return n;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: tf-export --from pth|safetensors|tfswa [options] [--to FORMAT] INPUT\n"
+		"usage: tf-export [--from pth|safetensors|tfswa] [options] [--to FORMAT] INPUT\n"
 		"       tf-export --info [--flops FxT] [MODEL]\n"
 		"Converts a TFSWA-UNet model between PyTorch checkpoints, safetensors and\n"
 		"tfswa model files (standard output, or -o FILE). INPUT may be '-' for\n"
@@ -32,7 +33,8 @@ static void usage(FILE *fp)
 		"weights; the rest from the options below, a JSON config (--config), the\n"
 		"settings a tfswa-written safetensors file carries, or the defaults.\n"
 		"--info summarises a model file.\n\n"
-		"  -f, --from FORMAT     input: pth (torch.save), safetensors, or tfswa (a model file)\n"
+		"  -f, --from FORMAT     input: pth (torch.save), safetensors, or tfswa (a model file);\n"
+		"                        default: told by the input's first bytes\n"
 		"  -o, --output FILE     write to FILE (complete or not at all)\n"
 		"      --to FORMAT       output: tfswa (default), safetensors or pth (the reference's\n"
 		"                        state_dict; a .pth cannot carry the settings), or onnx\n"
@@ -54,7 +56,7 @@ static void usage(FILE *fp)
 		"      --hop N           STFT hop (default 512)\n"
 		"      --channels N      audio channels (default: in_channels / 2)\n"
 		"      --stems A,B,...   stem names, in the order of the masks (default vocals,other)\n"
-		"      --segment N       frames per segment for long inputs (default 256)\n"
+		"      --segment N       frames per segment for long inputs (default 256, at most 16384)\n"
 		"      --overlap N       frames shared by neighbouring segments (default 64)\n"
 		"  -i, --info            print a summary of MODEL (or standard input), key: value\n"
 		"      --flops FxT       with --info: the forward pass's GFLOP for F bins x T frames\n"
@@ -162,6 +164,7 @@ static void print_info(const struct model *m, int flops_f, int flops_t)
 	printf("segment: %d\n", c->segment);
 	printf("overlap: %d\n", c->overlap);
 	printf("quantization: %s\n", c->quantization);
+	printf("assumed: %s\n", c->assumed[0] ? c->assumed : "none");
 	printf("tensors: %d\n", m->nspecs);
 	printf("parameters: %lld\n", (long long)unet_param_count(c));
 	if (flops_f)
@@ -279,11 +282,11 @@ static void parse_args(int argc, char **argv, struct args *a)
 				die_lib("--stems");
 			break;
 		case O_SEGMENT:
-			c->c.segment = (int)parse_long(optarg, "--segment", 0, 1 << 20);
+			c->c.segment = (int)parse_long(optarg, "--segment", 0, MODEL_MAX_SEGMENT);
 			c->set |= SET_SEGMENT;
 			break;
 		case O_OVERLAP:
-			c->c.overlap = (int)parse_long(optarg, "--overlap", 0, 1 << 19);
+			c->c.overlap = (int)parse_long(optarg, "--overlap", 0, MODEL_MAX_SEGMENT / 2);
 			c->set |= SET_OVERLAP;
 			break;
 		case 'v': verbose++; break;
@@ -311,9 +314,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die("--shape goes with --to onnx");
 	if (a->dynamic && strcmp(a->to, "onnx"))
 		die("--dynamic-frames goes with --to onnx");
-	if (!a->from)
-		die("no checkpoint format: use --from pth, safetensors or tfswa (see --help)");
-	if (!strcmp(a->from, "tfswa") && (a->config || c->set))
+	if (a->from && !strcmp(a->from, "tfswa") && (a->config || c->set))
 		die("--from tfswa: the settings come from the model file; --config and settings options do not apply");
 	if (argc - optind != 1)
 		die(argc == optind ? "no checkpoint given (a file, or '-' for standard input)"
@@ -330,38 +331,119 @@ static void info_main(const struct args *a)
 		parse_shape(a->flops, &f, &t);
 	if (!strcmp(a->input, "-") && isatty(0))
 		die("--info: no model given (name a file or pipe one in)");
-	if (model_load(&m, a->input))
+	/* read and checked without storing a tensor: a header that declares
+	 * more than a model may hold is described all the same, then refused */
+	int described, rc = model_check(&m, a->input, &described);
+	if (!rc || (described && model_nparams(&m.cfg) > MODEL_MAX_PARAMS))
+		print_info(&m, f, t);
+	if (rc) {
+		fflush(stdout);
 		die_lib("");
-	print_info(&m, f, t);
+	}
 	model_free(&m);
 	close_stdout();
 }
 
-/* The checkpoint in, checked against the architecture, as a model. */
-static void import(const struct args *a, int reader, struct model *m)
+/* The checkpoint in buf (read by main), checked against the architecture,
+ * as a model. */
+static void import(const struct args *a, int reader, struct model *m, unsigned char *buf, size_t len)
 {
 	struct import_settings settings = {0};
 	struct import_set w;
 	struct unet_config cfg;
-	unsigned char *buf;
-	size_t len;
+	unsigned assumed;
+	char list[256];
 	const char *name = strcmp(a->input, "-") ? a->input : "standard input";
 	/* the config file, then the options over it */
 	if (a->config && import_settings_json(&settings, a->config))
 		die_lib("--config");
 	import_settings_merge(&settings, &a->cli);
-	if (import_read_file(a->input, MAX_INPUT, &buf, &len))
-		die_lib("");
 	if (readers[reader].read(&w, buf, len))
 		die_lib(name);
 	info("%s: %d tensors (%s, %s)", name, w.n, w.format, w.source);
-	if (import_config(&cfg, &w, &settings) || import_model(m, &w, &cfg))
+	if (import_resolve(&cfg, &w, &settings, &assumed))
 		die_lib(name);
+	/* what the weights cannot tell and nobody said: the model remembers
+	 * (--info shows "assumed"), and a successful import says so once */
+	if (assumed)
+		import_assumed_str(&cfg, assumed, 0, cfg.assumed, sizeof cfg.assumed);
+	if (import_model(m, &w, &cfg))
+		die_lib(name);
+	if (assumed)
+		warn("warning: %s does not carry these settings and none were given; assumed %s (options or "
+		     "--config if the checkpoint differs)",
+		     name, import_assumed_str(&cfg, assumed, 1, list, sizeof list));
 	info("architecture: in %d, out %d, depths %d,%d,%d,%d, dims %d,%d,%d,%d; %lld parameters", cfg.in_channels,
 	     cfg.out_channels, cfg.depths[0], cfg.depths[1], cfg.depths[2], cfg.depths[3], cfg.dims[0], cfg.dims[1],
 	     cfg.dims[2], cfg.dims[3], (long long)unet_param_count(&cfg));
 	import_set_free(&w);
-	free(buf);
+}
+
+/* The input, and its format: --from, or its first bytes. A tfswa model from
+ * a pipe is handed to the model reader through a memory file. Returns the
+ * format; *fd is the model file's descriptor for tfswa, else *buf holds
+ * the checkpoint. */
+static const char *read_input(const struct args *a, int *fd, unsigned char **buf, size_t *len)
+{
+	const char *name = strcmp(a->input, "-") ? a->input : "standard input", *format = a->from;
+	struct stat st;
+	unsigned char head[16];
+	ssize_t n;
+	*buf = NULL, *len = 0;
+	if ((*fd = file_open_read(a->input)) < 0)
+		die_lib("");
+	int regular = !fstat(*fd, &st) && S_ISREG(st.st_mode);
+	off_t at = regular ? lseek(*fd, 0, SEEK_CUR) : -1;
+	if (!format && regular) {
+		if ((n = pread(*fd, head, sizeof head, at < 0 ? 0 : at)) < 0)
+			die("%s: %s", name, strerror(errno));
+		if (!(format = model_file_format(head, (size_t)n)))
+			die("%s: not a checkpoint or model this reads (a torch.save zip, safetensors, or a tfswa "
+			    "stream); give --from if it is one",
+			    name);
+	}
+	if (format && !strcmp(format, "tfswa"))
+		return format;
+	if (import_read_fd(*fd, MAX_INPUT, buf, len))
+		die_lib(name);
+	if (*fd > 0)
+		close(*fd);
+	*fd = -1;
+	if (!format && !(format = model_file_format(*buf, *len)))
+		die("%s: not a checkpoint or model this reads (a torch.save zip, safetensors, or a tfswa stream); "
+		    "give --from if it is one",
+		    name);
+	if (!strcmp(format, "tfswa")) {
+		/* a model read whole from a pipe: back into a descriptor */
+		if ((*fd = memfd_create("tf-export-input", MFD_CLOEXEC)) < 0)
+			die("%s: cannot make a memory file: %s", name, strerror(errno));
+		for (size_t done = 0; done < *len;) {
+			ssize_t w = write(*fd, *buf + done, *len - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				die("%s: writing a memory file: %s", name, strerror(errno));
+			done += (size_t)w;
+		}
+		free(*buf);
+		*buf = NULL;
+		if (lseek(*fd, 0, SEEK_SET) < 0)
+			die("%s: %s", name, strerror(errno));
+	}
+	return format;
+}
+
+/* A tfswa model file on fd (from read_input). */
+static void load_model(const struct args *a, int fd, struct model *m)
+{
+	if (!a->from && (a->config || a->cli.set))
+		die("%s is a tfswa model: the settings come from the model file; --config and settings options do "
+		    "not apply",
+		    a->input);
+	if (model_read(m, fd))
+		die_lib(strcmp(a->input, "-") ? a->input : "");
+	if (fd > 0)
+		close(fd);
 }
 
 int main(int argc, char **argv)
@@ -377,18 +459,28 @@ int main(int argc, char **argv)
 		info_main(&a);
 		return 0;
 	}
-	int from_model = !strcmp(a.from, "tfswa");
-	int reader = from_model ? -1 : reader_index(a.from), writer = writer_index(a.to);
+	int writer = writer_index(a.to);
+	if (a.from && strcmp(a.from, "tfswa"))
+		reader_index(a.from); /* an unknown --from: refused before any work */
 	if (a.shape)
 		parse_onnx_shape(a.shape, onnx_shape); /* bad syntax: refused before any work */
-	FILE *out = output_open(a.out, &af, "a binary model");
-	if (from_model && model_load(&m, a.input))
-		die_lib("");
-	if (!from_model)
-		import(&a, reader, &m);
+	unsigned char *buf;
+	size_t len;
+	int fd;
+	const char *from = read_input(&a, &fd, &buf, &len);
+	info("%s: %s%s", a.input, from, a.from ? "" : " (told by its first bytes)");
+	if (!strcmp(from, "tfswa")) {
+		load_model(&a, fd, &m);
+	} else {
+		import(&a, reader_index(from), &m, buf, len);
+		free(buf);
+	}
 	if (!strcmp(a.to, "onnx"))
 		resolve_onnx_shape(&m.cfg, a.shape, a.dynamic, onnx_shape);
 	onnx_dynamic = a.dynamic;
+	/* opened once the input is read and checked: a run stopped during the
+	 * import (the slow part) has no temporary file to leave */
+	FILE *out = output_open(a.out, &af, "a binary model");
 	if (writers[writer].write(&m, out))
 		die_lib("writing the model");
 	output_close(&af);

@@ -31,7 +31,8 @@ static void usage(FILE *fp)
 		"      --masks          write the masks (f32) instead of the separated stems\n"
 		"  -j, --threads N      threads to use (default: all cores)\n"
 		"      --segment N      frames per segment, or seconds as in 3s (default from the\n"
-		"                       model; 0 = the whole input as one segment, unpadded)\n"
+		"                       model; 0 = the whole input as one segment, unpadded;\n"
+		"                       at most 16384 frames)\n"
 		"      --overlap N      frames (or seconds, 1s) shared by neighbouring segments\n"
 		"                       (default from the model)\n"
 		"  -q, --quiet          no progress bar\n"
@@ -92,12 +93,12 @@ int main(int argc, char **argv)
 		case 'M': masks = 1; break;
 		case 'j': threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		case 'S':
-			if (duration_parse(optarg, "--segment", 1 << 20, &segment_arg))
+			if (duration_parse(optarg, "--segment", MODEL_MAX_SEGMENT, &segment_arg))
 				die_lib("");
 			segment_given = 1;
 			break;
 		case 'O':
-			if (duration_parse(optarg, "--overlap", 1 << 19, &overlap_arg))
+			if (duration_parse(optarg, "--overlap", MODEL_MAX_SEGMENT / 2, &overlap_arg))
 				die_lib("");
 			overlap_given = 1;
 			break;

@@ -37,7 +37,7 @@ static volatile sig_atomic_t slot_state[MAX_OPEN];
 static char made_dirs[MAX_DIRS][PATH_MAX];
 static volatile sig_atomic_t nmade_dirs;
 
-static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGXCPU, SIGXFSZ};
 
 void atomic_remove_temps(void)
 {

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch.h"
@@ -91,8 +92,8 @@ int config_validate(const struct unet_config *c)
 		return tf_seterr("normalization \"%s\" is not supported (none, scale)", c->normalization);
 	if (!(c->input_scale > 0) || c->input_scale > 1e12)
 		return tf_seterr("input_scale %g must be positive", c->input_scale);
-	if (c->segment < 0 || c->segment > 1 << 20)
-		return tf_seterr("segment %d is out of range", c->segment);
+	if (c->segment < 0 || c->segment > MODEL_MAX_SEGMENT)
+		return tf_seterr("segment %d is out of range (0 to %d frames)", c->segment, MODEL_MAX_SEGMENT);
 	if (c->overlap < 0 || (c->segment > 0 && 2 * c->overlap > c->segment))
 		return tf_seterr("overlap %d must be between 0 and half the segment (%d)", c->overlap,
 				 c->segment);
@@ -100,6 +101,8 @@ int config_validate(const struct unet_config *c)
 	    strcmp(c->quantization, "q8s"))
 		return tf_seterr("quantization \"%s\" is not supported by this version (none, f16, q8, q8s)",
 				 c->quantization);
+	if (strspn(c->assumed, "abcdefghijklmnopqrstuvwxyz_,") != strlen(c->assumed))
+		return tf_seterr("\"assumed\" should be setting names separated by commas");
 	return 0;
 }
 
@@ -144,7 +147,8 @@ int config_from_frame(struct unet_config *c, const struct frame *h)
 	    frame_get_float(h, "input_scale", &c->input_scale) < 0 ||
 	    frame_get_int32(h, "segment", &c->segment) < 0 ||
 	    frame_get_int32(h, "overlap", &c->overlap) < 0 ||
-	    frame_get_str(h, "quantization", c->quantization, sizeof c->quantization) < 0)
+	    frame_get_str(h, "quantization", c->quantization, sizeof c->quantization) < 0 ||
+	    frame_get_str(h, "assumed", c->assumed, sizeof c->assumed) < 0)
 		return -1;
 	/* channels and stems default from the channel counts */
 	c->channels = c->in_channels / 2;
@@ -190,7 +194,8 @@ int config_to_frame(const struct unet_config *c, struct frame *h)
 	    frame_set_str(h, "normalization", c->normalization) ||
 	    frame_set_float(h, "input_scale", c->input_scale) ||
 	    frame_set_int(h, "segment", c->segment) || frame_set_int(h, "overlap", c->overlap) ||
-	    frame_set_str(h, "quantization", c->quantization))
+	    frame_set_str(h, "quantization", c->quantization) ||
+	    (c->assumed[0] && frame_set_str(h, "assumed", c->assumed)))
 		return -1;
 	return 0;
 }
@@ -227,10 +232,46 @@ int64_t unet_param_count(const struct unet_config *c)
 
 /* ---------- the model ---------- */
 
-int model_init(struct model *m, const struct unet_config *cfg)
+size_t model_nparams(const struct unet_config *cfg)
+{
+	struct arch a;
+	if (arch_init(&a, cfg))
+		return 0; /* an invalid configuration: refused where it is planned */
+	size_t n = a.nfloats;
+	arch_free(&a);
+	return n;
+}
+
+const char *model_bytes_str(double b, char *buf, size_t len)
+{
+	static const char *units[] = {"bytes", "kB", "MB", "GB", "TB", "PB", "EB"};
+	int u = 0;
+	while (b >= 1000 && u < 6)
+		b /= 1000, u++;
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+	return buf;
+}
+
+int model_check_size(const struct unet_config *cfg)
+{
+	size_t n = model_nparams(cfg);
+	char have[32], cap[32];
+	if (n <= MODEL_MAX_PARAMS)
+		return 0;
+	return tf_seterr("the model declares %s of parameters (%.3g G floats), more than the %s (2^30 floats) "
+			 "a model may hold; refusing",
+			 model_bytes_str((double)n * sizeof(float), have, sizeof have), (double)n * 1e-9,
+			 model_bytes_str((double)MODEL_MAX_PARAMS * sizeof(float), cap, sizeof cap));
+}
+
+/* The configuration and the table of tensors, nothing allocated for their
+ * values yet. On failure m is left empty (model_free is harmless). */
+static int model_plan(struct model *m, const struct unet_config *cfg, int check_size)
 {
 	struct arch a;
 	memset(m, 0, sizeof *m);
+	if (check_size && model_check_size(cfg))
+		return -1;
 	if (arch_init(&a, cfg))
 		return -1;
 	m->cfg = *cfg;
@@ -239,11 +280,27 @@ int model_init(struct model *m, const struct unet_config *cfg)
 	m->nparams = a.nfloats;
 	a.params = NULL;
 	arch_free(&a);
-	if (!(m->params = tf_alloc_aligned(m->nparams, sizeof(float)))) {
-		free(m->specs);
+	return 0;
+}
+
+/* The zeroed parameter buffer of a planned model. m owns everything it
+ * holds: on failure the caller frees it with model_free, once. */
+static int model_alloc_params(struct model *m)
+{
+	if (!(m->params = tf_alloc_aligned(m->nparams, sizeof(float))))
+		return -1;
+	memset(m->params, 0, m->nparams * sizeof(float));
+	return 0;
+}
+
+int model_init(struct model *m, const struct unet_config *cfg)
+{
+	if (model_plan(m, cfg, 1))
+		return -1;
+	if (model_alloc_params(m)) {
+		model_free(m); /* leaves m empty: a caller's model_free is harmless */
 		return -1;
 	}
-	memset(m->params, 0, m->nparams * sizeof(float));
 	return 0;
 }
 
@@ -264,17 +321,25 @@ int model_out_axis(const struct param_spec *s)
 	return s->out_axis;
 }
 
-int model_q8_alloc(struct model *m)
+/* values 0: only the scales (model_check stores no tensor) */
+static int q8_alloc(struct model *m, int values)
 {
-	if (!(m->q8 = tf_alloc_aligned(m->nparams, 1)) || !(m->q8_scale = tf_calloc((size_t)m->nspecs, sizeof *m->q8_scale)) ||
+	if ((values && !(m->q8 = tf_alloc_aligned(m->nparams, 1))) ||
+	    !(m->q8_scale = tf_calloc((size_t)m->nspecs, sizeof *m->q8_scale)) ||
 	    !(m->act_scale = tf_calloc((size_t)m->nspecs, sizeof *m->act_scale)))
 		return -1;
-	memset(m->q8, 0, m->nparams);
+	if (values)
+		memset(m->q8, 0, m->nparams);
 	for (int i = 0; i < m->nspecs; i++)
 		if (model_q8_tensor(&m->specs[i], NULL) &&
 		    !(m->q8_scale[i] = tf_calloc((size_t)m->specs[i].shape[model_out_axis(&m->specs[i])], sizeof(float))))
 			return -1;
 	return 0;
+}
+
+int model_q8_alloc(struct model *m)
+{
+	return q8_alloc(m, 1);
 }
 
 void model_free(struct model *m)
@@ -359,22 +424,67 @@ static void dequantise(struct model *m, int i)
 	}
 }
 
-int model_read(struct model *m, int fd)
+/* The fewest bytes of tensor data a stream of m can carry: one byte per
+ * element (the smallest dtype a frame may hold: a frame of the wrong dtype
+ * is refused later, naming the tensor), and the f32 scales of a q8 model. */
+static uint64_t min_data_bytes(const struct model *m)
 {
+	int q8 = is_q8(&m->cfg), q8s = !strcmp(m->cfg.quantization, "q8s");
+	uint64_t n = 0;
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *s = &m->specs[i];
+		n += s->numel;
+		if (q8 && model_q8_tensor(s, NULL))
+			n += 4 * (uint64_t)s->shape[model_out_axis(s)] + (q8s ? 4 : 0);
+	}
+	return n;
+}
+
+/* A regular file must be long enough for what its header declares before
+ * anything is allocated for it; a pipe is bounded by MODEL_MAX_PARAMS. */
+static int check_stream_size(const struct model *m, int fd, off_t start)
+{
+	struct stat st;
+	char need[32], have[32];
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	uint64_t left = st.st_size > start ? (uint64_t)(st.st_size - start) : 0, want = min_data_bytes(m);
+	if (left < want)
+		return tf_seterr("the header declares %d tensors of at least %s, but the file holds only %s "
+				 "(truncated?)",
+				 m->nspecs, model_bytes_str((double)want, need, sizeof need),
+				 model_bytes_str((double)left, have, sizeof have));
+	return 0;
+}
+
+/* model_read (store 1) and model_check (store 0: no parameter buffer;
+ * *described is set once m holds the header's configuration and table,
+ * which it keeps on failure then). */
+static int read_model(struct model *m, int fd, int store, int *described)
+{
+	off_t start = lseek(fd, 0, SEEK_CUR);
 	struct stream_reader *r = stream_reader_open(fd, 0);
 	struct frame *f = frame_new();
 	struct unet_config cfg;
 	unsigned char *seen = NULL;
 	int rc = -1, next = 0, got, q8 = 0, q8s = 0;
 	memset(m, 0, sizeof *m);
+	if (described)
+		*described = 0;
 	if (!r || !f)
 		goto out;
-	if (stream_read_header(r, f, "model") || config_from_frame(&cfg, f) || model_init(m, &cfg))
+	if (stream_read_header(r, f, "model") || config_from_frame(&cfg, f) || model_plan(m, &cfg, store))
+		goto out;
+	if (described)
+		*described = 1;
+	if (!store && model_check_size(&cfg))
+		goto out;
+	if (check_stream_size(m, fd, start < 0 ? 0 : start) || (store && model_alloc_params(m)))
 		goto out;
 	if (!(seen = tf_calloc((size_t)m->nspecs, 1)))
 		goto out;
 	q8 = is_q8(&cfg), q8s = !strcmp(cfg.quantization, "q8s");
-	if (q8 && model_q8_alloc(m))
+	if (q8 && q8_alloc(m, store))
 		goto out;
 	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
 		struct tensor t;
@@ -425,11 +535,12 @@ int model_read(struct model *m, int fd)
 					  cfg.quantization);
 				goto out;
 			}
-			memcpy(m->q8 + s->offset, t.data, s->numel);
+			if (store)
+				memcpy(m->q8 + s->offset, t.data, s->numel);
 		} else if (!dtype_traits[t.dtype].is_float) {
 			tf_seterr("%s: dtype %s is not a float type", s->name, dtype_traits[t.dtype].name);
 			goto out;
-		} else if (convert_to_f32(m->params + s->offset, t.data, t.dtype, s->numel)) {
+		} else if (store && convert_to_f32(m->params + s->offset, t.data, t.dtype, s->numel)) {
 			goto out;
 		}
 		seen[i] |= SEEN_TENSOR;
@@ -447,16 +558,72 @@ int model_read(struct model *m, int fd)
 				  miss & SEEN_TENSOR ? "" : miss & SEEN_SCALE ? ":scale" : ":act_scale");
 			goto out;
 		}
-		if (is8)
+		if (is8 && store)
 			dequantise(m, i);
 	}
 	rc = 0;
 out:
-	if (rc)
+	if (rc && !(described && *described))
 		model_free(m);
 	free(seen);
 	frame_free(f);
 	stream_reader_close(r);
+	return rc;
+}
+
+const char *model_file_format(const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	if (len >= 4 && !memcmp(b, "PK\3\4", 4))
+		return "pth";
+	if (len >= 9 && b[8] == '{') {
+		uint64_t n = 0;
+		for (int i = 8; i-- > 0;)
+			n = n << 8 | b[i];
+		if (n >= 2 && n <= 100000000)
+			return "safetensors";
+	}
+	if (len >= 7 && ((b[0] & 0xf0) == 0x80 || b[0] == 0xde || b[0] == 0xdf) &&
+	    memmem(b, len < 16 ? len : 16, "\xa5tfswa", 6))
+		return "tfswa";
+	return NULL;
+}
+
+/* A checkpoint given where a model file belongs: say how to import it
+ * (regular files only: a pipe's first bytes are gone). */
+static void checkpoint_hint(int fd, const char *path)
+{
+	unsigned char head[16];
+	struct stat st;
+	ssize_t n;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (n = pread(fd, head, sizeof head, 0)) <= 0)
+		return;
+	const char *f = model_file_format(head, (size_t)n);
+	if (f && strcmp(f, "tfswa"))
+		tf_seterr("this is a %s checkpoint, not a tfswa model: import it with tf-export --from %s %s -o "
+			  "model.bin",
+			  strcmp(f, "pth") ? "safetensors" : "PyTorch", f, path && strcmp(path, "-") ? path : "FILE");
+}
+
+int model_read(struct model *m, int fd)
+{
+	return read_model(m, fd, 1, NULL);
+}
+
+int model_check(struct model *m, const char *path, int *described)
+{
+	int fd = file_open_read(path), rc;
+	*described = 0;
+	memset(m, 0, sizeof *m);
+	if (fd < 0)
+		return -1;
+	rc = read_model(m, fd, 0, described);
+	if (rc && !*described)
+		checkpoint_hint(fd, path);
+	if (fd > 0)
+		close(fd);
+	if (rc && path && strcmp(path, "-"))
+		return tf_adderr("%s: ", path);
 	return rc;
 }
 
@@ -466,6 +633,8 @@ int model_load(struct model *m, const char *path)
 	if (fd < 0)
 		return -1;
 	rc = model_read(m, fd);
+	if (rc)
+		checkpoint_hint(fd, path);
 	if (fd > 0)
 		close(fd);
 	if (rc && path && strcmp(path, "-"))

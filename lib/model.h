@@ -11,6 +11,14 @@
 #define UNET_LEVELS 4
 #define MODEL_MAX_STEMS 16
 #define MODEL_NAME_MAX 96
+/* The most floats a model may hold (every tensor, padding included): 2^30,
+ * 4.3 GB as f32, about 70 times the default model. A header declaring more
+ * is refused before anything is allocated for it (formats/model.md). */
+#define MODEL_MAX_PARAMS ((size_t)1 << 30)
+/* The longest segment a model or --segment may ask for: 16384 frames, about
+ * 190 s at 44.1 kHz and hop 512. Buffers follow the input actually present,
+ * so a short input costs what it is, whatever the segment. */
+#define MODEL_MAX_SEGMENT 16384
 
 struct unet_config {
 	/* architecture (names follow the reference's constructor) */
@@ -29,6 +37,7 @@ struct unet_config {
 	double input_scale;
 	int segment, overlap;      /* frames per segment and overlap between segments */
 	char quantization[16];     /* "none", "f16", "q8" or "q8s" (how the tensors are stored) */
+	char assumed[96];          /* settings an importer assumed (defaults), comma-separated; "" none */
 };
 
 /* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz
@@ -90,7 +99,17 @@ int model_out_axis(const struct param_spec *s);
 /* Allocates m->q8, m->q8_scale (each tensor's scales) and m->act_scale. */
 int model_q8_alloc(struct model *m);
 
-/* Allocates a zeroed model for cfg (validated first). */
+/* "1.2 TB": a byte count in decimal units, as disk sizes are given. */
+const char *model_bytes_str(double bytes, char *buf, size_t len);
+/* Floats the parameter buffer of a model for cfg (validated) holds,
+ * computed without allocating it. */
+size_t model_nparams(const struct unet_config *cfg);
+/* 0 if a model for cfg (validated) fits MODEL_MAX_PARAMS; else -1 with
+ * "the model declares 1.2 TB of parameters (...); refusing". */
+int model_check_size(const struct unet_config *cfg);
+/* Allocates a zeroed model for cfg (validated and size-checked first). On
+ * failure m is left empty: each buffer has one owner, and model_free on it
+ * is harmless. */
 int model_init(struct model *m, const struct unet_config *cfg);
 void model_free(struct model *m);
 /* The tensor with this state_dict key, or NULL. */
@@ -101,12 +120,22 @@ const struct param_spec *model_spec(const struct model *m, const char *name);
  * shape ("got [..], expected [..]"), end frame. -1 with message on error. */
 int model_read(struct model *m, int fd);
 int model_load(struct model *m, const char *path); /* "-" = stdin */
+/* Reads and checks the whole model file as model_load does, but stores no
+ * tensor (m->params and m->q8 stay NULL), so memory stays bounded by one
+ * frame whatever the header declares: for tf-export --info. *described is
+ * set to 1 once the header is read; m then holds its configuration and
+ * table even when -1 is returned (over MODEL_MAX_PARAMS, a bad tensor),
+ * and is freed with model_free. */
+int model_check(struct model *m, const char *path, int *described);
 int model_write(const struct model *m, FILE *fp);
 /* The same with tensor i stored as dtypes[i] (DT_F32, DT_F16 rounded to
  * nearest even, or DT_I8 from m->q8, followed by "<name>:scale" and, in a
  * q8s model, "<name>:act_scale"); NULL: as the model holds them (int8
  * where m->q8 has them, else f32). */
 int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes);
+/* "pth" (a zip archive), "safetensors" (8-byte length, then JSON), "tfswa"
+ * (a tensor stream) or NULL, from a file's first bytes (16 suffice). */
+const char *model_file_format(const void *buf, size_t len);
 /* Reads only the header of a model file into cfg (for tf-stft -m). */
 int model_read_config(struct unet_config *cfg, const char *path);
 

@@ -23,7 +23,12 @@ char *export_settings_json(const struct unet_config *c)
 	}
 	textbuf_printf(&b, "], \"segment\": %d, \"overlap\": %d, \"normalization\": ", c->segment, c->overlap);
 	textbuf_json_string(&b, c->normalization);
-	textbuf_printf(&b, ", \"input_scale\": %.17g}", c->input_scale);
+	textbuf_printf(&b, ", \"input_scale\": %.17g", c->input_scale);
+	if (c->assumed[0]) {
+		textbuf_printf(&b, ", \"assumed\": ");
+		textbuf_json_string(&b, c->assumed);
+	}
+	textbuf_printf(&b, "}");
 	if (b.failed) {
 		free(b.s);
 		return NULL;

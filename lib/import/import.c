@@ -83,6 +83,19 @@ int import_set_finish(struct import_set *s)
 	return 0;
 }
 
+int import_set_check_size(const struct import_set *s, size_t file_len)
+{
+	double sum = 0;
+	char a[32], b[32];
+	for (int i = 0; i < s->n; i++)
+		sum += (double)import_numel(&s->t[i]) * (double)dtype_size(s->t[i].dtype);
+	if (sum > (double)IMPORT_MAX_REUSE * (double)file_len)
+		return tf_seterr("the tensors address %s of a %s file, more than %d times its size: views that "
+				 "repeat their storage (stride 0, or overlapping views) are refused",
+				 model_bytes_str(sum, a, sizeof a), model_bytes_str((double)file_len, b, sizeof b), IMPORT_MAX_REUSE);
+	return 0;
+}
+
 void import_set_free(struct import_set *s)
 {
 	for (int i = 0; i < s->n; i++)
@@ -331,6 +344,11 @@ static int settings_from_json(struct import_settings *s, const struct json *root
 		s->c.input_scale = j->num;
 		s->set |= SET_INPUT_SCALE;
 	}
+	if ((j = json_get(root, "assumed"))) {
+		if (json_string(j, "assumed", s->c.assumed, sizeof s->c.assumed))
+			return -1;
+		s->set |= SET_ASSUMED;
+	}
 	if ((j = json_get(root, "mask_shifted"))) {
 		if (j->kind != JSON_BOOL)
 			return tf_seterr("\"mask_shifted\" should be true or false");
@@ -410,6 +428,7 @@ void import_settings_merge(struct import_settings *s, const struct import_settin
 	if (b & SET_OVERLAP) s->c.overlap = c->overlap;
 	if (b & SET_NORMALIZATION) memcpy(s->c.normalization, c->normalization, sizeof c->normalization);
 	if (b & SET_INPUT_SCALE) s->c.input_scale = c->input_scale;
+	if (b & SET_ASSUMED) memcpy(s->c.assumed, c->assumed, sizeof c->assumed);
 	s->set |= b;
 }
 
@@ -547,6 +566,12 @@ static int mask_window(const struct import_set *w, const char **name)
 
 int import_config(struct unet_config *cfg, const struct import_set *w, const struct import_settings *given)
 {
+	return import_resolve(cfg, w, given, NULL);
+}
+
+int import_resolve(struct unet_config *cfg, const struct import_set *w, const struct import_settings *given,
+		   unsigned *assumed)
+{
 	struct import_settings merged = {0};
 	const struct import_settings *s = &merged;
 	struct import_arch a;
@@ -589,6 +614,9 @@ int import_config(struct unet_config *cfg, const struct import_set *w, const str
 	} else if (ws) {
 		cfg->window_size = ws;
 	}
+	if (assumed)
+		*assumed = (SET_NUM_HEADS | SET_WINDOW_SIZE | SET_SHIFT_SIZE | SET_SAMPLE_RATE | SET_N_FFT | SET_HOP |
+			    SET_STEMS) & ~s->set & ~(ws ? SET_WINDOW_SIZE : 0u);
 	if (s->set & SET_SHIFT_SIZE) cfg->shift_size = o->shift_size;
 	else if (cfg->shift_size >= cfg->window_size) cfg->shift_size = cfg->window_size / 2;
 	if (s->set & SET_NUM_HEADS) cfg->num_heads = o->num_heads;
@@ -601,6 +629,7 @@ int import_config(struct unet_config *cfg, const struct import_set *w, const str
 	if (s->set & SET_OVERLAP) cfg->overlap = o->overlap;
 	if (s->set & SET_NORMALIZATION) memcpy(cfg->normalization, o->normalization, sizeof cfg->normalization);
 	if (s->set & SET_INPUT_SCALE) cfg->input_scale = o->input_scale;
+	if (s->set & SET_ASSUMED) memcpy(cfg->assumed, o->assumed, sizeof cfg->assumed);
 	/* an overlap of more than half a shorter segment follows the segment */
 	if ((s->set & SET_SEGMENT) && !(s->set & SET_OVERLAP) && 2 * cfg->overlap > cfg->segment)
 		cfg->overlap = cfg->segment / 4;
@@ -662,6 +691,37 @@ int import_config(struct unet_config *cfg, const struct import_set *w, const str
 	return config_validate(cfg);
 }
 
+const char *import_assumed_str(const struct unet_config *c, unsigned assumed, int with_values, char *buf,
+			       size_t len)
+{
+	char stems[MODEL_MAX_STEMS * 33] = "";
+	size_t used = 0;
+	for (int i = 0; i < c->nstems; i++)
+		snprintf(stems + strlen(stems), sizeof stems - strlen(stems), "%s%s", i ? "," : "", c->stems[i]);
+	const struct {
+		unsigned bit;
+		const char *name;
+		int value;
+	} f[] = {
+		{SET_NUM_HEADS, "num_heads", c->num_heads}, {SET_WINDOW_SIZE, "window_size", c->window_size},
+		{SET_SHIFT_SIZE, "shift_size", c->shift_size}, {SET_SAMPLE_RATE, "sample_rate", c->sample_rate},
+		{SET_N_FFT, "n_fft", c->n_fft}, {SET_HOP, "hop", c->hop}, {SET_STEMS, "stems", 0},
+	};
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof f / sizeof *f && used < len; i++) {
+		if (!(assumed & f[i].bit))
+			continue;
+		const char *sep = used ? (with_values ? ", " : ",") : "";
+		if (!with_values)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", sep, f[i].name);
+		else if (f[i].bit == SET_STEMS)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %s", sep, f[i].name, stems);
+		else
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %d", sep, f[i].name, f[i].value);
+	}
+	return buf;
+}
+
 /* ---------- the model ---------- */
 
 static int ignorable(const char *name)
@@ -676,44 +736,54 @@ static int ignorable(const char *name)
 	return 0;
 }
 
-int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg)
+/* Every tensor of the architecture present with its shape, and nothing
+ * else: checked on the table alone, before the parameters are allocated. */
+static int check_mapping(const struct import_set *w, const struct param_spec *specs, int n, unsigned char *used)
 {
-	unsigned char *used;
 	char g[160], e[160];
-	if (model_init(m, cfg))
-		return -1;
-	if (!(used = tf_calloc(w->n ? (size_t)w->n : 1, 1))) {
-		model_free(m);
-		return -1;
-	}
-	for (int i = 0; i < m->nspecs; i++) {
-		const struct param_spec *p = &m->specs[i];
+	for (int i = 0; i < n; i++) {
+		const struct param_spec *p = &specs[i];
 		const struct import_tensor *t = import_find(w, p->name);
-		if (!t) {
-			tf_seterr("missing tensor %s", p->name);
-			goto fail;
-		}
-		if (t->ndim != p->ndim || memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape)) {
-			tf_seterr("%s: got %s, expected %s", p->name, shape_str(t->shape, t->ndim, g, sizeof g),
-				  shape_str(p->shape, p->ndim, e, sizeof e));
-			goto fail;
-		}
-		if (import_to_f32(t, m->params + p->offset))
-			goto fail;
+		if (!t)
+			return tf_seterr("missing tensor %s", p->name);
+		if (t->ndim != p->ndim || memcmp(t->shape, p->shape, (size_t)p->ndim * sizeof *p->shape))
+			return tf_seterr("%s: got %s, expected %s", p->name, shape_str(t->shape, t->ndim, g, sizeof g),
+					 shape_str(p->shape, p->ndim, e, sizeof e));
 		used[t - w->t] = 1;
 	}
 	for (int i = 0; i < w->n; i++)
-		if (!used[i] && !ignorable(w->t[i].name)) {
-			tf_seterr("unexpected tensor %.100s %s (not part of this architecture)", w->t[i].name,
-				  shape_str(w->t[i].shape, w->t[i].ndim, g, sizeof g));
-			goto fail;
-		}
-	free(used);
+		if (!used[i] && !ignorable(w->t[i].name))
+			return tf_seterr("unexpected tensor %.100s %s (not part of this architecture)", w->t[i].name,
+					 shape_str(w->t[i].shape, w->t[i].ndim, g, sizeof g));
 	return 0;
-fail:
+}
+
+int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg)
+{
+	unsigned char *used = NULL;
+	struct param_spec *specs = NULL;
+	int n, rc = -1;
+	memset(m, 0, sizeof *m);
+	if (config_validate(cfg) || model_check_size(cfg))
+		return -1;
+	n = unet_param_specs(cfg, NULL, 0);
+	if (!(specs = tf_calloc((size_t)n, sizeof *specs)) || !(used = tf_calloc(w->n ? (size_t)w->n : 1, 1)))
+		goto out;
+	unet_param_specs(cfg, specs, n);
+	if (check_mapping(w, specs, n, used) || model_init(m, cfg))
+		goto out;
+	for (int i = 0; i < m->nspecs; i++) {
+		const struct param_spec *p = &m->specs[i];
+		if (import_to_f32(import_find(w, p->name), m->params + p->offset)) {
+			model_free(m);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(specs);
 	free(used);
-	model_free(m);
-	return -1;
+	return rc;
 }
 
 int import_model_file(struct model *m, const char *path, const char *format, const struct import_settings *s)

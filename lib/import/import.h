@@ -77,6 +77,7 @@ enum {
 	SET_MASK_SHIFTED = 1 << 8, SET_SAMPLE_RATE = 1 << 9, SET_N_FFT = 1 << 10, SET_HOP = 1 << 11,
 	SET_CHANNELS = 1 << 12, SET_STEMS = 1 << 13, SET_SEGMENT = 1 << 14, SET_OVERLAP = 1 << 15,
 	SET_NORMALIZATION = 1 << 16, SET_INPUT_SCALE = 1 << 17,
+	SET_ASSUMED = 1 << 18, /* "assumed": what an earlier import assumed (a tfswa export carries it) */
 };
 
 struct import_settings {
@@ -115,11 +116,21 @@ int import_infer_arch(const struct import_set *w, struct import_arch *a);
  * pieces disagree (e.g. the stems count, or mlp_ratio against the MLP
  * weights' shape). */
 int import_config(struct unet_config *cfg, const struct import_set *w, const struct import_settings *s);
+/* import_config, and which of the settings a checkpoint may not carry
+ * (num_heads, window_size, shift_size, sample_rate, n_fft, hop, stems:
+ * SET_* bits) neither the file nor s gave, so that defaults were assumed. */
+int import_resolve(struct unet_config *cfg, const struct import_set *w, const struct import_settings *s,
+		   unsigned *assumed);
+/* "num_heads 8, window_size 8, stems vocals,other" for the assumed bits of
+ * cfg into buf; the names alone (comma-separated) when with_values is 0. */
+const char *import_assumed_str(const struct unet_config *cfg, unsigned assumed, int with_values, char *buf,
+			       size_t len);
 
 /* Allocates m for cfg and fills every parameter from w, checking each
  * shape ("name: got [..], expected [..]"); a missing tensor, or one that is
  * neither part of the architecture nor ignorable (num_batches_tracked,
- * swa.attn_mask), is an error naming it. */
+ * swa.attn_mask), is an error naming it. All of that is checked before
+ * anything is allocated; on failure m is left empty. */
 int import_model(struct model *m, const struct import_set *w, const struct unet_config *cfg);
 
 /* The whole path for one file: format "pth", "safetensors" or NULL (by the

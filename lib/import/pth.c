@@ -418,7 +418,7 @@ int import_pth(struct import_set *s, const void *buf, size_t len, unsigned flags
 		if (import_set_add(s, k->s, k->len, v->ext))
 			goto out;
 	}
-	rc = import_set_finish(s);
+	rc = import_set_finish(s) || import_set_check_size(s, len) ? -1 : 0;
 out:
 	if (rc)
 		import_set_free(s);

@@ -3,6 +3,7 @@
  * "__metadata__": {...}}, then the data; offsets are relative to the byte
  * after the header. Tensors are C-order, little-endian. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -76,6 +77,42 @@ static int tensor(struct import_set *s, const char *name, size_t name_len, const
 	return import_set_add(s, name, name_len, &t);
 }
 
+static int cmp_range(const void *a, const void *b, void *vset)
+{
+	const struct import_set *s = vset;
+	const unsigned char *x = s->t[*(const int *)a].data, *y = s->t[*(const int *)b].data;
+	return x < y ? -1 : x > y;
+}
+
+/* The format forbids tensors that share bytes; shared ranges would also let
+ * a small file make a large model. */
+static int check_overlap(const struct import_set *s)
+{
+	int *order = malloc((s->n ? (size_t)s->n : 1) * sizeof *order), rc = 0;
+	const unsigned char *end = NULL;
+	const char *last = NULL;
+	if (!order)
+		return tf_seterr("out of memory");
+	for (int i = 0; i < s->n; i++)
+		order[i] = i;
+	qsort_r(order, (size_t)s->n, sizeof *order, cmp_range, (void *)s);
+	for (int i = 0; i < s->n; i++) {
+		const struct import_tensor *t = &s->t[order[i]];
+		size_t bytes = import_numel(t) * dtype_size(t->dtype);
+		if (!bytes)
+			continue;
+		if (end && t->data < end) {
+			rc = tf_seterr("safetensors: tensors %.100s and %.100s share data bytes; the format gives each "
+				       "tensor its own range",
+				       last, t->name);
+			break;
+		}
+		end = t->data + bytes, last = t->name;
+	}
+	free(order);
+	return rc;
+}
+
 int import_safetensors(struct import_set *s, const void *buf, size_t len)
 {
 	const unsigned char *b = buf;
@@ -124,7 +161,7 @@ int import_safetensors(struct import_set *s, const void *buf, size_t len)
 		if (tensor(s, root->keys[i], strlen(root->keys[i]), &root->items[i], data, dlen))
 			goto out;
 	}
-	rc = import_set_finish(s);
+	rc = import_set_finish(s) || check_overlap(s) ? -1 : 0;
 out:
 	json_free(root);
 	if (rc)

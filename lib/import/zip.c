@@ -107,6 +107,63 @@ static int zip64_extra(const unsigned char *x, size_t n, struct zip_entry *e, in
 	return 0;
 }
 
+/* The bytes an entry occupies: its local header, name, extra field and
+ * data. -1 if the local header is not where the directory says. */
+static int entry_span(const struct zip *z, const struct zip_entry *e, uint64_t *begin, uint64_t *end)
+{
+	const unsigned char *h = z->buf + e->header;
+	if (!inside(e->header, 30, z->len) || rd32(h) != SIG_LOCAL)
+		return tf_seterr("zip entry %s: local header at offset %llu is missing or out of bounds", e->name,
+				 (unsigned long long)e->header);
+	*begin = e->header;
+	*end = e->header + 30 + rd16(h + 26) + rd16(h + 28);
+	if (!inside(*end, e->csize, z->len))
+		return tf_seterr("zip entry %s: %llu bytes at offset %llu run past the end of the %zu-byte file "
+				 "(truncated?)",
+				 e->name, (unsigned long long)e->csize, (unsigned long long)*end, z->len);
+	*end += e->csize;
+	return 0;
+}
+
+struct span {
+	uint64_t begin, end;
+	size_t entry;
+};
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Each byte of the archive belongs to one entry at most: entries that
+ * share bytes would let a small file cost work (CRC checks, copies) that
+ * grows with the square of its size. */
+static int check_overlap(const struct zip *z)
+{
+	struct span *s = malloc((z->n ? z->n : 1) * sizeof *s);
+	int rc = 0;
+	if (!s)
+		return tf_seterr("out of memory");
+	for (size_t i = 0; i < z->n && !rc; i++) {
+		s[i].entry = i;
+		rc = entry_span(z, &z->e[i], &s[i].begin, &s[i].end);
+	}
+	if (!rc) {
+		qsort(s, z->n, sizeof *s, cmp_span);
+		for (size_t i = 1; i < z->n; i++)
+			if (s[i].begin < s[i - 1].end) {
+				rc = tf_seterr("zip entries %.100s and %.100s overlap (offsets %llu and %llu): each byte "
+					       "of an archive belongs to one entry at most",
+					       z->e[s[i - 1].entry].name, z->e[s[i].entry].name,
+					       (unsigned long long)s[i - 1].begin, (unsigned long long)s[i].begin);
+				break;
+			}
+	}
+	free(s);
+	return rc;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	return strcmp(((const struct zip_entry *)a)->name, ((const struct zip_entry *)b)->name);
@@ -182,6 +239,10 @@ int zip_open(struct zip *z, const void *buf, size_t len)
 			return -1;
 		}
 		p += 46 + nlen + xlen + clen;
+	}
+	if (check_overlap(z)) {
+		zip_close(z);
+		return -1;
 	}
 	qsort(z->e, z->n, sizeof *z->e, cmp_entry);
 	return 0;

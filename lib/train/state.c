@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -143,7 +144,33 @@ static int need_bool(const struct frame *f, const char *key, int *v)
 	return rc > 0 ? tf_seterr("header has no \"%s\"", key) : rc;
 }
 
-static int read_header(struct train_state *st, const struct frame *f)
+/* A regular file must be long enough for the f32 tensors its header
+ * declares (every parameter, and two moments of each trainable one) before
+ * anything is allocated for them; a pipe is bounded by MODEL_MAX_PARAMS. */
+static int check_stream_size(const struct unet_config *cfg, int fd, off_t start)
+{
+	struct stat st;
+	uint64_t want = 0;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	int n = unet_param_specs(cfg, NULL, 0);
+	struct param_spec *specs = tf_calloc((size_t)n, sizeof *specs);
+	if (!specs)
+		return -1;
+	unet_param_specs(cfg, specs, n);
+	for (int i = 0; i < n; i++)
+		want += (uint64_t)specs[i].numel * sizeof(float) * (specs[i].trainable ? 3 : 1);
+	free(specs);
+	uint64_t left = st.st_size > start ? (uint64_t)(st.st_size - start) : 0;
+	char a[32], b[32];
+	if (left < want)
+		return tf_seterr("the header declares %d tensors of %s (parameters and Adam moments), but the file "
+				 "holds only %s (truncated?)",
+				 n, model_bytes_str((double)want, a, sizeof a), model_bytes_str((double)left, b, sizeof b));
+	return 0;
+}
+
+static int read_header(struct train_state *st, const struct frame *f, int fd, off_t start)
 {
 	struct train_settings *s = &st->set;
 	int64_t version = 0, seed, batch, rng[4], holdout, tracks;
@@ -201,11 +228,14 @@ static int read_header(struct train_state *st, const struct frame *f)
 	if (s->aug.seg_len != (int64_t)llround(s->segment_seconds * cfg.sample_rate))
 		return tf_seterr("segment_samples %lld does not match %g s at %d Hz", (long long)s->aug.seg_len,
 				 s->segment_seconds, cfg.sample_rate);
+	if (model_check_size(&cfg) || check_stream_size(&cfg, fd, start))
+		return -1;
 	return model_init(&st->m, &cfg);
 }
 
 int train_state_read(struct train_state *st, int fd)
 {
+	off_t start = lseek(fd, 0, SEEK_CUR);
 	struct stream_reader *r = stream_reader_open(fd, 0);
 	struct frame *f = frame_new();
 	unsigned char *seen = NULL;
@@ -213,7 +243,7 @@ int train_state_read(struct train_state *st, int fd)
 	memset(st, 0, sizeof *st);
 	if (!r || !f)
 		goto out;
-	if (stream_read_header(r, f, "train-state") || read_header(st, f))
+	if (stream_read_header(r, f, "train-state") || read_header(st, f, fd, start < 0 ? 0 : start))
 		goto out;
 	nspecs = st->m.nspecs;
 	if (train_state_alloc(st) || !(seen = tf_calloc((size_t)nspecs * 3, 1)))

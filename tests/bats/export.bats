@@ -35,7 +35,7 @@ refused() {
 @test "tf-export --help and --version" {
 	run tf-export --help
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"usage: tf-export --from pth|safetensors"* ]]
+	[[ "$output" == *"usage: tf-export [--from pth|safetensors"* ]]
 	[[ "$output" == *"--num-heads"* && "$output" == *"--window-size"* && "$output" == *"--info"* ]]
 	run tf-export --version
 	[ "$status" -eq 0 ]
@@ -210,8 +210,12 @@ print(len(a), 'tensors')
 	STATUS=2 refused --from onnx "$I/small.pth"
 	STATUS=2 refused --from pth "$I/small.pth" --config "$I/small.json" --to tflite
 	[[ "$output" == *"--to tflite: unknown format (tfswa, safetensors, pth, onnx)"* ]]
-	STATUS=2 refused "$I/small.pth"
-	[[ "$output" == *"--from pth"* ]]
+	# without --from the format is told by the first bytes: this one needs its heads
+	refused "$I/small.pth"
+	[[ "$output" == *"give the checkpoint's num_heads"* ]]
+	printf 'not a checkpoint' > "$D/junk.bin"
+	refused "$D/junk.bin"
+	[[ "$output" == *"give --from if it is one"* ]]
 	STATUS=2 refused --from pth
 	refused --from pth "$D/no-such-file.pth"
 	[[ "$output" == *"no-such-file.pth"* ]]

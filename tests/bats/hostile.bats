@@ -31,6 +31,9 @@ answers() {
 	run bash -c 'cd "$W" && ulimit -v '$LIMIT' && exec "$@" 2>"$BATS_TEST_TMPDIR/err" >"$BATS_TEST_TMPDIR/out"' \
 		_ "$@"
 	local err
+	# tf-bench may warn of a busy machine (its FMA probe) before it reads the model
+	grep -v '^tf-bench: the machine looks busy' "$BATS_TEST_TMPDIR/err" > "$BATS_TEST_TMPDIR/err2" || true
+	mv "$BATS_TEST_TMPDIR/err2" "$BATS_TEST_TMPDIR/err"
 	err=$(cat "$BATS_TEST_TMPDIR/err")
 	echo "$* -> status $status: $err"
 	[ "$status" -ge 1 ] && [ "$status" -le 125 ] || { echo "status $status"; return 1; }
@@ -85,7 +88,7 @@ model_programs() {
 
 @test "a segment of 131072 frames, in a header or an option: refused, the maximum named" {
 	model_programs "$H/model-segment.bin" "segment 131072 is out of range (0 to 16384 frames)"
-	answers tf-unet "131072 is out of range (0 to 16384)" tf-unet -m "$M" --segment 131072 -o out.bin
+	answers tf-unet "131072 frames is out of range (0 to 16384)" tf-unet -m "$M" --segment 131072 -o out.bin
 	answers tf-export "131072 is out of range (0 to 16384)" \
 		tf-export "$BATS_TEST_DIRNAME/../data/import/small.pth" --segment 131072 -o out.bin
 }

@@ -123,11 +123,11 @@ int main(int argc, char **argv)
 	const struct unet_config *c = &m.cfg;
 	/* seconds in frames of the model's STFT, which the stream must match */
 	if (segment_given &&
-	    (segment = (int)duration_frames(&segment_arg, "--segment", c->sample_rate, c->hop, 1 << 20)) < 0)
-		die_lib("");
-	if (overlap_given &&
-	    (overlap = (int)duration_frames(&overlap_arg, "--overlap", c->sample_rate, c->hop, 1 << 19)) < 0)
-		die_lib("");
+	    (segment = (int)duration_frames(&segment_arg, "--segment", c->sample_rate, c->hop, MODEL_MAX_SEGMENT)) < 0)
+		die_usage("%s", tf_strerror());
+	if (overlap_given && (overlap = (int)duration_frames(&overlap_arg, "--overlap", c->sample_rate, c->hop,
+							    MODEL_MAX_SEGMENT / 2)) < 0)
+		die_usage("%s", tf_strerror());
 	if (segment < 0)
 		segment = c->segment;
 	if (overlap < 0)

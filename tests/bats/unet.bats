@@ -81,14 +81,14 @@ assert a.shape == b.shape and np.abs(a - b).max() < 1e-5
 	cmp "$D/whole-s.stream" "$D/whole.stream"
 	for bad in 3x 1e3s -1s s infs 3.s.s " 3" 2000000 100000s; do
 		run tf-unet -m "$D/mono.bin" --segment "$bad" "$D/mono.stream" -o "$D/bad.stream"
-		assert_clean_failure tf-unet
+		assert_usage_failure tf-unet
 		[[ "$output" == "tf-unet: --segment: "* ]]
 	done
 	run tf-unet -m "$D/mono.bin" --overlap 1.5 "$D/mono.stream" -o "$D/bad.stream"
-	assert_clean_failure tf-unet
+	assert_usage_failure tf-unet
 	# an overlap given in seconds is checked in frames like any other
 	run tf-unet -m "$D/mono.bin" --segment 0.1s --overlap 0.06s "$D/mono.stream" -o "$D/bad.stream"
-	assert_clean_failure tf-unet
+	assert_usage_failure tf-unet
 	[[ "$output" == *"--overlap 165: at most half the segment (138)"* ]]
 	[ ! -e "$D/bad.stream" ]
 }

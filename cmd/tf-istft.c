@@ -59,29 +59,6 @@ static int write_audio(void *ctx, const float *audio, size_t nframes)
 	return 0;
 }
 
-/* PATTERN with every %s replaced by the stem name and %% by %. */
-static char *expand(const char *pattern, const char *stem)
-{
-	size_t n = strlen(pattern) + 1, len = 0;
-	for (const char *p = pattern; *p; p++)
-		n += strlen(stem) * (p[0] == '%' && p[1] == 's');
-	char *out = malloc(n);
-	if (!out)
-		die("out of memory");
-	for (const char *p = pattern; *p; p++) {
-		if (p[0] == '%' && p[1] == 's')
-			len += (size_t)sprintf(out + len, "%s", stem), p++;
-		else if (p[0] == '%' && p[1] == '%')
-			out[len++] = '%', p++;
-		else if (p[0] == '%')
-			die("-o %s: only %%s (the stem name) and %%%% may follow %%", pattern);
-		else
-			out[len++] = *p;
-	}
-	out[len] = 0;
-	return out;
-}
-
 static int has_stem_name(const char *pattern)
 {
 	for (const char *p = pattern; *p; p++)
@@ -251,7 +228,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nout; i++) {
 		struct output *o = &outs[i];
 		if (to_files)
-			o->path = expand(pattern, o->stem);
+			if (!(o->path = stem_path_expand(pattern, o->stem)))
+				die_usage("-o %s", tf_strerror());
 		if (to_files && nout > 1)
 			for (int k = 0; k < i; k++)
 				if (!strcmp(outs[k].path, o->path))

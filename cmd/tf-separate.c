@@ -20,6 +20,7 @@
 #include "audio.h"
 #include "cli.h"
 #include "error.h"
+#include "fileio.h"
 #include "model.h"
 
 #define MAX_ARGS 32
@@ -162,27 +163,6 @@ static char *output_pattern(const char *dir, const char *tmpl, const char *track
 			put(&buf, &len, &cap, one, 1);
 	}
 	return buf;
-}
-
-/* The path tf-istft will write for one stem: the pattern with %s and %%. */
-static char *stem_path(const char *pattern, const char *stem)
-{
-	size_t n = strlen(pattern) + 1, len = 0;
-	for (const char *p = pattern; *p; p++)
-		n += strlen(stem);
-	char *out = malloc(n);
-	if (!out)
-		die("out of memory");
-	for (const char *p = pattern; *p; p++) {
-		if (p[0] == '%' && p[1] == 's')
-			len += (size_t)sprintf(out + len, "%s", stem), p++;
-		else if (p[0] == '%' && p[1] == '%')
-			out[len++] = '%', p++;
-		else
-			out[len++] = *p;
-	}
-	out[len] = 0;
-	return out;
 }
 
 /* The folders made for a track, removed again (when empty) if it fails. */
@@ -607,7 +587,9 @@ int main(int argc, char **argv)
 			}
 		struct made_dirs made = {.n = 0};
 		for (int k = 0; k < nnames && !rc; k++) {
-			char *path = stem_path(pattern, names[k]);
+			char *path = stem_path_expand(pattern, names[k]);
+			if (!path)
+				die_lib("");
 			if (make_parent_dirs(path, &made))
 				snprintf(why, sizeof why, "cannot create the folder for %.300s: %s", path, strerror(errno)),
 					rc = -1;

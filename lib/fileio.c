@@ -293,3 +293,30 @@ void atomic_abort_all(void)
 		rmdir(made_dirs[i]);
 	nmade_dirs = 0;
 }
+
+char *stem_path_expand(const char *pattern, const char *stem)
+{
+	size_t n = strlen(pattern) + 1, len = 0;
+	for (const char *p = pattern; *p; p++)
+		n += strlen(stem) * (p[0] == '%' && p[1] == 's');
+	char *out = malloc(n);
+	if (!out) {
+		tf_seterr("out of memory");
+		return NULL;
+	}
+	for (const char *p = pattern; *p; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			memcpy(out + len, stem, strlen(stem)), len += strlen(stem), p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			out[len++] = '%', p++;
+		} else if (p[0] == '%') {
+			free(out);
+			tf_seterr("%s: only %%s (the stem name) and %%%% may follow %%", pattern);
+			return NULL;
+		} else {
+			out[len++] = *p;
+		}
+	}
+	out[len] = 0;
+	return out;
+}

@@ -40,4 +40,9 @@ void atomic_abort_all(void);
  * committed) and the directories made for them. For signal handlers. */
 void atomic_remove_temps(void);
 
+/* An output name pattern with every %s replaced by the stem name and %% by
+ * % (tf-istft -o 'song-%s.wav'). Returns a malloc'd string, or NULL with a
+ * message when another character follows a % or memory runs out. */
+char *stem_path_expand(const char *pattern, const char *stem);
+
 #endif

@@ -27,7 +27,10 @@ static void usage(FILE *fp)
 		"INPUT is a stream file, or standard input when absent or '-'.\n\n"
 		"  -m, --model FILE     model file (required)\n"
 		"  -o, --output FILE    write the stream to FILE (default standard output)\n"
-		"      --masks          write the masks (f32) instead of the separated stems\n"
+		"      --masks          write the network's masks (f32, raw) instead of the stems\n"
+		"      --mask-norm HOW  how the stems are made from the masks: sum1 (default;\n"
+		"                       m_s / sum of the masks per bin, the stems add up to the\n"
+		"                       mixture), power (m_s^2 / sum m^2, Wiener-like) or raw\n"
 		"  -j, --threads N      threads to use (default: all cores)\n"
 		"      --segment N      frames per segment (default from the model; 0 = the\n"
 		"                       whole input as one segment, unpadded)\n"
@@ -43,7 +46,8 @@ struct out_state {
 	struct frame *f;
 	const struct unet_config *cfg;
 	int masks, bins;
-	float *stems;
+	enum mask_norm norm;
+	float *stems, *normed; /* normed: the masks normalised, as many floats as stems_cap / 2 */
 	size_t stems_cap;
 	int64_t frames;
 	struct progress *bar;
@@ -60,10 +64,15 @@ static int write_chunk(void *ctx, const float *masks, const float *mix, int64_t 
 	} else {
 		size_t need = (size_t)c->nstems * c->channels * o->bins * n * 2;
 		if (need > o->stems_cap) {
-			free(o->stems);
-			if (!(o->stems = tf_alloc(need, sizeof(float))))
+			free(o->stems), free(o->normed);
+			o->normed = NULL, o->stems_cap = 0;
+			if (!(o->stems = tf_alloc(need, sizeof(float))) || !(o->normed = tf_alloc(need / 2, sizeof(float))))
 				return -1;
 			o->stems_cap = need;
+		}
+		if (o->norm != MASK_RAW) {
+			mask_normalize(o->normed, masks, c->nstems, c->channels, o->bins, n, o->norm);
+			masks = o->normed;
 		}
 		mask_apply(o->stems, masks, mix, c->nstems, c->channels, o->bins, n);
 		t.dtype = DT_C64;
@@ -104,12 +113,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'},  {"output", required_argument, 0, 'o'},
 		{"masks", no_argument, 0, 'M'},        {"threads", required_argument, 0, 'j'},
+		{"mask-norm", required_argument, 0, 'N'},
 		{"segment", required_argument, 0, 'S'}, {"overlap", required_argument, 0, 'O'},
 		{"quiet", no_argument, 0, 'q'},        {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	const char *model_path = NULL, *out_path = NULL;
 	int masks = 0, threads = 0, segment = -1, overlap = -1, opt;
+	int norm = MASK_SUM1;
 	progname = "tf-unet";
 	tf_alloc_keep_freed();
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
@@ -117,6 +128,10 @@ int main(int argc, char **argv)
 		case 'm': model_path = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 'M': masks = 1; break;
+		case 'N':
+			if ((norm = mask_norm_parse(optarg)) < 0)
+				die("--mask-norm %s: one of sum1, power, raw", optarg);
+			break;
 		case 'j': threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		case 'S': segment = (int)parse_long(optarg, "--segment", 0, 1 << 20); break;
 		case 'O': overlap = (int)parse_long(optarg, "--overlap", 0, 1 << 19); break;
@@ -189,7 +204,7 @@ int main(int argc, char **argv)
 	int64_t total = 0;
 	frame_get_int(f, "samples", &total);
 	progress_start(&bar, "separating", total > 0 ? 1 + total / c->hop : 0);
-	struct out_state os = {w, frame_new(), c, masks, (int)bins, NULL, 0, 0, &bar};
+	struct out_state os = {w, frame_new(), c, masks, (int)bins, norm, NULL, NULL, 0, 0, &bar};
 	struct frame *totals = frame_new();
 	int64_t frames_in = 0;
 	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads; %s%s%s", model_path,
@@ -228,7 +243,7 @@ int main(int argc, char **argv)
 	info("%lld frames in %lld segments", (long long)frames_in, (long long)segmenter_runs(seg));
 	segmenter_free(seg);
 	frame_free(f), frame_free(meta), frame_free(totals), frame_free(os.f);
-	free(os.stems);
+	free(os.stems), free(os.normed);
 	stream_reader_close(r);
 	unet_free(u);
 	model_free(&m);

@@ -11,6 +11,7 @@ VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man/man1
+MODELDIR  ?= $(PREFIX)/share/tfswa/models
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLIS_INC  ?= /usr/include/$(MULTIARCH)/blis-openmp
@@ -47,6 +48,14 @@ build/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
+# where -m NAME finds installed models (lib/modelpath.h); change PREFIX or
+# MODELDIR and this object is rebuilt
+build/lib/modelpath.o: CFLAGS += -DTF_MODELDIR='"$(MODELDIR)"'
+build/lib/modelpath.o: build/.modeldir
+build/.modeldir: FORCE
+	@mkdir -p build && echo '$(MODELDIR)' | cmp -s - $@ || echo '$(MODELDIR)' > $@
+.PHONY: FORCE
+
 build/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -79,9 +88,12 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)
+	install -d $(DESTDIR)$(MODELDIR)
+	install -m 644 $(wildcard models/*.bin) $(DESTDIR)$(MODELDIR)
 
 uninstall:
 	rm -f $(PROGS:bin/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
+	rm -f $(patsubst models/%,$(DESTDIR)$(MODELDIR)/%,$(wildcard models/*.bin))
 
 clean:
 	rm -rf build bin

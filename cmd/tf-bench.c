@@ -23,6 +23,7 @@
 #include "kernels/peak.h"
 #include "kernels/qgemm.h"
 #include "model.h"
+#include "modelpath.h"
 #include "segment.h"
 #include "tensor.h"
 #include "timing.h"
@@ -148,6 +149,9 @@ static void add_model(struct options *o, const char *path)
 		die("at most %d models", MAX_MODELS);
 	if (!strcmp(path, "-"))
 		die("models must be files, not standard input");
+	char file[4096];
+	if (model_resolve(path, file, sizeof file) || !(path = strdup(file)))
+		die_lib("");
 	o->models[o->nmodels++] = path;
 }
 

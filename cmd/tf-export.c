@@ -3,7 +3,9 @@
  * summarises a model file. The architecture comes from the weights; what
  * they cannot tell comes from the options, a JSON config, or the defaults.
  * Nothing in a checkpoint is executed (lib/import). */
+#include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,21 +19,23 @@
 #include "export/export.h"
 #include "import/import.h"
 #include "model.h"
+#include "modelpath.h"
 #include "unet.h"
 
-#define MAX_INPUT ((size_t)16 << 30) /* bytes of checkpoint read into memory */
+#define MAX_CHECKPOINT ((size_t)16 << 30) /* bytes of checkpoint read into memory */
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: tf-export --from pth|safetensors|tfswa [options] [--to FORMAT] INPUT\n"
 		"       tf-export --info [--flops FxT] [MODEL]\n"
+		"       tf-export --list\n"
 		"Converts a TFSWA-UNet model between PyTorch checkpoints, safetensors and\n"
 		"tfswa model files (standard output, or -o FILE). INPUT may be '-' for\n"
 		"standard input. From a checkpoint, the architecture is read from the\n"
 		"weights; the rest from the options below, a JSON config (--config), the\n"
 		"settings a tfswa-written safetensors file carries, or the defaults.\n"
-		"--info summarises a model file.\n\n"
+		"--info summarises a model file; --list the models -m NAME finds.\n\n"
 		"  -f, --from FORMAT     input: pth (torch.save), safetensors, or tfswa (a model file)\n"
 		"  -o, --output FILE     write to FILE (complete or not at all)\n"
 		"      --to FORMAT       output: tfswa (default), safetensors or pth (the reference's\n"
@@ -56,7 +60,12 @@ static void usage(FILE *fp)
 		"      --stems A,B,...   stem names, in the order of the masks (default vocals,other)\n"
 		"      --segment N       frames per segment for long inputs (default 256)\n"
 		"      --overlap N       frames shared by neighbouring segments (default 64)\n"
-		"  -i, --info            print a summary of MODEL (or standard input), key: value\n"
+		"      --provenance K=V  with --from tfswa: record where the model comes from (K: corpus,\n"
+		"                        training, heldout, seed, steps, sdr, sdr.STEM); repeatable\n"
+		"  -i, --info            print a summary of MODEL (a file, a name, or standard\n"
+		"                        input), key: value, its provenance included\n"
+		"      --list            list the models found by name: name, stems, parameters,\n"
+		"                        size, type, held-out SDR, file\n"
 		"      --flops FxT       with --info: the forward pass's GFLOP for F bins x T frames\n"
 		"  -v, --verbose         say what is being done\n"
 		"  -h, --help            show this help\n"
@@ -166,6 +175,121 @@ static void print_info(const struct model *m, int flops_f, int flops_t)
 	printf("parameters: %lld\n", (long long)unet_param_count(c));
 	if (flops_f)
 		printf("flops: %.3f\n", unet_flops(c, flops_f, flops_t) * 1e-9);
+	const struct model_provenance *p = &c->prov;
+	if (p->corpus[0])
+		printf("provenance.corpus: %s\n", p->corpus);
+	if (p->training[0])
+		printf("provenance.training: %s\n", p->training);
+	if (p->seed >= 0)
+		printf("provenance.seed: %lld\n", (long long)p->seed);
+	if (p->steps >= 0)
+		printf("provenance.steps: %lld\n", (long long)p->steps);
+	if (p->heldout[0])
+		printf("provenance.heldout: %s\n", p->heldout);
+	if (!isnan(p->sdr_mean))
+		printf("provenance.sdr: %.2f\n", p->sdr_mean);
+	for (int s = 0; s < c->nstems; s++)
+		if (!isnan(p->sdr[s]))
+			printf("provenance.sdr.%s: %.2f\n", c->stems[s], p->sdr[s]);
+}
+
+/* ---------- --provenance ---------- */
+
+/* KEY=VALUE into the model's provenance (formats/model.md). */
+static void set_provenance(struct unet_config *c, const char *kv)
+{
+	struct model_provenance *p = &c->prov;
+	const char *eq = strchr(kv, '=');
+	char key[64];
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key)
+		die("--provenance %s: expected KEY=VALUE", kv);
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = 0;
+	const char *v = eq + 1;
+	char *text = !strcmp(key, "corpus") ? p->corpus : !strcmp(key, "training") ? p->training
+					 : !strcmp(key, "heldout") ? p->heldout : NULL;
+	if (text) {
+		if (strlen(v) >= MODEL_PROV_TEXT)
+			die("--provenance %s: at most %d bytes", key, MODEL_PROV_TEXT - 1);
+		strcpy(text, v);
+	} else if (!strcmp(key, "seed")) {
+		p->seed = parse_long(v, "--provenance seed", 0, INT64_MAX);
+	} else if (!strcmp(key, "steps")) {
+		p->steps = parse_long(v, "--provenance steps", 0, INT64_MAX);
+	} else if (!strcmp(key, "sdr")) {
+		p->sdr_mean = parse_double(v, "--provenance sdr", -1000, 1000);
+	} else if (!strncmp(key, "sdr.", 4)) {
+		int s = 0;
+		while (s < c->nstems && strcmp(c->stems[s], key + 4))
+			s++;
+		if (s == c->nstems)
+			die("--provenance %s: the model has no stem \"%s\"", key, key + 4);
+		p->sdr[s] = parse_double(v, "--provenance sdr.STEM", -1000, 1000);
+	} else {
+		die("--provenance %s: unknown key (corpus, training, heldout, seed, steps, sdr, sdr.STEM)", key);
+	}
+}
+
+/* ---------- --list ---------- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One line per model file NAME.bin in the model directories, in search
+ * order; a name already found in an earlier directory is marked shadowed. */
+static void list_models(void)
+{
+	static char dirs[MODEL_DIRS_MAX][4096];
+	char seen[256][128];
+	int nseen = 0, ndirs = model_dirs(dirs, MODEL_DIRS_MAX);
+	printf("%-16s %-26s %10s %9s %-5s %7s  %s\n", "name", "stems", "parameters", "size", "type", "SDR", "file");
+	for (int d = 0; d < ndirs; d++) {
+		DIR *dir = opendir(dirs[d]);
+		if (!dir)
+			continue;
+		char *names[256];
+		int n = 0;
+		struct dirent *e;
+		while ((e = readdir(dir)) && n < 256) {
+			size_t len = strlen(e->d_name);
+			if (len > 4 && len - 4 < sizeof seen[0] && !strcmp(e->d_name + len - 4, ".bin"))
+				names[n++] = strdup(e->d_name);
+		}
+		closedir(dir);
+		qsort(names, (size_t)n, sizeof *names, name_cmp);
+		for (int i = 0; i < n; i++) {
+			char path[8192], name[128], stems[MODEL_MAX_STEMS * 32] = "", size[32] = "?";
+			struct unet_config c;
+			struct stat st;
+			snprintf(name, sizeof name, "%.*s", (int)strlen(names[i]) - 4, names[i]);
+			snprintf(path, sizeof path, "%s/%s", dirs[d], names[i]);
+			free(names[i]);
+			int shadowed = 0;
+			for (int k = 0; k < nseen; k++)
+				shadowed |= !strcmp(seen[k], name);
+			if (!shadowed && nseen < 256)
+				strcpy(seen[nseen++], name);
+			if (!stat(path, &st))
+				snprintf(size, sizeof size, "%.1f MB", (double)st.st_size / 1e6);
+			if (model_read_config(&c, path)) {
+				printf("%-16s (not a model file: %s)  %s\n", name, tf_strerror(), path);
+				continue;
+			}
+			for (int s = 0; s < c.nstems; s++)
+				snprintf(stems + strlen(stems), sizeof stems - strlen(stems), "%s%s", s ? "," : "",
+					 c.stems[s]);
+			char sdr[16] = "-";
+			if (!isnan(c.prov.sdr_mean))
+				snprintf(sdr, sizeof sdr, "%.2f", c.prov.sdr_mean);
+			printf("%-16s %-26s %10lld %9s %-5s %7s  %s%s\n", name, stems,
+			       (long long)unet_param_count(&c), size,
+			       strcmp(c.quantization, "none") ? c.quantization : "f32", sdr, path,
+			       shadowed ? " (shadowed by the one above)" : "");
+		}
+	}
+	close_stdout();
 }
 
 /* ---------- output ---------- */
@@ -203,14 +327,16 @@ static void resolve_onnx_shape(const struct unet_config *c, const char *spec, in
 
 struct args {
 	const char *from, *to, *out, *config, *flops, *input, *shape;
-	int info, dynamic;
+	int info, dynamic, list;
+	const char *prov[32]; /* --provenance KEY=VALUE */
+	int nprov;
 	struct import_settings cli; /* the settings given as options */
 };
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_TO = 256, O_HEADS, O_WINDOW, O_SHIFT, O_MLP, O_MASK, O_RATE, O_NFFT, O_HOP, O_CHANNELS,
-	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS, O_DYNAMIC };
+	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS, O_DYNAMIC, O_LIST, O_PROV };
 	static const struct option opts[] = {
 		{"from", required_argument, 0, 'f'},       {"output", required_argument, 0, 'o'},
 		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, 'c'},
@@ -221,6 +347,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"channels", required_argument, 0, O_CHANNELS}, {"stems", required_argument, 0, O_STEMS},
 		{"segment", required_argument, 0, O_SEGMENT}, {"overlap", required_argument, 0, O_OVERLAP},
 		{"shape", required_argument, 0, 's'},       {"dynamic-frames", no_argument, 0, O_DYNAMIC},       {"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
+		{"list", no_argument, 0, O_LIST},           {"provenance", required_argument, 0, O_PROV},
 		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
 	struct import_settings *c = &a->cli;
@@ -238,6 +365,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 's': a->shape = optarg; break;
 		case O_DYNAMIC: a->dynamic = 1; break;
 		case O_FLOPS: a->flops = optarg; break;
+		case O_LIST: a->list = 1; break;
+		case O_PROV:
+			if (a->nprov == (int)(sizeof a->prov / sizeof *a->prov))
+				die("too many --provenance");
+			a->prov[a->nprov++] = optarg;
+			break;
 		case O_HEADS:
 			c->c.num_heads = (int)parse_long(optarg, "--num-heads", 1, 4096);
 			c->set |= SET_NUM_HEADS;
@@ -297,8 +430,14 @@ static void parse_args(int argc, char **argv, struct args *a)
 			die("unknown option %s; see --help", argv[optind - 1]);
 		}
 	}
+	if (a->list) {
+		if (a->info || a->from || a->out || a->config || a->shape || a->dynamic || c->set || a->flops ||
+		    a->nprov || optind < argc)
+			die("--list takes no other option or argument");
+		return;
+	}
 	if (a->info) {
-		if (a->from || a->out || a->config || a->shape || a->dynamic || c->set)
+		if (a->from || a->out || a->config || a->shape || a->dynamic || c->set || a->nprov)
 			die("--info takes only a model (and --flops); see --help");
 		if (argc - optind > 1)
 			die("--info takes one model at most");
@@ -313,6 +452,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die("--dynamic-frames goes with --to onnx");
 	if (!a->from)
 		die("no checkpoint format: use --from pth, safetensors or tfswa (see --help)");
+	if (a->nprov && strcmp(a->from, "tfswa"))
+		die("--provenance goes with --from tfswa");
 	if (!strcmp(a->from, "tfswa") && (a->config || c->set))
 		die("--from tfswa: the settings come from the model file; --config and settings options do not apply");
 	if (argc - optind != 1)
@@ -328,9 +469,10 @@ static void info_main(const struct args *a)
 	int f = 0, t = 0;
 	if (a->flops)
 		parse_shape(a->flops, &f, &t);
+	char file[4096];
 	if (!strcmp(a->input, "-") && isatty(0))
 		die("--info: no model given (name a file or pipe one in)");
-	if (model_load(&m, a->input))
+	if (model_resolve(a->input, file, sizeof file) || model_load(&m, file))
 		die_lib("");
 	print_info(&m, f, t);
 	model_free(&m);
@@ -350,7 +492,7 @@ static void import(const struct args *a, int reader, struct model *m)
 	if (a->config && import_settings_json(&settings, a->config))
 		die_lib("--config");
 	import_settings_merge(&settings, &a->cli);
-	if (import_read_file(a->input, MAX_INPUT, &buf, &len))
+	if (import_read_file(a->input, MAX_CHECKPOINT, &buf, &len))
 		die_lib("");
 	if (readers[reader].read(&w, buf, len))
 		die_lib(name);
@@ -371,6 +513,10 @@ int main(int argc, char **argv)
 	struct model m;
 	progname = "tf-export";
 	parse_args(argc, argv, &a);
+	if (a.list) {
+		list_models();
+		return 0;
+	}
 	if (a.info) {
 		info_main(&a);
 		return 0;
@@ -380,8 +526,11 @@ int main(int argc, char **argv)
 	if (a.shape)
 		parse_onnx_shape(a.shape, onnx_shape); /* bad syntax: refused before any work */
 	FILE *out = output_open(a.out, &af, "a binary model");
-	if (from_model && model_load(&m, a.input))
+	char file[4096];
+	if (from_model && (model_resolve(a.input, file, sizeof file) || model_load(&m, file)))
 		die_lib("");
+	for (int i = 0; i < a.nprov; i++)
+		set_provenance(&m.cfg, a.prov[i]);
 	if (!from_model)
 		import(&a, reader, &m);
 	if (!strcmp(a.to, "onnx"))

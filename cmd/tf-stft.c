@@ -15,6 +15,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "model.h"
+#include "modelpath.h"
 #include "stft.h"
 #include "stream.h"
 
@@ -103,9 +104,14 @@ int main(int argc, char **argv)
 	in_path = optind < argc ? argv[optind] : NULL;
 
 	/* the model says how it was trained; options given as well win */
+	if (!model_path && getenv("TFSWA_MODEL") && *getenv("TFSWA_MODEL"))
+		model_path = getenv("TFSWA_MODEL");
 	if (model_path) {
 		struct unet_config cfg;
-		if (model_read_config(&cfg, model_path))
+		char model_file[4096];
+		if (model_resolve(model_path, model_file, sizeof model_file))
+			die_lib("");
+		if (model_read_config(&cfg, model_file))
 			die_lib("reading the model");
 		n_fft = n_fft ? n_fft : cfg.n_fft;
 		hop = hop ? hop : cfg.hop;

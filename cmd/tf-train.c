@@ -18,6 +18,7 @@
 #include "import/import.h"
 #include "metrics/sdr.h"
 #include "model.h"
+#include "modelpath.h"
 #include "quant.h"
 #include "segment.h"
 #include "tensor.h"
@@ -483,11 +484,74 @@ static void report_validation(const struct train_state *st, const struct dataset
 		(long long)st->step, n, n == 1 ? "" : "s", line, mean);
 }
 
+/* ---------- provenance ---------- */
+
+/* DATA/corpus.txt (tf-corpus's manifest) in one line: "tf-corpus generator
+ * 2, seed 11, 30 s; soundfonts FluidR3_GM, ..."; else the directory. */
+static void describe_corpus(char *out, size_t n, const char *data)
+{
+	char *path = join(data, "corpus.txt"), line[4200], key[32], val[4096];
+	char gen[32] = "?", seed[32] = "?", secs[32] = "?", fonts[2048] = "";
+	FILE *fp = fopen(path, "r");
+	free(path);
+	if (!fp) {
+		snprintf(out, n, "%s (no corpus.txt)", data);
+		return;
+	}
+	while (fgets(line, sizeof line, fp)) {
+		if (sscanf(line, "%31s %4095s", key, val) != 2)
+			continue;
+		if (!strcmp(key, "generator"))
+			snprintf(gen, sizeof gen, "%.31s", val);
+		else if (!strcmp(key, "seed"))
+			snprintf(seed, sizeof seed, "%.31s", val);
+		else if (!strcmp(key, "seconds"))
+			snprintf(secs, sizeof secs, "%.31s", val);
+		else if (!strcmp(key, "soundfont")) {
+			const char *base = strrchr(val, '/') ? strrchr(val, '/') + 1 : val;
+			size_t len = strcspn(base, ".");
+			size_t at = strlen(fonts);
+			snprintf(fonts + at, sizeof fonts - at, "%s%.*s", at ? ", " : "", (int)len, base);
+		}
+	}
+	fclose(fp);
+	snprintf(out, n, "tf-corpus generator %s, seed %s, %s s songs (%s); soundfonts %s", gen, seed, secs, data,
+		 fonts[0] ? fonts : "none listed");
+}
+
+/* Where the model comes from, in its header (formats/model.md): the corpus
+ * and seed of a run from scratch, and this command line after what a
+ * model or state it started from already says. */
+static void record_provenance(struct train_state *st, const struct args *a, int argc, char **argv)
+{
+	struct model_provenance *p = &st->m.cfg.prov;
+	char cmd[MODEL_PROV_TEXT] = "";
+	size_t at = 0;
+	for (int i = 0; i < argc && at < sizeof cmd; i++)
+		at += (size_t)snprintf(cmd + at, sizeof cmd - at, "%s%s", i ? " " : "", argv[i]);
+	if (!p->corpus[0] || a->init)
+		describe_corpus(p->corpus, sizeof p->corpus, a->data);
+	if (p->training[0] && !a->init) {
+		size_t len = strlen(p->training);
+		snprintf(p->training + len, sizeof p->training - len, "; then %s", cmd);
+	} else {
+		snprintf(p->training, sizeof p->training, "%s", cmd);
+	}
+	if (a->init)
+		p->seed = (int64_t)st->set.seed;
+	/* scores of an earlier model do not describe this one */
+	p->heldout[0] = 0;
+	p->sdr_mean = NAN;
+	for (int s = 0; s < MODEL_MAX_STEMS; s++)
+		p->sdr[s] = NAN;
+}
+
 /* ---------- saving ---------- */
 
-static void save(const struct args *a, const struct train_state *st)
+static void save(const struct args *a, struct train_state *st)
 {
 	struct atomic_file af;
+	st->m.cfg.prov.steps = st->step;
 	if (a->out) {
 		if (atomic_open(&af, a->out) || model_write(&st->m, af.fp) || atomic_commit(&af)) {
 			atomic_abort(&af);
@@ -547,7 +611,8 @@ int main(int argc, char **argv)
 			die_lib("--resume");
 		cfg = st.m.cfg;
 	} else if (a.model) {
-		if (model_load(&st.m, a.model))
+		char model_file[4096];
+		if (model_resolve(a.model, model_file, sizeof model_file) || model_load(&st.m, model_file))
 			die_lib("");
 		cfg = st.m.cfg;
 		if (a.stems) {
@@ -634,6 +699,7 @@ int main(int argc, char **argv)
 	} else if (a.given[O_EPOCH]) {
 		st.epoch_steps = a.epoch_steps;
 	}
+	record_provenance(&st, &a, argc, argv);
 	int S = cfg.nstems, C = cfg.channels;
 	struct spec *sp = spec_new(cfg.n_fft, cfg.hop);
 	if (!sp)

@@ -14,6 +14,7 @@
 #include "kernels/gemm.h"
 #include "kernels/qgemm.h"
 #include "model.h"
+#include "modelpath.h"
 #include "segment.h"
 #include "stream.h"
 #include "tensor.h"
@@ -25,7 +26,7 @@ static void usage(FILE *fp)
 		"usage: tf-unet -m MODEL [options] [INPUT]\n"
 		"Separates a spectrogram stream (from tf-stft) into stems with TFSWA-UNet.\n"
 		"INPUT is a stream file, or standard input when absent or '-'.\n\n"
-		"  -m, --model FILE     model file (required)\n"
+		"  -m, --model MODEL    model file or name (tf-export --list; default $TFSWA_MODEL)\n"
 		"  -o, --output FILE    write the stream to FILE (default standard output)\n"
 		"      --masks          write the network's masks (f32, raw) instead of the stems\n"
 		"      --mask-norm HOW  how the stems are made from the masks: sum1 (default;\n"
@@ -144,8 +145,10 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		die("too many arguments (one input at most); see --help");
-	if (!model_path)
-		die("no model given: use -m MODEL (see --help)");
+	char model_file[4096];
+	if (model_resolve(model_path, model_file, sizeof model_file))
+		die_lib("");
+	model_path = model_file;
 
 	/* the model */
 	struct model m;

@@ -12,6 +12,18 @@
 #define MODEL_MAX_STEMS 16
 #define MODEL_NAME_MAX 96
 
+/* Where a model comes from: the optional header keys provenance.*
+ * (formats/model.md). Absent: empty strings, -1, NaN. */
+#define MODEL_PROV_TEXT 1024
+struct model_provenance {
+	char corpus[MODEL_PROV_TEXT];   /* the training corpus: generator, seed, soundfonts */
+	char training[MODEL_PROV_TEXT]; /* how it was trained (tf-train's settings) */
+	int64_t seed, steps;            /* tf-train's --seed; optimiser steps taken */
+	char heldout[MODEL_PROV_TEXT];  /* what the held-out scores were measured on, and how */
+	double sdr[MODEL_MAX_STEMS];    /* held-out median SDR per stem (dB), in stem order */
+	double sdr_mean;                /* their mean (what tf-export --list shows) */
+};
+
 struct unet_config {
 	/* architecture (names follow the reference's constructor) */
 	int in_channels, out_channels;
@@ -29,6 +41,7 @@ struct unet_config {
 	double input_scale;
 	int segment, overlap;      /* frames per segment and overlap between segments */
 	char quantization[16];     /* "none", "f16", "q8" or "q8s" (how the tensors are stored) */
+	struct model_provenance prov; /* not used to run the model */
 };
 
 /* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz

@@ -75,4 +75,11 @@ for n in norms:
         k = min(len(mix), len(total))
         worst = max(worst, float(np.max(np.abs(total[:k] - mix[:k]))))
     print(f"--mask-norm {n}: stems sum to the mixture within {worst:.2e} of full scale (largest sample)")
+if "model-sum1" in docs:
+    v = {s: docs["model-sum1"]["median"][s]["SDR"] for s in stems}
+    if None not in v.values():
+        args = " ".join(f"--provenance sdr.{s}={x:.2f}" for s, x in v.items())
+        print(f"\nrecord the default's scores in the model (heldout: say which split and part):\n"
+              f"tf-export --from tfswa --provenance heldout='...' --provenance sdr={np.mean(list(v.values())):.2f} "
+              f"{args} MODEL -o MODEL")
 PY

@@ -520,25 +520,32 @@ static void describe_corpus(char *out, size_t n, const char *data)
 }
 
 /* Where the model comes from, in its header (formats/model.md): the corpus
- * and seed of a run from scratch, and this command line after what a
- * model or state it started from already says. */
-static void record_provenance(struct train_state *st, const struct args *a, int argc, char **argv)
+ * and seed of a run from scratch, and the run's settings after what a model
+ * it was fine-tuned from already says. Only settings, no paths or options
+ * that do not change the result, so that a run resumed from its state
+ * writes the same file as one run straight through. */
+static void record_provenance(struct train_state *st, const struct args *a)
 {
 	struct model_provenance *p = &st->m.cfg.prov;
-	char cmd[MODEL_PROV_TEXT] = "";
-	size_t at = 0;
-	for (int i = 0; i < argc && at < sizeof cmd; i++)
-		at += (size_t)snprintf(cmd + at, sizeof cmd - at, "%s%s", i ? " " : "", argv[i]);
-	if (!p->corpus[0] || a->init)
+	const struct train_settings *t = &st->set;
+	char run[MODEL_PROV_TEXT];
+	if (a->resume && p->training[0])
+		return; /* the state carries it from the run's start */
+	snprintf(run, sizeof run,
+		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s",
+		 a->init ? "--init" : "-m", a->init ? a->init : a->model, t->batch, t->segment_seconds, t->lr.lr,
+		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
+		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "");
+	if (a->init || !p->corpus[0])
 		describe_corpus(p->corpus, sizeof p->corpus, a->data);
-	if (p->training[0] && !a->init) {
+	if (p->training[0] && a->model) {
 		size_t len = strlen(p->training);
-		snprintf(p->training + len, sizeof p->training - len, "; then %s", cmd);
+		snprintf(p->training + len, sizeof p->training - len, "; then %s", run);
 	} else {
-		snprintf(p->training, sizeof p->training, "%s", cmd);
+		snprintf(p->training, sizeof p->training, "%s", run);
 	}
 	if (a->init)
-		p->seed = (int64_t)st->set.seed;
+		p->seed = (int64_t)t->seed;
 	/* scores of an earlier model do not describe this one */
 	p->heldout[0] = 0;
 	p->sdr_mean = NAN;
@@ -699,7 +706,7 @@ int main(int argc, char **argv)
 	} else if (a.given[O_EPOCH]) {
 		st.epoch_steps = a.epoch_steps;
 	}
-	record_provenance(&st, &a, argc, argv);
+	record_provenance(&st, &a);
 	int S = cfg.nstems, C = cfg.channels;
 	struct spec *sp = spec_new(cfg.n_fft, cfg.hop);
 	if (!sp)

@@ -80,7 +80,7 @@ setup_file() {
 		-o "$D/trained.bin" "$D/data"
 	run tf-export --info "$D/trained.bin"
 	assert_line "provenance.corpus: tf-corpus generator 2, seed 11, 1 s songs ($D/data); soundfonts FluidR3_GM"
-	assert_line --regexp "^provenance.training: .*tf-train -q -j 1 --init $D/micro.json --seed 5 --steps 2 "
+	assert_line "provenance.training: tf-train --init $D/micro.json: batch 2, segments of 0.5 s, lr 0.001 (cosine), 2 steps planned, seed 5"
 	assert_line "provenance.seed: 5"
 	assert_line "provenance.steps: 2"
 }

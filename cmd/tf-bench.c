@@ -40,7 +40,7 @@ static void usage(FILE *fp)
 		"usage: tf-bench [options] -m MODEL [-m MODEL...] [MODEL...]\n"
 		"Measures the forward pass of TFSWA-UNet models: latency, GFLOP/s against the\n"
 		"machine's measured FMA peak, real-time factor, peak RSS.\n\n"
-		"  -m, --model FILE        a model file (repeatable; models may also follow the options)\n"
+		"  -m, --model MODEL       a model file or name (repeatable; models may also follow the options)\n"
 		"  -s, --shape BxCxFxT     input shape, or FxT for batch 1 and the model's channels\n"
 		"                          (default: 1 x in_channels x bins x the model's segment)\n"
 		"  -t, --threads LIST      thread counts to measure, e.g. 1,2 (default: all cores)\n"

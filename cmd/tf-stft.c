@@ -29,7 +29,7 @@ static void usage(FILE *fp)
 		"INPUT is any audio file libsndfile reads, or standard input when absent or '-'\n"
 		"(from a pipe WAV, FLAC, AIFF, AU or Ogg; anything else through sox, e.g.\n"
 		"sox song.mp3 -t wav - | tf-stft).\n\n"
-		"  -m, --model FILE     take FFT size, hop, sample rate and channels from a model\n"
+		"  -m, --model MODEL    take FFT size, hop, sample rate and channels from a model\n"
 		"                       (resampling and mixing the input to fit it)\n"
 		"  -n, --n-fft N        FFT size, even (default 2048)\n"
 		"  -H, --hop N          hop between frames in samples (default 512)\n"

@@ -44,7 +44,7 @@ static void usage(FILE *fp)
 		"Where to start (one of):\n"
 		"      --init NAME|FILE   from scratch: a named configuration (%s)\n"
 		"                         or a JSON config (tf-export's keys) on top of \"default\"\n"
-		"  -m, --model FILE       fine-tune a model file (e.g. imported with tf-export)\n"
+		"  -m, --model MODEL      fine-tune a model (file or name; e.g. imported with tf-export)\n"
 		"      --resume FILE      continue a training state exactly where it stopped\n"
 		"Outputs (written atomically at every epoch's end and at the end):\n"
 		"  -o, --output FILE      the model file\n"

@@ -13,6 +13,7 @@ BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man/man1
 DATADIR   ?= $(PREFIX)/share/tfswa
 DOCDIR    ?= $(PREFIX)/share/doc/tfswa
+MODELDIR  ?= $(DATADIR)/models
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLIS_INC  ?= /usr/include/$(MULTIARCH)/blis-openmp
@@ -54,6 +55,14 @@ build/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
+# where -m NAME finds installed models (lib/modelpath.h); change PREFIX or
+# MODELDIR and this object is rebuilt
+build/lib/modelpath.o: CFLAGS += -DTF_MODELDIR='"$(MODELDIR)"'
+build/lib/modelpath.o: build/.modeldir
+build/.modeldir: FORCE
+	@mkdir -p build && echo '$(MODELDIR)' | cmp -s - $@ || echo '$(MODELDIR)' > $@
+.PHONY: FORCE
+
 build/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -89,20 +98,20 @@ deps:
 	@mkdir -p build && touch build/.deps
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(DATADIR)/models \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(MODELDIR) \
 		$(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(DOCDIR)/formats
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)
-	install -m 644 $(MODELS) $(DESTDIR)$(DATADIR)/models
+	install -m 644 $(MODELS) $(DESTDIR)$(MODELDIR)
 	install -m 644 $(PIPELINES) $(DESTDIR)$(DATADIR)/pipelines
 	install -m 644 README.md LICENSE $(DESTDIR)$(DOCDIR)
 	install -m 644 $(wildcard formats/*.md) $(DESTDIR)$(DOCDIR)/formats
 
 uninstall:
 	rm -f $(PROGS:bin/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
-	rm -f $(MODELS:models/%=$(DESTDIR)$(DATADIR)/models/%) $(PIPELINES:pipelines/%=$(DESTDIR)$(DATADIR)/pipelines/%)
+	rm -f $(MODELS:models/%=$(DESTDIR)$(MODELDIR)/%) $(PIPELINES:pipelines/%=$(DESTDIR)$(DATADIR)/pipelines/%)
 	rm -f $(DOCS:%=$(DESTDIR)$(DOCDIR)/%)
-	-rmdir $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(DATADIR) \
+	-rmdir $(DESTDIR)$(MODELDIR) $(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(DATADIR) \
 		$(DESTDIR)$(DOCDIR)/formats $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:

@@ -1,17 +1,25 @@
 #!/usr/bin/python3
 """Reference points for a separation score on a MUSDB18-layout test set.
 
-    bench/oracle.py TEST OUT N_FFT HOP
+    bench/oracle.py TEST OUT N_FFT HOP [START SECONDS]
 
-writes two trees that tf-eval --musdb scores like a separation:
+writes three trees that tf-eval --musdb scores like a separation:
   OUT/mixture/<track>/<stem>.wav  every stem estimated as the unprocessed
                                   mixture (the baseline a model must beat)
+  OUT/gain/<track>/<stem>.wav     the mixture times the best constant gain
+                                  for the stem, alpha = <s, m> / <m, m>
+                                  over all samples and channels (an oracle
+                                  scalar: what a model that only learned a
+                                  loudness per stem would reach at best)
   OUT/irm/<track>/<stem>.wav      the oracle ratio mask |S_j| / sum_k |S_k|
                                   applied to the mixture's STFT (n_fft, hop,
                                   periodic Hann, centred: what a mask model
                                   with these STFT settings could reach at best)
+With START and SECONDS, every track is first cut to SECONDS seconds from
+START seconds on, written to OUT/test/<track>/ (mixture and stems), and the
+trees are made from that cut; without them OUT/test is not written.
 Needs numpy (Debian python3-numpy); WAVs are read by hand (float32 or 16-bit)
-and written as 16-bit PCM."""
+and written as float32."""
 import os
 import struct
 import sys
@@ -45,13 +53,15 @@ def read_wav(path):
 
 
 def write_wav(path, x, rate):
-    y = np.clip(np.round(x.T * 32767.0), -32768, 32767).astype("<i2")
+    """float32 WAV (format 3): no clipping, no rounding to 16 bits."""
+    ch = x.shape[0]
+    pcm = np.ascontiguousarray(x.T, dtype="<f4").tobytes()
+    head = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE"
+    head += b"fmt " + struct.pack("<IHHIIHH", 16, 3, ch, rate, rate * ch * 4, ch * 4, 32)
+    head += b"data" + struct.pack("<I", len(pcm))
     tmp = path + ".tmp"
-    with wave.open(tmp, "wb") as w:
-        w.setnchannels(x.shape[0])
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(y.tobytes())
+    with open(tmp, "wb") as f:
+        f.write(head + pcm)
     os.replace(tmp, path)
 
 
@@ -75,9 +85,10 @@ def istft(X, n, hop, win, length):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 7):
         raise SystemExit(__doc__)
     test, out, n, hop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    cut = (float(sys.argv[5]), float(sys.argv[6])) if len(sys.argv) == 7 else None
     win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
     for track in sorted(os.listdir(test)):
         d = os.path.join(test, track)
@@ -86,7 +97,19 @@ def main():
         stems = sorted(f[:-4] for f in os.listdir(d) if f.endswith(".wav") and f != "mixture.wav")
         mix, rate = read_wav(os.path.join(d, "mixture.wav"))
         S = {s: read_wav(os.path.join(d, s + ".wav"))[0] for s in stems}
-        for kind in ("mixture", "irm"):
+        if cut:
+            a = int(round(cut[0] * rate))
+            b = a + int(round(cut[1] * rate))
+            if a < 0 or b > mix.shape[1] or b <= a:
+                raise SystemExit(f"oracle.py: {track}: {mix.shape[1] / rate:.1f} s, too short to cut "
+                                 f"{cut[1]} s from {cut[0]} s on")
+            mix = mix[:, a:b]
+            S = {s: x[:, a:b] for s, x in S.items()}
+            os.makedirs(os.path.join(out, "test", track), exist_ok=True)
+            write_wav(os.path.join(out, "test", track, "mixture.wav"), mix, rate)
+            for s in stems:
+                write_wav(os.path.join(out, "test", track, s + ".wav"), S[s], rate)
+        for kind in ("mixture", "gain", "irm"):
             os.makedirs(os.path.join(out, kind, track), exist_ok=True)
         est = {s: np.zeros_like(mix) for s in stems}
         for c in range(mix.shape[0]):
@@ -97,6 +120,8 @@ def main():
                 est[s][c] = istft(X * (mags[s] / total), n, hop, win, mix.shape[1])
         for s in stems:
             write_wav(os.path.join(out, "mixture", track, s + ".wav"), mix, rate)
+            alpha = np.sum(S[s] * mix) / max(np.sum(mix * mix), 1e-30)
+            write_wav(os.path.join(out, "gain", track, s + ".wav"), alpha * mix, rate)
             write_wav(os.path.join(out, "irm", track, s + ".wav"), est[s], rate)
         print(f"oracle.py: {track}", file=sys.stderr)
 

@@ -23,6 +23,7 @@
 #include "kernels/peak.h"
 #include "kernels/qgemm.h"
 #include "model.h"
+#include "modelpath.h"
 #include "segment.h"
 #include "tensor.h"
 #include "timing.h"
@@ -39,7 +40,7 @@ static void usage(FILE *fp)
 		"usage: tf-bench [options] -m MODEL [-m MODEL...] [MODEL...]\n"
 		"Measures the forward pass of TFSWA-UNet models: latency, GFLOP/s against the\n"
 		"machine's measured FMA peak, real-time factor, peak RSS.\n\n"
-		"  -m, --model FILE        a model file (repeatable; models may also follow the options)\n"
+		"  -m, --model MODEL       a model file or name (repeatable; models may also follow the options)\n"
 		"  -s, --shape BxCxFxT     input shape, or FxT for batch 1 and the model's channels\n"
 		"                          (default: 1 x in_channels x bins x the model's segment)\n"
 		"  -t, --threads LIST      thread counts to measure, e.g. 1,2 (default: all cores)\n"
@@ -150,6 +151,9 @@ static void add_model(struct options *o, const char *path)
 		die("at most %d models", MAX_MODELS);
 	if (!strcmp(path, "-"))
 		die("models must be files, not standard input");
+	char file[4096];
+	if (model_resolve(path, file, sizeof file) || !(path = strdup(file)))
+		die_lib("");
 	o->models[o->nmodels++] = path;
 }
 

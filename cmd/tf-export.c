@@ -3,7 +3,9 @@
  * summarises a model file. The architecture comes from the weights; what
  * they cannot tell comes from the options, a JSON config, or the defaults.
  * Nothing in a checkpoint is executed (lib/import). */
+#include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,21 +20,23 @@
 #include "export/export.h"
 #include "import/import.h"
 #include "model.h"
+#include "modelpath.h"
 #include "unet.h"
 
-#define MAX_INPUT ((size_t)16 << 30) /* bytes of checkpoint read into memory */
+#define MAX_CHECKPOINT ((size_t)16 << 30) /* bytes of checkpoint read into memory */
 
 static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: tf-export [--from pth|safetensors|tfswa] [options] [--to FORMAT] INPUT\n"
 		"       tf-export --info [--flops FxT] [MODEL]\n"
+		"       tf-export --list\n"
 		"Converts a TFSWA-UNet model between PyTorch checkpoints, safetensors and\n"
 		"tfswa model files (standard output, or -o FILE). INPUT may be '-' for\n"
 		"standard input. From a checkpoint, the architecture is read from the\n"
 		"weights; the rest from the options below, a JSON config (--config), the\n"
 		"settings a tfswa-written safetensors file carries, or the defaults.\n"
-		"--info summarises a model file.\n\n"
+		"--info summarises a model file; --list the models -m NAME finds.\n\n"
 		"  -f, --from FORMAT     input: pth (torch.save), safetensors, or tfswa (a model file);\n"
 		"                        default: told by the input's first bytes\n"
 		"  -o, --output FILE     write to FILE (complete or not at all)\n"
@@ -58,7 +62,12 @@ static void usage(FILE *fp)
 		"      --stems A,B,...   stem names, in the order of the masks (default vocals,other)\n"
 		"      --segment N       frames per segment for long inputs (default 256, at most 16384)\n"
 		"      --overlap N       frames shared by neighbouring segments (default 64)\n"
-		"  -i, --info            print a summary of MODEL (or standard input), key: value\n"
+		"      --provenance K=V  with --from tfswa: record where the model comes from (K: corpus,\n"
+		"                        training, heldout, seed, steps, sdr, sdr.STEM); repeatable\n"
+		"  -i, --info            print a summary of MODEL (a file, a name, or standard\n"
+		"                        input), key: value, its provenance included\n"
+		"      --list            list the models found by name: name, stems, parameters,\n"
+		"                        size, type, held-out SDR, file\n"
 		"      --flops FxT       with --info: the forward pass's GFLOP for F bins x T frames\n"
 		"  -v, --verbose         say what is being done\n"
 		"  -h, --help            show this help\n"
@@ -169,6 +178,121 @@ static void print_info(const struct model *m, int flops_f, int flops_t)
 	printf("parameters: %lld\n", (long long)unet_param_count(c));
 	if (flops_f)
 		printf("flops: %.3f\n", unet_flops(c, flops_f, flops_t) * 1e-9);
+	const struct model_provenance *p = &c->prov;
+	if (p->corpus[0])
+		printf("provenance.corpus: %s\n", p->corpus);
+	if (p->training[0])
+		printf("provenance.training: %s\n", p->training);
+	if (p->seed >= 0)
+		printf("provenance.seed: %lld\n", (long long)p->seed);
+	if (p->steps >= 0)
+		printf("provenance.steps: %lld\n", (long long)p->steps);
+	if (p->heldout[0])
+		printf("provenance.heldout: %s\n", p->heldout);
+	if (!isnan(p->sdr_mean))
+		printf("provenance.sdr: %.2f\n", p->sdr_mean);
+	for (int s = 0; s < c->nstems; s++)
+		if (!isnan(p->sdr[s]))
+			printf("provenance.sdr.%s: %.2f\n", c->stems[s], p->sdr[s]);
+}
+
+/* ---------- --provenance ---------- */
+
+/* KEY=VALUE into the model's provenance (formats/model.md). */
+static void set_provenance(struct unet_config *c, const char *kv)
+{
+	struct model_provenance *p = &c->prov;
+	const char *eq = strchr(kv, '=');
+	char key[64];
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key)
+		die("--provenance %s: expected KEY=VALUE", kv);
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = 0;
+	const char *v = eq + 1;
+	char *text = !strcmp(key, "corpus") ? p->corpus : !strcmp(key, "training") ? p->training
+					 : !strcmp(key, "heldout") ? p->heldout : NULL;
+	if (text) {
+		if (strlen(v) >= MODEL_PROV_TEXT)
+			die("--provenance %s: at most %d bytes", key, MODEL_PROV_TEXT - 1);
+		strcpy(text, v);
+	} else if (!strcmp(key, "seed")) {
+		p->seed = parse_long(v, "--provenance seed", 0, INT64_MAX);
+	} else if (!strcmp(key, "steps")) {
+		p->steps = parse_long(v, "--provenance steps", 0, INT64_MAX);
+	} else if (!strcmp(key, "sdr")) {
+		p->sdr_mean = parse_double(v, "--provenance sdr", -1000, 1000);
+	} else if (!strncmp(key, "sdr.", 4)) {
+		int s = 0;
+		while (s < c->nstems && strcmp(c->stems[s], key + 4))
+			s++;
+		if (s == c->nstems)
+			die("--provenance %s: the model has no stem \"%s\"", key, key + 4);
+		p->sdr[s] = parse_double(v, "--provenance sdr.STEM", -1000, 1000);
+	} else {
+		die("--provenance %s: unknown key (corpus, training, heldout, seed, steps, sdr, sdr.STEM)", key);
+	}
+}
+
+/* ---------- --list ---------- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* One line per model file NAME.bin in the model directories, in search
+ * order; a name already found in an earlier directory is marked shadowed. */
+static void list_models(void)
+{
+	static char dirs[MODEL_DIRS_MAX][4096];
+	char seen[256][128];
+	int nseen = 0, ndirs = model_dirs(dirs, MODEL_DIRS_MAX);
+	printf("%-16s %-26s %10s %9s %-5s %7s  %s\n", "name", "stems", "parameters", "size", "type", "SDR", "file");
+	for (int d = 0; d < ndirs; d++) {
+		DIR *dir = opendir(dirs[d]);
+		if (!dir)
+			continue;
+		char *names[256];
+		int n = 0;
+		struct dirent *e;
+		while ((e = readdir(dir)) && n < 256) {
+			size_t len = strlen(e->d_name);
+			if (len > 4 && len - 4 < sizeof seen[0] && !strcmp(e->d_name + len - 4, ".bin"))
+				names[n++] = strdup(e->d_name);
+		}
+		closedir(dir);
+		qsort(names, (size_t)n, sizeof *names, name_cmp);
+		for (int i = 0; i < n; i++) {
+			char path[8192], name[128], stems[MODEL_MAX_STEMS * 32] = "", size[32] = "?";
+			struct unet_config c;
+			struct stat st;
+			snprintf(name, sizeof name, "%.*s", (int)strlen(names[i]) - 4, names[i]);
+			snprintf(path, sizeof path, "%s/%s", dirs[d], names[i]);
+			free(names[i]);
+			int shadowed = 0;
+			for (int k = 0; k < nseen; k++)
+				shadowed |= !strcmp(seen[k], name);
+			if (!shadowed && nseen < 256)
+				strcpy(seen[nseen++], name);
+			if (!stat(path, &st))
+				snprintf(size, sizeof size, "%.1f MB", (double)st.st_size / 1e6);
+			if (model_read_config(&c, path)) {
+				printf("%-16s (not a model file: %s)  %s\n", name, tf_strerror(), path);
+				continue;
+			}
+			for (int s = 0; s < c.nstems; s++)
+				snprintf(stems + strlen(stems), sizeof stems - strlen(stems), "%s%s", s ? "," : "",
+					 c.stems[s]);
+			char sdr[16] = "-";
+			if (!isnan(c.prov.sdr_mean))
+				snprintf(sdr, sizeof sdr, "%.2f", c.prov.sdr_mean);
+			printf("%-16s %-26s %10lld %9s %-5s %7s  %s%s\n", name, stems,
+			       (long long)unet_param_count(&c), size,
+			       strcmp(c.quantization, "none") ? c.quantization : "f32", sdr, path,
+			       shadowed ? " (shadowed by the one above)" : "");
+		}
+	}
+	close_stdout();
 }
 
 /* ---------- output ---------- */
@@ -206,14 +330,16 @@ static void resolve_onnx_shape(const struct unet_config *c, const char *spec, in
 
 struct args {
 	const char *from, *to, *out, *config, *flops, *input, *shape;
-	int info, dynamic;
+	int info, dynamic, list;
+	const char *prov[32]; /* --provenance KEY=VALUE */
+	int nprov;
 	struct import_settings cli; /* the settings given as options */
 };
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_TO = 256, O_HEADS, O_WINDOW, O_SHIFT, O_MLP, O_MASK, O_RATE, O_NFFT, O_HOP, O_CHANNELS,
-	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS, O_DYNAMIC };
+	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS, O_DYNAMIC, O_LIST, O_PROV };
 	static const struct option opts[] = {
 		{"from", required_argument, 0, 'f'},       {"output", required_argument, 0, 'o'},
 		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, 'c'},
@@ -224,6 +350,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"channels", required_argument, 0, O_CHANNELS}, {"stems", required_argument, 0, O_STEMS},
 		{"segment", required_argument, 0, O_SEGMENT}, {"overlap", required_argument, 0, O_OVERLAP},
 		{"shape", required_argument, 0, 's'},       {"dynamic-frames", no_argument, 0, O_DYNAMIC},       {"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
+		{"list", no_argument, 0, O_LIST},           {"provenance", required_argument, 0, O_PROV},
 		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
 	struct import_settings *c = &a->cli;
@@ -241,6 +368,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 's': a->shape = optarg; break;
 		case O_DYNAMIC: a->dynamic = 1; break;
 		case O_FLOPS: a->flops = optarg; break;
+		case O_LIST: a->list = 1; break;
+		case O_PROV:
+			if (a->nprov == (int)(sizeof a->prov / sizeof *a->prov))
+				die("too many --provenance");
+			a->prov[a->nprov++] = optarg;
+			break;
 		case O_HEADS:
 			c->c.num_heads = (int)parse_long(optarg, "--num-heads", 1, 4096);
 			c->set |= SET_NUM_HEADS;
@@ -300,8 +433,14 @@ static void parse_args(int argc, char **argv, struct args *a)
 			die("unknown option %s; see --help", argv[optind - 1]);
 		}
 	}
+	if (a->list) {
+		if (a->info || a->from || a->out || a->config || a->shape || a->dynamic || c->set || a->flops ||
+		    a->nprov || optind < argc)
+			die("--list takes no other option or argument");
+		return;
+	}
 	if (a->info) {
-		if (a->from || a->out || a->config || a->shape || a->dynamic || c->set)
+		if (a->from || a->out || a->config || a->shape || a->dynamic || c->set || a->nprov)
 			die("--info takes only a model (and --flops); see --help");
 		if (argc - optind > 1)
 			die("--info takes one model at most");
@@ -314,6 +453,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die("--shape goes with --to onnx");
 	if (a->dynamic && strcmp(a->to, "onnx"))
 		die("--dynamic-frames goes with --to onnx");
+	if (a->nprov && a->from && strcmp(a->from, "tfswa"))
+		die("--provenance goes with --from tfswa");
 	if (a->from && !strcmp(a->from, "tfswa") && (a->config || c->set))
 		die("--from tfswa: the settings come from the model file; --config and settings options do not apply");
 	if (argc - optind != 1)
@@ -329,11 +470,14 @@ static void info_main(const struct args *a)
 	int f = 0, t = 0;
 	if (a->flops)
 		parse_shape(a->flops, &f, &t);
+	char file[4096];
 	if (!strcmp(a->input, "-") && isatty(0))
 		die("--info: no model given (name a file or pipe one in)");
 	/* read and checked without storing a tensor: a header that declares
 	 * more than a model may hold is described all the same, then refused */
-	int described, rc = model_check(&m, a->input, &described);
+	if (model_resolve(a->input, file, sizeof file))
+		die_lib("");
+	int described, rc = model_check(&m, file, &described);
 	if (!rc || (described && model_nparams(&m.cfg) > MODEL_MAX_PARAMS))
 		print_info(&m, f, t);
 	if (rc) {
@@ -455,6 +599,11 @@ int main(int argc, char **argv)
 	args_begin();
 	parse_args(argc, argv, &a);
 	args_end();
+	if (a.list) {
+		list_models();
+		close_stdout();
+		return 0;
+	}
 	if (a.info) {
 		info_main(&a);
 		return 0;
@@ -464,17 +613,26 @@ int main(int argc, char **argv)
 		reader_index(a.from); /* an unknown --from: refused before any work */
 	if (a.shape)
 		parse_onnx_shape(a.shape, onnx_shape); /* bad syntax: refused before any work */
+	/* a model given by name (-m compact) */
+	char file[4096];
+	if ((!a.from || !strcmp(a.from, "tfswa")) && strcmp(a.input, "-") && access(a.input, F_OK) &&
+	    !model_resolve(a.input, file, sizeof file))
+		a.input = file;
 	unsigned char *buf;
 	size_t len;
 	int fd;
 	const char *from = read_input(&a, &fd, &buf, &len);
 	info("%s: %s%s", a.input, from, a.from ? "" : " (told by its first bytes)");
+	if (a.nprov && strcmp(from, "tfswa"))
+		die("--provenance goes with a tfswa model file, not a %s checkpoint", from);
 	if (!strcmp(from, "tfswa")) {
 		load_model(&a, fd, &m);
 	} else {
 		import(&a, reader_index(from), &m, buf, len);
 		free(buf);
 	}
+	for (int i = 0; i < a.nprov; i++)
+		set_provenance(&m.cfg, a.prov[i]);
 	if (!strcmp(a.to, "onnx"))
 		resolve_onnx_shape(&m.cfg, a.shape, a.dynamic, onnx_shape);
 	onnx_dynamic = a.dynamic;

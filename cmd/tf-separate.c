@@ -22,6 +22,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "model.h"
+#include "modelpath.h"
 
 #define MAX_ARGS 32
 #define ERR_KEEP 4096 /* bytes of a program's messages kept */
@@ -32,7 +33,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: tf-separate [options] FILE...\n"
 		"Separates each audio FILE into stems: tf-stft | tf-unet | tf-istft per file.\n\n"
-		"  -m, --model FILE     model file (default: the shipped model, tfswa-compact)\n"
+		"  -m, --model MODEL    a model file or name (default: $TFSWA_MODEL, else compact)\n"
 		"  -o, --output DIR     where the stems go (default: separated)\n"
 		"      --filename T     each stem's path under DIR; {track} is the file's name\n"
 		"                       without extension, {stem} the stem, {ext} the type\n"
@@ -66,20 +67,17 @@ static void find_exe_dir(void)
 		*slash = 0;
 }
 
-/* The model used without -m: the shipped one, next to the programs (a
- * checkout's bin/../models, an installation's bin/../share/tfswa/models).
- * The one place that knows where models live. */
-static char *default_model(void)
+/* The model: -m's (a file or a name), else $TFSWA_MODEL, else the shipped
+ * one, "compact" (lib/modelpath.h says where models are looked for). */
+static char *find_model(const char *arg)
 {
-	static const char *dirs[] = {"/../models/", "/../share/tfswa/models/"};
 	static char path[PATH_MAX + 64];
-	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
-		snprintf(path, sizeof path, "%s%stfswa-compact.bin", exe_dir, dirs[i]);
-		if (!access(path, R_OK))
-			return path;
-	}
-	die("no model given and the shipped one (tfswa-compact.bin) is not installed next to %s; use -m",
-	    exe_dir[0] ? exe_dir : "this program");
+	const char *env = getenv("TFSWA_MODEL");
+	if (!arg)
+		arg = env && *env ? env : "compact";
+	if (model_resolve(arg, path, sizeof path))
+		die_lib("");
+	return path;
 }
 
 /* Runs one of the pipeline's programs: the one beside this program when
@@ -541,8 +539,7 @@ int main(int argc, char **argv)
 		die("--filename %s: several stems need {stem} in it (or pick one with -s)", tmpl);
 	args_end(); /* what follows depends on the model: runtime errors */
 	find_exe_dir();
-	if (!o.model)
-		o.model = default_model();
+	o.model = find_model(o.model);
 	struct unet_config cfg;
 	if (model_read_config(&cfg, o.model))
 		die_lib("reading the model");

@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "model.h"
 #include "specstream.h"
+#include "modelpath.h"
 #include "stft.h"
 
 #define READ_BLOCK 4096 /* frames per read */
@@ -28,7 +29,7 @@ static void usage(FILE *fp)
 		"INPUT is any audio file libsndfile reads (WAV, FLAC, MP3, Ogg, AIFF, ...), or\n"
 		"standard input when absent or '-' (from a pipe WAV, FLAC, MP3, AIFF, AU or Ogg;\n"
 		"anything else through ffmpeg, e.g. ffmpeg -i song.m4a -f wav - | tf-stft).\n\n"
-		"  -m, --model FILE     take FFT size, hop, sample rate and channels from a model\n"
+		"  -m, --model MODEL    take FFT size, hop, sample rate and channels from a model\n"
 		"                       (resampling and mixing the input to fit it)\n"
 		"  -n, --n-fft N        FFT size, even (default 2048)\n"
 		"  -H, --hop N          hop between frames in samples (default 512)\n"
@@ -135,9 +136,14 @@ int main(int argc, char **argv)
 	args_end();
 
 	/* the model says how it was trained; options given as well win */
+	if (!model_path && getenv("TFSWA_MODEL") && *getenv("TFSWA_MODEL"))
+		model_path = getenv("TFSWA_MODEL");
 	if (model_path) {
 		struct unet_config cfg;
-		if (model_read_config(&cfg, model_path))
+		char model_file[4096];
+		if (model_resolve(model_path, model_file, sizeof model_file))
+			die_lib("");
+		if (model_read_config(&cfg, model_file))
 			die_lib("reading the model");
 		n_fft = n_fft ? n_fft : cfg.n_fft;
 		hop = hop ? hop : cfg.hop;

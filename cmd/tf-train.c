@@ -18,6 +18,7 @@
 #include "import/import.h"
 #include "metrics/sdr.h"
 #include "model.h"
+#include "modelpath.h"
 #include "quant.h"
 #include "segment.h"
 #include "tensor.h"
@@ -44,7 +45,7 @@ static void usage(FILE *fp)
 		"Where to start (one of):\n"
 		"      --init NAME|FILE   from scratch: a named configuration (%s)\n"
 		"                         or a JSON config (tf-export's keys) on top of \"default\"\n"
-		"  -m, --model FILE       fine-tune a model file (e.g. imported with tf-export)\n"
+		"  -m, --model MODEL      fine-tune a model (file or name; e.g. imported with tf-export)\n"
 		"      --resume FILE      continue a training state exactly where it stopped\n"
 		"Outputs (written atomically at every epoch's end and at the end):\n"
 		"  -o, --output FILE      the model file\n"
@@ -489,15 +490,85 @@ static void report_validation(const struct train_state *st, const struct dataset
 		(long long)st->step, n, n == 1 ? "" : "s", line, mean);
 }
 
+/* ---------- provenance ---------- */
+
+/* DATA/corpus.txt (tf-corpus's manifest) in one line: "tf-corpus generator
+ * 2, seed 11, 30 s; soundfonts FluidR3_GM, ..."; else the directory. */
+static void describe_corpus(char *out, size_t n, const char *data)
+{
+	char *path = join(data, "corpus.txt"), line[4200], key[32], val[4096];
+	char gen[32] = "?", seed[32] = "?", secs[32] = "?", fonts[2048] = "";
+	FILE *fp = fopen(path, "r");
+	free(path);
+	if (!fp) {
+		snprintf(out, n, "%s (no corpus.txt)", data);
+		return;
+	}
+	while (fgets(line, sizeof line, fp)) {
+		if (sscanf(line, "%31s %4095s", key, val) != 2)
+			continue;
+		if (!strcmp(key, "generator"))
+			snprintf(gen, sizeof gen, "%.31s", val);
+		else if (!strcmp(key, "seed"))
+			snprintf(seed, sizeof seed, "%.31s", val);
+		else if (!strcmp(key, "seconds"))
+			snprintf(secs, sizeof secs, "%.31s", val);
+		else if (!strcmp(key, "soundfont")) {
+			const char *base = strrchr(val, '/') ? strrchr(val, '/') + 1 : val;
+			size_t len = strcspn(base, ".");
+			size_t at = strlen(fonts);
+			snprintf(fonts + at, sizeof fonts - at, "%s%.*s", at ? ", " : "", (int)len, base);
+		}
+	}
+	fclose(fp);
+	snprintf(out, n, "tf-corpus generator %s, seed %s, %s s songs (%s); soundfonts %s", gen, seed, secs, data,
+		 fonts[0] ? fonts : "none listed");
+}
+
+/* Where the model comes from, in its header (formats/model.md): the corpus
+ * and seed of a run from scratch, and the run's settings after what a model
+ * it was fine-tuned from already says. Only settings, no paths or options
+ * that do not change the result, so that a run resumed from its state
+ * writes the same file as one run straight through. */
+static void record_provenance(struct train_state *st, const struct args *a)
+{
+	struct model_provenance *p = &st->m.cfg.prov;
+	const struct train_settings *t = &st->set;
+	char run[MODEL_PROV_TEXT];
+	if (a->resume && p->training[0])
+		return; /* the state carries it from the run's start */
+	snprintf(run, sizeof run,
+		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s",
+		 a->init ? "--init" : "-m", a->init ? a->init : a->model, t->batch, t->segment_seconds, t->lr.lr,
+		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
+		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "");
+	if (a->init || !p->corpus[0])
+		describe_corpus(p->corpus, sizeof p->corpus, a->data);
+	if (p->training[0] && a->model) {
+		size_t len = strlen(p->training);
+		snprintf(p->training + len, sizeof p->training - len, "; then %s", run);
+	} else {
+		snprintf(p->training, sizeof p->training, "%s", run);
+	}
+	if (a->init)
+		p->seed = (int64_t)t->seed;
+	/* scores of an earlier model do not describe this one */
+	p->heldout[0] = 0;
+	p->sdr_mean = NAN;
+	for (int s = 0; s < MODEL_MAX_STEMS; s++)
+		p->sdr[s] = NAN;
+}
+
 /* ---------- saving ---------- */
 
 /* The model and the state go together: both are written out before
  * either is renamed into place, so a failure (a full disk) leaves neither
  * new one rather than a model without its state. */
-static void save(const struct args *a, const struct train_state *st)
+static void save(const struct args *a, struct train_state *st)
 {
 	struct atomic_file model, state, *files[2];
 	int n = 0;
+	st->m.cfg.prov.steps = st->step;
 	if (a->out) {
 		if (atomic_open(&model, a->out) || model_write(&st->m, model.fp))
 			die_lib(a->out);
@@ -559,7 +630,8 @@ int main(int argc, char **argv)
 			die_lib("--resume");
 		cfg = st.m.cfg;
 	} else if (a.model) {
-		if (model_load(&st.m, a.model))
+		char model_file[4096];
+		if (model_resolve(a.model, model_file, sizeof model_file) || model_load(&st.m, model_file))
 			die_lib("");
 		cfg = st.m.cfg;
 		if (a.stems) {
@@ -646,6 +718,7 @@ int main(int argc, char **argv)
 	} else if (a.given[O_EPOCH]) {
 		st.epoch_steps = a.epoch_steps;
 	}
+	record_provenance(&st, &a);
 	int S = cfg.nstems, C = cfg.channels;
 	struct spec *sp = spec_new(cfg.n_fft, cfg.hop);
 	if (!sp)

@@ -15,6 +15,7 @@
 #include "kernels/gemm.h"
 #include "kernels/qgemm.h"
 #include "model.h"
+#include "modelpath.h"
 #include "segment.h"
 #include "specstream.h"
 #include "tensor.h"
@@ -26,9 +27,12 @@ static void usage(FILE *fp)
 		"usage: tf-unet -m MODEL [options] [INPUT]\n"
 		"Separates a spectrogram stream (from tf-stft) into stems with TFSWA-UNet.\n"
 		"INPUT is a stream file, or standard input when absent or '-'.\n\n"
-		"  -m, --model FILE     model file (required)\n"
+		"  -m, --model MODEL    model file or name (tf-export --list; default $TFSWA_MODEL)\n"
 		"  -o, --output FILE    write the stream to FILE (default standard output)\n"
-		"      --masks          write the masks (f32) instead of the separated stems\n"
+		"      --masks          write the network's masks (f32, raw) instead of the stems\n"
+		"      --mask-norm HOW  how the stems are made from the masks: sum1 (default;\n"
+		"                       m_s / sum of the masks per bin, the stems add up to the\n"
+		"                       mixture), power (m_s^2 / sum m^2, Wiener-like) or raw\n"
 		"  -j, --threads N      threads to use (default: all cores)\n"
 		"      --segment N      frames per segment, or seconds as in 3s (default from the\n"
 		"                       model; 0 = the whole input as one segment, unpadded;\n"
@@ -45,7 +49,8 @@ struct out_state {
 	struct spec_writer *w;
 	const struct unet_config *cfg;
 	int masks, bins;
-	float *stems;
+	enum mask_norm norm;
+	float *stems, *normed; /* normed: the masks normalised, as many floats as stems_cap / 2 */
 	size_t stems_cap;
 	struct progress *bar;
 };
@@ -57,10 +62,15 @@ static int write_chunk(void *ctx, const float *masks, const float *mix, int64_t 
 	if (!o->masks) {
 		size_t need = (size_t)c->nstems * c->channels * o->bins * n * 2;
 		if (need > o->stems_cap) {
-			free(o->stems);
-			if (!(o->stems = tf_alloc(need, sizeof(float))))
+			free(o->stems), free(o->normed);
+			o->normed = NULL, o->stems_cap = 0;
+			if (!(o->stems = tf_alloc(need, sizeof(float))) || !(o->normed = tf_alloc(need / 2, sizeof(float))))
 				return -1;
 			o->stems_cap = need;
+		}
+		if (o->norm != MASK_RAW) {
+			mask_normalize(o->normed, masks, c->nstems, c->channels, o->bins, n, o->norm);
+			masks = o->normed;
 		}
 		mask_apply(o->stems, masks, mix, c->nstems, c->channels, o->bins, n);
 	}
@@ -75,6 +85,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'},  {"output", required_argument, 0, 'o'},
 		{"masks", no_argument, 0, 'M'},        {"threads", required_argument, 0, 'j'},
+		{"mask-norm", required_argument, 0, 'N'},
 		{"segment", required_argument, 0, 'S'}, {"overlap", required_argument, 0, 'O'},
 		{"quiet", no_argument, 0, 'q'},        {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
@@ -83,6 +94,7 @@ int main(int argc, char **argv)
 	int masks = 0, threads = 0, segment = -1, overlap = -1, opt;
 	struct duration segment_arg, overlap_arg;
 	int segment_given = 0, overlap_given = 0;
+	int norm = MASK_SUM1;
 	progname = "tf-unet";
 	args_begin();
 	tf_alloc_keep_freed();
@@ -91,6 +103,10 @@ int main(int argc, char **argv)
 		case 'm': model_path = optarg; break;
 		case 'o': out_path = optarg; break;
 		case 'M': masks = 1; break;
+		case 'N':
+			if ((norm = mask_norm_parse(optarg)) < 0)
+				die("--mask-norm %s: one of sum1, power, raw", optarg);
+			break;
 		case 'j': threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		case 'S':
 			if (duration_parse(optarg, "--segment", MODEL_MAX_SEGMENT, &segment_arg))
@@ -111,9 +127,11 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		die("too many arguments (one input at most); see --help");
-	if (!model_path)
-		die("no model given: use -m MODEL (see --help)");
 	args_end();
+	char model_file[4096];
+	if (model_resolve(model_path, model_file, sizeof model_file))
+		die_lib("");
+	model_path = model_file;
 
 	/* the model */
 	struct model m;
@@ -163,7 +181,7 @@ int main(int argc, char **argv)
 		die_lib("");
 	struct progress bar;
 	progress_start(&bar, "separating", in->samples > 0 ? 1 + in->samples / c->hop : 0);
-	struct out_state os = {w, c, masks, in->bins, NULL, 0, &bar};
+	struct out_state os = {w, c, masks, in->bins, norm, NULL, NULL, 0, &bar};
 	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads; %s%s%s", model_path,
 	     c->quantization, segment, overlap, omp_get_max_threads(), gemm_describe(),
 	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "");
@@ -186,7 +204,7 @@ int main(int argc, char **argv)
 	output_close(&af);
 	info("%lld frames in %lld segments", (long long)spec_reader_frames(r), (long long)segmenter_runs(seg));
 	segmenter_free(seg);
-	free(os.stems);
+	free(os.stems), free(os.normed);
 	spec_reader_close(r);
 	unet_free(u);
 	model_free(&m);

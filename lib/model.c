@@ -36,6 +36,10 @@ void config_default(struct unet_config *c)
 	c->segment = 256;
 	c->overlap = 64;
 	strcpy(c->quantization, "none");
+	c->prov.seed = c->prov.steps = -1;
+	c->prov.sdr_mean = NAN;
+	for (int s = 0; s < MODEL_MAX_STEMS; s++)
+		c->prov.sdr[s] = NAN;
 }
 
 static int mlp_hidden(const struct unet_config *c, int dim)
@@ -123,6 +127,44 @@ static int get_int_array(const struct frame *f, const char *key, int *out, size_
 	return 0;
 }
 
+/* The optional provenance.* keys; provenance.sdr.<stem> for the model's stems. */
+static int provenance_from_frame(struct unet_config *c, const struct frame *h)
+{
+	struct model_provenance *p = &c->prov;
+	char key[64];
+	if (frame_get_str(h, "provenance.corpus", p->corpus, sizeof p->corpus) < 0 ||
+	    frame_get_str(h, "provenance.training", p->training, sizeof p->training) < 0 ||
+	    frame_get_int(h, "provenance.seed", &p->seed) < 0 || frame_get_int(h, "provenance.steps", &p->steps) < 0 ||
+	    frame_get_str(h, "provenance.heldout", p->heldout, sizeof p->heldout) < 0 ||
+	    frame_get_float(h, "provenance.sdr", &p->sdr_mean) < 0)
+		return -1;
+	for (int s = 0; s < c->nstems; s++) {
+		snprintf(key, sizeof key, "provenance.sdr.%s", c->stems[s]);
+		if (frame_get_float(h, key, &p->sdr[s]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int provenance_to_frame(const struct unet_config *c, struct frame *h)
+{
+	const struct model_provenance *p = &c->prov;
+	char key[64];
+	if ((p->corpus[0] && frame_set_str(h, "provenance.corpus", p->corpus)) ||
+	    (p->training[0] && frame_set_str(h, "provenance.training", p->training)) ||
+	    (p->seed >= 0 && frame_set_int(h, "provenance.seed", p->seed)) ||
+	    (p->steps >= 0 && frame_set_int(h, "provenance.steps", p->steps)) ||
+	    (p->heldout[0] && frame_set_str(h, "provenance.heldout", p->heldout)) ||
+	    (!isnan(p->sdr_mean) && frame_set_float(h, "provenance.sdr", p->sdr_mean)))
+		return -1;
+	for (int s = 0; s < c->nstems; s++) {
+		snprintf(key, sizeof key, "provenance.sdr.%s", c->stems[s]);
+		if (!isnan(p->sdr[s]) && frame_set_float(h, key, p->sdr[s]))
+			return -1;
+	}
+	return 0;
+}
+
 int config_from_frame(struct unet_config *c, const struct frame *h)
 {
 	static const char *required[] = {"in_channels", "out_channels", "depths", "dims", "num_heads"};
@@ -169,7 +211,9 @@ int config_from_frame(struct unet_config *c, const struct frame *h)
 		for (int s = 0; s < c->nstems && s < MODEL_MAX_STEMS; s++)
 			snprintf(c->stems[s], sizeof c->stems[s], "stem%d", s);
 	}
-	return config_validate(c);
+	if (config_validate(c))
+		return -1;
+	return provenance_from_frame(c, h);
 }
 
 int config_to_frame(const struct unet_config *c, struct frame *h)
@@ -197,7 +241,7 @@ int config_to_frame(const struct unet_config *c, struct frame *h)
 	    frame_set_str(h, "quantization", c->quantization) ||
 	    (c->assumed[0] && frame_set_str(h, "assumed", c->assumed)))
 		return -1;
-	return 0;
+	return provenance_to_frame(c, h);
 }
 
 /* ---------- the parameter table: lib/arch.c ---------- */

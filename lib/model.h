@@ -20,6 +20,18 @@
  * so a short input costs what it is, whatever the segment. */
 #define MODEL_MAX_SEGMENT 16384
 
+/* Where a model comes from: the optional header keys provenance.*
+ * (formats/model.md). Absent: empty strings, -1, NaN. */
+#define MODEL_PROV_TEXT 1024
+struct model_provenance {
+	char corpus[MODEL_PROV_TEXT];   /* the training corpus: generator, seed, soundfonts */
+	char training[MODEL_PROV_TEXT]; /* how it was trained (tf-train's settings) */
+	int64_t seed, steps;            /* tf-train's --seed; optimiser steps taken */
+	char heldout[MODEL_PROV_TEXT];  /* what the held-out scores were measured on, and how */
+	double sdr[MODEL_MAX_STEMS];    /* held-out median SDR per stem (dB), in stem order */
+	double sdr_mean;                /* their mean (what tf-export --list shows) */
+};
+
 struct unet_config {
 	/* architecture (names follow the reference's constructor) */
 	int in_channels, out_channels;
@@ -38,6 +50,7 @@ struct unet_config {
 	int segment, overlap;      /* frames per segment and overlap between segments */
 	char quantization[16];     /* "none", "f16", "q8" or "q8s" (how the tensors are stored) */
 	char assumed[96];          /* settings an importer assumed (defaults), comma-separated; "" none */
+	struct model_provenance prov; /* not used to run the model */
 };
 
 /* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz

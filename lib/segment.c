@@ -262,3 +262,33 @@ void mask_apply(float *stems, const float *masks, const float *mix, int S, int C
 			}
 		}
 }
+
+int mask_norm_parse(const char *name)
+{
+	static const char *names[] = {[MASK_RAW] = "raw", [MASK_SUM1] = "sum1", [MASK_POWER] = "power"};
+	for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
+}
+
+void mask_normalize(float *out, const float *masks, int S, int C, int F, int n, enum mask_norm norm)
+{
+	size_t plane = (size_t)F * n;
+	for (int ch = 0; ch < C; ch++)
+		for (size_t i = 0; i < plane; i++) {
+			float w[MODEL_MAX_STEMS], sum = 0;
+			for (int st = 0; st < S; st++) {
+				float m = masks[(size_t)(st * C + ch) * plane + i];
+				w[st] = norm == MASK_POWER ? m * m : m;
+				sum += w[st];
+			}
+			for (int st = 0; st < S; st++) {
+				float *o = &out[(size_t)(st * C + ch) * plane + i];
+				if (norm == MASK_RAW)
+					*o = w[st];
+				else
+					*o = sum >= MASK_NORM_EPS ? w[st] / sum : 1.0f / (float)S;
+			}
+		}
+}

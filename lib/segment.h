@@ -35,4 +35,21 @@ int64_t segment_count(int64_t frames, int segment, int overlap);
  * masks: [S*C][F][n], mix and stems complex; n frames. */
 void mask_apply(float *stems, const float *masks, const float *mix, int S, int C, int F, int n);
 
+/* How stems are made from the network's masks (tf-unet --mask-norm). */
+enum mask_norm {
+	MASK_RAW,   /* as they are: independent sigmoids, need not sum to 1 */
+	MASK_SUM1,  /* m_s / sum_k m_k per bin and channel */
+	MASK_POWER, /* m_s^2 / sum_k m_k^2 per bin and channel: the Wiener
+		     * filter with (m_s |X|)^2 as stem s's power, no EM steps */
+};
+/* Where the masks of a bin sum (sum1) or their squares sum (power) to less
+ * than this, every stem gets 1/S of it, so the stems still add up. */
+#define MASK_NORM_EPS 1e-12f
+/* "raw", "sum1", "power" to enum mask_norm; -1 if none of them. */
+int mask_norm_parse(const char *name);
+/* out = masks normalised per bin and channel as `norm` says; out may be
+ * masks (in place). Shapes as for mask_apply. With sum1 and power the
+ * masks of each bin sum to 1 up to rounding. */
+void mask_normalize(float *out, const float *masks, int S, int C, int F, int n, enum mask_norm norm);
+
 #endif

@@ -1,14 +1,14 @@
 # make demo: the separation pipeline end to end with the shipped model on a
 # bundled held-out example, scored against its true stems.
 #
-# models/tfswa-compact.bin was trained by tf-train on the corpus tf-corpus
+# models/compact.bin was trained by tf-train on the corpus tf-corpus
 # generates (README: "The shipped model"); examples/held-out/ is 6 s of a
 # test-split track it never trained on, with its four true stems, so the
 # demo prints how far the separation is from them and from doing nothing
 # (every stem estimated as the mixture), and draws the separated stems
 # (build/demo/stems.png; doc/demo-stems.png is one such picture, in the README).
 DEMO       := build/demo
-DEMO_MODEL ?= models/tfswa-compact.bin
+DEMO_MODEL ?= models/compact.bin
 DEMO_DIR   ?= examples/held-out
 DEMO_STEMS := vocals drums bass other
 

@@ -45,7 +45,7 @@ SEP_DIR := $(patsubst %/,%,$(dir $(SEP_MK)))
 .PHONY: separate
 ifeq ($(SEP_RUN),)
 BIN       ?= $(if $(wildcard $(SEP_DIR)/../bin/tf-separate),$(SEP_DIR)/../bin/,)
-MODEL     ?= $(SEP_DIR)/../models/tfswa-compact.bin
+MODEL     ?= $(SEP_DIR)/../models/compact.bin
 THREADS   ?= 1
 EXT       ?= wav flac ogg aiff aif mp3
 export IN OUT MODEL BIN THREADS EXT SHARD FORMAT BITS QUALITY TWO_STEMS

@@ -12,7 +12,7 @@ load helpers
 LIMIT=1500000
 
 setup_file() {
-	export H="$BATS_FILE_TMPDIR/hostile" M="$BATS_TEST_DIRNAME/../../models/tfswa-compact.bin"
+	export H="$BATS_FILE_TMPDIR/hostile" M="$BATS_TEST_DIRNAME/../../models/compact.bin"
 	$PY "$BATS_TEST_DIRNAME/../tools/hostile.py" "$H"
 }
 

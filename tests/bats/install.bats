@@ -13,7 +13,7 @@ setup() {
 	make -s -C "$ROOT" install DESTDIR="$BATS_TEST_TMPDIR/d" PREFIX=/opt/tf >/dev/null
 	p=$BATS_TEST_TMPDIR/d/opt/tf
 	for f in bin/tf-separate bin/tf-stft bin/tf-unet bin/tf-istft share/man/man1/tf-separate.1 \
-		share/man/man1/tf-unet.1 share/tfswa/models/tfswa-compact.bin share/tfswa/models/LICENSES.md \
+		share/man/man1/tf-unet.1 share/tfswa/models/compact.bin share/tfswa/models/LICENSES.md \
 		share/tfswa/pipelines/separate.mk share/tfswa/pipelines/separate.sh \
 		share/tfswa/pipelines/evaluate.mk share/doc/tfswa/LICENSE share/doc/tfswa/README.md \
 		share/doc/tfswa/formats/tensor-stream.md share/doc/tfswa/formats/model.md; do

@@ -45,6 +45,27 @@ separate() {
 	! cmp -s "$D/sep-drums.wav" "$D/sep-vocals.wav"
 }
 
+@test "the default stems add up to the mixture within 1e-5 of full scale (32f WAV); raw ones do not" {
+	tf-stft -m "$D/stereo.bin" "$D/stereo.wav" > "$D/sum.stream"
+	tf-unet -q -m "$D/stereo.bin" "$D/sum.stream" | tf-istft -q -b 32f -o "$D/sum-%s.wav"
+	tf-unet -q -m "$D/stereo.bin" --mask-norm raw "$D/sum.stream" | tf-istft -q -b 32f -o "$D/raw-%s.wav"
+	audio_npy "$D/stereo.wav" "$D/sum-x.npy"
+	for k in sum raw; do
+		for s in drums bass other vocals; do audio_npy "$D/$k-$s.wav" "$D/$k-$s.npy"; done
+	done
+	run $PY - "$D" <<-'EOF'
+		import sys, numpy as np
+		d = sys.argv[1]
+		x = np.load(d + '/sum-x.npy').astype(np.float64)
+		for kind, limit in (('sum', 1e-5), ('raw', None)):
+		    y = sum(np.load(f'{d}/{kind}-{s}.npy').astype(np.float64) for s in ('drums', 'bass', 'other', 'vocals'))
+		    err = np.abs(y - x).max() / np.abs(x).max()
+		    print(kind, 'largest difference, of the peak', err)
+		    assert (err < limit) if limit else (err > 0.01)
+	EOF
+	[ "$status" -eq 0 ]
+}
+
 @test "file input, cat into a pipe and sox into a pipe give the same audio" {
 	separate "$D/stereo.bin" "$D/stereo.wav" "$D/a.wav"
 	cat "$D/stereo.wav" | tf-stft -m "$D/stereo.bin" | tf-unet -q -m "$D/stereo.bin" | tf-istft > "$D/b.wav"

@@ -38,7 +38,7 @@ setup() {
 	$PY "$ROOT/tests/tools/wav2mp3.py" work/song.wav work/song.mp3
 	sox work/song.wav work/music/album1/a.flac trim 0 1
 	sox work/song.wav work/music/album2/b.flac trim 1
-	cp "$ROOT/models/tfswa-compact.bin" work/model.bin
+	cp "$ROOT/models/compact.bin" work/model.bin
 	ln -s "$ROOT/bin" "$ROOT/pipelines" work/
 	printf 'all:\n\t+@$(MAKE) -s -C %s all\n' "$ROOT" > work/Makefile
 }

@@ -138,11 +138,11 @@ hostile() {
 	# PREFIX/bin next to PREFIX/share/tfswa/models
 	mkdir -p p/bin p/share/tfswa/models
 	cp "$ROOT"/bin/tf-separate "$ROOT"/bin/tf-stft "$ROOT"/bin/tf-unet "$ROOT"/bin/tf-istft p/bin/
-	cp "$ROOT"/models/tfswa-compact.bin p/share/tfswa/models/
+	cp "$ROOT"/models/compact.bin p/share/tfswa/models/
 	run env PATH=/usr/bin:/bin p/bin/tf-separate -q -j 1 -o inst short.wav
 	[ "$status" -eq 0 ]
 	cmp separated/short/bass.wav inst/short/bass.wav
-	rm p/share/tfswa/models/tfswa-compact.bin
+	rm p/share/tfswa/models/compact.bin
 	run env PATH=/usr/bin:/bin p/bin/tf-separate short.wav
 	assert_clean_failure tf-separate
 	assert_output --partial "-m"

@@ -36,9 +36,9 @@ setup_file() {
 	[ "$total" -eq 300 ]
 }
 
-@test "stems are the masks times the mixture" {
+@test "stems are the masks times the mixture (--mask-norm raw)" {
 	tf-unet -q -m "$D/stereo.bin" --masks "$D/stereo.stream" -o "$D/m.stream"
-	tf-unet -q -m "$D/stereo.bin" "$D/stereo.stream" -o "$D/s.stream"
+	tf-unet -q -m "$D/stereo.bin" --mask-norm raw "$D/stereo.stream" -o "$D/s.stream"
 	$PY "$S" cat "$D/m.stream" > "$D/m.npy"
 	$PY "$S" cat "$D/s.stream" > "$D/s.npy"
 	$PY "$S" cat "$D/stereo.stream" > "$D/x.npy"
@@ -52,6 +52,38 @@ print('max diff', d)
 assert d < 1e-6
 "
 	[ "$status" -eq 0 ]
+}
+
+@test "by default (sum1) the stems are the masks over their sum times the mixture, and add up to it" {
+	tf-unet -q -m "$D/stereo.bin" --masks "$D/stereo.stream" -o "$D/m.stream"
+	tf-unet -q -m "$D/stereo.bin" "$D/stereo.stream" -o "$D/s.stream"
+	tf-unet -q -m "$D/stereo.bin" --mask-norm sum1 "$D/stereo.stream" -o "$D/s1.stream"
+	tf-unet -q -m "$D/stereo.bin" --mask-norm power "$D/stereo.stream" -o "$D/p.stream"
+	cmp "$D/s.stream" "$D/s1.stream"
+	$PY "$S" cat "$D/m.stream" > "$D/m.npy"
+	$PY "$S" cat "$D/s.stream" > "$D/s.npy"
+	$PY "$S" cat "$D/p.stream" > "$D/p.npy"
+	$PY "$S" cat "$D/stereo.stream" > "$D/x.npy"
+	run $PY -c "
+import numpy as np
+m, s, p, x = (np.load('$D/%s.npy' % k) for k in 'mspx')
+m = m.astype(np.float64)
+# the raw masks do not add up to one, so the test below means something
+assert np.abs(m.sum(0) - 1).max() > 0.05, np.abs(m.sum(0) - 1).max()
+d1 = np.abs(s - m / m.sum(0) * x[None]).max()
+d2 = np.abs(p - m**2 / (m**2).sum(0) * x[None]).max()
+d3 = np.abs(s.sum(0) - x).max() / np.abs(x).max()
+d4 = np.abs(p.sum(0) - x).max() / np.abs(x).max()
+print('sum1', d1, 'power', d2, 'sums', d3, d4)
+assert d1 < 1e-5 and d2 < 1e-5 and d3 < 1e-6 and d4 < 1e-6
+"
+	[ "$status" -eq 0 ]
+}
+
+@test "--mask-norm takes raw, sum1 or power and nothing else" {
+	run tf-unet -m "$D/stereo.bin" --mask-norm sum "$D/stereo.stream"
+	[ "$status" -ne 0 ]
+	[ "$output" = "tf-unet: --mask-norm sum: one of sum1, power, raw" ]
 }
 
 @test "--segment 0 and one long segment agree; -j 1 and -j 2 agree" {

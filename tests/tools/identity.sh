@@ -4,7 +4,7 @@
 # compare:  sh tests/tools/identity.sh > /tmp/before.sha256 ... diff -u
 #
 # Covers: masks and stems of the three golden models (tests/data/golden) on a
-# random spectrogram, of the shipped model (models/tfswa-compact.bin) on
+# random spectrogram, of the shipped model (models/compact.bin) on
 # examples/held-out/mixture.wav and of a default-configuration model (a small
 # input), each as f32, f16, q8 and q8s, on 1 and 2 threads; tf-export's
 # onnx (fixed and dynamic frames), pth and safetensors of the shipped and a
@@ -32,7 +32,7 @@ tf-export --from pth "$G/tiny-ragged/model.pth" --config "$G/tiny-ragged/config.
 	--n-fft 62 --hop 16 -o tiny-ragged.bin
 tf-export --from pth "$G/stereo-4stem/model.pth" --config "$G/stereo-4stem/config.json" \
 	--n-fft 62 --hop 16 --stems drums,bass,other,vocals -o stereo-4stem.bin
-cp "$ROOT/models/tfswa-compact.bin" shipped.bin
+cp "$ROOT/models/compact.bin" shipped.bin
 # the default configuration, initialised (tf-train --steps 0 would need data:
 # one step on a tiny dataset at n_fft 2048 instead)
 $PY "$ROOT/tests/tools/train_dataset.py" data 2 1 1 8000 >/dev/null

@@ -169,6 +169,27 @@ int main(void)
 	ok(stems[2 * k] == direct[(size_t)(1 * C + 1) * F * T + 5] * spec[((size_t)F * T + 5) * 2],
 	   "mask_apply multiplies mask s*C+c with channel c of the mixture");
 
+	/* mask_normalize: per bin and channel over the stems; a bin whose
+	 * masks are all zero is split equally */
+	{
+		/* S 3, C 2, F 1, n 2: masks[s*C + c][t] */
+		const float raw[12] = {0.2f, 0, 0.5f, 1, 0.1f, 0, 0.3f, 0, 0.2f, 0, 0.1f, 0};
+		float o[12];
+		mask_normalize(o, raw, 3, 2, 1, 2, MASK_SUM1);
+		ok(fabsf(o[0] - 0.2f / 0.5f) < 1e-6f && fabsf(o[2] - 0.5f / 0.9f) < 1e-6f &&
+			   fabsf(o[3] - 1.0f) < 1e-6f && o[7] == 0 && fabsf(o[1] - 1.0f / 3) < 1e-6f &&
+			   fabsf(o[5] - 1.0f / 3) < 1e-6f && fabsf(o[9] - 1.0f / 3) < 1e-6f,
+		   "mask_normalize sum1: m / sum of the stems' masks in the bin; an all-zero bin split in thirds");
+		mask_normalize(o, raw, 3, 2, 1, 2, MASK_POWER);
+		ok(fabsf(o[0] - 0.04f / 0.09f) < 1e-6f && fabsf(o[4] - 0.01f / 0.09f) < 1e-6f,
+		   "mask_normalize power: m^2 / sum of m^2");
+		mask_normalize(o, raw, 3, 2, 1, 2, MASK_RAW);
+		ok(!memcmp(o, raw, sizeof raw), "mask_normalize raw copies the masks");
+		ok(mask_norm_parse("sum1") == MASK_SUM1 && mask_norm_parse("raw") == MASK_RAW &&
+			   mask_norm_parse("power") == MASK_POWER && mask_norm_parse("sum") < 0,
+		   "mask_norm_parse knows raw, sum1, power only");
+	}
+
 	free(spec), free(in), free(direct), free(stems);
 	unet_free(u);
 	model_free(&m);

@@ -1,0 +1,86 @@
+#!/usr/bin/env bats
+# Models by name (lib/modelpath.c): -m NAME, $TFSWA_MODEL, $TFSWA_MODEL_PATH,
+# tf-export --list, and the provenance keys of the model header.
+
+load helpers
+
+setup_file() {
+	export D="$BATS_FILE_TMPDIR"
+	mkdir -p "$D/models"
+	G="$BATS_TEST_DIRNAME/../data/golden"
+	tf-export --from pth "$G/tiny-ragged/model.pth" --config "$G/tiny-ragged/config.json" \
+		--n-fft 256 --hop 64 --stems vocals,other -o "$D/models/tiny.bin"
+	make_wav "$D/mono.wav" 4000 1
+}
+
+@test "-m NAME finds NAME.bin on TFSWA_MODEL_PATH; the same stems as -m FILE" {
+	tf-stft -m "$D/models/tiny.bin" "$D/mono.wav" > "$D/in.stream"
+	tf-unet -q -m "$D/models/tiny.bin" "$D/in.stream" -o "$D/a.stream"
+	TFSWA_MODEL_PATH="$D/nowhere:$D/models" tf-unet -q -m tiny "$D/in.stream" -o "$D/b.stream"
+	cmp "$D/a.stream" "$D/b.stream"
+	# TFSWA_MODEL when -m is absent, for tf-stft and tf-unet
+	TFSWA_MODEL_PATH="$D/models" TFSWA_MODEL=tiny tf-stft "$D/mono.wav" > "$D/in2.stream"
+	cmp "$D/in.stream" "$D/in2.stream"
+	TFSWA_MODEL="$D/models/tiny.bin" tf-unet -q "$D/in.stream" -o "$D/c.stream"
+	cmp "$D/a.stream" "$D/c.stream"
+}
+
+@test "the shipped model is found by name from the checkout" {
+	run tf-export --info compact
+	assert_success
+	assert_line "stems: vocals,drums,bass,other"
+}
+
+@test "an unknown name says where it was looked for; no model at all says how to give one" {
+	run env TFSWA_MODEL_PATH="$D/models" tf-unet -m nosuch "$D/in.stream"
+	assert_failure
+	[ "${#lines[@]}" -eq 1 ]
+	assert_output --partial "tf-unet: nosuch: no such model file, and no model of that name in $D/models"
+	run env -u TFSWA_MODEL tf-unet "$D/in.stream"
+	assert_failure
+	assert_output "tf-unet: no model given: use -m MODEL (a file or a name; tf-export --list) or set TFSWA_MODEL"
+}
+
+@test "--provenance is recorded in the header, shown by --info and --list, and leaves the weights alone" {
+	tf-export --from tfswa --provenance "corpus=tf-corpus generator 2, seed 11" --provenance seed=11 \
+		--provenance steps=300 --provenance heldout="test split" --provenance sdr=1.5 \
+		--provenance sdr.vocals=3.25 "$D/models/tiny.bin" -o "$D/models/prov.bin"
+	run tf-export --info "$D/models/prov.bin"
+	assert_line "provenance.corpus: tf-corpus generator 2, seed 11"
+	assert_line "provenance.seed: 11"
+	assert_line "provenance.steps: 300"
+	assert_line "provenance.heldout: test split"
+	assert_line "provenance.sdr: 1.50"
+	assert_line "provenance.sdr.vocals: 3.25"
+	tf-unet -q --masks -m "$D/models/tiny.bin" "$D/in.stream" -o "$D/m1.stream"
+	tf-unet -q --masks -m "$D/models/prov.bin" "$D/in.stream" -o "$D/m2.stream"
+	cmp "$D/m1.stream" "$D/m2.stream"
+	run env TFSWA_MODEL_PATH="$D/models" tf-export --list
+	assert_success
+	assert_line --index 0 --regexp "^name +stems +parameters +size +type +SDR +file"
+	assert_line --regexp "^prov +vocals,other +[0-9]+ +[0-9.]+ MB f32 +1.50  $D/models/prov.bin"
+	assert_line --regexp "^tiny +vocals,other .* f32 +-  $D/models/tiny.bin"
+}
+
+@test "bad --provenance: one line, nothing written" {
+	run tf-export --from tfswa --provenance sdr.drums=1 "$D/models/tiny.bin" -o "$D/bad.bin"
+	assert_failure
+	assert_output 'tf-export: --provenance sdr.drums: the model has no stem "drums"'
+	[ ! -e "$D/bad.bin" ]
+	run tf-export --from tfswa --provenance colour=red "$D/models/tiny.bin" -o "$D/bad.bin"
+	assert_failure
+	[ ! -e "$D/bad.bin" ]
+}
+
+@test "tf-train records the corpus, its command line, seed and steps" {
+	$PY "$BATS_TEST_DIRNAME/../tools/train_dataset.py" "$D/data" 2 1 1 4000
+	printf 'generator 2\nseed 11\nseconds 1\nsoundfont /x/FluidR3_GM.sf2\n' > "$D/data/corpus.txt"
+	echo '{"depths": [1, 1, 1, 0], "dims": [4, 4, 8, 8], "num_heads": 2, "window_size": 4, "shift_size": 2, "n_fft": 64, "hop": 32}' > "$D/micro.json"
+	tf-train -q -j 1 --init "$D/micro.json" --seed 5 --steps 2 --segment-seconds 0.5 --batch 2 --valid 0 \
+		-o "$D/trained.bin" "$D/data"
+	run tf-export --info "$D/trained.bin"
+	assert_line "provenance.corpus: tf-corpus generator 2, seed 11, 1 s songs ($D/data); soundfonts FluidR3_GM"
+	assert_line "provenance.training: tf-train --init $D/micro.json: batch 2, segments of 0.5 s, lr 0.001 (cosine), 2 steps planned, seed 5"
+	assert_line "provenance.seed: 5"
+	assert_line "provenance.steps: 2"
+}

@@ -55,14 +55,6 @@ build/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
-# where -m NAME finds installed models (lib/modelpath.h); change PREFIX or
-# MODELDIR and this object is rebuilt
-build/lib/modelpath.o: CFLAGS += -DTF_MODELDIR='"$(MODELDIR)"'
-build/lib/modelpath.o: build/.modeldir
-build/.modeldir: FORCE
-	@mkdir -p build && echo '$(MODELDIR)' | cmp -s - $@ || echo '$(MODELDIR)' > $@
-.PHONY: FORCE
-
 build/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^

@@ -548,7 +548,7 @@ static const char *read_input(const struct args *a, int *fd, unsigned char **buf
 	}
 	if (format && !strcmp(format, "tfswa"))
 		return format;
-	if (import_read_fd(*fd, MAX_INPUT, buf, len))
+	if (import_read_fd(*fd, MAX_CHECKPOINT, buf, len))
 		die_lib(name);
 	if (*fd > 0)
 		close(*fd);
@@ -601,7 +601,6 @@ int main(int argc, char **argv)
 	args_end();
 	if (a.list) {
 		list_models();
-		close_stdout();
 		return 0;
 	}
 	if (a.info) {

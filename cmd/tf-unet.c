@@ -127,6 +127,8 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		die("too many arguments (one input at most); see --help");
+	if (!model_path && !getenv("TFSWA_MODEL"))
+		die("no model given: use -m MODEL (a file or a name; tf-export --list) or set TFSWA_MODEL");
 	args_end();
 	char model_file[4096];
 	if (model_resolve(model_path, model_file, sizeof model_file))

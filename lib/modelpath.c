@@ -8,10 +8,6 @@
 #include "error.h"
 #include "modelpath.h"
 
-#ifndef TF_MODELDIR
-#define TF_MODELDIR "/usr/local/share/tfswa/models"
-#endif
-
 static int is_file(const char *path)
 {
 	struct stat st;
@@ -41,8 +37,8 @@ int model_dirs(char dirs[][4096], int max)
 		p = colon ? colon + 1 : p + len;
 	}
 	/* the checkout's models/, next to its bin/; then an installation's
-	 * share/tfswa/models next to its bin/ (also when it was moved, or
-	 * staged with DESTDIR); then where it was installed */
+	 * share/tfswa/models next to its bin/ (wherever PREFIX was, also when
+	 * it was moved or staged with DESTDIR: nothing is compiled in) */
 	static const char *const beside[] = {"/../models", "/../share/tfswa/models"};
 	for (int b = 0; b < 2; b++) {
 		char exe[4096];
@@ -58,7 +54,7 @@ int model_dirs(char dirs[][4096], int max)
 				n = add_dir(dirs, n, max, real, strlen(real));
 		}
 	}
-	return add_dir(dirs, n, max, TF_MODELDIR, strlen(TF_MODELDIR));
+	return n;
 }
 
 int model_resolve(const char *arg, char *path, size_t size)

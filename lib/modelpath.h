@@ -2,10 +2,9 @@
  * The directories, searched in this order:
  *   1. each directory of $TFSWA_MODEL_PATH (colon-separated),
  *   2. models/ of the checkout the program runs from (<binary's dir>/../models),
- *   3. share/tfswa/models next to the program's bin/ (an installation, also
- *      one moved or staged with DESTDIR),
- *   4. the installed models, $(PREFIX)/share/tfswa/models (TF_MODELDIR,
- *      compiled in).
+ *   3. share/tfswa/models next to the program's bin/: an installation's
+ *      $(PREFIX)/share/tfswa/models, found from where the program is (also
+ *      when moved or staged with DESTDIR; no path is compiled in).
  * When a program gets no -m, $TFSWA_MODEL is the model (a name or a path). */
 #ifndef TF_MODELPATH_H
 #define TF_MODELPATH_H

@@ -145,7 +145,7 @@ hostile() {
 	rm p/share/tfswa/models/compact.bin
 	run env PATH=/usr/bin:/bin p/bin/tf-separate short.wav
 	assert_clean_failure tf-separate
-	assert_output --partial "-m"
+	assert_output --partial "no model of that name in"
 }
 
 @test "reads MP3 directly" {

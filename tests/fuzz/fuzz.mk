@@ -8,7 +8,7 @@
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS := stream model pth safetensors config train_state
+FUZZ_TARGETS := stream specstream audio model pth safetensors config train_state
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -fopenmp -pthread -Ilib -isystem $(BLIS_INC) -Wno-pass-failed \
@@ -24,10 +24,20 @@ $(FUZZ_DIR)/obj/%.o: %.c $(wildcard lib/*.h lib/*/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJ)
+# Every target links the failing allocator (tests/fuzz/fuzz_alloc.h): the
+# wrapped allocation functions refuse big or chosen allocations while an
+# input runs, so that the out-of-memory paths are fuzzed too.
+FUZZ_WRAP    := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+
+# (without coverage instrumentation: its hash of the input is no code to explore)
+$(FUZZ_DIR)/fuzz_alloc.o: tests/fuzz/fuzz_alloc.c tests/fuzz/fuzz_alloc.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $$(pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_OBJ) \
-		$(BLIS_LIB)/libblis.a $$(pkg-config --libs $(PKGS)) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/fuzz_alloc.o $(wildcard tests/fuzz/*.h) $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $$(pkg-config --cflags $(PKGS)) -o $@ $< $(FUZZ_DIR)/fuzz_alloc.o \
+		$(FUZZ_OBJ) $(BLIS_LIB)/libblis.a $$(pkg-config --libs $(PKGS)) -lm $(FUZZ_WRAP)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -38,7 +48,7 @@ fuzz: fuzz-build fuzz-seeds
 	@failed=; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/artifacts; \
 		echo "fuzz $$t: $(FUZZ_TIME) s"; \
-		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=262144 -timeout=10 \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=$$(sh tests/fuzz/max_len.sh $$t) -timeout=10 \
 			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$(test -f tests/fuzz/$$t.dict && echo -dict=tests/fuzz/$$t.dict) \
 			$(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t > $(FUZZ_DIR)/$$t.log 2>&1; \
 		if [ $$? -eq 0 ]; then grep -E '^Done [0-9]+ runs' $(FUZZ_DIR)/$$t.log; \

@@ -47,7 +47,7 @@ MANPAGES  := $(wildcard man/*.1)
 # make from printing their removal after the test summary)
 .SECONDARY: $(CMD_SRC:%.c=$(B)/%.o) $(TEST_SRC:%.c=$(B)/%.o)
 
-.PHONY: all check check-asan test deps install uninstall clean fuzz bench bench-streaming demo
+.PHONY: all check check-asan valgrind test deps install uninstall clean fuzz bench bench-streaming demo
 all: $(PROGS)
 
 # Every build first makes sure the Debian packages are there (once: a stamp).
@@ -86,6 +86,10 @@ check test: all $(TESTS)
 
 check-asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
+
+# memcheck on one small tf-stft | tf-unet | tf-istft run (tests/valgrind.sh)
+valgrind: all
+	@sh tests/valgrind.sh $(BIN)
 
 deps:
 	sh tools/deps.sh

@@ -5,11 +5,11 @@
  * totals, and the chunks through the inverse STFT with the length the
  * stream claims, as tf-istft does.
  *
- * Today those checks live in cmd/tf-unet.c and cmd/tf-istft.c (where they
- * die()), so spec_header() and spec_chunk() below restate them; when
- * lib/specstream.c gathers them into the library, these two functions
- * become calls to it. n_fft is capped at SPEC_MAX_NFFT (the programs allow
- * STFT_MAX_NFFT) so that an input costs the time of its bytes. */
+ * With lib/specstream.h (the module that gathers those checks for every
+ * program) this target reads through it; without it, the checks of
+ * cmd/tf-unet.c and cmd/tf-istft.c (where they die()) are restated below.
+ * The inverse STFT runs only for n_fft up to FUZZ_MAX_NFFT (the programs
+ * allow STFT_MAX_NFFT), so that an input costs the time of its bytes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +18,50 @@
 #include "stft.h"
 #include "stream.h"
 
-#define SPEC_MAX_NFFT 1024
+#define FUZZ_MAX_NFFT 1024
+
+static int emit(void *ctx, const float *audio, size_t n)
+{
+	volatile float *acc = ctx;
+	if (n)
+		*acc += audio[0];
+	return 0;
+}
+
+/* tf-istft's last check before the inverse's end: a length the frames can hold */
+static int length_fits(int64_t samples, int64_t frames, int hop, int n_fft)
+{
+	return samples >= -1 && samples <= (frames + 1) * hop + n_fft;
+}
+
+#if __has_include("specstream.h")
+#include "specstream.h"
+
+static void consume(int fd)
+{
+	static volatile float acc;
+	struct spec_reader *r = spec_reader_open(fd, NULL, SPEC_SPECTROGRAM | SPEC_STEMS | SPEC_MASKS);
+	const struct spec_header *h;
+	struct istft *is = NULL;
+	struct spec_chunk c;
+	int got;
+	if (!r)
+		return;
+	h = spec_reader_header(r);
+	/* tf-istft inverts the first stem of stems, or a spectrogram */
+	if (h->kind != SPEC_MASKS && h->n_fft <= FUZZ_MAX_NFFT && !(is = istft_new(h->n_fft, h->hop, h->channels, h->samples)))
+		goto out;
+	while ((got = spec_read_chunk(r, &c)) == 1)
+		if (is && istft_push(is, c.data, c.n, emit, (void *)&acc))
+			goto out;
+	if (got == 0 && is && length_fits(spec_reader_samples(r), spec_reader_frames(r), h->hop, h->n_fft))
+		istft_finish(is, spec_reader_samples(r), emit, (void *)&acc);
+out:
+	istft_free(is);
+	spec_reader_close(r);
+}
+#else
+#define SPEC_MAX_NFFT FUZZ_MAX_NFFT
 #define SPEC_MAX_STEMS 16
 
 struct spec {
@@ -29,7 +72,7 @@ struct spec {
 };
 
 /* The header: 0, or -1 where tf-unet / tf-istft would stop. */
-static int spec_header(struct spec *s, const struct frame *h)
+static int restated_header(struct spec *s, const struct frame *h)
 {
 	char window[32] = "hann", name[64];
 	int center = 1;
@@ -63,7 +106,7 @@ static int spec_header(struct spec *s, const struct frame *h)
 }
 
 /* A tensor frame: its frame count, or -1 where the consumers would stop. */
-static int64_t spec_chunk(struct spec *s, const struct frame *f, struct tensor *t)
+static int64_t restated_chunk(struct spec *s, const struct frame *f, struct tensor *t)
 {
 	int ndim = s->nstems ? 4 : 3;
 	const int64_t *shape;
@@ -79,26 +122,15 @@ static int64_t spec_chunk(struct spec *s, const struct frame *f, struct tensor *
 	return shape[2];
 }
 
-static int emit(void *ctx, const float *audio, size_t n)
-{
-	volatile float *acc = ctx;
-	if (n)
-		*acc += audio[0];
-	return 0;
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void consume(int fd)
 {
 	static volatile float acc;
-	int fd = fuzz_fd(data, size), got;
-	if (fd < 0)
-		return 0;
-	fuzz_alloc_begin(data, size, FUZZ_ALLOC_LIMIT);
+	int got;
 	struct stream_reader *r = stream_reader_open(fd, 0);
 	struct frame *f = frame_new();
 	struct istft *is = NULL;
 	struct spec s;
-	if (!r || !f || stream_read_header(r, f, NULL) || spec_header(&s, f))
+	if (!r || !f || stream_read_header(r, f, NULL) || restated_header(&s, f))
 		goto out;
 	if (strcmp(s.kind, "masks") && !(is = istft_new((int)s.n_fft, (int)s.hop, (int)s.channels, s.samples)))
 		goto out;
@@ -107,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int64_t n;
 		if (!frame_is_tensor(f))
 			continue;
-		if ((n = spec_chunk(&s, f, &t)) < 0)
+		if ((n = restated_chunk(&s, f, &t)) < 0)
 			goto out;
 		/* the first stem, as tf-istft -s does */
 		if (is && n > 0 && istft_push(is, t.data, (int)n, emit, (void *)&acc))
@@ -119,8 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the end frame, as tf-istft checks it */
 	int64_t samples = s.samples, end_frames = s.frames;
 	if (frame_get_int(f, "samples", &samples) < 0 || frame_get_int(f, "frames", &end_frames) < 0 ||
-	    end_frames != s.frames || (s.samples >= 0 && samples != s.samples) || samples < -1 ||
-	    samples > (s.frames + 1) * s.hop + s.n_fft)
+	    end_frames != s.frames || (s.samples >= 0 && samples != s.samples) ||
+	    !length_fits(samples, s.frames, (int)s.hop, (int)s.n_fft))
 		goto out;
 	if (is)
 		istft_finish(is, samples, emit, (void *)&acc);
@@ -128,6 +160,16 @@ out:
 	istft_free(is);
 	frame_free(f);
 	stream_reader_close(r);
+}
+#endif
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int fd = fuzz_fd(data, size);
+	if (fd < 0)
+		return 0;
+	fuzz_alloc_begin(data, size, FUZZ_ALLOC_LIMIT);
+	consume(fd);
 	fuzz_alloc_end();
 	return 0;
 }

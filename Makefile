@@ -28,17 +28,17 @@ LDLIBS    += $(BLIS_LIB)/libblis.a $$(pkg-config --libs $(PKGS)) -fopenmp -pthre
 SANITIZE  ?=
 ifneq ($(SANITIZE),)
 B         := build/san
-BIN       := build/san/bin
+PROGDIR   := build/san/bin
 CFLAGS    += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
 B         := build
-BIN       := bin
+PROGDIR   := bin
 endif
 
 LIB_SRC   := $(sort $(wildcard lib/*.c lib/*/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 CMD_SRC   := $(sort $(wildcard cmd/tf-*.c))
-PROGS     := $(CMD_SRC:cmd/%.c=$(BIN)/%)
+PROGS     := $(CMD_SRC:cmd/%.c=$(PROGDIR)/%)
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TESTS     := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 MANPAGES  := $(wildcard man/*.1)
@@ -64,8 +64,8 @@ $(B)/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN)/%: $(B)/cmd/%.o $(B)/libtfswa.a
-	@mkdir -p $(BIN)
+$(PROGDIR)/%: $(B)/cmd/%.o $(B)/libtfswa.a
+	@mkdir -p $(PROGDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # fluidsynth: only tf-corpus links it. Its one user, lib/corpus/synth/render.c,
@@ -73,8 +73,8 @@ $(BIN)/%: $(B)/cmd/%.o $(B)/libtfswa.a
 # needs fluidsynth.
 CORPUS_SYNTH := $(B)/lib/corpus/synth/render.o
 $(CORPUS_SYNTH): CFLAGS += $$(pkg-config --cflags fluidsynth)
-$(BIN)/tf-corpus: $(B)/cmd/tf-corpus.o $(CORPUS_SYNTH) $(B)/libtfswa.a
-	@mkdir -p $(BIN)
+$(PROGDIR)/tf-corpus: $(B)/cmd/tf-corpus.o $(CORPUS_SYNTH) $(B)/libtfswa.a
+	@mkdir -p $(PROGDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $$(pkg-config --libs fluidsynth glib-2.0)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libtfswa.a
@@ -82,14 +82,14 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libtfswa.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 check test: all $(TESTS)
-	@BIN=$(BIN) SANITIZE=$(SANITIZE) sh tests/run.sh $(TESTS)
+	@PROGDIR=$(PROGDIR) SANITIZE=$(SANITIZE) sh tests/run.sh $(TESTS)
 
 check-asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
 
 # memcheck on one small tf-stft | tf-unet | tf-istft run (tests/valgrind.sh)
 valgrind: all
-	@sh tests/valgrind.sh $(BIN)
+	@sh tests/valgrind.sh $(PROGDIR)
 
 deps:
 	sh tools/deps.sh
@@ -101,7 +101,7 @@ install: all
 	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)
 
 uninstall:
-	rm -f $(PROGS:$(BIN)/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
+	rm -f $(PROGS:$(PROGDIR)/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
 
 clean:
 	rm -rf build bin

@@ -115,9 +115,9 @@ int main(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'v': verbose++; break;
 		case 'q': verbose = -1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': print_version(); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); free(calib); return 0;
+		case 'V': print_version(); free(calib); return 0;
+		default: usage(stderr); free(calib); return 2;
 		}
 	}
 	if (!type)

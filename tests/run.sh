@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs every C unit test given as an argument, a short fuzz run of every fuzz
 # target, then the bats suites, and prints one closing line
-# "N passed, N failed" covering them all. BIN: where the programs are
+# "N passed, N failed" covering them all. PROGDIR: where the programs are
 # (default bin); with SANITIZE set (make check SANITIZE=...) the fuzz run
 # is left out: the fuzz build has its own sanitizers and is not what is
 # being checked.
@@ -33,6 +33,6 @@ for t in "$@"; do
 	tap "$t" "./$t"
 done
 [ -z "${SANITIZE:-}" ] && tap "fuzz smoke" sh tests/fuzz/smoke.sh
-tap bats env PATH="$PWD/${BIN:-bin}:$PATH" bats --tap tests/bats
+tap bats env PATH="$PWD/${PROGDIR:-bin}:$PATH" bats --tap tests/bats
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -170,6 +170,9 @@ int main(void)
 	   "mask_apply multiplies mask s*C+c with channel c of the mixture");
 
 	free(spec), free(in), free(direct), free(stems);
+	struct collect *runs[] = {&whole, &longseg, &a, &b, &cc};
+	for (int i = 0; i < 5; i++)
+		free(runs[i]->masks), free(runs[i]->mix);
 	unet_free(u);
 	model_free(&m);
 	return test_done();

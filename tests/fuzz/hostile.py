@@ -50,6 +50,12 @@ for target, seed in (("model", "model/dims1.bin"), ("train_state", "train_state/
         continue
     fr = frames(os.path.join(out, seed))
     head, body = fr[0], fr[1:-1]
+    # the largest architecture the validation allows: parameters of many GB
+    # (model_init's failed allocation then freed m->specs twice; fixed on
+    # the safety branch, which refuses such a header before allocating)
+    big = dict(head, dims=[4096] * 4, depths=[64, 64, 64, 64], num_heads=1, mlp_ratio=4.0)
+    put(target, "huge-dims", stream([big, END]))
+    put(target, "huge-dims-tensor", stream([big, body[0], END]))
     # a deep network of a reasonable width: many tensors
     put(target, "deep", stream([dict(head, depths=[64, 64, 64, 64]), END]))
     # tensors whose shapes claim far more than their bytes

@@ -25,12 +25,25 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp
              -Ilib -isystem $(BLIS_INC) -DTF_VERSION='"$(VERSION)"'
 LDLIBS    += $(BLIS_LIB)/libblis.a $$(pkg-config --libs $(PKGS)) -fopenmp -pthread -lm
 
+# make check SANITIZE=address,undefined (or make check-asan): everything built
+# with those sanitizers (gcc) into build/san/, programs in build/san/bin/,
+# and the unit and bats tests run on them; every sanitizer report is fatal.
+SANITIZE  ?=
+ifneq ($(SANITIZE),)
+B         := build/san
+PROGDIR   := build/san/bin
+CFLAGS    += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+B         := build
+PROGDIR   := bin
+endif
+
 LIB_SRC   := $(sort $(wildcard lib/*.c lib/*/*.c))
-LIB_OBJ   := $(LIB_SRC:%.c=build/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 CMD_SRC   := $(sort $(wildcard cmd/tf-*.c))
-PROGS     := $(CMD_SRC:cmd/%.c=bin/%)
+PROGS     := $(CMD_SRC:cmd/%.c=$(PROGDIR)/%)
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
-TESTS     := $(TEST_SRC:tests/unit/%.c=build/tests/%)
+TESTS     := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 MANPAGES  := $(wildcard man/*.1)
 # what `make install` puts under share/: the shipped models and their
 # licences, the pipelines that work outside a checkout, the documents
@@ -40,9 +53,9 @@ DOCS      := README.md LICENSE $(wildcard formats/*.md)
 
 # the programs' and tests' objects are intermediate; keep them (and keep
 # make from printing their removal after the test summary)
-.SECONDARY: $(CMD_SRC:%.c=build/%.o) $(TEST_SRC:%.c=build/%.o)
+.SECONDARY: $(CMD_SRC:%.c=$(B)/%.o) $(TEST_SRC:%.c=$(B)/%.o)
 
-.PHONY: all check test deps install uninstall clean fuzz bench bench-streaming demo
+.PHONY: all check check-asan valgrind test deps install uninstall clean fuzz bench bench-streaming demo
 all: $(PROGS)
 
 # Every build first makes sure the Debian packages are there (once: a stamp).
@@ -51,39 +64,46 @@ build/.deps: tools/deps.sh
 	@mkdir -p build && touch $@
 
 # -MMD: each object also depends on the headers it includes (build/**/*.d).
-build/%.o: %.c | build/.deps
+$(B)/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
-build/libtfswa.a: $(LIB_OBJ)
+$(B)/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-bin/%: build/cmd/%.o build/libtfswa.a
-	@mkdir -p bin
+$(PROGDIR)/%: $(B)/cmd/%.o $(B)/libtfswa.a
+	@mkdir -p $(PROGDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # fluidsynth: only tf-corpus links it. Its one user, lib/corpus/synth/render.c,
 # is deeper than LIB_SRC looks, so that neither libtfswa.a nor the fuzz build
 # needs fluidsynth.
-CORPUS_SYNTH := build/lib/corpus/synth/render.o
+CORPUS_SYNTH := $(B)/lib/corpus/synth/render.o
 $(CORPUS_SYNTH): CFLAGS += $$(pkg-config --cflags fluidsynth)
-bin/tf-corpus: build/cmd/tf-corpus.o $(CORPUS_SYNTH) build/libtfswa.a
-	@mkdir -p bin
+$(PROGDIR)/tf-corpus: $(B)/cmd/tf-corpus.o $(CORPUS_SYNTH) $(B)/libtfswa.a
+	@mkdir -p $(PROGDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $$(pkg-config --libs fluidsynth glib-2.0)
 
 # libpng: only tf-view links it (it writes the pictures).
-build/cmd/tf-view.o: CFLAGS += $$(pkg-config --cflags libpng)
-bin/tf-view: build/cmd/tf-view.o build/libtfswa.a
-	@mkdir -p bin
+$(B)/cmd/tf-view.o: CFLAGS += $$(pkg-config --cflags libpng)
+$(PROGDIR)/tf-view: $(B)/cmd/tf-view.o $(B)/libtfswa.a
+	@mkdir -p $(PROGDIR)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $$(pkg-config --libs libpng)
 
-build/tests/%: build/tests/unit/%.o build/libtfswa.a
-	@mkdir -p build/tests
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libtfswa.a
+	@mkdir -p $(B)/tests
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 check test: all $(TESTS)
-	@sh tests/run.sh $(TESTS)
+	@PROGDIR=$(PROGDIR) SANITIZE=$(SANITIZE) sh tests/run.sh $(TESTS)
+
+check-asan:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
+
+# memcheck on one small tf-stft | tf-unet | tf-istft run (tests/valgrind.sh)
+valgrind: all
+	@sh tests/valgrind.sh $(PROGDIR)
 
 deps:
 	sh tools/deps.sh
@@ -100,7 +120,7 @@ install: all
 	install -m 644 $(wildcard formats/*.md) $(DESTDIR)$(DOCDIR)/formats
 
 uninstall:
-	rm -f $(PROGS:bin/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
+	rm -f $(PROGS:$(PROGDIR)/%=$(DESTDIR)$(BINDIR)/%) $(MANPAGES:man/%=$(DESTDIR)$(MANDIR)/%)
 	rm -f $(MODELS:models/%=$(DESTDIR)$(MODELDIR)/%) $(PIPELINES:pipelines/%=$(DESTDIR)$(DATADIR)/pipelines/%)
 	rm -f $(DOCS:%=$(DESTDIR)$(DOCDIR)/%)
 	-rmdir $(DESTDIR)$(MODELDIR) $(DESTDIR)$(DATADIR)/pipelines $(DESTDIR)$(DATADIR) \
@@ -109,7 +129,7 @@ uninstall:
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=build/%.d) $(TEST_SRC:%.c=build/%.d) $(CORPUS_SYNTH:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_SRC:%.c=$(B)/%.d) $(TEST_SRC:%.c=$(B)/%.d) $(CORPUS_SYNTH:.o=.d)
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 -include pipelines/demo.mk

@@ -116,9 +116,9 @@ int main(int argc, char **argv)
 		case 'o': out_path = optarg; break;
 		case 'v': verbose++; break;
 		case 'q': verbose = -1; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
-		default: usage(stderr); return 2;
+		case 'h': free(calib); help_exit(usage);
+		case 'V': free(calib); version_exit();
+		default: usage(stderr); free(calib); return 2;
 		}
 	}
 	if (!type)

@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config libsndfile1-dev libfftw3-dev libblis-openmp-dev
 libmsgpack-dev libsoxr-dev bats bats-assert bats-support sox clang
 libclang-rt-14-dev python3-numpy python3-msgpack python3-torch parallel python3-onnx
-fluidsynth libfluidsynth-dev fluid-soundfont-gm gnuplot-nox libpng-dev file
+fluidsynth libfluidsynth-dev fluid-soundfont-gm gnuplot-nox libpng-dev file valgrind
 musescore-general-soundfont-small opl3-soundfont timgm6mb-soundfont"
 # node and npm run ONNX Runtime for the ONNX tests (tools/ort.sh); any install of them will do
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

@@ -97,7 +97,10 @@ static int make_line(struct plan *p, struct rng *r, const struct melody_style *m
 			for (int i = m.n - 2; i < m.n; i++)
 				if (i > 0)
 					m.delta[i] = rng_int(r, -2, 2);
-		int s = scale_step_near(p, ms->center) + m.start, phrase_bars = bp->length - bp->index >= 2 ? 2 : 1;
+		/* two bars, unless the section or the plan ends first (the last
+		 * section planned may be cut short: its length says more) */
+		int s = scale_step_near(p, ms->center) + m.start,
+		    phrase_bars = bp->length - bp->index >= 2 && b + 1 < p->nbars ? 2 : 1;
 		for (int i = 0; i < m.n; i++) {
 			int bar = b + m.step[i] / p->steps, st = m.step[i] % p->steps;
 			if (bar >= b + phrase_bars)

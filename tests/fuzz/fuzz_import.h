@@ -5,6 +5,7 @@
 #define TF_FUZZ_IMPORT_H
 #include <stdlib.h>
 
+#include "fuzz_common.h"
 #include "import/import.h"
 
 static void fuzz_map(const struct import_set *w)

@@ -8,8 +8,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct model m;
 	if (fd < 0)
 		return 0;
+	fuzz_alloc_begin(data, size, FUZZ_ALLOC_LIMIT);
 	if (model_read(&m, fd) == 0)
 		model_free(&m);
-	close(fd);
+	fuzz_alloc_end();
 	return 0;
 }

@@ -10,6 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd = fuzz_fd(data, size);
 	if (fd < 0)
 		return 0;
+	fuzz_alloc_begin(data, size, FUZZ_ALLOC_LIMIT);
 	struct stream_reader *r = stream_reader_open(fd, 1 << 20);
 	struct frame *f = frame_new();
 	if (r && f) {
@@ -34,6 +35,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	frame_free(f);
 	stream_reader_close(r);
-	close(fd);
+	fuzz_alloc_end();
 	return 0;
 }

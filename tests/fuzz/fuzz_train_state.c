@@ -9,8 +9,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct train_state st;
 	if (fd < 0)
 		return 0;
+	fuzz_alloc_begin(data, size, FUZZ_ALLOC_LIMIT);
 	if (train_state_read(&st, fd) == 0)
 		train_state_free(&st);
-	close(fd);
+	fuzz_alloc_end();
 	return 0;
 }

@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 out=${1:-build/fuzz/seeds}
 I=tests/data/import
-for t in stream model pth safetensors config train_state; do
+for t in stream specstream audio model pth safetensors config train_state; do
 	rm -rf "$out/$t"
 	mkdir -p "$out/$t"
 done
@@ -30,7 +30,6 @@ if [ -x bin/tf-export ]; then
 	bin/tf-export --from pth "$I/small.pth" --config "$I/small.json" --sample-rate 8000 --n-fft 30 --hop 8 \
 		--segment 16 --overlap 4 -o "$out/model/small.bin"
 	head -c 4000 "$out/model/small.bin" > "$out/model/small-cut.bin"
-	[ -x bin/tf-quant ] && bin/tf-quant -q -t q8 -o "$out/model/small-q8.bin" "$out/model/small.bin"
 	cp "$out/model/small.bin" "$out/stream/model.bin"
 	G=tests/data/golden/tiny-ragged
 	bin/tf-export --from pth $G/model.pth --config $G/config.json --sample-rate 8000 --n-fft 30 --hop 8 \
@@ -39,12 +38,24 @@ if [ -x bin/tf-export ]; then
 		sox -n -r 8000 -c 1 -b 16 "$tmp/in.wav" synth 0.03 sine 440 2>/dev/null
 		bin/tf-stft -q -m "$tmp/ragged.bin" --chunk 3 "$tmp/in.wav" > "$out/stream/spectrogram.stream"
 		[ -x bin/tf-quant ] && bin/tf-quant -q -t q8s --calibrate "$out/stream/spectrogram.stream" \
-			-o "$out/model/ragged-q8s.bin" "$tmp/ragged.bin"
+			-o "$tmp/ragged-q8s.bin" "$tmp/ragged.bin"
 		[ -x bin/tf-unet ] && bin/tf-unet -q -m "$tmp/ragged.bin" \
 			"$out/stream/spectrogram.stream" > "$out/stream/stems.stream"
+		[ -x bin/tf-unet ] && bin/tf-unet -q --masks -m "$tmp/ragged.bin" \
+			"$out/stream/spectrogram.stream" > "$out/specstream/masks.stream"
+		cp "$out/stream/spectrogram.stream" "$out/stream/stems.stream" "$out/specstream/" 2>/dev/null
 	fi
 fi
-# a training state: one step of a tiny network on a generated dataset
+# audio in the formats libsndfile reads, small (the length matters little)
+if command -v sox >/dev/null; then
+	for f in wav:-b16 flac:-b16 aiff:-b16 au:-b8 wav:-b24 wav:-efloat; do
+		ext=${f%%:*}
+		sox -n -r 8000 -c 2 ${f#*:} "$out/audio/tone${f#*:}.$ext" synth 0.01 sine 440 2>/dev/null
+	done
+fi
+# a training state: one step of a tiny network on a generated dataset; and
+# a model as small as the architecture allows (dims 1), with its q8 and q8s
+# versions: small inputs keep the model target fast
 if [ -x bin/tf-train ] && [ -x /usr/bin/python3 ]; then
 	ttmp=$(mktemp -d)
 	trap 'rm -rf "${tmp:-}" "$ttmp"' EXIT
@@ -54,5 +65,17 @@ if [ -x bin/tf-train ] && [ -x /usr/bin/python3 ]; then
 		bin/tf-train -q -j 1 --init "$ttmp/c.json" --steps 1 --batch 1 --segment-seconds 0.1 --valid 0 \
 			--state "$out/train_state/tiny.state" "$ttmp/data"
 	[ -f "$out/train_state/tiny.state" ] && head -c 3000 "$out/train_state/tiny.state" > "$out/train_state/cut.state"
+	printf '{"depths":[1,1,1,0],"dims":[1,1,1,1],"num_heads":1,"window_size":2,"shift_size":1,"mlp_ratio":1,"n_fft":16,"hop":8}' \
+		> "$ttmp/c1.json" &&
+		bin/tf-train -q -j 1 --init "$ttmp/c1.json" --steps 1 --batch 1 --segment-seconds 0.1 --valid 0 \
+			-o "$out/model/dims1.bin" "$ttmp/data"
+	if [ -f "$out/model/dims1.bin" ] && [ -x bin/tf-quant ] && [ -x bin/tf-stft ] && command -v sox >/dev/null; then
+		bin/tf-quant -q -t q8 -o "$out/model/dims1-q8.bin" "$out/model/dims1.bin"
+		sox -n -r 4000 -c 2 -b 16 "$ttmp/in2.wav" synth 0.05 sine 440 2>/dev/null
+		bin/tf-stft -q -m "$out/model/dims1.bin" "$ttmp/in2.wav" > "$ttmp/in2.stream" &&
+			bin/tf-quant -q -t q8s --calibrate "$ttmp/in2.stream" -o "$out/model/dims1-q8s.bin" "$out/model/dims1.bin"
+	fi
 fi
+# the hostile ones, made from the valid ones above (tests/fuzz/hostile.py)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 tests/fuzz/hostile.py "$out"
 exit 0

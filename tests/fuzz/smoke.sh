@@ -8,7 +8,7 @@
 # clang every target is skipped.
 cd "$(dirname "$0")/../.." || exit 2
 T=${FUZZ_SMOKE_TIME:-3}
-targets="stream model pth safetensors config train_state"
+targets="stream specstream audio model pth safetensors config train_state"
 set -- $targets
 for r in tests/fuzz/regressions/*-*; do
 	[ -e "$r" ] && set -- "$@" "regression $(basename "$r")"
@@ -38,7 +38,7 @@ for t in $targets; do
 	work=$(mktemp -d)
 	dict=
 	[ -f tests/fuzz/$t.dict ] && dict=-dict=tests/fuzz/$t.dict
-	build/fuzz/fuzz_$t -max_total_time="$T" -max_len=262144 -timeout=10 -rss_limit_mb=2048 -seed=$n \
+	build/fuzz/fuzz_$t -max_total_time="$T" -max_len=$(sh tests/fuzz/max_len.sh $t) -timeout=10 -rss_limit_mb=2048 -seed=$n \
 		-artifact_prefix=build/fuzz/artifacts/$t- $dict "$work" build/fuzz/seeds/$t >"$log" 2>&1
 	rc=$?
 	rm -rf "$work"

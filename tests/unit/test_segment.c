@@ -191,6 +191,9 @@ int main(void)
 	}
 
 	free(spec), free(in), free(direct), free(stems);
+	struct collect *runs[] = {&whole, &longseg, &a, &b, &cc};
+	for (int i = 0; i < 5; i++)
+		free(runs[i]->masks), free(runs[i]->mix);
 	unet_free(u);
 	model_free(&m);
 	return test_done();

@@ -6,6 +6,7 @@
 # make fuzz       longer libFuzzer runs (clang)
 # make bench      speed and memory against the PyTorch reference
 # make corpus     generate the training corpus (pipelines/corpus.mk)
+# make sweep      continue the architecture sweep from bench/sweep/runs; make plot draws it
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local

@@ -654,15 +654,18 @@ int model_read(struct model *m, int fd)
 	return read_model(m, fd, 1, NULL);
 }
 
-int model_check(struct model *m, const char *path, int *described)
+/* A model file by path: read (store: the tensors kept) or only checked,
+ * with the checkpoint hint and the path on an error. */
+static int open_model(struct model *m, const char *path, int store, int *described)
 {
-	int fd = file_open_read(path), rc;
-	*described = 0;
+	int fd = file_open_read(path), rc, said = 0;
 	memset(m, 0, sizeof *m);
 	if (fd < 0)
 		return -1;
-	rc = read_model(m, fd, 0, described);
-	if (rc && !*described)
+	rc = read_model(m, fd, store, &said);
+	if (described)
+		*described = said;
+	if (rc && !said)
 		checkpoint_hint(fd, path);
 	if (fd > 0)
 		close(fd);
@@ -671,19 +674,14 @@ int model_check(struct model *m, const char *path, int *described)
 	return rc;
 }
 
+int model_check(struct model *m, const char *path, int *described)
+{
+	return open_model(m, path, 0, described);
+}
+
 int model_load(struct model *m, const char *path)
 {
-	int fd = file_open_read(path), rc;
-	if (fd < 0)
-		return -1;
-	rc = model_read(m, fd);
-	if (rc)
-		checkpoint_hint(fd, path);
-	if (fd > 0)
-		close(fd);
-	if (rc && path && strcmp(path, "-"))
-		return tf_adderr("%s: ", path);
-	return rc;
+	return open_model(m, path, 1, NULL);
 }
 
 int model_read_config(struct unet_config *cfg, const char *path)

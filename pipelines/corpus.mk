@@ -38,3 +38,23 @@ corpus: bin/tf-corpus
 	bin/tf-corpus -o '$(UNSEEN)' --seed $(UNSEEN_SEED) --train 0 --test $(CORPUS_TEST) \
 		--seconds $(CORPUS_SECONDS) -j $(CORPUS_JOBS) --soundfont '$(HELDOUT_SOUNDFONT)' --singers held-out -v
 	@du -sh '$(CORPUS)' '$(UNSEEN)'
+
+# make sweep: the architecture sweep (bench/arch_sweep.sh) goes on from its
+# committed state in bench/sweep/runs, on the corpus above, until each
+# candidate has had SWEEP_CPU CPU seconds; make plot draws every run's
+# learning curves into build/plots/ (gnuplot).
+SWEEP_DIR  ?= bench/sweep/runs
+SWEEP_CPU  ?= 3600
+SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
+
+.PHONY: sweep plot
+sweep: bin/tf-train
+	@test -d '$(CORPUS)/train' || { echo 'sweep: $(CORPUS)/train not found: make corpus first' >&2; exit 1; }
+	bench/arch_sweep.sh '$(CORPUS)' '$(SWEEP_DIR)' $(SWEEP_CPU) $(SWEEP_CAND)
+
+plot:
+	@mkdir -p build/plots
+	@for f in $(SWEEP_DIR)/*.csv; do \
+		n=$$(basename "$$f" .csv); \
+		gnuplot -e "csv='$$f'; png='build/plots/$$n.png'; title='$$n'" pipelines/plot.gp && echo "build/plots/$$n.png"; \
+	done

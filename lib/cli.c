@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,34 @@ int verbose;
 /* die()'s exit status: 2 while the command line is being checked */
 static int die_status = 1;
 
-void args_begin(void) { die_status = 2; }
+/* A library that aborts (an assertion in BLIS, FFTW, libsndfile...) would
+ * otherwise end the program with the library's own words or none: one line
+ * names the program first. Async-signal-safe: write(2) and raise. The temp
+ * files of atomic outputs are removed by lib/fileio's handlers as for other
+ * fatal signals. */
+static void say(const char *s)
+{
+	ssize_t r = write(2, s, strlen(s));
+	(void)r; /* nothing more can be done about a failed write here */
+}
+
+static void on_abort(int sig)
+{
+	say(progname ? progname : "tfswa");
+	say(": aborted inside a library (a bug: please report it with the input)\n");
+	atomic_remove_temps();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void args_begin(void)
+{
+	die_status = 2;
+	struct sigaction old, sa = {.sa_handler = on_abort, .sa_flags = SA_RESETHAND};
+	sigemptyset(&sa.sa_mask);
+	if (!sigaction(SIGABRT, NULL, &old) && old.sa_handler == SIG_DFL)
+		sigaction(SIGABRT, &sa, NULL);
+}
 void args_end(void) { die_status = 1; }
 
 static void vmsg(const char *fmt, va_list ap)

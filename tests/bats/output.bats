@@ -232,3 +232,12 @@ os.execvp(sys.argv[1], sys.argv[1:])' "$@" &
 		killed "$sig" tf-stft -o "$D/sig2/s.stream" "$D/fifo"
 	done
 }
+
+@test "SIGABRT (a library that aborts): one line naming the program, no temp files left" {
+	export FEED="$D/stems.stream" OUTDIR="$D/abrt"
+	killed ABRT tf-istft -o "$D/abrt/a/%s.wav" "$D/fifo" 2> "$D/abrt.err"
+	cat "$D/abrt.err"
+	# (bash adds its own "Aborted" job line: the program's are those that name it)
+	[ "$(grep -c '^tf-' "$D/abrt.err")" -eq 1 ]
+	grep -q '^tf-istft: aborted inside a library' "$D/abrt.err"
+}

@@ -30,9 +30,34 @@ struct source {
 struct audio_reader {
 	SNDFILE *sf;
 	int fd, channels;
+	int mpeg; /* MP3: its decoder (libmpg123) writes to stderr itself */
 	struct source *src;
 	char name[256];
 };
+
+/* libmpg123, under libsndfile, prints its own notes and errors ("Note:
+ * Illegal Audio-MPEG-Header ...") on stderr as it decodes a damaged MP3,
+ * and there is no setting to stop it: while libsndfile opens a file and
+ * while it decodes MP3, stderr goes to /dev/null, so that the program's own
+ * one-line message is all a user sees. (Reading is single-threaded; nothing
+ * of ours is written to stderr in between.) */
+static int stderr_mute(void)
+{
+	int saved = dup(2), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (saved >= 0 && null >= 0)
+		dup2(null, 2);
+	if (null >= 0)
+		close(null);
+	return saved;
+}
+
+static void stderr_restore(int saved)
+{
+	if (saved < 0)
+		return;
+	dup2(saved, 2);
+	close(saved);
+}
 
 static sf_count_t source_filelen(void *user)
 {
@@ -177,7 +202,7 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 		free(r);
 		return NULL;
 	}
-	int seekable = is_seekable(r->fd);
+	int seekable = is_seekable(r->fd), muted = stderr_mute();
 	if (!seekable && pipe_holds_flac(r->fd)) {
 		SF_VIRTUAL_IO io = {source_filelen, source_seek, source_read, source_write, source_tell};
 		if ((r->src = calloc(1, sizeof *r->src))) {
@@ -187,6 +212,8 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 	} else {
 		r->sf = sf_open_fd(r->fd, SFM_READ, &si, 0);
 	}
+	stderr_restore(muted);
+	r->mpeg = r->sf && (si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG;
 	if (!r->sf) {
 		/* libsndfile cannot rewind a pipe, which some formats need; and it
 		 * reads no MP3 (before 1.1), AAC or the like */
@@ -228,7 +255,9 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 
 int64_t audio_read(struct audio_reader *r, float *buf, size_t nframes)
 {
+	int muted = r->mpeg ? stderr_mute() : -1;
 	sf_count_t n = sf_readf_float(r->sf, buf, (sf_count_t)nframes);
+	stderr_restore(muted);
 	if (n < 0 || (n == 0 && sf_error(r->sf)))
 		return tf_seterr("%s: %s", r->name, sf_strerror(r->sf));
 	return (int64_t)n;

@@ -334,3 +334,24 @@ sys.stdout.buffer.write(msgpack.packb(h) + msgpack.packb({'end': True}))" > "$D/
 	run script -qec "tf-stft $D/mono.wav" /dev/null
 	[[ "$output" == *"will not write a binary stream to a terminal"* ]]
 }
+
+@test "a damaged MP3: one line naming tf-stft, none of the decoder's own notes" {
+	cd "$BATS_TEST_TMPDIR"
+	sox -n -r 44100 -c 2 a.wav synth 3 sine 440
+	$PY "$BATS_TEST_DIRNAME/../tools/wav2mp3.py" a.wav a.mp3
+	$PY -c "
+import random
+b = bytearray(open('a.mp3', 'rb').read())
+random.seed(3)
+for i in range(200):
+    b[random.randrange(2000, len(b))] = random.randrange(256)
+open('bad.mp3', 'wb').write(b)"
+	run sh -c 'tf-stft bad.mp3 2>err >/dev/null'
+	[ "$status" -eq 1 ]
+	cat err
+	[ "$(wc -l < err)" -eq 1 ]
+	grep -q '^tf-stft: ' err
+	# the undamaged file still reads, and as many samples as before
+	tf-stft a.mp3 > a.stream
+	[ -s a.stream ]
+}

@@ -271,8 +271,14 @@ static void describe_sources(struct bench *b)
 		struct source *s = &b->src[b->nsrc++];
 		s->path = o->models[i];
 		s->label = model_name(s->path);
-		if (model_read_config(&s->cfg, s->path))
+		/* the whole file checked (nothing stored) before the peak probe,
+		 * so that a bad model is refused first, and at once */
+		struct model check;
+		int described;
+		if (model_check(&check, s->path, &described))
 			die_lib("");
+		s->cfg = check.cfg;
+		model_free(&check);
 		resolve_shape(s->path, &s->cfg, o->shape, s->shape);
 		s->params = unet_param_count(&s->cfg);
 		unet_stage_flops(&s->cfg, (int)s->shape[2], (int)s->shape[3], s->stage_gflop);

@@ -398,9 +398,20 @@ void model_free(struct model *m)
 
 const struct param_spec *model_spec(const struct model *m, const char *name)
 {
-	for (int i = 0; i < m->nspecs; i++)
-		if (!strcmp(m->specs[i].name, name))
+	int hint = 0;
+	return model_spec_near(m, name, &hint);
+}
+
+const struct param_spec *model_spec_near(const struct model *m, const char *name, int *hint)
+{
+	int n = m->nspecs, start = *hint >= 0 && *hint < n ? *hint : 0;
+	for (int k = 0; k < n; k++) {
+		int i = (start + k) % n;
+		if (!strcmp(m->specs[i].name, name)) {
+			*hint = i + 1;
 			return &m->specs[i];
+		}
+	}
 	return NULL;
 }
 

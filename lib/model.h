@@ -128,6 +128,10 @@ void model_free(struct model *m);
 /* The tensor with this state_dict key, or NULL. */
 float *model_param(const struct model *m, const char *name);
 const struct param_spec *model_spec(const struct model *m, const char *name);
+/* The same, searching from *hint on (and round), and leaving *hint after
+ * the one found: tensors read in the table's order are found at once, so a
+ * file of n tensors costs n look-ups, not n^2 / 2 (start *hint at 0). */
+const struct param_spec *model_spec_near(const struct model *m, const char *name, int *hint);
 
 /* Reads a model file from fd: header, every tensor checked by name, dtype and
  * shape ("got [..], expected [..]"), end frame. -1 with message on error. */

@@ -249,6 +249,7 @@ int train_state_read(struct train_state *st, int fd)
 	if (train_state_alloc(st) || !(seen = tf_calloc((size_t)nspecs * 3, 1)))
 		goto out;
 	float *bufs[3] = {st->m.params, st->mom1, st->mom2};
+	int hint = 0; /* the tables come in the model's order: see model_spec_near */
 	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
 		struct tensor t;
 		char gs[160], ws[160];
@@ -264,7 +265,7 @@ int train_state_read(struct train_state *st, int fd)
 		for (k = 0; k < 3; k++)
 			if (!strncmp(t.name, prefixes[k], strlen(prefixes[k])))
 				break;
-		const struct param_spec *s = k < 3 ? model_spec(&st->m, t.name + strlen(prefixes[k])) : NULL;
+		const struct param_spec *s = k < 3 ? model_spec_near(&st->m, t.name + strlen(prefixes[k]), &hint) : NULL;
 		if (!s || (k && !s->trainable)) {
 			tf_seterr("unexpected tensor %.100s", t.name);
 			goto out;

@@ -16,7 +16,7 @@ FUZZ_TARGETS := stream specstream audio model pth safetensors config train_state
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -std=c11 -D_GNU_SOURCE -fopenmp -pthread -Ilib -isystem $(BLIS_INC) -Wno-pass-failed \
-                -DTF_VERSION='"$(VERSION)"' '-Dtarget_clones(...)='
+                -DTF_VERSION='"$(VERSION)"' '-Dtarget_clones(...)=' -DTF_FUZZING
 # clang 14 emits no symbol for a target_clones function called only from other
 # files (the link fails), so the fuzz build compiles the kernels unversioned.
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)

@@ -478,19 +478,34 @@ int resampler_finish(struct resampler *rs, audio_emit_fn emit, void *ctx)
 
 /* ---- writing ---- */
 
+/* The output types by name (-t) and by file extension (-o). */
+static const struct {
+	int type;
+	const char *names[3], *exts[3];
+} audio_types[] = {
+	{AUDIO_WAV, {"wav", "wave"}, {".wav", ".wave"}},
+	{AUDIO_FLAC, {"flac"}, {".flac"}},
+	{AUDIO_MP3, {"mp3"}, {".mp3"}},
+	{AUDIO_VORBIS, {"ogg", "vorbis"}, {".ogg", ".oga"}},
+	{AUDIO_OPUS, {"opus"}, {".opus"}},
+};
+
+/* The type one of whose names (exts: extensions) is s; -1 when none. */
+static int audio_type_lookup(const char *s, int exts)
+{
+	for (size_t i = 0; i < sizeof audio_types / sizeof *audio_types; i++)
+		for (int k = 0; k < 3; k++) {
+			const char *n = exts ? audio_types[i].exts[k] : audio_types[i].names[k];
+			if (n && !strcasecmp(s, n))
+				return audio_types[i].type;
+		}
+	return -1;
+}
+
 int audio_type_from_name(const char *name)
 {
-	if (!strcasecmp(name, "wav") || !strcasecmp(name, "wave"))
-		return AUDIO_WAV;
-	if (!strcasecmp(name, "flac"))
-		return AUDIO_FLAC;
-	if (!strcasecmp(name, "mp3"))
-		return AUDIO_MP3;
-	if (!strcasecmp(name, "ogg") || !strcasecmp(name, "vorbis"))
-		return AUDIO_VORBIS;
-	if (!strcasecmp(name, "opus"))
-		return AUDIO_OPUS;
-	return tf_seterr("unknown audio type '%s' (wav, flac, mp3, ogg or opus)", name);
+	int type = audio_type_lookup(name, 0);
+	return type >= 0 ? type : tf_seterr("unknown audio type '%s' (wav, flac, mp3, ogg or opus)", name);
 }
 
 int audio_encoding_from_name(const char *name)
@@ -509,17 +524,7 @@ int audio_type_from_path(const char *path, int fallback)
 	const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
 	if (!dot || (slash && dot < slash) || dot == (slash ? slash + 1 : path))
 		return fallback;
-	if (!strcasecmp(dot, ".wav") || !strcasecmp(dot, ".wave"))
-		return AUDIO_WAV;
-	if (!strcasecmp(dot, ".flac"))
-		return AUDIO_FLAC;
-	if (!strcasecmp(dot, ".mp3"))
-		return AUDIO_MP3;
-	if (!strcasecmp(dot, ".ogg") || !strcasecmp(dot, ".oga"))
-		return AUDIO_VORBIS;
-	if (!strcasecmp(dot, ".opus"))
-		return AUDIO_OPUS;
-	return -1;
+	return audio_type_lookup(dot, 1);
 }
 
 int audio_type_is_lossy(int type)

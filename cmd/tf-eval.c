@@ -411,15 +411,15 @@ static void evaluate(const struct track *t, const struct options *o, struct resu
 		die("%s: a window of %g s and a hop of %g s at %d Hz is out of range", t->name, o->window, o->hop,
 		    res->rate);
 	res->window = (int)w, res->hop = (int)h;
-	int silent_ref = 0;
+	int silent_ref = 0, silent[MAX_STEMS]; /* silent[i]: reference i is all zero */
 	for (int i = 0; i < t->nstems; i++) {
 		struct score *s = &res->scores[i];
 		size_t n = (size_t)res->frames * res->channels;
 		snprintf(s->name, sizeof s->name, "%s", t->stems[i].name);
 		s->gsdr = global_sdr(ref[i].x, est[i].x, n);
 		s->sisdr = si_sdr(ref[i].x, est[i].x, n);
-		silent_ref += all_zero(ref[i].x, n);
-		if (all_zero(ref[i].x, n) && verbose >= 0)
+		silent_ref += silent[i] = all_zero(ref[i].x, n);
+		if (silent[i] && verbose >= 0)
 			warn("%s: the %s reference is silent (all zero): its scores, and every BSS Eval window of the "
 			     "track, are undefined (NaN; museval's convention)", t->name, s->name);
 		if (all_zero(est[i].x, n) && verbose >= 0)
@@ -451,7 +451,7 @@ static void evaluate(const struct track *t, const struct options *o, struct resu
 			     "about %.1e): SIR, ISR and SAR can differ by tenths of a dB between correct implementations",
 			     t->name, bs.cond_all);
 		for (int k = 0; k < n && verbose >= 0; k++)
-			if (bs.cond[k] > BSS_ILL_CONDITIONED && !all_zero(r[k], (size_t)res->frames * res->channels))
+			if (bs.cond[k] > BSS_ILL_CONDITIONED && !silent[idx[k]])
 				warn("%s: %s: its reference's channels are nearly collinear (nearly mono? Gram matrix "
 				     "condition number about %.1e): its ISR can differ by tenths of a dB between correct "
 				     "implementations", t->name, t->stems[idx[k]].name, bs.cond[k]);

@@ -87,7 +87,8 @@ int frame_get_int(const struct frame *f, const char *key, int64_t *out)
 	const struct value *v = frame_get(f, key);
 	if (!v)
 		return 1;
-	if (v->kind == VAL_FLOAT && v->f == (double)(int64_t)v->f) {
+	/* in range before the cast: converting a double outside int64's range is undefined */
+	if (v->kind == VAL_FLOAT && v->f >= -0x1p63 && v->f < 0x1p63 && v->f == (double)(int64_t)v->f) {
 		*out = (int64_t)v->f; /* 44100.0 written by a float-happy tool */
 		return 0;
 	}

@@ -17,8 +17,8 @@ DOCDIR    ?= $(PREFIX)/share/doc/tfswa
 MODELDIR  ?= $(DATADIR)/models
 
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-BLIS_INC  ?= /usr/include/$(MULTIARCH)/blis-openmp
-BLIS_LIB  ?= /usr/lib/$(MULTIARCH)/blis-openmp
+BLIS_INC  ?= /usr/include/$(MULTIARCH)/blis-serial
+BLIS_LIB  ?= /usr/lib/$(MULTIARCH)/blis-serial
 PKGS      := sndfile fftw3f fftw3 msgpack soxr
 
 CFLAGS    ?= -O2 -g

@@ -367,6 +367,7 @@ static void fill_random(float *x, size_t n)
 struct bench_model {
 	struct model m;
 	struct unet *u;
+	struct unet_plan *plan; /* for the thread count being measured */
 	float *in, *out;
 	double *times; /* [runs], then [UNET_STAGES][runs] */
 	int B, H, W;
@@ -393,14 +394,28 @@ static void model_open(const struct bench *b, int si, struct bench_model *bm)
 static void model_close(struct bench_model *bm)
 {
 	free(bm->in), free(bm->out), free(bm->times);
+	unet_plan_free(bm->plan);
 	unet_free(bm->u);
 	model_free(&bm->m);
 }
 
-static void model_warmup(const struct bench *b, int si, struct bench_model *bm)
+/* The workspace of a forward pass on this many threads (planning is not
+ * timed: a program plans once per run). */
+static void model_plan(const struct bench *b, int si, struct bench_model *bm, int threads)
 {
-	if (unet_forward(bm->u, bm->in, bm->B, bm->H, bm->W, bm->out, NULL, NULL))
+	unet_plan_free(bm->plan);
+	if (!(bm->plan = unet_plan_new(bm->u, bm->H, bm->W, threads)))
 		die_lib(b->src[si].label);
+}
+
+/* The B items of the input, NCHW as the other runtimes take it. */
+static void model_forward(struct bench_model *bm, unet_tap_fn tap, void *ctx)
+{
+	const struct unet_config *c = &bm->m.cfg;
+	size_t n = (size_t)bm->H * bm->W;
+	for (int i = 0; i < bm->B; i++)
+		unet_run_nchw(bm->plan, bm->in + (size_t)i * c->in_channels * n, bm->out + (size_t)i * c->out_channels * n,
+			      i, tap, ctx);
 }
 
 /* Timed run i of model si at thread count ti; its process CPU time is
@@ -414,8 +429,7 @@ static void model_run(struct bench *b, int si, struct bench_model *bm, int ti, i
 	if (o->profile)
 		unet_set_profile(bm->u, r->work);
 	double cpu0 = process_cpu(), t0 = k.last = tf_clock();
-	if (unet_forward(bm->u, bm->in, bm->B, bm->H, bm->W, bm->out, o->profile ? stage_tap : NULL, &k))
-		die_lib(b->src[si].label);
+	model_forward(bm, o->profile ? stage_tap : NULL, &k);
 	double t1 = tf_clock();
 	r->cpu += process_cpu() - cpu0;
 	unet_set_profile(bm->u, NULL);
@@ -454,8 +468,9 @@ static void measure_model(struct bench *b, int si)
 		omp_set_num_threads(o->threads[ti]);
 		info("%s: %d threads, %d warm-up and %d timed runs", b->src[si].label, o->threads[ti], o->warmup,
 		     o->runs);
+		model_plan(b, si, &bm, o->threads[ti]);
 		for (int i = 0; i < o->warmup; i++)
-			model_warmup(b, si, &bm);
+			model_forward(&bm, NULL, NULL);
 		for (int i = 0; i < o->runs; i++)
 			model_run(b, si, &bm, ti, i);
 		model_summarise(b, si, &bm, ti);
@@ -479,9 +494,11 @@ static void measure_models_interleaved(struct bench *b)
 		omp_set_num_threads(o->threads[ti]);
 		info("%d models in turn: %d threads, %d warm-up and %d timed runs each", n, o->threads[ti], o->warmup,
 		     o->runs);
+		for (int si = 0; si < n; si++)
+			model_plan(b, si, &bm[si], o->threads[ti]);
 		for (int i = 0; i < o->warmup; i++)
 			for (int si = 0; si < n; si++)
-				model_warmup(b, si, &bm[si]);
+				model_forward(&bm[si], NULL, NULL);
 		for (int i = 0; i < o->runs; i++)
 			for (int si = 0; si < n; si++)
 				model_run(b, si, &bm[si], ti, i);
@@ -960,7 +977,6 @@ int main(int argc, char **argv)
 	static struct bench b;
 	progname = "tf-bench";
 	args_begin();
-	tf_alloc_keep_freed();
 	if (argc == 3 && !strcmp(argv[1], "--run-command"))
 		return run_command_helper(argv[2]);
 	parse_options(argc, argv, &b.o);

@@ -106,7 +106,6 @@ int main(int argc, char **argv)
 	int opt, ncalib = 0;
 	progname = "tf-quant";
 	args_begin();
-	tf_alloc_keep_freed();
 	if (!(calib = calloc((size_t)argc, sizeof *calib)))
 		die("out of memory");
 	while ((opt = getopt_long(argc, argv, "t:o:c:vqhV", opts, NULL)) != -1) {

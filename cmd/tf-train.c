@@ -456,7 +456,7 @@ static void validate(const struct model *m, const struct dataset *v, int n, doub
 		for (int ch = 0; ch < C; ch++)
 			if (spec_stft(sp, mix + (size_t)ch * (size_t)L, L, X + (size_t)ch * plane * 2))
 				die_lib(v->tracks[t].name);
-		struct segmenter *seg = segmenter_new(u, F, c->segment, c->overlap);
+		struct segmenter *seg = segmenter_new(u, F, c->segment, c->overlap, 0);
 		if (!seg || segmenter_push(seg, X, T, collect_chunk, &k) || segmenter_finish(seg, collect_chunk, &k))
 			die_lib("validation");
 		segmenter_free(seg);
@@ -614,7 +614,6 @@ int main(int argc, char **argv)
 	struct train_state st;
 	unsigned json_set = 0;
 	progname = "tf-train";
-	tf_alloc_keep_freed();
 	args_begin();
 	parse_args(argc, argv, &a);
 	args_end();

@@ -97,7 +97,6 @@ int main(int argc, char **argv)
 	int norm = MASK_SUM1;
 	progname = "tf-unet";
 	args_begin();
-	tf_alloc_keep_freed();
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm': model_path = optarg; break;
@@ -178,7 +177,7 @@ int main(int argc, char **argv)
 	struct atomic_file af;
 	FILE *fp = output_open(out_path, &af, "a binary stream");
 	struct spec_writer *w = spec_writer_open(fp, &out, spec_reader_meta(r));
-	struct segmenter *seg = segmenter_new(u, in->bins, segment, overlap);
+	struct segmenter *seg = segmenter_new(u, in->bins, segment, overlap, threads);
 	if (!w || !seg)
 		die_lib("");
 	struct progress bar;

@@ -131,7 +131,7 @@ static int run_stream(const struct unet *u, const struct unet_config *c, const c
 	struct segmenter *seg = NULL;
 	struct spec_chunk chunk;
 	if (!r || spec_fits(spec_reader_header(r), c) ||
-	    !(seg = segmenter_new(u, spec_reader_header(r)->bins, c->segment, c->overlap)))
+	    !(seg = segmenter_new(u, spec_reader_header(r)->bins, c->segment, c->overlap, 0)))
 		goto out;
 	while ((got = spec_read_chunk(r, &chunk)) > 0)
 		if (segmenter_push(seg, chunk.data, chunk.n, discard, frames))

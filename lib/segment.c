@@ -1,4 +1,5 @@
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 struct segmenter {
 	const struct unet *u;
 	int C, F, O, L, overlap, step;
+	int W;             /* the width the plan is for */
 	int64_t base;      /* absolute index of held frame 0 */
 	int64_t have;      /* frames received in all */
 	int64_t next;      /* start of the next segment to run */
@@ -19,7 +21,8 @@ struct segmenter {
 	float *mix;        /* [cap][C][F][2] */
 	float *acc;        /* [cap][O][F] weighted mask sums */
 	float *wsum;       /* [cap] */
-	float *in, *out;   /* network input [2C][F][L] and output [O][F][L] */
+	int threads;
+	struct unet_plan *plan; /* for the width of the last run (normally L) */
 	float *emit_m, *emit_x; /* emission buffers in stream layout */
 	int emit_cap;
 };
@@ -49,7 +52,7 @@ static int reserve(struct segmenter *s, int frames)
 	return 0;
 }
 
-struct segmenter *segmenter_new(const struct unet *u, int bins, int segment, int overlap)
+struct segmenter *segmenter_new(const struct unet *u, int bins, int segment, int overlap, int threads)
 {
 	const struct unet_config *c = unet_config(u);
 	struct segmenter *s = calloc(1, sizeof *s);
@@ -61,6 +64,7 @@ struct segmenter *segmenter_new(const struct unet *u, int bins, int segment, int
 				 segment, overlap, UNET_MIN_SIZE), NULL;
 	}
 	s->u = u;
+	s->threads = threads > 0 ? threads : omp_get_max_threads();
 	s->C = c->channels;
 	s->F = bins;
 	s->O = c->out_channels;
@@ -76,7 +80,8 @@ void segmenter_free(struct segmenter *s)
 {
 	if (!s)
 		return;
-	free(s->mix), free(s->acc), free(s->wsum), free(s->in), free(s->out);
+	free(s->mix), free(s->acc), free(s->wsum);
+	unet_plan_free(s->plan);
 	free(s->emit_m), free(s->emit_x);
 	free(s);
 }
@@ -111,32 +116,38 @@ static float fade(const struct segmenter *s, int i, int n, int fade_in, int fade
 static int run(struct segmenter *s, int64_t start, int n, int width, int fade_in, int fade_out)
 {
 	const struct unet_config *c = unet_config(s->u);
-	int F = s->F, C = s->C, W = width;
-	size_t plane = (size_t)F * W;
+	int F = s->F, C = s->C, O = s->O, W = width;
 	float scale = strcmp(c->normalization, "scale") ? 1.0f : (float)c->input_scale;
-	free(s->in), free(s->out);
-	s->in = tf_calloc((size_t)2 * C * plane, sizeof(float));
-	s->out = tf_alloc((size_t)s->O * plane, sizeof(float));
-	if (!s->in || !s->out)
-		return -1;
-	int off = (int)(start - s->base);
-	for (int t = 0; t < n; t++) {
-		const float *m = s->mix + (size_t)(off + t) * C * F * 2;
-		for (int ch = 0; ch < C; ch++)
-			for (int f = 0; f < F; f++) {
-				/* model input: all real parts, then all imaginary parts */
-				s->in[((size_t)ch * F + f) * W + t] = m[((size_t)ch * F + f) * 2] * scale;
-				s->in[((size_t)(C + ch) * F + f) * W + t] = m[((size_t)ch * F + f) * 2 + 1] * scale;
-			}
+	if (!s->plan || W != s->W) {
+		/* planned once for the segment length; again only for a short
+		 * input's one run of its own length */
+		unet_plan_free(s->plan);
+		if (!(s->plan = unet_plan_new(s->u, F, W, s->threads)))
+			return -1;
+		s->W = W;
 	}
-	if (unet_forward(s->u, s->in, 1, F, W, s->out, NULL, NULL))
-		return -1;
+	/* the network's input, channel-last [F][W][2C]: the real parts of the
+	 * channels, then the imaginary parts; zero past the held frames */
+	float *in = unet_plan_input(s->plan);
+	int off = (int)(start - s->base);
+	for (int f = 0; f < F; f++) {
+		float *x = in + (size_t)f * W * 2 * C;
+		for (int t = 0; t < n; t++) {
+			const float *m = s->mix + ((size_t)(off + t) * C * F + f) * 2;
+			for (int ch = 0; ch < C; ch++) {
+				x[(size_t)t * 2 * C + ch] = m[(size_t)ch * F * 2] * scale;
+				x[(size_t)t * 2 * C + C + ch] = m[(size_t)ch * F * 2 + 1] * scale;
+			}
+		}
+		memset(x + (size_t)n * 2 * C, 0, (size_t)(W - n) * 2 * C * sizeof *x);
+	}
+	const float *y = unet_run(s->plan, NULL, NULL); /* [F][W][O] */
 	for (int t = 0; t < n; t++) {
 		float w = fade(s, t, W, fade_in, fade_out);
-		float *a = s->acc + (size_t)(off + t) * s->O * F;
-		for (int o = 0; o < s->O; o++)
+		float *a = s->acc + (size_t)(off + t) * O * F;
+		for (int o = 0; o < O; o++)
 			for (int f = 0; f < F; f++)
-				a[(size_t)o * F + f] += w * s->out[((size_t)o * F + f) * W + t];
+				a[(size_t)o * F + f] += w * y[((size_t)f * W + t) * O + o];
 		s->wsum[off + t] += w;
 	}
 	s->runs++;

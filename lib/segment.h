@@ -16,8 +16,10 @@ typedef int (*segment_emit_fn)(void *ctx, const float *masks, const float *mix, 
 struct segmenter;
 
 /* segment = 0: the whole input is one segment, unpadded (memory grows with
- * the input). Otherwise segment >= UNET_MIN_SIZE and 0 <= overlap <= segment/2. */
-struct segmenter *segmenter_new(const struct unet *u, int bins, int segment, int overlap);
+ * the input). Otherwise segment >= UNET_MIN_SIZE and 0 <= overlap <= segment/2.
+ * The network runs on `threads` threads (0: OpenMP's default), on a plan
+ * (unet_plan_new) made at the first run and kept for the others. */
+struct segmenter *segmenter_new(const struct unet *u, int bins, int segment, int overlap, int threads);
 void segmenter_free(struct segmenter *s);
 /* spec: complex [channels][bins][n], interleaved re/im. */
 int segmenter_push(struct segmenter *s, const float *spec, int n, segment_emit_fn emit, void *ctx);

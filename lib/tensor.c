@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,15 +133,6 @@ void *tf_alloc_aligned(size_t n, size_t size)
 	if (!(p = aligned_alloc(64, bytes ? bytes : 64)))
 		return tf_seterr("out of memory allocating %zu bytes", bytes), NULL;
 	return p;
-}
-
-void tf_alloc_keep_freed(void)
-{
-	/* glibc: blocks below 1 GiB come from the heap rather than from
-	 * mmap (whose blocks are unmapped when freed), and the heap's free
-	 * top is not given back until it exceeds 2 GiB */
-	mallopt(M_MMAP_THRESHOLD, 1 << 30);
-	mallopt(M_TRIM_THRESHOLD, (int)(((unsigned)1 << 31) - 1));
 }
 
 float f16_to_f32(uint16_t h)

@@ -50,15 +50,6 @@ void *tf_calloc(size_t n, size_t size);
 /* 64-byte aligned (for SIMD); free with free(). */
 void *tf_alloc_aligned(size_t n, size_t size);
 
-/* For programs that run the network: asks the C library to keep freed
- * memory for reuse rather than hand it back to the system. The passes
- * allocate and free the same buffers of megabytes for every layer and
- * segment; handed back, they return as fresh pages, one page fault and a
- * zeroing each (a default 1025x259 q8 forward took 314,000 faults and 8 %
- * of its CPU time in the kernel; 96,000 with this). Costs a few percent
- * more peak memory. Call before the first allocation. */
-void tf_alloc_keep_freed(void);
-
 /* Half-precision conversions (IEEE binary16 and bfloat16), round to nearest even. */
 float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);

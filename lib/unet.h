@@ -4,6 +4,8 @@
  * channel-last activations, stage by stage as lib/arch.h lists them. */
 #ifndef TF_UNET_H
 #define TF_UNET_H
+#include <stddef.h>
+
 #include "model.h"
 
 struct unet; /* opaque: prepared weights */
@@ -38,9 +40,35 @@ void unet_set_profile(struct unet *u, double cpu[UNET_WORKS]);
  * item b. */
 typedef void (*unet_tap_fn)(void *ctx, const char *name, int b, const float *x, int H, int W, int C);
 
-/* Forward pass: in [B][in_channels][H][W] (the reference's NCHW layout),
- * out [B][out_channels][H][W] sigmoid masks. H, W >= UNET_MIN_SIZE.
- * Uses the OpenMP threads in force. -1 with message (out of memory). */
+/* A workspace for forward passes of u at H x W (H, W >= UNET_MIN_SIZE) on
+ * `threads` threads: the maps, the skips and every thread's scratch,
+ * sized here and allocated at once, so that a pass allocates nothing and
+ * cannot fail. u must outlive it. NULL + message (out of memory, or a size
+ * too large to plan). */
+struct unet_plan;
+struct unet_plan *unet_plan_new(const struct unet *u, int H, int W, int threads);
+void unet_plan_free(struct unet_plan *p);
+/* Bytes the plan holds. */
+size_t unet_plan_bytes(const struct unet_plan *p);
+/* Where the next pass's input goes: [H][W][in_channels], channel-last
+ * (doc/architecture.md, "Tensor layouts"). */
+float *unet_plan_input(struct unet_plan *p);
+/* A forward pass on the plan's input: returns the sigmoid masks
+ * [H][W][out_channels], channel-last, inside the plan (valid until the
+ * next pass, which overwrites them and the input). Taps, if any, see every
+ * stage with b = 0. Passes on one plan run one at a time. */
+const float *unet_run(struct unet_plan *p, unet_tap_fn tap, void *tap_ctx);
+
+/* unet_run on one item in the reference's NCHW layout: in
+ * [in_channels][H][W], out [out_channels][H][W]; taps are told batch
+ * item b. Returns out. */
+const float *unet_run_nchw(struct unet_plan *p, const float *in, float *out, int b, unet_tap_fn tap,
+			   void *tap_ctx);
+
+/* A forward pass in the reference's NCHW layout, for parity tests and
+ * benchmarks: in [B][in_channels][H][W], out [B][out_channels][H][W]
+ * sigmoid masks, on the OpenMP threads in force (a plan made and freed per
+ * call). -1 with message (out of memory, input too small). */
 int unet_forward(const struct unet *u, const float *in, int B, int H, int W, float *out,
 		 unet_tap_fn tap, void *tap_ctx);
 

@@ -2,7 +2,7 @@
 # Installs the Debian packages tfswa needs to build and test. Idempotent: does
 # nothing when everything is already there.
 set -e
-PKGS="build-essential pkg-config libsndfile1-dev libfftw3-dev libblis-openmp-dev
+PKGS="build-essential pkg-config libsndfile1-dev libfftw3-dev libblis-serial-dev
 libmsgpack-dev libsoxr-dev bats bats-assert bats-support sox clang
 libclang-rt-14-dev python3-numpy python3-msgpack python3-torch parallel python3-onnx
 fluidsynth libfluidsynth-dev fluid-soundfont-gm gnuplot-nox libpng-dev file valgrind

@@ -11,6 +11,15 @@ void gemm_init(void);
 /* "BLIS 0.9.0 skx (avx512)" : what gemm_* run on this machine. */
 const char *gemm_describe(void);
 
+/* BLIS keeps pools of packing buffers and small blocks that grow to the
+ * number of threads inside it at once, and to the largest block asked for.
+ * This has `threads` threads multiply blocks of BLIS's largest sizes at the
+ * same moment (after a barrier), so that the pools are grown before a
+ * planned forward pass, which then allocates nothing. Once per process for
+ * each larger thread count (a few tens of ms); allocates (and frees) its
+ * own operands; -1 out of memory. */
+int gemm_prime(int threads);
+
 /* C[M][N] = A[M][K] . B[N][K]^T + beta * C   (B is a weight matrix, out x in)
  * lda, ldb, ldc are row strides. Single-threaded; callers parallelise. */
 void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,

@@ -48,7 +48,7 @@ static int collect(void *ctx, const float *masks, const float *mix, int64_t firs
 static int separate(const struct unet *u, const float *spec, int T, int C, int O, int segment, int overlap,
 		    int chunk, struct collect *out)
 {
-	struct segmenter *s = segmenter_new(u, F, segment, overlap);
+	struct segmenter *s = segmenter_new(u, F, segment, overlap, 0);
 	float *piece = malloc((size_t)C * F * chunk * 2 * sizeof *piece);
 	*out = (struct collect){calloc((size_t)O * F * T, 4), calloc((size_t)C * F * T * 2, 4), T, O, C, 0, 1};
 	int rc = s ? 0 : -1;
@@ -149,7 +149,7 @@ int main(void)
 	for (int i = 0; i < 4; i++)
 		for (int j = 0; j < (int)(sizeof lengths / sizeof *lengths); j++) {
 			int L = cuts[i][0], ov = cuts[i][1], n = lengths[j];
-			struct segmenter *sg = segmenter_new(u, F, L, ov);
+			struct segmenter *sg = segmenter_new(u, F, L, ov, 0);
 			struct collect out = {calloc((size_t)O * F * n, 4), calloc((size_t)C * F * n * 2, 4), n, O, C, 0, 1};
 			rc = !sg || segmenter_push(sg, spec, n, collect, &out) || segmenter_finish(sg, collect, &out);
 			if (rc || segmenter_runs(sg) != segment_count(n, L, ov) || out.next != n) {

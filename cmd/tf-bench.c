@@ -28,6 +28,7 @@
 #include "tensor.h"
 #include "timing.h"
 #include "unet.h"
+#include "threads.h"
 
 #define MAX_MODELS 16
 #define MAX_CMDS 8
@@ -981,6 +982,8 @@ int main(int argc, char **argv)
 		return run_command_helper(argv[2]);
 	parse_options(argc, argv, &b.o);
 	args_end();
+	for (int ti = 0; ti < b.o.nthreads; ti++)
+		b.o.threads[ti] = threads_choose(b.o.threads[ti]);
 	describe_sources(&b);
 
 	for (int ti = 0; ti < b.o.nthreads; ti++) {

@@ -18,6 +18,7 @@
 #include "error.h"
 #include "metrics/bsseval.h"
 #include "metrics/sdr.h"
+#include "threads.h"
 
 #define MAX_STEMS 32
 #define NAME_MAX_LEN 256
@@ -689,6 +690,7 @@ int main(int argc, char **argv)
 		die("unexpected argument \"%s\"; inputs are given with --ref/--est, --ref-dir/--est-dir or --musdb",
 		    argv[optind]);
 	args_end();
+	threads_choose(0);
 
 	/* what to compare with what */
 	struct track *tracks = NULL;

@@ -16,6 +16,7 @@
 #include "model.h"
 #include "quant.h"
 #include "tensor.h"
+#include "threads.h"
 
 static void usage(FILE *fp)
 {
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
 	if ((!in_path || !strcmp(in_path, "-")) && isatty(0))
 		die("no model: name a file, or pipe one in (see --help)");
 	args_end();
+	threads_choose(0);
 
 	struct model m;
 	if (model_load(&m, in_path))

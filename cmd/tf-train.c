@@ -32,6 +32,7 @@
 #include "train/state.h"
 #include "unet.h"
 #include "unet_train.h"
+#include "threads.h"
 
 /* Examples drawn to estimate the input scale of a new model. */
 #define SCALE_EXAMPLES 16
@@ -617,8 +618,7 @@ int main(int argc, char **argv)
 	args_begin();
 	parse_args(argc, argv, &a);
 	args_end();
-	if (a.threads)
-		omp_set_num_threads(a.threads);
+	a.threads = threads_choose(a.threads);
 
 	/* where the run starts */
 	memset(&st, 0, sizeof st);

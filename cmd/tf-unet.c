@@ -20,6 +20,7 @@
 #include "specstream.h"
 #include "tensor.h"
 #include "unet.h"
+#include "threads.h"
 
 static void usage(FILE *fp)
 {
@@ -155,8 +156,7 @@ int main(int argc, char **argv)
 		die_usage("--segment %d: at least %d frames, or 0 for the whole input", segment, UNET_MIN_SIZE);
 	if (2 * overlap > segment && segment)
 		die_usage("--overlap %d: at most half the segment (%d)", overlap, segment / 2);
-	if (threads)
-		omp_set_num_threads(threads);
+	threads = threads_choose(threads);
 	if (!(u = unet_prepare(&m)))
 		die_lib("preparing the model");
 

@@ -105,17 +105,29 @@ int gemm_prime(int threads)
 	cntx_t *cx = bli_gks_query_cntx();
 	size_t M = (size_t)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_MC, cx),
 	       K = (size_t)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, cx),
-	       N = (size_t)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NC, cx), each = M * K + N * K + M * N;
-	float *buf = calloc((size_t)threads * each, sizeof *buf);
+	       N = (size_t)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NC, cx), S = 16;
+	/* A and B shared (only read); per thread C, M x S and S x N: the
+	 * largest A block and the largest B panel in two products */
+	size_t shared = M * K + N * K, each = M * S + S * N;
+	/* BLIS aborts the process when its pools cannot grow: the room they
+	 * will take (an A block and a B panel per thread, and some) is tried
+	 * first, so that a lack of it is an error here instead */
+	void *room = malloc((size_t)threads * (M * K + K * N + 4096) * sizeof(float));
+	if (!room)
+		return -1;
+	free(room);
+	float *buf = calloc(shared + (size_t)threads * each, sizeof *buf);
 	if (!buf)
 		return -1;
 #pragma omp parallel num_threads(threads)
 	{
-		float *a = buf + (size_t)omp_get_thread_num() * each, *b = a + M * K, *c = b + N * K;
+		const float *a = buf, *b = buf + M * K;
+		float *c = buf + shared + (size_t)omp_get_thread_num() * each;
 #pragma omp barrier
-		gemm_nt((int)M, (int)N, (int)K, a, (int)K, b, (int)K, 0.0f, c, (int)N); /* packed */
+		gemm_nt((int)M, (int)S, (int)K, a, (int)K, b, (int)K, 0.0f, c, (int)S);
+		gemm_nt((int)S, (int)N, (int)K, a, (int)K, b, (int)K, 0.0f, c, (int)N);
 		for (int i = 0; i < 4; i++)
-			gemm_nt(16, 8, 8, a, 8, b, 8, 0.0f, c, 8);                         /* small */
+			gemm_nt(16, 8, 8, a, 8, b, 8, 0.0f, c, 8); /* small */
 	}
 	free(buf);
 	int was = atomic_load(&primed);

@@ -137,3 +137,17 @@ model_programs() {
 	exec 4>&-
 	[ -z "$(ls -A "$W")" ] || { echo "left behind: $(ls -A "$W")"; return 1; }
 }
+
+@test "more threads than the system will create: a warning naming the program, then the same stems" {
+	S="$BATS_TEST_DIRNAME/../tools/stream.py"
+	$PY "$S" spec 200 2 1024 256 > "$BATS_TEST_TMPDIR/in.spec"
+	tf-unet -q -m "$M" -j 1 < "$BATS_TEST_TMPDIR/in.spec" > "$BATS_TEST_TMPDIR/one.bin"
+	# each thread's stack is 8 MiB of address space: 300 of them do not fit
+	run bash -c "ulimit -v 900000 && OMP_NUM_THREADS=300 tf-unet -m '$M' < '$BATS_TEST_TMPDIR/in.spec' \
+		> '$BATS_TEST_TMPDIR/many.bin'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "tf-unet: cannot create 300 threads ("*"); running on "* ]]
+	[ "${#lines[@]}" -eq 1 ]
+	cmp "$BATS_TEST_TMPDIR/one.bin" "$BATS_TEST_TMPDIR/many.bin"
+}

@@ -377,6 +377,7 @@ struct bench_model {
 static void model_open(const struct bench *b, int si, struct bench_model *bm)
 {
 	const struct source *s = &b->src[si];
+	bm->plan = NULL;
 	bm->B = (int)s->shape[0], bm->H = (int)s->shape[2], bm->W = (int)s->shape[3];
 	if (model_load(&bm->m, s->path))
 		die_lib("");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "error.h"
 #include "kernels/qgemm.h"
 #include "test.h"
@@ -114,8 +115,8 @@ static void test_products(void)
 	   "%ld products (M, N, K with tails): int32 sums and float results of every path equal the "
 	   "reference bit for bit (%ld differ; runs: scalar %d, avx2 %d, vnni %d)",
 	   cases, bad, paths[0], paths[1], paths[2]);
-	ok(paths[QGEMM_AVX2] > 0 || !__builtin_cpu_supports("avx2"), "the AVX2 path ran where the CPU has it");
-	ok(paths[QGEMM_VNNI] > 0 || !__builtin_cpu_supports("avx512vnni"),
+	ok(paths[QGEMM_AVX2] > 0 || !cpu_features()->avx2, "the AVX2 path ran where the CPU has it");
+	ok(paths[QGEMM_VNNI] > 0 || !cpu_features()->avx512vnni,
 	   "the VNNI path ran where the CPU has it");
 }
 
@@ -220,7 +221,7 @@ int main(void)
 	/* the override: the path named by TF_QGEMM when this CPU has it */
 	setenv("TF_QGEMM", "avx2", 1);
 	const char *k = qgemm_kernel_name();
-	ok(!strcmp(k, __builtin_cpu_supports("avx2") ? "avx2" : "scalar"), "TF_QGEMM=avx2 chooses %s", k);
+	ok(!strcmp(k, cpu_features()->avx2 ? "avx2" : "scalar"), "TF_QGEMM=avx2 chooses %s", k);
 	test_products();
 	test_extremes();
 	test_quantize();

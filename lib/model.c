@@ -490,7 +490,7 @@ static uint64_t min_data_bytes(const struct model *m)
 		const struct param_spec *s = &m->specs[i];
 		n += s->numel;
 		if (q8 && model_q8_tensor(s, NULL))
-			n += 4 * (uint64_t)s->shape[model_out_axis(s)] + (q8s ? 4 : 0);
+			n += sizeof(float) * ((uint64_t)s->shape[model_out_axis(s)] + (q8s ? 1 : 0));
 	}
 	return n;
 }

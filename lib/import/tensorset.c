@@ -128,7 +128,7 @@ static float elem_f32(const unsigned char *p, enum dtype dt)
 	float f;
 	switch (dt) {
 	case DT_F32:
-		memcpy(&f, p, 4);
+		memcpy(&f, p, sizeof f);
 		return f;
 	case DT_F16:
 		return f16_to_f32((uint16_t)(p[0] | p[1] << 8));

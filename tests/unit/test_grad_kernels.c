@@ -99,9 +99,9 @@ static void test_norm_act(void)
 	size_t rows = 53;
 	int C = 24;
 	float *x = randv(rows * C, 3.0f), *dy = randv(rows * C, 1.0f), *w = randv(C, 1.0f);
-	float *dx1 = randv(rows * C, 1.0f), *dx2 = malloc(rows * C * 4);
+	float *dx1 = randv(rows * C, 1.0f), *dx2 = malloc(rows * C * sizeof(float));
 	float *dw1 = zeros(C), *db1 = zeros(C), *dw2 = zeros(C), *db2 = zeros(C);
-	memcpy(dx2, dx1, rows * C * 4);
+	memcpy(dx2, dx1, rows * C * sizeof(float));
 	layernorm_backward(dx1, dw1, db1, dy, x, w, rows, C);
 	layernorm_backward_ref(dx2, dw2, db2, dy, x, w, rows, C);
 	check_close("layernorm backward dx vs reference", dx1, dx2, rows * C, 1e-5);

@@ -238,7 +238,8 @@ static void run_case(const char *dir)
 	float *x = npy_load_f32(path, &in);
 	int B = (int)in.shape[0], H = (int)in.shape[2], W = (int)in.shape[3];
 	size_t n = (size_t)B * m.cfg.out_channels * H * W;
-	float *f32 = malloc(n * 4), *q8 = malloc(n * 4), *q8s = malloc(n * 4), *other = malloc(n * 4);
+	float *f32 = malloc(n * sizeof(float)), *q8 = malloc(n * sizeof(float)), *q8s = malloc(n * sizeof(float)),
+	      *other = malloc(n * sizeof(float));
 	fit_to_input(&m, H);
 	struct stages st = {0};
 	forward_tap(&m, x, B, H, W, f32, &st);

@@ -91,11 +91,11 @@ static void test_plan_and_file(void)
 		for (int i = 0; i < m.nspecs; i++) {
 			const struct param_spec *s = &m.specs[i];
 			if (dt[i] != DT_I8) {
-				differ += memcmp(back.params + s->offset, m.params + s->offset, s->numel * 4) != 0;
+				differ += memcmp(back.params + s->offset, m.params + s->offset, s->numel * sizeof(float)) != 0;
 				continue;
 			}
 			differ += memcmp(back.q8 + s->offset, m.q8 + s->offset, s->numel) != 0;
-			differ += memcmp(back.q8_scale[i], m.q8_scale[i], (size_t)s->shape[model_out_axis(s)] * 4) != 0;
+			differ += memcmp(back.q8_scale[i], m.q8_scale[i], (size_t)s->shape[model_out_axis(s)] * sizeof(float)) != 0;
 			size_t inner = 1, outs = (size_t)s->shape[model_out_axis(s)];
 			for (int d = model_out_axis(s) + 1; d < s->ndim; d++)
 				inner *= (size_t)s->shape[d];

@@ -257,7 +257,7 @@ static void test_clip_and_init(void)
 	memcpy(copy, m.params, m.nparams * sizeof(float));
 	rng_seed(&r2, 7);
 	train_init_params(&m, &r2);
-	ok(!memcmp(copy, m.params, m.nparams * 4), "the same seed gives the same initial parameters");
+	ok(!memcmp(copy, m.params, m.nparams * sizeof(float)), "the same seed gives the same initial parameters");
 	free(copy), free(g);
 	model_free(&m);
 }
@@ -330,7 +330,7 @@ static void test_dataset(void)
 	sf_seek(sf, 3950, SEEK_SET);
 	sf_readf_float(sf, ref, 50);
 	sf_close(sf);
-	int same = !memcmp(x, ref, 50 * 4) && !memcmp(x + 100, ref, 50 * 4), zeros = 1;
+	int same = !memcmp(x, ref, 50 * sizeof(float)) && !memcmp(x + 100, ref, 50 * sizeof(float)), zeros = 1;
 	for (int i = 50; i < 100; i++)
 		zeros &= x[i] == 0 && x[100 + i] == 0;
 	ok(same && zeros, "the samples as written, in both channels, then zeros");
@@ -359,7 +359,7 @@ static void test_dataset(void)
 	for (int k = 0; k < 5; k++) {
 		augment_draw(&d, &a, &r1, s1, m1, NULL);
 		augment_draw(&d, &a, &r2, s2, m2, NULL);
-		same_all &= !memcmp(s1, s2, 4 * 4000) && !memcmp(m1, m2, 4 * 2000);
+		same_all &= !memcmp(s1, s2, 4000 * sizeof(float)) && !memcmp(m1, m2, 2000 * sizeof(float));
 		for (int i = 0; i < 2000; i++)
 			sums &= m1[i] == s1[i] + s1[2000 + i];
 	}
@@ -367,7 +367,7 @@ static void test_dataset(void)
 	ok(sums, "the mixture is the sum of the augmented stems");
 	rng_seed(&r2, 43);
 	augment_draw(&d, &a, &r2, s2, m2, NULL);
-	ok(memcmp(s1, s2, 4 * 4000), "another seed draws other examples");
+	ok(memcmp(s1, s2, 4000 * sizeof(float)), "another seed draws other examples");
 	/* without augmentation an example is a slice of one track */
 	struct augment plain = {1000, 1, 1, 0, 0, -60};
 	rng_seed(&r1, 5);
@@ -377,8 +377,8 @@ static void test_dataset(void)
 	for (int t = 0; t < 2 && !found; t++) {
 		dataset_read(&d, t, 0, 0, d.tracks[t].frames, full);
 		for (int64_t off = 0; off + 1000 <= d.tracks[t].frames && !found; off++)
-			found = !memcmp(full + off, s1, 1000 * 4) &&
-				!memcmp(full + d.tracks[t].frames + off, s1 + 1000, 1000 * 4);
+			found = !memcmp(full + off, s1, 1000 * sizeof(float)) &&
+				!memcmp(full + d.tracks[t].frames + off, s1 + 1000, 1000 * sizeof(float));
 	}
 	ok(found, "without remix, gain and swap, an example's stem is a slice of a track");
 	dataset_free(&d);
@@ -493,10 +493,10 @@ static void test_state(void)
 		   !strcmp(back.dataset, "data/x") && back.m.nparams == st.m.nparams;
 	for (int i = 0; same && i < st.m.nspecs; i++) {
 		const struct param_spec *s = &st.m.specs[i];
-		same &= !memcmp(back.m.params + s->offset, st.m.params + s->offset, s->numel * 4);
+		same &= !memcmp(back.m.params + s->offset, st.m.params + s->offset, s->numel * sizeof(float));
 		if (s->trainable)
-			same &= !memcmp(back.mom1 + s->offset, st.mom1 + s->offset, s->numel * 4) &&
-				!memcmp(back.mom2 + s->offset, st.mom2 + s->offset, s->numel * 4);
+			same &= !memcmp(back.mom1 + s->offset, st.mom1 + s->offset, s->numel * sizeof(float)) &&
+				!memcmp(back.mom2 + s->offset, st.mom2 + s->offset, s->numel * sizeof(float));
 	}
 	ok(same, "every field, parameter and moment comes back bit for bit");
 	train_state_free(&back);

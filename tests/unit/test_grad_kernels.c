@@ -14,11 +14,9 @@
 #include "kernels/resize.h"
 #include "test.h"
 
-static unsigned long long rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) /* uniform in [-1, 1) */
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+	return (float)rng_uniform(fixed_rng()) * 2.0f - 1.0f;
 }
 
 static float *randv(size_t n, float scale)
@@ -71,7 +69,7 @@ static void test_attention(void)
 			 * reference forward, on a few entries of q, k and v */
 			double worst = 0;
 			for (int s = 0; s < 12; s++) {
-				size_t i = (size_t)(rng % (n * 3 * C));
+				size_t i = (size_t)rng_below(fixed_rng(), n * 3 * C);
 				float keep = qkv[i], eps = 1e-2f;
 				double lp = 0, lm = 0;
 				qkv[i] = keep + eps;

@@ -10,11 +10,9 @@
 #include "kernels/resize.h"
 #include "test.h"
 
-static unsigned long long rng = 88172645463325252ull;
 static float frand(void) /* uniform in [-1, 1) */
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+	return (float)rng_uniform(fixed_rng()) * 2.0f - 1.0f;
 }
 
 static float *randv(size_t n)
@@ -164,11 +162,10 @@ static void test_resize(void)
 	int Hi = 1024, Wi = 66, C = 3, Hr = 1025, Wr = 67;
 	float *x = malloc((size_t)Hi * Wi * C * sizeof(float)), *y1 = malloc((size_t)Hr * Wr * C * sizeof(float)),
 	      *y2 = malloc((size_t)Hr * Wr * C * sizeof(float));
-	unsigned long long r = 99;
-	for (size_t i = 0; i < (size_t)Hi * Wi * C; i++) {
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-		x[i] = (float)((r >> 40) * (1.0 / 16777216.0) - 0.5) * 1000.0f;
-	}
+	struct rng r;
+	rng_seed(&r, 99);
+	for (size_t i = 0; i < (size_t)Hi * Wi * C; i++)
+		x[i] = (float)(rng_uniform(&r) - 0.5) * 1000.0f;
 	resize_bilinear_rows(y1, x, Hi, Wi, C, Hr, Wr, 0, Hr);
 	resize_bilinear_ref(y2, x, Hi, Wi, C, Hr, Wr);
 	check_close("bilinear 1024x66 -> 1025x67 of values in [-500, 500] vs double reference", y1, y2,

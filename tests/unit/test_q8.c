@@ -296,14 +296,10 @@ static void run_case(const char *dir)
 
 	/* calibrated on another stream: random normal spectrogram values */
 	float *noise = malloc((size_t)B * m.cfg.in_channels * H * W * sizeof *noise);
-	uint64_t r = 12345;
-	for (size_t i = 0; i < (size_t)B * m.cfg.in_channels * H * W; i += 2) {
-		double u1, u2;
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17, u1 = (double)(r >> 11) / 9007199254740992.0 + 1e-300;
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17, u2 = (double)(r >> 11) / 9007199254740992.0;
-		noise[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
-		noise[i + 1] = (float)(sqrt(-2 * log(u1)) * sin(6.283185307179586 * u2));
-	}
+	struct rng r;
+	rng_seed(&r, 12345);
+	for (size_t i = 0; i < (size_t)B * m.cfg.in_channels * H * W; i++)
+		noise[i] = (float)rng_normal(&r);
 	write_stream(spath, &m.cfg, noise, B, H, W, m.cfg.n_fft);
 	strcpy(m.cfg.quantization, "none");
 	rc = calibrate(&m, paths, 1, cal);

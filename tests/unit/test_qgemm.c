@@ -15,12 +15,9 @@
 #include "kernels/qgemm.h"
 #include "test.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
 static uint32_t next(void)
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (uint32_t)(rng >> 32);
+	return (uint32_t)(rng_next(fixed_rng()) >> 32);
 }
 
 static float unit(void) /* [-1, 1) */

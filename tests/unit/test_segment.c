@@ -11,11 +11,9 @@
 
 #define F 16
 
-static unsigned long long rng = 0x9e3779b97f4a7c15ull;
 static float frand(void)
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+	return (float)rng_uniform(fixed_rng()) * 2.0f - 1.0f;
 }
 
 struct collect {

@@ -159,6 +159,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
 		if (opt >= O_INIT && opt < O_LAST)
 			a->given[opt] = 1;
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case O_INIT: a->init = optarg; break;
 		case 'm': a->model = optarg; break;
@@ -200,10 +202,6 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case O_LOGEVERY: a->log_every = parse_long(optarg, "--log-every", 1, (long)1 << 40); break;
 		case O_CSV: a->csv = optarg; break;
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
-		case 'q': verbose = -1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}

@@ -174,6 +174,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	int opt, json = 0, csv = 0;
 	*o = (struct options){.runs = 5, .warmup = 1, .track_seconds = 180};
 	while ((opt = getopt_long(argc, argv, "m:s:t:r:w:pvhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'm': add_model(o, optarg); break;
 		case 's': o->shape = optarg; break;
@@ -187,9 +189,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_INTERLEAVE: o->interleave = 1; break;
 		case O_JSON: json = 1; break;
 		case O_CSV: csv = 1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}

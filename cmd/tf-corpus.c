@@ -315,6 +315,8 @@ int main(int argc, char **argv)
 	 * workers are the parallelism anyway */
 	omp_set_num_threads(1);
 	while ((opt = getopt_long(argc, argv, "o:s:t:f:j:lqvhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'o': o.out = optarg; break;
 		case 's': o.seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX); break;
@@ -330,10 +332,6 @@ int main(int argc, char **argv)
 		case OPT_SINGERS: o.singer_list = optarg; break;
 		case 'j': o.jobs = (int)parse_long(optarg, "--jobs", 1, MAX_JOBS); break;
 		case 'l': o.list = 1; break;
-		case 'q': verbose = -1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}

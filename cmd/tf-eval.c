@@ -661,6 +661,8 @@ int main(int argc, char **argv)
 	progname = "tf-eval";
 	args_begin();
 	while ((opt = getopt_long(argc, argv, "r:e:R:E:m:jw:H:t:qvhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'r':
 			if (nref == MAX_STEMS)
@@ -679,10 +681,6 @@ int main(int argc, char **argv)
 		case 'w': o.window = parse_double(optarg, "--window", 1e-3, 1e6); break;
 		case 'H': o.hop = parse_double(optarg, "--hop", 1e-3, 1e6); break;
 		case 't': o.taps = (int)parse_long(optarg, "--taps", 1, 4096); break;
-		case 'q': verbose = -1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}

@@ -359,6 +359,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->to = "tfswa";
 	opterr = 0; /* one line of our own on bad options */
 	while ((opt = getopt_long(argc, argv, ":f:o:c:s:ivhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'f': a->from = optarg; break;
 		case 'o': a->out = optarg; break;
@@ -422,9 +424,6 @@ static void parse_args(int argc, char **argv, struct args *a)
 			c->c.overlap = (int)parse_long(optarg, "--overlap", 0, MODEL_MAX_SEGMENT / 2);
 			c->set |= SET_OVERLAP;
 			break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		case ':':
 			die("option %s needs a value; see --help", argv[optind - 1]);
 		default:

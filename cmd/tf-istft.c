@@ -117,6 +117,8 @@ int main(int argc, char **argv)
 	progname = "tf-istft";
 	args_begin();
 	while ((opt = getopt_long(argc, argv, "s:o:t:b:Q:qvhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 's': stem = optarg; break;
 		case '2': two_stems = optarg; break;
@@ -134,10 +136,6 @@ int main(int argc, char **argv)
 			quality = parse_double(optarg, "--quality", 0, 10);
 			quality_set = 1;
 			break;
-		case 'q': verbose = -1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}

@@ -110,14 +110,14 @@ int main(int argc, char **argv)
 	if (!(calib = calloc((size_t)argc, sizeof *calib)))
 		die("out of memory");
 	while ((opt = getopt_long(argc, argv, "t:o:c:vqhV", opts, NULL)) != -1) {
+		if (opt == 'h' || opt == 'V')
+			free(calib); /* they exit */
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 't': type = optarg; break;
 		case 'c': calib[ncalib++] = optarg; break;
 		case 'o': out_path = optarg; break;
-		case 'v': verbose++; break;
-		case 'q': verbose = -1; break;
-		case 'h': free(calib); help_exit(usage);
-		case 'V': free(calib); version_exit();
 		default: usage(stderr); free(calib); return 2;
 		}
 	}

@@ -506,6 +506,10 @@ int main(int argc, char **argv)
 	progname = "tf-separate";
 	args_begin();
 	while ((opt = getopt_long(argc, argv, "m:o:s:t:b:Q:j:qvhV", opts, NULL)) != -1) {
+		if (opt == 'q')
+			o.quiet = 1; /* passed on to the stages */
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'm': o.model = optarg; break;
 		case 'o': out_dir = optarg; break;
@@ -516,10 +520,6 @@ int main(int argc, char **argv)
 		case 'b': o.bits = optarg; break;
 		case 'Q': parse_double(optarg, "--quality", 0, 10), o.quality = optarg; break;
 		case 'j': parse_long(optarg, "--threads", 1, 4096), o.threads = optarg; break;
-		case 'q': verbose = -1, o.quiet = 1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}

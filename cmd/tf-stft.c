@@ -113,6 +113,8 @@ int main(int argc, char **argv)
 	progname = "tf-stft";
 	args_begin();
 	while ((opt = getopt_long(argc, argv, "m:n:H:r:c:o:qvhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'm': model_path = optarg; break;
 		case 'n': n_fft = (int)parse_long(optarg, "--n-fft", 2, STFT_MAX_NFFT); break;
@@ -122,10 +124,6 @@ int main(int argc, char **argv)
 		case 'C': chunk = (int)parse_long(optarg, "--chunk", 1, 1 << 16); break;
 		case 'o': out_path = optarg; break;
 		case 'Z': zero_nonfinite = 1; break;
-		case 'q': verbose = -1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}

@@ -160,6 +160,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
 		if (opt >= O_INIT && opt < O_LAST)
 			a->given[opt] = 1;
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case O_INIT: a->init = optarg; break;
 		case 'm': a->model = optarg; break;
@@ -201,10 +203,6 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case O_LOGEVERY: a->log_every = parse_long(optarg, "--log-every", 1, (long)1 << 40); break;
 		case O_CSV: a->csv = optarg; break;
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
-		case 'q': verbose = -1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -609,276 +607,364 @@ static void fmt_duration(char *buf, size_t n, double s)
 		snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
 }
 
-int main(int argc, char **argv)
-{
+/* ---------- the run ---------- */
+
+/* What a run holds from its start to its end. */
+struct run {
 	struct args a;
 	struct train_state st;
-	unsigned json_set = 0;
-	progname = "tf-train";
-	args_begin();
-	parse_args(argc, argv, &a);
-	args_end();
-	a.threads = threads_choose(a.threads);
+	struct unet_config cfg; /* where the run starts, before the data fills it in */
+	unsigned json_set;      /* which settings a JSON configuration gave (SET_*) */
+	int from_scratch;
+	char *train_dir, *test_dir;
+	struct dataset d, v;     /* training tracks; validation tracks (may alias d's) */
+	int valid, holdout;      /* tracks validated on; of them held out of train/ */
+	struct spec *sp;
+	int F, T;                /* bins and frames of an example */
+	int64_t L;               /* its samples */
+	float scale;             /* the input scale the examples are multiplied by */
+	struct batch b;
+	struct unet_train *ut;
+	float *grad, *qat_keep;
+	struct train_csv csv;
+	int64_t skipped;         /* silent examples redrawn */
+	/* the loop's account */
+	int64_t first;           /* the step the run started at */
+	double start, t_data, t_fwd, t_bwd, t_opt;
+	int line_open;           /* a live progress line waits for its newline */
+};
 
-	/* where the run starts */
-	memset(&st, 0, sizeof st);
-	struct unet_config cfg;
-	int from_scratch = a.init != NULL;
-	if (a.resume) {
-		if (train_state_load(&st, a.resume))
+/* Where the run starts: a state to resume, a model to fine-tune or a
+ * configuration to build a new one from. */
+static void start(struct run *r)
+{
+	struct args *a = &r->a;
+	struct train_state *st = &r->st;
+	r->from_scratch = a->init != NULL;
+	if (a->resume) {
+		if (train_state_load(st, a->resume))
 			die_lib("--resume");
-		cfg = st.m.cfg;
-	} else if (a.model) {
+		r->cfg = st->m.cfg;
+	} else if (a->model) {
 		char model_file[4096];
-		if (model_resolve(a.model, model_file, sizeof model_file) || model_load(&st.m, model_file))
+		if (model_resolve(a->model, model_file, sizeof model_file) || model_load(&st->m, model_file))
 			die_lib("");
-		cfg = st.m.cfg;
-		if (a.stems) {
-			struct unet_config want = cfg;
-			set_stems(&want, a.stems);
-			if (want.nstems != cfg.nstems ||
-			    memcmp(want.stems, cfg.stems, (size_t)cfg.nstems * sizeof cfg.stems[0]))
-				die("--stems %s: the model separates other stems (its own: see tf-export --info)", a.stems);
+		r->cfg = st->m.cfg;
+		if (a->stems) {
+			struct unet_config want = r->cfg;
+			set_stems(&want, a->stems);
+			if (want.nstems != r->cfg.nstems ||
+			    memcmp(want.stems, r->cfg.stems, (size_t)r->cfg.nstems * sizeof r->cfg.stems[0]))
+				die("--stems %s: the model separates other stems (its own: see tf-export --info)", a->stems);
 		}
-		st.set = a.set;
+		st->set = a->set;
 	} else {
-		config_new(&cfg, a.init, &json_set);
-		if (a.stems)
-			set_stems(&cfg, a.stems);
-		st.set = a.set;
+		config_new(&r->cfg, a->init, &r->json_set);
+		if (a->stems)
+			set_stems(&r->cfg, a->stems);
+		st->set = a->set;
 	}
-	if (a.until < 0 || a.until > st.set.lr.total)
-		a.until = st.set.lr.total;
-	struct train_settings *set = &st.set;
+	if (a->until < 0 || a->until > st->set.lr.total)
+		a->until = st->set.lr.total;
+}
 
-	/* the data: every file checked before anything is trained or written */
-	char *train_dir = join(a.data, "train"), *test_dir = join(a.data, "test");
-	struct dataset d, v = {0};
-	int rate = from_scratch && !(json_set & SET_SAMPLE_RATE) ? 0 : cfg.sample_rate;
-	int channels = from_scratch && !(json_set & SET_CHANNELS) ? 0 : cfg.channels;
-	if (!is_dir(train_dir))
-		die("%s: no such directory (a dataset holds train/<track>/mixture.wav and a WAV per stem)", train_dir);
-	if (dataset_open(&d, train_dir, (const char(*)[32])cfg.stems, cfg.nstems, rate, channels))
+/* The data: every file checked before anything is trained or written. */
+static void open_data(struct run *r)
+{
+	const struct args *a = &r->a;
+	struct unet_config *cfg = &r->cfg;
+	struct train_settings *set = &r->st.set;
+	struct dataset *d = &r->d, *v = &r->v;
+	r->train_dir = join(a->data, "train"), r->test_dir = join(a->data, "test");
+	int rate = r->from_scratch && !(r->json_set & SET_SAMPLE_RATE) ? 0 : cfg->sample_rate;
+	int channels = r->from_scratch && !(r->json_set & SET_CHANNELS) ? 0 : cfg->channels;
+	if (!is_dir(r->train_dir))
+		die("%s: no such directory (a dataset holds train/<track>/mixture.wav and a WAV per stem)",
+		    r->train_dir);
+	if (dataset_open(d, r->train_dir, (const char(*)[32])cfg->stems, cfg->nstems, rate, channels))
 		die_lib("");
-	if (from_scratch) {
-		cfg.sample_rate = d.sample_rate;
-		cfg.channels = d.channels;
-		cfg.in_channels = 2 * cfg.channels;
-		cfg.out_channels = cfg.nstems * cfg.channels;
+	if (r->from_scratch) {
+		cfg->sample_rate = d->sample_rate;
+		cfg->channels = d->channels;
+		cfg->in_channels = 2 * cfg->channels;
+		cfg->out_channels = cfg->nstems * cfg->channels;
 	}
 	/* validation: the first tracks of test/, or tracks held out of train/
 	 * (a split a resumed run keeps) */
-	int valid = a.valid, holdout = 0;
-	if (a.resume)
-		valid = st.set.holdout ? st.set.holdout : is_dir(test_dir) ? a.valid : 0;
-	if (valid && is_dir(test_dir) && !st.set.holdout) {
-		if (dataset_open(&v, test_dir, (const char(*)[32])cfg.stems, cfg.nstems, d.sample_rate, d.channels))
+	int valid = a->valid, holdout = 0;
+	if (a->resume)
+		valid = set->holdout ? set->holdout : is_dir(r->test_dir) ? a->valid : 0;
+	if (valid && is_dir(r->test_dir) && !set->holdout) {
+		if (dataset_open(v, r->test_dir, (const char(*)[32])cfg->stems, cfg->nstems, d->sample_rate,
+				 d->channels))
 			die_lib("");
-		if (valid > v.ntracks)
-			valid = v.ntracks;
+		if (valid > v->ntracks)
+			valid = v->ntracks;
 	} else if (valid) {
-		if (d.ntracks <= valid)
+		if (d->ntracks <= valid)
 			die("%s has no test/ and %d training tracks: too few to hold %d out for validation (--valid 0: none)",
-			    a.data, d.ntracks, valid);
+			    a->data, d->ntracks, valid);
 		holdout = valid;
-		v = d;
-		v.tracks = d.tracks + d.ntracks - holdout;
-		v.ntracks = holdout;
-		d.ntracks -= holdout;
+		*v = *d;
+		v->tracks = d->tracks + d->ntracks - holdout;
+		v->ntracks = holdout;
+		d->ntracks -= holdout;
 	}
-	if (a.resume && d.ntracks != st.set.tracks)
-		die("%s: %d training tracks, but the state was trained on %d (resume on the same data)", train_dir,
-		    d.ntracks, st.set.tracks);
-	set->holdout = holdout, set->tracks = d.ntracks;
+	if (a->resume && d->ntracks != set->tracks)
+		die("%s: %d training tracks, but the state was trained on %d (resume on the same data)", r->train_dir,
+		    d->ntracks, set->tracks);
+	set->holdout = holdout, set->tracks = d->ntracks;
+	r->valid = valid, r->holdout = holdout;
 
-	for (int t = 0; t < valid && t < v.ntracks; t++)
-		if (v.tracks[t].frames <= cfg.n_fft / 2)
-			die("%s: %lld samples, too short to validate on with n_fft %d", v.tracks[t].dir,
-			    (long long)v.tracks[t].frames, cfg.n_fft);
+	for (int t = 0; t < valid && t < v->ntracks; t++)
+		if (v->tracks[t].frames <= cfg->n_fft / 2)
+			die("%s: %lld samples, too short to validate on with n_fft %d", v->tracks[t].dir,
+			    (long long)v->tracks[t].frames, cfg->n_fft);
+}
 
-	/* the model and the optimiser */
-	set->aug.seg_len = (int64_t)llround(set->segment_seconds * cfg.sample_rate);
-	if (!a.resume) {
+/* The model and the optimiser, the example size, the batch and the
+ * training workspace. */
+static void prepare(struct run *r)
+{
+	const struct args *a = &r->a;
+	const struct unet_config *cfg = &r->cfg;
+	struct train_state *st = &r->st;
+	struct train_settings *set = &st->set;
+	set->aug.seg_len = (int64_t)llround(set->segment_seconds * cfg->sample_rate);
+	if (!a->resume) {
 		if (train_settings_validate(set))
 			die_lib("");
-		if (from_scratch) {
+		if (r->from_scratch) {
 			struct rng init;
 			rng_seed(&init, set->seed ^ 0x1417ull);
-			if (model_init(&st.m, &cfg))
+			if (model_init(&st->m, cfg))
 				die_lib("configuration");
-			train_init_params(&st.m, &init);
+			train_init_params(&st->m, &init);
 		}
-		strcpy(st.m.cfg.quantization, "none"); /* trained in f32, written in f32 */
-		rng_seed(&st.rng, set->seed);
-		st.epoch_steps = a.epoch_steps;
-		snprintf(st.dataset, sizeof st.dataset, "%s", a.data);
-		if (train_state_alloc(&st))
+		strcpy(st->m.cfg.quantization, "none"); /* trained in f32, written in f32 */
+		rng_seed(&st->rng, set->seed);
+		st->epoch_steps = a->epoch_steps;
+		snprintf(st->dataset, sizeof st->dataset, "%s", a->data);
+		if (train_state_alloc(st))
 			die_lib("");
-	} else if (a.given[O_EPOCH]) {
-		st.epoch_steps = a.epoch_steps;
+	} else if (a->given[O_EPOCH]) {
+		st->epoch_steps = a->epoch_steps;
 	}
-	record_provenance(&st, &a);
-	int S = cfg.nstems, C = cfg.channels;
-	struct spec *sp = spec_new(cfg.n_fft, cfg.hop);
-	if (!sp)
+	record_provenance(st, a);
+	int S = cfg->nstems, C = cfg->channels;
+	if (!(r->sp = spec_new(cfg->n_fft, cfg->hop)))
 		die_lib("");
-	int F = spec_bins(sp);
-	int64_t L = set->aug.seg_len, T64 = spec_frames(sp, L);
-	if (L <= cfg.n_fft / 2 || T64 < UNET_MIN_SIZE || F < UNET_MIN_SIZE)
+	int F = spec_bins(r->sp);
+	int64_t L = set->aug.seg_len, T64 = spec_frames(r->sp, L);
+	if (L <= cfg->n_fft / 2 || T64 < UNET_MIN_SIZE || F < UNET_MIN_SIZE)
 		die("--segment-seconds %g gives %lld samples, %lld frames: the network needs at least %d frames of "
 		    "%d bins (n_fft %d, hop %d)", set->segment_seconds, (long long)L, (long long)T64, UNET_MIN_SIZE, F,
-		    cfg.n_fft, cfg.hop);
+		    cfg->n_fft, cfg->hop);
 	if (T64 > 1 << 20)
 		die("--segment-seconds %g is too long", set->segment_seconds);
 	int T = (int)T64;
-	if (!augment_eligible(&d, &set->aug))
+	r->F = F, r->T = T, r->L = L;
+	if (!augment_eligible(&r->d, &set->aug))
 		die("%s: no training track is as long as a segment (%g s); shorten --segment-seconds",
-		    train_dir, set->segment_seconds);
-	if (from_scratch && !a.resume && !(json_set & SET_SEGMENT)) {
+		    r->train_dir, set->segment_seconds);
+	if (r->from_scratch && !a->resume && !(r->json_set & SET_SEGMENT)) {
 		/* separate in segments as wide as the examples it learnt from */
-		st.m.cfg.segment = T;
-		st.m.cfg.overlap = json_set & SET_OVERLAP && st.m.cfg.overlap <= T / 2 ? st.m.cfg.overlap : T / 4;
+		st->m.cfg.segment = T;
+		st->m.cfg.overlap = r->json_set & SET_OVERLAP && st->m.cfg.overlap <= T / 2 ? st->m.cfg.overlap : T / 4;
 	}
-	struct batch b;
-	batch_alloc(&b, set->batch, S, C, F, T, L);
-	if (!a.resume && !strcmp(st.m.cfg.normalization, "scale") &&
-	    !(from_scratch && (json_set & SET_INPUT_SCALE)) && from_scratch)
-		st.m.cfg.input_scale = estimate_scale(&b, &d, &set->aug, sp, set->seed);
-	float scale = strcmp(st.m.cfg.normalization, "scale") ? 1.0f : (float)st.m.cfg.input_scale;
-	struct unet_train *ut = train_workspace(&st.m, set->batch, F, T, a.checkpoint);
-	float *grad = tf_alloc_aligned(st.m.nparams, sizeof(float));
-	float *qat_keep = set->qat ? tf_alloc_aligned(st.m.nparams, sizeof(float)) : NULL;
-	if (!grad || (set->qat && !qat_keep))
+	batch_alloc(&r->b, set->batch, S, C, F, T, L);
+	if (!a->resume && !strcmp(st->m.cfg.normalization, "scale") &&
+	    !(r->from_scratch && (r->json_set & SET_INPUT_SCALE)) && r->from_scratch)
+		st->m.cfg.input_scale = estimate_scale(&r->b, &r->d, &set->aug, r->sp, set->seed);
+	r->scale = strcmp(st->m.cfg.normalization, "scale") ? 1.0f : (float)st->m.cfg.input_scale;
+	r->ut = train_workspace(&st->m, set->batch, F, T, a->checkpoint);
+	r->grad = tf_alloc_aligned(st->m.nparams, sizeof(float));
+	r->qat_keep = set->qat ? tf_alloc_aligned(st->m.nparams, sizeof(float)) : NULL;
+	if (!r->grad || (set->qat && !r->qat_keep))
 		die_lib("training workspace");
-	unet_train_set_qat(ut, set->qat);
+	unet_train_set_qat(r->ut, set->qat);
 	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
 	     "examples %d x %d frames; %lld parameters; input scale %g; %d threads; activations %.1f MB",
-	     d.ntracks, v.ntracks, holdout ? " (held out of train/)" : "", cfg.sample_rate, C, S, cfg.n_fft,
-	     cfg.hop, F, T, (long long)unet_param_count(&st.m.cfg), st.m.cfg.input_scale, omp_get_max_threads(),
-	     unet_train_bytes(ut) / 1e6);
+	     r->d.ntracks, r->v.ntracks, r->holdout ? " (held out of train/)" : "", cfg->sample_rate, C, S,
+	     cfg->n_fft, cfg->hop, F, T, (long long)unet_param_count(&st->m.cfg), st->m.cfg.input_scale,
+	     omp_get_max_threads(), unet_train_bytes(r->ut) / 1e6);
 
 	/* --overfit: one batch, drawn with its own generator, every step */
-	int64_t skipped = 0;
 	if (set->overfit) {
 		struct rng fixed;
 		rng_seed(&fixed, set->seed ^ 0xf1ced5eedull);
-		batch_draw(&b, &d, &set->aug, &fixed, &skipped);
-		batch_spectra(&b, sp, scale);
+		batch_draw(&r->b, &r->d, &set->aug, &fixed, &r->skipped);
+		batch_spectra(&r->b, r->sp, r->scale);
 	}
+}
 
-	/* the loop */
-	int tty = isatty(2) && verbose >= 0, line_open = 0; /* a live line waits for its newline */
-	double start = tf_clock(), last = start, loss_sum = 0, norm = 0;
-	int64_t first = st.step, since = 0;
-	struct loss_shape sh = {set->batch, S, C, F, T};
-	double t_data = 0, t_fwd = 0, t_bwd = 0, t_opt = 0, t0, csv_loss = 0;
-	int64_t csv_since = 0;
-	struct train_csv csv = {0};
-	if (a.csv && train_csv_open(&csv, a.csv, st.step, (const char (*)[32])st.m.cfg.stems, st.m.cfg.nstems))
+/* One optimiser step on a new batch (the --overfit one again); returns the
+ * loss and sets *norm to the gradient's norm before clipping, *lr to the
+ * learning rate used. */
+static double step(struct run *r, double *norm, double *lr)
+{
+	struct train_state *st = &r->st;
+	const struct train_settings *set = &st->set;
+	struct batch *b = &r->b;
+	struct loss_shape sh = {set->batch, r->cfg.nstems, r->cfg.channels, r->F, r->T};
+	double t0 = tf_clock();
+	if (!set->overfit) {
+		batch_draw(b, &r->d, &set->aug, &st->rng, &r->skipped);
+		batch_spectra(b, r->sp, r->scale);
+	}
+	r->t_data += tf_clock() - t0, t0 = tf_clock();
+	if (set->qat && quant_fake_q8(&st->m, r->qat_keep))
+		die_lib("--qat");
+	if (unet_train_forward(r->ut, &st->m, b->input, b->masks))
+		die_lib("forward");
+	double loss = loss_spec_l1(&sh, b->masks, b->Xmix, b->Xtgt, b->dmasks);
+	if (set->wave_loss > 0) {
+		double w = loss_wave_l1(&sh, r->sp, b->masks, b->Xmix, b->audio, r->L, set->wave_loss, b->dmasks);
+		if (isnan(w))
+			die_lib("waveform loss");
+		loss += set->wave_loss * w;
+	}
+	if (!isfinite(loss))
+		die("step %lld: the loss is %g (diverged; try a lower --lr)", (long long)st->step + 1, loss);
+	r->t_fwd += tf_clock() - t0, t0 = tf_clock();
+	memset(r->grad, 0, st->m.nparams * sizeof *r->grad);
+	if (unet_train_backward(r->ut, &st->m, b->dmasks, r->grad))
+		die_lib("backward");
+	if (set->qat) /* the gradient at the rounded weights updates the floats */
+		quant_fake_restore(&st->m, r->qat_keep);
+	r->t_bwd += tf_clock() - t0, t0 = tf_clock();
+	*norm = grad_clip(&st->m, r->grad, set->clip);
+	*lr = lr_at(&set->lr, st->step);
+	st->step++;
+	adamw_step(&set->adam, &st->m, r->grad, st->mom1, st->mom2, *lr, st->step);
+	r->t_opt += tf_clock() - t0;
+	return loss;
+}
+
+/* The epoch's end (or the run's): save, then validate. */
+static void epoch_done(struct run *r, int epoch_end)
+{
+	struct train_state *st = &r->st;
+	if (epoch_end)
+		st->epoch = st->step / st->epoch_steps;
+	save(&r->a, st); /* before validating: a validation error loses nothing */
+	if (r->v.ntracks && r->valid && (verbose >= 0 || r->csv.fp)) {
+		double sdr[MODEL_MAX_STEMS];
+		if (r->line_open)
+			fputc('\n', stderr), r->line_open = 0;
+		report_validation(st, &r->v, r->valid, r->a.valid_seconds, r->sp, epoch_end, sdr);
+		train_csv_valid(&r->csv, st->step, st->step / st->epoch_steps, tf_clock() - r->start, sdr);
+	}
+}
+
+/* Steps until --until, --steps or a signal, with a live progress line on a
+ * terminal, a line every --log-every steps otherwise, the CSV log, and a
+ * save and validation at every epoch's end. */
+static void train(struct run *r)
+{
+	const struct args *a = &r->a;
+	struct train_state *st = &r->st;
+	const struct train_settings *set = &st->set;
+	int tty = isatty(2) && verbose >= 0;
+	double last, loss_sum = 0, csv_loss = 0;
+	int64_t since = 0, csv_since = 0;
+	r->start = last = tf_clock();
+	r->first = st->step;
+	if (a->csv &&
+	    train_csv_open(&r->csv, a->csv, st->step, (const char (*)[32])st->m.cfg.stems, st->m.cfg.nstems))
 		die_lib("--csv");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	while (st.step < a.until && !stop_signal) {
-		t0 = tf_clock();
-		if (!set->overfit) {
-			batch_draw(&b, &d, &set->aug, &st.rng, &skipped);
-			batch_spectra(&b, sp, scale);
-		}
-		t_data += tf_clock() - t0, t0 = tf_clock();
-		if (set->qat && quant_fake_q8(&st.m, qat_keep))
-			die_lib("--qat");
-		if (unet_train_forward(ut, &st.m, b.input, b.masks))
-			die_lib("forward");
-		double loss = loss_spec_l1(&sh, b.masks, b.Xmix, b.Xtgt, b.dmasks);
-		if (set->wave_loss > 0) {
-			double w = loss_wave_l1(&sh, sp, b.masks, b.Xmix, b.audio, L, set->wave_loss, b.dmasks);
-			if (isnan(w))
-				die_lib("waveform loss");
-			loss += set->wave_loss * w;
-		}
-		if (!isfinite(loss))
-			die("step %lld: the loss is %g (diverged; try a lower --lr)", (long long)st.step + 1, loss);
-		t_fwd += tf_clock() - t0, t0 = tf_clock();
-		memset(grad, 0, st.m.nparams * sizeof *grad);
-		if (unet_train_backward(ut, &st.m, b.dmasks, grad))
-			die_lib("backward");
-		if (set->qat) /* the gradient at the rounded weights updates the floats */
-			quant_fake_restore(&st.m, qat_keep);
-		t_bwd += tf_clock() - t0, t0 = tf_clock();
-		norm = grad_clip(&st.m, grad, set->clip);
-		double lr = lr_at(&set->lr, st.step);
-		st.step++;
-		adamw_step(&set->adam, &st.m, grad, st.mom1, st.mom2, lr, st.step);
+	while (st->step < a->until && !stop_signal) {
+		double norm, lr, loss = step(r, &norm, &lr);
 		loss_sum += loss, since++;
 		csv_loss += loss, csv_since++;
-		t_opt += tf_clock() - t0;
 
-		double now = tf_clock(), rate_s = (double)(st.step - first) / (now - start);
+		double now = tf_clock(), rate_s = (double)(st->step - r->first) / (now - r->start);
 		char eta[32];
-		fmt_duration(eta, sizeof eta, (double)(a.until - st.step) / rate_s);
-		if (tty && (now - last > 0.2 || st.step == a.until)) {
+		fmt_duration(eta, sizeof eta, (double)(a->until - st->step) / rate_s);
+		if (tty && (now - last > 0.2 || st->step == a->until)) {
 			fprintf(stderr, "\r%s: step %lld/%lld epoch %lld loss %.5f lr %.2e |g| %.3g %.2f steps/s ETA %s  ",
-				progname, (long long)st.step, (long long)set->lr.total, (long long)(st.step / st.epoch_steps),
-				loss, lr, norm, rate_s, eta);
-			last = now, line_open = 1;
-		} else if (!tty && verbose >= 0 && (st.step % a.log_every == 0 || st.step == a.until)) {
+				progname, (long long)st->step, (long long)set->lr.total,
+				(long long)(st->step / st->epoch_steps), loss, lr, norm, rate_s, eta);
+			last = now, r->line_open = 1;
+		} else if (!tty && verbose >= 0 && (st->step % a->log_every == 0 || st->step == a->until)) {
 			fprintf(stderr, "%s: step %lld/%lld epoch %lld loss %.5f lr %.2e |g| %.3g %.2f steps/s ETA %s\n",
-				progname, (long long)st.step, (long long)set->lr.total, (long long)(st.step / st.epoch_steps),
-				loss_sum / (double)since, lr, norm, rate_s, eta);
+				progname, (long long)st->step, (long long)set->lr.total,
+				(long long)(st->step / st->epoch_steps), loss_sum / (double)since, lr, norm, rate_s, eta);
 			loss_sum = 0, since = 0;
 		}
-		if (st.step % a.log_every == 0 || st.step == a.until) {
-			train_csv_step(&csv, st.step, st.step / st.epoch_steps, now - start, csv_loss / (double)csv_since, lr,
-				       norm);
+		if (st->step % a->log_every == 0 || st->step == a->until) {
+			train_csv_step(&r->csv, st->step, st->step / st->epoch_steps, now - r->start,
+				       csv_loss / (double)csv_since, lr, norm);
 			csv_loss = 0, csv_since = 0;
 		}
-		int epoch_end = st.step % st.epoch_steps == 0;
-		if (epoch_end || st.step == a.until) {
-			if (epoch_end)
-				st.epoch = st.step / st.epoch_steps;
-			save(&a, &st); /* before validating: a validation error loses nothing */
-			if (v.ntracks && valid && (verbose >= 0 || csv.fp)) {
-				double sdr[MODEL_MAX_STEMS];
-				if (line_open)
-					fputc('\n', stderr), line_open = 0;
-				report_validation(&st, &v, valid, a.valid_seconds, sp, epoch_end, sdr);
-				train_csv_valid(&csv, st.step, st.step / st.epoch_steps, tf_clock() - start, sdr);
-			}
-		}
+		int at_epoch_end = st->step % st->epoch_steps == 0;
+		if (at_epoch_end || st->step == a->until)
+			epoch_done(r, at_epoch_end);
 	}
-	if (line_open)
+	if (r->line_open)
 		fputc('\n', stderr);
-	if (st.step == first || (stop_signal && st.step % st.epoch_steps && st.step != a.until))
-		save(&a, &st); /* nothing done, or interrupted: write what was asked for */
-	if (train_csv_close(&csv))
+}
+
+/* The last save (nothing done, or interrupted: what was asked for), the
+ * CSV closed, and the summary. Returns the exit status. */
+static int finish(struct run *r)
+{
+	const struct args *a = &r->a;
+	struct train_state *st = &r->st;
+	if (st->step == r->first || (stop_signal && st->step % st->epoch_steps && st->step != a->until))
+		save(a, st);
+	if (train_csv_close(&r->csv))
 		die_lib("--csv");
 	if (stop_signal) {
-		warn("interrupted at step %lld; %s%s", (long long)st.step, a.state ? "--resume " : "model saved",
-		     a.state ? a.state : "");
+		warn("interrupted at step %lld; %s%s", (long long)st->step, a->state ? "--resume " : "model saved",
+		     a->state ? a->state : "");
 		return 128 + stop_signal;
 	}
-	double took = tf_clock() - start;
+	double took = tf_clock() - r->start;
+	int64_t steps = st->step - r->first;
 	if (verbose >= 0)
-		fprintf(stderr, "%s: %lld steps in %.1f s (%.3f s/step)%s%s\n", progname, (long long)(st.step - first),
-			took, st.step > first ? took / (double)(st.step - first) : 0.0, a.out ? "; model " : "",
-			a.out ? a.out : "");
-	if (st.step > first) {
-		double n = (double)(st.step - first);
+		fprintf(stderr, "%s: %lld steps in %.1f s (%.3f s/step)%s%s\n", progname, (long long)steps, took,
+			steps > 0 ? took / (double)steps : 0.0, a->out ? "; model " : "", a->out ? a->out : "");
+	if (steps > 0) {
+		double n = (double)steps;
 		info("per step: data %.3f s, forward and loss %.3f s, backward %.3f s, optimiser %.3f s",
-		     t_data / n, t_fwd / n, t_bwd / n, t_opt / n);
+		     r->t_data / n, r->t_fwd / n, r->t_bwd / n, r->t_opt / n);
 	}
-	info("%lld silent examples redrawn", (long long)skipped);
-
-	free(grad), free(qat_keep);
-	unet_train_free(ut);
-	batch_free(&b);
-	spec_free(sp);
-	if (holdout)
-		d.ntracks += holdout;
-	dataset_free(&d);
-	if (!holdout && v.tracks)
-		dataset_free(&v);
-	free(train_dir), free(test_dir);
-	train_state_free(&st);
+	info("%lld silent examples redrawn", (long long)r->skipped);
 	return 0;
+}
+
+static void close_run(struct run *r)
+{
+	free(r->grad), free(r->qat_keep);
+	unet_train_free(r->ut);
+	batch_free(&r->b);
+	spec_free(r->sp);
+	if (r->holdout)
+		r->d.ntracks += r->holdout;
+	dataset_free(&r->d);
+	if (!r->holdout && r->v.tracks)
+		dataset_free(&r->v);
+	free(r->train_dir), free(r->test_dir);
+	train_state_free(&r->st);
+}
+
+int main(int argc, char **argv)
+{
+	static struct run r;
+	progname = "tf-train";
+	args_begin();
+	parse_args(argc, argv, &r.a);
+	args_end();
+	r.a.threads = threads_choose(r.a.threads);
+	start(&r);
+	open_data(&r);
+	prepare(&r);
+	train(&r);
+	int status = finish(&r);
+	if (!status)
+		close_run(&r);
+	return status;
 }

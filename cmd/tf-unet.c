@@ -99,6 +99,8 @@ int main(int argc, char **argv)
 	progname = "tf-unet";
 	args_begin();
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'm': model_path = optarg; break;
 		case 'o': out_path = optarg; break;
@@ -118,10 +120,6 @@ int main(int argc, char **argv)
 				die_lib("");
 			overlap_given = 1;
 			break;
-		case 'q': verbose = -1; break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); return 2;
 		}
 	}

@@ -99,6 +99,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	int opt;
 	*o = (struct options){.width = 1000, .range = 80};
 	while ((opt = getopt_long(argc, argv, "o:W:H:c:vhV", opts, NULL)) != -1) {
+		if (common_option(opt, usage))
+			continue;
 		switch (opt) {
 		case 'o': o->out_path = optarg; break;
 		case 'W': o->width = (int)parse_long(optarg, "--width", 64, RASTER_MAX_SIDE); break;
@@ -108,9 +110,6 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case O_FMIN: o->fmin = parse_double(optarg, "--fmin", 1, 1e7); break;
 		case O_LINEAR: o->linear = 1; break;
 		case O_RANGE: o->range = parse_double(optarg, "--range", 1, 300); break;
-		case 'v': verbose++; break;
-		case 'h': help_exit(usage);
-		case 'V': version_exit();
 		default: usage(stderr); exit(2);
 		}
 	}

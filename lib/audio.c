@@ -859,7 +859,7 @@ int audio_write(struct audio_writer *w, const float *audio, size_t nframes)
 			if (w->fmt.encoding == AUDIO_FLOAT)
 				for (size_t i = 0; i < ns; i++, p += 4) {
 					uint32_t u;
-					memcpy(&u, &audio[i], 4);
+					memcpy(&u, &audio[i], sizeof audio[i]);
 					put32(p, u);
 				}
 			else if (w->fmt.encoding == AUDIO_PCM16)

@@ -37,7 +37,7 @@ struct calib {
 static int bin_of(float a)
 {
 	uint32_t u;
-	memcpy(&u, &a, 4);
+	memcpy(&u, &a, sizeof a);
 	int e = (int)(u >> 23);
 	if (e < EXP_LO)
 		return 0;

@@ -181,6 +181,17 @@ void help_exit(void (*usage)(FILE *))
 	exit(0);
 }
 
+int common_option(int opt, void (*usage)(FILE *))
+{
+	switch (opt) {
+	case 'q': verbose = -1; return 1;
+	case 'v': verbose++; return 1;
+	case 'h': help_exit(usage);
+	case 'V': version_exit();
+	default: return 0;
+	}
+}
+
 void close_stdout(void)
 {
 	int err = ferror(stdout);

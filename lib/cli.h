@@ -28,6 +28,14 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int verbose;
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The options every program shares, handled here once: -q (--quiet) sets
+ * verbose to -1, -v (--verbose) adds one, -h (--help) prints the usage to
+ * stdout and exits 0, -V (--version) prints the version and exits 0. Call
+ * it with each option getopt returns: 1 when it was one of these (done),
+ * 0 when it is the program's own. A program offers the ones its getopt
+ * string and option table name. */
+int common_option(int opt, void (*usage)(FILE *));
+
 /* Strict number parsing for option values; exit 2 naming opt on bad input. */
 long parse_long(const char *s, const char *opt, long min, long max);
 double parse_double(const char *s, const char *opt, double min, double max);

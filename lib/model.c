@@ -466,7 +466,7 @@ static int read_scale(const struct param_spec *s, const struct tensor *t, const 
 }
 
 /* params of an int8 tensor: q times its output channel's scale */
-static void dequantise(struct model *m, int i)
+static void dequantize(struct model *m, int i)
 {
 	const struct param_spec *s = &m->specs[i];
 	int axis = model_out_axis(s);
@@ -490,7 +490,7 @@ static uint64_t min_data_bytes(const struct model *m)
 		const struct param_spec *s = &m->specs[i];
 		n += s->numel;
 		if (q8 && model_q8_tensor(s, NULL))
-			n += 4 * (uint64_t)s->shape[model_out_axis(s)] + (q8s ? 4 : 0);
+			n += sizeof(float) * ((uint64_t)s->shape[model_out_axis(s)] + (q8s ? 1 : 0));
 	}
 	return n;
 }
@@ -614,7 +614,7 @@ static int read_model(struct model *m, int fd, int store, int *described)
 			goto out;
 		}
 		if (is8 && store)
-			dequantise(m, i);
+			dequantize(m, i);
 	}
 	rc = 0;
 out:

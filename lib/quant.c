@@ -14,7 +14,7 @@ int quant_type_check(const char *type)
 
 /* Symmetric int8 per output channel of x (laid out as s says): q = rint(x /
  * scale), scale = max |x| / 127 over the channel (0 for an all-zero one). */
-static void quantise_channels(const struct param_spec *s, const float *x, int8_t *q, float *scale)
+static void quantize_channels(const struct param_spec *s, const float *x, int8_t *q, float *scale)
 {
 	int axis = model_out_axis(s);
 	size_t outs = (size_t)s->shape[axis], inner = 1;
@@ -36,10 +36,10 @@ static void quantise_channels(const struct param_spec *s, const float *x, int8_t
 	}
 }
 
-static void quantise_tensor(struct model *m, int i)
+static void quantize_tensor(struct model *m, int i)
 {
 	const struct param_spec *s = &m->specs[i];
-	quantise_channels(s, m->params + s->offset, m->q8 + s->offset, m->q8_scale[i]);
+	quantize_channels(s, m->params + s->offset, m->q8 + s->offset, m->q8_scale[i]);
 }
 
 int quant_fake_q8(struct model *m, float *keep)
@@ -66,7 +66,7 @@ int quant_fake_q8(struct model *m, float *keep)
 		size_t outs = (size_t)s->shape[model_out_axis(s)], inner = 1;
 		for (int d = model_out_axis(s) + 1; d < s->ndim; d++)
 			inner *= (size_t)s->shape[d];
-		quantise_channels(s, x, q, scale);
+		quantize_channels(s, x, q, scale);
 		memcpy(keep + s->offset, x, s->numel * sizeof *x);
 		for (size_t k = 0; k < s->numel; k++)
 			x[k] = (float)q[k] * scale[(k / inner) % outs];
@@ -134,7 +134,7 @@ int quant_plan(struct model *m, const char *type, struct quant_layer *layers)
 			size_t outs = (size_t)s->shape[model_out_axis(s)], inner = 1;
 			for (int d = model_out_axis(s) + 1; d < s->ndim; d++)
 				inner *= (size_t)s->shape[d];
-			quantise_tensor(m, i);
+			quantize_tensor(m, i);
 			for (size_t k = 0; k < s->numel; k++)
 				y[k] = (float)m->q8[s->offset + k] * m->q8_scale[i][(k / inner) % outs];
 			q->dtype = DT_I8;

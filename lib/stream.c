@@ -583,7 +583,7 @@ static int read_value(struct stream_reader *r, struct value *v, int depth)
 		if (t == 0xca) {
 			uint32_t b = (uint32_t)u;
 			float f;
-			memcpy(&f, &b, 4);
+			memcpy(&f, &b, sizeof f);
 			v->f = f;
 		} else {
 			memcpy(&v->f, &u, 8);

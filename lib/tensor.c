@@ -145,19 +145,19 @@ float f16_to_f32(uint16_t h)
 		bits = sign | (exp + 112) << 23 | man << 13;
 	} else if (man) { /* subnormal: value = man * 2^-24 */
 		f = (float)man * 0x1p-24f;
-		memcpy(&bits, &f, 4);
+		memcpy(&bits, &f, sizeof f);
 		bits |= sign;
 	} else {
 		bits = sign;
 	}
-	memcpy(&f, &bits, 4);
+	memcpy(&f, &bits, sizeof f);
 	return f;
 }
 
 uint16_t f32_to_f16(float f)
 {
 	uint32_t x, sign, mag;
-	memcpy(&x, &f, 4);
+	memcpy(&x, &f, sizeof f);
 	sign = (x >> 16) & 0x8000;
 	mag = x & 0x7fffffff;
 	if (mag > 0x7f800000) /* NaN: keep it quiet */
@@ -167,10 +167,10 @@ uint16_t f32_to_f16(float f)
 	if (mag < 0x38800000) { /* below the smallest normal half: subnormal or zero */
 		float a;
 		uint32_t m;
-		memcpy(&a, &mag, 4);
+		memcpy(&a, &mag, sizeof a);
 		/* adding 0.5 makes the FPU round to nearest even at 2^-24 units */
 		a += 0.5f;
-		memcpy(&m, &a, 4);
+		memcpy(&m, &a, sizeof a);
 		return (uint16_t)(sign | (m - 0x3f000000));
 	}
 	/* normal: rebias exponent, round mantissa to nearest even */
@@ -183,14 +183,14 @@ float bf16_to_f32(uint16_t h)
 {
 	uint32_t bits = (uint32_t)h << 16;
 	float f;
-	memcpy(&f, &bits, 4);
+	memcpy(&f, &bits, sizeof f);
 	return f;
 }
 
 uint16_t f32_to_bf16(float f)
 {
 	uint32_t x;
-	memcpy(&x, &f, 4);
+	memcpy(&x, &f, sizeof f);
 	if ((x & 0x7fffffff) > 0x7f800000)
 		return (uint16_t)((x >> 16) | 0x40);
 	x += 0x7fff + ((x >> 16) & 1);
@@ -202,7 +202,7 @@ int convert_to_f32(float *dst, const void *src, enum dtype dt, size_t n)
 	const unsigned char *s = src;
 	switch (dt) {
 	case DT_F32:
-		memcpy(dst, src, n * 4);
+		memcpy(dst, src, n * sizeof *dst);
 		return 0;
 	case DT_F16:
 		for (size_t i = 0; i < n; i++)

@@ -28,7 +28,7 @@ void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx);
 /* Where the time goes, by kind of work: CPU seconds summed over threads
  * (thread CPU clocks, so that other processes' load does not count),
  * added to cpu[] during every forward pass while set; NULL: off. */
-enum unet_work { UNET_WORK_GEMM_F32, UNET_WORK_GEMM_INT8, UNET_WORK_QUANTISE, UNET_WORK_ATTENTION, UNET_WORKS };
+enum unet_work { UNET_WORK_GEMM_F32, UNET_WORK_GEMM_INT8, UNET_WORK_QUANTIZE, UNET_WORK_ATTENTION, UNET_WORKS };
 extern const char *const unet_work_names[UNET_WORKS];
 void unet_set_profile(struct unet *u, double cpu[UNET_WORKS]);
 

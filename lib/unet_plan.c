@@ -176,7 +176,7 @@ static void run_op(const struct unet *u, const struct op *o, int M, const float 
 		return;
 	}
 	quantize_rows(qb->q, o->q->Kp, qb->rs, A, lda, M, o->K, o->q->Kp, o->act_scale);
-	unet_charge(u, UNET_WORK_QUANTISE, t);
+	unet_charge(u, UNET_WORK_QUANTIZE, t);
 	t = unet_cpu_clock(u);
 	qgemm(M, qb->q, o->q->Kp, qb->rs, o->q, accumulate, C, ldc);
 	unet_charge(u, UNET_WORK_GEMM_INT8, t);

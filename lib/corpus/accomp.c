@@ -4,7 +4,10 @@
  * takes the bridge when the voice rests. */
 #include <stdlib.h>
 
+#include "corpus/melody.h"
+#include "corpus/parts.h"
 #include "corpus/plan.h"
+#include "corpus/theory.h"
 
 /* ---- bass ---- */
 

@@ -4,7 +4,9 @@
  * and velocity. One channel (9) in General MIDI's drum bank. */
 #include <string.h>
 
+#include "corpus/parts.h"
 #include "corpus/plan.h"
+#include "corpus/theory.h"
 
 enum { KICK = 36, SIDESTICK = 37, SNARE = 38, CLAP = 39, HAT = 42, PEDAL_HAT = 44, OPEN_HAT = 46, CRASH = 49,
        RIDE = 51, TAMBOURINE = 54, CRASH2 = 57, SHAKER = 70 };

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corpus/melody.h"
+#include "corpus/parts.h"
 #include "corpus/plan.h"
+#include "corpus/theory.h"
 #include "corpus/voice.h"
 
 #define MOTIF_MAX 40

@@ -1,7 +1,8 @@
 /* The composer's shared state (internal to lib/corpus): the song's form bar
  * by bar, its harmony and time grid, and the helpers every part uses to
- * place notes. compose.c makes the plan; drums.c, accomp.c and melody.c
- * write the parts from it. */
+ * place notes (plan.c). compose.c makes the plan; drums.c, accomp.c and
+ * melody.c write the parts from it (parts.h), with the music theory of
+ * theory.h. */
 #ifndef TF_CORPUS_PLAN_H
 #define TF_CORPUS_PLAN_H
 #include "corpus/corpus.h"
@@ -52,51 +53,5 @@ void part_bend(struct plan *p, struct corpus_part *part, int chan, int value, in
 /* Adds a voice (channel, bank, program) to a part and sets its mixer controls. */
 int part_voice(struct plan *p, struct corpus_part *part, int bank, int program, const char *role, int pan,
 	       int volume, int reverb, int chorus);
-
-/* Theory (theory.c). */
-extern const int scale_major[7], scale_minor[7], scale_dorian[7], scale_mixolydian[7];
-/* Semitones from the tonic of the i-th chord tone (root, third, fifth,
- * seventh) of the diatonic chord on `degree`; n tones into out. */
-void chord_tones(const struct plan *p, int degree, int n, int *out);
-/* Semitones from the tonic of scale step s (any integer; 7 is the octave). */
-int scale_semis(const struct plan *p, int s);
-/* The scale step whose pitch (key + scale_semis) is nearest to midi. */
-int scale_step_near(const struct plan *p, int midi);
-/* midi moved by octaves into [lo, lo + 12). */
-int into_octave(int midi, int lo);
-/* A progression of 4 scale degrees for the mode, drawn from a table. */
-void pick_progression(struct plan *p, struct rng *r, int out[4]);
-/* A program drawn from a list of General MIDI programs. */
-int pick_program(struct rng *r, const int *list, int n);
-int clampi(int x, int lo, int hi);
-
-/* A melodic line's manner (melody.c). */
-struct melody_style {
-	int center, range;           /* register: middle and span, semitones */
-	double density, sixteenths;  /* how busy: notes vs rests, share of sixteenths */
-	double legato;               /* sounding share of each note's time */
-	int vel, vibrato, scoops;    /* loudness; sung gestures on or off */
-	double glides;               /* chance of sliding (portamento) into a near note */
-	int glide_ms;
-};
-/* A line over the bars with solo (want_solo) or vocal set, played alike on
- * each channel of chans (doubles detuned). */
-void melody_line(struct plan *p, struct corpus_part *part, const int *chans, int nchans, struct rng *r,
-		 const struct melody_style *ms, int want_solo);
-
-/* The parts. */
-void compose_drums(struct plan *p);
-void compose_bass(struct plan *p);
-void compose_other(struct plan *p);
-void compose_vocals(struct plan *p);
-
-/* Instrument lists (theory.c), also checked against the soundfont. */
-struct program_list {
-	const int *programs;
-	int n;
-};
-extern const struct program_list prog_bass, prog_comp, prog_arp, prog_solo, prog_pad, prog_lead_voice,
-	prog_backing_voice;
-#define PROGRAMS(...) {(const int[]){__VA_ARGS__}, sizeof((int[]){__VA_ARGS__}) / sizeof(int)}
 
 #endif

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "corpus/plan.h"
+#include "corpus/theory.h"
 #include "corpus/voice.h"
 
 const int scale_major[7] = {0, 2, 4, 5, 7, 9, 11};

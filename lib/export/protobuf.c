@@ -87,7 +87,7 @@ void pb_store_floats_le(unsigned char *out, const float *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint32_t u;
-		memcpy(&u, &v[i], 4);
+		memcpy(&u, &v[i], sizeof v[i]);
 		le32(out + 4 * i, u);
 	}
 }

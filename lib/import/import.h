@@ -22,46 +22,11 @@
 
 /* ---------- named tensors ---------- */
 
-struct import_tensor {
-	char *name;                       /* state_dict key */
-	enum dtype dtype;
-	int ndim;
-	int64_t shape[TENSOR_MAX_DIMS];
-	int64_t stride[TENSOR_MAX_DIMS];  /* in elements; C order when contiguous */
-	int contiguous;
-	const unsigned char *data;        /* first element; little-endian, may be unaligned */
-};
-
-struct import_set {
-	int n;
-	struct import_tensor *t;          /* in file order */
-	char format[16];                  /* "pth" or "safetensors" */
-	char source[64];                  /* where the tensors were found, e.g. "model_state_dict" */
-	int *sorted;                      /* private: indices sorted by name */
-	char *settings;                   /* a tfswa export's settings (JSON, safetensors
-	                                     "__metadata__" "tfswa.config"), or NULL */
-};
-
-/* import_pth flags */
-#define IMPORT_NO_CRC 1  /* skip the zip CRC-32 checks (fuzzing) */
-
-/* Reads a torch.save zip archive held in buf[len] (which must outlive s:
- * the tensors point into it). The pickle may be a bare state_dict, or a
- * dict holding one under "model_state_dict", "state_dict" or "model"
- * (training checkpoints); a "module." or "_orig_mod." prefix on every key
- * is removed. Refuses, naming what it found: legacy (pre-1.6) torch.save
- * files, TorchScript archives, compressed entries, foreign pickle globals
- * (e.g. os.system), unknown opcodes, tensors outside their storage. */
-int import_pth(struct import_set *s, const void *buf, size_t len, unsigned flags);
-/* Reads a safetensors file held in buf[len] (which must outlive s). */
-int import_safetensors(struct import_set *s, const void *buf, size_t len);
-void import_set_free(struct import_set *s);
-/* The tensor with this name, or NULL. */
-const struct import_tensor *import_find(const struct import_set *s, const char *name);
-/* Elements of t (its shape is checked when the set is made). */
-size_t import_numel(const struct import_tensor *t);
-/* Converts t (f32, f16, bf16 or f64, any strides) into dst[numel]. */
-int import_to_f32(const struct import_tensor *t, float *dst);
+/* struct import_set and its queries (tensorset.h); the readers that fill
+ * one: import_pth (pth.h) and import_safetensors (safetensors.h). */
+#include "pth.h"
+#include "safetensors.h"
+#include "tensorset.h"
 
 /* Reads all of fd (a file or a pipe) into a new buffer, at most cap bytes. */
 int import_read_fd(int fd, size_t cap, unsigned char **buf, size_t *len);

@@ -1,7 +1,8 @@
-/* Shared by the readers in lib/import (not part of the public API). */
+/* Building a tensor set, shared by the readers in lib/import (pth.c,
+ * safetensors.c; defined in tensorset.c; not part of the public API). */
 #ifndef TF_IMPORT_INTERNAL_H
 #define TF_IMPORT_INTERNAL_H
-#include "import.h"
+#include "tensorset.h"
 
 /* Caps on what a checkpoint may contain. */
 #define IMPORT_MAX_TENSORS (1 << 20)

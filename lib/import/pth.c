@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "internal.h"
+#include "pth.h"
 #include "pickle.h"
 #include "zip.h"
 

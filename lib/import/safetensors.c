@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "internal.h"
+#include "safetensors.h"
 #include "json.h"
 
 #define MAX_HEADER 100000000u /* the format's own limit */

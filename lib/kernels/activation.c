@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "activation.h"
+#include "cpu.h"
 #include "fastexp.h"
 
 /* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7):
@@ -97,8 +98,8 @@ static TGT512 void bias_gelu_avx512(float *x, const float *bias, size_t rows, in
 
 static int have_avx512(void)
 {
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-	       __builtin_cpu_supports("fma");
+	const struct cpu_features *cpu = cpu_features();
+	return cpu->avx512f && cpu->avx512dq && cpu->fma;
 }
 #else
 static int have_avx512(void)

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "cpu.h"
 
 #ifdef __x86_64__
 #include <immintrin.h>
@@ -973,13 +974,12 @@ void attention_forward_ref(float *out, const float *qkv, int nseq, int L, int he
 static int path_supported(enum attention_path path)
 {
 #if HAVE_X86
+	const struct cpu_features *cpu = cpu_features();
 	switch (path) {
 	case ATTENTION_AVX512:
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-		       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-		       __builtin_cpu_supports("fma");
+		return cpu->avx512f && cpu->avx512dq && cpu->avx512bw && cpu->avx512vl && cpu->fma;
 	case ATTENTION_AVX2:
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		return cpu->avx2 && cpu->fma;
 	default:
 		return path == ATTENTION_SCALAR;
 	}

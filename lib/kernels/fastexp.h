@@ -26,7 +26,7 @@ static inline float exp_nonpos(float x)
 	p = p * r + 1.0f;
 	int32_t bits = ((int32_t)n + 127) << 23;
 	float scale;
-	memcpy(&scale, &bits, 4);
+	memcpy(&scale, &bits, sizeof scale);
 	return x <= -87.0f ? 0.0f : p * scale;
 }
 

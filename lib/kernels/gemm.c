@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "gemm.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char description[96];
+/* The kernels every product here runs on (see choose). */
+static cntx_t *context;
 
 static const struct {
 	const char *name;
@@ -22,28 +25,24 @@ static const struct {
 	{"penryn", BLIS_ARCH_PENRYN, "sse3"}, {"generic", BLIS_ARCH_GENERIC, "c"},
 };
 
-static int cpu_has_avx512(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-}
-
-static int cpu_has_avx2(void)
-{
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-/* Chooses the kernel family before BLIS initialises itself. BLIS 0.9 reads
- * BLIS_ARCH_TYPE when its global kernel structure is first built; with error
- * checking on it aborts on that override ("Accessed uninitialized context in
- * gks"), so error checking is switched off first. */
+/* Chooses the kernel family. Debian's BLIS 0.9 picks its family from CPUID
+ * or from BLIS_ARCH_TYPE when its global kernel structure is first built; it
+ * has no call to change that choice afterwards (bli_arch_set_id reads only
+ * the environment). Rather than setenv BLIS_ARCH_TYPE behind the caller's
+ * back (which every later BLIS user in the process and every child would
+ * inherit, and which races with getenv in other threads), the chosen
+ * family's context is looked up in BLIS's kernel structure and passed to
+ * each call through the expert interface (bli_?gemm_ex and friends); the
+ * global choice is left to BLIS. bli_gks_lookup_nat_cntx is internal to
+ * BLIS (hidden in libblis.so, linkable from libblis.a, which the Makefile
+ * links); a BLIS without it fails at link time, not at run time. Error
+ * checking stays off as before: with it on, BLIS 0.9 aborts on an
+ * overridden family ("Accessed uninitialized context in gks"). */
 static void choose(void)
 {
 	const char *want = getenv("TF_BLIS_ARCH");
+	const struct cpu_features *cpu = cpu_features();
 	int id = -1;
-	char buf[16];
 	if (want) {
 		for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
 			if (!strcmp(want, archs[i].name))
@@ -52,18 +51,23 @@ static void choose(void)
 		/* BLIS picks well on CPUs it knows; on the ones it does not (it
 		 * says "generic", or an AVX2 family on an AVX-512 CPU) use the
 		 * best family this CPU can run. */
-		if (cpu_has_avx512())
+		if (cpu->avx512f && cpu->avx512dq && cpu->avx512bw && cpu->avx512vl)
 			id = BLIS_ARCH_SKX;
-		else if (cpu_has_avx2())
+		else if (cpu->avx2 && cpu->fma)
 			id = BLIS_ARCH_HASWELL;
 	}
 	bli_error_checking_level_set(BLIS_NO_ERROR_CHECKING);
-	if (id >= 0) {
-		snprintf(buf, sizeof buf, "%d", id);
-		setenv("BLIS_ARCH_TYPE", buf, 1);
-	}
+	bli_init();
 	bli_thread_set_num_threads(1);
 	arch_t got = bli_arch_query_id();
+	context = bli_gks_query_cntx();
+	if (id >= 0) {
+		cntx_t *chosen = bli_gks_lookup_nat_cntx((arch_t)id);
+		if (chosen) { /* NULL: a family this BLIS was built without */
+			context = chosen;
+			got = (arch_t)id;
+		}
+	}
 	const char *isa = "?";
 	for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
 		if (archs[i].id == got)
@@ -75,6 +79,12 @@ static void choose(void)
 void gemm_init(void)
 {
 	pthread_once(&once, choose);
+}
+
+struct cntx_s *gemm_blis_context(void)
+{
+	gemm_init();
+	return context;
 }
 
 const char *gemm_describe(void)
@@ -89,8 +99,8 @@ static void blis(trans_t ta, trans_t tb, int M, int N, int K, const float *A, in
 	float one = 1.0f;
 	if (M <= 0 || N <= 0)
 		return;
-	gemm_init();
-	bli_sgemm(ta, tb, M, N, K, &one, (float *)A, rsa, csa, (float *)B, rsb, csb, &beta, C, ldc, 1);
+	bli_sgemm_ex(ta, tb, M, N, K, &one, (float *)A, rsa, csa, (float *)B, rsb, csb, &beta, C, ldc, 1,
+		     gemm_blis_context(), NULL);
 }
 
 int gemm_prime(int threads)
@@ -99,10 +109,9 @@ int gemm_prime(int threads)
 	static atomic_int primed;
 	if (threads <= atomic_load(&primed))
 		return 0;
-	gemm_init();
 	/* the largest blocks BLIS packs, so that no later product asks for a
 	 * larger one (which would make it reallocate its pool) */
-	cntx_t *cx = bli_gks_query_cntx();
+	cntx_t *cx = gemm_blis_context();
 	size_t M = (size_t)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_MC, cx),
 	       K = (size_t)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_KC, cx),
 	       N = (size_t)bli_cntx_get_blksz_max_dt(BLIS_FLOAT, BLIS_NC, cx), S = 16;

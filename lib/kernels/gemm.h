@@ -8,6 +8,10 @@
  * does not recognise every new CPU and may fall back to slow generic code;
  * TF_BLIS_ARCH=skx|zen3|haswell|generic (or BLIS_ARCH_TYPE=N) overrides. */
 void gemm_init(void);
+/* BLIS's context for that family (a cntx_t *): pass it to BLIS's expert
+ * interface (bli_?xxx_ex) so other BLIS calls run on the same kernels. */
+struct cntx_s;
+struct cntx_s *gemm_blis_context(void);
 /* "BLIS 0.9.0 skx (avx512)" : what gemm_* run on this machine. */
 const char *gemm_describe(void);
 

@@ -1,5 +1,6 @@
 #include <math.h>
 
+#include "cpu.h"
 #include "norm.h"
 
 __attribute__((target_clones("avx2", "default")))
@@ -82,7 +83,8 @@ static TGT512 void layernorm_avx512(float *out, const float *x, const float *w, 
 void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C)
 {
 #ifdef __x86_64__
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+	const struct cpu_features *cpu = cpu_features();
+	if (cpu->avx512f && cpu->fma) {
 		layernorm_avx512(out, x, w, b, rows, C);
 		return;
 	}

@@ -1,5 +1,6 @@
 #include <omp.h>
 
+#include "cpu.h"
 #include "error.h"
 #include "peak.h"
 #include "timing.h"
@@ -78,10 +79,10 @@ enum isa { ISA_SCALAR, ISA_AVX2, ISA_AVX512 };
 static enum isa best_isa(void)
 {
 #if HAVE_X86
-	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+	const struct cpu_features *cpu = cpu_features();
+	if (cpu->avx512f && cpu->fma)
 		return ISA_AVX512;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+	if (cpu->avx2 && cpu->fma)
 		return ISA_AVX2;
 #endif
 	return ISA_SCALAR;

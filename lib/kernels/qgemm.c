@@ -6,9 +6,11 @@
  * widens both operands to 16 bits and uses vpmaddwd, which sums pairs into
  * exact 32-bit lanes, and adds the pairs at the end. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "error.h"
 #include "qgemm.h"
 #include "tensor.h"
@@ -382,14 +384,12 @@ TGT_AVX2 static void qgemm_avx2(int M, const uint8_t *q, int ldq, const float *r
 static int path_supported(enum qgemm_path path)
 {
 #if HAVE_X86
-	__builtin_cpu_init();
+	const struct cpu_features *cpu = cpu_features();
 	switch (path) {
 	case QGEMM_VNNI:
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-		       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-		       __builtin_cpu_supports("avx512vnni");
+		return cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512dq && cpu->avx512vnni;
 	case QGEMM_AVX2:
-		return __builtin_cpu_supports("avx2");
+		return cpu->avx2;
 	default:
 		return path == QGEMM_SCALAR;
 	}
@@ -400,20 +400,26 @@ static int path_supported(enum qgemm_path path)
 
 static const char *const path_names[] = {"scalar", "avx2", "vnni"};
 
-/* The best path this CPU runs, or the one TF_QGEMM names if it can. */
+static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
+static enum qgemm_path chosen;
+
+static void choose(void)
+{
+	const char *want = getenv("TF_QGEMM");
+	int best = path_supported(QGEMM_VNNI) ? QGEMM_VNNI : path_supported(QGEMM_AVX2) ? QGEMM_AVX2
+											: QGEMM_SCALAR;
+	for (int i = 0; want && i < 3; i++)
+		if (!strcmp(want, path_names[i]) && path_supported((enum qgemm_path)i))
+			best = i;
+	chosen = (enum qgemm_path)best;
+}
+
+/* The best path this CPU runs, or the one TF_QGEMM names if it can (read
+ * once, at the first call). */
 static enum qgemm_path chosen_path(void)
 {
-	static int chosen = -1;
-	if (chosen < 0) {
-		const char *want = getenv("TF_QGEMM");
-		int best = path_supported(QGEMM_VNNI) ? QGEMM_VNNI : path_supported(QGEMM_AVX2) ? QGEMM_AVX2
-												: QGEMM_SCALAR;
-		for (int i = 0; want && i < 3; i++)
-			if (!strcmp(want, path_names[i]) && path_supported((enum qgemm_path)i))
-				best = i;
-		chosen = best; /* racing threads compute the same value */
-	}
-	return (enum qgemm_path)chosen;
+	pthread_once(&chosen_once, choose);
+	return chosen;
 }
 
 const char *qgemm_kernel_name(void)

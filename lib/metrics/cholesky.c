@@ -40,7 +40,7 @@ int cholesky_factor_ref(double *A, int n)
 int cholesky_factor(double *A, int n)
 {
 	double one = 1, minus_one = -1;
-	gemm_init();
+	cntx_t *cntx = gemm_blis_context();
 	/* right-looking: factor the diagonal block, solve the panel below it,
 	 * subtract the panel's outer product from the trailing matrix */
 	for (int k = 0; k < n; k += NB) {
@@ -52,10 +52,11 @@ int cholesky_factor(double *A, int n)
 		if (!rest)
 			break;
 		/* A21 := A21 L11^-T */
-		bli_dtrsm(BLIS_RIGHT, BLIS_LOWER, BLIS_TRANSPOSE, BLIS_NONUNIT_DIAG, rest, kb, &one, a11, n, 1, a21, n,
-			  1);
+		bli_dtrsm_ex(BLIS_RIGHT, BLIS_LOWER, BLIS_TRANSPOSE, BLIS_NONUNIT_DIAG, rest, kb, &one, a11, n, 1, a21,
+			     n, 1, cntx, NULL);
 		/* A22 -= A21 A21^T (lower triangle) */
-		bli_dsyrk(BLIS_LOWER, BLIS_NO_TRANSPOSE, rest, kb, &minus_one, a21, n, 1, &one, a22, n, 1);
+		bli_dsyrk_ex(BLIS_LOWER, BLIS_NO_TRANSPOSE, rest, kb, &minus_one, a21, n, 1, &one, a22, n, 1, cntx,
+			     NULL);
 	}
 	return 0;
 }
@@ -63,9 +64,9 @@ int cholesky_factor(double *A, int n)
 void cholesky_solve(const double *L, int n, double *B, int nrhs)
 {
 	double one = 1;
-	gemm_init();
-	bli_dtrsm(BLIS_LEFT, BLIS_LOWER, BLIS_NO_TRANSPOSE, BLIS_NONUNIT_DIAG, n, nrhs, &one, (double *)L, n, 1, B,
-		  nrhs, 1);
-	bli_dtrsm(BLIS_LEFT, BLIS_LOWER, BLIS_TRANSPOSE, BLIS_NONUNIT_DIAG, n, nrhs, &one, (double *)L, n, 1, B, nrhs,
-		  1);
+	cntx_t *cntx = gemm_blis_context();
+	bli_dtrsm_ex(BLIS_LEFT, BLIS_LOWER, BLIS_NO_TRANSPOSE, BLIS_NONUNIT_DIAG, n, nrhs, &one, (double *)L, n, 1, B,
+		     nrhs, 1, cntx, NULL);
+	bli_dtrsm_ex(BLIS_LEFT, BLIS_LOWER, BLIS_TRANSPOSE, BLIS_NONUNIT_DIAG, n, nrhs, &one, (double *)L, n, 1, B,
+		     nrhs, 1, cntx, NULL);
 }

@@ -137,9 +137,9 @@ int branch_forward(struct tctx *ctx, float *out, const float *x, int B, int H, i
 	size_t mx = p.maxn;
 #pragma omp parallel num_threads(ctx->T)
 	{
-		float *t = tf_alloc_aligned(mx * C, 4), *u = tf_alloc_aligned(mx * C, 4);
-		float *h = tf_alloc_aligned(mx * hid, 4);
-		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), 4);
+		float *t = tf_alloc_aligned(mx * C, sizeof(float)), *u = tf_alloc_aligned(mx * C, sizeof(float));
+		float *h = tf_alloc_aligned(mx * hid, sizeof(float));
+		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), sizeof(float));
 		int *rg = tf_alloc(mx, sizeof(int));
 		int ok = t && u && h && as && rg;
 		if (!ok)
@@ -188,11 +188,11 @@ int branch_backward(struct tctx *ctx, float *dx, const float *dout, const float 
 #pragma omp parallel num_threads(ctx->T)
 	{
 		float *g = ctx->tgrad[omp_get_thread_num()];
-		float *dt = tf_alloc_aligned(mx * C, 4), *du = tf_alloc_aligned(mx * C, 4);
-		float *u = tf_alloc_aligned(mx * C, 4), *t0 = tf_alloc_aligned(mx * C, 4);
-		float *h = tf_alloc_aligned(mx * hid, 4), *dh = tf_alloc_aligned(mx * hid, 4);
-		float *dqkv = tf_alloc_aligned(mx * 3 * C, 4), *dob = tf_alloc_aligned(mx * C, 4);
-		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), 4);
+		float *dt = tf_alloc_aligned(mx * C, sizeof(float)), *du = tf_alloc_aligned(mx * C, sizeof(float));
+		float *u = tf_alloc_aligned(mx * C, sizeof(float)), *t0 = tf_alloc_aligned(mx * C, sizeof(float));
+		float *h = tf_alloc_aligned(mx * hid, sizeof(float)), *dh = tf_alloc_aligned(mx * hid, sizeof(float));
+		float *dqkv = tf_alloc_aligned(mx * 3 * C, sizeof(float)), *dob = tf_alloc_aligned(mx * C, sizeof(float));
+		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), sizeof(float));
 		int *rg = tf_alloc(mx, sizeof(int));
 		int ok = dt && du && u && t0 && h && dh && dqkv && dob && as && rg;
 		if (!ok)

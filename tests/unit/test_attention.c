@@ -11,12 +11,9 @@
 #include "kernels/attention.h"
 #include "test.h"
 
-static uint64_t rng = 88172645463325252ull;
-
 static double uniform(void) /* [0, 1) */
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (double)(rng >> 11) * (1.0 / 9007199254740992.0);
+	return rng_uniform(fixed_rng());
 }
 
 static float normal(double sd)

@@ -9,6 +9,7 @@
 
 #include "corpus/corpus.h"
 #include "corpus/plan.h"
+#include "corpus/theory.h"
 #include "corpus/voice.h"
 #include "test.h"
 

@@ -22,11 +22,10 @@ static void tiny_model(struct model *m)
 	c.num_heads = 2, c.window_size = 4, c.shift_size = 2;
 	if (model_init(m, &c))
 		return;
-	unsigned long long r = 7;
-	for (size_t k = 0; k < m->nparams; k++) {
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-		m->params[k] = (float)((r >> 40) * (1.0 / 16777216.0)) - 0.5f;
-	}
+	struct rng r;
+	rng_seed(&r, 7);
+	for (size_t k = 0; k < m->nparams; k++)
+		m->params[k] = (float)rng_uniform(&r) - 0.5f;
 }
 
 /* The bytes fn writes for m. */

@@ -14,11 +14,9 @@
 #include "kernels/resize.h"
 #include "test.h"
 
-static unsigned long long rng = 0x9e3779b97f4a7c15ull;
 static float frand(void) /* uniform in [-1, 1) */
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+	return (float)rng_uniform(fixed_rng()) * 2.0f - 1.0f;
 }
 
 static float *randv(size_t n, float scale)
@@ -71,7 +69,7 @@ static void test_attention(void)
 			 * reference forward, on a few entries of q, k and v */
 			double worst = 0;
 			for (int s = 0; s < 12; s++) {
-				size_t i = (size_t)(rng % (n * 3 * C));
+				size_t i = (size_t)rng_below(fixed_rng(), n * 3 * C);
 				float keep = qkv[i], eps = 1e-2f;
 				double lp = 0, lm = 0;
 				qkv[i] = keep + eps;
@@ -99,9 +97,9 @@ static void test_norm_act(void)
 	size_t rows = 53;
 	int C = 24;
 	float *x = randv(rows * C, 3.0f), *dy = randv(rows * C, 1.0f), *w = randv(C, 1.0f);
-	float *dx1 = randv(rows * C, 1.0f), *dx2 = malloc(rows * C * 4);
+	float *dx1 = randv(rows * C, 1.0f), *dx2 = malloc(rows * C * sizeof(float));
 	float *dw1 = zeros(C), *db1 = zeros(C), *dw2 = zeros(C), *db2 = zeros(C);
-	memcpy(dx2, dx1, rows * C * 4);
+	memcpy(dx2, dx1, rows * C * sizeof(float));
 	layernorm_backward(dx1, dw1, db1, dy, x, w, rows, C);
 	layernorm_backward_ref(dx2, dw2, db2, dy, x, w, rows, C);
 	check_close("layernorm backward dx vs reference", dx1, dx2, rows * C, 1e-5);

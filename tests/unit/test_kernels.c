@@ -10,11 +10,9 @@
 #include "kernels/resize.h"
 #include "test.h"
 
-static unsigned long long rng = 88172645463325252ull;
 static float frand(void) /* uniform in [-1, 1) */
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+	return (float)rng_uniform(fixed_rng()) * 2.0f - 1.0f;
 }
 
 static float *randv(size_t n)
@@ -32,9 +30,9 @@ static void test_gemm(void)
 	for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
 		int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
 		float *A = randv((size_t)M * K), *B = randv((size_t)N * K), *C0 = randv((size_t)M * N);
-		float *C1 = malloc((size_t)M * N * 4), *C2 = malloc((size_t)M * N * 4);
+		float *C1 = malloc((size_t)M * N * sizeof(float)), *C2 = malloc((size_t)M * N * sizeof(float));
 		for (int beta = 0; beta < 2; beta++) {
-			memcpy(C1, C0, (size_t)M * N * 4), memcpy(C2, C0, (size_t)M * N * 4);
+			memcpy(C1, C0, (size_t)M * N * sizeof(float)), memcpy(C2, C0, (size_t)M * N * sizeof(float));
 			gemm_nt(M, N, K, A, K, B, K, (float)beta, C1, N);
 			gemm_nt_ref(M, N, K, A, K, B, K, (float)beta, C2, N);
 			snprintf(what, sizeof what, "gemm_nt %dx%dx%d beta %d vs reference", M, N, K, beta);
@@ -66,9 +64,10 @@ static void test_conv(void)
 		int stride = sp[cases[i][5]][0], pad = sp[cases[i][5]][1];
 		int Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
 		float *in = randv((size_t)H * W * Ci), *w = randv((size_t)Co * Ci * k * k), *b = randv((size_t)Co);
-		float *wp = malloc((size_t)Co * Ci * k * k * 4), *o1 = calloc((size_t)Ho * Wo * Co + 1, 4),
-		      *o2 = calloc((size_t)Ho * Wo * Co + 1, 4);
-		float *scratch = malloc((conv2d_scratch_floats(Wo, Ho, Ci, k) + 1) * 4);
+		float *wp = malloc((size_t)Co * Ci * k * k * sizeof(float)),
+		      *o1 = calloc((size_t)Ho * Wo * Co + 1, sizeof(float)),
+		      *o2 = calloc((size_t)Ho * Wo * Co + 1, sizeof(float));
+		float *scratch = malloc((conv2d_scratch_floats(Wo, Ho, Ci, k) + 1) * sizeof(float));
 		conv2d_weight_prepare(wp, w, Co, Ci, k);
 		/* in two pieces of rows, as the threads split it */
 		conv2d_rows(o1, in, wp, b, H, W, Ci, Co, k, stride, pad, 0, Ho / 2, scratch);
@@ -84,8 +83,9 @@ static void test_conv(void)
 		int H = tcases[i][0], W = tcases[i][1], Ci = tcases[i][2], Co = tcases[i][3];
 		size_t no = (size_t)4 * H * W * Co;
 		float *in = randv((size_t)H * W * Ci), *w = randv((size_t)Ci * Co * 16), *b = randv((size_t)Co);
-		float *wp = malloc((size_t)Ci * Co * 16 * 4), *o1 = malloc(no * 4), *o2 = malloc(no * 4);
-		float *scratch = malloc(convt4s2_scratch_floats(W, Ci) * 4);
+		float *wp = malloc((size_t)Ci * Co * 16 * sizeof(float)), *o1 = malloc(no * sizeof(float)),
+		      *o2 = malloc(no * sizeof(float));
+		float *scratch = malloc(convt4s2_scratch_floats(W, Ci) * sizeof(float));
 		convt4s2_weight_prepare(wp, w, Ci, Co);
 		for (int m = 0; m < H; m++)
 			convt4s2_rows(o1, in, wp, b, H, W, Ci, Co, m, m + 1, scratch);
@@ -101,7 +101,7 @@ static void test_norm_act(void)
 	size_t rows = 333;
 	int C = 48;
 	float *x = randv(rows * C), *w = randv((size_t)C), *b = randv((size_t)C);
-	float *o1 = malloc(rows * C * 4), *o2 = malloc(rows * C * 4);
+	float *o1 = malloc(rows * C * sizeof(float)), *o2 = malloc(rows * C * sizeof(float));
 	for (size_t i = 0; i < rows * C; i++)
 		x[i] = x[i] * 3 + (float)(i % C) * 0.1f; /* non-zero means */
 	layernorm_forward(o1, x, w, b, rows, C);
@@ -120,7 +120,7 @@ static void test_norm_act(void)
 	   rows);
 
 	size_t n = 200001;
-	float *g1 = malloc(n * 4), *g2 = malloc(n * 4);
+	float *g1 = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float));
 	for (size_t i = 0; i < n; i++)
 		g1[i] = g2[i] = -12.0f + 24.0f * (float)i / (float)(n - 1);
 	gelu_forward(g1, n);
@@ -128,8 +128,8 @@ static void test_norm_act(void)
 	check_close("gelu (fast erf) vs libm erf over [-12, 12]", g1, g2, n, 1e-6);
 	ok(g1[0] == 0.0f || fabsf(g1[0]) < 1e-30f, "gelu(-12) underflows to 0 (%g)", g1[0]);
 	/* fused bias + gelu equals bias then gelu */
-	float *h1 = randv(rows * C), *h2 = malloc(rows * C * 4);
-	memcpy(h2, h1, rows * C * 4);
+	float *h1 = randv(rows * C), *h2 = malloc(rows * C * sizeof(float));
+	memcpy(h2, h1, rows * C * sizeof(float));
 	bias_gelu_forward(h1, b, rows, C);
 	for (size_t r = 0; r < rows; r++)
 		for (int c = 0; c < C; c++)
@@ -149,7 +149,7 @@ static void test_resize(void)
 	   out[3]);
 	/* 1024 -> 1025 rows keeps the ends and stays within the input range */
 	int H = 1024, Ho = 1025;
-	float *a = malloc(H * 4), *o = malloc(Ho * 4);
+	float *a = malloc(H * sizeof(float)), *o = malloc(Ho * sizeof(float));
 	for (int i = 0; i < H; i++)
 		a[i] = (float)i;
 	resize_bilinear_rows(o, a, H, 1, 1, Ho, 1, 0, Ho);
@@ -160,13 +160,12 @@ static void test_resize(void)
 	 * hundred, against the reference in double: a few float roundings of
 	 * the largest value (float source coordinates were off by 1e-2) */
 	int Hi = 1024, Wi = 66, C = 3, Hr = 1025, Wr = 67;
-	float *x = malloc((size_t)Hi * Wi * C * 4), *y1 = malloc((size_t)Hr * Wr * C * 4),
-	      *y2 = malloc((size_t)Hr * Wr * C * 4);
-	unsigned long long r = 99;
-	for (size_t i = 0; i < (size_t)Hi * Wi * C; i++) {
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-		x[i] = (float)((r >> 40) * (1.0 / 16777216.0) - 0.5) * 1000.0f;
-	}
+	float *x = malloc((size_t)Hi * Wi * C * sizeof(float)), *y1 = malloc((size_t)Hr * Wr * C * sizeof(float)),
+	      *y2 = malloc((size_t)Hr * Wr * C * sizeof(float));
+	struct rng r;
+	rng_seed(&r, 99);
+	for (size_t i = 0; i < (size_t)Hi * Wi * C; i++)
+		x[i] = (float)(rng_uniform(&r) - 0.5) * 1000.0f;
 	resize_bilinear_rows(y1, x, Hi, Wi, C, Hr, Wr, 0, Hr);
 	resize_bilinear_ref(y2, x, Hi, Wi, C, Hr, Wr);
 	check_close("bilinear 1024x66 -> 1025x67 of values in [-500, 500] vs double reference", y1, y2,

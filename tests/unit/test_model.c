@@ -69,7 +69,7 @@ int main(void)
 		for (size_t i = 0; i < m.specs[k].numel; i++)
 			m.params[m.specs[k].offset + i] = (float)(((m.specs[k].offset + i) * 2654435761u) % 1000) / 1000.0f;
 	ok(roundtrip(&m2, &m) == 0, "write and read back: %s", tf_strerror());
-	ok(m2.nparams == m.nparams && !memcmp(m2.params, m.params, m.nparams * 4) &&
+	ok(m2.nparams == m.nparams && !memcmp(m2.params, m.params, m.nparams * sizeof(float)) &&
 	       !strcmp(m2.cfg.stems[1], "other") && m2.cfg.num_heads == 4,
 	   "round trip is exact, configuration kept");
 	model_free(&m2);

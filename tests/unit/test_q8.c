@@ -91,11 +91,11 @@ static void test_plan_and_file(void)
 		for (int i = 0; i < m.nspecs; i++) {
 			const struct param_spec *s = &m.specs[i];
 			if (dt[i] != DT_I8) {
-				differ += memcmp(back.params + s->offset, m.params + s->offset, s->numel * 4) != 0;
+				differ += memcmp(back.params + s->offset, m.params + s->offset, s->numel * sizeof(float)) != 0;
 				continue;
 			}
 			differ += memcmp(back.q8 + s->offset, m.q8 + s->offset, s->numel) != 0;
-			differ += memcmp(back.q8_scale[i], m.q8_scale[i], (size_t)s->shape[model_out_axis(s)] * 4) != 0;
+			differ += memcmp(back.q8_scale[i], m.q8_scale[i], (size_t)s->shape[model_out_axis(s)] * sizeof(float)) != 0;
 			size_t inner = 1, outs = (size_t)s->shape[model_out_axis(s)];
 			for (int d = model_out_axis(s) + 1; d < s->ndim; d++)
 				inner *= (size_t)s->shape[d];
@@ -238,7 +238,8 @@ static void run_case(const char *dir)
 	float *x = npy_load_f32(path, &in);
 	int B = (int)in.shape[0], H = (int)in.shape[2], W = (int)in.shape[3];
 	size_t n = (size_t)B * m.cfg.out_channels * H * W;
-	float *f32 = malloc(n * 4), *q8 = malloc(n * 4), *q8s = malloc(n * 4), *other = malloc(n * 4);
+	float *f32 = malloc(n * sizeof(float)), *q8 = malloc(n * sizeof(float)), *q8s = malloc(n * sizeof(float)),
+	      *other = malloc(n * sizeof(float));
 	fit_to_input(&m, H);
 	struct stages st = {0};
 	forward_tap(&m, x, B, H, W, f32, &st);
@@ -295,14 +296,10 @@ static void run_case(const char *dir)
 
 	/* calibrated on another stream: random normal spectrogram values */
 	float *noise = malloc((size_t)B * m.cfg.in_channels * H * W * sizeof *noise);
-	uint64_t r = 12345;
-	for (size_t i = 0; i < (size_t)B * m.cfg.in_channels * H * W; i += 2) {
-		double u1, u2;
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17, u1 = (double)(r >> 11) / 9007199254740992.0 + 1e-300;
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17, u2 = (double)(r >> 11) / 9007199254740992.0;
-		noise[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
-		noise[i + 1] = (float)(sqrt(-2 * log(u1)) * sin(6.283185307179586 * u2));
-	}
+	struct rng r;
+	rng_seed(&r, 12345);
+	for (size_t i = 0; i < (size_t)B * m.cfg.in_channels * H * W; i++)
+		noise[i] = (float)rng_normal(&r);
 	write_stream(spath, &m.cfg, noise, B, H, W, m.cfg.n_fft);
 	strcpy(m.cfg.quantization, "none");
 	rc = calibrate(&m, paths, 1, cal);

@@ -10,16 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "error.h"
 #include "kernels/qgemm.h"
 #include "test.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
 static uint32_t next(void)
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (uint32_t)(rng >> 32);
+	return (uint32_t)(rng_next(fixed_rng()) >> 32);
 }
 
 static float unit(void) /* [-1, 1) */
@@ -114,8 +112,8 @@ static void test_products(void)
 	   "%ld products (M, N, K with tails): int32 sums and float results of every path equal the "
 	   "reference bit for bit (%ld differ; runs: scalar %d, avx2 %d, vnni %d)",
 	   cases, bad, paths[0], paths[1], paths[2]);
-	ok(paths[QGEMM_AVX2] > 0 || !__builtin_cpu_supports("avx2"), "the AVX2 path ran where the CPU has it");
-	ok(paths[QGEMM_VNNI] > 0 || !__builtin_cpu_supports("avx512vnni"),
+	ok(paths[QGEMM_AVX2] > 0 || !cpu_features()->avx2, "the AVX2 path ran where the CPU has it");
+	ok(paths[QGEMM_VNNI] > 0 || !cpu_features()->avx512vnni,
 	   "the VNNI path ran where the CPU has it");
 }
 
@@ -220,7 +218,7 @@ int main(void)
 	/* the override: the path named by TF_QGEMM when this CPU has it */
 	setenv("TF_QGEMM", "avx2", 1);
 	const char *k = qgemm_kernel_name();
-	ok(!strcmp(k, __builtin_cpu_supports("avx2") ? "avx2" : "scalar"), "TF_QGEMM=avx2 chooses %s", k);
+	ok(!strcmp(k, cpu_features()->avx2 ? "avx2" : "scalar"), "TF_QGEMM=avx2 chooses %s", k);
 	test_products();
 	test_extremes();
 	test_quantize();

@@ -16,7 +16,7 @@
 static float bits_f(uint32_t b)
 {
 	float f;
-	memcpy(&f, &b, 4);
+	memcpy(&f, &b, sizeof f);
 	return f;
 }
 

@@ -11,11 +11,9 @@
 
 #define F 16
 
-static unsigned long long rng = 0x9e3779b97f4a7c15ull;
 static float frand(void)
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+	return (float)rng_uniform(fixed_rng()) * 2.0f - 1.0f;
 }
 
 struct collect {
@@ -50,7 +48,8 @@ static int separate(const struct unet *u, const float *spec, int T, int C, int O
 {
 	struct segmenter *s = segmenter_new(u, F, segment, overlap, 0);
 	float *piece = malloc((size_t)C * F * chunk * 2 * sizeof *piece);
-	*out = (struct collect){calloc((size_t)O * F * T, 4), calloc((size_t)C * F * T * 2, 4), T, O, C, 0, 1};
+	*out = (struct collect){calloc((size_t)O * F * T, sizeof(float)),
+		calloc((size_t)C * F * T * 2, sizeof(float)), T, O, C, 0, 1};
 	int rc = s ? 0 : -1;
 	for (int t0 = 0; t0 < T && !rc; t0 += chunk) {
 		int n = T - t0 < chunk ? T - t0 : chunk;
@@ -106,7 +105,7 @@ int main(void)
 
 	int rc;
 	/* reference: the network on the whole input at once */
-	float *in = malloc((size_t)2 * C * F * T * 4), *direct = malloc((size_t)O * F * T * 4);
+	float *in = malloc((size_t)2 * C * F * T * sizeof(float)), *direct = malloc((size_t)O * F * T * sizeof(float));
 	for (int ch = 0; ch < C; ch++)
 		for (int p = 0; p < F * T; p++) {
 			in[(size_t)ch * F * T + p] = spec[((size_t)ch * F * T + p) * 2];
@@ -150,7 +149,8 @@ int main(void)
 		for (int j = 0; j < (int)(sizeof lengths / sizeof *lengths); j++) {
 			int L = cuts[i][0], ov = cuts[i][1], n = lengths[j];
 			struct segmenter *sg = segmenter_new(u, F, L, ov, 0);
-			struct collect out = {calloc((size_t)O * F * n, 4), calloc((size_t)C * F * n * 2, 4), n, O, C, 0, 1};
+			struct collect out = {calloc((size_t)O * F * n, sizeof(float)),
+				calloc((size_t)C * F * n * 2, sizeof(float)), n, O, C, 0, 1};
 			rc = !sg || segmenter_push(sg, spec, n, collect, &out) || segmenter_finish(sg, collect, &out);
 			if (rc || segmenter_runs(sg) != segment_count(n, L, ov) || out.next != n) {
 				ok(0, "segment %d overlap %d, %d frames: segmenter ran %lld, segment_count says %lld", L, ov,
@@ -163,7 +163,7 @@ int main(void)
 	ok(counted, "segment_count matches the segmenter's runs for every length and overlap tried");
 
 	/* mask_apply: stems = mask x mixture */
-	float *stems = malloc((size_t)2 * C * F * T * 2 * 4);
+	float *stems = malloc((size_t)2 * C * F * T * 2 * sizeof(float));
 	mask_apply(stems, direct, spec, 2, C, F, T);
 	size_t k = ((size_t)1 * C + 1) * F * T + 5; /* stem 1, channel 1, element 5 */
 	ok(stems[2 * k] == direct[(size_t)(1 * C + 1) * F * T + 5] * spec[((size_t)F * T + 5) * 2],

@@ -18,11 +18,9 @@
 
 #define GOLDEN "tests/data/golden/stft/"
 
-static unsigned long long rng = 0x2545f4914f6cdd1dull;
 static float frand(void)
 {
-	rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-	return (float)((rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+	return (float)rng_uniform(fixed_rng()) * 2.0f - 1.0f;
 }
 
 /* Collects emitted chunks into one [channels][bins][frames] spectrogram. */

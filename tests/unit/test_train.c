@@ -37,8 +37,8 @@ static void test_spec_loss_gradient(void)
 {
 	struct loss_shape sh = {2, 3, 2, 5, 7};
 	size_t plane = (size_t)sh.F * sh.T, nm = (size_t)sh.B * sh.S * sh.C * plane;
-	float *m = malloc(nm * 4), *d = malloc(nm * 4), *dummy = malloc(nm * 4);
-	float *mix = malloc((size_t)sh.B * sh.C * plane * 8), *tgt = malloc(nm * 8);
+	float *m = malloc(nm * sizeof(float)), *d = malloc(nm * sizeof(float)), *dummy = malloc(nm * sizeof(float));
+	float *mix = malloc((size_t)sh.B * sh.C * plane * 2 * sizeof(float)), *tgt = malloc(nm * 2 * sizeof(float));
 	for (size_t i = 0; i < nm; i++)
 		m[i] = frand(0.1f, 0.9f);
 	for (size_t i = 0; i < (size_t)sh.B * sh.C * plane * 2; i++)
@@ -92,7 +92,7 @@ struct collected {
 static int collect(void *c, const float *spec, int64_t first, int n)
 {
 	struct collected *k = c;
-	memcpy(k->S, spec, (size_t)k->F * n * 8);
+	memcpy(k->S, spec, (size_t)k->F * n * 2 * sizeof(float));
 	k->got = n;
 	return 0;
 }
@@ -103,8 +103,8 @@ static void test_istft_adjoint_and_stft(void)
 	int64_t L = 300;
 	struct spec *sp = spec_new(n_fft, hop);
 	int F = spec_bins(sp), T = (int)spec_frames(sp, L);
-	float *X = malloc((size_t)F * T * 8), *G = malloc((size_t)F * T * 8), *y = malloc(L * 4),
-	      *g = malloc(L * 4);
+	float *X = malloc((size_t)F * T * 2 * sizeof(float)), *G = malloc((size_t)F * T * 2 * sizeof(float)),
+	      *y = malloc(L * sizeof(float)), *g = malloc(L * sizeof(float));
 	for (size_t i = 0; i < (size_t)F * T * 2; i++)
 		X[i] = frand(-1, 1);
 	for (int64_t i = 0; i < L; i++)
@@ -126,7 +126,7 @@ static void test_istft_adjoint_and_stft(void)
 
 	/* the whole-signal STFT equals the streaming one of lib/stft.h, and the
 	 * inverse gives the signal back */
-	float *x = malloc(L * 4), *S = malloc((size_t)F * T * 8);
+	float *x = malloc(L * sizeof(float)), *S = malloc((size_t)F * T * 2 * sizeof(float));
 	for (int64_t i = 0; i < L; i++)
 		x[i] = frand(-1, 1);
 	spec_stft(sp, x, L, X);
@@ -153,8 +153,9 @@ static void test_wave_loss_gradient(void)
 	struct spec *sp = spec_new(n_fft, hop);
 	struct loss_shape sh = {1, 2, 2, spec_bins(sp), (int)spec_frames(sp, L)};
 	size_t plane = (size_t)sh.F * sh.T, nm = (size_t)sh.S * sh.C * plane;
-	float *m = malloc(nm * 4), *d = calloc(nm, 4), *dummy = calloc(nm, 4);
-	float *mix = malloc((size_t)sh.C * plane * 8), *wave = malloc((size_t)sh.S * sh.C * L * 4);
+	float *m = malloc(nm * sizeof(float)), *d = calloc(nm, sizeof(float)), *dummy = calloc(nm, sizeof(float));
+	float *mix = malloc((size_t)sh.C * plane * 2 * sizeof(float)),
+	      *wave = malloc((size_t)sh.S * sh.C * L * sizeof(float));
 	for (size_t i = 0; i < nm; i++)
 		m[i] = frand(0.1f, 0.9f);
 	for (size_t i = 0; i < (size_t)sh.C * plane * 2; i++)
@@ -252,11 +253,11 @@ static void test_clip_and_init(void)
 	   bound, worst);
 	ok(m.params[rv->offset] == 1 && m.params[bw->offset] == 1 && m.params[bb->offset] == 0,
 	   "BatchNorm starts at weight 1, bias 0, running variance 1");
-	float *copy = malloc(m.nparams * 4);
-	memcpy(copy, m.params, m.nparams * 4);
+	float *copy = malloc(m.nparams * sizeof(float));
+	memcpy(copy, m.params, m.nparams * sizeof(float));
 	rng_seed(&r2, 7);
 	train_init_params(&m, &r2);
-	ok(!memcmp(copy, m.params, m.nparams * 4), "the same seed gives the same initial parameters");
+	ok(!memcmp(copy, m.params, m.nparams * sizeof(float)), "the same seed gives the same initial parameters");
 	free(copy), free(g);
 	model_free(&m);
 }
@@ -271,7 +272,7 @@ static void write_wav(const char *dir, const char *name, int rate, int ch, int64
 	SF_INFO info = {.samplerate = rate, .channels = ch, .format = SF_FORMAT_WAV | SF_FORMAT_FLOAT};
 	snprintf(path, sizeof path, "%s/%s.wav", dir, name);
 	SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
-	float *x = malloc((size_t)n * ch * 4);
+	float *x = malloc((size_t)n * ch * sizeof(float));
 	for (int64_t i = 0; i < n * ch; i++)
 		x[i] = amp * (float)sin(0.01 * (double)(i + 1) * (seed + 1)) + amp * 0.001f * (float)(i % 7);
 	sf_writef_float(sf, x, n);
@@ -320,7 +321,7 @@ static void test_dataset(void)
 	ok(d.ntracks == 3 && !strcmp(d.tracks[0].name, "t0") && d.tracks[0].frames == 3000 &&
 	   d.tracks[1].frames == 4000, "tracks in name order with their lengths");
 	/* reading: planar, a mono file duplicated, zeros past the end */
-	float *x = malloc(2 * 100 * 4);
+	float *x = malloc(2 * 100 * sizeof(float));
 	ok(dataset_read(&d, 1, 1, 3950, 100, x) == 0, "read 100 samples at 3950 of a 4000-sample mono stem");
 	SF_INFO info = {0};
 	snprintf(path, sizeof path, "%s/good/t1/b.wav", root);
@@ -329,7 +330,7 @@ static void test_dataset(void)
 	sf_seek(sf, 3950, SEEK_SET);
 	sf_readf_float(sf, ref, 50);
 	sf_close(sf);
-	int same = !memcmp(x, ref, 50 * 4) && !memcmp(x + 100, ref, 50 * 4), zeros = 1;
+	int same = !memcmp(x, ref, 50 * sizeof(float)) && !memcmp(x + 100, ref, 50 * sizeof(float)), zeros = 1;
 	for (int i = 50; i < 100; i++)
 		zeros &= x[i] == 0 && x[100 + i] == 0;
 	ok(same && zeros, "the samples as written, in both channels, then zeros");
@@ -350,15 +351,15 @@ static void test_dataset(void)
 	/* augmentation */
 	struct augment a = {1000, 0.5, 1.5, 1, 1, -60};
 	ok(augment_eligible(&d, &a) == 2, "two tracks are long enough for a 1000-sample segment");
-	float *s1 = malloc(2 * 2 * 1000 * 4), *m1 = malloc(2 * 1000 * 4), *s2 = malloc(2 * 2 * 1000 * 4),
-	      *m2 = malloc(2 * 1000 * 4);
+	float *s1 = malloc(2 * 2 * 1000 * sizeof(float)), *m1 = malloc(2 * 1000 * sizeof(float)),
+	      *s2 = malloc(2 * 2 * 1000 * sizeof(float)), *m2 = malloc(2 * 1000 * sizeof(float));
 	struct rng r1, r2;
 	rng_seed(&r1, 42), rng_seed(&r2, 42);
 	int same_all = 1, sums = 1;
 	for (int k = 0; k < 5; k++) {
 		augment_draw(&d, &a, &r1, s1, m1, NULL);
 		augment_draw(&d, &a, &r2, s2, m2, NULL);
-		same_all &= !memcmp(s1, s2, 4 * 4000) && !memcmp(m1, m2, 4 * 2000);
+		same_all &= !memcmp(s1, s2, 4000 * sizeof(float)) && !memcmp(m1, m2, 2000 * sizeof(float));
 		for (int i = 0; i < 2000; i++)
 			sums &= m1[i] == s1[i] + s1[2000 + i];
 	}
@@ -366,18 +367,18 @@ static void test_dataset(void)
 	ok(sums, "the mixture is the sum of the augmented stems");
 	rng_seed(&r2, 43);
 	augment_draw(&d, &a, &r2, s2, m2, NULL);
-	ok(memcmp(s1, s2, 4 * 4000), "another seed draws other examples");
+	ok(memcmp(s1, s2, 4000 * sizeof(float)), "another seed draws other examples");
 	/* without augmentation an example is a slice of one track */
 	struct augment plain = {1000, 1, 1, 0, 0, -60};
 	rng_seed(&r1, 5);
 	augment_draw(&d, &plain, &r1, s1, m1, NULL);
 	int found = 0;
-	float *full = malloc(2 * 4000 * 4);
+	float *full = malloc(2 * 4000 * sizeof(float));
 	for (int t = 0; t < 2 && !found; t++) {
 		dataset_read(&d, t, 0, 0, d.tracks[t].frames, full);
 		for (int64_t off = 0; off + 1000 <= d.tracks[t].frames && !found; off++)
-			found = !memcmp(full + off, s1, 1000 * 4) &&
-				!memcmp(full + d.tracks[t].frames + off, s1 + 1000, 1000 * 4);
+			found = !memcmp(full + off, s1, 1000 * sizeof(float)) &&
+				!memcmp(full + d.tracks[t].frames + off, s1 + 1000, 1000 * sizeof(float));
 	}
 	ok(found, "without remix, gain and swap, an example's stem is a slice of a track");
 	dataset_free(&d);
@@ -492,10 +493,10 @@ static void test_state(void)
 		   !strcmp(back.dataset, "data/x") && back.m.nparams == st.m.nparams;
 	for (int i = 0; same && i < st.m.nspecs; i++) {
 		const struct param_spec *s = &st.m.specs[i];
-		same &= !memcmp(back.m.params + s->offset, st.m.params + s->offset, s->numel * 4);
+		same &= !memcmp(back.m.params + s->offset, st.m.params + s->offset, s->numel * sizeof(float));
 		if (s->trainable)
-			same &= !memcmp(back.mom1 + s->offset, st.mom1 + s->offset, s->numel * 4) &&
-				!memcmp(back.mom2 + s->offset, st.mom2 + s->offset, s->numel * 4);
+			same &= !memcmp(back.mom1 + s->offset, st.mom1 + s->offset, s->numel * sizeof(float)) &&
+				!memcmp(back.mom2 + s->offset, st.mom2 + s->offset, s->numel * sizeof(float));
 	}
 	ok(same, "every field, parameter and moment comes back bit for bit");
 	train_state_free(&back);

@@ -99,11 +99,10 @@ static void wide_channels(void)
 	int rc = model_init(&m, &c);
 	if (!ok(rc == 0, "wide model: 16 channels in, 32 out, dims 4 %s", rc ? tf_strerror() : ""))
 		return;
-	unsigned long long r = 12345;
-	for (size_t k = 0; k < m.nparams; k++) {
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-		m.params[k] = (float)((r >> 40) * (1.0 / 16777216.0)) * 0.4f - 0.2f;
-	}
+	struct rng r;
+	rng_seed(&r, 12345);
+	for (size_t k = 0; k < m.nparams; k++)
+		m.params[k] = (float)rng_uniform(&r) * 0.4f - 0.2f;
 	for (int i = 0; i < m.nspecs; i++)
 		if (strstr(m.specs[i].name, "running_var"))
 			for (size_t k = 0; k < m.specs[i].numel; k++)
@@ -112,10 +111,8 @@ static void wide_channels(void)
 	int H = 24, W = 20;
 	size_t nin = (size_t)16 * H * W, nout = (size_t)32 * H * W;
 	float *x = malloc(2 * nin * sizeof *x), *y = calloc(2 * nout, sizeof *y);
-	for (size_t k = 0; k < nin; k++) {
-		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-		x[k] = x[nin + k] = (float)((r >> 40) * (1.0 / 16777216.0)) - 0.5f;
-	}
+	for (size_t k = 0; k < nin; k++)
+		x[k] = x[nin + k] = (float)rng_uniform(&r) - 0.5f;
 	ok(u && unet_forward(u, x, 2, H, W, y, NULL, NULL) == 0, "wide model: forward of 2 x 16 x %d x %d", H, W);
 	size_t inside = 0;
 	for (size_t k = 0; k < 2 * nout; k++)

@@ -7,6 +7,9 @@
 
 #include "model.h"
 
+/* Its own xorshift64, not lib/rng: tests/tools/grad_golden.py draws the
+ * same numbers to make the torch goldens of test_grad_torch (parameters,
+ * input and R), which match only when the draws are bit for bit these. */
 static unsigned long long train_rng = 0x2545f4914f6cdd1dull;
 static double __attribute__((unused)) urand(void) /* uniform in [-1, 1) */
 {

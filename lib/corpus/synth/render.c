@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "corpus/plan.h"
+#include "corpus/theory.h"
 #include "corpus/voice.h"
 #include "error.h"
 

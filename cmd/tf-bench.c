@@ -975,6 +975,7 @@ static void json(const struct bench *b)
 
 int main(int argc, char **argv)
 {
+	threads_wait_policy(argv);
 	static struct bench b;
 	progname = "tf-bench";
 	args_begin();

@@ -647,6 +647,7 @@ static void print_json(const struct result *res, int nres, const struct options 
 
 int main(int argc, char **argv)
 {
+	threads_wait_policy(argv);
 	static const struct option opts[] = {
 		{"ref", required_argument, 0, 'r'},     {"est", required_argument, 0, 'e'},
 		{"ref-dir", required_argument, 0, 'R'}, {"est-dir", required_argument, 0, 'E'},

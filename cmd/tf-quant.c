@@ -97,6 +97,7 @@ static void report(const struct model *m, const struct quant_layer *q, const cha
 
 int main(int argc, char **argv)
 {
+	threads_wait_policy(argv);
 	static const struct option opts[] = {
 		{"type", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
 		{"calibrate", required_argument, 0, 'c'},

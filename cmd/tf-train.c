@@ -953,6 +953,7 @@ static void close_run(struct run *r)
 
 int main(int argc, char **argv)
 {
+	threads_wait_policy(argv);
 	static struct run r;
 	progname = "tf-train";
 	args_begin();

@@ -83,6 +83,7 @@ static int write_chunk(void *ctx, const float *masks, const float *mix, int64_t 
 
 int main(int argc, char **argv)
 {
+	threads_wait_policy(argv);
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'},  {"output", required_argument, 0, 'o'},
 		{"masks", no_argument, 0, 'M'},        {"threads", required_argument, 0, 'j'},
@@ -181,8 +182,8 @@ int main(int argc, char **argv)
 	struct progress bar;
 	progress_start(&bar, "separating", in->samples > 0 ? 1 + in->samples / c->hop : 0);
 	struct out_state os = {w, c, masks, in->bins, norm, NULL, NULL, 0, &bar};
-	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads; %s%s%s", model_path,
-	     c->quantization, segment, overlap, omp_get_max_threads(), gemm_describe(),
+	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads (%s); %s%s%s", model_path,
+	     c->quantization, segment, overlap, threads, threads_wait_describe(), gemm_describe(),
 	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "");
 
 	/* the loop: chunks in, finished frames out */

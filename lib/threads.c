@@ -1,6 +1,9 @@
 #include <omp.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "threads.h"
@@ -63,4 +66,43 @@ int threads_choose(int want)
 #pragma omp parallel num_threads(want) reduction(+ : started)
 	started++;
 	return started < want ? started : want;
+}
+
+/* GOMP_SPINCOUNT as this program set it for itself, or "" */
+static char chosen[32];
+
+void threads_wait_policy(char **argv)
+{
+	char spin[32];
+	if (getenv("TFSWA_SPIN_SET")) {
+		/* the re-executed program: libgomp has read the setting, and the
+		 * programs this one runs (a comparator in tf-bench) get the
+		 * environment the user gave */
+		snprintf(chosen, sizeof chosen, "%s", getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "");
+		unsetenv("GOMP_SPINCOUNT");
+		unsetenv("TFSWA_SPIN_SET");
+		return;
+	}
+	if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+		return;
+	snprintf(spin, sizeof spin, "%d", THREADS_SPIN);
+	/* TFSWA_SPIN_SET: the program after the exec knows it is that one */
+	if (setenv("GOMP_SPINCOUNT", spin, 1) || setenv("TFSWA_SPIN_SET", "1", 1))
+		return;
+	execv("/proc/self/exe", argv);
+	/* no /proc: go on with libgomp's default, and say so only under -v */
+	unsetenv("GOMP_SPINCOUNT");
+}
+
+const char *threads_wait_describe(void)
+{
+	static char buf[96];
+	const char *policy = getenv("OMP_WAIT_POLICY"), *spin = *chosen ? chosen : getenv("GOMP_SPINCOUNT");
+	if (policy)
+		snprintf(buf, sizeof buf, "OMP_WAIT_POLICY=%s", policy);
+	else if (spin)
+		snprintf(buf, sizeof buf, "spin %s rounds, then sleep (GOMP_SPINCOUNT)", spin);
+	else
+		snprintf(buf, sizeof buf, "libgomp's default waiting");
+	return buf;
 }

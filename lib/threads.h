@@ -12,4 +12,18 @@
 #define THREADS_MAX 1024
 int threads_choose(int want);
 
+/* How OpenMP's threads wait for work between parallel regions. libgomp
+ * spins 300,000 rounds before it sleeps when OMP_WAIT_POLICY is unset, and
+ * on a machine whose cores are busy with other processes those spins take
+ * the time slices the other threads need: a small model on two threads ran
+ * 6x slower than on one. Unless the environment says otherwise
+ * (OMP_WAIT_POLICY or GOMP_SPINCOUNT), this re-executes the program (argv,
+ * /proc/self/exe) with GOMP_SPINCOUNT=THREADS_SPIN, since libgomp reads its
+ * settings when it is loaded. Call first thing in main; on any failure it
+ * returns and the program runs as it is. */
+#define THREADS_SPIN 10000
+void threads_wait_policy(char **argv);
+/* "spin 10000, then sleep (GOMP_SPINCOUNT)" or the like: for -v. */
+const char *threads_wait_describe(void);
+
 #endif

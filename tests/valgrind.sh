@@ -10,6 +10,9 @@ B=${1:-bin}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
+# set, so that the programs do not re-execute themselves (lib/threads.h)
+# from under valgrind
+export GOMP_SPINCOUNT=10000
 sox -n -r 8000 -c 2 -b 16 "$tmp/in.wav" synth 0.2 sine 440 || exit 2
 $B/tf-export --from pth tests/data/import/small.pth --config tests/data/import/small.json --sample-rate 8000 \
 	--n-fft 30 --hop 8 --segment 16 --overlap 4 -o "$tmp/m.bin" || exit 2

@@ -219,3 +219,11 @@ print('ok')
 	run tf-bench -m "$D/m.bin" --shape 2x2x32x32 --profile
 	assert_usage_failure tf-bench
 }
+
+@test "--ref-cmd: the command gets the user's environment, not tf-bench's own OpenMP waiting" {
+	run env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT tf-bench -r 1 -w 0 -t 1 -m "$D/m.bin" \
+		--ref-cmd "envcheck=sh -c 'env > $D/env'"
+	[ "$status" -eq 0 ]
+	! grep -q '^GOMP_SPINCOUNT=' "$D/env"
+	! grep -q '^TFSWA_SPIN_SET=' "$D/env"
+}

@@ -188,3 +188,15 @@ o.write(msgpack.packb({'end': True}))" > "$D/huge.stream"
 	run script -qec "tf-unet -m $D/mono.bin $D/mono.stream" /dev/null
 	[[ "$output" == *"will not write a binary stream to a terminal"* ]]
 }
+
+@test "OpenMP's waiting: short spins unless the environment says otherwise (tf-unet -v says which)" {
+	run env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT tf-unet -v -m "$D/mono.bin" "$D/mono.stream" -o "$D/w.stream"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"threads (spin 10000 rounds, then sleep (GOMP_SPINCOUNT))"* ]]
+	run env OMP_WAIT_POLICY=passive tf-unet -v -m "$D/mono.bin" "$D/mono.stream" -o "$D/p.stream"
+	[[ "$output" == *"threads (OMP_WAIT_POLICY=passive)"* ]]
+	run env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=77 tf-unet -v -m "$D/mono.bin" "$D/mono.stream" -o "$D/s.stream"
+	[[ "$output" == *"threads (spin 77 rounds, then sleep (GOMP_SPINCOUNT))"* ]]
+	cmp "$D/w.stream" "$D/p.stream"
+	cmp "$D/w.stream" "$D/s.stream"
+}

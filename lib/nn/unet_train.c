@@ -36,7 +36,7 @@
 #include "kernels/gemm.h"
 #include "kernels/resize.h"
 #include "tensor.h"
-#include "train/train.h"
+#include "train_layers.h"
 #include "unet.h"
 #include "unet_train.h"
 

@@ -16,7 +16,7 @@
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
 #include "tensor.h"
-#include "train.h"
+#include "train_layers.h"
 
 #define ROW_CHUNK 256  /* rows per item of the pixel-wise products */
 #define BN_CHUNK 2048  /* rows per partial sum of the BatchNorm statistics */

@@ -17,7 +17,7 @@
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
 #include "tensor.h"
-#include "train.h"
+#include "train_layers.h"
 
 #define TOKENS_PER_CHUNK 4096
 

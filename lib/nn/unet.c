@@ -302,11 +302,6 @@ const char *const unet_work_names[UNET_WORKS] = {
 	"float products (BLIS)", "int8 products", "quantising activations", "attention (scores, softmax)",
 };
 
-void unet_set_profile(struct unet *u, double cpu[UNET_WORKS])
-{
-	u->prof = cpu;
-}
-
 void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx)
 {
 	u->observe = fn;

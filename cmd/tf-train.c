@@ -381,15 +381,15 @@ static double estimate_scale(struct batch *b, const struct dataset *d, const str
  * take more than half the machine's memory, only the blocks' inputs are
  * kept and the blocks recomputed in the backward pass (the same gradients,
  * bit for bit, so this changes nothing but time and memory). */
-static struct unet_train *train_workspace(const struct model *m, int B, int F, int T, int checkpoint)
+static struct unet_train *train_workspace(const struct model *m, int B, int F, int T, int checkpoint, int threads)
 {
 	double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-	struct unet_train *ut = unet_train_new(m, B, F, T, checkpoint);
+	struct unet_train *ut = unet_train_new(m, B, F, T, checkpoint, threads);
 	if (ut && !checkpoint && phys > 0 && (double)unet_train_bytes(ut) > phys / 2) {
 		info("keeping every activation would take %.0f MB of %.0f MB: recomputing blocks instead",
 		     unet_train_bytes(ut) / 1e6, phys / 1e6);
 		unet_train_free(ut);
-		ut = unet_train_new(m, B, F, T, 1);
+		ut = unet_train_new(m, B, F, T, 1, threads);
 	}
 	if (!ut)
 		die_lib("training workspace");
@@ -619,6 +619,8 @@ int main(int argc, char **argv)
 	args_end();
 	if (a.threads)
 		omp_set_num_threads(a.threads);
+	else
+		a.threads = omp_get_max_threads();
 
 	/* where the run starts */
 	memset(&st, 0, sizeof st);
@@ -745,7 +747,7 @@ int main(int argc, char **argv)
 	    !(from_scratch && (json_set & SET_INPUT_SCALE)) && from_scratch)
 		st.m.cfg.input_scale = estimate_scale(&b, &d, &set->aug, sp, set->seed);
 	float scale = strcmp(st.m.cfg.normalization, "scale") ? 1.0f : (float)st.m.cfg.input_scale;
-	struct unet_train *ut = train_workspace(&st.m, set->batch, F, T, a.checkpoint);
+	struct unet_train *ut = train_workspace(&st.m, set->batch, F, T, a.checkpoint, a.threads);
 	float *grad = tf_alloc_aligned(st.m.nparams, sizeof(float));
 	float *qat_keep = set->qat ? tf_alloc_aligned(st.m.nparams, sizeof(float)) : NULL;
 	if (!grad || (set->qat && !qat_keep))
@@ -754,7 +756,7 @@ int main(int argc, char **argv)
 	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
 	     "examples %d x %d frames; %lld parameters; input scale %g; %d threads; activations %.1f MB",
 	     d.ntracks, v.ntracks, holdout ? " (held out of train/)" : "", cfg.sample_rate, C, S, cfg.n_fft,
-	     cfg.hop, F, T, (long long)unet_param_count(&st.m.cfg), st.m.cfg.input_scale, omp_get_max_threads(),
+	     cfg.hop, F, T, (long long)unet_param_count(&st.m.cfg), st.m.cfg.input_scale, a.threads,
 	     unet_train_bytes(ut) / 1e6);
 
 	/* --overfit: one batch, drawn with its own generator, every step */

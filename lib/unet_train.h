@@ -11,11 +11,14 @@
 
 struct unet_train; /* opaque: activation storage for one batch shape */
 
-/* A workspace for batches of B inputs of H x W (H, W >= UNET_MIN_SIZE).
- * checkpoint: keep only each TFSWA block's input in the forward pass and
- * recompute the block inside the backward pass (less memory, the same
- * gradients bit for bit). NULL + message (tf_error) on failure. */
-struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, int checkpoint);
+/* A workspace for batches of B inputs of H x W (H, W >= UNET_MIN_SIZE),
+ * run on `threads` threads (results are the same bits on every run with
+ * the same number). checkpoint: keep only each TFSWA block's input in the
+ * forward pass and recompute the block inside the backward pass (less
+ * memory, the same gradients bit for bit). Everything a step needs,
+ * including each thread's scratch, is allocated here: the passes allocate
+ * nothing and fail only when misused. NULL + message (tf_error) on failure. */
+struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, int checkpoint, int threads);
 void unet_train_free(struct unet_train *t);
 
 /* Forward in training mode. in [B][in_channels][H][W] (NCHW), masks

@@ -1,6 +1,6 @@
 /* TFSWA-UNet training: the forward pass in training mode, keeping what the
  * backward pass needs, and the backward pass to parameter gradients.
- * Unlike lib/unet.c (inference) nothing is folded: BatchNorm runs on batch
+ * Unlike lib/nn/unet.c (inference) nothing is folded: BatchNorm runs on batch
  * statistics and updates the model's running statistics, as
  * torch.nn.BatchNorm2d does in train() mode (momentum 0.1, unbiased
  * variance in the running estimate, biased in the normalisation).
@@ -23,13 +23,14 @@ void unet_train_free(struct unet_train *t);
 
 /* Forward in training mode. in [B][in_channels][H][W] (NCHW), masks
  * [B][out_channels][H][W] (sigmoid outputs). Updates the BatchNorm running
- * statistics held in m->params. -1 with message. */
+ * statistics held in m->params. Returns 0 (it cannot fail). */
 int unet_train_forward(struct unet_train *t, struct model *m, const float *in, float *masks);
 
 /* Backward of the last unet_train_forward: dmasks = dLoss/dmasks in the
  * masks' layout. Adds dLoss/dparam into grad, which has m->nparams floats
  * at the offsets of m->params (entries of non-trainable tensors, the
- * running statistics, are left as they are). -1 with message. */
+ * running statistics, are left as they are). -1 with message when no
+ * forward pass came first, else 0. */
 int unet_train_backward(struct unet_train *t, const struct model *m, const float *dmasks,
 			float *grad);
 

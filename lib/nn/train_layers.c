@@ -1,5 +1,6 @@
 /* Layer drivers of the training pass: the convolutions and BatchNorm over
- * whole batches, split over threads. Work is always split into the same
+ * whole batches, split over the context's threads, each thread's scratch
+ * carved from the context's (train_layers.h). Work is always split into the same
  * items (by shape only) and handed out with schedule(static), so every
  * thread's share, and its gradient sums, are the same from run to run. */
 #include <assert.h>

@@ -1,5 +1,5 @@
 /* TFSWA-UNet inference preparation: the model's weights in the layouts the
- * forward pass (lib/unet_plan.c) runs on, BatchNorm folded in, int8 weights
+ * forward pass (lib/nn/unet_plan.c) runs on, BatchNorm folded in, int8 weights
  * packed; and the cost of a pass. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* The prepared weights of lib/unet.c, for the forward pass in
- * lib/unet_plan.c: private to the two. */
+/* The prepared weights of lib/nn/unet.c, for the forward pass in
+ * lib/nn/unet_plan.c: private to the two. */
 #ifndef TF_UNET_PREPARED_H
 #define TF_UNET_PREPARED_H
 #include "arch.h"

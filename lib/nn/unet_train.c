@@ -2,8 +2,15 @@
  * doc/architecture.md ("Stages", "The TFSWA block"), walked as lib/arch.h
  * lists it, with BatchNorm on batch statistics, keeping what the backward
  * pass needs, and the backward pass to parameter gradients. Layer drivers
- * are in lib/train/. Activations are channel-last over the whole batch,
- * [B][H][W][C], since BatchNorm's statistics span the batch.
+ * are in train_layers.c and train_branch.c. Activations are channel-last
+ * over the whole batch, [B][H][W][C], since BatchNorm's statistics span
+ * the batch.
+ *
+ * Everything a step needs is allocated by unet_train_new: the activations,
+ * the gradient buffers and, as the inference plan does (exec.h), each
+ * thread's scratch for the largest layer, sized by the drivers' own
+ * carving code and carved by each parallel region; the threads are the
+ * caller's. A step allocates nothing and cannot fail.
  *
  * The stages are the table's (lib/arch.h). A stage with blocks keeps the
  * inputs of its blocks and its output in xs[0..depth] (the stem its output

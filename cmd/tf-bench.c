@@ -462,7 +462,7 @@ static void model_summarise(struct bench *b, int si, struct bench_model *bm, int
 static void measure_model(struct bench *b, int si)
 {
 	const struct options *o = &b->o;
-	struct bench_model bm;
+	struct bench_model bm = {0};
 	model_open(b, si, &bm);
 	for (int ti = 0; ti < o->nthreads; ti++) {
 		omp_set_num_threads(o->threads[ti]);

@@ -8,16 +8,13 @@
 #include <assert.h>
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "kernels/activation.h"
 #include "kernels/attention_train.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
-#include "tensor.h"
 #include "train_layers.h"
 
 #define TOKENS_PER_CHUNK 4096

@@ -6,10 +6,8 @@
 #include <assert.h>
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
@@ -17,7 +15,6 @@
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
-#include "tensor.h"
 #include "train_layers.h"
 
 #define ROW_CHUNK 256  /* rows per item of the pixel-wise products */

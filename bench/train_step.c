@@ -75,7 +75,7 @@ static int child(const char *mode, int B, int H, int W)
 	float *grad = calloc(m.nparams, sizeof *grad), *dmasks = malloc(nout * sizeof *dmasks);
 	for (size_t i = 0; i < nout; i++)
 		dmasks[i] = frand();
-	struct unet_train *t = unet_train_new(&m, B, H, W, !strcmp(mode, "checkpoint"));
+	struct unet_train *t = unet_train_new(&m, B, H, W, !strcmp(mode, "checkpoint"), omp_get_max_threads());
 	if (!t)
 		return fprintf(stderr, "train_step: %s\n", tf_strerror()), 1;
 	double t0 = now();

@@ -428,12 +428,12 @@ static void model_run(struct bench *b, int si, struct bench_model *bm, int ti, i
 	struct stage_clock k = {0};
 	double *stage = bm->times + o->runs;
 	if (o->profile)
-		unet_set_profile(bm->u, r->work);
+		unet_plan_set_profile(bm->plan, r->work);
 	double cpu0 = process_cpu(), t0 = k.last = tf_clock();
 	model_forward(bm, o->profile ? stage_tap : NULL, &k);
 	double t1 = tf_clock();
 	r->cpu += process_cpu() - cpu0;
-	unet_set_profile(bm->u, NULL);
+	unet_plan_set_profile(bm->plan, NULL);
 	bm->times[i] = t1 - t0;
 	k.t[UNET_STAGES - 1] += t1 - k.last;
 	for (int j = 0; j < UNET_STAGES; j++)
@@ -463,7 +463,7 @@ static void model_summarise(struct bench *b, int si, struct bench_model *bm, int
 static void measure_model(struct bench *b, int si)
 {
 	const struct options *o = &b->o;
-	struct bench_model bm;
+	struct bench_model bm = {0};
 	model_open(b, si, &bm);
 	for (int ti = 0; ti < o->nthreads; ti++) {
 		omp_set_num_threads(o->threads[ti]);

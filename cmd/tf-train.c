@@ -380,15 +380,15 @@ static double estimate_scale(struct batch *b, const struct dataset *d, const str
  * take more than half the machine's memory, only the blocks' inputs are
  * kept and the blocks recomputed in the backward pass (the same gradients,
  * bit for bit, so this changes nothing but time and memory). */
-static struct unet_train *train_workspace(const struct model *m, int B, int F, int T, int checkpoint)
+static struct unet_train *train_workspace(const struct model *m, int B, int F, int T, int checkpoint, int threads)
 {
 	double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-	struct unet_train *ut = unet_train_new(m, B, F, T, checkpoint);
+	struct unet_train *ut = unet_train_new(m, B, F, T, checkpoint, threads);
 	if (ut && !checkpoint && phys > 0 && (double)unet_train_bytes(ut) > phys / 2) {
 		info("keeping every activation would take %.0f MB of %.0f MB: recomputing blocks instead",
 		     unet_train_bytes(ut) / 1e6, phys / 1e6);
 		unet_train_free(ut);
-		ut = unet_train_new(m, B, F, T, 1);
+		ut = unet_train_new(m, B, F, T, 1, threads);
 	}
 	if (!ut)
 		die_lib("training workspace");
@@ -777,7 +777,7 @@ static void prepare(struct run *r)
 	    !(r->from_scratch && (r->json_set & SET_INPUT_SCALE)) && r->from_scratch)
 		st->m.cfg.input_scale = estimate_scale(&r->b, &r->d, &set->aug, r->sp, set->seed);
 	r->scale = strcmp(st->m.cfg.normalization, "scale") ? 1.0f : (float)st->m.cfg.input_scale;
-	r->ut = train_workspace(&st->m, set->batch, F, T, a->checkpoint);
+	r->ut = train_workspace(&st->m, set->batch, F, T, a->checkpoint, a->threads);
 	r->grad = tf_alloc_aligned(st->m.nparams, sizeof(float));
 	r->qat_keep = set->qat ? tf_alloc_aligned(st->m.nparams, sizeof(float)) : NULL;
 	if (!r->grad || (set->qat && !r->qat_keep))
@@ -787,7 +787,7 @@ static void prepare(struct run *r)
 	     "examples %d x %d frames; %lld parameters; input scale %g; %d threads; activations %.1f MB",
 	     r->d.ntracks, r->v.ntracks, r->holdout ? " (held out of train/)" : "", cfg->sample_rate, C, S,
 	     cfg->n_fft, cfg->hop, F, T, (long long)unet_param_count(&st->m.cfg), st->m.cfg.input_scale,
-	     omp_get_max_threads(), unet_train_bytes(r->ut) / 1e6);
+	     a->threads, unet_train_bytes(r->ut) / 1e6);
 
 	/* --overfit: one batch, drawn with its own generator, every step */
 	if (set->overfit) {

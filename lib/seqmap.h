@@ -1,6 +1,6 @@
 /* The token sequences of a TFSWA block's three attention branches, shared by
- * the inference (lib/unet.c) and training (lib/train/branch.c) passes:
- * sequences along H (one per column), along W (one per row), or the
+ * the inference (lib/nn/unet_plan.c) and training (lib/nn/train_branch.c)
+ * passes: sequences along H (one per column), along W (one per row), or the
  * ws x ws windows of the image zero-padded to multiples of ws and rolled by
  * -shift on both axes (torch.roll), tokens row-major inside a window. */
 #ifndef TF_SEQMAP_H

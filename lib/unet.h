@@ -25,12 +25,9 @@ int unet_is_int8(const struct unet *u);
 typedef void (*unet_observe_fn)(void *ctx, int layer, const float *x, int M, int K, int ld);
 void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx);
 
-/* Where the time goes, by kind of work: CPU seconds summed over threads
- * (thread CPU clocks, so that other processes' load does not count),
- * added to cpu[] during every forward pass while set; NULL: off. */
+/* Kinds of work a profiled forward pass tells apart (unet_plan_set_profile). */
 enum unet_work { UNET_WORK_GEMM_F32, UNET_WORK_GEMM_INT8, UNET_WORK_QUANTIZE, UNET_WORK_ATTENTION, UNET_WORKS };
 extern const char *const unet_work_names[UNET_WORKS];
-void unet_set_profile(struct unet *u, double cpu[UNET_WORKS]);
 
 /* Smallest H and W the network takes (three stride-2 downsamplings). */
 #define UNET_MIN_SIZE 8
@@ -50,6 +47,10 @@ struct unet_plan *unet_plan_new(const struct unet *u, int H, int W, int threads)
 void unet_plan_free(struct unet_plan *p);
 /* Bytes the plan holds. */
 size_t unet_plan_bytes(const struct unet_plan *p);
+/* Where the time goes, by kind of work: CPU seconds summed over threads
+ * (thread CPU clocks, so that other processes' load does not count),
+ * added to cpu[] during every pass on p while set; NULL: off. */
+void unet_plan_set_profile(struct unet_plan *p, double cpu[UNET_WORKS]);
 /* Where the next pass's input goes: [H][W][in_channels], channel-last
  * (doc/architecture.md, "Tensor layouts"). */
 float *unet_plan_input(struct unet_plan *p);

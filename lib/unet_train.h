@@ -1,6 +1,6 @@
 /* TFSWA-UNet training: the forward pass in training mode, keeping what the
  * backward pass needs, and the backward pass to parameter gradients.
- * Unlike lib/unet.c (inference) nothing is folded: BatchNorm runs on batch
+ * Unlike lib/nn/unet.c (inference) nothing is folded: BatchNorm runs on batch
  * statistics and updates the model's running statistics, as
  * torch.nn.BatchNorm2d does in train() mode (momentum 0.1, unbiased
  * variance in the running estimate, biased in the normalisation).
@@ -11,22 +11,26 @@
 
 struct unet_train; /* opaque: activation storage for one batch shape */
 
-/* A workspace for batches of B inputs of H x W (H, W >= UNET_MIN_SIZE).
- * checkpoint: keep only each TFSWA block's input in the forward pass and
- * recompute the block inside the backward pass (less memory, the same
- * gradients bit for bit). NULL + message (tf_error) on failure. */
-struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, int checkpoint);
+/* A workspace for batches of B inputs of H x W (H, W >= UNET_MIN_SIZE),
+ * run on `threads` threads (results are the same bits on every run with
+ * the same number). checkpoint: keep only each TFSWA block's input in the
+ * forward pass and recompute the block inside the backward pass (less
+ * memory, the same gradients bit for bit). Everything a step needs,
+ * including each thread's scratch, is allocated here: the passes allocate
+ * nothing and fail only when misused. NULL + message (tf_error) on failure. */
+struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, int checkpoint, int threads);
 void unet_train_free(struct unet_train *t);
 
 /* Forward in training mode. in [B][in_channels][H][W] (NCHW), masks
  * [B][out_channels][H][W] (sigmoid outputs). Updates the BatchNorm running
- * statistics held in m->params. -1 with message. */
+ * statistics held in m->params. Returns 0 (it cannot fail). */
 int unet_train_forward(struct unet_train *t, struct model *m, const float *in, float *masks);
 
 /* Backward of the last unet_train_forward: dmasks = dLoss/dmasks in the
  * masks' layout. Adds dLoss/dparam into grad, which has m->nparams floats
  * at the offsets of m->params (entries of non-trainable tensors, the
- * running statistics, are left as they are). -1 with message. */
+ * running statistics, are left as they are). -1 with message when no
+ * forward pass came first, else 0. */
 int unet_train_backward(struct unet_train *t, const struct model *m, const float *dmasks,
 			float *grad);
 

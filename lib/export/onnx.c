@@ -1,7 +1,7 @@
 /* The network as a standard ONNX model (opset 17, IR version 8) for one
  * fixed input shape, written with our own protobuf encoder (protobuf.h).
  * Field numbers are those of the public onnx.proto. The graph follows
- * lib/unet.c: BatchNorm folded into the convolutions in double (as
+ * lib/nn/unet.c: BatchNorm folded into the convolutions in double (as
  * unet_prepare does), the TFSWA blocks on channel-last pixels flattened to
  * [B*H*W, C] so that every 1x1 convolution and linear layer is one Gemm on
  * the model's own weights; formats/onnx.md describes the layout.

@@ -5,18 +5,16 @@
  * attention (t1) and the MLP's pre-activation; the LayerNorm outputs and
  * the GELU are recomputed in the backward pass. With --qat (ctx->fq_act)
  * the products see their inputs fake-quantised (fq below). */
+#include <assert.h>
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "kernels/activation.h"
 #include "kernels/attention_train.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
-#include "tensor.h"
 #include "train_layers.h"
 
 #define TOKENS_PER_CHUNK 4096
@@ -49,14 +47,14 @@ struct plan {
 	float scale;
 };
 
-static struct plan plan(struct tctx *ctx, int B, int H, int W, int C,
+static struct plan plan(const struct tctx *ctx, int B, int H, int W, int C,
 			const struct unet_config *cfg, enum axis axis, int shift)
 {
 	struct plan p;
 	p.map = seqmap(axis, H, W, cfg->window_size, shift);
 	p.total = B * p.map.nseq;
 	p.per = p.map.len >= TOKENS_PER_CHUNK ? 1 : TOKENS_PER_CHUNK / p.map.len;
-	int fair = p.total / (4 * ctx->T);
+	int fair = p.total / (4 * ctx->ex.threads);
 	if (p.per > fair)
 		p.per = fair > 1 ? fair : 1;
 	p.chunks = (p.total + p.per - 1) / p.per;
@@ -128,116 +126,147 @@ static void colsum_add(float *g, const float *d, size_t rows, int C)
 			g[c] += d[r * C + c];
 }
 
-int branch_forward(struct tctx *ctx, float *out, const float *x, int B, int H, int W, int C,
-		   const struct unet_config *cfg, const struct tl_off *L, enum axis axis, int shift,
-		   struct branch_acts *a)
+/* A thread's buffers for the forward pass (the first five) and the
+ * backward pass (all): rows of `per` sequences. */
+struct branch_scratch {
+	float *t, *u, *h, *as;
+	int *rg;
+	float *dt, *du, *dh, *dqkv, *dob;
+};
+
+static void branch_carve(struct carve *c, struct branch_scratch *s, const struct plan *p, int backward)
 {
-	struct plan p = plan(ctx, B, H, W, C, cfg, axis, shift);
-	int failed = 0, hid = p.hid, len = p.map.len;
-	size_t mx = p.maxn;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *t = tf_alloc_aligned(mx * C, sizeof(float)), *u = tf_alloc_aligned(mx * C, sizeof(float));
-		float *h = tf_alloc_aligned(mx * hid, sizeof(float));
-		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), sizeof(float));
-		int *rg = tf_alloc(mx, sizeof(int));
-		int ok = t && u && h && as && rg;
-		if (!ok)
-			failed = 1;
-#pragma omp for schedule(static)
-		for (int k = 0; k < p.chunks; k++) {
-			int g0 = k * p.per, ns = g0 + p.per <= p.total ? p.per : p.total - g0;
-			size_t n = (size_t)ns * len, tok = (size_t)g0 * len;
-			float *qkv = a->qkv + tok * 3 * C, *o = a->o + tok * C, *t1 = a->t1 + tok * C;
-			float *hp = a->hpre + tok * hid;
-			if (!ok)
-				continue;
-			gather(t, p.masked ? rg : NULL, x, &p, g0, ns);
-			layernorm_forward(u, t, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
-			fq(ctx, u, n, C);
-			gemm_nt((int)n, 3 * C, C, u, C, P(ctx, L->qkv), C, 0.0f, qkv, 3 * C);
-			attention_train_forward(o, a->lse + tok * p.heads, qkv, ns, len, p.heads, p.d, p.scale,
-						p.masked ? rg : NULL, as);
-			memcpy(t1, t, n * C * sizeof *t1);
-			gemm_nt((int)n, C, C, fq_rows(u, o, n, C, ctx->fq_act), C, P(ctx, L->proj_w), C, 1.0f, t1, C);
-			bias_add_forward(t1, P(ctx, L->proj_b), n, C);
-			layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
-			fq(ctx, u, n, C);
-			gemm_nt((int)n, hid, C, u, C, P(ctx, L->fc1_w), C, 0.0f, hp, hid);
-			bias_add_forward(hp, P(ctx, L->fc1_b), n, hid);
-			memcpy(h, hp, n * hid * sizeof *h);
-			gelu_forward(h, n * hid);
-			fq(ctx, h, n, hid);
-			memcpy(t, t1, n * C * sizeof *t);
-			gemm_nt((int)n, C, hid, h, hid, P(ctx, L->fc2_w), hid, 1.0f, t, C);
-			bias_add_forward(t, P(ctx, L->fc2_b), n, C);
-			scatter(out, t, &p, g0, ns, 0);
-		}
-		free(t), free(u), free(h), free(as), free(rg);
-	}
-	return failed ? tf_seterr("out of memory in attention branch") : 0;
+	size_t mx = p->maxn;
+	int C = p->C, hid = p->hid;
+	s->t = carve(c, mx * C, sizeof(float));
+	s->u = carve(c, mx * C, sizeof(float));
+	s->h = carve(c, mx * hid, sizeof(float));
+	s->as = carve(c, attention_train_scratch_floats(p->map.len, p->d), sizeof(float));
+	s->rg = carve(c, mx, sizeof(int));
+	s->dt = s->du = s->dh = s->dqkv = s->dob = NULL;
+	if (!backward)
+		return;
+	s->dt = carve(c, mx * C, sizeof(float));
+	s->du = carve(c, mx * C, sizeof(float));
+	s->dh = carve(c, mx * hid, sizeof(float));
+	s->dqkv = carve(c, mx * 3 * C, sizeof(float));
+	s->dob = carve(c, mx * C, sizeof(float));
 }
 
-int branch_backward(struct tctx *ctx, float *dx, const float *dout, const float *x, int B, int H,
-		    int W, int C, const struct unet_config *cfg, const struct tl_off *L,
-		    enum axis axis, int shift, const struct branch_acts *a)
+size_t branch_scratch_bytes(const struct tctx *ctx, int B, int H, int W, int C, const struct unet_config *cfg,
+			    enum axis axis, int shift)
 {
 	struct plan p = plan(ctx, B, H, W, C, cfg, axis, shift);
-	int failed = 0, hid = p.hid, len = p.map.len;
-	size_t mx = p.maxn;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *g = ctx->tgrad[omp_get_thread_num()];
-		float *dt = tf_alloc_aligned(mx * C, sizeof(float)), *du = tf_alloc_aligned(mx * C, sizeof(float));
-		float *u = tf_alloc_aligned(mx * C, sizeof(float)), *t0 = tf_alloc_aligned(mx * C, sizeof(float));
-		float *h = tf_alloc_aligned(mx * hid, sizeof(float)), *dh = tf_alloc_aligned(mx * hid, sizeof(float));
-		float *dqkv = tf_alloc_aligned(mx * 3 * C, sizeof(float)), *dob = tf_alloc_aligned(mx * C, sizeof(float));
-		float *as = tf_alloc_aligned(attention_train_scratch_floats(len, p.d), sizeof(float));
-		int *rg = tf_alloc(mx, sizeof(int));
-		int ok = dt && du && u && t0 && h && dh && dqkv && dob && as && rg;
-		if (!ok)
-			failed = 1;
+	struct branch_scratch s;
+	struct carve c = {0};
+	branch_carve(&c, &s, &p, 1);
+	return c.used;
+}
+
+static void branch_forward_region(struct tctx *ctx, float *out, const float *x, const struct plan *pp,
+				  const struct tl_off *L, struct branch_acts *a)
+{
+	const struct plan p = *pp;
+	int C = p.C, hid = p.hid, len = p.map.len;
+	struct carve sc = thread_carve(&ctx->ex);
+	struct branch_scratch b;
+	branch_carve(&sc, &b, &p, 0);
+	assert(sc.used <= ctx->ex.per_thread);
+	float *t = b.t, *u = b.u, *h = b.h, *as = b.as;
+	int *rg = b.rg;
 #pragma omp for schedule(static)
-		for (int k = 0; k < p.chunks; k++) {
-			int g0 = k * p.per, ns = g0 + p.per <= p.total ? p.per : p.total - g0;
-			size_t n = (size_t)ns * len, tok = (size_t)g0 * len;
-			const float *qkv = a->qkv + tok * 3 * C, *o = a->o + tok * C, *t1 = a->t1 + tok * C;
-			const float *hp = a->hpre + tok * hid;
-			if (!ok)
-				continue;
-			gather(dt, NULL, dout, &p, g0, ns); /* dt2; padding tokens get 0 */
-			/* MLP: t2 = t1 + fc2(gelu(fc1(LN2(t1)))) */
-			memcpy(h, hp, n * hid * sizeof *h);
-			gelu_forward(h, n * hid);
-			fq(ctx, h, n, hid);
-			gemm_tn(C, hid, (int)n, dt, C, h, hid, 1.0f, g + L->fc2_w, hid);
-			colsum_add(g + L->fc2_b, dt, n, C);
-			gemm_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0.0f, dh, hid);
-			gelu_backward(dh, dh, hp, n * hid);
-			layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
-			fq(ctx, u, n, C);
-			gemm_tn(hid, C, (int)n, dh, hid, u, C, 1.0f, g + L->fc1_w, C);
-			colsum_add(g + L->fc1_b, dh, n, hid);
-			gemm_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0.0f, du, C);
-			layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
-			/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
-			gemm_tn(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, 1.0f, g + L->proj_w, C);
-			colsum_add(g + L->proj_b, dt, n, C);
-			gemm_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0.0f, dob, C);
-			gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
-			attention_backward(dqkv, dob, qkv, o, a->lse + tok * p.heads, ns, len, p.heads, p.d,
-					   p.scale, p.masked ? rg : NULL, as);
-			layernorm_forward(u, t0, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
-			fq(ctx, u, n, C);
-			gemm_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, 1.0f, g + L->qkv, C);
-			gemm_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0.0f, du, C);
-			layernorm_backward(dt, g + L->n1w, g + L->n1b, du, t0, P(ctx, L->n1w), n, C);
-			/* every real pixel is one token of one sequence: no two
-			 * chunks write the same pixel */
-			scatter(dx, dt, &p, g0, ns, 1);
-		}
-		free(dt), free(du), free(u), free(t0), free(h), free(dh), free(dqkv), free(dob), free(as),
-			free(rg);
+	for (int k = 0; k < p.chunks; k++) {
+		int g0 = k * p.per, ns = g0 + p.per <= p.total ? p.per : p.total - g0;
+		size_t n = (size_t)ns * len, tok = (size_t)g0 * len;
+		float *qkv = a->qkv + tok * 3 * C, *o = a->o + tok * C, *t1 = a->t1 + tok * C;
+		float *hp = a->hpre + tok * hid;
+		gather(t, p.masked ? rg : NULL, x, &p, g0, ns);
+		layernorm_forward(u, t, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
+		fq(ctx, u, n, C);
+		gemm_nt((int)n, 3 * C, C, u, C, P(ctx, L->qkv), C, 0.0f, qkv, 3 * C);
+		attention_train_forward(o, a->lse + tok * p.heads, qkv, ns, len, p.heads, p.d, p.scale,
+					p.masked ? rg : NULL, as);
+		memcpy(t1, t, n * C * sizeof *t1);
+		gemm_nt((int)n, C, C, fq_rows(u, o, n, C, ctx->fq_act), C, P(ctx, L->proj_w), C, 1.0f, t1, C);
+		bias_add_forward(t1, P(ctx, L->proj_b), n, C);
+		layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
+		fq(ctx, u, n, C);
+		gemm_nt((int)n, hid, C, u, C, P(ctx, L->fc1_w), C, 0.0f, hp, hid);
+		bias_add_forward(hp, P(ctx, L->fc1_b), n, hid);
+		memcpy(h, hp, n * hid * sizeof *h);
+		gelu_forward(h, n * hid);
+		fq(ctx, h, n, hid);
+		memcpy(t, t1, n * C * sizeof *t);
+		gemm_nt((int)n, C, hid, h, hid, P(ctx, L->fc2_w), hid, 1.0f, t, C);
+		bias_add_forward(t, P(ctx, L->fc2_b), n, C);
+		scatter(out, t, &p, g0, ns, 0);
 	}
-	return failed ? tf_seterr("out of memory in attention branch") : 0;
+}
+
+void branch_forward(struct tctx *ctx, float *out, const float *x, int B, int H, int W, int C,
+		    const struct unet_config *cfg, const struct tl_off *L, enum axis axis, int shift,
+		    struct branch_acts *a)
+{
+	struct plan p = plan(ctx, B, H, W, C, cfg, axis, shift);
+	PARALLEL(&ctx->ex, branch_forward_region(ctx, out, x, &p, L, a));
+}
+
+static void branch_backward_region(struct tctx *ctx, float *dx, const float *dout, const float *x,
+				   const struct plan *pp, const struct tl_off *L, const struct branch_acts *a)
+{
+	const struct plan p = *pp;
+	int C = p.C, hid = p.hid, len = p.map.len;
+	float *g = ctx->tgrad[omp_get_thread_num()];
+	struct carve sc = thread_carve(&ctx->ex);
+	struct branch_scratch b;
+	branch_carve(&sc, &b, &p, 1);
+	assert(sc.used <= ctx->ex.per_thread);
+	float *dt = b.dt, *du = b.du, *u = b.u, *t0 = b.t, *h = b.h, *dh = b.dh, *dqkv = b.dqkv, *dob = b.dob;
+	float *as = b.as;
+	int *rg = b.rg;
+#pragma omp for schedule(static)
+	for (int k = 0; k < p.chunks; k++) {
+		int g0 = k * p.per, ns = g0 + p.per <= p.total ? p.per : p.total - g0;
+		size_t n = (size_t)ns * len, tok = (size_t)g0 * len;
+		const float *qkv = a->qkv + tok * 3 * C, *o = a->o + tok * C, *t1 = a->t1 + tok * C;
+		const float *hp = a->hpre + tok * hid;
+		gather(dt, NULL, dout, &p, g0, ns); /* dt2; padding tokens get 0 */
+		/* MLP: t2 = t1 + fc2(gelu(fc1(LN2(t1)))) */
+		memcpy(h, hp, n * hid * sizeof *h);
+		gelu_forward(h, n * hid);
+		fq(ctx, h, n, hid);
+		gemm_tn(C, hid, (int)n, dt, C, h, hid, 1.0f, g + L->fc2_w, hid);
+		colsum_add(g + L->fc2_b, dt, n, C);
+		gemm_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0.0f, dh, hid);
+		gelu_backward(dh, dh, hp, n * hid);
+		layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
+		fq(ctx, u, n, C);
+		gemm_tn(hid, C, (int)n, dh, hid, u, C, 1.0f, g + L->fc1_w, C);
+		colsum_add(g + L->fc1_b, dh, n, hid);
+		gemm_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0.0f, du, C);
+		layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
+		/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
+		gemm_tn(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, 1.0f, g + L->proj_w, C);
+		colsum_add(g + L->proj_b, dt, n, C);
+		gemm_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0.0f, dob, C);
+		gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
+		attention_backward(dqkv, dob, qkv, o, a->lse + tok * p.heads, ns, len, p.heads, p.d,
+				   p.scale, p.masked ? rg : NULL, as);
+		layernorm_forward(u, t0, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
+		fq(ctx, u, n, C);
+		gemm_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, 1.0f, g + L->qkv, C);
+		gemm_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0.0f, du, C);
+		layernorm_backward(dt, g + L->n1w, g + L->n1b, du, t0, P(ctx, L->n1w), n, C);
+		/* every real pixel is one token of one sequence: no two
+		 * chunks write the same pixel */
+		scatter(dx, dt, &p, g0, ns, 1);
+	}
+}
+
+void branch_backward(struct tctx *ctx, float *dx, const float *dout, const float *x, int B, int H,
+		     int W, int C, const struct unet_config *cfg, const struct tl_off *L,
+		     enum axis axis, int shift, const struct branch_acts *a)
+{
+	struct plan p = plan(ctx, B, H, W, C, cfg, axis, shift);
+	PARALLEL(&ctx->ex, branch_backward_region(ctx, dx, dout, x, &p, L, a));
 }

@@ -1,13 +1,13 @@
 /* Layer drivers of the training pass: the convolutions and BatchNorm over
- * whole batches, split over threads. Work is always split into the same
+ * whole batches, split over the context's threads, each thread's scratch
+ * carved from the context's (train_layers.h). Work is always split into the same
  * items (by shape only) and handed out with schedule(static), so every
  * thread's share, and its gradient sums, are the same from run to run. */
+#include <assert.h>
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "kernels/activation.h"
 #include "kernels/batchnorm.h"
 #include "kernels/conv.h"
@@ -15,7 +15,6 @@
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
-#include "tensor.h"
 #include "train_layers.h"
 
 #define ROW_CHUNK 256  /* rows per item of the pixel-wise products */
@@ -35,91 +34,148 @@ const float *fq_rows(float *buf, const float *x, size_t rows, int K, int on)
 	return buf;
 }
 
-float *fq_buf(size_t floats, int on, int *failed)
+float *fq_carve(struct carve *c, size_t rows, int K)
 {
-	float *b = on ? tf_alloc_aligned(floats, sizeof(float)) : NULL;
-	if (on && !b)
-		*failed = 1;
-	return b;
+	return carve(c, rows * (size_t)K, sizeof(float));
 }
 
-int pw_forward(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
-	       size_t b, int fq)
+size_t pw_scratch_bytes(int ci)
 {
-	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-	int failed = 0;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *buf = fq_buf((size_t)ROW_CHUNK * ci, fq, &failed);
-#pragma omp for schedule(static)
-		for (long k = 0; k < chunks; k++) {
-			size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
-			if (failed)
-				continue;
-			gemm_nt((int)rows, co, ci, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, P(ctx, w), ci, 0.0f,
-				z + r0 * co, co);
-			bias_add_forward(z + r0 * co, P(ctx, b), rows, co);
-		}
-		free(buf);
-	}
-	return failed ? tf_seterr("out of memory") : 0;
+	struct carve c = {0};
+	fq_carve(&c, ROW_CHUNK, ci);
+	return c.used;
 }
 
-int pw_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
-		int co, size_t w, size_t b, int fq)
+/* The regions below are run by every thread of the team (PARALLEL); each
+ * carves its scratch from the thread's slice and shares the loop. */
+
+static void pw_forward_region(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
+			      size_t b, int fq)
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-	int failed = 0;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *g = ctx->tgrad[omp_get_thread_num()];
-		float *buf = fq_buf((size_t)ROW_CHUNK * ci, fq, &failed);
+	struct carve sc = thread_carve(&ctx->ex);
+	float *buf = fq_carve(&sc, ROW_CHUNK, ci);
+	assert(sc.used <= ctx->ex.per_thread);
 #pragma omp for schedule(static)
-		for (long k = 0; k < chunks; k++) {
-			size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
-			const float *d = dz + r0 * co;
-			if (failed)
-				continue;
-			/* straight-through: dx as if unquantised, dw at the input the product saw */
-			gemm_tn(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, 1.0f, g + w, ci);
-			for (size_t r = 0; r < rows; r++)
-				for (int c = 0; c < co; c++)
-					g[b + c] += d[r * co + c];
-			if (dx)
-				gemm_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1.0f, dx + r0 * ci, ci);
-		}
-		free(buf);
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
+		gemm_nt((int)rows, co, ci, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, P(ctx, w), ci, 0.0f,
+			z + r0 * co, co);
+		bias_add_forward(z + r0 * co, P(ctx, b), rows, co);
 	}
-	return failed ? tf_seterr("out of memory") : 0;
+}
+
+void pw_forward(struct tctx *ctx, float *z, const float *x, size_t n, int ci, int co, size_t w,
+		size_t b, int fq)
+{
+	PARALLEL(&ctx->ex, pw_forward_region(ctx, z, x, n, ci, co, w, b, fq));
+}
+
+static void pw_backward_region(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
+			       int co, size_t w, size_t b, int fq)
+{
+	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
+	float *g = ctx->tgrad[omp_get_thread_num()];
+	struct carve sc = thread_carve(&ctx->ex);
+	float *buf = fq_carve(&sc, ROW_CHUNK, ci);
+	assert(sc.used <= ctx->ex.per_thread);
+#pragma omp for schedule(static)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
+		const float *d = dz + r0 * co;
+		/* straight-through: dx as if unquantised, dw at the input the product saw */
+		gemm_tn(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, 1.0f, g + w, ci);
+		for (size_t r = 0; r < rows; r++)
+			for (int c = 0; c < co; c++)
+				g[b + c] += d[r * co + c];
+		if (dx)
+			gemm_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1.0f, dx + r0 * ci, ci);
+	}
+}
+
+void pw_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, size_t n, int ci,
+		 int co, size_t w, size_t b, int fq)
+{
+	PARALLEL(&ctx->ex, pw_backward_region(ctx, dx, dz, x, n, ci, co, w, b, fq));
 }
 
 /* ---------------------------------------------------------------- BatchNorm */
 
-int bn_forward(struct tctx *ctx, float *y, const float *z, size_t n, int C, const struct bn_off *o,
-	       struct bn_stat *st, int gelu)
+/* The statistics' partial sums (one row of C per item of BN_CHUNK rows;
+ * two for the backward pass) and the per-channel results: shared by the
+ * threads, carved from the context's shared buffer. */
+struct bn_sums {
+	double *part, *mean;
+	float *m;
+};
+
+static struct bn_sums bn_carve(struct carve *c, size_t n, int C)
 {
 	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
-	double *part = tf_alloc((size_t)chunks * C, sizeof *part), *mean = tf_alloc((size_t)C, sizeof *mean);
-	if (!part || !mean) {
-		free(part), free(mean);
-		return -1;
-	}
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
+	struct bn_sums s;
+	s.part = carve(c, 2 * (size_t)chunks * C, sizeof(double));
+	s.mean = carve(c, (size_t)C, sizeof(double));
+	s.m = carve(c, 2 * (size_t)C, sizeof(float));
+	return s;
+}
+
+size_t bn_shared_bytes(size_t n, int C)
+{
+	struct carve c = {0};
+	bn_carve(&c, n, C);
+	return c.used;
+}
+
+static struct bn_sums bn_shared(struct tctx *ctx, size_t n, int C)
+{
+	struct carve c = {ctx->shared, 0};
+	struct bn_sums s = bn_carve(&c, n, C);
+	assert(c.used <= ctx->shared_bytes);
+	return s;
+}
+
+/* part[k] = sum over item k's rows of z, or of (z - mean)^2 with mean. */
+static void bn_sum_region(double *part, const float *z, const double *mean, size_t n, int C)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+#pragma omp for schedule(static)
 	for (long k = 0; k < chunks; k++) {
 		size_t r0 = (size_t)k * BN_CHUNK;
-		batchnorm_sum(part + (size_t)k * C, z + r0 * C, min_sz(BN_CHUNK, n - r0), C);
+		if (mean)
+			batchnorm_sqdev(part + (size_t)k * C, z + r0 * C, mean, min_sz(BN_CHUNK, n - r0), C);
+		else
+			batchnorm_sum(part + (size_t)k * C, z + r0 * C, min_sz(BN_CHUNK, n - r0), C);
 	}
+}
+
+static void bn_apply_region(struct tctx *ctx, float *y, const float *z, size_t n, int C, const struct bn_off *o,
+			    const struct bn_stat *st, int gelu)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+#pragma omp for schedule(static)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
+		batchnorm_apply(y + r0 * C, z + r0 * C, st->mean, st->istd, P(ctx, o->g), P(ctx, o->b),
+				rows, C);
+		if (gelu)
+			gelu_forward(y + r0 * C, rows * C);
+	}
+}
+
+void bn_forward(struct tctx *ctx, float *y, const float *z, size_t n, int C, const struct bn_off *o,
+		struct bn_stat *st, int gelu)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+	struct bn_sums sh = bn_shared(ctx, n, C);
+	double *part = sh.part, *mean = sh.mean;
+	PARALLEL(&ctx->ex, bn_sum_region(part, z, NULL, n, C));
 	for (int c = 0; c < C; c++) {
 		double s = 0;
 		for (long k = 0; k < chunks; k++)
 			s += part[(size_t)k * C + c];
 		mean[c] = s / (double)n;
 	}
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long k = 0; k < chunks; k++) {
-		size_t r0 = (size_t)k * BN_CHUNK;
-		batchnorm_sqdev(part + (size_t)k * C, z + r0 * C, mean, min_sz(BN_CHUNK, n - r0), C);
-	}
+	PARALLEL(&ctx->ex, bn_sum_region(part, z, mean, n, C));
 	float *rm = P(ctx, o->rm), *rv = P(ctx, o->rv);
 	for (int c = 0; c < C; c++) {
 		double s = 0;
@@ -134,45 +190,24 @@ int bn_forward(struct tctx *ctx, float *y, const float *z, size_t n, int C, cons
 			rv[c] = (float)(0.9 * rv[c] + 0.1 * unbiased);
 		}
 	}
-	free(part), free(mean);
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long k = 0; k < chunks; k++) {
-		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
-		batchnorm_apply(y + r0 * C, z + r0 * C, st->mean, st->istd, P(ctx, o->g), P(ctx, o->b),
-				rows, C);
-		if (gelu)
-			gelu_forward(y + r0 * C, rows * C);
-	}
-	return 0;
+	PARALLEL(&ctx->ex, bn_apply_region(ctx, y, z, n, C, o, st, gelu));
 }
 
 void bn_apply(struct tctx *ctx, float *y, const float *z, size_t n, int C, const struct bn_off *o,
 	      const struct bn_stat *st, int gelu)
 {
-	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long k = 0; k < chunks; k++) {
-		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
-		batchnorm_apply(y + r0 * C, z + r0 * C, st->mean, st->istd, P(ctx, o->g), P(ctx, o->b),
-				rows, C);
-		if (gelu)
-			gelu_forward(y + r0 * C, rows * C);
-	}
+	PARALLEL(&ctx->ex, bn_apply_region(ctx, y, z, n, C, o, st, gelu));
 }
 
-int bn_backward(struct tctx *ctx, float *dz, const float *dy, const float *z, size_t n, int C,
-		const struct bn_off *o, const struct bn_stat *st, int gelu)
+/* The backward pass's sums per item; with gelu, first dz = dy times the
+ * GELU's slope at its recomputed input. */
+static void bn_grad_sums_region(struct tctx *ctx, double *part, float *dz, const float *dy, const float *z,
+				size_t n, int C, const struct bn_off *o, const struct bn_stat *st, int gelu)
 {
 	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
-	double *part = tf_alloc(2 * (size_t)chunks * C, sizeof *part);
-	float *m = tf_alloc(2 * (size_t)C, sizeof *m);
 	const float *g = P(ctx, o->g), *b = P(ctx, o->b);
-	if (!part || !m) {
-		free(part), free(m);
-		return -1;
-	}
 	const float *gy = gelu ? dz : dy; /* the gradient at the BatchNorm's output */
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
+#pragma omp for schedule(static)
 	for (long k = 0; k < chunks; k++) {
 		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
 		if (gelu) { /* the GELU's input, recomputed, then dy times its slope */
@@ -182,6 +217,29 @@ int bn_backward(struct tctx *ctx, float *dz, const float *dy, const float *z, si
 		batchnorm_grad_sums(part + 2 * (size_t)k * C, part + (2 * (size_t)k + 1) * C, gy + r0 * C,
 				    z + r0 * C, st->mean, st->istd, rows, C);
 	}
+}
+
+static void bn_backward_apply_region(struct tctx *ctx, float *dz, const float *gy, const float *z, size_t n,
+				     int C, const struct bn_off *o, const struct bn_stat *st, const float *m)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+#pragma omp for schedule(static)
+	for (long k = 0; k < chunks; k++) {
+		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
+		batchnorm_backward_apply(dz + r0 * C, gy + r0 * C, z + r0 * C, st->mean, st->istd, P(ctx, o->g), m,
+					 m + C, rows, C);
+	}
+}
+
+void bn_backward(struct tctx *ctx, float *dz, const float *dy, const float *z, size_t n, int C,
+		 const struct bn_off *o, const struct bn_stat *st, int gelu)
+{
+	long chunks = (long)((n + BN_CHUNK - 1) / BN_CHUNK);
+	struct bn_sums sh = bn_shared(ctx, n, C);
+	double *part = sh.part;
+	float *m = sh.m;
+	const float *gy = gelu ? dz : dy;
+	PARALLEL(&ctx->ex, bn_grad_sums_region(ctx, part, dz, dy, z, n, C, o, st, gelu));
 	float *tg = ctx->tgrad[0];
 	for (int c = 0; c < C; c++) {
 		double sdy = 0, sdyx = 0;
@@ -194,40 +252,33 @@ int bn_backward(struct tctx *ctx, float *dz, const float *dy, const float *z, si
 		m[c] = (float)(sdy / (double)n);
 		m[C + c] = (float)(sdyx / (double)n);
 	}
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-	for (long k = 0; k < chunks; k++) {
-		size_t r0 = (size_t)k * BN_CHUNK, rows = min_sz(BN_CHUNK, n - r0);
-		batchnorm_backward_apply(dz + r0 * C, gy + r0 * C, z + r0 * C, st->mean, st->istd, g, m,
-					 m + C, rows, C);
-	}
-	free(part), free(m);
-	return 0;
+	PARALLEL(&ctx->ex, bn_backward_apply_region(ctx, dz, gy, z, n, C, o, st, m));
 }
 
 /* ------------------------------------------------------------- convolutions */
 
 #define CONV_ROWS 8 /* output rows per item; >= k / stride keeps alternate items apart */
 
-int conv_forward(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
-		 int k, int stride, int pad, const float *wp, size_t b)
+static void conv_forward_region(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
+				int k, int stride, int pad, const float *wp, size_t b)
 {
 	int Ho = conv_out_size(H, k, stride, pad), Wo = conv_out_size(W, k, stride, pad);
-	int per = (Ho + CONV_ROWS - 1) / CONV_ROWS, items = B * per, failed = 0;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *s = tf_alloc_aligned(conv2d_scratch_floats(Wo, CONV_ROWS, ci, k), sizeof(float));
-		if (!s)
-			failed = 1;
+	int per = (Ho + CONV_ROWS - 1) / CONV_ROWS, items = B * per;
+	struct carve sc = thread_carve(&ctx->ex);
+	float *s = carve(&sc, conv2d_scratch_floats(Wo, CONV_ROWS, ci, k), sizeof(float));
+	assert(sc.used <= ctx->ex.per_thread);
 #pragma omp for schedule(static)
-		for (int it = 0; it < items; it++) {
-			int bi = it / per, r0 = (it % per) * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
-			if (s)
-				conv2d_rows(z + (size_t)bi * Ho * Wo * co, x + (size_t)bi * H * W * ci, wp,
-					    P(ctx, b), H, W, ci, co, k, stride, pad, r0, r1, s);
-		}
-		free(s);
+	for (int it = 0; it < items; it++) {
+		int bi = it / per, r0 = (it % per) * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
+		conv2d_rows(z + (size_t)bi * Ho * Wo * co, x + (size_t)bi * H * W * ci, wp, P(ctx, b), H, W, ci, co, k,
+			    stride, pad, r0, r1, s);
 	}
-	return failed ? -1 : 0;
+}
+
+void conv_forward(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
+		  int k, int stride, int pad, const float *wp, size_t b)
+{
+	PARALLEL(&ctx->ex, conv_forward_region(ctx, z, x, B, H, W, ci, co, k, stride, pad, wp, b));
 }
 
 /* The backward passes of both convolutions: each image's output split
@@ -250,34 +301,41 @@ struct banded {
 	const void *arg;
 };
 
-static int banded_backward(struct tctx *ctx, int B, const struct banded *k)
+/* A thread's scratch for a band and its dwp. */
+static void banded_carve(struct carve *c, size_t scratch, size_t nw, float **s, float **dwp)
 {
-	int half = (k->per + 1) / 2, failed = 0;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *g = ctx->tgrad[omp_get_thread_num()];
-		float *s = tf_alloc_aligned(k->scratch, sizeof(float)), *dwp = tf_calloc(k->nw, sizeof(float));
-		if (!s || !dwp)
-			failed = 1;
-		for (int phase = 0; phase < 2; phase++) {
+	*s = carve(c, scratch, sizeof(float));
+	*dwp = carve(c, nw, sizeof(float));
+}
+
+static void banded_region(struct tctx *ctx, int B, const struct banded *k)
+{
+	int half = (k->per + 1) / 2;
+	float *g = ctx->tgrad[omp_get_thread_num()], *s, *dwp;
+	struct carve sc = thread_carve(&ctx->ex);
+	banded_carve(&sc, k->scratch, k->nw, &s, &dwp);
+	assert(sc.used <= ctx->ex.per_thread);
+	memset(dwp, 0, k->nw * sizeof *dwp);
+	for (int phase = 0; phase < 2; phase++) {
 #pragma omp for schedule(static)
-			for (int it = 0; it < B * half; it++) {
-				int bi = it / half, c = 2 * (it % half) + phase;
-				size_t p0, p1;
-				if (!s || !dwp || c >= k->per)
-					continue;
-				k->band(k->arg, dwp, s, bi, c, &p0, &p1);
-				const float *d = k->dz + (size_t)bi * k->dz_image;
-				for (size_t p = p0; p < p1; p++)
-					for (int o = 0; o < k->co; o++)
-						g[k->b + o] += d[p * k->co + o];
-			}
+		for (int it = 0; it < B * half; it++) {
+			int bi = it / half, c = 2 * (it % half) + phase;
+			size_t p0, p1;
+			if (c >= k->per)
+				continue;
+			k->band(k->arg, dwp, s, bi, c, &p0, &p1);
+			const float *d = k->dz + (size_t)bi * k->dz_image;
+			for (size_t p = p0; p < p1; p++)
+				for (int o = 0; o < k->co; o++)
+					g[k->b + o] += d[p * k->co + o];
 		}
-		if (dwp)
-			k->add(k->arg, g + k->w, dwp);
-		free(s), free(dwp);
 	}
-	return failed ? -1 : 0;
+	k->add(k->arg, g + k->w, dwp);
+}
+
+static void banded_backward(struct tctx *ctx, int B, const struct banded *k)
+{
+	PARALLEL(&ctx->ex, banded_region(ctx, B, k));
 }
 
 /* Adds a thread's weight gradient, in the prepared order [co][k][k][ci],
@@ -314,7 +372,7 @@ static void conv_add(const void *arg, float *g, const float *dwp)
 	add_conv_grad(g, dwp, a->co, a->ci, a->k);
 }
 
-int conv_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
+void conv_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
 		  int W, int ci, int co, int k, int stride, int pad, const float *wp, size_t w,
 		  size_t b)
 {
@@ -324,30 +382,40 @@ int conv_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, 
 		(Ho + CONV_ROWS - 1) / CONV_ROWS, conv2d_backward_scratch_floats(Wo, CONV_ROWS, ci, k),
 		(size_t)co * k * k * ci, w, b, co, conv_band, conv_add, dz, (size_t)Ho * Wo * co, &a,
 	};
-	return banded_backward(ctx, B, &d);
+	banded_backward(ctx, B, &d);
+}
+
+size_t conv_scratch_bytes(int W, int ci, int co, int k, int stride, int pad)
+{
+	int Wo = conv_out_size(W, k, stride, pad);
+	struct carve f = {0}, b = {0};
+	float *s, *dwp;
+	carve(&f, conv2d_scratch_floats(Wo, CONV_ROWS, ci, k), sizeof(float));
+	banded_carve(&b, conv2d_backward_scratch_floats(Wo, CONV_ROWS, ci, k), (size_t)co * k * k * ci, &s, &dwp);
+	return carve_max(f.used, &b);
 }
 
 #define CONVT_ROWS 4 /* input rows per item (an item's dx spans 2 more) */
 
-int convt_forward(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
-		  const float *wp, size_t b)
+static void convt_forward_region(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
+				 const float *wp, size_t b)
 {
-	int items = B * H, failed = 0;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *s = tf_alloc_aligned(convt4s2_scratch_floats(W, ci), sizeof(float));
-		if (!s)
-			failed = 1;
+	int items = B * H;
+	struct carve sc = thread_carve(&ctx->ex);
+	float *s = carve(&sc, convt4s2_scratch_floats(W, ci), sizeof(float));
+	assert(sc.used <= ctx->ex.per_thread);
 #pragma omp for schedule(static)
-		for (int it = 0; it < items; it++) {
-			int bi = it / H, m = it % H;
-			if (s)
-				convt4s2_rows(z + (size_t)bi * 4 * H * W * co, x + (size_t)bi * H * W * ci, wp,
-					      P(ctx, b), H, W, ci, co, m, m + 1, s);
-		}
-		free(s);
+	for (int it = 0; it < items; it++) {
+		int bi = it / H, m = it % H;
+		convt4s2_rows(z + (size_t)bi * 4 * H * W * co, x + (size_t)bi * H * W * ci, wp, P(ctx, b), H, W, ci,
+			      co, m, m + 1, s);
 	}
-	return failed ? -1 : 0;
+}
+
+void convt_forward(struct tctx *ctx, float *z, const float *x, int B, int H, int W, int ci, int co,
+		   const float *wp, size_t b)
+{
+	PARALLEL(&ctx->ex, convt_forward_region(ctx, z, x, B, H, W, ci, co, wp, b));
 }
 
 /* Prepared [2][2][co][2][2][ci] back to torch's [ci][co][4][4]: output
@@ -388,7 +456,7 @@ static void convt_add(const void *arg, float *g, const float *dwp)
 	add_convt_grad(g, dwp, a->ci, a->co);
 }
 
-int convt_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
+void convt_backward(struct tctx *ctx, float *dx, const float *dz, const float *x, int B, int H,
 		   int W, int ci, int co, const float *wp, size_t w, size_t b)
 {
 	struct convt_args a = {dx, dz, x, wp, H, W, ci, co};
@@ -396,5 +464,14 @@ int convt_backward(struct tctx *ctx, float *dx, const float *dz, const float *x,
 		(H + CONVT_ROWS - 1) / CONVT_ROWS, convt4s2_backward_scratch_floats(W, ci), (size_t)16 * ci * co,
 		w, b, co, convt_band, convt_add, dz, (size_t)4 * H * W * co, &a,
 	};
-	return banded_backward(ctx, B, &d);
+	banded_backward(ctx, B, &d);
+}
+
+size_t convt_scratch_bytes(int W, int ci, int co)
+{
+	struct carve f = {0}, b = {0};
+	float *s, *dwp;
+	carve(&f, convt4s2_scratch_floats(W, ci), sizeof(float));
+	banded_carve(&b, convt4s2_backward_scratch_floats(W, ci), (size_t)16 * ci * co, &s, &dwp);
+	return carve_max(f.used, &b);
 }

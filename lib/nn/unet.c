@@ -1,5 +1,5 @@
 /* TFSWA-UNet inference preparation: the model's weights in the layouts the
- * forward pass (lib/unet_plan.c) runs on, BatchNorm folded in, int8 weights
+ * forward pass (lib/nn/unet_plan.c) runs on, BatchNorm folded in, int8 weights
  * packed; and the cost of a pass. */
 #include <stdlib.h>
 #include <string.h>
@@ -301,11 +301,6 @@ int unet_is_int8(const struct unet *u)
 const char *const unet_work_names[UNET_WORKS] = {
 	"float products (BLIS)", "int8 products", "quantising activations", "attention (scores, softmax)",
 };
-
-void unet_set_profile(struct unet *u, double cpu[UNET_WORKS])
-{
-	u->prof = cpu;
-}
 
 void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx)
 {

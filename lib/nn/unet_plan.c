@@ -27,6 +27,7 @@
 #include "kernels/resize.h"
 #include "seqmap.h"
 #include "tensor.h"
+#include "exec.h"
 #include "unet_prepared.h"
 
 /* Rows per parallel work item for pixel-wise products. */
@@ -38,52 +39,20 @@
  * megabytes. */
 #define TOKENS_PER_CHUNK 4096
 
-/* Runs a region function on the plan's threads: a team for two or more;
- * on one thread a plain call, whose orphaned `omp for` loops then run
- * whole (libgomp allocates a team for every parallel region of one). */
-#define PARALLEL(p, call)                                                    \
-	do {                                                                 \
-		if ((p)->threads > 1) {                                      \
-			_Pragma("omp parallel num_threads((p)->threads)") call; \
-		} else {                                                     \
-			call;                                                \
-		}                                                            \
-	} while (0)
-
 struct unet_plan {
 	const struct unet *u;
-	int H, W, threads;
+	int H, W;
+	struct nn_exec ex;            /* threads, each thread's scratch, profiling */
 	int hs[UNET_LEVELS], ws[UNET_LEVELS]; /* each level's size */
 	float *in;                    /* [H][W][in_channels], the first map */
 	float *map[2];                /* the current map and the next, ping-ponged */
 	float *x, *br[ARCH_BRANCHES]; /* a block's input projection and branch outputs */
 	float *kept[ARCH_MAX_STAGES]; /* the outputs the decoder adds */
-	char *scratch;                /* threads x per_thread bytes */
-	size_t per_thread, bytes;
+	size_t bytes;
 	void *arena;
 };
 
 /* ---------- carving ---------- */
-
-/* Pieces 64-byte aligned off a buffer. With base NULL it only counts, so
- * the plan sizes each region with the code that carves it. */
-struct carve {
-	char *base;
-	size_t used;
-};
-
-static void *carve(struct carve *c, size_t n, size_t size)
-{
-	size_t at = (c->used + 63) & ~(size_t)63;
-	c->used = at + n * size;
-	return c->base ? c->base + at : NULL;
-}
-
-/* The calling thread's slice of the plan's scratch. */
-static struct carve thread_carve(const struct unet_plan *p)
-{
-	return (struct carve){p->scratch + (size_t)omp_get_thread_num() * p->per_thread, 0};
-}
 
 /* A thread's buffer for quantised activations: rows of Kp bytes and
  * their scales. Empty for models without int8 products. */
@@ -162,24 +131,26 @@ static struct seqmap branch_map(const struct unet_config *cfg, enum arch_branch 
 
 /* C[M][N] (+)= A[M][K] . W^T, in float or int8 (and shown to the
  * calibration observer first). */
-static void run_op(const struct unet *u, const struct op *o, int M, const float *A, int lda, int accumulate,
+static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
 		   float *C, int ldc, struct qbuf *qb)
 {
+	const struct unet *u = p->u;
+	const struct nn_exec *ex = &p->ex;
 	if (M <= 0)
 		return;
 	if (u->observe && o->id >= 0)
 		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
-	double t = unet_cpu_clock(u);
+	double t = nn_cpu_clock(ex);
 	if (!o->q) {
 		gemm_nt(M, o->N, o->K, A, lda, o->w, o->ldw, accumulate ? 1.0f : 0.0f, C, ldc);
-		unet_charge(u, UNET_WORK_GEMM_F32, t);
+		nn_charge(ex, UNET_WORK_GEMM_F32, t);
 		return;
 	}
 	quantize_rows(qb->q, o->q->Kp, qb->rs, A, lda, M, o->K, o->q->Kp, o->act_scale);
-	unet_charge(u, UNET_WORK_QUANTIZE, t);
-	t = unet_cpu_clock(u);
+	nn_charge(ex, UNET_WORK_QUANTIZE, t);
+	t = nn_cpu_clock(ex);
 	qgemm(M, qb->q, o->q->Kp, qb->rs, o->q, accumulate, C, ldc);
-	unet_charge(u, UNET_WORK_GEMM_INT8, t);
+	nn_charge(ex, UNET_WORK_GEMM_INT8, t);
 }
 
 /* The regions below are run by every thread of the team (PARALLEL); each
@@ -190,15 +161,15 @@ static void pointwise_region(const struct unet_plan *p, float *out, const float 
 			     const struct conv *c, int gelu)
 {
 	size_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
-	struct carve sc = thread_carve(p);
+	struct carve sc = thread_carve(&p->ex);
 	float *unused;
 	struct qbuf qb;
 	conv_carve(&sc, &unused, &qb, p->u, c, 0);
-	assert(sc.used <= p->per_thread);
+	assert(sc.used <= p->ex.per_thread);
 #pragma omp for schedule(static)
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		run_op(p->u, &c->op[0], (int)rows, in + r0 * c->ci, c->ci, 0, out + r0 * c->co, c->co, &qb);
+		run_op(p, &c->op[0], (int)rows, in + r0 * c->ci, c->ci, 0, out + r0 * c->co, c->co, &qb);
 		if (gelu)
 			bias_gelu_forward(out + r0 * c->co, c->b, rows, c->co);
 		else
@@ -213,16 +184,16 @@ static void conv_gelu_region(const struct unet_plan *p, float *out, const float 
 {
 	int Ho = conv_out_size(H, c->k, c->stride, c->pad), Wo = conv_out_size(W, c->k, c->stride, c->pad);
 	int nchunks = (Ho + CONV_ROWS - 1) / CONV_ROWS, K = c->k * c->k * c->ci;
-	struct carve sc = thread_carve(p);
+	struct carve sc = thread_carve(&p->ex);
 	float *scratch;
 	struct qbuf qb;
 	conv_carve(&sc, &scratch, &qb, p->u, c, W);
-	assert(sc.used <= p->per_thread);
+	assert(sc.used <= p->ex.per_thread);
 #pragma omp for schedule(static)
 	for (int k = 0; k < nchunks; k++) {
 		int r0 = k * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
 		conv2d_im2col(scratch, in, H, W, c->ci, c->k, c->stride, c->pad, r0, r1);
-		run_op(p->u, &c->op[0], (r1 - r0) * Wo, scratch, K, 0, out + (size_t)r0 * Wo * c->co, c->co, &qb);
+		run_op(p, &c->op[0], (r1 - r0) * Wo, scratch, K, 0, out + (size_t)r0 * Wo * c->co, c->co, &qb);
 		bias_gelu_forward(out + (size_t)r0 * Wo * c->co, c->b, (size_t)(r1 - r0) * Wo, c->co);
 	}
 }
@@ -233,11 +204,11 @@ static void convt_gelu_region(const struct unet_plan *p, float *out, const float
 			      const struct conv *c)
 {
 	int K = 4 * c->ci, Co = c->co;
-	struct carve sc = thread_carve(p);
+	struct carve sc = thread_carve(&p->ex);
 	float *scratch;
 	struct qbuf qb;
 	conv_carve(&sc, &scratch, &qb, p->u, c, W);
-	assert(sc.used <= p->per_thread);
+	assert(sc.used <= p->ex.per_thread);
 #pragma omp for schedule(static)
 	for (int m = 0; m < H; m++) {
 		for (int ph = 0; ph < 2; ph++)
@@ -245,29 +216,29 @@ static void convt_gelu_region(const struct unet_plan *p, float *out, const float
 				convt4s2_gather(scratch, in, H, W, c->ci, m, ph, pw);
 				/* outputs (2m+ph, 2n+pw) for n = 0.. are 2*Co floats apart */
 				float *o = out + ((size_t)(2 * m + ph) * 2 * W + pw) * Co;
-				run_op(p->u, &c->op[ph * 2 + pw], W, scratch, K, 0, o, 2 * Co, &qb);
+				run_op(p, &c->op[ph * 2 + pw], W, scratch, K, 0, o, 2 * Co, &qb);
 			}
 		bias_gelu_forward(out + (size_t)2 * m * 2 * W * Co, c->b, (size_t)4 * W, Co);
 	}
 }
 
 /* t = t + MHA(LN1(t)); t = t + MLP(LN2(t)) on n = nseq * len tokens. */
-static void tlayer_forward(const struct unet *un, const struct tlayer *L, struct layer_scratch *s, int nseq,
+static void tlayer_forward(const struct unet_plan *p, const struct tlayer *L, struct layer_scratch *s, int nseq,
 			   int len, int C, int heads, int masked)
 {
 	int n = nseq * len, d = C / heads, hid = L->fc1.out;
 	layernorm_forward(s->u, s->t, L->n1w, L->n1b, (size_t)n, C);
-	run_op(un, &L->qkv.op, n, s->u, C, 0, s->qkv, 3 * C, &s->qb);
-	double t = unet_cpu_clock(un);
+	run_op(p, &L->qkv.op, n, s->u, C, 0, s->qkv, 3 * C, &s->qb);
+	double t = nn_cpu_clock(&p->ex);
 	attention_forward(s->o, s->qkv, nseq, len, heads, d, 1.0f / sqrtf((float)d),
 			  masked ? s->region : NULL, s->attn);
-	unet_charge(un, UNET_WORK_ATTENTION, t);
-	run_op(un, &L->proj.op, n, s->o, C, 1, s->t, C, &s->qb);
+	nn_charge(&p->ex, UNET_WORK_ATTENTION, t);
+	run_op(p, &L->proj.op, n, s->o, C, 1, s->t, C, &s->qb);
 	bias_add_forward(s->t, L->proj.b, (size_t)n, C);
 	layernorm_forward(s->u, s->t, L->n2w, L->n2b, (size_t)n, C);
-	run_op(un, &L->fc1.op, n, s->u, C, 0, s->hid, hid, &s->qb);
+	run_op(p, &L->fc1.op, n, s->u, C, 0, s->hid, hid, &s->qb);
 	bias_gelu_forward(s->hid, L->fc1.b, (size_t)n, hid);
-	run_op(un, &L->fc2.op, n, s->hid, hid, 1, s->t, C, &s->qb);
+	run_op(p, &L->fc2.op, n, s->hid, hid, 1, s->t, C, &s->qb);
 	bias_add_forward(s->t, L->fc2.b, (size_t)n, C);
 }
 
@@ -279,12 +250,12 @@ static void branch_region(const struct unet_plan *p, float *out, const float *x,
 {
 	const struct unet_config *cfg = &p->u->cfg;
 	struct seqmap map = branch_map(cfg, r, H, W, shift);
-	int per = branch_per(&map, p->threads), chunks = (map.nseq + per - 1) / per;
+	int per = branch_per(&map, p->ex.threads), chunks = (map.nseq + per - 1) / per;
 	int masked = r == BRANCH_WINDOWS && shift > 0 && cfg->mask_shifted;
-	struct carve sc = thread_carve(p);
+	struct carve sc = thread_carve(&p->ex);
 	struct layer_scratch s;
 	branch_carve(&sc, &s, p->u, L, &map, per, C, cfg->num_heads);
-	assert(sc.used <= p->per_thread);
+	assert(sc.used <= p->ex.per_thread);
 	for (int k; (k = atomic_fetch_add_explicit(next, 1, memory_order_relaxed)) < chunks;) {
 		int s0 = k * per, ns = s0 + per <= map.nseq ? per : map.nseq - s0;
 		for (int q = 0; q < ns; q++)
@@ -297,7 +268,7 @@ static void branch_region(const struct unet_plan *p, float *out, const float *x,
 				else
 					memcpy(dst, x + (size_t)src * C, (size_t)C * sizeof *dst);
 			}
-		tlayer_forward(p->u, L, &s, ns, map.len, C, cfg->num_heads, masked);
+		tlayer_forward(p, L, &s, ns, map.len, C, cfg->num_heads, masked);
 		for (int q = 0; q < ns; q++)
 			for (int t = 0; t < map.len; t++) {
 				size_t row = (size_t)q * map.len + t;
@@ -315,17 +286,17 @@ static void fusion_region(const struct unet_plan *p, float *cur, const float *sk
 {
 	size_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
 	int C = b->C;
-	struct carve sc = thread_carve(p);
+	struct carve sc = thread_carve(&p->ex);
 	float *unused;
 	struct qbuf qb;
 	conv_carve(&sc, &unused, &qb, p->u, &b->fusion, 0);
-	assert(sc.used <= p->per_thread);
+	assert(sc.used <= p->ex.per_thread);
 #pragma omp for schedule(static)
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
 		float *y = p->x + r0 * C;
 		for (int r = 0; r < ARCH_BRANCHES; r++)
-			run_op(p->u, &b->fusion.op[r], (int)rows, p->br[r] + r0 * C, C, r > 0, y, C, &qb);
+			run_op(p, &b->fusion.op[r], (int)rows, p->br[r] + r0 * C, C, r > 0, y, C, &qb);
 		bias_gelu_forward(y, b->fusion.b, rows, C);
 		float *o = cur + r0 * C;
 		const float *sk = skip ? skip + r0 * C : NULL;
@@ -350,12 +321,12 @@ static void block_forward(const struct unet_plan *p, float *cur, const float *sk
 			  const struct block *b)
 {
 	size_t n = (size_t)H * W;
-	PARALLEL(p, pointwise_region(p, p->x, cur, n, &b->in_proj, 0));
+	PARALLEL(&p->ex, pointwise_region(p, p->x, cur, n, &b->in_proj, 0));
 	for (int r = 0; r < ARCH_BRANCHES; r++) {
 		atomic_int next = 0;
-		PARALLEL(p, branch_region(p, p->br[r], p->x, H, W, b->C, &b->br[r], r, b->shift, &next));
+		PARALLEL(&p->ex, branch_region(p, p->br[r], p->x, H, W, b->C, &b->br[r], r, b->shift, &next));
 	}
-	PARALLEL(p, fusion_region(p, cur, skip, n, b));
+	PARALLEL(&p->ex, fusion_region(p, cur, skip, n, b));
 }
 
 /* A stage's convolution on cur [h][w][ci] into next; *h, *w become the
@@ -364,12 +335,12 @@ static void conv_forward(const struct unet_plan *p, float *next, const float *cu
 			 const struct conv *c)
 {
 	if (c->kind == LAYER_CONVT) {
-		PARALLEL(p, convt_gelu_region(p, next, cur, *h, *w, c));
+		PARALLEL(&p->ex, convt_gelu_region(p, next, cur, *h, *w, c));
 		*h *= 2, *w *= 2;
 	} else if (c->k == 1) {
-		PARALLEL(p, pointwise_region(p, next, cur, (size_t)*h * *w, c, c->gelu));
+		PARALLEL(&p->ex, pointwise_region(p, next, cur, (size_t)*h * *w, c, c->gelu));
 	} else {
-		PARALLEL(p, conv_gelu_region(p, next, cur, *h, *w, c));
+		PARALLEL(&p->ex, conv_gelu_region(p, next, cur, *h, *w, c));
 		*h = conv_out_size(*h, c->k, c->stride, c->pad);
 		*w = conv_out_size(*w, c->k, c->stride, c->pad);
 	}
@@ -439,15 +410,15 @@ static void plan_carve(struct unet_plan *p, struct carve *c)
 				struct seqmap map = branch_map(cfg, r, h, w, bl->shift);
 				struct layer_scratch ls;
 				t = (struct carve){0};
-				branch_carve(&t, &ls, u, &bl->br[r], &map, branch_per(&map, p->threads), bl->C,
+				branch_carve(&t, &ls, u, &bl->br[r], &map, branch_per(&map, p->ex.threads), bl->C,
 					     cfg->num_heads);
 				most = t.used > most ? t.used : most;
 			}
 		}
 		p->kept[s] = st->keep ? carve(c, (size_t)h * w * C, sizeof(float)) : NULL;
 	}
-	p->per_thread = (most + 63) & ~(size_t)63;
-	p->scratch = carve(c, (size_t)p->threads, p->per_thread);
+	p->ex.per_thread = (most + 63) & ~(size_t)63;
+	p->ex.scratch = carve(c, (size_t)p->ex.threads, p->ex.per_thread);
 }
 
 /* A forward pass costs at most this much memory (bytes): far beyond any
@@ -472,7 +443,7 @@ struct unet_plan *unet_plan_new(const struct unet *u, int H, int W, int threads)
 		return tf_seterr("a forward pass at %d x %d is too large to plan", H, W), NULL;
 	if (!(p = calloc(1, sizeof *p)))
 		return tf_seterr("out of memory"), NULL;
-	*p = (struct unet_plan){.u = u, .H = H, .W = W, .threads = threads};
+	*p = (struct unet_plan){.u = u, .H = H, .W = W, .ex = {.threads = threads}};
 	arch_level_sizes(&u->arch, H, W, p->hs, p->ws);
 	struct carve count = {0};
 	plan_carve(p, &count);
@@ -509,6 +480,11 @@ size_t unet_plan_bytes(const struct unet_plan *p)
 	return p->bytes;
 }
 
+void unet_plan_set_profile(struct unet_plan *p, double cpu[UNET_WORKS])
+{
+	p->ex.prof = cpu;
+}
+
 float *unet_plan_input(struct unet_plan *p)
 {
 	return p->in;
@@ -529,7 +505,7 @@ static const float *plan_run(struct unet_plan *p, int bi, unet_tap_fn tap, void 
 			if (h != p->hs[st->level] || w != p->ws[st->level]) {
 				/* odd sizes: bring the upsampled map to the skip's size */
 				int Ho = p->hs[st->level], Wo = p->ws[st->level];
-				PARALLEL(p, resize_region(p, cur, next, h, w, C, Ho, Wo));
+				PARALLEL(&p->ex, resize_region(p, cur, next, h, w, C, Ho, Wo));
 				h = Ho, w = Wo;
 			} else {
 				float *t = cur;

@@ -1,9 +1,7 @@
-/* The prepared weights of lib/unet.c, for the forward pass in
- * lib/unet_plan.c: private to the two. */
+/* The prepared weights of lib/nn/unet.c, for the forward pass in
+ * lib/nn/unet_plan.c: private to the two. */
 #ifndef TF_UNET_PREPARED_H
 #define TF_UNET_PREPARED_H
-#include <time.h>
-
 #include "arch.h"
 #include "kernels/qgemm.h"
 #include "unet.h"
@@ -61,27 +59,6 @@ struct unet {
 	int int8;          /* some products run in int8 */
 	unet_observe_fn observe;
 	void *observe_ctx;
-	double *prof;      /* [UNET_WORKS] CPU seconds, or NULL */
 };
-
-/* Profiling (unet_set_profile): the thread's CPU clock when on, and the
- * time since `since` charged to a kind of work. */
-static inline double unet_cpu_clock(const struct unet *u)
-{
-	struct timespec t;
-	if (!u->prof)
-		return 0;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static inline void unet_charge(const struct unet *u, enum unet_work w, double since)
-{
-	if (!u->prof)
-		return;
-	double d = unet_cpu_clock(u) - since;
-#pragma omp atomic
-	u->prof[w] += d;
-}
 
 #endif

@@ -2,8 +2,15 @@
  * doc/architecture.md ("Stages", "The TFSWA block"), walked as lib/arch.h
  * lists it, with BatchNorm on batch statistics, keeping what the backward
  * pass needs, and the backward pass to parameter gradients. Layer drivers
- * are in lib/train/. Activations are channel-last over the whole batch,
- * [B][H][W][C], since BatchNorm's statistics span the batch.
+ * are in train_layers.c and train_branch.c. Activations are channel-last
+ * over the whole batch, [B][H][W][C], since BatchNorm's statistics span
+ * the batch.
+ *
+ * Everything a step needs is allocated by unet_train_new: the activations,
+ * the gradient buffers and, as the inference plan does (exec.h), each
+ * thread's scratch for the largest layer, sized by the drivers' own
+ * carving code and carved by each parallel region; the threads are the
+ * caller's. A step allocates nothing and cannot fail.
  *
  * The stages are the table's (lib/arch.h). A stage with blocks keeps the
  * inputs of its blocks and its output in xs[0..depth] (the stem its output
@@ -23,6 +30,7 @@
  * convolution followed by BatchNorm, and mlp.3.bias of every branch (a
  * constant per channel passes the 1x1 fusion convolution and is removed by
  * its BatchNorm); here they come out at rounding level. */
+#include <assert.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -189,6 +197,52 @@ static int in_level(const struct unet_train *t, int s)
 	return s ? t->arch.stage[s - 1].level : 0;
 }
 
+/* Each thread's scratch, the largest any layer carves, and BatchNorm's
+ * shared buffer, the largest any BatchNorm takes: the layers in the order
+ * the passes run them, sized by the drivers' own carving code. */
+static int scratch_setup(struct unet_train *t)
+{
+	const struct arch *a = &t->arch;
+	struct tctx *ctx = &t->ctx;
+	int B = t->B;
+	size_t most = 0, shared = 0;
+#define MAX(v, x) ((v) = (x) > (v) ? (x) : (v))
+	for (int s = 0; s < a->nstages; s++) {
+		const struct arch_stage *as = &a->stage[s];
+		int li = in_level(t, s), l = as->level, h = t->hs[li], w = t->ws[li];
+		for (int k = 0; k < as->nconvs; k++) {
+			const struct arch_conv *ac = &as->conv[k];
+			if (ac->bn < 0) { /* the mask head's 1x1 */
+				MAX(most, pw_scratch_bytes(ac->ci));
+			} else if (ac->kind == LAYER_CONVT) {
+				MAX(most, convt_scratch_bytes(w, ac->ci, ac->co));
+				MAX(shared, bn_shared_bytes((size_t)B * 4 * h * w, ac->co));
+			} else {
+				MAX(most, conv_scratch_bytes(w, ac->ci, ac->co, ac->k, ac->stride, ac->pad));
+				MAX(shared, bn_shared_bytes(t->n[l], ac->co));
+			}
+			h = t->hs[l], w = t->ws[l];
+		}
+		for (int b = 0; b < as->nblocks; b++) {
+			const struct arch_block *ab = &as->blocks[b];
+			MAX(most, pw_scratch_bytes(ab->C)); /* input projection and fusion */
+			MAX(shared, bn_shared_bytes(t->n[l], ab->C));
+			for (int r = 0; r < ARCH_BRANCHES; r++)
+				MAX(most, branch_scratch_bytes(ctx, B, t->hs[l], t->ws[l], ab->C, &t->cfg, (enum axis)r,
+							       r == WINDOWS ? ab->shift : 0));
+		}
+	}
+#undef MAX
+	ctx->ex.per_thread = (most + 63) & ~(size_t)63;
+	ctx->shared_bytes = (shared + 63) & ~(size_t)63;
+	if (!(ctx->ex.scratch = (char *)own(t, ctx->ex.threads * ctx->ex.per_thread / sizeof(float))) ||
+	    !(ctx->shared = (char *)own(t, ctx->shared_bytes / sizeof(float))))
+		return -1;
+	/* BLIS's pools, at their largest for these threads, so that no pass
+	 * makes them grow */
+	return gemm_prime(ctx->ex.threads) ? tf_seterr("out of memory") : 0;
+}
+
 static int setup(struct unet_train *t, const struct model *m)
 {
 	const struct unet_config *c = &t->cfg;
@@ -266,13 +320,12 @@ static int setup(struct unet_train *t, const struct model *m)
 		if (!(t->s[i] = own(t, maxnc)))
 			return -1;
 	t->nparams = m->nparams;
-	t->ctx.T = omp_get_max_threads();
-	if (!(t->ctx.tgrad = calloc((size_t)t->ctx.T, sizeof *t->ctx.tgrad)))
+	if (!(t->ctx.tgrad = calloc((size_t)t->ctx.ex.threads, sizeof *t->ctx.tgrad)))
 		return tf_seterr("out of memory");
-	for (int i = 0; i < t->ctx.T; i++)
+	for (int i = 0; i < t->ctx.ex.threads; i++)
 		if (!(t->ctx.tgrad[i] = own(t, m->nparams)))
 			return -1;
-	return 0;
+	return scratch_setup(t);
 }
 
 void unet_train_free(struct unet_train *t)
@@ -289,13 +342,16 @@ void unet_train_free(struct unet_train *t)
 	free(t);
 }
 
-struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, int checkpoint)
+struct unet_train *unet_train_new(const struct model *m, int B, int H, int W, int checkpoint, int threads)
 {
 	struct unet_train *t;
 	if (B < 1 || H < UNET_MIN_SIZE || W < UNET_MIN_SIZE)
 		return tf_seterr("batch %d of %d x %d: need B >= 1 and H, W >= %d", B, H, W, UNET_MIN_SIZE), NULL;
+	if (threads < 1)
+		return tf_seterr("%d threads: need at least 1", threads), NULL;
 	if (!(t = calloc(1, sizeof *t)))
 		return tf_seterr("out of memory"), NULL;
+	t->ctx.ex.threads = threads;
 	t->cfg = m->cfg;
 	t->B = B, t->H = H, t->W = W, t->checkpoint = checkpoint != 0;
 	if (arch_init(&t->arch, &m->cfg)) {
@@ -325,60 +381,94 @@ size_t unet_train_bytes(const struct unet_train *t)
 
 /* ---------------------------------------------------------------- blocks */
 
+/* The regions below are run by every thread of the team (PARALLEL); each
+ * carves its scratch from the thread's slice and shares the loop. */
+
 /* z2 = concat[br0, br1, br2] fusion^T + bias: three products, no concat. */
-static int fusion_forward(struct tctx *ctx, float *z2, float *const br[3], size_t n, int C,
-			  const struct blk *k)
+static void fusion_forward_region(struct tctx *ctx, float *z2, float *const br[3], size_t n, int C,
+				  const struct blk *k)
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-	int failed = 0;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *buf = fq_buf((size_t)ROW_CHUNK * C, ctx->fq_act, &failed);
+	struct carve sc = thread_carve(&ctx->ex);
+	float *buf = fq_carve(&sc, ROW_CHUNK, C);
+	assert(sc.used <= ctx->ex.per_thread);
 #pragma omp for schedule(static)
-		for (long q = 0; q < chunks; q++) {
-			size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-			if (failed)
-				continue;
-			for (int r = 0; r < ARCH_BRANCHES; r++)
-				gemm_nt((int)rows, C, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
-					P(ctx, k->fus_w) + (size_t)r * C, 3 * C, r ? 1.0f : 0.0f, z2 + r0 * C, C);
-			bias_add_forward(z2 + r0 * C, P(ctx, k->fus_b), rows, C);
-		}
-		free(buf);
+	for (long q = 0; q < chunks; q++) {
+		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
+		for (int r = 0; r < ARCH_BRANCHES; r++)
+			gemm_nt((int)rows, C, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
+				P(ctx, k->fus_w) + (size_t)r * C, 3 * C, r ? 1.0f : 0.0f, z2 + r0 * C, C);
+		bias_add_forward(z2 + r0 * C, P(ctx, k->fus_b), rows, C);
 	}
-	return failed ? tf_seterr("out of memory") : 0;
+}
+
+/* out = out + x0 (+ skip), n floats */
+static void residual_region(float *out, const float *x0, const float *skip, size_t n)
+{
+	long chunks = (long)((n + 4095) / 4096);
+#pragma omp for schedule(static)
+	for (long q = 0; q < chunks; q++) {
+		size_t i0 = (size_t)q * 4096, i1 = i0 + 4096 < n ? i0 + 4096 : n;
+		for (size_t i = i0; i < i1; i++)
+			out[i] = skip ? (out[i] + x0[i]) + skip[i] : out[i] + x0[i];
+	}
 }
 
 /* out = GELU(BN(fusion(branches(BN(input_proj(x0)))))) + x0 (+ skip). */
-static int block_forward(struct unet_train *t, const struct blk *k, struct bacts *a, float *out,
-			 const float *x0, const float *skip, int level)
+static void block_forward(struct unet_train *t, const struct blk *k, struct bacts *a, float *out,
+			  const float *x0, const float *skip, int level)
 {
 	struct tctx *ctx = &t->ctx;
 	int C = k->C, h = t->hs[level], w = t->ws[level];
 	size_t n = t->n[level];
-	if (pw_forward(ctx, a->z1, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act) ||
-	    bn_forward(ctx, a->x, a->z1, n, C, &k->bn1, &a->s1, 0))
-		return -1;
+	pw_forward(ctx, a->z1, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act);
+	bn_forward(ctx, a->x, a->z1, n, C, &k->bn1, &a->s1, 0);
 	for (int r = 0; r < ARCH_BRANCHES; r++)
-		if (branch_forward(ctx, a->br[r], a->x, t->B, h, w, C, &t->cfg, &k->br[r], (enum axis)r,
-				   r == WINDOWS ? k->shift : 0, &a->ba[r]))
-			return -1;
-	if (fusion_forward(ctx, a->z2, a->br, n, C, k) ||
-	    bn_forward(ctx, out, a->z2, n, C, &k->bn2, &a->s2, 1))
-		return -1;
-	long chunks = (long)((n * C + 4095) / 4096);
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
+		branch_forward(ctx, a->br[r], a->x, t->B, h, w, C, &t->cfg, &k->br[r], (enum axis)r,
+			       r == WINDOWS ? k->shift : 0, &a->ba[r]);
+	PARALLEL(&ctx->ex, fusion_forward_region(ctx, a->z2, a->br, n, C, k));
+	bn_forward(ctx, out, a->z2, n, C, &k->bn2, &a->s2, 1);
+	PARALLEL(&ctx->ex, residual_region(out, x0, skip, n * C));
+}
+
+/* The fusion's weight and bias gradients from dz2. */
+static void fusion_backward_region(struct tctx *ctx, const float *dz2, float *const br[3], size_t n, int C,
+				   const struct blk *k)
+{
+	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
+	float *g = ctx->tgrad[omp_get_thread_num()];
+	struct carve sc = thread_carve(&ctx->ex);
+	float *buf = fq_carve(&sc, ROW_CHUNK, C);
+	assert(sc.used <= ctx->ex.per_thread);
+#pragma omp for schedule(static)
 	for (long q = 0; q < chunks; q++) {
-		size_t i0 = (size_t)q * 4096, i1 = i0 + 4096 < n * C ? i0 + 4096 : n * C;
-		for (size_t i = i0; i < i1; i++)
-			out[i] = skip ? (out[i] + x0[i]) + skip[i] : out[i] + x0[i];
+		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
+		const float *d = dz2 + r0 * C;
+		for (int r = 0; r < ARCH_BRANCHES; r++)
+			gemm_tn(C, C, (int)rows, d, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C, 1.0f,
+				g + k->fus_w + (size_t)r * C, 3 * C);
+		for (size_t i = 0; i < rows; i++)
+			for (int c = 0; c < C; c++)
+				g[k->fus_b + c] += d[i * C + c];
 	}
-	return 0;
+}
+
+/* dbr = dz2 times branch r's slice of the fusion weight. */
+static void fusion_dx_region(struct tctx *ctx, float *dbr, const float *dz2, size_t n, int C, const struct blk *k,
+			     int r)
+{
+	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
+#pragma omp for schedule(static)
+	for (long q = 0; q < chunks; q++) {
+		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
+		gemm_nn((int)rows, C, C, dz2 + r0 * C, C, P(ctx, k->fus_w) + (size_t)r * C, 3 * C, 0.0f, dbr + r0 * C,
+			C);
+	}
 }
 
 /* dx0 = dL/dx0 given dy = dL/dout (dx0 != dy); dskip = dy if wanted. */
-static int block_backward(struct unet_train *t, const struct blk *k, const struct bacts *a,
-			  float *dx0, const float *dy, const float *x0, float *dskip, int level)
+static void block_backward(struct unet_train *t, const struct blk *k, const struct bacts *a,
+			   float *dx0, const float *dy, const float *x0, float *dskip, int level)
 {
 	struct tctx *ctx = &t->ctx;
 	int C = k->C, h = t->hs[level], w = t->ws[level];
@@ -386,47 +476,17 @@ static int block_backward(struct unet_train *t, const struct blk *k, const struc
 	float *dz2 = t->s[0], *dbr = t->s[1], *dxb = t->s[2];
 	if (dskip)
 		memcpy(dskip, dy, n * C * sizeof *dy);
-	if (bn_backward(ctx, dz2, dy, a->z2, n, C, &k->bn2, &a->s2, 1))
-		return -1;
-	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-	int failed = 0;
-#pragma omp parallel num_threads(ctx->T)
-	{
-		float *g = ctx->tgrad[omp_get_thread_num()];
-		float *buf = fq_buf((size_t)ROW_CHUNK * C, ctx->fq_act, &failed);
-#pragma omp for schedule(static)
-		for (long q = 0; q < chunks; q++) {
-			size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-			const float *d = dz2 + r0 * C;
-			if (failed)
-				continue;
-			for (int r = 0; r < ARCH_BRANCHES; r++)
-				gemm_tn(C, C, (int)rows, d, C, fq_rows(buf, a->br[r] + r0 * C, rows, C, ctx->fq_act), C,
-					1.0f, g + k->fus_w + (size_t)r * C, 3 * C);
-			for (size_t i = 0; i < rows; i++)
-				for (int c = 0; c < C; c++)
-					g[k->fus_b + c] += d[i * C + c];
-		}
-		free(buf);
-	}
-	if (failed)
-		return tf_seterr("out of memory");
+	bn_backward(ctx, dz2, dy, a->z2, n, C, &k->bn2, &a->s2, 1);
+	PARALLEL(&ctx->ex, fusion_backward_region(ctx, dz2, a->br, n, C, k));
 	memset(dxb, 0, n * C * sizeof *dxb);
 	for (int r = 0; r < ARCH_BRANCHES; r++) {
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-		for (long q = 0; q < chunks; q++) {
-			size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-			gemm_nn((int)rows, C, C, dz2 + r0 * C, C, P(ctx, k->fus_w) + (size_t)r * C, 3 * C, 0.0f,
-				dbr + r0 * C, C);
-		}
-		if (branch_backward(ctx, dxb, dbr, a->x, t->B, h, w, C, &t->cfg, &k->br[r], (enum axis)r,
-				    r == WINDOWS ? k->shift : 0, &a->ba[r]))
-			return -1;
+		PARALLEL(&ctx->ex, fusion_dx_region(ctx, dbr, dz2, n, C, k, r));
+		branch_backward(ctx, dxb, dbr, a->x, t->B, h, w, C, &t->cfg, &k->br[r], (enum axis)r,
+				r == WINDOWS ? k->shift : 0, &a->ba[r]);
 	}
-	if (bn_backward(ctx, dz2, dxb, a->z1, n, C, &k->bn1, &a->s1, 0))
-		return -1;
+	bn_backward(ctx, dz2, dxb, a->z1, n, C, &k->bn1, &a->s1, 0);
 	memcpy(dx0, dy, n * C * sizeof *dy);
-	return pw_backward(ctx, dx0, dz2, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act);
+	pw_backward(ctx, dx0, dz2, x0, n, C, C, k->inp_w, k->inp_b, ctx->fq_act);
 }
 
 /* The output of stage s (the last of its xs). */
@@ -442,21 +502,19 @@ static const float *stage_skip(const struct unet_train *t, int s)
 	return k >= 0 ? stage_out(t, k) : NULL;
 }
 
-static int stage_forward(struct unet_train *t, int s)
+static void stage_forward(struct unet_train *t, int s)
 {
 	struct tstage *ts = &t->st[s];
 	const float *skip = stage_skip(t, s);
 	if (t->checkpoint)
 		bacts_carve(t, &t->shared, t->shared_mem, ts->level);
 	for (int b = 0; b < ts->depth; b++)
-		if (block_forward(t, &ts->blk[b], t->checkpoint ? &t->shared : &ts->acts[b], ts->xs[b + 1], ts->xs[b],
-				  b == 0 ? skip : NULL, ts->level))
-			return -1;
-	return 0;
+		block_forward(t, &ts->blk[b], t->checkpoint ? &t->shared : &ts->acts[b], ts->xs[b + 1], ts->xs[b],
+			      b == 0 ? skip : NULL, ts->level);
 }
 
 /* *g holds dL/d(stage output); on return dL/d(stage input) (buffers swap). */
-static int stage_backward(struct unet_train *t, int s, float **g, float **spare, float *dskip)
+static void stage_backward(struct unet_train *t, int s, float **g, float **spare, float *dskip)
 {
 	struct tstage *ts = &t->st[s];
 	int l = ts->level;
@@ -469,17 +527,14 @@ static int stage_backward(struct unet_train *t, int s, float **g, float **spare,
 			 * were updated once already */
 			bacts_carve(t, a, t->shared_mem, l);
 			t->ctx.update_running = 0;
-			if (block_forward(t, &ts->blk[b], a, t->s[0], ts->xs[b], skip, l))
-				return -1;
+			block_forward(t, &ts->blk[b], a, t->s[0], ts->xs[b], skip, l);
 		} else {
 			a = &ts->acts[b];
 		}
-		if (block_backward(t, &ts->blk[b], a, *spare, *g, ts->xs[b], skip ? dskip : NULL, l))
-			return -1;
+		block_backward(t, &ts->blk[b], a, *spare, *g, ts->xs[b], skip ? dskip : NULL, l);
 		float *x = *g;
 		*g = *spare, *spare = x;
 	}
-	return 0;
 }
 
 /* ---------------------------------------------------------------- network */
@@ -500,10 +555,21 @@ static void prepare_weights(struct unet_train *t)
 		}
 }
 
+/* Bilinear resizing of each of B images in [hi][wi][C] to out [Ho][Wo][C]. */
+static void resize_region(float *out, const float *in, int B, int hi, int wi, int C, int Ho, int Wo)
+{
+	for (int b = 0; b < B; b++) {
+#pragma omp for schedule(static)
+		for (int r = 0; r < Ho; r++)
+			resize_bilinear_rows(out + (size_t)b * Ho * Wo * C, in + (size_t)b * hi * wi * C, hi, wi, C, Ho,
+					     Wo, r, r + 1);
+	}
+}
+
 /* Stage s's convolutions on x (the previous stage's output; the input for
  * the stem): into its first blocks' input, resized to the level's size
  * when the upsampling's result differs; the head's into masks. */
-static int convs_forward(struct unet_train *t, int s, const float *x)
+static void convs_forward(struct unet_train *t, int s, const float *x)
 {
 	const struct unet_config *c = &t->cfg;
 	struct tctx *ctx = &t->ctx;
@@ -513,8 +579,7 @@ static int convs_forward(struct unet_train *t, int s, const float *x)
 		struct tconv *tc = &ts->conv[k];
 		const struct arch_conv *L = tc->l;
 		if (L->bn < 0) { /* the mask head stays in float in q8 models: never fake-quantised */
-			if (pw_forward(ctx, t->masks, x, t->n[l], L->ci, L->co, tc->w, tc->b, 0))
-				return -1;
+			pw_forward(ctx, t->masks, x, t->n[l], L->ci, L->co, tc->w, tc->b, 0);
 			sigmoid_forward(t->masks, t->n[0] * c->out_channels);
 			continue;
 		}
@@ -525,24 +590,17 @@ static int convs_forward(struct unet_train *t, int s, const float *x)
 			int resize = 2 * h != t->hs[l] || 2 * w != t->ws[l];
 			float *out = y;
 			y = resize ? t->s[0] : y;
-			if (convt_forward(ctx, tc->z, x, B, h, w, L->ci, L->co, tc->wp, tc->b) ||
-			    bn_forward(ctx, y, tc->z, nup, L->co, &tc->bn, &tc->st, L->gelu))
-				return -1;
+			convt_forward(ctx, tc->z, x, B, h, w, L->ci, L->co, tc->wp, tc->b);
+			bn_forward(ctx, y, tc->z, nup, L->co, &tc->bn, &tc->st, L->gelu);
 			if (resize) /* odd sizes: to the skip's size */
-				for (int b = 0; b < B; b++)
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-					for (int r = 0; r < t->hs[l]; r++)
-						resize_bilinear_rows(out + (size_t)b * t->hs[l] * t->ws[l] * L->co,
-								     y + (size_t)b * 4 * h * w * L->co, 2 * h, 2 * w, L->co,
-								     t->hs[l], t->ws[l], r, r + 1);
-		} else if (conv_forward(ctx, tc->z, x, B, h, w, L->ci, L->co, L->k, L->stride, L->pad, tc->wp, tc->b) ||
-			   bn_forward(ctx, y, tc->z, t->n[l], L->co, &tc->bn, &tc->st, L->gelu)) {
-			return -1;
+				PARALLEL(&ctx->ex, resize_region(out, y, B, 2 * h, 2 * w, L->co, t->hs[l], t->ws[l]));
+		} else {
+			conv_forward(ctx, tc->z, x, B, h, w, L->ci, L->co, L->k, L->stride, L->pad, tc->wp, tc->b);
+			bn_forward(ctx, y, tc->z, t->n[l], L->co, &tc->bn, &tc->st, L->gelu);
 		}
 		x = y;
 		h = t->hs[l], w = t->ws[l];
 	}
-	return 0;
 }
 
 int unet_train_forward(struct unet_train *t, struct model *m, const float *in, float *masks)
@@ -560,9 +618,10 @@ int unet_train_forward(struct unet_train *t, struct model *m, const float *in, f
 			for (size_t p = 0; p < n0; p++)
 				t->xin[((size_t)b * n0 + p) * c->in_channels + ch] =
 					in[((size_t)b * c->in_channels + ch) * n0 + p];
-	for (int s = 0; s < t->arch.nstages; s++)
-		if (convs_forward(t, s, s ? stage_out(t, s - 1) : t->xin) || stage_forward(t, s))
-			goto fail;
+	for (int s = 0; s < t->arch.nstages; s++) {
+		convs_forward(t, s, s ? stage_out(t, s - 1) : t->xin);
+		stage_forward(t, s);
+	}
 	for (int b = 0; b < B; b++)
 		for (int o = 0; o < c->out_channels; o++)
 			for (size_t p = 0; p < n0; p++)
@@ -570,12 +629,10 @@ int unet_train_forward(struct unet_train *t, struct model *m, const float *in, f
 					t->masks[((size_t)b * n0 + p) * c->out_channels + o];
 	t->forwarded = 1;
 	return 0;
-fail:
-	return tf_seterr("training forward pass: %s", tf_strerror()), -1;
 }
 
 /* The head backward, from dmasks: *g becomes dL/d(its input). */
-static int head_backward(struct unet_train *t, int s, const float *dmasks, float *g)
+static void head_backward(struct unet_train *t, int s, const float *dmasks, float *g)
 {
 	struct tctx *ctx = &t->ctx;
 	const struct tconv *c0 = &t->st[s].conv[0], *c1 = &t->st[s].conv[1];
@@ -592,18 +649,17 @@ static int head_backward(struct unet_train *t, int s, const float *dmasks, float
 			}
 	bn_apply(ctx, h, c0->z, N0, d0, &c0->bn, &c0->st, 1);
 	memset(dh, 0, N0 * d0 * sizeof *dh);
-	if (pw_backward(ctx, dh, dlogit, h, N0, d0, out, c1->w, c1->b, 0) ||
-	    bn_backward(ctx, h, dh, c0->z, N0, d0, &c0->bn, &c0->st, 1))
-		return -1;
+	pw_backward(ctx, dh, dlogit, h, N0, d0, out, c1->w, c1->b, 0);
+	bn_backward(ctx, h, dh, c0->z, N0, d0, &c0->bn, &c0->st, 1);
 	memset(g, 0, N0 * d0 * sizeof *g);
-	return conv_backward(ctx, g, h, stage_out(t, s - 1), B, t->H, t->W, d0, d0, c0->l->k, c0->l->stride,
-			     c0->l->pad, c0->wp, c0->w, c0->b);
+	conv_backward(ctx, g, h, stage_out(t, s - 1), B, t->H, t->W, d0, d0, c0->l->k, c0->l->stride, c0->l->pad,
+		      c0->wp, c0->w, c0->b);
 }
 
 /* The backward of stage s's convolution (other than the head's): *g holds
  * dL/d(its blocks' input), and becomes dL/d(the previous stage's output)
  * (plus that output's skip gradient when a later stage adds it). */
-static int conv_backward_stage(struct unet_train *t, int s, float **g, float **spare)
+static void conv_backward_stage(struct unet_train *t, int s, float **g, float **spare)
 {
 	struct tctx *ctx = &t->ctx;
 	const struct tconv *tc = &t->st[s].conv[0];
@@ -621,28 +677,41 @@ static int conv_backward_stage(struct unet_train *t, int s, float **g, float **s
 							 *g + (size_t)b * t->hs[l] * t->ws[l] * L->co, 2 * hh, 2 * ww,
 							 L->co, t->hs[l], t->ws[l]);
 		}
-		if (bn_backward(ctx, t->s[0], dy, tc->z, nup, L->co, &tc->bn, &tc->st, L->gelu))
-			return -1;
-	} else if (bn_backward(ctx, t->s[0], *g, tc->z, t->n[l], L->co, &tc->bn, &tc->st, L->gelu)) {
-		return -1;
+		bn_backward(ctx, t->s[0], dy, tc->z, nup, L->co, &tc->bn, &tc->st, L->gelu);
+	} else {
+		bn_backward(ctx, t->s[0], *g, tc->z, t->n[l], L->co, &tc->bn, &tc->st, L->gelu);
 	}
-	if (s == 0) /* the stem: no gradient for the input */
-		return conv_backward(ctx, NULL, t->s[0], t->xin, B, t->H, t->W, L->ci, L->co, L->k, L->stride, L->pad,
-				     tc->wp, tc->w, tc->b);
+	if (s == 0) { /* the stem: no gradient for the input */
+		conv_backward(ctx, NULL, t->s[0], t->xin, B, t->H, t->W, L->ci, L->co, L->k, L->stride, L->pad, tc->wp,
+			      tc->w, tc->b);
+		return;
+	}
 	const struct tstage *prev = &t->st[s - 1];
 	size_t nin = t->n[li] * L->ci;
 	if (prev->dskip) /* an encoder stage's output also went to its skip */
 		memcpy(*spare, prev->dskip, nin * sizeof **spare);
 	else
 		memset(*spare, 0, nin * sizeof **spare);
-	if (L->kind == LAYER_CONVT ? convt_backward(ctx, *spare, t->s[0], stage_out(t, s - 1), B, hh, ww, L->ci, L->co,
-						    tc->wp, tc->w, tc->b)
-				   : conv_backward(ctx, *spare, t->s[0], stage_out(t, s - 1), B, hh, ww, L->ci, L->co, L->k,
-						   L->stride, L->pad, tc->wp, tc->w, tc->b))
-		return -1;
+	if (L->kind == LAYER_CONVT)
+		convt_backward(ctx, *spare, t->s[0], stage_out(t, s - 1), B, hh, ww, L->ci, L->co, tc->wp, tc->w, tc->b);
+	else
+		conv_backward(ctx, *spare, t->s[0], stage_out(t, s - 1), B, hh, ww, L->ci, L->co, L->k, L->stride,
+			      L->pad, tc->wp, tc->w, tc->b);
 	float *x = *g;
 	*g = *spare, *spare = x;
-	return 0;
+}
+
+/* grad += the threads' gradients of n entries from offset, summed in
+ * thread order. */
+static void grad_sum_region(const struct tctx *ctx, float *grad, size_t offset, long n)
+{
+#pragma omp for schedule(static)
+	for (long j = 0; j < n; j++) {
+		float s = 0.0f;
+		for (int k = 0; k < ctx->ex.threads; k++)
+			s += ctx->tgrad[k][offset + j];
+		grad[offset + j] += s;
+	}
 }
 
 int unet_train_backward(struct unet_train *t, const struct model *m, const float *dmasks,
@@ -654,7 +723,7 @@ int unet_train_backward(struct unet_train *t, const struct model *m, const float
 		return tf_seterr("training backward pass without a forward pass");
 	ctx->params = m->params;
 	ctx->update_running = 0;
-	for (int i = 0; i < ctx->T; i++)
+	for (int i = 0; i < ctx->ex.threads; i++)
 		memset(ctx->tgrad[i], 0, t->nparams * sizeof(float));
 
 	/* the stages, last first: the head, then each stage's blocks and the
@@ -662,31 +731,20 @@ int unet_train_backward(struct unet_train *t, const struct model *m, const float
 	for (int s = t->arch.nstages - 1; s >= 0; s--) {
 		const struct arch_stage *as = &t->arch.stage[s];
 		if (as->role == STAGE_HEAD) {
-			if (head_backward(t, s, dmasks, g))
-				goto fail;
+			head_backward(t, s, dmasks, g);
 			continue;
 		}
 		int k = as->skip;
-		if (stage_backward(t, s, &g, &spare, k >= 0 ? t->st[k].dskip : NULL) ||
-		    (as->nconvs && conv_backward_stage(t, s, &g, &spare)))
-			goto fail;
+		stage_backward(t, s, &g, &spare, k >= 0 ? t->st[k].dskip : NULL);
+		if (as->nconvs)
+			conv_backward_stage(t, s, &g, &spare);
 	}
 
 	/* the threads' sums, in thread order, for the trainable tensors */
 	for (int i = 0; i < m->nspecs; i++) {
 		const struct param_spec *sp = &m->specs[i];
-		if (!sp->trainable)
-			continue;
-		long n = (long)sp->numel;
-#pragma omp parallel for schedule(static) num_threads(ctx->T)
-		for (long j = 0; j < n; j++) {
-			float s = 0.0f;
-			for (int k = 0; k < ctx->T; k++)
-				s += ctx->tgrad[k][sp->offset + j];
-			grad[sp->offset + j] += s;
-		}
+		if (sp->trainable)
+			PARALLEL(&ctx->ex, grad_sum_region(ctx, grad, sp->offset, (long)sp->numel));
 	}
 	return 0;
-fail:
-	return tf_seterr("training backward pass: %s", tf_strerror()), -1;
 }

@@ -4,6 +4,7 @@
  * statistics after one forward pass equal to torch's formula, and runs
  * repeatable. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static int step_qat(struct model *m, const float *p0, const float *in, const flo
 		    int checkpoint, int qat, struct run *r)
 {
 	size_t nout = (size_t)B * m->cfg.out_channels * H * W;
-	struct unet_train *t = unet_train_new(m, B, H, W, checkpoint);
+	struct unet_train *t = unet_train_new(m, B, H, W, checkpoint, omp_get_max_threads());
 	if (t)
 		unet_train_set_qat(t, qat);
 	memcpy(m->params, p0, m->nparams * sizeof(float));
@@ -82,7 +83,7 @@ static void finite_differences(struct model *m, const float *p0, const float *in
 			       int H, int W, const struct run *r, const char *label, const char *only)
 {
 	size_t nout = (size_t)B * m->cfg.out_channels * H * W;
-	struct unet_train *t = unet_train_new(m, B, H, W, 0);
+	struct unet_train *t = unet_train_new(m, B, H, W, 0, omp_get_max_threads());
 	float *masks = malloc(nout * sizeof *masks);
 	double worst = 0, worst_g = 0, worst_fd = 0;
 	int checked = 0, loose = 0, worst_spec = 0;
@@ -262,9 +263,11 @@ int main(int argc, char **argv)
 		struct model m;
 		tiny_config(&cfg, d2111);
 		model_init(&m, &cfg);
-		struct unet_train *t = unet_train_new(&m, 1, 7, 12, 0);
+		struct unet_train *t = unet_train_new(&m, 1, 7, 12, 0, omp_get_max_threads());
 		ok(!t && strstr(tf_strerror(), "7 x 12"), "a 7 x 12 input is refused: %s", tf_strerror());
-		t = unet_train_new(&m, 1, 16, 12, 1);
+		t = unet_train_new(&m, 1, 16, 12, 0, 0);
+		ok(!t && strstr(tf_strerror(), "0 threads"), "0 threads are refused: %s", tf_strerror());
+		t = unet_train_new(&m, 1, 16, 12, 1, omp_get_max_threads());
 		float *g = calloc(m.nparams, sizeof *g), *d = calloc(2 * 16 * 12, sizeof *d);
 		ok(t && unet_train_backward(t, &m, d, g) == -1, "backward before any forward pass is refused: %s",
 		   tf_strerror());

@@ -4,6 +4,7 @@
  * ragged one with shifted windows. Parameters, input and R come from the
  * same generator as in the script. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static void run_case(const struct gcase *gc, int checkpoint)
 		in[i] = (float)urand();
 	for (size_t i = 0; i < nio; i++)
 		R[i] = (float)urand();
-	struct unet_train *t = unet_train_new(&m, gc->B, gc->H, gc->W, checkpoint);
+	struct unet_train *t = unet_train_new(&m, gc->B, gc->H, gc->W, checkpoint, omp_get_max_threads());
 	int rc = !t || unet_train_forward(t, &m, in, masks) || unet_train_backward(t, &m, R, grad);
 	if (!ok(rc == 0, "%s: forward and backward (%s)", label, rc ? tf_strerror() : "ok"))
 		return;

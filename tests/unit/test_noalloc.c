@@ -5,7 +5,9 @@
  * and int8 models on one and two threads, through unet_run and through the
  * segmenter that tf-unet uses. The first pass on a new thread team may
  * let BLIS and libgomp fill their own pools (their lazy set-up, not ours):
- * it is run once before counting, and its count is printed. */
+ * it is run once before counting, and its count is printed. The same for
+ * a training step (forward and backward) after its set-up, with and
+ * without checkpointing and --qat. */
 #include <math.h>
 #include <omp.h>
 #include <stdatomic.h>
@@ -19,6 +21,7 @@
 #include "segment.h"
 #include "test.h"
 #include "unet.h"
+#include "unet_train.h"
 
 /* ---------- counting allocator ---------- */
 
@@ -200,6 +203,50 @@ static void check_model(struct model *m, const char *what)
 	unet_free(u);
 }
 
+struct train_run {
+	struct unet_train *t;
+	struct model *m;
+	const float *in, *dmasks;
+	float *masks, *grad;
+	int failed;
+};
+
+static void train_step(void *ctx)
+{
+	struct train_run *r = ctx;
+	if (unet_train_forward(r->t, r->m, r->in, r->masks) || unet_train_backward(r->t, r->m, r->dmasks, r->grad))
+		r->failed = 1;
+}
+
+/* Ragged sizes (a resize after an upsampling), two examples. */
+static void check_training(struct model *m)
+{
+	const struct unet_config *c = &m->cfg;
+	int B = 2, H = 18, W = 13;
+	size_t nin = (size_t)B * c->in_channels * H * W, nout = (size_t)B * c->out_channels * H * W;
+	float *in = malloc(nin * sizeof *in), *dmasks = malloc(nout * sizeof *dmasks);
+	float *masks = malloc(nout * sizeof *masks), *grad = calloc(m->nparams, sizeof *grad);
+	fill(in, nin);
+	for (size_t i = 0; i < nout; i++)
+		dmasks[i] = (float)sin((double)i * 0.3) * 0.1f;
+	for (int threads = 1; threads <= 2; threads++)
+		for (int mode = 0; mode < 3; mode++) {
+			const char *name[] = {"", ", checkpointing", ", --qat"};
+			struct train_run r = {unet_train_new(m, B, H, W, mode == 1, threads), m, in, dmasks, masks, grad, 0};
+			if (!ok(r.t != NULL, "training%s, %d threads: set up %s", name[mode], threads,
+				r.t ? "" : tf_strerror()))
+				continue;
+			unet_train_set_qat(r.t, mode == 2);
+			long first = counted(train_step, &r);
+			long second = counted(train_step, &r);
+			ok(!r.failed && second == 0,
+			   "training%s, %d threads: a step allocates nothing (%ld allocations; %ld in the first step)",
+			   name[mode], threads, second, first);
+			unet_train_free(r.t);
+		}
+	free(in), free(dmasks), free(masks), free(grad);
+}
+
 int main(void)
 {
 	struct model m;
@@ -208,6 +255,7 @@ int main(void)
 	ok(one == 1, "the counter sees a malloc (%ld)", one);
 	small_model(&m);
 	check_model(&m, "f32");
+	check_training(&m);
 	struct quant_layer *q = calloc((size_t)m.nspecs, sizeof *q);
 	if (ok(quant_plan(&m, "q8", q) == 0, "q8 plan")) {
 		strcpy(m.cfg.quantization, "q8");

@@ -1,0 +1,79 @@
+/* The execution context of the network's passes, shared by inference
+ * (lib/nn/unet_plan.c) and training (lib/nn/unet_train.c): the threads
+ * every parallel region runs on, given by the caller (never read back from
+ * OpenMP's global setting); each thread's scratch, sized once by the set-up
+ * of the pass with the code that carves it, so that a pass allocates
+ * nothing; and the profiling hook. Private to lib/nn/. */
+#ifndef TF_NN_EXEC_H
+#define TF_NN_EXEC_H
+#include <omp.h>
+#include <stddef.h>
+#include <time.h>
+
+struct nn_exec {
+	int threads;        /* of every parallel region, >= 1 */
+	char *scratch;      /* threads x per_thread bytes, 64-byte aligned */
+	size_t per_thread;
+	double *prof;       /* CPU seconds by kind of work (enum unet_work), or NULL */
+};
+
+/* Runs a region function on the context's threads: a team for two or
+ * more; on one thread a plain call, whose orphaned `omp for` loops then run
+ * whole (libgomp allocates a team for every parallel region of one). */
+#define PARALLEL(ex, call)                                                     \
+	do {                                                                   \
+		const int nn_threads_ = (ex)->threads;                         \
+		if (nn_threads_ > 1) {                                         \
+			_Pragma("omp parallel num_threads(nn_threads_)") call;  \
+		} else {                                                       \
+			call;                                                  \
+		}                                                              \
+	} while (0)
+
+/* Pieces 64-byte aligned off a buffer. With base NULL it only counts, so
+ * that a set-up sizes each region with the code that carves it. */
+struct carve {
+	char *base;
+	size_t used;
+};
+
+static inline void *carve(struct carve *c, size_t n, size_t size)
+{
+	size_t at = (c->used + 63) & ~(size_t)63;
+	c->used = at + n * size;
+	return c->base ? c->base + at : NULL;
+}
+
+/* The larger of a running maximum and what a counting carve used. */
+static inline size_t carve_max(size_t most, const struct carve *c)
+{
+	return c->used > most ? c->used : most;
+}
+
+/* The calling thread's slice of the scratch. */
+static inline struct carve thread_carve(const struct nn_exec *ex)
+{
+	return (struct carve){ex->scratch + (size_t)omp_get_thread_num() * ex->per_thread, 0};
+}
+
+/* Profiling: the thread's CPU clock when on, and the time since `since`
+ * charged to a kind of work. */
+static inline double nn_cpu_clock(const struct nn_exec *ex)
+{
+	struct timespec t;
+	if (!ex->prof)
+		return 0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static inline void nn_charge(const struct nn_exec *ex, int work, double since)
+{
+	if (!ex->prof)
+		return;
+	double d = nn_cpu_clock(ex) - since;
+#pragma omp atomic
+	ex->prof[work] += d;
+}
+
+#endif

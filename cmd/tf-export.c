@@ -130,11 +130,6 @@ static int writer_index(const char *name)
 
 /* ---------- --info ---------- */
 
-static void print_levels(const char *key, const int *v)
-{
-	printf("%s: %d,%d,%d,%d\n", key, v[0], v[1], v[2], v[3]);
-}
-
 /* "FxT" (bins x frames) for --flops */
 static void parse_shape(const char *s, int *f, int *t)
 {
@@ -149,31 +144,31 @@ static void parse_shape(const char *s, int *f, int *t)
 static void print_info(const struct model *m, int flops_f, int flops_t)
 {
 	const struct unet_config *c = &m->cfg;
+	int order[CFG_COUNT], n = config_order(1, order);
 	printf("kind: model\n");
-	printf("in_channels: %d\n", c->in_channels);
-	printf("out_channels: %d\n", c->out_channels);
-	print_levels("depths", c->depths);
-	print_levels("dims", c->dims);
-	printf("num_heads: %d\n", c->num_heads);
-	printf("window_size: %d\n", c->window_size);
-	printf("shift_size: %d\n", c->shift_size);
-	printf("mlp_ratio: %g\n", c->mlp_ratio);
-	printf("mask_shifted: %s\n", c->mask_shifted ? "true" : "false");
-	printf("sample_rate: %d\n", c->sample_rate);
-	printf("n_fft: %d\n", c->n_fft);
-	printf("hop: %d\n", c->hop);
-	printf("window: %s\n", c->window);
-	printf("bins: %d\n", c->n_fft / 2 + 1);
-	printf("channels: %d\n", c->channels);
-	printf("stems: ");
-	for (int s = 0; s < c->nstems; s++)
-		printf("%s%s", s ? "," : "", c->stems[s]);
-	printf("\nnormalization: %s\n", c->normalization);
-	printf("input_scale: %g\n", c->input_scale);
-	printf("segment: %d\n", c->segment);
-	printf("overlap: %d\n", c->overlap);
-	printf("quantization: %s\n", c->quantization);
-	printf("assumed: %s\n", c->assumed[0] ? c->assumed : "none");
+	for (int i = 0; i < n; i++) {
+		const struct config_field *f = &config_fields[order[i]];
+		const void *p = config_cptr(c, f);
+		printf("%s: ", f->key);
+		switch (f->type) {
+		case CT_INT: printf("%d", *(const int *)p); break;
+		case CT_LEVELS:
+			for (int l = 0; l < UNET_LEVELS; l++)
+				printf("%s%d", l ? "," : "", ((const int *)p)[l]);
+			break;
+		case CT_REAL: printf("%g", *(const double *)p); break;
+		case CT_BOOL: printf("%s", *(const int *)p ? "true" : "false"); break;
+		case CT_ENUM: printf("%s", f->names->names[*(const int *)p]); break;
+		case CT_STEMS:
+			for (int s = 0; s < c->nstems; s++)
+				printf("%s%s", s ? "," : "", c->stems[s]);
+			break;
+		case CT_TEXT: printf("%s", *(const char *)p ? (const char *)p : "none"); break;
+		}
+		printf("\n");
+		if (order[i] == CFG_WINDOW) /* what the STFT makes of n_fft */
+			printf("bins: %d\n", c->n_fft / 2 + 1);
+	}
 	printf("tensors: %d\n", m->nspecs);
 	printf("parameters: %lld\n", (long long)unet_param_count(c));
 	if (flops_f)
@@ -288,7 +283,7 @@ static void list_models(void)
 				snprintf(sdr, sizeof sdr, "%.2f", c.prov.sdr_mean);
 			printf("%-16s %-26s %10lld %9s %-5s %7s  %s%s\n", name, stems,
 			       (long long)unet_param_count(&c), size,
-			       strcmp(c.quantization, "none") ? c.quantization : "f32", sdr, path,
+			       quant_traits[c.quantization].type, sdr, path,
 			       shadowed ? " (shadowed by the one above)" : "");
 		}
 	}

@@ -709,7 +709,7 @@ int main(int argc, char **argv)
 				die_lib("configuration");
 			train_init_params(&st.m, &init);
 		}
-		strcpy(st.m.cfg.quantization, "none"); /* trained in f32, written in f32 */
+		st.m.cfg.quantization = QUANT_NONE; /* trained in f32, written in f32 */
 		rng_seed(&st.rng, set->seed);
 		st.epoch_steps = a.epoch_steps;
 		snprintf(st.dataset, sizeof st.dataset, "%s", a.data);
@@ -742,10 +742,10 @@ int main(int argc, char **argv)
 	}
 	struct batch b;
 	batch_alloc(&b, set->batch, S, C, F, T, L);
-	if (!a.resume && !strcmp(st.m.cfg.normalization, "scale") &&
+	if (!a.resume && st.m.cfg.normalization == NORM_SCALE &&
 	    !(from_scratch && (json_set & SET_INPUT_SCALE)) && from_scratch)
 		st.m.cfg.input_scale = estimate_scale(&b, &d, &set->aug, sp, set->seed);
-	float scale = strcmp(st.m.cfg.normalization, "scale") ? 1.0f : (float)st.m.cfg.input_scale;
+	float scale = st.m.cfg.normalization == NORM_SCALE ? (float)st.m.cfg.input_scale : 1.0f;
 	struct unet_train *ut = train_workspace(&st.m, set->batch, F, T, a.checkpoint);
 	float *grad = tf_alloc_aligned(st.m.nparams, sizeof(float));
 	float *qat_keep = set->qat ? tf_alloc_aligned(st.m.nparams, sizeof(float)) : NULL;

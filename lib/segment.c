@@ -113,7 +113,7 @@ static int run(struct segmenter *s, int64_t start, int n, int width, int fade_in
 	const struct unet_config *c = unet_config(s->u);
 	int F = s->F, C = s->C, W = width;
 	size_t plane = (size_t)F * W;
-	float scale = strcmp(c->normalization, "scale") ? 1.0f : (float)c->input_scale;
+	float scale = c->normalization == NORM_SCALE ? (float)c->input_scale : 1.0f;
 	free(s->in), free(s->out);
 	s->in = tf_calloc((size_t)2 * C * plane, sizeof(float));
 	s->out = tf_alloc((size_t)s->O * plane, sizeof(float));

@@ -653,29 +653,23 @@ const char *import_assumed_str(const struct unet_config *c, unsigned assumed, in
 			       size_t len)
 {
 	char stems[MODEL_MAX_STEMS * 33] = "";
+	int order[CFG_COUNT], n = config_order(1, order); /* in --info's order */
 	size_t used = 0;
 	for (int i = 0; i < c->nstems; i++)
 		snprintf(stems + strlen(stems), sizeof stems - strlen(stems), "%s%s", i ? "," : "", c->stems[i]);
-	const struct {
-		unsigned bit;
-		const char *name;
-		int value;
-	} f[] = {
-		{SET_NUM_HEADS, "num_heads", c->num_heads}, {SET_WINDOW_SIZE, "window_size", c->window_size},
-		{SET_SHIFT_SIZE, "shift_size", c->shift_size}, {SET_SAMPLE_RATE, "sample_rate", c->sample_rate},
-		{SET_N_FFT, "n_fft", c->n_fft}, {SET_HOP, "hop", c->hop}, {SET_STEMS, "stems", 0},
-	};
 	buf[0] = 0;
-	for (size_t i = 0; i < sizeof f / sizeof *f && used < len; i++) {
-		if (!(assumed & f[i].bit))
+	for (int i = 0; i < n && used < len; i++) {
+		const struct config_field *f = &config_fields[order[i]];
+		if (!(assumed & CFG_BIT(order[i])))
 			continue;
 		const char *sep = used ? (with_values ? ", " : ",") : "";
 		if (!with_values)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", sep, f[i].name);
-		else if (f[i].bit == SET_STEMS)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s %s", sep, f[i].name, stems);
-		else
-			used += (size_t)snprintf(buf + used, len - used, "%s%s %d", sep, f[i].name, f[i].value);
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", sep, f->key);
+		else if (f->type == CT_STEMS)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %s", sep, f->key, stems);
+		else if (f->type == CT_INT)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %d", sep, f->key,
+						 *(const int *)config_cptr(c, f));
 	}
 	return buf;
 }

@@ -83,57 +83,82 @@ static int read_pth(struct import_set *w, const void *buf, size_t len)
 
 static const struct {
 	const char *name;
-	int (*read)(struct import_set *w, const void *buf, size_t len);
+	int (*read)(struct import_set *w, const void *buf, size_t len); /* NULL: the model reader */
 } readers[] = {
 	{"pth", read_pth},
 	{"safetensors", import_safetensors},
+	{"tfswa", NULL},
 };
 
-static int write_tfswa(const struct model *m, FILE *fp)
+/* What a writer needs besides the model. */
+struct writer_options {
+	int64_t onnx_shape[4]; /* the input shape of an ONNX export, resolved in main */
+	int onnx_dynamic;      /* --dynamic-frames */
+};
+
+static int write_tfswa(const struct model *m, FILE *fp, const struct writer_options *o)
 {
 	return model_write(m, fp);
 }
 
-static int64_t onnx_shape[4]; /* the input shape of an ONNX export, resolved in main */
-static int onnx_dynamic;      /* --dynamic-frames */
-
-static int write_onnx(const struct model *m, FILE *fp)
+static int write_safetensors(const struct model *m, FILE *fp, const struct writer_options *o)
 {
-	return export_onnx(m, fp, onnx_shape, onnx_dynamic);
+	return export_safetensors(m, fp);
+}
+
+static int write_pth(const struct model *m, FILE *fp, const struct writer_options *o)
+{
+	return export_pth(m, fp);
+}
+
+static int write_onnx(const struct model *m, FILE *fp, const struct writer_options *o)
+{
+	return export_onnx(m, fp, o->onnx_shape, o->onnx_dynamic);
 }
 
 static const struct {
 	const char *name;
-	int (*write)(const struct model *m, FILE *fp);
+	int (*write)(const struct model *m, FILE *fp, const struct writer_options *o);
 } writers[] = {
 	{"tfswa", write_tfswa},
-	{"safetensors", export_safetensors},
-	{"pth", export_pth},
+	{"safetensors", write_safetensors},
+	{"pth", write_pth},
 	{"onnx", write_onnx},
 };
 
+/* "a, b, c": the names of a table of n entries of size bytes each, whose
+ * first member is the name. */
+static const char *format_list(const void *table, size_t n, size_t size, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+					 *(const char *const *)((const char *)table + i * size));
+	return buf;
+}
+
 static int reader_index(const char *name)
 {
+	char list[128];
 	for (size_t i = 0; i < sizeof readers / sizeof *readers; i++)
 		if (!strcmp(readers[i].name, name))
 			return (int)i;
-	die_usage("--from %s: unknown format (pth, safetensors, tfswa)", name);
+	die_usage("--from %s: unknown format (%s)", name,
+		  format_list(readers, sizeof readers / sizeof *readers, sizeof *readers, list, sizeof list));
 }
 
 static int writer_index(const char *name)
 {
+	char list[128];
 	for (size_t i = 0; i < sizeof writers / sizeof *writers; i++)
 		if (!strcmp(writers[i].name, name))
 			return (int)i;
-	die_usage("--to %s: unknown format (tfswa, safetensors, pth, onnx)", name);
+	die_usage("--to %s: unknown format (%s)", name,
+		  format_list(writers, sizeof writers / sizeof *writers, sizeof *writers, list, sizeof list));
 }
 
 /* ---------- --info ---------- */
-
-static void print_levels(const char *key, const int *v)
-{
-	printf("%s: %d,%d,%d,%d\n", key, v[0], v[1], v[2], v[3]);
-}
 
 /* "FxT" (bins x frames) for --flops */
 static void parse_shape(const char *s, int *f, int *t)
@@ -149,31 +174,31 @@ static void parse_shape(const char *s, int *f, int *t)
 static void print_info(const struct model *m, int flops_f, int flops_t)
 {
 	const struct unet_config *c = &m->cfg;
+	int order[CFG_COUNT], n = config_order(1, order);
 	printf("kind: model\n");
-	printf("in_channels: %d\n", c->in_channels);
-	printf("out_channels: %d\n", c->out_channels);
-	print_levels("depths", c->depths);
-	print_levels("dims", c->dims);
-	printf("num_heads: %d\n", c->num_heads);
-	printf("window_size: %d\n", c->window_size);
-	printf("shift_size: %d\n", c->shift_size);
-	printf("mlp_ratio: %g\n", c->mlp_ratio);
-	printf("mask_shifted: %s\n", c->mask_shifted ? "true" : "false");
-	printf("sample_rate: %d\n", c->sample_rate);
-	printf("n_fft: %d\n", c->n_fft);
-	printf("hop: %d\n", c->hop);
-	printf("window: %s\n", c->window);
-	printf("bins: %d\n", c->n_fft / 2 + 1);
-	printf("channels: %d\n", c->channels);
-	printf("stems: ");
-	for (int s = 0; s < c->nstems; s++)
-		printf("%s%s", s ? "," : "", c->stems[s]);
-	printf("\nnormalization: %s\n", c->normalization);
-	printf("input_scale: %g\n", c->input_scale);
-	printf("segment: %d\n", c->segment);
-	printf("overlap: %d\n", c->overlap);
-	printf("quantization: %s\n", c->quantization);
-	printf("assumed: %s\n", c->assumed[0] ? c->assumed : "none");
+	for (int i = 0; i < n; i++) {
+		const struct config_field *f = &config_fields[order[i]];
+		const void *p = config_cptr(c, f);
+		printf("%s: ", f->key);
+		switch (f->type) {
+		case CT_INT: printf("%d", *(const int *)p); break;
+		case CT_LEVELS:
+			for (int l = 0; l < UNET_LEVELS; l++)
+				printf("%s%d", l ? "," : "", ((const int *)p)[l]);
+			break;
+		case CT_REAL: printf("%g", *(const double *)p); break;
+		case CT_BOOL: printf("%s", *(const int *)p ? "true" : "false"); break;
+		case CT_ENUM: printf("%s", f->names->names[*(const int *)p]); break;
+		case CT_STEMS:
+			for (int s = 0; s < c->nstems; s++)
+				printf("%s%s", s ? "," : "", c->stems[s]);
+			break;
+		case CT_TEXT: printf("%s", *(const char *)p ? (const char *)p : "none"); break;
+		}
+		printf("\n");
+		if (order[i] == CFG_WINDOW) /* what the STFT makes of n_fft */
+			printf("bins: %d\n", c->n_fft / 2 + 1);
+	}
 	printf("tensors: %d\n", m->nspecs);
 	printf("parameters: %lld\n", (long long)unet_param_count(c));
 	if (flops_f)
@@ -288,7 +313,7 @@ static void list_models(void)
 				snprintf(sdr, sizeof sdr, "%.2f", c.prov.sdr_mean);
 			printf("%-16s %-26s %10lld %9s %-5s %7s  %s%s\n", name, stems,
 			       (long long)unet_param_count(&c), size,
-			       strcmp(c.quantization, "none") ? c.quantization : "f32", sdr, path,
+			       quant_traits[c.quantization].type, sdr, path,
 			       shadowed ? " (shadowed by the one above)" : "");
 		}
 	}
@@ -336,23 +361,59 @@ struct args {
 	struct import_settings cli; /* the settings given as options */
 };
 
+/* A setting given as an option (--num-heads 4): the field's table row
+ * says its type and range. */
+static void setting_option(struct import_settings *s, int k, const char *arg)
+{
+	const struct config_field *f = &config_fields[k];
+	void *p = config_ptr(&s->c, f);
+	char name[48];
+	int e;
+	snprintf(name, sizeof name, "--%s", f->option);
+	switch (f->type) {
+	case CT_INT: *(int *)p = (int)parse_long(arg, name, (long)f->min, (long)f->max); break;
+	case CT_REAL:
+		*(double *)p = parse_double(arg, name, f->min, f->max);
+		if (config_check_value(f, *(double *)p))
+			die_lib(name);
+		break;
+	case CT_BOOL: *(int *)p = 1; break;
+	case CT_STEMS:
+		if (import_settings_stems(s, arg))
+			die_lib(name);
+		break;
+	case CT_ENUM:
+		if ((e = name_lookup(f->names, arg)) < 0)
+			die_lib(name);
+		*(int *)p = e;
+		break;
+	case CT_LEVELS:
+	case CT_TEXT: die("%s: not settable", name);
+	}
+	s->set |= CFG_BIT(k);
+}
+
 static void parse_args(int argc, char **argv, struct args *a)
 {
-	enum { O_TO = 256, O_HEADS, O_WINDOW, O_SHIFT, O_MLP, O_MASK, O_RATE, O_NFFT, O_HOP, O_CHANNELS,
-	       O_STEMS, O_SEGMENT, O_OVERLAP, O_FLOPS, O_DYNAMIC, O_LIST, O_PROV };
-	static const struct option opts[] = {
+	enum { O_TO = 256, O_FLOPS, O_DYNAMIC, O_LIST, O_PROV, O_SETTING /* + the field's key */ };
+	static const struct option fixed[] = {
 		{"from", required_argument, 0, 'f'},       {"output", required_argument, 0, 'o'},
 		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, 'c'},
-		{"num-heads", required_argument, 0, O_HEADS}, {"window-size", required_argument, 0, O_WINDOW},
-		{"shift-size", required_argument, 0, O_SHIFT}, {"mlp-ratio", required_argument, 0, O_MLP},
-		{"mask-shifted", no_argument, 0, O_MASK},   {"sample-rate", required_argument, 0, O_RATE},
-		{"n-fft", required_argument, 0, O_NFFT},    {"hop", required_argument, 0, O_HOP},
-		{"channels", required_argument, 0, O_CHANNELS}, {"stems", required_argument, 0, O_STEMS},
-		{"segment", required_argument, 0, O_SEGMENT}, {"overlap", required_argument, 0, O_OVERLAP},
-		{"shape", required_argument, 0, 's'},       {"dynamic-frames", no_argument, 0, O_DYNAMIC},       {"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
+		{"shape", required_argument, 0, 's'},       {"dynamic-frames", no_argument, 0, O_DYNAMIC},
+		{"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
 		{"list", no_argument, 0, O_LIST},           {"provenance", required_argument, 0, O_PROV},
 		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
+		{"version", no_argument, 0, 'V'}};
+	/* the fixed options, then one per setting with an option in the table */
+	struct option opts[sizeof fixed / sizeof *fixed + CFG_COUNT + 1];
+	size_t nopts = sizeof fixed / sizeof *fixed;
+	memcpy(opts, fixed, sizeof fixed);
+	for (int k = 0; k < CFG_COUNT; k++)
+		if (config_fields[k].option)
+			opts[nopts++] = (struct option){config_fields[k].option,
+							config_fields[k].type == CT_BOOL ? no_argument : required_argument,
+							0, O_SETTING + k};
+	opts[nopts] = (struct option){0, 0, 0, 0};
 	struct import_settings *c = &a->cli;
 	int opt;
 	memset(a, 0, sizeof *a);
@@ -361,6 +422,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 	while ((opt = getopt_long(argc, argv, ":f:o:c:s:ivhV", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
+		if (opt >= O_SETTING && opt < O_SETTING + CFG_COUNT) {
+			setting_option(c, opt - O_SETTING, optarg);
+			continue;
+		}
 		switch (opt) {
 		case 'f': a->from = optarg; break;
 		case 'o': a->out = optarg; break;
@@ -375,54 +440,6 @@ static void parse_args(int argc, char **argv, struct args *a)
 			if (a->nprov == (int)(sizeof a->prov / sizeof *a->prov))
 				die("too many --provenance");
 			a->prov[a->nprov++] = optarg;
-			break;
-		case O_HEADS:
-			c->c.num_heads = (int)parse_long(optarg, "--num-heads", 1, 4096);
-			c->set |= SET_NUM_HEADS;
-			break;
-		case O_WINDOW:
-			c->c.window_size = (int)parse_long(optarg, "--window-size", 1, 64);
-			c->set |= SET_WINDOW_SIZE;
-			break;
-		case O_SHIFT:
-			c->c.shift_size = (int)parse_long(optarg, "--shift-size", 0, 63);
-			c->set |= SET_SHIFT_SIZE;
-			break;
-		case O_MLP:
-			c->c.mlp_ratio = parse_double(optarg, "--mlp-ratio", 1e-3, 1024);
-			c->set |= SET_MLP_RATIO;
-			break;
-		case O_MASK:
-			c->c.mask_shifted = 1;
-			c->set |= SET_MASK_SHIFTED;
-			break;
-		case O_RATE:
-			c->c.sample_rate = (int)parse_long(optarg, "--sample-rate", 1, 1000000);
-			c->set |= SET_SAMPLE_RATE;
-			break;
-		case O_NFFT:
-			c->c.n_fft = (int)parse_long(optarg, "--n-fft", 4, 65536);
-			c->set |= SET_N_FFT;
-			break;
-		case O_HOP:
-			c->c.hop = (int)parse_long(optarg, "--hop", 1, 65536);
-			c->set |= SET_HOP;
-			break;
-		case O_CHANNELS:
-			c->c.channels = (int)parse_long(optarg, "--channels", 1, 64);
-			c->set |= SET_CHANNELS;
-			break;
-		case O_STEMS:
-			if (import_settings_stems(c, optarg))
-				die_lib("--stems");
-			break;
-		case O_SEGMENT:
-			c->c.segment = (int)parse_long(optarg, "--segment", 0, MODEL_MAX_SEGMENT);
-			c->set |= SET_SEGMENT;
-			break;
-		case O_OVERLAP:
-			c->c.overlap = (int)parse_long(optarg, "--overlap", 0, MODEL_MAX_SEGMENT / 2);
-			c->set |= SET_OVERLAP;
 			break;
 		case ':':
 			die("option %s needs a value; see --help", argv[optind - 1]);
@@ -606,11 +623,12 @@ int main(int argc, char **argv)
 		info_main(&a);
 		return 0;
 	}
+	struct writer_options wo = {.onnx_dynamic = a.dynamic};
 	int writer = writer_index(a.to);
-	if (a.from && strcmp(a.from, "tfswa"))
+	if (a.from)
 		reader_index(a.from); /* an unknown --from: refused before any work */
 	if (a.shape)
-		parse_onnx_shape(a.shape, onnx_shape); /* bad syntax: refused before any work */
+		parse_onnx_shape(a.shape, wo.onnx_shape); /* bad syntax: refused before any work */
 	/* a model given by name (-m compact) */
 	char file[4096];
 	if ((!a.from || !strcmp(a.from, "tfswa")) && strcmp(a.input, "-") && access(a.input, F_OK) &&
@@ -632,12 +650,11 @@ int main(int argc, char **argv)
 	for (int i = 0; i < a.nprov; i++)
 		set_provenance(&m.cfg, a.prov[i]);
 	if (!strcmp(a.to, "onnx"))
-		resolve_onnx_shape(&m.cfg, a.shape, a.dynamic, onnx_shape);
-	onnx_dynamic = a.dynamic;
+		resolve_onnx_shape(&m.cfg, a.shape, a.dynamic, wo.onnx_shape);
 	/* opened once the input is read and checked: a run stopped during the
 	 * import (the slow part) has no temporary file to leave */
 	FILE *out = output_open(a.out, &af, "a binary model");
-	if (writers[writer].write(&m, out))
+	if (writers[writer].write(&m, out, &wo))
 		die_lib("writing the model");
 	output_close(&af);
 	model_free(&m);

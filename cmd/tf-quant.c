@@ -38,7 +38,7 @@ static void usage(FILE *fp)
 		"  -V, --version      show the version\n");
 }
 
-static void report(const struct model *m, const struct quant_layer *q, const char *type,
+static void report(const struct model *m, const struct quant_layer *q, enum quantization type,
 		   const struct calib_layer *cal)
 {
 	size_t before = 0, after = 0, kept_bytes = 0;
@@ -70,7 +70,7 @@ static void report(const struct model *m, const struct quant_layer *q, const cha
 	}
 	if (verbose < 0)
 		return;
-	fprintf(stderr, "%s: %s: tensor data %.2f MB -> %.2f MB (%.1f %%)\n", progname, type, before / 1e6,
+	fprintf(stderr, "%s: %s: tensor data %.2f MB -> %.2f MB (%.1f %%)\n", progname, quant_traits[type].name, before / 1e6,
 		after / 1e6, 100.0 * after / before);
 	if (worst >= 0)
 		fprintf(stderr, "%s: largest relative RMS error %.3g (max error %.3g) in %s\n", progname,
@@ -90,7 +90,7 @@ static void report(const struct model *m, const struct quant_layer *q, const cha
 				"relative RMS error %.3g (%.2g %% clipped) at the input of %s\n", progname,
 				cal[worst_a].rel_rms, 100 * cal[worst_a].clipped, m->specs[worst_a].name);
 	}
-	if (strcmp(type, "f16"))
+	if (quant_traits[type].int8)
 		fprintf(stderr, "%s: int8 products: convolutions and linear layers; in float: attention scores, "
 			"softmax, LayerNorm, GELU, the stem and the mask head\n", progname);
 }
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, 0, 'v'},    {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	const char *type = NULL, *out_path = NULL, **calib = NULL;
+	const char *type_name = NULL, *out_path = NULL, **calib = NULL;
 	int opt, ncalib = 0;
 	progname = "tf-quant";
 	args_begin();
@@ -116,17 +116,18 @@ int main(int argc, char **argv)
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
-		case 't': type = optarg; break;
+		case 't': type_name = optarg; break;
 		case 'c': calib[ncalib++] = optarg; break;
 		case 'o': out_path = optarg; break;
 		default: usage(stderr); free(calib); return 2;
 		}
 	}
-	if (!type)
+	if (!type_name)
 		die("no type given: use -t f16, q8 or q8s (see --help)");
-	if (quant_type_check(type))
+	int type = quant_type_parse(type_name);
+	if (type < 0)
 		die_lib("");
-	int q8s = !strcmp(type, "q8s");
+	int q8s = quant_traits[type].act_scales;
 	if (q8s && !ncalib)
 		die("-t q8s needs --calibrate STREAM: a spectrogram stream (tf-stft -m MODEL) of typical audio");
 	if (!q8s && ncalib)
@@ -150,15 +151,16 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ncalib; i++)
 		if (!strcmp(calib[i], "-") && (!in_path || !strcmp(in_path, "-")))
 			die("the model and a calibration stream cannot both come from standard input");
-	if (strcmp(m.cfg.quantization, "none"))
-		die("the model is already quantised (%s): quantise the f32 model instead", m.cfg.quantization);
+	if (m.cfg.quantization != QUANT_NONE)
+		die("the model is already quantised (%s): quantise the f32 model instead",
+		    quant_traits[m.cfg.quantization].name);
 	if (q8s && calibrate(&m, calib, ncalib, cal))
 		die_lib("calibration");
 	if (quant_plan(&m, type, q))
 		die_lib("");
 	for (int i = 0; i < m.nspecs; i++)
 		dt[i] = q[i].dtype;
-	snprintf(m.cfg.quantization, sizeof m.cfg.quantization, "%s", type);
+	m.cfg.quantization = type;
 
 	struct atomic_file af;
 	FILE *out = output_open(out_path, &af, "a binary model");

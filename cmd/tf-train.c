@@ -741,7 +741,7 @@ static void prepare(struct run *r)
 				die_lib("configuration");
 			train_init_params(&st->m, &init);
 		}
-		strcpy(st->m.cfg.quantization, "none"); /* trained in f32, written in f32 */
+		st->m.cfg.quantization = QUANT_NONE; /* trained in f32, written in f32 */
 		rng_seed(&st->rng, set->seed);
 		st->epoch_steps = a->epoch_steps;
 		snprintf(st->dataset, sizeof st->dataset, "%s", a->data);
@@ -773,10 +773,10 @@ static void prepare(struct run *r)
 		st->m.cfg.overlap = r->json_set & SET_OVERLAP && st->m.cfg.overlap <= T / 2 ? st->m.cfg.overlap : T / 4;
 	}
 	batch_alloc(&r->b, set->batch, S, C, F, T, L);
-	if (!a->resume && !strcmp(st->m.cfg.normalization, "scale") &&
+	if (!a->resume && st->m.cfg.normalization == NORM_SCALE &&
 	    !(r->from_scratch && (r->json_set & SET_INPUT_SCALE)) && r->from_scratch)
 		st->m.cfg.input_scale = estimate_scale(&r->b, &r->d, &set->aug, r->sp, set->seed);
-	r->scale = strcmp(st->m.cfg.normalization, "scale") ? 1.0f : (float)st->m.cfg.input_scale;
+	r->scale = st->m.cfg.normalization == NORM_SCALE ? (float)st->m.cfg.input_scale : 1.0f;
 	r->ut = train_workspace(&st->m, set->batch, F, T, a->checkpoint, a->threads);
 	r->grad = tf_alloc_aligned(st->m.nparams, sizeof(float));
 	r->qat_keep = set->qat ? tf_alloc_aligned(st->m.nparams, sizeof(float)) : NULL;

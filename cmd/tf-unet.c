@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 	progress_start(&bar, "separating", in->samples > 0 ? 1 + in->samples / c->hop : 0);
 	struct out_state os = {w, c, masks, in->bins, norm, NULL, NULL, 0, &bar};
 	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads (%s); %s%s%s", model_path,
-	     c->quantization, segment, overlap, threads, threads_wait_describe(), gemm_describe(),
+	     quant_traits[c->quantization].name, segment, overlap, threads, threads_wait_describe(), gemm_describe(),
 	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "");
 
 	/* the loop: chunks in, finished frames out */

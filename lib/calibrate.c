@@ -153,8 +153,9 @@ int calibrate(struct model *m, const char *const *paths, int n, struct calib_lay
 	struct unet *u = NULL;
 	int rc = -1;
 	int64_t frames = 0;
-	if (strcmp(m->cfg.quantization, "none"))
-		return tf_seterr("the model is already quantised (%s): calibrate the f32 model", m->cfg.quantization);
+	if (m->cfg.quantization != QUANT_NONE)
+		return tf_seterr("the model is already quantised (%s): calibrate the f32 model",
+				 quant_traits[m->cfg.quantization].name);
 	if (!m->q8 && model_q8_alloc(m))
 		return -1;
 	if (!(c.h = tf_calloc((size_t)m->nspecs, sizeof *c.h)))

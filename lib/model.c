@@ -25,17 +25,17 @@ void config_default(struct unet_config *c)
 	c->sample_rate = 44100;
 	c->n_fft = 2048;
 	c->hop = 512;
-	strcpy(c->window, "hann");
+	c->window = WINDOW_HANN;
 	c->channels = 1;
 	c->nstems = 2;
 	strcpy(c->stems[0], "vocals");
 	strcpy(c->stems[1], "other");
-	strcpy(c->normalization, "none");
+	c->normalization = NORM_NONE;
 	c->input_scale = 1.0;
 	/* about 3 s at 44.1 kHz / hop 512, the length the reference trains on */
 	c->segment = 256;
 	c->overlap = 64;
-	strcpy(c->quantization, "none");
+	c->quantization = QUANT_NONE;
 	c->prov.seed = c->prov.steps = -1;
 	c->prov.sdr_mean = NAN;
 	for (int s = 0; s < MODEL_MAX_STEMS; s++)
@@ -49,62 +49,41 @@ static int mlp_hidden(const struct unet_config *c, int dim)
 
 int config_validate(const struct unet_config *c)
 {
-	/* before any width is computed from it: (int) of a huge or NaN double
-	 * is undefined behaviour */
-	if (!(c->mlp_ratio > 0 && c->mlp_ratio <= 1024))
-		return tf_seterr("mlp_ratio %g is out of range (above 0, at most 1024)", c->mlp_ratio);
+	/* each field in its range first (mlp_ratio before any width is
+	 * computed from it: (int) of a huge or NaN double is undefined
+	 * behaviour), then how the fields go together */
+	if (config_check_ranges(c))
+		return -1;
 	for (int s = 0; s < UNET_LEVELS; s++) {
-		if (c->dims[s] < 1 || c->dims[s] > 4096)
-			return tf_seterr("dims[%d] = %d is out of range (1 to 4096)", s, c->dims[s]);
 		/* every level but the bottleneck's has blocks */
 		int least = s < UNET_LEVELS - 1;
-		if (c->depths[s] < least || c->depths[s] > 64)
+		if (c->depths[s] < least)
 			return tf_seterr("depths[%d] = %d is out of range (%d to 64)", s, c->depths[s], least);
-		if (c->num_heads < 1 || c->dims[s] % c->num_heads)
+		if (c->dims[s] % c->num_heads)
 			return tf_seterr("num_heads %d does not divide dims[%d] = %d", c->num_heads, s, c->dims[s]);
 		int h = mlp_hidden(c, c->dims[s]);
 		if (h < 1 || h > 65536)
 			return tf_seterr("mlp_ratio %g gives an MLP width of %d at dims[%d]", c->mlp_ratio, h, s);
 	}
-	if (c->window_size < 1 || c->window_size > 64)
-		return tf_seterr("window_size %d is out of range (1 to 64)", c->window_size);
-	if (c->shift_size < 0 || c->shift_size >= c->window_size)
+	if (c->shift_size >= c->window_size)
 		return tf_seterr("shift_size %d must be at least 0 and less than window_size %d",
 				 c->shift_size, c->window_size);
-	if (c->channels < 1 || c->channels > 64)
-		return tf_seterr("channels %d is out of range (1 to 64)", c->channels);
 	if (c->in_channels != 2 * c->channels)
 		return tf_seterr("in_channels %d should be 2 x channels (%d): real and imaginary parts",
 				 c->in_channels, c->channels);
-	if (c->nstems < 1 || c->nstems > MODEL_MAX_STEMS)
-		return tf_seterr("%d stems: between 1 and %d supported", c->nstems, MODEL_MAX_STEMS);
 	if (c->out_channels != c->nstems * c->channels)
 		return tf_seterr("out_channels %d should be stems x channels = %d x %d", c->out_channels,
 				 c->nstems, c->channels);
 	for (int s = 0; s < c->nstems; s++)
 		if (!c->stems[s][0] || strchr(c->stems[s], '/'))
 			return tf_seterr("stem name \"%s\" is empty or contains '/'", c->stems[s]);
-	if (c->sample_rate < 1 || c->sample_rate > 1000000)
-		return tf_seterr("sample_rate %d is out of range", c->sample_rate);
-	if (c->n_fft < 4 || c->n_fft > 65536 || c->n_fft % 2)
+	if (c->n_fft % 2)
 		return tf_seterr("n_fft %d must be even, 4 to 65536", c->n_fft);
-	if (c->hop < 1 || c->hop > c->n_fft)
+	if (c->hop > c->n_fft)
 		return tf_seterr("hop %d must be between 1 and n_fft (%d)", c->hop, c->n_fft);
-	if (strcmp(c->window, "hann"))
-		return tf_seterr("window \"%s\" is not supported (only hann)", c->window);
-	if (strcmp(c->normalization, "none") && strcmp(c->normalization, "scale"))
-		return tf_seterr("normalization \"%s\" is not supported (none, scale)", c->normalization);
-	if (!(c->input_scale > 0) || c->input_scale > 1e12)
-		return tf_seterr("input_scale %g must be positive", c->input_scale);
-	if (c->segment < 0 || c->segment > MODEL_MAX_SEGMENT)
-		return tf_seterr("segment %d is out of range (0 to %d frames)", c->segment, MODEL_MAX_SEGMENT);
-	if (c->overlap < 0 || (c->segment > 0 && 2 * c->overlap > c->segment))
+	if (c->segment > 0 && 2 * c->overlap > c->segment)
 		return tf_seterr("overlap %d must be between 0 and half the segment (%d)", c->overlap,
 				 c->segment);
-	if (strcmp(c->quantization, "none") && strcmp(c->quantization, "f16") && strcmp(c->quantization, "q8") &&
-	    strcmp(c->quantization, "q8s"))
-		return tf_seterr("quantization \"%s\" is not supported by this version (none, f16, q8, q8s)",
-				 c->quantization);
 	if (strspn(c->assumed, "abcdefghijklmnopqrstuvwxyz_,") != strlen(c->assumed))
 		return tf_seterr("\"assumed\" should be setting names separated by commas");
 	return 0;
@@ -165,48 +144,57 @@ static int provenance_to_frame(const struct unet_config *c, struct frame *h)
 	return 0;
 }
 
-int config_from_frame(struct unet_config *c, const struct frame *h)
+/* One field of the header into c, if the header has it. */
+static int field_from_frame(struct unet_config *c, const struct config_field *f, const struct frame *h)
 {
-	static const char *required[] = {"in_channels", "out_channels", "depths", "dims", "num_heads"};
-	const struct value *stems;
-	config_default(c);
-	for (size_t i = 0; i < sizeof required / sizeof *required; i++)
-		if (!frame_get(h, required[i]))
-			return tf_seterr("model header has no \"%s\"", required[i]);
-	if (frame_get_int32(h, "in_channels", &c->in_channels) < 0 ||
-	    frame_get_int32(h, "out_channels", &c->out_channels) < 0 ||
-	    get_int_array(h, "depths", c->depths, UNET_LEVELS) < 0 ||
-	    get_int_array(h, "dims", c->dims, UNET_LEVELS) < 0 ||
-	    frame_get_int32(h, "window_size", &c->window_size) < 0 ||
-	    frame_get_int32(h, "shift_size", &c->shift_size) < 0 ||
-	    frame_get_int32(h, "num_heads", &c->num_heads) < 0 ||
-	    frame_get_float(h, "mlp_ratio", &c->mlp_ratio) < 0 ||
-	    frame_get_bool(h, "mask_shifted", &c->mask_shifted) < 0 ||
-	    frame_get_int32(h, "sample_rate", &c->sample_rate) < 0 ||
-	    frame_get_int32(h, "n_fft", &c->n_fft) < 0 || frame_get_int32(h, "hop", &c->hop) < 0 ||
-	    frame_get_str(h, "window", c->window, sizeof c->window) < 0 ||
-	    frame_get_str(h, "normalization", c->normalization, sizeof c->normalization) < 0 ||
-	    frame_get_float(h, "input_scale", &c->input_scale) < 0 ||
-	    frame_get_int32(h, "segment", &c->segment) < 0 ||
-	    frame_get_int32(h, "overlap", &c->overlap) < 0 ||
-	    frame_get_str(h, "quantization", c->quantization, sizeof c->quantization) < 0 ||
-	    frame_get_str(h, "assumed", c->assumed, sizeof c->assumed) < 0)
-		return -1;
-	/* channels and stems default from the channel counts */
-	c->channels = c->in_channels / 2;
-	if (frame_get_int32(h, "channels", &c->channels) < 0)
-		return -1;
-	if ((stems = frame_get(h, "stems"))) {
-		if (stems->kind != VAL_ARRAY || stems->len < 1 || stems->len > MODEL_MAX_STEMS)
+	void *p = config_ptr(c, f);
+	const struct value *v;
+	char name[16];
+	int e;
+	switch (f->type) {
+	case CT_INT: return frame_get_int32(h, f->key, p);
+	case CT_LEVELS: return get_int_array(h, f->key, p, UNET_LEVELS);
+	case CT_REAL: return frame_get_float(h, f->key, p);
+	case CT_BOOL: return frame_get_bool(h, f->key, p);
+	case CT_TEXT: return frame_get_str(h, f->key, p, f->size);
+	case CT_ENUM:
+		/* an unknown name is refused here, naming the known ones */
+		if ((e = frame_get_str(h, f->key, name, sizeof name)))
+			return e < 0 ? -1 : 0; /* absent: the default */
+		if ((e = name_lookup(f->names, name)) < 0)
+			return -1;
+		*(int *)p = e;
+		return 0;
+	case CT_STEMS:
+		if (!(v = frame_get(h, f->key)))
+			return 0;
+		if (v->kind != VAL_ARRAY || v->len < 1 || v->len > MODEL_MAX_STEMS)
 			return tf_seterr("\"stems\" should be an array of 1 to %d names", MODEL_MAX_STEMS);
-		c->nstems = (int)stems->len;
-		for (size_t i = 0; i < stems->len; i++) {
-			if (stems->items[i].kind != VAL_STR || stems->items[i].len >= sizeof c->stems[0])
+		c->nstems = (int)v->len;
+		for (size_t i = 0; i < v->len; i++) {
+			if (v->items[i].kind != VAL_STR || v->items[i].len >= sizeof c->stems[0])
 				return tf_seterr("stem %zu should be a name of at most %zu bytes", i,
 						 sizeof c->stems[0] - 1);
-			strcpy(c->stems[i], stems->items[i].str);
+			strcpy(c->stems[i], v->items[i].str);
 		}
-	} else if (c->channels > 0) {
+		return 0;
+	}
+	return 0;
+}
+
+int config_from_frame(struct unet_config *c, const struct frame *h)
+{
+	config_default(c);
+	for (int k = 0; k < CFG_COUNT; k++)
+		if ((config_fields[k].flags & CFG_REQUIRED) && !frame_get(h, config_fields[k].key))
+			return tf_seterr("model header has no \"%s\"", config_fields[k].key);
+	for (int k = 0; k < CFG_COUNT; k++)
+		if (field_from_frame(c, &config_fields[k], h) < 0)
+			return -1;
+	/* channels and stems default from the channel counts */
+	if (!frame_get(h, config_fields[CFG_CHANNELS].key))
+		c->channels = c->in_channels / 2;
+	if (!frame_get(h, config_fields[CFG_STEMS].key) && c->channels > 0) {
 		c->nstems = c->out_channels / c->channels;
 		for (int s = 0; s < c->nstems && s < MODEL_MAX_STEMS; s++)
 			snprintf(c->stems[s], sizeof c->stems[s], "stem%d", s);
@@ -216,31 +204,35 @@ int config_from_frame(struct unet_config *c, const struct frame *h)
 	return provenance_from_frame(c, h);
 }
 
+static int field_to_frame(const struct unet_config *c, const struct config_field *f, struct frame *h)
+{
+	const void *p = config_cptr(c, f);
+	int64_t levels[UNET_LEVELS];
+	const char *stems[MODEL_MAX_STEMS];
+	switch (f->type) {
+	case CT_INT: return frame_set_int(h, f->key, *(const int *)p);
+	case CT_LEVELS:
+		for (int l = 0; l < UNET_LEVELS; l++)
+			levels[l] = ((const int *)p)[l];
+		return frame_set_ints(h, f->key, levels, UNET_LEVELS);
+	case CT_REAL: return frame_set_float(h, f->key, *(const double *)p);
+	case CT_BOOL: return frame_set_bool(h, f->key, *(const int *)p);
+	case CT_ENUM: return frame_set_str(h, f->key, f->names->names[*(const int *)p]);
+	case CT_TEXT:
+		return (f->flags & CFG_OMIT_EMPTY) && !*(const char *)p ? 0 : frame_set_str(h, f->key, p);
+	case CT_STEMS:
+		for (int s = 0; s < c->nstems; s++)
+			stems[s] = c->stems[s];
+		return frame_set_strs(h, f->key, stems, (size_t)c->nstems);
+	}
+	return 0;
+}
+
 int config_to_frame(const struct unet_config *c, struct frame *h)
 {
-	int64_t depths[UNET_LEVELS], dims[UNET_LEVELS];
-	const char *stems[MODEL_MAX_STEMS];
-	for (int s = 0; s < UNET_LEVELS; s++)
-		depths[s] = c->depths[s], dims[s] = c->dims[s];
-	for (int s = 0; s < c->nstems; s++)
-		stems[s] = c->stems[s];
-	if (frame_set_int(h, "in_channels", c->in_channels) ||
-	    frame_set_int(h, "out_channels", c->out_channels) ||
-	    frame_set_ints(h, "depths", depths, UNET_LEVELS) || frame_set_ints(h, "dims", dims, UNET_LEVELS) ||
-	    frame_set_int(h, "window_size", c->window_size) ||
-	    frame_set_int(h, "shift_size", c->shift_size) || frame_set_int(h, "num_heads", c->num_heads) ||
-	    frame_set_float(h, "mlp_ratio", c->mlp_ratio) ||
-	    frame_set_bool(h, "mask_shifted", c->mask_shifted) ||
-	    frame_set_int(h, "sample_rate", c->sample_rate) || frame_set_int(h, "n_fft", c->n_fft) ||
-	    frame_set_int(h, "hop", c->hop) || frame_set_str(h, "window", c->window) ||
-	    frame_set_int(h, "channels", c->channels) ||
-	    frame_set_strs(h, "stems", stems, (size_t)c->nstems) ||
-	    frame_set_str(h, "normalization", c->normalization) ||
-	    frame_set_float(h, "input_scale", c->input_scale) ||
-	    frame_set_int(h, "segment", c->segment) || frame_set_int(h, "overlap", c->overlap) ||
-	    frame_set_str(h, "quantization", c->quantization) ||
-	    (c->assumed[0] && frame_set_str(h, "assumed", c->assumed)))
-		return -1;
+	for (int k = 0; k < CFG_COUNT; k++)
+		if (field_to_frame(c, &config_fields[k], h))
+			return -1;
 	return provenance_to_frame(c, h);
 }
 
@@ -346,11 +338,6 @@ int model_init(struct model *m, const struct unet_config *cfg)
 		return -1;
 	}
 	return 0;
-}
-
-static int is_q8(const struct unet_config *c)
-{
-	return !strcmp(c->quantization, "q8") || !strcmp(c->quantization, "q8s");
 }
 
 int model_q8_tensor(const struct param_spec *s, const char **why)
@@ -484,7 +471,8 @@ static void dequantize(struct model *m, int i)
  * is refused later, naming the tensor), and the f32 scales of a q8 model. */
 static uint64_t min_data_bytes(const struct model *m)
 {
-	int q8 = is_q8(&m->cfg), q8s = !strcmp(m->cfg.quantization, "q8s");
+	const struct quant_traits *qt = &quant_traits[m->cfg.quantization];
+	int q8 = qt->int8, q8s = qt->act_scales;
 	uint64_t n = 0;
 	for (int i = 0; i < m->nspecs; i++) {
 		const struct param_spec *s = &m->specs[i];
@@ -538,7 +526,7 @@ static int read_model(struct model *m, int fd, int store, int *described)
 		goto out;
 	if (!(seen = tf_calloc((size_t)m->nspecs, 1)))
 		goto out;
-	q8 = is_q8(&cfg), q8s = !strcmp(cfg.quantization, "q8s");
+	q8 = quant_traits[cfg.quantization].int8, q8s = quant_traits[cfg.quantization].act_scales;
 	if (q8 && q8_alloc(m, store))
 		goto out;
 	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
@@ -587,7 +575,7 @@ static int read_model(struct model *m, int fd, int store, int *described)
 		if (q8 && model_q8_tensor(s, NULL)) {
 			if (t.dtype != DT_I8) {
 				tf_seterr("%s: dtype %s, expected i8 in a %s model", s->name, dtype_traits[t.dtype].name,
-					  cfg.quantization);
+					  quant_traits[cfg.quantization].name);
 				goto out;
 			}
 			if (store)
@@ -736,7 +724,7 @@ static int write_q8(struct stream_writer *w, struct frame *f, const struct model
 	if (frame_set_tensor(f, &t) || stream_write_frame(w, f))
 		return -1;
 	*frames += 2;
-	if (strcmp(m->cfg.quantization, "q8s"))
+	if (!quant_traits[m->cfg.quantization].act_scales)
 		return 0;
 	snprintf(name, sizeof name, "%s:act_scale", s->name);
 	t = (struct tensor){.dtype = DT_F32, .ndim = 1, .shape = {1}, .data = &m->act_scale[i], .name = name};

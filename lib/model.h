@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "stream.h"
 
 #define UNET_LEVELS 4
@@ -41,14 +42,14 @@ struct unet_config {
 	int mask_shifted;          /* Swin mask in shifted windows; 0 for reference checkpoints */
 	/* how it is run */
 	int sample_rate, n_fft, hop;
-	char window[16];           /* "hann" */
+	enum stft_window window;   /* WINDOW_HANN */
 	int channels;              /* audio channels; in_channels = 2*channels */
 	int nstems;                /* out_channels = nstems*channels */
 	char stems[MODEL_MAX_STEMS][32];
-	char normalization[16];    /* "none" or "scale" (multiply input by input_scale) */
+	enum normalization normalization; /* NORM_SCALE: the input multiplied by input_scale */
 	double input_scale;
 	int segment, overlap;      /* frames per segment and overlap between segments */
-	char quantization[16];     /* "none", "f16", "q8" or "q8s" (how the tensors are stored) */
+	enum quantization quantization; /* how the tensors are stored (quant_traits) */
 	char assumed[96];          /* settings an importer assumed (defaults), comma-separated; "" none */
 	struct model_provenance prov; /* not used to run the model */
 };

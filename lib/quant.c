@@ -5,11 +5,19 @@
 #include "error.h"
 #include "quant.h"
 
-int quant_type_check(const char *type)
+int quant_type_parse(const char *name)
 {
-	if (!strcmp(type, "f16") || !strcmp(type, "q8") || !strcmp(type, "q8s"))
-		return 0;
-	return tf_seterr("-t %s: unknown type (f16, q8 or q8s)", type);
+	char list[64];
+	size_t used = 0;
+	for (int q = 0; q < QUANT_COUNT; q++)
+		if (quant_traits[q].store != DT_F32 && !strcmp(quant_traits[q].name, name))
+			return q;
+	list[0] = 0;
+	for (int q = 0; q < QUANT_COUNT; q++)
+		if (quant_traits[q].store != DT_F32 && used < sizeof list)
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "",
+						 quant_traits[q].name);
+	return tf_seterr("-t %s: unknown type (%s)", name, list);
 }
 
 /* Symmetric int8 per output channel of x (laid out as s says): q = rint(x /
@@ -96,17 +104,17 @@ static void measure(struct quant_layer *q, const struct param_spec *s, const flo
 	q->rel_rms = val2 > 0 ? sqrt(err2 / val2) : 0;
 }
 
-int quant_plan(struct model *m, const char *type, struct quant_layer *layers)
+int quant_plan(struct model *m, enum quantization type, struct quant_layer *layers)
 {
 	int q8 = 0, q8s = 0;
 	float *back = NULL;
-	if (quant_type_check(type))
-		return -1;
-	if (strcmp(m->cfg.quantization, "none"))
+	if ((int)type < 0 || type >= QUANT_COUNT || quant_traits[type].store == DT_F32)
+		return tf_seterr("quantization %d: not a type a model can be narrowed to", (int)type);
+	if (m->cfg.quantization != QUANT_NONE)
 		return tf_seterr("the model is already quantised (%s): quantise the f32 model instead",
-				 m->cfg.quantization);
-	q8s = !strcmp(type, "q8s");
-	q8 = q8s || !strcmp(type, "q8");
+				 quant_traits[m->cfg.quantization].name);
+	q8s = quant_traits[type].act_scales;
+	q8 = quant_traits[type].int8;
 	if (q8s && !m->act_scale)
 		return tf_seterr("-t q8s needs activation scales: calibrate first (--calibrate)");
 	if (q8 && !m->q8 && model_q8_alloc(m))

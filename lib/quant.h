@@ -25,15 +25,16 @@ struct quant_layer {
 	size_t bytes_before, bytes_after; /* tensor data, scales included */
 };
 
-/* Is type one this version can write (f16, q8, q8s)? -1 with a message
- * saying which types exist. */
-int quant_type_check(const char *type);
+/* The type named, if it is one a model can be narrowed to (f16, q8, q8s:
+ * the quant_traits that store something other than f32); else -1 with a
+ * message naming them. */
+int quant_type_parse(const char *name);
 
 /* Plans type for m: layers[i] for every tensor (m->nspecs of them), with the
  * error each takes. For q8 and q8s it also quantises: m->q8 and
  * m->q8_scale are filled (q8s needs m->act_scale filled by calibration
  * first). Refuses a model that is already quantised. */
-int quant_plan(struct model *m, const char *type, struct quant_layer *layers);
+int quant_plan(struct model *m, enum quantization type, struct quant_layer *layers);
 
 /* Quantisation-aware training (tf-train --qat): replaces every tensor that
  * q8 stores as int8 by its int8 rounding, dequantised (the same per-channel

@@ -117,7 +117,7 @@ static int run(struct segmenter *s, int64_t start, int n, int width, int fade_in
 {
 	const struct unet_config *c = unet_config(s->u);
 	int F = s->F, C = s->C, O = s->O, W = width;
-	float scale = strcmp(c->normalization, "scale") ? 1.0f : (float)c->input_scale;
+	float scale = c->normalization == NORM_SCALE ? (float)c->input_scale : 1.0f;
 	if (!s->plan || W != s->W) {
 		/* planned once for the segment length; again only for a short
 		 * input's one run of its own length */

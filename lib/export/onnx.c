@@ -869,7 +869,7 @@ int export_onnx(const struct model *m, FILE *fp, const int64_t shape[4], int dyn
 		g.failed = 1;
 	else
 		metadata(&model_tail, "tfswa.config", settings);
-	metadata(&model_tail, "tfswa.quantization", m->cfg.quantization);
+	metadata(&model_tail, "tfswa.quantization", quant_traits[m->cfg.quantization].name);
 
 	if (g.failed || g.nodes.failed || g.constants.failed || tail.failed || head.failed || model_tail.failed) {
 		tf_seterr("out of memory building the ONNX graph");

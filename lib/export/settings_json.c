@@ -1,32 +1,48 @@
-/* A model's settings as JSON, in the form import_settings_json reads. */
+/* A model's settings as JSON, in the form import_settings_json reads: the
+ * fields of lib/config.h's table that have a JSON position, in its order. */
 #include <stdlib.h>
 
 #include "export/export.h"
 #include "export/textbuf.h"
 
+static void field_json(struct textbuf *b, const struct unet_config *c, const struct config_field *f)
+{
+	const void *p = config_cptr(c, f);
+	switch (f->type) {
+	case CT_INT: textbuf_printf(b, "%d", *(const int *)p); break;
+	case CT_LEVELS:
+		for (int l = 0; l < UNET_LEVELS; l++)
+			textbuf_printf(b, "%s%d", l ? ", " : "[", ((const int *)p)[l]);
+		textbuf_printf(b, "]");
+		break;
+	/* %.17g: the doubles come back bit for bit */
+	case CT_REAL: textbuf_printf(b, "%.17g", *(const double *)p); break;
+	case CT_BOOL: textbuf_printf(b, "%s", *(const int *)p ? "true" : "false"); break;
+	case CT_ENUM: textbuf_json_string(b, f->names->names[*(const int *)p]); break;
+	case CT_TEXT: textbuf_json_string(b, p); break;
+	case CT_STEMS:
+		textbuf_printf(b, "[");
+		for (int i = 0; i < c->nstems; i++) {
+			textbuf_printf(b, i ? ", " : "");
+			textbuf_json_string(b, c->stems[i]);
+		}
+		textbuf_printf(b, "]");
+		break;
+	}
+}
+
 char *export_settings_json(const struct unet_config *c)
 {
 	struct textbuf b = {0};
-	textbuf_printf(&b, "{\"in_channels\": %d, \"out_channels\": %d, ", c->in_channels, c->out_channels);
-	textbuf_printf(&b, "\"depths\": [%d, %d, %d, %d], ", c->depths[0], c->depths[1], c->depths[2], c->depths[3]);
-	textbuf_printf(&b, "\"dims\": [%d, %d, %d, %d], ", c->dims[0], c->dims[1], c->dims[2], c->dims[3]);
-	/* %.17g: the doubles come back bit for bit */
-	textbuf_printf(&b, "\"window_size\": %d, \"shift_size\": %d, \"num_heads\": %d, \"mlp_ratio\": %.17g, ",
-		       c->window_size, c->shift_size, c->num_heads, c->mlp_ratio);
-	textbuf_printf(&b, "\"mask_shifted\": %s, ", c->mask_shifted ? "true" : "false");
-	textbuf_printf(&b, "\"sample_rate\": %d, \"n_fft\": %d, \"hop\": %d, \"channels\": %d, ", c->sample_rate,
-		       c->n_fft, c->hop, c->channels);
-	textbuf_printf(&b, "\"stems\": [");
-	for (int i = 0; i < c->nstems; i++) {
-		textbuf_printf(&b, i ? ", " : "");
-		textbuf_json_string(&b, c->stems[i]);
-	}
-	textbuf_printf(&b, "], \"segment\": %d, \"overlap\": %d, \"normalization\": ", c->segment, c->overlap);
-	textbuf_json_string(&b, c->normalization);
-	textbuf_printf(&b, ", \"input_scale\": %.17g", c->input_scale);
-	if (c->assumed[0]) {
-		textbuf_printf(&b, ", \"assumed\": ");
-		textbuf_json_string(&b, c->assumed);
+	int order[CFG_COUNT], n = config_order(0, order), first = 1;
+	textbuf_printf(&b, "{");
+	for (int i = 0; i < n; i++) {
+		const struct config_field *f = &config_fields[order[i]];
+		if (f->type == CT_TEXT && (f->flags & CFG_OMIT_EMPTY) && !*(const char *)config_cptr(c, f))
+			continue;
+		textbuf_printf(&b, "%s\"%s\": ", first ? "" : ", ", f->key);
+		field_json(&b, c, f);
+		first = 0;
 	}
 	textbuf_printf(&b, "}");
 	if (b.failed) {

@@ -115,13 +115,17 @@ static int json_int(const struct json *j, const char *key, int *out, int lo, int
 	return 0;
 }
 
-static int json_levels(const struct json *j, const char *key, int *out)
+static int json_levels(const struct json *j, const struct config_field *f, int *out)
 {
 	if (j->kind != JSON_ARR || j->n != UNET_LEVELS)
-		return tf_seterr("\"%s\" should be an array of %d integers", key, UNET_LEVELS);
+		return tf_seterr("\"%s\" should be an array of %d integers", f->key, UNET_LEVELS);
 	for (int i = 0; i < UNET_LEVELS; i++)
-		if (json_int(&j->items[i], key, &out[i], 0, 1 << 20))
-			return tf_seterr("\"%s\" should be an array of %d integers", key, UNET_LEVELS);
+		if (j->items[i].kind != JSON_NUM || !j->items[i].is_int || j->items[i].i < f->min ||
+		    j->items[i].i > f->max)
+			return tf_seterr("\"%s\" should be an array of %d integers from %.0f to %.0f", f->key,
+					 UNET_LEVELS, f->min, f->max);
+		else
+			out[i] = (int)j->items[i].i;
 	return 0;
 }
 
@@ -133,89 +137,72 @@ static int json_string(const struct json *j, const char *key, char *out, size_t 
 	return 0;
 }
 
+/* "stems": an array of names, or one string "a,b". */
+static int json_stems(struct import_settings *s, const struct json *j)
+{
+	if (j->kind == JSON_STR) {
+		if (strlen(j->str) != j->len)
+			return tf_seterr("\"stems\" holds a NUL byte");
+		return import_settings_stems(s, j->str);
+	}
+	if (j->kind != JSON_ARR || j->n < 1 || j->n > MODEL_MAX_STEMS)
+		return tf_seterr("\"stems\" should be an array of 1 to %d names", MODEL_MAX_STEMS);
+	for (size_t i = 0; i < j->n; i++) {
+		if (json_string(&j->items[i], "stems", s->c.stems[i], sizeof s->c.stems[i]))
+			return -1;
+		if (!s->c.stems[i][0] || strchr(s->c.stems[i], '/') || strchr(s->c.stems[i], ','))
+			return tf_seterr("stem name \"%s\" is empty or contains '/' or ','", s->c.stems[i]);
+	}
+	s->c.nstems = (int)j->n;
+	return 0;
+}
+
+/* One field of the table from its JSON value, checked against its range
+ * or names. */
+static int field_from_json(struct import_settings *s, const struct config_field *f, const struct json *j)
+{
+	void *p = config_ptr(&s->c, f);
+	char name[32];
+	int e;
+	switch (f->type) {
+	case CT_INT: return json_int(j, f->key, p, (int)f->min, (int)f->max);
+	case CT_LEVELS: return json_levels(j, f, p);
+	case CT_REAL:
+		if (j->kind != JSON_NUM)
+			return tf_seterr("\"%s\" should be a number", f->key);
+		if (config_check_value(f, j->num))
+			return -1;
+		*(double *)p = j->num;
+		return 0;
+	case CT_BOOL:
+		if (j->kind != JSON_BOOL)
+			return tf_seterr("\"%s\" should be true or false", f->key);
+		*(int *)p = j->b;
+		return 0;
+	case CT_TEXT: return json_string(j, f->key, p, f->size);
+	case CT_ENUM:
+		if (json_string(j, f->key, name, sizeof name) || (e = name_lookup(f->names, name)) < 0)
+			return -1;
+		*(int *)p = e;
+		return 0;
+	case CT_STEMS: return json_stems(s, j);
+	}
+	return 0;
+}
+
 static int settings_from_json(struct import_settings *s, const struct json *root)
 {
-	static const struct {
-		const char *key;
-		unsigned bit;
-		size_t off;
-	} ints[] = {
-		{"in_channels", SET_IN_CHANNELS, offsetof(struct unet_config, in_channels)},
-		{"out_channels", SET_OUT_CHANNELS, offsetof(struct unet_config, out_channels)},
-		{"window_size", SET_WINDOW_SIZE, offsetof(struct unet_config, window_size)},
-		{"shift_size", SET_SHIFT_SIZE, offsetof(struct unet_config, shift_size)},
-		{"num_heads", SET_NUM_HEADS, offsetof(struct unet_config, num_heads)},
-		{"sample_rate", SET_SAMPLE_RATE, offsetof(struct unet_config, sample_rate)},
-		{"n_fft", SET_N_FFT, offsetof(struct unet_config, n_fft)},
-		{"hop", SET_HOP, offsetof(struct unet_config, hop)},
-		{"channels", SET_CHANNELS, offsetof(struct unet_config, channels)},
-		{"segment", SET_SEGMENT, offsetof(struct unet_config, segment)},
-		{"overlap", SET_OVERLAP, offsetof(struct unet_config, overlap)},
-	};
 	const struct json *j;
 	if (root->kind != JSON_OBJ)
 		return tf_seterr("the config should be a JSON object, not a%s %s",
 				 root->kind == JSON_ARR ? "n" : "", json_kind_name(root->kind));
-	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
-		if ((j = json_get(root, ints[i].key))) {
-			if (json_int(j, ints[i].key, (int *)((char *)&s->c + ints[i].off), 0, 1 << 30))
-				return -1;
-			s->set |= ints[i].bit;
-		}
-	if ((j = json_get(root, "depths"))) {
-		if (json_levels(j, "depths", s->c.depths))
+	for (int k = 0; k < CFG_COUNT; k++) {
+		const struct config_field *f = &config_fields[k];
+		if (!f->json || !(j = json_get(root, f->key)))
+			continue;
+		if (field_from_json(s, f, j))
 			return -1;
-		s->set |= SET_DEPTHS;
-	}
-	if ((j = json_get(root, "dims"))) {
-		if (json_levels(j, "dims", s->c.dims))
-			return -1;
-		s->set |= SET_DIMS;
-	}
-	if ((j = json_get(root, "mlp_ratio"))) {
-		if (j->kind != JSON_NUM || !(j->num > 0) || j->num > 1024)
-			return tf_seterr("\"mlp_ratio\" should be a positive number up to 1024");
-		s->c.mlp_ratio = j->num;
-		s->set |= SET_MLP_RATIO;
-	}
-	if ((j = json_get(root, "input_scale"))) {
-		if (j->kind != JSON_NUM || !(j->num > 0))
-			return tf_seterr("\"input_scale\" should be a positive number");
-		s->c.input_scale = j->num;
-		s->set |= SET_INPUT_SCALE;
-	}
-	if ((j = json_get(root, "assumed"))) {
-		if (json_string(j, "assumed", s->c.assumed, sizeof s->c.assumed))
-			return -1;
-		s->set |= SET_ASSUMED;
-	}
-	if ((j = json_get(root, "mask_shifted"))) {
-		if (j->kind != JSON_BOOL)
-			return tf_seterr("\"mask_shifted\" should be true or false");
-		s->c.mask_shifted = j->b;
-		s->set |= SET_MASK_SHIFTED;
-	}
-	if ((j = json_get(root, "normalization"))) {
-		if (json_string(j, "normalization", s->c.normalization, sizeof s->c.normalization))
-			return -1;
-		s->set |= SET_NORMALIZATION;
-	}
-	if ((j = json_get(root, "stems"))) {
-		if (j->kind == JSON_STR) {
-			if (strlen(j->str) != j->len)
-				return tf_seterr("\"stems\" holds a NUL byte");
-			return import_settings_stems(s, j->str);
-		}
-		if (j->kind != JSON_ARR || j->n < 1 || j->n > MODEL_MAX_STEMS)
-			return tf_seterr("\"stems\" should be an array of 1 to %d names", MODEL_MAX_STEMS);
-		for (size_t i = 0; i < j->n; i++) {
-			if (json_string(&j->items[i], "stems", s->c.stems[i], sizeof s->c.stems[i]))
-				return -1;
-			if (!s->c.stems[i][0] || strchr(s->c.stems[i], '/') || strchr(s->c.stems[i], ','))
-				return tf_seterr("stem name \"%s\" is empty or contains '/' or ','", s->c.stems[i]);
-		}
-		s->c.nstems = (int)j->n;
-		s->set |= SET_STEMS;
+		s->set |= CFG_BIT(k);
 	}
 	return 0;
 }
@@ -245,31 +232,8 @@ int import_settings_json(struct import_settings *s, const char *path)
 
 void import_settings_merge(struct import_settings *s, const struct import_settings *o)
 {
-	const struct unet_config *c = &o->c;
-	unsigned b = o->set;
-	if (b & SET_IN_CHANNELS) s->c.in_channels = c->in_channels;
-	if (b & SET_OUT_CHANNELS) s->c.out_channels = c->out_channels;
-	if (b & SET_DEPTHS) memcpy(s->c.depths, c->depths, sizeof c->depths);
-	if (b & SET_DIMS) memcpy(s->c.dims, c->dims, sizeof c->dims);
-	if (b & SET_NUM_HEADS) s->c.num_heads = c->num_heads;
-	if (b & SET_WINDOW_SIZE) s->c.window_size = c->window_size;
-	if (b & SET_SHIFT_SIZE) s->c.shift_size = c->shift_size;
-	if (b & SET_MLP_RATIO) s->c.mlp_ratio = c->mlp_ratio;
-	if (b & SET_MASK_SHIFTED) s->c.mask_shifted = c->mask_shifted;
-	if (b & SET_SAMPLE_RATE) s->c.sample_rate = c->sample_rate;
-	if (b & SET_N_FFT) s->c.n_fft = c->n_fft;
-	if (b & SET_HOP) s->c.hop = c->hop;
-	if (b & SET_CHANNELS) s->c.channels = c->channels;
-	if (b & SET_STEMS) {
-		memcpy(s->c.stems, c->stems, sizeof c->stems);
-		s->c.nstems = c->nstems;
-	}
-	if (b & SET_SEGMENT) s->c.segment = c->segment;
-	if (b & SET_OVERLAP) s->c.overlap = c->overlap;
-	if (b & SET_NORMALIZATION) memcpy(s->c.normalization, c->normalization, sizeof c->normalization);
-	if (b & SET_INPUT_SCALE) s->c.input_scale = c->input_scale;
-	if (b & SET_ASSUMED) memcpy(s->c.assumed, c->assumed, sizeof c->assumed);
-	s->set |= b;
+	config_merge(&s->c, &o->c, o->set);
+	s->set |= o->set;
 }
 
 /* ---------- the architecture from the weights ---------- */
@@ -457,19 +421,13 @@ int import_resolve(struct unet_config *cfg, const struct import_set *w, const st
 	if (assumed)
 		*assumed = (SET_NUM_HEADS | SET_WINDOW_SIZE | SET_SHIFT_SIZE | SET_SAMPLE_RATE | SET_N_FFT | SET_HOP |
 			    SET_STEMS) & ~s->set & ~(ws ? SET_WINDOW_SIZE : 0u);
-	if (s->set & SET_SHIFT_SIZE) cfg->shift_size = o->shift_size;
-	else if (cfg->shift_size >= cfg->window_size) cfg->shift_size = cfg->window_size / 2;
-	if (s->set & SET_NUM_HEADS) cfg->num_heads = o->num_heads;
-	if (s->set & SET_MLP_RATIO) cfg->mlp_ratio = o->mlp_ratio;
-	if (s->set & SET_MASK_SHIFTED) cfg->mask_shifted = o->mask_shifted;
-	if (s->set & SET_SAMPLE_RATE) cfg->sample_rate = o->sample_rate;
-	if (s->set & SET_N_FFT) cfg->n_fft = o->n_fft;
-	if (s->set & SET_HOP) cfg->hop = o->hop;
-	if (s->set & SET_SEGMENT) cfg->segment = o->segment;
-	if (s->set & SET_OVERLAP) cfg->overlap = o->overlap;
-	if (s->set & SET_NORMALIZATION) memcpy(cfg->normalization, o->normalization, sizeof cfg->normalization);
-	if (s->set & SET_INPUT_SCALE) cfg->input_scale = o->input_scale;
-	if (s->set & SET_ASSUMED) memcpy(cfg->assumed, o->assumed, sizeof cfg->assumed);
+	/* the rest as given; the architecture is the weights' (checked above),
+	 * and channels and stems are checked against them below */
+	config_merge(cfg, o,
+		     s->set & ~(SET_IN_CHANNELS | SET_OUT_CHANNELS | SET_DEPTHS | SET_DIMS | SET_WINDOW_SIZE |
+				SET_CHANNELS | SET_STEMS));
+	if (!(s->set & SET_SHIFT_SIZE) && cfg->shift_size >= cfg->window_size)
+		cfg->shift_size = cfg->window_size / 2;
 	/* an overlap of more than half a shorter segment follows the segment */
 	if ((s->set & SET_SEGMENT) && !(s->set & SET_OVERLAP) && 2 * cfg->overlap > cfg->segment)
 		cfg->overlap = cfg->segment / 4;
@@ -535,29 +493,23 @@ const char *import_assumed_str(const struct unet_config *c, unsigned assumed, in
 			       size_t len)
 {
 	char stems[MODEL_MAX_STEMS * 33] = "";
+	int order[CFG_COUNT], n = config_order(1, order); /* in --info's order */
 	size_t used = 0;
 	for (int i = 0; i < c->nstems; i++)
 		snprintf(stems + strlen(stems), sizeof stems - strlen(stems), "%s%s", i ? "," : "", c->stems[i]);
-	const struct {
-		unsigned bit;
-		const char *name;
-		int value;
-	} f[] = {
-		{SET_NUM_HEADS, "num_heads", c->num_heads}, {SET_WINDOW_SIZE, "window_size", c->window_size},
-		{SET_SHIFT_SIZE, "shift_size", c->shift_size}, {SET_SAMPLE_RATE, "sample_rate", c->sample_rate},
-		{SET_N_FFT, "n_fft", c->n_fft}, {SET_HOP, "hop", c->hop}, {SET_STEMS, "stems", 0},
-	};
 	buf[0] = 0;
-	for (size_t i = 0; i < sizeof f / sizeof *f && used < len; i++) {
-		if (!(assumed & f[i].bit))
+	for (int i = 0; i < n && used < len; i++) {
+		const struct config_field *f = &config_fields[order[i]];
+		if (!(assumed & CFG_BIT(order[i])))
 			continue;
 		const char *sep = used ? (with_values ? ", " : ",") : "";
 		if (!with_values)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", sep, f[i].name);
-		else if (f[i].bit == SET_STEMS)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s %s", sep, f[i].name, stems);
-		else
-			used += (size_t)snprintf(buf + used, len - used, "%s%s %d", sep, f[i].name, f[i].value);
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", sep, f->key);
+		else if (f->type == CT_STEMS)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %s", sep, f->key, stems);
+		else if (f->type == CT_INT)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s %d", sep, f->key,
+						 *(const int *)config_cptr(c, f));
 	}
 	return buf;
 }

@@ -35,14 +35,18 @@ int import_read_file(const char *path, size_t cap, unsigned char **buf, size_t *
 
 /* ---------- settings: what the weights cannot tell ---------- */
 
-/* Which fields of import_settings.c were given. */
+/* Which fields of import_settings.c were given: the bits of lib/config.h's
+ * field table (CFG_BIT). */
 enum {
-	SET_IN_CHANNELS = 1 << 0, SET_OUT_CHANNELS = 1 << 1, SET_DEPTHS = 1 << 2, SET_DIMS = 1 << 3,
-	SET_NUM_HEADS = 1 << 4, SET_WINDOW_SIZE = 1 << 5, SET_SHIFT_SIZE = 1 << 6, SET_MLP_RATIO = 1 << 7,
-	SET_MASK_SHIFTED = 1 << 8, SET_SAMPLE_RATE = 1 << 9, SET_N_FFT = 1 << 10, SET_HOP = 1 << 11,
-	SET_CHANNELS = 1 << 12, SET_STEMS = 1 << 13, SET_SEGMENT = 1 << 14, SET_OVERLAP = 1 << 15,
-	SET_NORMALIZATION = 1 << 16, SET_INPUT_SCALE = 1 << 17,
-	SET_ASSUMED = 1 << 18, /* "assumed": what an earlier import assumed (a tfswa export carries it) */
+	SET_IN_CHANNELS = CFG_BIT(CFG_IN_CHANNELS), SET_OUT_CHANNELS = CFG_BIT(CFG_OUT_CHANNELS),
+	SET_DEPTHS = CFG_BIT(CFG_DEPTHS), SET_DIMS = CFG_BIT(CFG_DIMS), SET_NUM_HEADS = CFG_BIT(CFG_NUM_HEADS),
+	SET_WINDOW_SIZE = CFG_BIT(CFG_WINDOW_SIZE), SET_SHIFT_SIZE = CFG_BIT(CFG_SHIFT_SIZE),
+	SET_MLP_RATIO = CFG_BIT(CFG_MLP_RATIO), SET_MASK_SHIFTED = CFG_BIT(CFG_MASK_SHIFTED),
+	SET_SAMPLE_RATE = CFG_BIT(CFG_SAMPLE_RATE), SET_N_FFT = CFG_BIT(CFG_N_FFT), SET_HOP = CFG_BIT(CFG_HOP),
+	SET_CHANNELS = CFG_BIT(CFG_CHANNELS), SET_STEMS = CFG_BIT(CFG_STEMS), SET_SEGMENT = CFG_BIT(CFG_SEGMENT),
+	SET_OVERLAP = CFG_BIT(CFG_OVERLAP), SET_NORMALIZATION = CFG_BIT(CFG_NORMALIZATION),
+	SET_INPUT_SCALE = CFG_BIT(CFG_INPUT_SCALE),
+	SET_ASSUMED = CFG_BIT(CFG_ASSUMED), /* what an earlier import assumed (a tfswa export carries it) */
 };
 
 struct import_settings {
@@ -53,8 +57,10 @@ struct import_settings {
 /* Reads a JSON config file (the goldens' config.json form: in_channels,
  * out_channels, depths, dims, window_size, shift_size, num_heads,
  * mlp_ratio; also sample_rate, n_fft, hop, channels, stems (array or
- * "a,b"), segment, overlap, mask_shifted, normalization, input_scale) into
- * s, on top of what s already holds. Unknown keys are ignored. */
+ * "a,b"), segment, overlap, mask_shifted, normalization, input_scale: the
+ * fields of lib/config.h's table with a JSON position) into s, on top of
+ * what s already holds, each checked against its range or names. Unknown
+ * keys are ignored. */
 int import_settings_json(struct import_settings *s, const char *path);
 int import_settings_json_text(struct import_settings *s, const char *text, size_t len);
 /* Copies the fields set in over into s (over wins). */

@@ -57,14 +57,14 @@ static struct qmat *own_qmat(struct unet *u, const int8_t *w, int ldw, const flo
 /* Is the weight with this index stored as int8 in m? */
 static int is_int8(const struct model *m, int id)
 {
-	return (!strcmp(m->cfg.quantization, "q8") || !strcmp(m->cfg.quantization, "q8s")) && m->q8 && id >= 0 &&
+	return quant_traits[m->cfg.quantization].int8 && m->q8 && id >= 0 &&
 	       m->q8_scale[id];
 }
 
 /* q8s: the calibrated scale of the layer's input; q8: 0, per row. */
 static float static_scale(const struct model *m, int id)
 {
-	return !strcmp(m->cfg.quantization, "q8s") && m->act_scale ? m->act_scale[id] : 0.0f;
+	return quant_traits[m->cfg.quantization].act_scales && m->act_scale ? m->act_scale[id] : 0.0f;
 }
 
 /* The observer's id of a float weight: only for those a q8 model would

@@ -36,7 +36,7 @@ int train_config_named(struct unet_config *c, const char *name)
 		c->nstems = 4, c->out_channels = 8;
 		for (int s = 0; s < 4; s++)
 			strcpy(c->stems[s], stems[s]);
-		strcpy(c->normalization, "scale");
+		c->normalization = NORM_SCALE;
 		return config_validate(c);
 	}
 	return tf_seterr("no configuration named \"%s\" (named ones: %s; or a JSON file)", name,

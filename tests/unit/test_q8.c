@@ -38,7 +38,7 @@ static void test_plan_and_file(void)
 	struct model m;
 	tiny_model(&m);
 	struct quant_layer *q = calloc((size_t)m.nspecs, sizeof *q);
-	int rc = quant_plan(&m, "q8", q);
+	int rc = quant_plan(&m, QUANT_Q8, q);
 	ok(rc == 0, "q8 plan %s", rc ? tf_strerror() : "");
 	int wrong = 0, kept_stem = 0, kept_head = 0, n8 = 0, bad_range = 0, bad_err = 0;
 	for (int i = 0; i < m.nspecs; i++) {
@@ -75,7 +75,7 @@ static void test_plan_and_file(void)
 	   "step (%d channels, %d values wrong)", bad_range, bad_err);
 
 	/* written, read back: the same bytes and scales, params dequantised */
-	strcpy(m.cfg.quantization, "q8");
+	m.cfg.quantization = QUANT_Q8;
 	enum dtype *dt = calloc((size_t)m.nspecs, sizeof *dt);
 	for (int i = 0; i < m.nspecs; i++)
 		dt[i] = q[i].dtype;
@@ -102,9 +102,9 @@ static void test_plan_and_file(void)
 			for (size_t k = 0; k < s->numel; k++)
 				differ += back.params[s->offset + k] != m.q8[s->offset + k] * m.q8_scale[i][(k / inner) % outs];
 		}
-		ok(!differ && !strcmp(back.cfg.quantization, "q8"),
+		ok(!differ && back.cfg.quantization == QUANT_Q8,
 		   "int8 values, scales and f32 tensors read back exactly; params = q x scale (%d differ)", differ);
-		rc = quant_plan(&back, "q8", q);
+		rc = quant_plan(&back, QUANT_Q8, q);
 		ok(rc < 0 && strstr(tf_strerror(), "already quantised (q8)"), "q8 twice refused: %s", tf_strerror());
 		model_free(&back);
 	}
@@ -268,9 +268,9 @@ static void run_case(const char *dir)
 	ok(rc1 == 0 && !memcmp(first, m.act_scale, (size_t)m.nspecs * sizeof *first),
 	   "%s: calibration gives the same scales on 1 thread as on %d", dir, threads > 1 ? threads : 2);
 	free(first);
-	rc = quant_plan(&m, "q8s", q);
+	rc = quant_plan(&m, QUANT_Q8S, q);
 	ok(rc == 0, "%s: q8s plan %s", dir, rc ? tf_strerror() : "");
-	strcpy(m.cfg.quantization, "q8");
+	m.cfg.quantization = QUANT_Q8;
 	st.compare = 1;
 	forward_tap(&m, x, B, H, W, q8, &st);
 	print_stages("q8", &st);
@@ -280,7 +280,7 @@ static void run_case(const char *dir)
 	ok(st.rel[0] == 0 && worst > 0 && worst < 0.1,
 	   "%s: q8 stage outputs within 10 %% relative RMS of f32 (largest %.3g); the stem, in float, exact",
 	   dir, worst);
-	strcpy(m.cfg.quantization, "q8s");
+	m.cfg.quantization = QUANT_Q8S;
 	forward_tap(&m, x, B, H, W, q8s, &st);
 	print_stages("q8s", &st);
 	for (int i = 0; i < UNET_STAGES; i++)
@@ -301,9 +301,9 @@ static void run_case(const char *dir)
 	for (size_t i = 0; i < (size_t)B * m.cfg.in_channels * H * W; i++)
 		noise[i] = (float)rng_normal(&r);
 	write_stream(spath, &m.cfg, noise, B, H, W, m.cfg.n_fft);
-	strcpy(m.cfg.quantization, "none");
+	m.cfg.quantization = QUANT_NONE;
 	rc = calibrate(&m, paths, 1, cal);
-	strcpy(m.cfg.quantization, "q8s");
+	m.cfg.quantization = QUANT_Q8S;
 	forward(&m, x, B, H, W, other);
 	struct worst c = compare(other, f32, n);
 	ok(rc == 0 && c.max < 0.4 && c.mean < 0.03,
@@ -312,7 +312,7 @@ static void run_case(const char *dir)
 
 	/* a stream with another n_fft is refused */
 	write_stream(spath, &m.cfg, x, B, H, W, m.cfg.n_fft + 2);
-	strcpy(m.cfg.quantization, "none");
+	m.cfg.quantization = QUANT_NONE;
 	rc = calibrate(&m, paths, 1, cal);
 	ok(rc < 0 && strstr(tf_strerror(), "does not fit the model"), "%s: a stream that does not fit: %s", dir,
 	   tf_strerror());
@@ -332,7 +332,7 @@ static void test_fake_quant(void)
 	struct quant_layer *layers = calloc((size_t)q.nspecs, sizeof *layers);
 	float *orig = malloc(m.nparams * sizeof *orig), *keep = calloc(m.nparams, sizeof *keep);
 	memcpy(orig, m.params, m.nparams * sizeof *orig);
-	ok(quant_plan(&q, "q8", layers) == 0, "q8 plan of the comparison model");
+	ok(quant_plan(&q, QUANT_Q8, layers) == 0, "q8 plan of the comparison model");
 	int rc = quant_fake_q8(&m, keep);
 	ok(rc == 0, "quant_fake_q8 %s", rc ? tf_strerror() : "");
 	size_t worst_k = 0;

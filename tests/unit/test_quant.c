@@ -60,7 +60,7 @@ static void test_plan(void)
 	for (size_t k = 0; k < m.nparams; k++)
 		m.params[k] = (float)sin((double)k) * 0.3f;
 	struct quant_layer *q = calloc((size_t)m.nspecs, sizeof *q);
-	int rc = quant_plan(&m, "f16", q);
+	int rc = quant_plan(&m, QUANT_F16, q);
 	ok(rc == 0, "f16 plan %s", rc ? tf_strerror() : "");
 	int mismatched = 0, worst = 0;
 	for (int i = 0; i < m.nspecs; i++) {
@@ -69,13 +69,16 @@ static void test_plan(void)
 		worst |= q[i].rel_rms > 0x1p-11 || q[i].max_err > 0.3 * 0x1p-11;
 	}
 	ok(!mismatched && !worst, "weight matrices in f16 within 2^-11, 1-D tensors kept in f32 with a reason");
-	rc = quant_plan(&m, "q4", q);
-	ok(rc < 0 && strstr(tf_strerror(), "unknown type"), "unknown type refused: %s", tf_strerror());
+	rc = quant_type_parse("q4");
+	ok(rc < 0 && strstr(tf_strerror(), "unknown type (f16, q8, q8s)"), "unknown type refused: %s", tf_strerror());
+	ok(quant_type_parse("none") < 0 && quant_type_parse("q8s") == QUANT_Q8S, "none is not a type to narrow to");
+	rc = quant_plan(&m, QUANT_NONE, q);
+	ok(rc < 0, "a plan to none refused: %s", tf_strerror());
 	/* written, read back: the stored values are the f16 ones */
 	enum dtype *dt = calloc((size_t)m.nspecs, sizeof *dt);
 	for (int i = 0; i < m.nspecs; i++)
 		dt[i] = q[i].dtype;
-	strcpy(m.cfg.quantization, "f16");
+	m.cfg.quantization = QUANT_F16;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -95,9 +98,9 @@ static void test_plan(void)
 					float want = dt[i] == DT_F16 ? f16_to_f32(f32_to_f16(x)) : x;
 					differ += back.params[back.specs[i].offset + k] != want;
 				}
-			ok(differ == 0 && !strcmp(back.cfg.quantization, "f16"),
+			ok(differ == 0 && back.cfg.quantization == QUANT_F16,
 			   "the loaded values are exactly the rounded ones (%d differ), quantization f16", differ);
-			rc = quant_plan(&back, "f16", q);
+			rc = quant_plan(&back, QUANT_F16, q);
 			ok(rc < 0 && strstr(tf_strerror(), "already quantised"), "a second quantisation is refused: %s",
 			   tf_strerror());
 			model_free(&back);

@@ -7,6 +7,7 @@
 # make bench      speed and memory against the PyTorch reference
 # make corpus     generate the training corpus (pipelines/corpus.mk)
 # make sweep      continue the architecture sweep from bench/sweep/runs; make plot draws it
+# make train      continue the long training run of the next model (models/training/)
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local

@@ -47,7 +47,19 @@ SWEEP_DIR  ?= bench/sweep/runs
 SWEEP_CPU  ?= 3600
 SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
 
-.PHONY: sweep plot
+# make train: the long training run of the next shipped model, chosen by the
+# sweep (compact: README, "The next model"), resumed from its committed
+# state in models/training/ on the corpus above. It runs to the run's last
+# step; Ctrl-C (SIGINT) or SIGTERM makes tf-train save model and state after
+# the step under way, so that every sitting, on any machine, goes on where
+# the last one stopped (commit the state). THREADS=N as in pipelines/train.mk.
+TRAIN_RUN ?= models/training/compact-g3.bin
+
+.PHONY: sweep plot train
+train: bin/tf-train
+	@test -d '$(CORPUS)/train' || { echo 'train: $(CORPUS)/train not found: make corpus first' >&2; exit 1; }
+	$(MAKE) --no-print-directory -f pipelines/train.mk CORPUS='$(CORPUS)' OUT='$(TRAIN_RUN)' $(if $(THREADS),THREADS=$(THREADS))
+
 sweep: bin/tf-train
 	@test -d '$(CORPUS)/train' || { echo 'sweep: $(CORPUS)/train not found: make corpus first' >&2; exit 1; }
 	bench/arch_sweep.sh '$(CORPUS)' '$(SWEEP_DIR)' $(SWEEP_CPU) $(SWEEP_CAND)

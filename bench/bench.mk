@@ -22,3 +22,10 @@ bench-quant: all
 	sh bench/quant.sh $(SHAPE)
 
 .PHONY: bench-quant
+
+# make bench-busy: the default thread count against -j 1, idle and with one
+# core busy (bench/busy.sh; MODEL=, SECONDS=).
+bench-busy: all
+	sh bench/busy.sh $(or $(MODEL),compact) $(or $(SECONDS),30)
+
+.PHONY: bench-busy

@@ -89,7 +89,14 @@ void threads_wait_policy(char **argv)
 	/* TFSWA_SPIN_SET: the program after the exec knows it is that one */
 	if (setenv("GOMP_SPINCOUNT", spin, 1) || setenv("TFSWA_SPIN_SET", "1", 1))
 		return;
-	execv("/proc/self/exe", argv);
+	/* the program's own path, so that ps and top show its name rather
+	 * than "exe" */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n > 0 && n < (ssize_t)sizeof self - 1) {
+		self[n] = 0;
+		execv(self, argv);
+	}
 	/* no /proc: go on with libgomp's default, and say so only under -v */
 	unsetenv("GOMP_SPINCOUNT");
 }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bats
+# A live source: the pipeline fed at 1x real time through a pipe, as from
+# arecord -f cd | tf-stft -m M | tf-unet -m M | tf-istft -s vocals | aplay.
+# tests/tools/live.py writes the audio at the audio rate (a WAV header of
+# unknown length first) and logs when each block went in and each read of
+# the output came back.
+
+load helpers
+
+LIVE="$BATS_TEST_DIRNAME/../tools/live.py"
+
+@test "live: the shipped model follows a 1x real-time pipe; output keeps pace and ends within a segment + 1 s of the input" {
+	D="$BATS_TEST_TMPDIR"
+	make_wav "$D/in.wav" $((44100 * 8)) 2
+	$PY "$LIVE" write "$D/in.wav" "$D/in.log" | tf-stft -q -m compact | tf-unet -q -m compact |
+		tf-istft -q -s vocals | $PY "$LIVE" read "$D/out.log"
+	read -r worst median tail share nin nout < <($PY "$LIVE" latency "$D/in.log" "$D/out.log")
+	# the segment, in seconds, from the model
+	seg=$(tf-export --info "$BATS_TEST_DIRNAME/../../models/compact.bin" |
+		awk '/^segment:/ {s = $2} /^hop:/ {h = $2} /^sample_rate:/ {r = $2} END {print s * h / r}')
+	echo "# latency: worst $worst s, median $median s; last output $tail s after the last input;" \
+		"$share of the output out before the input ended (segment $seg s)" >&3
+	# every sample came back, and no more
+	[ "$nout" -eq "$nin" ]
+	# the output kept pace: most of it came out while the input was still
+	# being written (a stage that held everything until the end gives 0)
+	awk -v s="$share" 'BEGIN {exit !(s >= 0.5)}'
+	# at the end only the last segment or two were left to do
+	awk -v t="$tail" -v s="$seg" 'BEGIN {exit !(t <= s + 1)}'
+}
+
+@test "live: tf-stft's stream frames are on the pipe whole while its input is still open" {
+	D="$BATS_TEST_TMPDIR"
+	make_wav "$D/in.wav" $((44100 * 3)) 2
+	# the input stays open 2 s after the first second of audio: by then the
+	# stream must hold its header and first chunks, each frame whole (a
+	# frame's tail left in stdio's buffer would stall the next program)
+	{ sox "$D/in.wav" -t wav - trim 0 1; sleep 2; } 2>/dev/null | tf-stft -q -m compact > "$D/s.stream" &
+	sleep 1.5
+	cp "$D/s.stream" "$D/early.stream"
+	wait
+	run $PY -c '
+import sys, msgpack
+data = open(sys.argv[1], "rb").read()
+u = msgpack.Unpacker(raw=False, max_buffer_size=1 << 30)
+u.feed(data)
+n = sum(1 for _ in u)
+print(n, len(data), u.tell())
+sys.exit(not (n >= 2 and u.tell() == len(data)))' "$D/early.stream"
+	echo "# after 1.5 s: frames, bytes, bytes in whole frames: $output" >&3
+	assert_success
+}

@@ -50,3 +50,23 @@ sys.exit(not (n >= 2 and u.tell() == len(data)))' "$D/early.stream"
 	echo "# after 1.5 s: frames, bytes, bytes in whole frames: $output" >&3
 	assert_success
 }
+
+@test "live: a WAV on a pipe whose header says 0 bytes of data is read until the end of input" {
+	D="$BATS_TEST_TMPDIR"
+	make_wav "$D/in.wav" 20000 2
+	make_wav "$D/f.wav" 7000 1 22050 "-e float -b 32"
+	for w in in f; do
+		tf-stft -q -m compact "$D/$w.wav" -o "$D/file.stream"
+		# the same WAV with 0 in the data chunk's length, as some live writers put it
+		$PY -c '
+import struct, sys
+d = bytearray(open(sys.argv[1], "rb").read())
+at = d.index(b"data") + 4
+d[at:at + 4] = struct.pack("<I", 0)
+sys.stdout.buffer.write(bytes(d))' "$D/$w.wav" | tf-stft -q -m compact > "$D/pipe.stream"
+		# the same audio back (the streams differ only in the header's length)
+		tf-istft -q -b 32f -o "$D/file.wav" "$D/file.stream"
+		tf-istft -q -b 32f -o "$D/pipe.wav" "$D/pipe.stream"
+		cmp "$D/file.wav" "$D/pipe.wav"
+	done
+}

@@ -31,6 +31,7 @@ struct audio_reader {
 	SNDFILE *sf;
 	int fd, channels;
 	int mpeg; /* MP3: its decoder (libmpg123) writes to stderr itself */
+	int wav_zero; /* a WAV from a pipe with a data length of 0, read as raw after its header */
 	struct source *src;
 	char name[256];
 };
@@ -148,6 +149,77 @@ static int pipe_holds_flac(int fd)
 	return is_flac;
 }
 
+/* A WAV on a pipe whose data chunk says 0 bytes: some live writers put 0
+ * there for "unknown length" (arecord and sox put a huge placeholder, which
+ * libsndfile reads as unknown), and libsndfile would read no samples and
+ * leave the rest of the pipe unread. Its header is looked at in the pipe
+ * (tee(2) copies pipe contents into another pipe without taking them out);
+ * for plain PCM or float such a header is taken out here and the samples
+ * after it read as raw audio, until the end of input. Returns the header's
+ * length and fills si, or 0 if this is no such WAV (or not all of its header
+ * is in the pipe yet). */
+#define WAV_PEEK 512
+static size_t wav_zero_length(int fd, SF_INFO *si)
+{
+	struct stat st;
+	unsigned char h[WAV_PEEK];
+	int p[2];
+	ssize_t n = 0;
+	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode) || pipe2(p, O_CLOEXEC))
+		return 0;
+	for (int tries = 0; tries < 100 && n < 12; tries++) {
+		ssize_t k = tee(fd, p[1], sizeof h, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (k >= 12) {
+			n = read(p[0], h, (size_t)k);
+			break;
+		}
+		if (read(p[0], h, (size_t)k) != k)
+			break;
+		usleep(10000);
+	}
+	close(p[0]), close(p[1]);
+	if (n < 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "WAVE", 4))
+		return 0;
+	int tag = -1, channels = 0, rate = 0, bits = 0;
+	for (size_t pos = 12; pos + 8 <= (size_t)n;) {
+		uint32_t size = h[pos + 4] | h[pos + 5] << 8 | h[pos + 6] << 16 | (uint32_t)h[pos + 7] << 24;
+		if (!memcmp(h + pos, "fmt ", 4) && size >= 16 && pos + 24 <= (size_t)n) {
+			const unsigned char *f = h + pos + 8;
+			tag = f[0] | f[1] << 8, channels = f[2] | f[3] << 8;
+			rate = (int)(f[4] | f[5] << 8 | f[6] << 16 | (uint32_t)f[7] << 24), bits = f[14] | f[15] << 8;
+			if (tag == 0xFFFE && size >= 40 && pos + 34 <= (size_t)n)
+				tag = f[24] | f[25] << 8; /* WAVE_FORMAT_EXTENSIBLE: the sub-format */
+		}
+		if (!memcmp(h + pos, "data", 4)) {
+			int sub = tag == 1 ? (bits == 8 ? SF_FORMAT_PCM_U8 : bits == 16 ? SF_FORMAT_PCM_16
+					      : bits == 24 ? SF_FORMAT_PCM_24 : bits == 32 ? SF_FORMAT_PCM_32 : 0)
+				: tag == 3 ? (bits == 32 ? SF_FORMAT_FLOAT : bits == 64 ? SF_FORMAT_DOUBLE : 0) : 0;
+			if (size || !sub || channels < 1 || rate < 1)
+				return 0;
+			*si = (SF_INFO){.samplerate = rate, .channels = channels,
+					.format = SF_FORMAT_RAW | sub | SF_ENDIAN_LITTLE};
+			/* take the header out: it is all in the pipe, so these reads return it */
+			for (size_t done = 0; done < pos + 8;) {
+				ssize_t k = read(fd, h, pos + 8 - done);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					return 0;
+				done += (size_t)k;
+			}
+			return pos + 8;
+		}
+		if (size > (uint32_t)n)
+			return 0;
+		pos += 8 + (size_t)size + (size & 1);
+	}
+	return 0;
+}
+
 static int is_seekable(int fd)
 {
 	struct stat st;
@@ -213,7 +285,9 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 			r->sf = sf_open_virtual(&io, SFM_READ, &si, r->src);
 		}
 	} else {
+		int zero = !seekable && wav_zero_length(r->fd, &si) > 0;
 		r->sf = sf_open_fd(r->fd, SFM_READ, &si, 0);
+		r->wav_zero = zero;
 	}
 	stderr_restore(muted);
 	r->mpeg = r->sf && (si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG;
@@ -253,6 +327,13 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 	info->header_frames = !seekable && si.frames >= 0 &&
 			      si.frames < ((int64_t)0x7ffff000 / 8) / si.channels ? (int64_t)si.frames : -1;
 	describe_format(r->sf, si.format, info->format, sizeof info->format);
+	if (r->wav_zero) {
+		char raw[sizeof info->format];
+		snprintf(raw, sizeof raw, "%s", info->format);
+		const char *comma = strchr(raw, ',');
+		snprintf(info->format, sizeof info->format, "WAV (data length 0: until the end)%s", comma ? comma : "");
+		info->header_frames = -1;
+	}
 	return r;
 }
 

@@ -774,6 +774,11 @@ int stream_write_frame(struct stream_writer *w, const struct frame *f)
 		msgpack_pack_str_body(&w->pk, f->e[i].key, kl);
 		pack_value(&w->pk, &f->e[i].val);
 	}
+	/* each frame leaves whole, so that the next program of a pipe can
+	 * start on it now (a live source) rather than when stdio's buffer
+	 * fills with the start of the next one */
+	if (!w->failed && fflush(w->fp))
+		w->failed = errno ? errno : EIO;
 	return w->failed ? write_failed(w) : 0;
 }
 

@@ -257,8 +257,8 @@ int main(void)
 	check_model(&m, "f32");
 	check_training(&m);
 	struct quant_layer *q = calloc((size_t)m.nspecs, sizeof *q);
-	if (ok(quant_plan(&m, "q8", q) == 0, "q8 plan")) {
-		strcpy(m.cfg.quantization, "q8");
+	if (ok(quant_plan(&m, QUANT_Q8, q) == 0, "q8 plan")) {
+		m.cfg.quantization = QUANT_Q8;
 		check_model(&m, "q8");
 	}
 	free(q);

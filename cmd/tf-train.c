@@ -536,9 +536,11 @@ static void record_provenance(struct train_state *st, const struct args *a)
 	char run[MODEL_PROV_TEXT];
 	if (a->resume && p->training[0])
 		return; /* the state carries it from the run's start */
+	/* else a state from before provenance was recorded: it is named */
 	snprintf(run, sizeof run,
 		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s",
-		 a->init ? "--init" : "-m", a->init ? a->init : a->model, t->batch, t->segment_seconds, t->lr.lr,
+		 a->init ? "--init" : a->model ? "-m" : "--resume", a->init ? a->init : a->model ? a->model : a->resume,
+		 t->batch, t->segment_seconds, t->lr.lr,
 		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
 		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "");
 	if (a->init || !p->corpus[0])

@@ -153,6 +153,14 @@ static void run_op(const struct unet_plan *p, const struct op *o, int M, const f
 	nn_charge(ex, UNET_WORK_GEMM_INT8, t);
 }
 
+/* The calling thread's scratch for convolution c's region (input width W). */
+static void conv_scratch(const struct unet_plan *p, const struct conv *c, int W, float **scratch, struct qbuf *qb)
+{
+	struct carve sc = thread_carve(&p->ex);
+	conv_carve(&sc, scratch, qb, p->u, c, W);
+	assert(sc.used <= p->ex.per_thread);
+}
+
 /* The regions below are run by every thread of the team (PARALLEL); each
  * carves its scratch from the thread's slice and shares the loop. */
 
@@ -161,11 +169,9 @@ static void pointwise_region(const struct unet_plan *p, float *out, const float 
 			     const struct conv *c, int gelu)
 {
 	size_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
-	struct carve sc = thread_carve(&p->ex);
 	float *unused;
 	struct qbuf qb;
-	conv_carve(&sc, &unused, &qb, p->u, c, 0);
-	assert(sc.used <= p->ex.per_thread);
+	conv_scratch(p, c, 0, &unused, &qb);
 #pragma omp for schedule(static)
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
@@ -184,11 +190,9 @@ static void conv_gelu_region(const struct unet_plan *p, float *out, const float 
 {
 	int Ho = conv_out_size(H, c->k, c->stride, c->pad), Wo = conv_out_size(W, c->k, c->stride, c->pad);
 	int nchunks = (Ho + CONV_ROWS - 1) / CONV_ROWS, K = c->k * c->k * c->ci;
-	struct carve sc = thread_carve(&p->ex);
 	float *scratch;
 	struct qbuf qb;
-	conv_carve(&sc, &scratch, &qb, p->u, c, W);
-	assert(sc.used <= p->ex.per_thread);
+	conv_scratch(p, c, W, &scratch, &qb);
 #pragma omp for schedule(static)
 	for (int k = 0; k < nchunks; k++) {
 		int r0 = k * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
@@ -204,11 +208,9 @@ static void convt_gelu_region(const struct unet_plan *p, float *out, const float
 			      const struct conv *c)
 {
 	int K = 4 * c->ci, Co = c->co;
-	struct carve sc = thread_carve(&p->ex);
 	float *scratch;
 	struct qbuf qb;
-	conv_carve(&sc, &scratch, &qb, p->u, c, W);
-	assert(sc.used <= p->ex.per_thread);
+	conv_scratch(p, c, W, &scratch, &qb);
 #pragma omp for schedule(static)
 	for (int m = 0; m < H; m++) {
 		for (int ph = 0; ph < 2; ph++)
@@ -286,11 +288,9 @@ static void fusion_region(const struct unet_plan *p, float *cur, const float *sk
 {
 	size_t chunks = (n + ROW_CHUNK - 1) / ROW_CHUNK;
 	int C = b->C;
-	struct carve sc = thread_carve(&p->ex);
 	float *unused;
 	struct qbuf qb;
-	conv_carve(&sc, &unused, &qb, p->u, &b->fusion, 0);
-	assert(sc.used <= p->ex.per_thread);
+	conv_scratch(p, &b->fusion, 0, &unused, &qb);
 #pragma omp for schedule(static)
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;

@@ -81,9 +81,17 @@ static int write_chunk(void *ctx, const float *masks, const float *mix, int64_t 
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct args {
+	const char *model, *out, *in;
+	int masks, threads;
+	enum mask_norm norm;
+	struct duration segment, overlap;
+	int segment_given, overlap_given;
+};
+
+static void parse_args(int argc, char **argv, struct args *a)
 {
-	threads_wait_policy(argv);
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'},  {"output", required_argument, 0, 'o'},
 		{"masks", no_argument, 0, 'M'},        {"threads", required_argument, 0, 'j'},
@@ -92,97 +100,115 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},        {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	const char *model_path = NULL, *out_path = NULL;
-	int masks = 0, threads = 0, segment = -1, overlap = -1, opt;
-	struct duration segment_arg, overlap_arg;
-	int segment_given = 0, overlap_given = 0;
-	int norm = MASK_SUM1;
-	progname = "tf-unet";
-	args_begin();
+	int opt, norm;
+	*a = (struct args){.norm = MASK_SUM1};
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
-		case 'm': model_path = optarg; break;
-		case 'o': out_path = optarg; break;
-		case 'M': masks = 1; break;
+		case 'm': a->model = optarg; break;
+		case 'o': a->out = optarg; break;
+		case 'M': a->masks = 1; break;
 		case 'N':
 			if ((norm = mask_norm_parse(optarg)) < 0)
 				die("--mask-norm %s: one of sum1, power, raw", optarg);
+			a->norm = norm;
 			break;
-		case 'j': threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
+		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		case 'S':
-			if (duration_parse(optarg, "--segment", MODEL_MAX_SEGMENT, &segment_arg))
+			if (duration_parse(optarg, "--segment", MODEL_MAX_SEGMENT, &a->segment))
 				die_lib("");
-			segment_given = 1;
+			a->segment_given = 1;
 			break;
 		case 'O':
-			if (duration_parse(optarg, "--overlap", MODEL_MAX_SEGMENT / 2, &overlap_arg))
+			if (duration_parse(optarg, "--overlap", MODEL_MAX_SEGMENT / 2, &a->overlap))
 				die_lib("");
-			overlap_given = 1;
+			a->overlap_given = 1;
 			break;
-		default: usage(stderr); return 2;
+		default: usage(stderr); exit(2);
 		}
 	}
 	if (argc - optind > 1)
 		die("too many arguments (one input at most); see --help");
-	if (!model_path && !getenv("TFSWA_MODEL"))
+	if (!a->model && !getenv("TFSWA_MODEL"))
 		die("no model given: use -m MODEL (a file or a name; tf-export --list) or set TFSWA_MODEL");
-	args_end();
-	char model_file[4096];
-	if (model_resolve(model_path, model_file, sizeof model_file))
-		die_lib("");
-	model_path = model_file;
+	a->in = optind < argc ? argv[optind] : NULL;
+}
 
-	/* the model */
-	struct model m;
-	struct unet *u;
-	if (model_load(&m, model_path))
-		die_lib("");
-	const struct unet_config *c = &m.cfg;
-	/* seconds in frames of the model's STFT, which the stream must match */
-	if (segment_given &&
-	    (segment = (int)duration_frames(&segment_arg, "--segment", c->sample_rate, c->hop, MODEL_MAX_SEGMENT)) < 0)
+/* Segment and overlap in frames: as given (seconds in frames of the
+ * model's STFT, which the stream must match), else the model's. */
+static void segmenting(const struct args *a, const struct unet_config *c, int *segment, int *overlap)
+{
+	*segment = -1, *overlap = -1;
+	if (a->segment_given && (*segment = (int)duration_frames(&a->segment, "--segment", c->sample_rate, c->hop,
+								 MODEL_MAX_SEGMENT)) < 0)
 		die_usage("%s", tf_strerror());
-	if (overlap_given && (overlap = (int)duration_frames(&overlap_arg, "--overlap", c->sample_rate, c->hop,
-							    MODEL_MAX_SEGMENT / 2)) < 0)
+	if (a->overlap_given && (*overlap = (int)duration_frames(&a->overlap, "--overlap", c->sample_rate, c->hop,
+								 MODEL_MAX_SEGMENT / 2)) < 0)
 		die_usage("%s", tf_strerror());
-	if (segment < 0)
-		segment = c->segment;
-	if (overlap < 0)
-		overlap = segment ? (c->overlap <= segment / 2 ? c->overlap : segment / 4) : 0;
-	if (segment && segment < UNET_MIN_SIZE)
-		die_usage("--segment %d: at least %d frames, or 0 for the whole input", segment, UNET_MIN_SIZE);
-	if (2 * overlap > segment && segment)
-		die_usage("--overlap %d: at most half the segment (%d)", overlap, segment / 2);
-	threads = threads_choose(threads);
-	if (!(u = unet_prepare(&m)))
-		die_lib("preparing the model");
+	if (*segment < 0)
+		*segment = c->segment;
+	if (*overlap < 0)
+		*overlap = *segment ? (c->overlap <= *segment / 2 ? c->overlap : *segment / 4) : 0;
+	if (*segment && *segment < UNET_MIN_SIZE)
+		die_usage("--segment %d: at least %d frames, or 0 for the whole input", *segment, UNET_MIN_SIZE);
+	if (2 * *overlap > *segment && *segment)
+		die_usage("--overlap %d: at most half the segment (%d)", *overlap, *segment / 2);
+}
 
-	/* the input stream, which must fit the model */
-	const char *in_path = optind < argc ? argv[optind] : NULL;
-	int fd = open_input(in_path);
-	struct spec_reader *r = fd >= 0 ? spec_reader_open(fd, in_path, SPEC_SPECTROGRAM) : NULL;
-	if (!r || spec_fits(spec_reader_header(r), c))
-		die_lib("");
-	const struct spec_header *in = spec_reader_header(r);
-
-	/* the output stream: the input's header keys, plus the stems */
-	struct spec_header out = *in;
-	out.kind = masks ? SPEC_MASKS : SPEC_STEMS;
+/* The output stream: the input's header keys, plus the stems (or masks). */
+static struct spec_writer *output_stream(const struct args *a, const struct spec_reader *r,
+					 const struct unet_config *c, struct atomic_file *af)
+{
+	struct spec_header out = *spec_reader_header(r);
+	out.kind = a->masks ? SPEC_MASKS : SPEC_STEMS;
 	out.nstems = c->nstems;
 	for (int s = 0; s < c->nstems; s++)
 		snprintf(out.stems[s], sizeof out.stems[s], "%s", c->stems[s]);
-	struct atomic_file af;
-	FILE *fp = output_open(out_path, &af, "a binary stream");
+	FILE *fp = output_open(a->out, af, "a binary stream");
 	struct spec_writer *w = spec_writer_open(fp, &out, spec_reader_meta(r));
+	if (!w)
+		die_lib("");
+	return w;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	char model_file[4096];
+	struct model m;
+	int segment, overlap;
+	threads_wait_policy(argv);
+	progname = "tf-unet";
+	args_begin();
+	parse_args(argc, argv, &a);
+	args_end();
+
+	/* the model */
+	if (model_resolve(a.model, model_file, sizeof model_file) || model_load(&m, model_file))
+		die_lib("");
+	const struct unet_config *c = &m.cfg;
+	segmenting(&a, c, &segment, &overlap);
+	int threads = threads_choose(a.threads);
+	struct unet *u = unet_prepare(&m);
+	if (!u)
+		die_lib("preparing the model");
+
+	/* the streams: the input must fit the model */
+	int fd = open_input(a.in);
+	struct spec_reader *r = fd >= 0 ? spec_reader_open(fd, a.in, SPEC_SPECTROGRAM) : NULL;
+	if (!r || spec_fits(spec_reader_header(r), c))
+		die_lib("");
+	const struct spec_header *in = spec_reader_header(r);
+	struct atomic_file af;
+	struct spec_writer *w = output_stream(&a, r, c, &af);
 	struct segmenter *seg = segmenter_new(u, in->bins, segment, overlap, threads);
-	if (!w || !seg)
+	if (!seg)
 		die_lib("");
 	struct progress bar;
 	progress_start(&bar, "separating", in->samples > 0 ? 1 + in->samples / c->hop : 0);
-	struct out_state os = {w, c, masks, in->bins, norm, NULL, NULL, 0, &bar};
-	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads (%s); %s%s%s", model_path,
+	struct out_state os = {w, c, a.masks, in->bins, a.norm, NULL, NULL, 0, &bar};
+	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads (%s); %s%s%s", model_file,
 	     quant_traits[c->quantization].name, segment, overlap, threads, threads_wait_describe(), gemm_describe(),
 	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "");
 

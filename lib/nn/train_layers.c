@@ -39,6 +39,14 @@ float *fq_carve(struct carve *c, size_t rows, int K)
 	return carve(c, rows * (size_t)K, sizeof(float));
 }
 
+float *fq_scratch(const struct tctx *ctx, int K)
+{
+	struct carve sc = thread_carve(&ctx->ex);
+	float *buf = fq_carve(&sc, ROW_CHUNK, K);
+	assert(sc.used <= ctx->ex.per_thread);
+	return buf;
+}
+
 size_t pw_scratch_bytes(int ci)
 {
 	struct carve c = {0};
@@ -53,9 +61,7 @@ static void pw_forward_region(struct tctx *ctx, float *z, const float *x, size_t
 			      size_t b, int fq)
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-	struct carve sc = thread_carve(&ctx->ex);
-	float *buf = fq_carve(&sc, ROW_CHUNK, ci);
-	assert(sc.used <= ctx->ex.per_thread);
+	float *buf = fq_scratch(ctx, ci);
 #pragma omp for schedule(static)
 	for (long k = 0; k < chunks; k++) {
 		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
@@ -76,9 +82,7 @@ static void pw_backward_region(struct tctx *ctx, float *dx, const float *dz, con
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
 	float *g = ctx->tgrad[omp_get_thread_num()];
-	struct carve sc = thread_carve(&ctx->ex);
-	float *buf = fq_carve(&sc, ROW_CHUNK, ci);
-	assert(sc.used <= ctx->ex.per_thread);
+	float *buf = fq_scratch(ctx, ci);
 #pragma omp for schedule(static)
 	for (long k = 0; k < chunks; k++) {
 		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);

@@ -41,6 +41,9 @@ const float *fq_rows(float *buf, const float *x, size_t rows, int K, int on);
 /* A thread's buffer for fq_rows of rows x K, carved whether or not --qat is
  * on (it may be turned on after set-up). */
 float *fq_carve(struct carve *c, size_t rows, int K);
+/* The calling thread's fq_carve buffer of ROW_CHUNK x K, from the start of
+ * its scratch slice: a pixel-wise region's only scratch. */
+float *fq_scratch(const struct tctx *ctx, int K);
 
 /* Bytes of a thread's scratch each driver carves (the backward pass's and
  * the forward pass's larger), for inputs W wide; and of the shared buffer

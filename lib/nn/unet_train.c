@@ -389,9 +389,7 @@ static void fusion_forward_region(struct tctx *ctx, float *z2, float *const br[3
 				  const struct blk *k)
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
-	struct carve sc = thread_carve(&ctx->ex);
-	float *buf = fq_carve(&sc, ROW_CHUNK, C);
-	assert(sc.used <= ctx->ex.per_thread);
+	float *buf = fq_scratch(ctx, C);
 #pragma omp for schedule(static)
 	for (long q = 0; q < chunks; q++) {
 		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
@@ -437,9 +435,7 @@ static void fusion_backward_region(struct tctx *ctx, const float *dz2, float *co
 {
 	long chunks = (long)((n + ROW_CHUNK - 1) / ROW_CHUNK);
 	float *g = ctx->tgrad[omp_get_thread_num()];
-	struct carve sc = thread_carve(&ctx->ex);
-	float *buf = fq_carve(&sc, ROW_CHUNK, C);
-	assert(sc.used <= ctx->ex.per_thread);
+	float *buf = fq_scratch(ctx, C);
 #pragma omp for schedule(static)
 	for (long q = 0; q < chunks; q++) {
 		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;

@@ -332,9 +332,9 @@ static int64_t expected_bytes(const char *file, const struct unet_config *cfg)
 	if (!ar)
 		return 0;
 	audio_reader_close(ar);
-	if (info.frames <= 0 || info.sample_rate <= 0)
+	if (info.approx_frames <= 0 || info.sample_rate <= 0)
 		return 0;
-	int64_t samples = resampled_length(info.frames, info.sample_rate, cfg->sample_rate);
+	int64_t samples = resampled_length(info.approx_frames, info.sample_rate, cfg->sample_rate);
 	return (1 + samples / cfg->hop) * cfg->channels * (cfg->n_fft / 2 + 1) * 8;
 }
 

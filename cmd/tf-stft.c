@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 	int64_t got, frames_read = 0;
 	if (!block || !mixed)
 		die("out of memory");
-	progress_start(&bar, "stft", in.frames > 0 ? in.frames : 0);
+	progress_start(&bar, "stft", in.approx_frames > 0 ? in.approx_frames : 0);
 	while ((got = audio_read(r, block, READ_BLOCK)) > 0) {
 		feed(&p, block, mixed, got, frames_read);
 		frames_read += got;

@@ -120,13 +120,22 @@ static sf_count_t source_write(const void *ptr, sf_count_t count, void *user)
 	return 0;
 }
 
-/* Whether the pipe fd starts with "fLaC", looked at without taking the
- * bytes out of it (tee(2) copies pipe contents into another pipe). */
-static int pipe_holds_flac(int fd)
+/* Whether the pipe fd holds FLAC or MP3, read through the rewinding source
+ * above: FLAC's reader needs to go back; on a plain pipe libsndfile 1.2's
+ * MP3 reader reads before its header buffer (AddressSanitizer shows 4 bytes
+ * read 1 byte before a heap block), which through the source it does not.
+ * The first bytes are looked at without taking them out of the pipe (tee(2)
+ * copies pipe contents into another pipe). */
+static int magic_wants_source(const unsigned char m[4])
+{
+	return !memcmp(m, "fLaC", 4) || !memcmp(m, "ID3", 3) || (m[0] == 0xff && (m[1] & 0xe0) == 0xe0);
+}
+
+static int pipe_wants_source(int fd)
 {
 	struct stat st;
-	char magic[4];
-	int p[2], is_flac = 0;
+	unsigned char magic[4];
+	int p[2], wants = 0;
 	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode) || pipe2(p, O_CLOEXEC))
 		return 0;
 	/* tee returns what the pipe holds so far; the first write of any encoder is longer */
@@ -137,7 +146,7 @@ static int pipe_holds_flac(int fd)
 		if (k <= 0)
 			break;
 		if (k >= (ssize_t)sizeof magic) {
-			is_flac = read(p[0], magic, sizeof magic) == (ssize_t)sizeof magic && !memcmp(magic, "fLaC", 4);
+			wants = read(p[0], magic, sizeof magic) == (ssize_t)sizeof magic && magic_wants_source(magic);
 			break;
 		}
 		char drain[sizeof magic];
@@ -146,7 +155,27 @@ static int pipe_holds_flac(int fd)
 		usleep(10000);
 	}
 	close(p[0]), close(p[1]);
-	return is_flac;
+	return wants;
+}
+
+/* Whether an MP3 file states its length: a Xing/Info (LAME) or VBRI tag in
+ * its first frame, after any ID3v2 tag. The tag sits after the frame header
+ * and side information: 13, 21 or 36 bytes into the frame. */
+static int mp3_length_tagged(int fd)
+{
+	unsigned char b[64];
+	off_t at = 0;
+	if (pread(fd, b, 10, 0) == 10 && !memcmp(b, "ID3", 3))
+		at = 10 + ((off_t)(b[6] & 0x7f) << 21 | (b[7] & 0x7f) << 14 | (b[8] & 0x7f) << 7 | (b[9] & 0x7f)) +
+		     (b[5] & 0x10 ? 10 : 0);
+	if (pread(fd, b, sizeof b, at) != (ssize_t)sizeof b || b[0] != 0xff || (b[1] & 0xe0) != 0xe0)
+		return 0;
+	static const int offset[] = {13, 21, 36};
+	for (int i = 0; i < 3; i++)
+		if (!memcmp(b + offset[i], "Xing", 4) || !memcmp(b + offset[i], "Info", 4) ||
+		    !memcmp(b + offset[i], "VBRI", 4))
+			return 1;
+	return 0;
 }
 
 /* A WAV on a pipe whose data chunk says 0 bytes: some live writers put 0
@@ -278,7 +307,7 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 		return NULL;
 	}
 	int seekable = is_seekable(r->fd), muted = stderr_mute();
-	if (!seekable && pipe_holds_flac(r->fd)) {
+	if (!seekable && pipe_wants_source(r->fd)) {
 		SF_VIRTUAL_IO io = {source_filelen, source_seek, source_read, source_write, source_tell};
 		if ((r->src = calloc(1, sizeof *r->src))) {
 			r->src->fd = r->fd;
@@ -322,6 +351,14 @@ struct audio_reader *audio_reader_open(const char *path, struct audio_info *info
 	info->channels = si.channels;
 	/* from a pipe the length is the header's word, often a placeholder */
 	info->frames = seekable ? (int64_t)si.frames : -1;
+	info->approx_frames = info->frames;
+	if (r->mpeg && !(seekable && mp3_length_tagged(r->fd))) {
+		/* an MP3's length is exact only when a tag gives it; without one
+		 * (an encoder writing to a pipe) libsndfile estimates it from the
+		 * file's size, and decoding gives a few samples more or less */
+		info->approx_frames = seekable ? (int64_t)si.frames : -1;
+		info->frames = -1;
+	}
 	/* placeholders are about 2 or 4 GiB of data (sox: 0x7ffff000 bytes, others
 	 * 0xffffffff) or beyond; anything well below that is a real length */
 	info->header_frames = !seekable && si.frames >= 0 &&

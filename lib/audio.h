@@ -44,6 +44,8 @@ typedef int (*audio_emit_fn)(void *ctx, const float *audio, size_t nframes);
 struct audio_info {
 	int sample_rate, channels;
 	int64_t frames;       /* frames per channel, or -1 when not known in advance */
+	int64_t approx_frames; /* for a progress bar: frames, or libsndfile's estimate
+	                        * (MP3 without a length tag: from the file's size), or -1 */
 	int64_t header_frames; /* from a pipe: the length its header claims, when
 	                        * that is no placeholder (to warn when less came); else -1 */
 	char format[80];      /* "WAV (Microsoft), Signed 16 bit PCM" */

@@ -245,13 +245,15 @@ void progress_update(struct progress *p, int64_t done)
 		return;
 	p->last = t;
 	if (p->total > 0) {
-		int width = 30, fill = (int)(width * (double)done / (double)p->total);
-		double eta = done > 0 ? (t - p->start) * (double)(p->total - done) / (double)done : 0;
+		/* a total may be an estimate (MP3): never past 100 % or a negative ETA */
+		int64_t d = done < p->total ? done : p->total;
+		int width = 30, fill = (int)(width * (double)d / (double)p->total);
+		double eta = d > 0 ? (t - p->start) * (double)(p->total - d) / (double)d : 0;
 		if (fill > width)
 			fill = width;
 		fprintf(stderr, "\r%s: %s [%.*s%*s] %3d%% ETA %.0fs ", progname, p->label, fill,
 			"##############################", width - fill, "",
-			(int)(100.0 * (double)done / (double)p->total), eta);
+			(int)(100.0 * (double)d / (double)p->total), eta);
 	} else {
 		fprintf(stderr, "\r%s: %s %lld (%.0fs) ", progname, p->label, (long long)done, t - p->start);
 	}

@@ -103,6 +103,14 @@ check test: all $(TESTS)
 check-asan:
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
 
+# The sanitized programs find the shipped models as the checkout's do, in
+# models/ beside their bin/.
+ifneq ($(SANITIZE),)
+all: $(B)/models
+$(B)/models:
+	@mkdir -p $(B) && ln -sfn ../../models $@
+endif
+
 # memcheck on one small tf-stft | tf-unet | tf-istft run (tests/valgrind.sh)
 valgrind: all
 	@sh tests/valgrind.sh $(PROGDIR)

@@ -258,8 +258,10 @@ static void unique_names(struct bench *b)
 			clash[i] |= i != j && b->src[i].path && b->src[j].path &&
 				    !strcmp(b->src[i].label, b->src[j].label) && strcmp(b->src[i].path, b->src[j].path);
 	for (int i = 0; i < b->nsrc; i++)
-		if (clash[i])
+		if (clash[i]) {
+			free((char *)b->src[i].label); /* model_name's copy */
 			b->src[i].label = b->src[i].path;
+		}
 }
 
 /* Reads every model's header and checks the shape against it before any

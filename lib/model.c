@@ -664,6 +664,8 @@ static int open_model(struct model *m, const char *path, int store, int *describ
 	rc = read_model(m, fd, store, &said);
 	if (described)
 		*described = said;
+	else if (rc && said)
+		model_free(m); /* a caller that cannot ask for the header gets nothing to free */
 	if (rc && !said)
 		checkpoint_hint(fd, path);
 	if (fd > 0)

@@ -9,6 +9,29 @@ PY=/usr/bin/python3
 STREAM_PY="$BATS_TEST_DIRNAME/../tools/stream.py"
 export PY STREAM_PY
 
+# The pipelines/ makefiles run the programs under test (bin/, or the
+# sanitized build's under make check-asan), not whatever bin/ holds: their
+# BIN ?= default gives way to the environment.
+BIN="$(dirname "$(command -v tf-unet)")/"
+export BIN
+
+# asan_build: the programs under test are built with AddressSanitizer.
+asan_build() {
+	ldd "$(command -v tf-unet)" 2>/dev/null | grep -q libasan
+}
+
+# mem_cap KIB: shell words that cap what a run may allocate at KIB. Normally
+# ulimit -v; ASan reserves terabytes of address space and cannot start under
+# that, so there its allocator refuses any one allocation over the cap
+# instead (a huge allocation because a header said so still fails loudly).
+mem_cap() {
+	if asan_build; then
+		echo "export ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}allocator_may_return_null=1:max_allocation_size_mb=$(($1 / 1024))"
+	else
+		echo "ulimit -v $1"
+	fi
+}
+
 # make_wav FILE FRAMES CHANNELS [RATE] [ENCODING]: a reproducible random
 # test signal (smoothed noise plus a 1 kHz sine, peak about 0.6) of exactly
 # FRAMES frames; ENCODING is a sox -e/-b pair: "-b 16" (default), "-e float -b 32".

@@ -27,7 +27,7 @@ setup() {
 	make_wav "in/a b.wav" 22050 2
 	PATH="$p/bin:/usr/bin:/bin" run tf-separate -q -j 1 "in/a b.wav"
 	[ "$status" -eq 0 ]
-	PATH="$p/bin:/usr/bin:/bin" run make -s -f "$p/share/tfswa/pipelines/separate.mk" IN=in OUT=out
+	PATH="$p/bin:/usr/bin:/bin" run env -u BIN make -s -f "$p/share/tfswa/pipelines/separate.mk" IN=in OUT=out
 	echo "$output"
 	[ "$status" -eq 0 ]
 	for s in vocals drums bass other; do

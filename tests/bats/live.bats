@@ -10,6 +10,9 @@ load helpers
 LIVE="$BATS_TEST_DIRNAME/../tools/live.py"
 
 @test "live: the shipped model follows a 1x real-time pipe; output keeps pace and ends within a segment + 1 s of the input" {
+	# keeping pace is what is tested, and AddressSanitizer's build runs the
+	# network slower than real time here: the normal build runs this
+	asan_build && skip "the sanitized build is slower than real time"
 	D="$BATS_TEST_TMPDIR"
 	make_wav "$D/in.wav" $((44100 * 8)) 2
 	$PY "$LIVE" write "$D/in.wav" "$D/in.log" | tf-stft -q -m compact | tf-unet -q -m compact |

@@ -137,7 +137,7 @@ hostile() {
 	done
 	# PREFIX/bin next to PREFIX/share/tfswa/models
 	mkdir -p p/bin p/share/tfswa/models
-	cp "$ROOT"/bin/tf-separate "$ROOT"/bin/tf-stft "$ROOT"/bin/tf-unet "$ROOT"/bin/tf-istft p/bin/
+	cp "$BIN"tf-separate "$BIN"tf-stft "$BIN"tf-unet "$BIN"tf-istft p/bin/
 	cp "$ROOT"/models/compact.bin p/share/tfswa/models/
 	run env PATH=/usr/bin:/bin p/bin/tf-separate -q -j 1 -o inst short.wav
 	[ "$status" -eq 0 ]

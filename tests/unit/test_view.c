@@ -35,7 +35,7 @@ static void timebins(void)
 	ok(timebin_init(&tb, 8, 2, 1000) == 0, "8 columns of 2 rows");
 	for (int t = 0; t < 5; t++)
 		timebin_push(&tb, (float[]){(float)t, (float)(10 * t)});
-	double out[2];
+	double out[4]; /* two rows here, four in the empty case below */
 	int good = tb.per == 1;
 	for (int x = 0; x < 10; x++) {
 		timebin_column(&tb, x, 10, out);

@@ -18,7 +18,7 @@ rate=${3:-$(bin/tf-export --info "$model" | sed -n 's/^sample_rate: //p')}
 chans=$(bin/tf-export --info "$model" | sed -n 's/^channels: //p')
 sox -q -n -r "$rate" -c "$chans" -b 16 "$work/in.wav" synth "$secs" pinknoise vol 0.3
 bin/tf-stft -m "$model" "$work/in.wav" > "$work/in.spec"
-bin/tf-bench -v -r 1 -w 0 -t 1,2 -m "$model" 2>&1 >/dev/null | sed -n 's/^tf-bench: \(FMA peak.*\)/\1/p'
+bin/tf-bench -v --runs 1 -w 0 -j 1,2 -m "$model" 2>&1 >/dev/null | sed -n 's/^tf-bench: \(FMA peak.*\)/\1/p'
 
 # seconds of one tf-unet run with the given options
 run() {

@@ -14,12 +14,12 @@
 # leaves it out. Its row is the time of one session.run after an untimed
 # one in the same process (tests/tools/ort_run.js -w 1); its peak RSS is the
 # whole node process's. THREADS (default 2, or a list such as 1,2) for
-# both; BENCH_FLAGS go to tf-bench (default -r 3 -w 1; each reference run
+# both; BENCH_FLAGS go to tf-bench (default --runs 3 -w 1; each reference run
 # at 1025x259 takes minutes).
 set -eu
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
-FLAGS=${BENCH_FLAGS:--r 3 -w 1}
+FLAGS=${BENCH_FLAGS:---runs 3 -w 1}
 PY=/usr/bin/python3
 work=build/bench
 mkdir -p "$work"
@@ -32,7 +32,7 @@ bench() {
 	[ -z "$ort_here" ] || set -- --ref-cmd \
 		"onnxruntime=node tests/tools/ort_run.js -t {threads} -w 1 $base.onnx $base.npy $base.ort.npy" "$@"
 	# shellcheck disable=SC2086 # FLAGS is a list of options
-	bin/tf-bench $FLAGS -t "$THREADS" --shape "1x2x$shape" "$base.bin" \
+	bin/tf-bench $FLAGS -j "$THREADS" --shape "1x2x$shape" "$base.bin" \
 		--ref-cmd "tf-unet-command=bin/tf-unet -q --segment 0 --masks -j {threads} -m {model} $base.stream -o $base.ours.stream" \
 		"$@"
 }

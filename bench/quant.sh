@@ -7,11 +7,11 @@
 # time goes (--profile, CPU time by kind of work); then the masks of q8 and q8s on one input are
 # compared with the f32 model's. q8s is calibrated on a different random
 # stream of the same distribution as the input.
-#   bench/quant.sh [FxT]     THREADS (default 2); BENCH_FLAGS (default -r 3 -w 1)
+#   bench/quant.sh [FxT]     THREADS (default 2); BENCH_FLAGS (default --runs 3 -w 1)
 set -eu
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
-FLAGS=${BENCH_FLAGS:--r 3 -w 1}
+FLAGS=${BENCH_FLAGS:---runs 3 -w 1}
 PY=/usr/bin/python3
 shape=${1:-1025x259}
 F=${shape%x*} T=${shape#*x}
@@ -35,11 +35,11 @@ echo
 echo "## 1x2x$shape, side by side"
 echo
 # shellcheck disable=SC2086 # FLAGS is a list of options
-bin/tf-bench $FLAGS -t "$THREADS" --interleave --compare --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin" "$base-q8s.bin"
+bin/tf-bench $FLAGS -j "$THREADS" --interleave --compare --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin" "$base-q8s.bin"
 echo
 echo "## where the time goes"
 echo
-bin/tf-bench -r 1 -w 0 -t "$THREADS" --interleave --profile --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin" "$base-q8s.bin"
+bin/tf-bench --runs 1 -w 0 -j "$THREADS" --interleave --profile --shape "1x2x$shape" "$base-f32.bin" "$base-q8.bin" "$base-q8s.bin"
 echo
 echo "## masks against f32 (the same input)"
 echo

@@ -42,10 +42,10 @@ static void usage(FILE *fp)
 		"Measures the forward pass of TFSWA-UNet models: latency, GFLOP/s against the\n"
 		"machine's measured FMA peak, real-time factor, peak RSS.\n\n"
 		"  -m, --model MODEL       a model file or name (repeatable; models may also follow the options)\n"
-		"  -s, --shape BxCxFxT     input shape, or FxT for batch 1 and the model's channels\n"
+		"      --shape BxCxFxT     input shape, or FxT for batch 1 and the model's channels\n"
 		"                          (default: 1 x in_channels x bins x the model's segment)\n"
-		"  -t, --threads LIST      thread counts to measure, e.g. 1,2 (default: all cores)\n"
-		"  -r, --runs N            timed runs per configuration (default 5)\n"
+		"  -j, --threads LIST      thread counts to measure, e.g. 1,2 (default: all cores)\n"
+		"      --runs N            timed runs per configuration (default 5)\n"
 		"  -w, --warmup N          untimed runs before them (default 1)\n"
 		"      --track-seconds S   track length for the real-time factor (default 180)\n"
 		"  -p, --profile           time per network stage as well\n"
@@ -160,10 +160,10 @@ static void add_model(struct options *o, const char *path)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_TRACK = 256, O_REF, O_COMPARE, O_JSON, O_CSV, O_INTERLEAVE };
+	enum { O_TRACK = 256, O_REF, O_COMPARE, O_JSON, O_CSV, O_INTERLEAVE, O_SHAPE, O_RUNS };
 	static const struct option opts[] = {
-		{"model", required_argument, 0, 'm'},   {"shape", required_argument, 0, 's'},
-		{"threads", required_argument, 0, 't'}, {"runs", required_argument, 0, 'r'},
+		{"model", required_argument, 0, 'm'},   {"shape", required_argument, 0, O_SHAPE},
+		{"threads", required_argument, 0, 'j'}, {"runs", required_argument, 0, O_RUNS},
 		{"warmup", required_argument, 0, 'w'},  {"track-seconds", required_argument, 0, O_TRACK},
 		{"profile", no_argument, 0, 'p'},       {"ref-cmd", required_argument, 0, O_REF},
 		{"compare", no_argument, 0, O_COMPARE}, {"json", no_argument, 0, O_JSON},
@@ -173,14 +173,15 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{0, 0, 0, 0}};
 	int opt, json = 0, csv = 0;
 	*o = (struct options){.runs = 5, .warmup = 1, .track_seconds = 180};
-	while ((opt = getopt_long(argc, argv, "m:s:t:r:w:pvhV", opts, NULL)) != -1) {
+	/* -t, -r and -s: the old spellings of -j, --runs and --shape (doc/options.md) */
+	while ((opt = getopt_long(argc, argv, "m:j:w:pvhVt:r:s:", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
 		case 'm': add_model(o, optarg); break;
-		case 's': o->shape = optarg; break;
-		case 't': parse_threads(optarg, o); break;
-		case 'r': o->runs = (int)parse_long(optarg, "--runs", 1, 10000); break;
+		case O_SHAPE: case 's': o->shape = optarg; break;
+		case 'j': case 't': parse_threads(optarg, o); break;
+		case O_RUNS: case 'r': o->runs = (int)parse_long(optarg, "--runs", 1, 10000); break;
 		case 'w': o->warmup = (int)parse_long(optarg, "--warmup", 0, 10000); break;
 		case O_TRACK: o->track_seconds = parse_double(optarg, "--track-seconds", 1e-3, 1e7); break;
 		case 'p': o->profile = 1; break;

@@ -38,18 +38,18 @@ static void usage(FILE *fp)
 		"corpus: DIR/train/<track>/{mixture,vocals,drums,bass,other}.wav and DIR/test/...,\n"
 		"44.1 kHz stereo float WAV, mixture = vocals + drums + bass + other exactly.\n\n"
 		"  -o, --output DIR       where the corpus goes (made if missing)\n"
-		"  -s, --seed N           the corpus seed (default 1): same seed, same files\n"
+		"      --seed N           the corpus seed (default 1): same seed, same files\n"
 		"      --train N          training tracks (default 100)\n"
 		"      --test N           test tracks (default 10)\n"
-		"  -t, --seconds S        length of each track in seconds (default 30, 1 to %d)\n"
-		"  -f, --soundfont FILE   General MIDI soundfont (default %s); give it\n"
+		"      --seconds S        length of each track in seconds (default 30, 1 to %d)\n"
+		"      --soundfont FILE   General MIDI soundfont (default %s); give it\n"
 		"                         again for more: each stem of each track draws one\n"
 		"      --singers LIST     who may sing the lead vocals on syllables (the formant\n"
 		"                         singer): default (all but the held-out ones), all,\n"
 		"                         held-out, none (voice patches only), or names:\n"
 		"                         baritone,tenor,rock,alto,soprano,breathy,mezzo,bass-baritone\n"
 		"      --stems LIST       the stems: fixed to vocals,drums,bass,other (MUSDB18's)\n"
-		"  -j, --jobs N           tracks rendered in parallel (default 1)\n"
+		"      --jobs N           tracks rendered in parallel (default 1)\n"
 		"  -l, --list             print what each track is (key, tempo, instruments), make nothing\n"
 		"  -q, --quiet            no progress bar\n"
 		"  -v, --verbose          say what is being done\n"
@@ -189,7 +189,7 @@ static void make_track(const struct options *o, int split, int index)
 	corpus_song_free(&song);
 }
 
-/* The -j workers (0 once reaped), so that a signal to tf-corpus reaches
+/* The --jobs workers (0 once reaped), so that a signal to tf-corpus reaches
  * them too. */
 static pid_t workers[MAX_JOBS];
 static volatile sig_atomic_t nworkers;
@@ -235,7 +235,7 @@ static void reap(int wait, int *failed)
 	}
 }
 
-/* -j: worker w makes tracks w, w + jobs, ..., and reports each on a pipe
+/* --jobs: worker w makes tracks w, w + jobs, ..., and reports each on a pipe
  * with a byte (for the progress bar). -1 when any worker failed (it said
  * why). */
 static int run_workers(const struct options *o, const int *todo, int ntodo, int jobs, struct progress *bar)
@@ -295,12 +295,12 @@ static void list_tracks(const struct options *o)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_TRAIN = 256, OPT_TEST, OPT_STEMS, OPT_SINGERS };
+	enum { OPT_TRAIN = 256, OPT_TEST, OPT_STEMS, OPT_SINGERS, OPT_SEED, OPT_SECONDS, OPT_SOUNDFONT, OPT_JOBS };
 	static const struct option opts[] = {
-		{"output", required_argument, 0, 'o'},	   {"seed", required_argument, 0, 's'},
+		{"output", required_argument, 0, 'o'},	   {"seed", required_argument, 0, OPT_SEED},
 		{"train", required_argument, 0, OPT_TRAIN}, {"test", required_argument, 0, OPT_TEST},
-		{"seconds", required_argument, 0, 't'},    {"soundfont", required_argument, 0, 'f'},
-		{"stems", required_argument, 0, OPT_STEMS}, {"jobs", required_argument, 0, 'j'},
+		{"seconds", required_argument, 0, OPT_SECONDS}, {"soundfont", required_argument, 0, OPT_SOUNDFONT},
+		{"stems", required_argument, 0, OPT_STEMS}, {"jobs", required_argument, 0, OPT_JOBS},
 		{"singers", required_argument, 0, OPT_SINGERS},
 		{"list", no_argument, 0, 'l'},		   {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},	   {"help", no_argument, 0, 'h'},
@@ -311,26 +311,28 @@ int main(int argc, char **argv)
 	progname = "tf-corpus";
 	args_begin();
 	/* fluidsynth loads soundfonts with OpenMP; a thread pool made before
-	 * -j forks would hang the workers (libgomp is not fork-safe), and the
+	 * --jobs forks would hang the workers (libgomp is not fork-safe), and the
 	 * workers are the parallelism anyway */
 	omp_set_num_threads(1);
-	while ((opt = getopt_long(argc, argv, "o:s:t:f:j:lqvhV", opts, NULL)) != -1) {
+	/* -s, -t, -f, -j: the old spellings of --seed, --seconds, --soundfont,
+	 * --jobs (doc/options.md) */
+	while ((opt = getopt_long(argc, argv, "o:lqvhVs:t:f:j:", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
 		case 'o': o.out = optarg; break;
-		case 's': o.seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX); break;
+		case OPT_SEED: case 's': o.seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX); break;
 		case OPT_TRAIN: o.count[0] = (int)parse_long(optarg, "--train", 0, MAX_TRACKS); break;
 		case OPT_TEST: o.count[1] = (int)parse_long(optarg, "--test", 0, MAX_TRACKS); break;
-		case 't': seconds = parse_double(optarg, "--seconds", 1, MAX_SECONDS); break;
-		case 'f':
+		case OPT_SECONDS: case 't': seconds = parse_double(optarg, "--seconds", 1, MAX_SECONDS); break;
+		case OPT_SOUNDFONT: case 'f':
 			if (o.nsoundfonts == MAX_SOUNDFONTS)
 				die("--soundfont: at most %d", MAX_SOUNDFONTS);
 			o.soundfont[o.nsoundfonts++] = optarg;
 			break;
 		case OPT_STEMS: check_stems(optarg); break;
 		case OPT_SINGERS: o.singer_list = optarg; break;
-		case 'j': o.jobs = (int)parse_long(optarg, "--jobs", 1, MAX_JOBS); break;
+		case OPT_JOBS: case 'j': o.jobs = (int)parse_long(optarg, "--jobs", 1, MAX_JOBS); break;
 		case 'l': o.list = 1; break;
 		default: usage(stderr); return 2;
 		}
@@ -380,7 +382,7 @@ int main(int argc, char **argv)
 	atexit(corpus_track_abort);
 	signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
 
-	/* the work: over -j worker processes, or in this one */
+	/* the work: over --jobs worker processes, or in this one */
 	struct progress bar;
 	progress_start(&bar, "tracks", ntodo);
 	int jobs = o.jobs < ntodo ? o.jobs : ntodo;

@@ -46,15 +46,15 @@ static void usage(FILE *fp)
 		"(museval: SDR, SIR, ISR, SAR, median over windows), the MDX global SDR and the\n"
 		"SI-SDR. Stems are named after the reference files (vocals.wav: vocals); with\n"
 		"--musdb, OUT/<track>/<stem>.wav is compared with ROOT/test/<track>/<stem>.wav.\n\n"
-		"  -r, --ref FILE       a reference stem; pairs with the next --est\n"
+		"      --ref FILE       a reference stem; pairs with the next --est\n"
 		"  -e, --est FILE|DIR   its estimate (with --musdb: the separated tree)\n"
 		"  -R, --ref-dir DIR    references, <stem>.wav (mixture.wav is left out)\n"
 		"  -E, --est-dir DIR    estimates, <stem>.wav, the same stems\n"
-		"  -m, --musdb DIR      a MUSDB18 (wav) subset: DIR/<track>/<stem>.wav\n"
-		"  -j, --json           JSON on standard output instead of the table\n"
-		"  -w, --window SEC     BSS Eval window (default 1)\n"
+		"      --musdb DIR      a MUSDB18 (wav) subset: DIR/<track>/<stem>.wav\n"
+		"      --json           JSON on standard output instead of the table\n"
+		"      --window SEC     BSS Eval window (default 1)\n"
 		"  -H, --hop SEC        BSS Eval hop (default 1)\n"
-		"  -t, --taps N         distortion filter length (default 512)\n"
+		"      --taps N         distortion filter length (default 512)\n"
 		"  -q, --quiet          no warnings\n"
 		"  -v, --verbose        say what is being done\n"
 		"  -h, --help           show this help\n"
@@ -648,12 +648,13 @@ static void print_json(const struct result *res, int nres, const struct options 
 int main(int argc, char **argv)
 {
 	threads_wait_policy(argv);
+	enum { O_REF = 256, O_MUSDB, O_JSON, O_WINDOW, O_TAPS };
 	static const struct option opts[] = {
-		{"ref", required_argument, 0, 'r'},     {"est", required_argument, 0, 'e'},
-		{"ref-dir", required_argument, 0, 'R'}, {"est-dir", required_argument, 0, 'E'},
-		{"musdb", required_argument, 0, 'm'},   {"json", no_argument, 0, 'j'},
-		{"window", required_argument, 0, 'w'},  {"hop", required_argument, 0, 'H'},
-		{"taps", required_argument, 0, 't'},    {"quiet", no_argument, 0, 'q'},
+		{"ref", required_argument, 0, O_REF},     {"est", required_argument, 0, 'e'},
+		{"ref-dir", required_argument, 0, 'R'},   {"est-dir", required_argument, 0, 'E'},
+		{"musdb", required_argument, 0, O_MUSDB}, {"json", no_argument, 0, O_JSON},
+		{"window", required_argument, 0, O_WINDOW}, {"hop", required_argument, 0, 'H'},
+		{"taps", required_argument, 0, O_TAPS},   {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
 	struct options o = {.window = 1, .hop = 1, .taps = 512};
@@ -661,11 +662,13 @@ int main(int argc, char **argv)
 	int nref = 0, nest = 0, json = 0, opt;
 	progname = "tf-eval";
 	args_begin();
-	while ((opt = getopt_long(argc, argv, "r:e:R:E:m:jw:H:t:qvhV", opts, NULL)) != -1) {
+	/* -r, -m, -j, -w, -t: the old spellings of --ref, --musdb, --json,
+	 * --window, --taps (doc/options.md) */
+	while ((opt = getopt_long(argc, argv, "e:R:E:H:qvhVr:m:jw:t:", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
-		case 'r':
+		case O_REF: case 'r':
 			if (nref == MAX_STEMS)
 				die("more than %d --ref", MAX_STEMS);
 			refs[nref++] = optarg;
@@ -677,11 +680,11 @@ int main(int argc, char **argv)
 			break;
 		case 'R': ref_dir = optarg; break;
 		case 'E': est_dir = optarg; break;
-		case 'm': musdb = optarg; break;
-		case 'j': json = 1; break;
-		case 'w': o.window = parse_double(optarg, "--window", 1e-3, 1e6); break;
+		case O_MUSDB: case 'm': musdb = optarg; break;
+		case O_JSON: case 'j': json = 1; break;
+		case O_WINDOW: case 'w': o.window = parse_double(optarg, "--window", 1e-3, 1e6); break;
 		case 'H': o.hop = parse_double(optarg, "--hop", 1e-3, 1e6); break;
-		case 't': o.taps = (int)parse_long(optarg, "--taps", 1, 4096); break;
+		case O_TAPS: case 't': o.taps = (int)parse_long(optarg, "--taps", 1, 4096); break;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -43,11 +43,11 @@ static void usage(FILE *fp)
 		"      --to FORMAT       output: tfswa (default), safetensors or pth (the reference's\n"
 		"                        state_dict; a .pth cannot carry the settings), or onnx\n"
 		"                        (the network for one input shape, opset 17)\n"
-		"  -s, --shape BxCxFxT   with --to onnx: the input shape, or FxT for batch 1 and the\n"
+		"      --shape BxCxFxT   with --to onnx: the input shape, or FxT for batch 1 and the\n"
 		"                        model's channels (default: one segment, 1 x C x bins x segment)\n"
 		"      --dynamic-frames  with --to onnx: any number of frames (>= 8), the time axis\n"
 		"                        a symbolic dimension; T of --shape is not used\n"
-		"  -c, --config FILE     JSON config (the reference's keys: num_heads, window_size,\n"
+		"      --config FILE     JSON config (the reference's keys: num_heads, window_size,\n"
 		"                        shift_size, mlp_ratio, ...); options given here override it\n"
 		"      --num-heads N     attention heads (default 8)\n"
 		"      --window-size N   window side of the window attention (default 8, or what a\n"
@@ -395,11 +395,11 @@ static void setting_option(struct import_settings *s, int k, const char *arg)
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
-	enum { O_TO = 256, O_FLOPS, O_DYNAMIC, O_LIST, O_PROV, O_SETTING /* + the field's key */ };
+	enum { O_TO = 256, O_FLOPS, O_DYNAMIC, O_LIST, O_PROV, O_CONFIG, O_SHAPE, O_SETTING /* + the field's key */ };
 	static const struct option fixed[] = {
 		{"from", required_argument, 0, 'f'},       {"output", required_argument, 0, 'o'},
-		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, 'c'},
-		{"shape", required_argument, 0, 's'},       {"dynamic-frames", no_argument, 0, O_DYNAMIC},
+		{"to", required_argument, 0, O_TO},         {"config", required_argument, 0, O_CONFIG},
+		{"shape", required_argument, 0, O_SHAPE},   {"dynamic-frames", no_argument, 0, O_DYNAMIC},
 		{"info", no_argument, 0, 'i'},              {"flops", required_argument, 0, O_FLOPS},
 		{"list", no_argument, 0, O_LIST},           {"provenance", required_argument, 0, O_PROV},
 		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
@@ -419,7 +419,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	memset(a, 0, sizeof *a);
 	a->to = "tfswa";
 	opterr = 0; /* one line of our own on bad options */
-	while ((opt = getopt_long(argc, argv, ":f:o:c:s:ivhV", opts, NULL)) != -1) {
+	/* -c, -s: the old spellings of --config, --shape (doc/options.md) */
+	while ((opt = getopt_long(argc, argv, ":f:o:ivhVc:s:", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		if (opt >= O_SETTING && opt < O_SETTING + CFG_COUNT) {
@@ -430,9 +431,9 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 'f': a->from = optarg; break;
 		case 'o': a->out = optarg; break;
 		case O_TO: a->to = optarg; break;
-		case 'c': a->config = optarg; break;
+		case O_CONFIG: case 'c': a->config = optarg; break;
 		case 'i': a->info = 1; break;
-		case 's': a->shape = optarg; break;
+		case O_SHAPE: case 's': a->shape = optarg; break;
 		case O_DYNAMIC: a->dynamic = 1; break;
 		case O_FLOPS: a->flops = optarg; break;
 		case O_LIST: a->list = 1; break;

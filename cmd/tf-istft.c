@@ -104,12 +104,13 @@ static const float *stem_data(const struct output *o, const float *chunk, int ns
 
 int main(int argc, char **argv)
 {
+	enum { O_TWO_STEMS = 256 };
 	static const struct option opts[] = {
 		{"stem", required_argument, 0, 's'},  {"output", required_argument, 0, 'o'},
 		{"type", required_argument, 0, 't'},  {"bits", required_argument, 0, 'b'},
 		{"quiet", no_argument, 0, 'q'},       {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},        {"version", no_argument, 0, 'V'},
-		{"quality", required_argument, 0, 'Q'}, {"two-stems", required_argument, 0, '2'},
+		{"quality", required_argument, 0, 'Q'}, {"two-stems", required_argument, 0, O_TWO_STEMS},
 		{0, 0, 0, 0}};
 	const char *stem = NULL, *pattern = NULL, *two_stems = NULL;
 	int type = -1, encoding = AUDIO_PCM16, bits_set = 0, quality_set = 0, opt;
@@ -121,7 +122,7 @@ int main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 's': stem = optarg; break;
-		case '2': two_stems = optarg; break;
+		case O_TWO_STEMS: two_stems = optarg; break;
 		case 'o': pattern = optarg; break;
 		case 't':
 			if ((type = audio_type_from_name(optarg)) < 0)

@@ -28,7 +28,7 @@ static void usage(FILE *fp)
 		"                     q8: int8 weights, activations quantised per row at run\n"
 		"                     time, convolutions and linear layers as int8 products\n"
 		"                     q8s: as q8, with activation scales calibrated once\n"
-		"  -c, --calibrate STREAM\n"
+		"      --calibrate STREAM\n"
 		"                     for q8s: a spectrogram stream (tf-stft -m MODEL output) of\n"
 		"                     representative audio; repeatable\n"
 		"  -o, --output FILE  write to FILE (complete or not at all)\n"
@@ -98,9 +98,10 @@ static void report(const struct model *m, const struct quant_layer *q, enum quan
 int main(int argc, char **argv)
 {
 	threads_wait_policy(argv);
+	enum { O_CALIBRATE = 256 };
 	static const struct option opts[] = {
 		{"type", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
-		{"calibrate", required_argument, 0, 'c'},
+		{"calibrate", required_argument, 0, O_CALIBRATE},
 		{"verbose", no_argument, 0, 'v'},    {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
@@ -110,14 +111,15 @@ int main(int argc, char **argv)
 	args_begin();
 	if (!(calib = calloc((size_t)argc, sizeof *calib)))
 		die("out of memory");
-	while ((opt = getopt_long(argc, argv, "t:o:c:vqhV", opts, NULL)) != -1) {
+	/* -c: the old spelling of --calibrate (doc/options.md) */
+	while ((opt = getopt_long(argc, argv, "t:o:vqhVc:", opts, NULL)) != -1) {
 		if (opt == 'h' || opt == 'V')
 			free(calib); /* they exit */
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
 		case 't': type_name = optarg; break;
-		case 'c': calib[ncalib++] = optarg; break;
+		case O_CALIBRATE: case 'c': calib[ncalib++] = optarg; break;
 		case 'o': out_path = optarg; break;
 		default: usage(stderr); free(calib); return 2;
 		}

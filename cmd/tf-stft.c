@@ -100,11 +100,12 @@ static void feed(struct pipeline *p, float *block, float *mixed, int64_t nframes
 
 int main(int argc, char **argv)
 {
+	enum { O_CHUNK = 256, O_ZERO_NONFINITE };
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'}, {"n-fft", required_argument, 0, 'n'},
 		{"hop", required_argument, 0, 'H'},   {"rate", required_argument, 0, 'r'},
-		{"channels", required_argument, 0, 'c'}, {"chunk", required_argument, 0, 'C'},
-		{"output", required_argument, 0, 'o'}, {"zero-nonfinite", no_argument, 0, 'Z'},
+		{"channels", required_argument, 0, 'c'}, {"chunk", required_argument, 0, O_CHUNK},
+		{"output", required_argument, 0, 'o'}, {"zero-nonfinite", no_argument, 0, O_ZERO_NONFINITE},
 		{"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},     {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
@@ -121,9 +122,9 @@ int main(int argc, char **argv)
 		case 'H': hop = (int)parse_long(optarg, "--hop", 1, STFT_MAX_NFFT); break;
 		case 'r': rate = (int)parse_long(optarg, "--rate", 1, AUDIO_MAX_RATE); break;
 		case 'c': channels = (int)parse_long(optarg, "--channels", 1, AUDIO_MAX_CHANNELS); break;
-		case 'C': chunk = (int)parse_long(optarg, "--chunk", 1, 1 << 16); break;
+		case O_CHUNK: chunk = (int)parse_long(optarg, "--chunk", 1, 1 << 16); break;
 		case 'o': out_path = optarg; break;
-		case 'Z': zero_nonfinite = 1; break;
+		case O_ZERO_NONFINITE: zero_nonfinite = 1; break;
 		default: usage(stderr); return 2;
 		}
 	}

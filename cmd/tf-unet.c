@@ -92,11 +92,12 @@ struct args {
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
+	enum { O_MASKS = 256, O_MASK_NORM, O_SEGMENT, O_OVERLAP };
 	static const struct option opts[] = {
 		{"model", required_argument, 0, 'm'},  {"output", required_argument, 0, 'o'},
-		{"masks", no_argument, 0, 'M'},        {"threads", required_argument, 0, 'j'},
-		{"mask-norm", required_argument, 0, 'N'},
-		{"segment", required_argument, 0, 'S'}, {"overlap", required_argument, 0, 'O'},
+		{"masks", no_argument, 0, O_MASKS},        {"threads", required_argument, 0, 'j'},
+		{"mask-norm", required_argument, 0, O_MASK_NORM},
+		{"segment", required_argument, 0, O_SEGMENT}, {"overlap", required_argument, 0, O_OVERLAP},
 		{"quiet", no_argument, 0, 'q'},        {"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
@@ -108,19 +109,19 @@ static void parse_args(int argc, char **argv, struct args *a)
 		switch (opt) {
 		case 'm': a->model = optarg; break;
 		case 'o': a->out = optarg; break;
-		case 'M': a->masks = 1; break;
-		case 'N':
+		case O_MASKS: a->masks = 1; break;
+		case O_MASK_NORM:
 			if ((norm = mask_norm_parse(optarg)) < 0)
 				die("--mask-norm %s: one of sum1, power, raw", optarg);
 			a->norm = norm;
 			break;
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
-		case 'S':
+		case O_SEGMENT:
 			if (duration_parse(optarg, "--segment", MODEL_MAX_SEGMENT, &a->segment))
 				die_lib("");
 			a->segment_given = 1;
 			break;
-		case 'O':
+		case O_OVERLAP:
 			if (duration_parse(optarg, "--overlap", MODEL_MAX_SEGMENT / 2, &a->overlap))
 				die_lib("");
 			a->overlap_given = 1;

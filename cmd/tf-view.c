@@ -43,9 +43,9 @@ static void usage(FILE *fp)
 		"INPUT is a stream file, or standard input when absent or '-'.\n\n"
 		"  -o, --output FILE    the PNG file ('-' is standard output, not a terminal)\n"
 		"  -W, --width PIXELS   width of the whole picture (default 1000)\n"
-		"  -H, --height PIXELS  height of the whole picture, shared by the panels\n"
+		"      --height PIXELS  height of the whole picture, shared by the panels\n"
 		"                       (default: 240 pixels a panel for one, 160 for more)\n"
-		"  -c, --channel N      draw audio channel N (1 is the first; default: the mean\n"
+		"      --channel N      draw audio channel N (1 is the first; default: the mean\n"
 		"                       power of all channels, or their mean mask)\n"
 		"      --linear         frequency on a linear scale (default: logarithmic)\n"
 		"      --fmin HZ        lowest frequency drawn on the logarithmic scale\n"
@@ -88,24 +88,25 @@ struct layout {
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_FMAX = 256, O_FMIN, O_LINEAR, O_RANGE };
+	enum { O_FMAX = 256, O_FMIN, O_LINEAR, O_RANGE, O_HEIGHT, O_CHANNEL };
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'}, {"width", required_argument, 0, 'W'},
-		{"height", required_argument, 0, 'H'}, {"channel", required_argument, 0, 'c'},
+		{"height", required_argument, 0, O_HEIGHT}, {"channel", required_argument, 0, O_CHANNEL},
 		{"fmax", required_argument, 0, O_FMAX}, {"fmin", required_argument, 0, O_FMIN},
 		{"linear", no_argument, 0, O_LINEAR},  {"range", required_argument, 0, O_RANGE},
 		{"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},      {0, 0, 0, 0}};
 	int opt;
 	*o = (struct options){.width = 1000, .range = 80};
-	while ((opt = getopt_long(argc, argv, "o:W:H:c:vhV", opts, NULL)) != -1) {
+	/* -H, -c: the old spellings of --height, --channel (doc/options.md) */
+	while ((opt = getopt_long(argc, argv, "o:W:vhVH:c:", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
 		case 'o': o->out_path = optarg; break;
 		case 'W': o->width = (int)parse_long(optarg, "--width", 64, RASTER_MAX_SIDE); break;
-		case 'H': o->height = (int)parse_long(optarg, "--height", 32, RASTER_MAX_SIDE); break;
-		case 'c': o->channel = (int)parse_long(optarg, "--channel", 1, AUDIO_MAX_CHANNELS); break;
+		case O_HEIGHT: case 'H': o->height = (int)parse_long(optarg, "--height", 32, RASTER_MAX_SIDE); break;
+		case O_CHANNEL: case 'c': o->channel = (int)parse_long(optarg, "--channel", 1, AUDIO_MAX_CHANNELS); break;
 		case O_FMAX: o->fmax = parse_double(optarg, "--fmax", 1, 1e7); break;
 		case O_FMIN: o->fmin = parse_double(optarg, "--fmin", 1, 1e7); break;
 		case O_LINEAR: o->linear = 1; break;

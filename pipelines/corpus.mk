@@ -34,9 +34,9 @@ HELDOUT_SOUNDFONT ?= $(SF2)/TimGM6mb.sf2
 .PHONY: corpus
 corpus: bin/tf-corpus
 	bin/tf-corpus -o '$(CORPUS)' --seed $(CORPUS_SEED) --train $(CORPUS_TRAIN) --test $(CORPUS_TEST) \
-		--seconds $(CORPUS_SECONDS) -j $(CORPUS_JOBS) $(foreach f,$(SOUNDFONTS),--soundfont '$(f)') -v
+		--seconds $(CORPUS_SECONDS) --jobs $(CORPUS_JOBS) $(foreach f,$(SOUNDFONTS),--soundfont '$(f)') -v
 	bin/tf-corpus -o '$(UNSEEN)' --seed $(UNSEEN_SEED) --train 0 --test $(CORPUS_TEST) \
-		--seconds $(CORPUS_SECONDS) -j $(CORPUS_JOBS) --soundfont '$(HELDOUT_SOUNDFONT)' --singers held-out -v
+		--seconds $(CORPUS_SECONDS) --jobs $(CORPUS_JOBS) --soundfont '$(HELDOUT_SOUNDFONT)' --singers held-out -v
 	@du -sh '$(CORPUS)' '$(UNSEEN)'
 
 # make sweep: the architecture sweep (bench/arch_sweep.sh) goes on from its

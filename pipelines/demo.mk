@@ -17,7 +17,7 @@ demo: all
 	bin/tf-export --info $(DEMO_MODEL)
 	bin/tf-stft -m $(DEMO_MODEL) $(DEMO_DIR)/mixture.wav | bin/tf-unet -m $(DEMO_MODEL) | \
 		tee $(DEMO)/stems.stream | bin/tf-istft -o '$(DEMO)/%s.wav'
-	bin/tf-view -W 800 -H 520 $(DEMO)/stems.stream -o $(DEMO)/stems.png
+	bin/tf-view -W 800 --height 520 $(DEMO)/stems.stream -o $(DEMO)/stems.png
 	@rm -f $(DEMO)/stems.stream
 	@ls -l $(DEMO)/*.wav $(DEMO)/stems.png
 	@echo

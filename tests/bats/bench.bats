@@ -28,7 +28,7 @@ bench() {
 }
 
 @test "markdown: a row per model and thread count, with the expected columns" {
-	run bench -r 2 -t 1,2 -m "$D/m.bin" "$D/m.bin"
+	run bench --runs 2 -j 1,2 -m "$D/m.bin" "$D/m.bin"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	[[ "${lines[0]}" == "| model | params | shape | threads | GFLOP | median ms | min ms | max ms | GFLOP/s | % of peak | RTF (180 s) | peak RSS MB | vs first |" ]]
@@ -42,19 +42,19 @@ bench() {
 
 @test "the GFLOP are tf-export --flops's" {
 	want=$(tf-export --info "$D/m.bin" --flops 40x50 | sed -n 's/^flops: //p')
-	run bench -r 2 -t 1 --shape 1x2x40x50 "$D/m.bin"
+	run bench --runs 2 -j 1 --shape 1x2x40x50 "$D/m.bin"
 	[ "$status" -eq 0 ]
 	got=$(printf '%s\n' "$output" | awk -F' *[|] *' '/^[|] m / {print $6}')
 	echo "want $want got $got"
 	[ "$got" = "$want" ]
 	# FxT: batch 1 and the model's channels
-	run bench -r 2 -t 1 --shape 40x50 --csv "$D/s.bin"
+	run bench --runs 2 -j 1 --shape 40x50 --csv "$D/s.bin"
 	[ "$status" -eq 0 ]
 	[[ "${lines[1]}" == *",1x4x40x50,"* ]]
 }
 
 @test "--json parses and has the fields" {
-	run bench -r 2 -t 1,2 --json --profile -m "$D/m.bin"
+	run bench --runs 2 -j 1,2 --json --profile -m "$D/m.bin"
 	[ "$status" -eq 0 ]
 	printf '%s\n' "$output" > "$D/out.json"
 	run $PY -c "
@@ -85,7 +85,7 @@ print('ok')
 }
 
 @test "--profile: every stage, none negative, adding up to the total" {
-	run bench -r 2 -t 1 --profile --json "$D/m.bin"
+	run bench --runs 2 -j 1 --profile --json "$D/m.bin"
 	[ "$status" -eq 0 ]
 	printf '%s\n' "$output" > "$D/p.json"
 	run $PY -c "
@@ -102,14 +102,14 @@ print('ok')
 "
 	echo "$output"
 	[ "$status" -eq 0 ]
-	run bench -r 2 -t 1 --profile "$D/m.bin"
+	run bench --runs 2 -j 1 --profile "$D/m.bin"
 	for s in stem enc0 enc1 enc2 bottleneck dec0 dec1 dec2 head "sum of stages"; do
 		[[ "$output" == *"| m | 1 | $s | "* ]]
 	done
 }
 
 @test "--csv: a header and a row per configuration" {
-	run bench -r 2 -t 1,2 --csv "$D/m.bin"
+	run bench --runs 2 -j 1,2 --csv "$D/m.bin"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 3 ]
 	[ "${lines[0]}" = "label,kind,params,shape,threads,gflop,median_s,min_s,max_s,gflops,peak_gflops,peak_fraction,rtf,segments,peak_rss_mb,ratio,timing,peak_busy" ]
@@ -120,7 +120,7 @@ print('ok')
 }
 
 @test "--ref-cmd: a row with its ratio; 'seconds: X' is its time; placeholders filled in" {
-	run bench -r 2 -t 1 -m "$D/m.bin" --ref-cmd "sh -c 'echo seconds: 0.5'" \
+	run bench --runs 2 -j 1 -m "$D/m.bin" --ref-cmd "sh -c 'echo seconds: 0.5'" \
 		--ref-cmd "args=echo {B} {C} {F} {T} {shape} {threads} {model} {other} > $D/args"
 	[ "$status" -eq 0 ]
 	echo "$output"
@@ -139,7 +139,7 @@ print('ok')
 }
 
 @test "--ref-cmd: the command's peak RSS is its own, not tf-bench's" {
-	run bench -r 1 -w 0 -t 1 --shape 1x2x256x256 --csv "$D/m.bin" --ref-cmd "nothing=true"
+	run bench --runs 1 -w 0 -j 1 --shape 1x2x256x256 --csv "$D/m.bin" --ref-cmd "nothing=true"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	ours=$(printf '%s
@@ -150,7 +150,7 @@ print('ok')
 }
 
 @test "--compare: one row per model, one column per thread count" {
-	run bench -r 2 -t 1,2 --compare -m "$D/m.bin" "$D/m.bin" --ref-cmd "ref=echo seconds: 1"
+	run bench --runs 2 -j 1,2 --compare -m "$D/m.bin" "$D/m.bin" --ref-cmd "ref=echo seconds: 1"
 	[ "$status" -eq 0 ]
 	echo "$output"
 	[ "${lines[0]}" = "| model | 1 thread, median ms (vs first) | 2 threads, median ms (vs first) |" ]
@@ -162,18 +162,18 @@ print('ok')
 	mkdir -p "$D/other"
 	cp "$D/m.bin" "$D/other/m.bin"
 	cp "$D/m.bin" "$D/tiny"
-	run bench -r 1 -w 0 -t 1 --compare "$D/m.bin" "$D/tiny"
+	run bench --runs 1 -w 0 -j 1 --compare "$D/m.bin" "$D/tiny"
 	[ "$status" -eq 0 ]
 	[[ "${lines[2]}" == "| m | "* ]]
 	[[ "${lines[3]}" == "| tiny | "* ]]
-	run bench -r 1 -w 0 -t 1 --compare "$D/m.bin" "$D/other/m.bin"
+	run bench --runs 1 -w 0 -j 1 --compare "$D/m.bin" "$D/other/m.bin"
 	[ "$status" -eq 0 ]
 	[[ "${lines[2]}" == "| $D/m.bin | "* ]]
 	[[ "${lines[3]}" == "| $D/other/m.bin | "* ]]
 }
 
 @test "the peak line says when the machine looked busy" {
-	run bench -r 1 -w 0 -t 1 "$D/m.bin"
+	run bench --runs 1 -w 0 -j 1 "$D/m.bin"
 	[ "$status" -eq 0 ]
 	# whichever it was, the table and stderr agree
 	if grep -q "machine looks busy" "$D/stderr"; then
@@ -201,15 +201,15 @@ print('ok')
 		run tf-bench -m "$D/m.bin" --shape "$bad"
 		assert_usage_failure tf-bench
 	done
-	run tf-bench -m "$D/m.bin" -t 1,,2
+	run tf-bench -m "$D/m.bin" -j 1,,2
 	assert_usage_failure tf-bench
-	run tf-bench -m "$D/m.bin" -r 0
+	run tf-bench -m "$D/m.bin" --runs 0
 	assert_usage_failure tf-bench
 	run tf-bench -m "$D/m.bin" --json --csv
 	assert_usage_failure tf-bench
 	# these fail after the peak probe, which may have warned of a busy machine
 	for cmd in false 'echo seconds: soon'; do
-		run bench -r 1 -m "$D/m.bin" --ref-cmd "$cmd"
+		run bench --runs 1 -m "$D/m.bin" --ref-cmd "$cmd"
 		[ "$status" -eq 1 ]
 		[ -z "$output" ]
 		grep -v '^tf-bench: the machine looks busy' "$D/stderr" > "$D/rest" || true
@@ -221,7 +221,7 @@ print('ok')
 }
 
 @test "--ref-cmd: the command gets the user's environment, not tf-bench's own OpenMP waiting" {
-	run env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT tf-bench -r 1 -w 0 -t 1 -m "$D/m.bin" \
+	run env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT tf-bench --runs 1 -w 0 -j 1 -m "$D/m.bin" \
 		--ref-cmd "envcheck=sh -c 'env > $D/env'"
 	[ "$status" -eq 0 ]
 	! grep -q '^GOMP_SPINCOUNT=' "$D/env"

@@ -177,7 +177,7 @@ print('effects', len(fx))
 }
 
 @test "deterministic: the same seed gives byte-identical files, with or without -j" {
-	tf-corpus -q -o "$D/c2" --seed 7 --train 2 --test 1 --seconds 2 -j 2
+	tf-corpus -q -o "$D/c2" --seed 7 --train 2 --test 1 --seconds 2 --jobs 2
 	for t in train/s7-train-0001 train/s7-train-0002 test/s7-test-0001; do
 		for s in $STEMS; do
 			cmp "$D/c1/$t/$s.wav" "$D/c2/$t/$s.wav"
@@ -286,7 +286,7 @@ print('effects', len(fx))
 	tf-corpus -q -o "$D/int" --seed 5 --train 6 --test 0 --seconds 10
 	[ "$(ls "$D/int/train" | wc -l)" -eq 6 ]
 	# with -j, a signal to tf-corpus stops its workers too, and they clean up
-	tf-corpus -q -o "$D/intj" --seed 5 --train 6 --test 0 --seconds 10 -j 2 &
+	tf-corpus -q -o "$D/intj" --seed 5 --train 6 --test 0 --seconds 10 --jobs 2 &
 	pid=$!
 	for i in $(seq 600); do
 		[ -n "$(ls "$D/intj/train" 2>/dev/null)" ] && break
@@ -310,20 +310,20 @@ print('effects', len(fx))
 	run every_track_complete "$D/intj"
 	assert_success
 	find "$D/int" -name '.*' ! -name . -prune -exec rm -r {} +
-	tf-corpus -q -o "$D/ref" --seed 5 --train 6 --test 0 --seconds 10 -j 2
+	tf-corpus -q -o "$D/ref" --seed 5 --train 6 --test 0 --seconds 10 --jobs 2
 	diff -r "$D/int" "$D/ref"
 }
 
 @test "several soundfonts: each stem draws one; the same soundfont under two names changes nothing" {
 	ln -s /usr/share/sounds/sf2/FluidR3_GM.sf2 "$D/other-name.sf2"
 	tf-corpus -q -o "$D/two" --seed 7 --train 1 --test 0 --seconds 2 \
-		-f /usr/share/sounds/sf2/FluidR3_GM.sf2 -f "$D/other-name.sf2"
+		--soundfont /usr/share/sounds/sf2/FluidR3_GM.sf2 --soundfont "$D/other-name.sf2"
 	[ "$(grep -c '^soundfont ' "$D/two/corpus.txt")" -eq 2 ]
 	for s in $STEMS; do
 		cmp "$D/c1/train/s7-train-0001/$s.wav" "$D/two/train/s7-train-0001/$s.wav"
 	done
 	run tf-corpus -q -o "$D/two-bad" --train 1 --test 0 --seconds 1 \
-		-f /usr/share/sounds/sf2/FluidR3_GM.sf2 -f "$D/none.sf2"
+		--soundfont /usr/share/sounds/sf2/FluidR3_GM.sf2 --soundfont "$D/none.sf2"
 	assert_clean_failure tf-corpus
 	assert_output --partial "none.sf2"
 }

@@ -45,7 +45,7 @@ model_programs() {
 	local f=$1 pattern=$2
 	answers tf-unet "$pattern" tf-unet -m "$f" -o out.bin </dev/null
 	answers tf-quant "$pattern" tf-quant -t q8 -o out.bin "$f"
-	answers tf-quant "$pattern" tf-quant -t q8s -c /dev/null -o out.bin "$f"
+	answers tf-quant "$pattern" tf-quant -t q8s --calibrate /dev/null -o out.bin "$f"
 	answers tf-train "$pattern" tf-train -m "$f" -o out.bin --state out.state "$W/no-dataset"
 	answers tf-bench "$pattern" tf-bench -m "$f"
 	answers tf-export "$pattern" tf-export --info "$f"

@@ -306,13 +306,13 @@ open('$D/bad.bin', 'wb').write(b''.join(msgpack.packb(f) for f in fr))
 
 @test "tf-bench --interleave: f32 and q8 measured in turn, a row and a ratio each" {
 	tf-quant -q -t q8 -o "$D/q8.bin" "$D/m.bin"
-	run tf-bench --interleave --compare -r 2 -w 1 --shape 1x4x32x40 "$D/m.bin" "$D/q8.bin"
+	run tf-bench --interleave --compare --runs 2 -w 1 --shape 1x4x32x40 "$D/m.bin" "$D/q8.bin"
 	assert_success
 	echo "$output"
 	assert_line --regexp '^\| m \| [0-9.]+ \(1\.00x\) \|$'
 	assert_line --regexp '^\| q8 \| [0-9.]+ \([0-9.]+x\) \|$'
 	assert_output --regexp "int8 products (vnni|avx2|scalar)"
-	run tf-bench --interleave --profile -r 1 -w 0 --shape 1x4x32x40 "$D/m.bin" "$D/q8.bin"
+	run tf-bench --interleave --profile --runs 1 -w 0 --shape 1x4x32x40 "$D/m.bin" "$D/q8.bin"
 	assert_success
 	assert_line --partial "| int8 products |"
 	assert_line --partial "| quantising activations |"

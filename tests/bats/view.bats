@@ -73,7 +73,7 @@ panels() {
 }
 
 @test "a spectrogram stream becomes a valid PNG of the size asked" {
-	tf-view -W 320 -H 200 "$D/mono.stream" -o "$D/mono.png"
+	tf-view -W 320 --height 200 "$D/mono.stream" -o "$D/mono.png"
 	run file "$D/mono.png"
 	[[ "$output" == *"PNG image data, 320 x 200, 8-bit colormap"* ]]
 	run $PY "$PNG" "$D/mono.png"
@@ -107,7 +107,7 @@ panels() {
 	h5=$($PY "$PNG" "$D/five.png" | cut -d' ' -f2)
 	[ "$h5" -gt "$h3" ]
 	# --height is the whole picture's, shared by the panels
-	tf-view -W 240 -H 300 "$D/five.stream" -o "$D/five300.png"
+	tf-view -W 240 --height 300 "$D/five.stream" -o "$D/five300.png"
 	[ "$($PY "$PNG" "$D/five300.png")" = "240 300" ]
 }
 
@@ -156,15 +156,15 @@ assert q(plot[:h // 5, -w // 3:]) < 10     # late: silent
 
 @test "--channel draws one channel; by default their mean power" {
 	synth "$D/st.stream" stems 1 2 30 64 "(c == 0) * 16.0"
-	tf-view -W 200 -c 1 "$D/st.stream" -o "$D/c1.png"
-	tf-view -W 200 -c 2 "$D/st.stream" -o "$D/c2.png"
+	tf-view -W 200 --channel 1 "$D/st.stream" -o "$D/c1.png"
+	tf-view -W 200 --channel 2 "$D/st.stream" -o "$D/c2.png"
 	tf-view -W 200 "$D/st.stream" -o "$D/both.png"
 	c1=$(panels "$D/c1.png") c2=$(panels "$D/c2.png") both=$(panels "$D/both.png")
 	echo "$c1 $c2 $both"
 	[ "$c1" -gt 230 ] && [ "$c2" -lt 10 ]
 	# half the power is -3 dB: a little below full brightness
 	[ "$both" -lt "$c1" ] && [ "$both" -gt 200 ]
-	run tf-view -c 3 "$D/st.stream" -o "$D/c3.png"
+	run tf-view --channel 3 "$D/st.stream" -o "$D/c3.png"
 	assert_clean_failure tf-view
 	[[ "$output" == *"--channel 3: the stream has 2 channels"* ]]
 	[ ! -e "$D/c3.png" ]
@@ -174,7 +174,7 @@ assert q(plot[:h // 5, -w // 3:]) < 10     # late: silent
 	# 300000 frames of n_fft 8 (5 bins), chunks of 1000, into 120 columns:
 	# buckets of 4096 frames (2048 would need 147 columns), so 74 of them
 	$PY "$S" spec 300000 1 8 2 8000 1000 > "$D/long.stream"
-	tf-view -v -W 200 -H 64 "$D/long.stream" -o "$D/long.png" 2> "$D/long.err"
+	tf-view -v -W 200 --height 64 "$D/long.stream" -o "$D/long.png" 2> "$D/long.err"
 	cat "$D/long.err"
 	grep -q "300000 frames, 4096 per column" "$D/long.err"
 	[ "$($PY "$PNG" "$D/long.png")" = "200 64" ]
@@ -246,7 +246,7 @@ sys.stdout.buffer.write(b''.join(msgpack.packb(f) for f in (fr[0], fr[-1])))" > 
 	[[ "$output" == *"no output"* ]]
 	run tf-view -W 70 "$D/mono.stream" -o "$D/x.png"
 	assert_clean_failure tf-view
-	run tf-view -H 40 "$D/mono.stream" -o "$D/x.png"
+	run tf-view --height 40 "$D/mono.stream" -o "$D/x.png"
 	assert_clean_failure tf-view
 	run tf-view --fmax 100 "$D/mono.stream" -o "$D/x.png"
 	assert_clean_failure tf-view

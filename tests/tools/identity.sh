@@ -50,7 +50,7 @@ for m in tiny-aligned:mono62 tiny-ragged:mono62 stereo-4stem:stereo62 shipped:sh
 	[ $name = default ] && opt="--segment 0"
 	tf-quant -q -t f16 -o $name.f16.bin $name.bin
 	tf-quant -q -t q8 -o $name.q8.bin $name.bin
-	tf-quant -q -t q8s -c $in -o $name.q8s.bin $name.bin
+	tf-quant -q -t q8s --calibrate $in -o $name.q8s.bin $name.bin
 	sum $name.f16.bin $name.q8.bin $name.q8s.bin
 	for t in f32 f16 q8 q8s; do
 		mf=$name.$t.bin

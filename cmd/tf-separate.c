@@ -643,8 +643,12 @@ int main(int argc, char **argv)
 	char **patterns = calloc((size_t)o.nfiles, sizeof *patterns);
 	if (!patterns)
 		die("out of memory");
-	for (int i = 0; i < o.nfiles && !got_signal; i++)
-		one_track(&o, &cfg, &sn, patterns, i) ? failed++ : done++;
+	for (int i = 0; i < o.nfiles && !got_signal; i++) {
+		if (one_track(&o, &cfg, &sn, patterns, i))
+			failed++;
+		else
+			done++;
+	}
 	if (got_signal) {
 		fprintf(stderr, "%s: interrupted after %d done, %d failed\n", progname, done, failed);
 		signal(got_signal, SIG_DFL);

@@ -293,7 +293,7 @@ static void list_tracks(const struct options *o)
 		}
 }
 
-int main(int argc, char **argv)
+static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_TRAIN = 256, OPT_TEST, OPT_STEMS, OPT_SINGERS, OPT_SEED, OPT_SECONDS, OPT_SOUNDFONT, OPT_JOBS };
 	static const struct option opts[] = {
@@ -305,94 +305,125 @@ int main(int argc, char **argv)
 		{"list", no_argument, 0, 'l'},		   {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},	   {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	   {0, 0, 0, 0}};
-	struct options o = {.seed = 1, .count = {100, 10}, .jobs = 1, .singer_list = "default"};
 	double seconds = 30;
 	int opt;
-	progname = "tf-corpus";
-	args_begin();
-	/* fluidsynth loads soundfonts with OpenMP; a thread pool made before
-	 * --jobs forks would hang the workers (libgomp is not fork-safe), and the
-	 * workers are the parallelism anyway */
-	omp_set_num_threads(1);
+	*o = (struct options){.seed = 1, .count = {100, 10}, .jobs = 1, .singer_list = "default"};
 	/* -s, -t, -f, -j: the old spellings of --seed, --seconds, --soundfont,
 	 * --jobs (doc/options.md) */
 	while ((opt = getopt_long(argc, argv, "o:lqvhVs:t:f:j:", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
-		case 'o': o.out = optarg; break;
-		case OPT_SEED: case 's': o.seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX); break;
-		case OPT_TRAIN: o.count[0] = (int)parse_long(optarg, "--train", 0, MAX_TRACKS); break;
-		case OPT_TEST: o.count[1] = (int)parse_long(optarg, "--test", 0, MAX_TRACKS); break;
+		case 'o': o->out = optarg; break;
+		case OPT_SEED: case 's': o->seed = (uint64_t)parse_long(optarg, "--seed", 0, LONG_MAX); break;
+		case OPT_TRAIN: o->count[0] = (int)parse_long(optarg, "--train", 0, MAX_TRACKS); break;
+		case OPT_TEST: o->count[1] = (int)parse_long(optarg, "--test", 0, MAX_TRACKS); break;
 		case OPT_SECONDS: case 't': seconds = parse_double(optarg, "--seconds", 1, MAX_SECONDS); break;
 		case OPT_SOUNDFONT: case 'f':
-			if (o.nsoundfonts == MAX_SOUNDFONTS)
+			if (o->nsoundfonts == MAX_SOUNDFONTS)
 				die("--soundfont: at most %d", MAX_SOUNDFONTS);
-			o.soundfont[o.nsoundfonts++] = optarg;
+			o->soundfont[o->nsoundfonts++] = optarg;
 			break;
 		case OPT_STEMS: check_stems(optarg); break;
-		case OPT_SINGERS: o.singer_list = optarg; break;
-		case OPT_JOBS: case 'j': o.jobs = (int)parse_long(optarg, "--jobs", 1, MAX_JOBS); break;
-		case 'l': o.list = 1; break;
-		default: usage(stderr); return 2;
+		case OPT_SINGERS: o->singer_list = optarg; break;
+		case OPT_JOBS: case 'j': o->jobs = (int)parse_long(optarg, "--jobs", 1, MAX_JOBS); break;
+		case 'l': o->list = 1; break;
+		default: usage(stderr); exit(2);
 		}
 	}
 	if (optind < argc)
 		die("unexpected argument '%s'; see --help", argv[optind]);
-	o.frames = (int64_t)llround(seconds * CORPUS_RATE);
-	if (corpus_singers_parse(o.singer_list, &o.singers))
+	o->frames = (int64_t)llround(seconds * CORPUS_RATE);
+	if (corpus_singers_parse(o->singer_list, &o->singers))
 		die_lib("--singers");
+}
+
+/* Making tracks (not --list) needs somewhere to put them, and some. */
+static void check_making(const struct options *o)
+{
+	if (!o->out || !*o->out)
+		die("no output directory: give -o DIR");
+	if (!o->count[0] && !o->count[1])
+		die("--train 0 and --test 0: no tracks to make");
+}
+
+static void check_soundfonts(struct options *o)
+{
+	if (!o->nsoundfonts)
+		o->soundfont[o->nsoundfonts++] = DEFAULT_SOUNDFONT;
+	for (int i = 0; i < o->nsoundfonts; i++)
+		if (corpus_check_soundfont(o->soundfont[i]))
+			die_lib("");
+}
+
+/* The directories, the manifest, and the tracks still to make (as
+ * split * MAX_TRACKS + index, in todo). Returns how many there are. */
+static int tracks_to_make(const struct options *o, int *todo, int *present)
+{
+	char dir[PATH_MAX], name[64];
+	int ntodo = 0;
+	*present = 0;
+	make_dir(o->out);
+	check_manifest(o);
+	for (int split = 0; split < 2; split++) {
+		split_dir(dir, sizeof dir, o, split);
+		make_dir(dir);
+		for (int i = 0; i < o->count[split]; i++) {
+			track_name(name, sizeof name, o, split, i);
+			if (corpus_track_done(dir, name))
+				(*present)++;
+			else
+				todo[ntodo++] = split * MAX_TRACKS + i;
+		}
+	}
+	if (*present)
+		info("%d tracks already there", *present);
+	return ntodo;
+}
+
+/* The work: over --jobs worker processes, or in this one. */
+static void make_tracks(const struct options *o, const int *todo, int ntodo)
+{
+	struct progress bar;
+	progress_start(&bar, "tracks", ntodo);
+	int jobs = o->jobs < ntodo ? o->jobs : ntodo;
+	if (jobs > 1 && run_workers(o, todo, ntodo, jobs, &bar))
+		exit(1);
+	for (int k = 0; jobs <= 1 && k < ntodo; k++) {
+		make_track(o, todo[k] / MAX_TRACKS, todo[k] % MAX_TRACKS);
+		progress_update(&bar, k + 1);
+	}
+	progress_end(&bar);
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	int present;
+	progname = "tf-corpus";
+	args_begin();
+	/* fluidsynth loads soundfonts with OpenMP; a thread pool made before
+	 * --jobs forks would hang the workers (libgomp is not fork-safe), and the
+	 * workers are the parallelism anyway */
+	omp_set_num_threads(1);
+	parse_args(argc, argv, &o);
 	if (o.list) {
 		args_end();
 		list_tracks(&o);
 		close_stdout();
 		return 0;
 	}
-	if (!o.out || !*o.out)
-		die("no output directory: give -o DIR");
-	if (!o.count[0] && !o.count[1])
-		die("--train 0 and --test 0: no tracks to make");
+	check_making(&o);
 	args_end();
-	if (!o.nsoundfonts)
-		o.soundfont[o.nsoundfonts++] = DEFAULT_SOUNDFONT;
-	for (int i = 0; i < o.nsoundfonts; i++)
-		if (corpus_check_soundfont(o.soundfont[i]))
-			die_lib("");
+	check_soundfonts(&o);
 
-	/* the directories, the manifest, and the tracks still to make */
-	char dir[PATH_MAX], name[64];
-	int *todo = malloc(sizeof *todo * (size_t)(o.count[0] + o.count[1])), ntodo = 0, present = 0;
+	int *todo = malloc(sizeof *todo * (size_t)(o.count[0] + o.count[1]));
 	if (!todo)
 		die("out of memory");
-	make_dir(o.out);
-	check_manifest(&o);
-	for (int split = 0; split < 2; split++) {
-		split_dir(dir, sizeof dir, &o, split);
-		make_dir(dir);
-		for (int i = 0; i < o.count[split]; i++) {
-			track_name(name, sizeof name, &o, split, i);
-			if (corpus_track_done(dir, name))
-				present++;
-			else
-				todo[ntodo++] = split * MAX_TRACKS + i;
-		}
-	}
-	if (present)
-		info("%d tracks already there", present);
+	int ntodo = tracks_to_make(&o, todo, &present);
 	atexit(corpus_track_abort);
 	signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
-
-	/* the work: over --jobs worker processes, or in this one */
-	struct progress bar;
-	progress_start(&bar, "tracks", ntodo);
-	int jobs = o.jobs < ntodo ? o.jobs : ntodo;
-	if (jobs > 1 && run_workers(&o, todo, ntodo, jobs, &bar))
-		exit(1);
-	for (int k = 0; jobs <= 1 && k < ntodo; k++) {
-		make_track(&o, todo[k] / MAX_TRACKS, todo[k] % MAX_TRACKS);
-		progress_update(&bar, k + 1);
-	}
-	progress_end(&bar);
+	make_tracks(&o, todo, ntodo);
 	info("%d tracks made, %d were there, in %s", ntodo, present, o.out);
 	free(todo);
 	close_stdout();

@@ -645,9 +645,15 @@ static void print_json(const struct result *res, int nres, const struct options 
 	printf("\n  }\n}\n");
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct args {
+	struct options o;
+	const char *refs[MAX_STEMS], *ests[MAX_STEMS], *ref_dir, *est_dir, *musdb;
+	int nref, nest, json;
+};
+
+static void parse_args(int argc, char **argv, struct args *a)
 {
-	threads_wait_policy(argv);
 	enum { O_REF = 256, O_MUSDB, O_JSON, O_WINDOW, O_TAPS };
 	static const struct option opts[] = {
 		{"ref", required_argument, 0, O_REF},     {"est", required_argument, 0, 'e'},
@@ -657,11 +663,8 @@ int main(int argc, char **argv)
 		{"taps", required_argument, 0, O_TAPS},   {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},       {0, 0, 0, 0}};
-	struct options o = {.window = 1, .hop = 1, .taps = 512};
-	const char *refs[MAX_STEMS], *ests[MAX_STEMS], *ref_dir = NULL, *est_dir = NULL, *musdb = NULL;
-	int nref = 0, nest = 0, json = 0, opt;
-	progname = "tf-eval";
-	args_begin();
+	int opt;
+	*a = (struct args){.o = {.window = 1, .hop = 1, .taps = 512}};
 	/* -r, -m, -j, -w, -t: the old spellings of --ref, --musdb, --json,
 	 * --window, --taps (doc/options.md) */
 	while ((opt = getopt_long(argc, argv, "e:R:E:H:qvhVr:m:jw:t:", opts, NULL)) != -1) {
@@ -669,74 +672,70 @@ int main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case O_REF: case 'r':
-			if (nref == MAX_STEMS)
+			if (a->nref == MAX_STEMS)
 				die("more than %d --ref", MAX_STEMS);
-			refs[nref++] = optarg;
+			a->refs[a->nref++] = optarg;
 			break;
 		case 'e':
-			if (nest == MAX_STEMS)
+			if (a->nest == MAX_STEMS)
 				die("more than %d --est", MAX_STEMS);
-			ests[nest++] = optarg;
+			a->ests[a->nest++] = optarg;
 			break;
-		case 'R': ref_dir = optarg; break;
-		case 'E': est_dir = optarg; break;
-		case O_MUSDB: case 'm': musdb = optarg; break;
-		case O_JSON: case 'j': json = 1; break;
-		case O_WINDOW: case 'w': o.window = parse_double(optarg, "--window", 1e-3, 1e6); break;
-		case 'H': o.hop = parse_double(optarg, "--hop", 1e-3, 1e6); break;
-		case O_TAPS: case 't': o.taps = (int)parse_long(optarg, "--taps", 1, 4096); break;
-		default: usage(stderr); return 2;
+		case 'R': a->ref_dir = optarg; break;
+		case 'E': a->est_dir = optarg; break;
+		case O_MUSDB: case 'm': a->musdb = optarg; break;
+		case O_JSON: case 'j': a->json = 1; break;
+		case O_WINDOW: case 'w': a->o.window = parse_double(optarg, "--window", 1e-3, 1e6); break;
+		case 'H': a->o.hop = parse_double(optarg, "--hop", 1e-3, 1e6); break;
+		case O_TAPS: case 't': a->o.taps = (int)parse_long(optarg, "--taps", 1, 4096); break;
+		default: usage(stderr); exit(2);
 		}
 	}
 	if (optind < argc)
 		die("unexpected argument \"%s\"; inputs are given with --ref/--est, --ref-dir/--est-dir or --musdb",
 		    argv[optind]);
-	args_end();
-	threads_choose(0);
+}
 
-	/* what to compare with what */
-	struct track *tracks = NULL;
-	int ntracks = 1;
-	if (musdb) {
-		if (nref || ref_dir || est_dir || nest != 1)
+/* What to compare with what: the tracks, from --musdb, --ref-dir/--est-dir
+ * or --ref/--est pairs (one track, "-"). Returns their number. */
+static int tracks_to_compare(struct args *a, struct track **tracks)
+{
+	*tracks = NULL;
+	if (a->musdb) {
+		if (a->nref || a->ref_dir || a->est_dir || a->nest != 1)
 			die_usage("--musdb ROOT takes one --est OUT (the separated tree) and nothing else");
-		o.musdb = 1;
-		ntracks = tracks_from_musdb(&tracks, musdb, ests[0]);
-	} else if (ref_dir || est_dir) {
-		if (!ref_dir || !est_dir || nref || nest)
-			die_usage("--ref-dir and --est-dir go together, without --ref or --est");
-		if (!(tracks = calloc(1, sizeof *tracks)))
-			die("out of memory");
-		track_from_dirs(tracks, ref_dir, est_dir);
-	} else {
-		if (!nref && !nest) {
-			usage(stderr);
-			return 2;
-		}
-		if (nref != nest)
-			die_usage("%d --ref but %d --est: give them in pairs", nref, nest);
-		if (!(tracks = calloc(1, sizeof *tracks)))
-			die("out of memory");
-		strcpy(tracks->name, "-");
-		for (int i = 0; i < nref; i++) {
-			char name[NAME_MAX_LEN];
-			stem_of(refs[i], name);
-			struct stem *s = add_stem(tracks, name, "--ref");
-			s->ref[s->nref++] = dup(refs[i]);
-			s->est = dup(ests[i]);
-		}
+		a->o.musdb = 1;
+		return tracks_from_musdb(tracks, a->musdb, a->ests[0]);
 	}
-
-	struct result *res = calloc((size_t)ntracks, sizeof *res);
-	if (!res)
+	if (a->ref_dir || a->est_dir) {
+		if (!a->ref_dir || !a->est_dir || a->nref || a->nest)
+			die_usage("--ref-dir and --est-dir go together, without --ref or --est");
+		if (!(*tracks = calloc(1, sizeof **tracks)))
+			die("out of memory");
+		track_from_dirs(*tracks, a->ref_dir, a->est_dir);
+		return 1;
+	}
+	if (!a->nref && !a->nest) {
+		usage(stderr);
+		exit(2);
+	}
+	if (a->nref != a->nest)
+		die_usage("%d --ref but %d --est: give them in pairs", a->nref, a->nest);
+	if (!(*tracks = calloc(1, sizeof **tracks)))
 		die("out of memory");
-	for (int t = 0; t < ntracks; t++)
-		evaluate(&tracks[t], &o, &res[t]);
-	if (json)
-		print_json(res, ntracks, &o);
-	else
-		print_table(res, ntracks, o.musdb || ntracks > 1);
-	close_stdout();
+	strcpy((*tracks)->name, "-");
+	for (int i = 0; i < a->nref; i++) {
+		char name[NAME_MAX_LEN];
+		stem_of(a->refs[i], name);
+		struct stem *s = add_stem(*tracks, name, "--ref");
+		s->ref[s->nref++] = dup(a->refs[i]);
+		s->est = dup(a->ests[i]);
+	}
+	return 1;
+}
+
+static void free_tracks(struct track *tracks, struct result *res, int ntracks)
+{
 	for (int t = 0; t < ntracks; t++) {
 		for (int i = 0; i < tracks[t].nstems; i++) {
 			for (int k = 0; k < tracks[t].stems[i].nref; k++)
@@ -748,5 +747,30 @@ int main(int argc, char **argv)
 	}
 	free(tracks);
 	free(res);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct track *tracks;
+	threads_wait_policy(argv);
+	progname = "tf-eval";
+	args_begin();
+	parse_args(argc, argv, &a);
+	args_end();
+	threads_choose(0);
+	int ntracks = tracks_to_compare(&a, &tracks);
+
+	struct result *res = calloc((size_t)ntracks, sizeof *res);
+	if (!res)
+		die("out of memory");
+	for (int t = 0; t < ntracks; t++)
+		evaluate(&tracks[t], &a.o, &res[t]);
+	if (a.json)
+		print_json(res, ntracks, &a.o);
+	else
+		print_table(res, ntracks, a.o.musdb || ntracks > 1);
+	close_stdout();
+	free_tracks(tracks, res, ntracks);
 	return 0;
 }

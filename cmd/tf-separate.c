@@ -315,9 +315,13 @@ static void relay_step(struct relay *r, short in_events, short out_events)
 		close(r->out), r->out = -1;
 }
 
+/* What the command line asks for: the stages' options passed on as given. */
 struct options {
 	const char *model, *stems, *two_stems, *type, *bits, *quality, *threads;
 	int quiet;
+	const char *out_dir, *tmpl, *ext; /* -o, --filename, the stems' extension */
+	char **files;
+	int nfiles;
 };
 
 /* Expected spectrogram bytes of a file (for the bar), or 0 when unknown.
@@ -488,7 +492,7 @@ static void check_stems(const char *list, const struct unet_config *cfg, const c
 	free(copy);
 }
 
-int main(int argc, char **argv)
+static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { OPT_FILENAME = 256, OPT_TWO_STEMS };
 	static const struct option opts[] = {
@@ -500,112 +504,150 @@ int main(int argc, char **argv)
 		{"threads", required_argument, 0, 'j'},     {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
-	struct options o = {0};
-	const char *out_dir = "separated", *tmpl = DEFAULT_TEMPLATE;
 	int opt;
-	progname = "tf-separate";
-	args_begin();
+	*o = (struct options){.out_dir = "separated", .tmpl = DEFAULT_TEMPLATE};
 	while ((opt = getopt_long(argc, argv, "m:o:s:t:b:Q:j:qvhV", opts, NULL)) != -1) {
 		if (opt == 'q')
-			o.quiet = 1; /* passed on to the stages */
+			o->quiet = 1; /* passed on to the stages */
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
-		case 'm': o.model = optarg; break;
-		case 'o': out_dir = optarg; break;
-		case OPT_FILENAME: tmpl = optarg; break;
-		case 's': o.stems = optarg; break;
-		case OPT_TWO_STEMS: o.two_stems = optarg; break;
-		case 't': o.type = optarg; break;
-		case 'b': o.bits = optarg; break;
-		case 'Q': parse_double(optarg, "--quality", 0, 10), o.quality = optarg; break;
-		case 'j': parse_long(optarg, "--threads", 1, 4096), o.threads = optarg; break;
-		default: usage(stderr); return 2;
+		case 'm': o->model = optarg; break;
+		case 'o': o->out_dir = optarg; break;
+		case OPT_FILENAME: o->tmpl = optarg; break;
+		case 's': o->stems = optarg; break;
+		case OPT_TWO_STEMS: o->two_stems = optarg; break;
+		case 't': o->type = optarg; break;
+		case 'b': o->bits = optarg; break;
+		case 'Q': parse_double(optarg, "--quality", 0, 10), o->quality = optarg; break;
+		case 'j': parse_long(optarg, "--threads", 1, 4096), o->threads = optarg; break;
+		default: usage(stderr); exit(2);
 		}
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "%s: no input files; see --help\n", progname);
-		return 2;
+		exit(2);
 	}
-	if (!*out_dir || !*tmpl)
+	o->files = argv + optind, o->nfiles = argc - optind;
+	if (!*o->out_dir || !*o->tmpl)
 		die("-o and --filename must not be empty");
-	if (o.stems && o.two_stems)
+	if (o->stems && o->two_stems)
 		die("-s and --two-stems do not go together");
-	const char *ext = o.type ? o.type : "wav";
-	if (strchr(ext, '/') || strchr(ext, '{'))
-		die("-t %s: not a type", ext);
-	output_pattern(out_dir, tmpl, "", ext); /* dies on an unknown field */
-	if (!strstr(tmpl, "{stem}") && !(o.stems && !strchr(o.stems, ',')))
-		die("--filename %s: several stems need {stem} in it (or pick one with -s)", tmpl);
-	args_end(); /* what follows depends on the model: runtime errors */
-	find_exe_dir();
-	o.model = find_model(o.model);
-	struct unet_config cfg;
-	if (model_read_config(&cfg, o.model))
+	o->ext = o->type ? o->type : "wav";
+	if (strchr(o->ext, '/') || strchr(o->ext, '{'))
+		die("-t %s: not a type", o->ext);
+	free(output_pattern(o->out_dir, o->tmpl, "", o->ext)); /* dies on an unknown field */
+	if (!strstr(o->tmpl, "{stem}") && !(o->stems && !strchr(o->stems, ',')))
+		die("--filename %s: several stems need {stem} in it (or pick one with -s)", o->tmpl);
+}
+
+/* The model (its file in o->model from now on), and the stems asked for
+ * checked against it. */
+static void load_model(struct options *o, struct unet_config *cfg)
+{
+	o->model = find_model(o->model);
+	if (model_read_config(cfg, o->model))
 		die_lib("reading the model");
-	if (o.stems)
-		check_stems(o.stems, &cfg, "-s");
-	if (o.two_stems)
-		check_stems(o.two_stems, &cfg, "--two-stems");
+	if (o->stems)
+		check_stems(o->stems, cfg, "-s");
+	if (o->two_stems)
+		check_stems(o->two_stems, cfg, "--two-stems");
+}
 
-	/* the names tf-istft will write, for making their folders */
-	char names[MODEL_MAX_STEMS + 2][40];
-	int nnames = 0;
-	if (o.two_stems) {
-		snprintf(names[nnames++], sizeof names[0], "%s", o.two_stems);
-		snprintf(names[nnames++], sizeof names[0], "no_%s", o.two_stems);
+/* The names tf-istft will write, for making their folders. */
+struct stem_names {
+	char name[MODEL_MAX_STEMS + 2][40];
+	int n;
+};
+
+static void stem_names(const struct options *o, const struct unet_config *cfg, struct stem_names *sn)
+{
+	sn->n = 0;
+	if (o->two_stems) {
+		snprintf(sn->name[sn->n++], sizeof sn->name[0], "%s", o->two_stems);
+		snprintf(sn->name[sn->n++], sizeof sn->name[0], "no_%s", o->two_stems);
 	} else {
-		for (int i = 0; i < cfg.nstems; i++)
-			snprintf(names[nnames++], sizeof names[0], "%s", cfg.stems[i]);
+		for (int i = 0; i < cfg->nstems; i++)
+			snprintf(sn->name[sn->n++], sizeof sn->name[0], "%s", cfg->stems[i]);
 	}
+}
 
+/* An interrupt stops the track under way (see separate()), then the run. */
+static void catch_signals(void)
+{
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
 
-	int nfiles = argc - optind, done = 0, failed = 0;
-	char **patterns = calloc((size_t)nfiles, sizeof *patterns);
+/* Track i: its folders made, then separated; a failure said in one line.
+ * patterns[i] keeps its -o pattern when it worked (later tracks must not
+ * write over its stems). 0 or -1. */
+static int one_track(const struct options *o, const struct unet_config *cfg, const struct stem_names *sn,
+		     char **patterns, int i)
+{
+	const char *file = o->files[i];
+	char *track = track_name(file), *label = printable(file), why[512] = "";
+	char *pattern = output_pattern(o->out_dir, o->tmpl, track, o->ext);
+	int rc = 0;
+	for (int j = 0; j < i && !rc; j++)
+		if (patterns[j] && !strcmp(patterns[j], pattern)) {
+			char *other = printable(o->files[j]);
+			snprintf(why, sizeof why, "its stems would overwrite those of %s (use --filename)", other);
+			free(other);
+			rc = -1;
+		}
+	struct made_dirs made = {.n = 0};
+	for (int k = 0; k < sn->n && !rc; k++) {
+		char *path = stem_path_expand(pattern, sn->name[k]);
+		if (!path)
+			die_lib("");
+		if (make_parent_dirs(path, &made))
+			snprintf(why, sizeof why, "cannot create the folder for %.300s: %s", path, strerror(errno)),
+				rc = -1;
+		free(path);
+	}
+	if (!rc) {
+		info("%s -> %s", label, pattern);
+		rc = separate(file, pattern, label, o, cfg, why, sizeof why);
+	}
+	remove_made_dirs(&made, !rc);
+	if (rc) {
+		fprintf(stderr, "%s: %s: %s\n", progname, label, why);
+		free(pattern);
+	} else
+		patterns[i] = pattern;
+	free(track), free(label);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct unet_config cfg;
+	struct stem_names sn;
+	progname = "tf-separate";
+	args_begin();
+	parse_args(argc, argv, &o);
+	args_end(); /* what follows depends on the model: runtime errors */
+	find_exe_dir();
+	load_model(&o, &cfg);
+	stem_names(&o, &cfg, &sn);
+	catch_signals();
+
+	/* the loop: one track after the other */
+	int done = 0, failed = 0;
+	char **patterns = calloc((size_t)o.nfiles, sizeof *patterns);
 	if (!patterns)
 		die("out of memory");
-	for (int i = 0; i < nfiles && !got_signal; i++) {
-		const char *file = argv[optind + i];
-		char *track = track_name(file), *label = printable(file), why[512] = "";
-		char *pattern = output_pattern(out_dir, tmpl, track, ext);
-		int rc = 0;
-		for (int j = 0; j < i && !rc; j++)
-			if (patterns[j] && !strcmp(patterns[j], pattern)) {
-				char *other = printable(argv[optind + j]);
-				snprintf(why, sizeof why, "its stems would overwrite those of %s (use --filename)", other);
-				free(other);
-				rc = -1;
-			}
-		struct made_dirs made = {.n = 0};
-		for (int k = 0; k < nnames && !rc; k++) {
-			char *path = stem_path_expand(pattern, names[k]);
-			if (!path)
-				die_lib("");
-			if (make_parent_dirs(path, &made))
-				snprintf(why, sizeof why, "cannot create the folder for %.300s: %s", path, strerror(errno)),
-					rc = -1;
-			free(path);
-		}
-		if (!rc) {
-			info("%s -> %s", label, pattern);
-			rc = separate(file, pattern, label, &o, &cfg, why, sizeof why);
-		}
-		remove_made_dirs(&made, !rc);
-		if (rc) {
-			fprintf(stderr, "%s: %s: %s\n", progname, label, why);
+	for (int i = 0; i < o.nfiles && !got_signal; i++) {
+		if (one_track(&o, &cfg, &sn, patterns, i))
 			failed++;
-			free(pattern);
-		} else {
-			patterns[i] = pattern;
+		else
 			done++;
-		}
-		free(track), free(label);
 	}
 	if (got_signal) {
 		fprintf(stderr, "%s: interrupted after %d done, %d failed\n", progname, done, failed);

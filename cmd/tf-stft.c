@@ -57,6 +57,7 @@ struct pipeline {
 	int channels; /* after mixing */
 	int zero_nonfinite;
 	int64_t nonfinite, first_nonfinite; /* samples replaced with 0; the first one's frame */
+	float *block, *mixed;               /* READ_BLOCK frames as read, and mixed */
 };
 
 static int write_chunk(void *ctx, const float *spec, int64_t first, int nframes)
@@ -73,11 +74,12 @@ static int to_stft(void *ctx, const float *audio, size_t nframes)
 	return stft_push(p->stft, audio, nframes, write_chunk, p);
 }
 
-/* A block of nframes frames read at frame `at`: its non-finite samples
- * refused (or replaced with 0 and counted), then mixed (into mixed) and
- * sent on. */
-static void feed(struct pipeline *p, float *block, float *mixed, int64_t nframes, int64_t at)
+/* A block of nframes frames read at frame `at` (in p->block): its
+ * non-finite samples refused (or replaced with 0 and counted), then mixed
+ * (into p->mixed) and sent on. */
+static void feed(struct pipeline *p, int64_t nframes, int64_t at)
 {
+	float *block = p->block, *mixed = p->mixed;
 	int in_ch = p->in->channels;
 	size_t first, bad = audio_nonfinite(block, (size_t)nframes * in_ch, p->zero_nonfinite, &first);
 	int64_t where = at + (int64_t)(first / in_ch);
@@ -98,7 +100,15 @@ static void feed(struct pipeline *p, float *block, float *mixed, int64_t nframes
 		die_lib("");
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for; 0 where it says nothing (the model's,
+ * the input's or the default value then). */
+struct args {
+	const char *model, *out, *in;
+	const char *in_name; /* for messages */
+	int n_fft, hop, rate, channels, chunk, zero_nonfinite;
+};
+
+static void parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_CHUNK = 256, O_ZERO_NONFINITE };
 	static const struct option opts[] = {
@@ -109,121 +119,155 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},     {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},     {0, 0, 0, 0}};
-	const char *model_path = NULL, *out_path = NULL, *in_path = NULL;
-	int n_fft = 0, hop = 0, rate = 0, channels = 0, chunk = 64, zero_nonfinite = 0, opt;
-	progname = "tf-stft";
-	args_begin();
+	int opt;
+	*a = (struct args){.chunk = 64};
 	while ((opt = getopt_long(argc, argv, "m:n:H:r:c:o:qvhV", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
-		case 'm': model_path = optarg; break;
-		case 'n': n_fft = (int)parse_long(optarg, "--n-fft", 2, STFT_MAX_NFFT); break;
-		case 'H': hop = (int)parse_long(optarg, "--hop", 1, STFT_MAX_NFFT); break;
-		case 'r': rate = (int)parse_long(optarg, "--rate", 1, AUDIO_MAX_RATE); break;
-		case 'c': channels = (int)parse_long(optarg, "--channels", 1, AUDIO_MAX_CHANNELS); break;
-		case O_CHUNK: chunk = (int)parse_long(optarg, "--chunk", 1, 1 << 16); break;
-		case 'o': out_path = optarg; break;
-		case O_ZERO_NONFINITE: zero_nonfinite = 1; break;
-		default: usage(stderr); return 2;
+		case 'm': a->model = optarg; break;
+		case 'n': a->n_fft = (int)parse_long(optarg, "--n-fft", 2, STFT_MAX_NFFT); break;
+		case 'H': a->hop = (int)parse_long(optarg, "--hop", 1, STFT_MAX_NFFT); break;
+		case 'r': a->rate = (int)parse_long(optarg, "--rate", 1, AUDIO_MAX_RATE); break;
+		case 'c': a->channels = (int)parse_long(optarg, "--channels", 1, AUDIO_MAX_CHANNELS); break;
+		case O_CHUNK: a->chunk = (int)parse_long(optarg, "--chunk", 1, 1 << 16); break;
+		case 'o': a->out = optarg; break;
+		case O_ZERO_NONFINITE: a->zero_nonfinite = 1; break;
+		default: usage(stderr); exit(2);
 		}
 	}
 	if (argc - optind > 1)
 		die("too many arguments (one input at most); see --help");
-	in_path = optind < argc ? argv[optind] : NULL;
-	const char *in_name = in_path && strcmp(in_path, "-") ? in_path : "standard input";
-	args_end();
+	a->in = optind < argc ? argv[optind] : NULL;
+	a->in_name = a->in && strcmp(a->in, "-") ? a->in : "standard input";
+}
 
-	/* the model says how it was trained; options given as well win */
-	if (!model_path && getenv("TFSWA_MODEL") && *getenv("TFSWA_MODEL"))
-		model_path = getenv("TFSWA_MODEL");
-	if (model_path) {
+/* The STFT: the model says how it was trained; options given as well win. */
+static void stft_settings(struct args *a)
+{
+	const char *model = a->model;
+	if (!model && getenv("TFSWA_MODEL") && *getenv("TFSWA_MODEL"))
+		model = getenv("TFSWA_MODEL");
+	if (model) {
 		struct unet_config cfg;
 		char model_file[4096];
-		if (model_resolve(model_path, model_file, sizeof model_file))
+		if (model_resolve(model, model_file, sizeof model_file))
 			die_lib("");
 		if (model_read_config(&cfg, model_file))
 			die_lib("reading the model");
-		n_fft = n_fft ? n_fft : cfg.n_fft;
-		hop = hop ? hop : cfg.hop;
-		rate = rate ? rate : cfg.sample_rate;
-		channels = channels ? channels : cfg.channels;
+		a->n_fft = a->n_fft ? a->n_fft : cfg.n_fft;
+		a->hop = a->hop ? a->hop : cfg.hop;
+		a->rate = a->rate ? a->rate : cfg.sample_rate;
+		a->channels = a->channels ? a->channels : cfg.channels;
 	}
-	n_fft = n_fft ? n_fft : 2048;
-	hop = hop ? hop : 512;
-	if (n_fft % 2)
-		die_usage("--n-fft %d: must be even", n_fft);
-	if (hop > n_fft)
-		die_usage("--hop %d: at most the FFT size (%d)", hop, n_fft);
+	a->n_fft = a->n_fft ? a->n_fft : 2048;
+	a->hop = a->hop ? a->hop : 512;
+	if (a->n_fft % 2)
+		die_usage("--n-fft %d: must be even", a->n_fft);
+	if (a->hop > a->n_fft)
+		die_usage("--hop %d: at most the FFT size (%d)", a->hop, a->n_fft);
+}
 
-	/* the input */
-	if ((!in_path || !strcmp(in_path, "-")) && isatty(0))
+/* The input; rate and channels not given become the input's. */
+static struct audio_reader *open_audio(struct args *a, struct audio_info *in)
+{
+	if ((!a->in || !strcmp(a->in, "-")) && isatty(0))
 		die("no input: give an audio file, or pipe audio in (see --help)");
-	struct audio_info in;
-	struct audio_reader *r = audio_reader_open(in_path, &in);
+	struct audio_reader *r = audio_reader_open(a->in, in);
 	if (!r)
 		die_lib("");
-	rate = rate ? rate : in.sample_rate;
-	channels = channels ? channels : in.channels;
-	if (audio_remix_check(channels, in.channels))
-		die_lib(in_name);
-	int64_t total = in.frames >= 0 ? resampled_length(in.frames, in.sample_rate, rate) : -1;
-	info("input: %s, %d Hz, %d channel%s, %s samples", in.format, in.sample_rate, in.channels,
-	     in.channels == 1 ? "" : "s", in.frames >= 0 ? "known number of" : "unknown number of");
-	if (rate != in.sample_rate)
-		info("resampling %d Hz to %d Hz", in.sample_rate, rate);
-	if (channels != in.channels)
-		info("mixing %d channel%s to %d%s", in.channels, in.channels == 1 ? "" : "s", channels,
-		     in.channels > 2 ? " (ITU-R BS.775 downmix)" : "");
+	a->rate = a->rate ? a->rate : in->sample_rate;
+	a->channels = a->channels ? a->channels : in->channels;
+	if (audio_remix_check(a->channels, in->channels))
+		die_lib(a->in_name);
+	info("input: %s, %d Hz, %d channel%s, %s samples", in->format, in->sample_rate, in->channels,
+	     in->channels == 1 ? "" : "s", in->frames >= 0 ? "known number of" : "unknown number of");
+	if (a->rate != in->sample_rate)
+		info("resampling %d Hz to %d Hz", in->sample_rate, a->rate);
+	if (a->channels != in->channels)
+		info("mixing %d channel%s to %d%s", in->channels, in->channels == 1 ? "" : "s", a->channels,
+		     in->channels > 2 ? " (ITU-R BS.775 downmix)" : "");
+	return r;
+}
 
-	/* the output stream */
-	struct atomic_file af;
-	FILE *out = output_open(out_path, &af, "a binary stream");
-	struct spec_header h = {.kind = SPEC_SPECTROGRAM, .sample_rate = rate, .n_fft = n_fft, .hop = hop,
-				.channels = channels, .bins = n_fft / 2 + 1, .samples = total};
-	struct pipeline p = {.in = &in, .in_name = in_name, .channels = channels, .zero_nonfinite = zero_nonfinite};
-	if (!(p.w = spec_writer_open(out, &h, NULL)))
+/* The output stream and what feeds it: resampler, STFT, read buffers. */
+static void open_pipeline(const struct args *a, const struct audio_info *in, struct atomic_file *af,
+			  struct pipeline *p)
+{
+	int64_t total = in->frames >= 0 ? resampled_length(in->frames, in->sample_rate, a->rate) : -1;
+	FILE *out = output_open(a->out, af, "a binary stream");
+	struct spec_header h = {.kind = SPEC_SPECTROGRAM, .sample_rate = a->rate, .n_fft = a->n_fft, .hop = a->hop,
+				.channels = a->channels, .bins = a->n_fft / 2 + 1, .samples = total};
+	*p = (struct pipeline){.in = in, .in_name = a->in_name, .channels = a->channels,
+			       .zero_nonfinite = a->zero_nonfinite};
+	if (!(p->w = spec_writer_open(out, &h, NULL)))
 		die_lib("writing output");
-	if (!(p.stft = stft_new(n_fft, hop, channels, chunk)))
+	if (!(p->stft = stft_new(a->n_fft, a->hop, a->channels, a->chunk)))
 		die_lib("");
-	if (rate != in.sample_rate && !(p.rs = resampler_new(in.sample_rate, rate, channels)))
+	if (a->rate != in->sample_rate && !(p->rs = resampler_new(in->sample_rate, a->rate, a->channels)))
 		die_lib("");
+	p->block = malloc((size_t)READ_BLOCK * in->channels * sizeof *p->block);
+	p->mixed = malloc((size_t)READ_BLOCK * a->channels * sizeof *p->mixed);
+	if (!p->block || !p->mixed)
+		die("out of memory");
+}
+
+/* All of the input read: it must be as long as it said. */
+static void check_length(const struct audio_info *in, int64_t frames_read)
+{
+	if (in->frames >= 0 && frames_read != in->frames)
+		die("input ended after %lld of its %lld samples", (long long)frames_read, (long long)in->frames);
+	if (in->header_frames >= 0 && frames_read < in->header_frames)
+		warn("input ended after %lld samples, but its header announced %lld: cut short?",
+		     (long long)frames_read, (long long)in->header_frames);
+}
+
+/* The last frames out, the stream closed with the exact length. */
+static void close_pipeline(const struct args *a, struct pipeline *p, struct atomic_file *af)
+{
+	if ((p->rs && resampler_finish(p->rs, to_stft, p)) || stft_finish(p->stft, write_chunk, p))
+		die_lib("");
+	if (spec_writer_close(p->w, NULL, stft_samples(p->stft)))
+		die_lib("writing output");
+	if (p->nonfinite)
+		warn("%s: %lld samples that were not finite (the first at sample %lld) replaced with 0", p->in_name,
+		     (long long)p->nonfinite, (long long)p->first_nonfinite);
+	output_close(af);
+	info("%lld samples per channel at %d Hz, %lld frames of %d bins", (long long)stft_samples(p->stft),
+	     a->rate, (long long)stft_frames(p->stft), a->n_fft / 2 + 1);
+	resampler_free(p->rs);
+	stft_free(p->stft);
+	free(p->block), free(p->mixed);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct audio_info in;
+	struct atomic_file af;
+	struct pipeline p;
+	progname = "tf-stft";
+	args_begin();
+	parse_args(argc, argv, &a);
+	args_end();
+	stft_settings(&a);
+	struct audio_reader *r = open_audio(&a, &in);
+	open_pipeline(&a, &in, &af, &p);
 
 	/* the loop: blocks of audio in, chunks of frames out */
-	float *block = malloc((size_t)READ_BLOCK * in.channels * sizeof *block);
-	float *mixed = malloc((size_t)READ_BLOCK * channels * sizeof *mixed);
 	struct progress bar;
 	int64_t got, frames_read = 0;
-	if (!block || !mixed)
-		die("out of memory");
 	progress_start(&bar, "stft", in.approx_frames > 0 ? in.approx_frames : 0);
-	while ((got = audio_read(r, block, READ_BLOCK)) > 0) {
-		feed(&p, block, mixed, got, frames_read);
+	while ((got = audio_read(r, p.block, READ_BLOCK)) > 0) {
+		feed(&p, got, frames_read);
 		frames_read += got;
 		progress_update(&bar, frames_read);
 	}
 	progress_end(&bar);
 	if (got < 0)
 		die_lib("reading input");
-	if (in.frames >= 0 && frames_read != in.frames)
-		die("input ended after %lld of its %lld samples", (long long)frames_read, (long long)in.frames);
-	if (in.header_frames >= 0 && frames_read < in.header_frames)
-		warn("input ended after %lld samples, but its header announced %lld: cut short?",
-		     (long long)frames_read, (long long)in.header_frames);
-	if ((p.rs && resampler_finish(p.rs, to_stft, &p)) || stft_finish(p.stft, write_chunk, &p))
-		die_lib("");
-
-	if (spec_writer_close(p.w, NULL, stft_samples(p.stft)))
-		die_lib("writing output");
-	if (p.nonfinite)
-		warn("%s: %lld samples that were not finite (the first at sample %lld) replaced with 0", in_name,
-		     (long long)p.nonfinite, (long long)p.first_nonfinite);
-	output_close(&af);
-	info("%lld samples per channel at %d Hz, %lld frames of %d bins", (long long)stft_samples(p.stft), rate,
-	     (long long)stft_frames(p.stft), h.bins);
+	check_length(&in, frames_read);
+	close_pipeline(&a, &p, &af);
 	audio_reader_close(r);
-	resampler_free(p.rs);
-	stft_free(p.stft);
-	free(block), free(mixed);
 	return 0;
 }

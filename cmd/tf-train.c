@@ -627,6 +627,7 @@ struct run {
 	float scale;             /* the input scale the examples are multiplied by */
 	struct batch b;
 	struct unet_train *ut;
+	struct loss_work *loss;  /* the loss's workspace */
 	float *grad, *qat_keep;
 	struct train_csv csv;
 	int64_t skipped;         /* silent examples redrawn */
@@ -780,9 +781,11 @@ static void prepare(struct run *r)
 		st->m.cfg.input_scale = estimate_scale(&r->b, &r->d, &set->aug, r->sp, set->seed);
 	r->scale = st->m.cfg.normalization == NORM_SCALE ? (float)st->m.cfg.input_scale : 1.0f;
 	r->ut = train_workspace(&st->m, set->batch, F, T, a->checkpoint, a->threads);
+	struct loss_shape sh = {set->batch, S, C, F, T};
+	r->loss = loss_work_new(&sh, set->wave_loss > 0 ? r->sp : NULL, L, a->threads);
 	r->grad = tf_alloc_aligned(st->m.nparams, sizeof(float));
 	r->qat_keep = set->qat ? tf_alloc_aligned(st->m.nparams, sizeof(float)) : NULL;
-	if (!r->grad || (set->qat && !r->qat_keep))
+	if (!r->loss || !r->grad || (set->qat && !r->qat_keep))
 		die_lib("training workspace");
 	unet_train_set_qat(r->ut, set->qat);
 	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
@@ -808,7 +811,6 @@ static double step(struct run *r, double *norm, double *lr)
 	struct train_state *st = &r->st;
 	const struct train_settings *set = &st->set;
 	struct batch *b = &r->b;
-	struct loss_shape sh = {set->batch, r->cfg.nstems, r->cfg.channels, r->F, r->T};
 	double t0 = tf_clock();
 	if (!set->overfit) {
 		batch_draw(b, &r->d, &set->aug, &st->rng, &r->skipped);
@@ -819,9 +821,9 @@ static double step(struct run *r, double *norm, double *lr)
 		die_lib("--qat");
 	if (unet_train_forward(r->ut, &st->m, b->input, b->masks))
 		die_lib("forward");
-	double loss = loss_spec_l1(&sh, b->masks, b->Xmix, b->Xtgt, b->dmasks);
+	double loss = loss_spec_l1(r->loss, b->masks, b->Xmix, b->Xtgt, b->dmasks);
 	if (set->wave_loss > 0) {
-		double w = loss_wave_l1(&sh, r->sp, b->masks, b->Xmix, b->audio, r->L, set->wave_loss, b->dmasks);
+		double w = loss_wave_l1(r->loss, b->masks, b->Xmix, b->audio, set->wave_loss, b->dmasks);
 		if (isnan(w))
 			die_lib("waveform loss");
 		loss += set->wave_loss * w;
@@ -942,6 +944,7 @@ static void close_run(struct run *r)
 {
 	free(r->grad), free(r->qat_keep);
 	unet_train_free(r->ut);
+	loss_work_free(r->loss);
 	batch_free(&r->b);
 	spec_free(r->sp);
 	if (r->holdout)

@@ -3,27 +3,36 @@
 #include <string.h>
 
 #include "audio.h"
+#include "config.h"
 #include "error.h"
 #include "specstream.h"
 #include "stft.h"
 #include "unet.h"
 
+/* The kinds' names as the header writes them: kind 1 << i is names[i]. */
+#define SPEC_KIND_COUNT 3
+static const char *const kind_name_list[SPEC_KIND_COUNT] = {"spectrogram", "stems", "masks"};
+static const struct name_table kind_names = {"stream kind", kind_name_list, SPEC_KIND_COUNT};
+_Static_assert(SPEC_SPECTROGRAM == 1 << 0 && SPEC_STEMS == 1 << 1 && SPEC_MASKS == 1 << 2,
+	       "a kind is the bit of its name's index");
+
 const char *spec_kind_name(enum spec_kind kind)
 {
-	return kind == SPEC_STEMS ? "stems" : kind == SPEC_MASKS ? "masks" : "spectrogram";
+	for (int i = 0; i < SPEC_KIND_COUNT; i++)
+		if ((unsigned)kind == 1u << i)
+			return kind_names.names[i];
+	return kind_names.names[0];
 }
 
 /* "spectrogram or stems" */
 static const char *kinds_str(unsigned kinds, char *buf, size_t len)
 {
-	static const enum spec_kind all[] = {SPEC_SPECTROGRAM, SPEC_STEMS, SPEC_MASKS};
 	size_t used = 0;
 	int n = 0;
 	buf[0] = 0;
-	for (int i = 0; i < 3; i++)
-		if (kinds & all[i])
-			used += (size_t)snprintf(buf + used, len - used, "%s%s", n++ ? " or " : "",
-						 spec_kind_name(all[i]));
+	for (int i = 0; i < SPEC_KIND_COUNT; i++)
+		if (kinds & 1u << i)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", n++ ? " or " : "", kind_names.names[i]);
 	return buf;
 }
 
@@ -51,16 +60,14 @@ static int read_stems(const struct frame *f, struct spec_header *h)
 /* The header frame f (tfswa and kind already checked) into h. */
 static int parse_header(const struct frame *f, unsigned kinds, struct spec_header *h)
 {
-	char kind[32], window[32] = "hann", want[64];
+	char kind[32], window[32], want[64];
 	int64_t rate, n_fft, hop, channels, samples = -1;
-	int center = 1;
+	int center = 1, k;
 	memset(h, 0, sizeof *h);
 	if (frame_get_str(f, "kind", kind, sizeof kind) < 0)
 		return -1;
-	h->kind = !strcmp(kind, "spectrogram") ? SPEC_SPECTROGRAM
-		: !strcmp(kind, "stems")       ? SPEC_STEMS
-		: !strcmp(kind, "masks")       ? SPEC_MASKS
-					       : 0;
+	/* the names become enums here, once */
+	h->kind = (k = name_lookup(&kind_names, kind)) < 0 ? 0 : 1 << k;
 	if (!(h->kind & kinds))
 		return tf_seterr("expected a %s stream, got a %s stream%s", kinds_str(kinds, want, sizeof want), kind,
 				 h->kind == SPEC_MASKS && (kinds & SPEC_STEMS)
@@ -68,10 +75,11 @@ static int parse_header(const struct frame *f, unsigned kinds, struct spec_heade
 	if (frame_get_int(f, "sample_rate", &rate) || frame_get_int(f, "n_fft", &n_fft) ||
 	    frame_get_int(f, "hop", &hop) || frame_get_int(f, "channels", &channels))
 		return tf_seterr("%s stream header needs sample_rate, n_fft, hop and channels (integers)", kind);
+	snprintf(window, sizeof window, "%s", window_names.names[WINDOW_HANN]); /* when not given */
 	if (frame_get_str(f, "window", window, sizeof window) < 0 || frame_get_bool(f, "center", &center) < 0 ||
 	    frame_get_int(f, "samples", &samples) < 0)
 		return tf_adderr("%s stream header: ", kind);
-	if (strcmp(window, "hann") || !center)
+	if (name_lookup(&window_names, window) != WINDOW_HANN || !center)
 		return tf_seterr("the stream's STFT (%s window%s) is not the one tfswa uses (hann, centred)", window,
 				 center ? "" : ", not centred");
 	if (n_fft < 2 || n_fft > STFT_MAX_NFFT || hop < 1 || hop > n_fft || channels < 1 ||
@@ -308,7 +316,7 @@ struct spec_writer *spec_writer_open(FILE *fp, const struct spec_header *h, cons
 		stems[s] = w->h.stems[s];
 	if (!(w->w = stream_writer_open(fp)) || !(w->f = frame_new()) || (extra && frame_copy_keys(w->f, extra)) ||
 	    frame_set_int(w->f, "sample_rate", h->sample_rate) || frame_set_int(w->f, "n_fft", h->n_fft) ||
-	    frame_set_int(w->f, "hop", h->hop) || frame_set_str(w->f, "window", "hann") ||
+	    frame_set_int(w->f, "hop", h->hop) || frame_set_str(w->f, "window", window_names.names[WINDOW_HANN]) ||
 	    frame_set_bool(w->f, "center", 1) || frame_set_int(w->f, "channels", h->channels) ||
 	    (h->samples >= 0 && frame_set_int(w->f, "samples", h->samples)) ||
 	    (h->kind != SPEC_SPECTROGRAM && frame_set_strs(w->f, "stems", stems, (size_t)h->nstems)) ||

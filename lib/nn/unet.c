@@ -103,102 +103,87 @@ static int8_t *reorder_i8(const int8_t *src, size_t n, void (*prepare)(float *, 
 	return out;
 }
 
+static void conv_prepare3(float *dst, const float *src, int co, int ci, int k)
+{
+	conv2d_weight_prepare(dst, src, co, ci, k);
+}
+
 static void convt_prepare3(float *dst, const float *src, int ci, int co, int unused)
 {
 	convt4s2_weight_prepare(dst, src, ci, co);
 }
 
-/* A convolution l, its input channels in nsplit equal slices with a product
- * each (the fusion's concatenation: 3; else 1). */
-static int prep_conv(struct unet *u, const struct model *m, struct conv *c, const struct arch_conv *l, int nsplit)
+/* How a convolution's weight becomes its products. */
+struct conv_layout {
+	size_t total;               /* weights */
+	size_t outer, inner;        /* the reference's weight as [outer][co][inner] (BatchNorm's view) */
+	void (*prepare)(float *, const float *, int, int, int); /* into the kernel's layout */
+	int pa, pb, pc;             /* prepare's sizes */
+	int nops, K, ldw;           /* nops products of [co][K], rows ldw floats apart, */
+	size_t step;                /* step floats from one product's weights to the next's */
+};
+
+/* A Conv2d l: its input channels in nsplit equal slices with a product
+ * each (the fusion's concatenation: 3; else 1). A ConvTranspose(4, 2, 1)
+ * (with BatchNorm): a product per output parity, and the output channel
+ * the second axis of its [Ci][Co][4][4] weight, so that its scale and
+ * BatchNorm factor are per column of each parity's [Co][4 Ci] product. */
+static struct conv_layout conv_layout(const struct arch_conv *l, int nsplit)
 {
-	int ci = l->ci, co = l->co, k = l->k, id = l->w;
+	int ci = l->ci, co = l->co, k = l->k;
+	if (l->kind == LAYER_CONVT)
+		return (struct conv_layout){(size_t)ci * co * 16, (size_t)ci, 16, convt_prepare3, ci, co, 0,
+					    4, 4 * ci, 4 * ci, (size_t)co * 4 * ci};
 	size_t per = (size_t)ci * k * k;
 	int K = (int)per / nsplit;
-	*c = (struct conv){.kind = l->kind, .ci = ci, .co = co, .k = k, .stride = l->stride, .pad = l->pad,
-			   .gelu = l->gelu};
-	if (!(c->b = own(u, (size_t)co)))
-		return -1;
-	memcpy(c->b, param(m, l->b), (size_t)co * sizeof *c->b);
-	if (is_int8(m, id)) {
-		double *f = tf_alloc((size_t)co, sizeof *f);
-		float *scale = tf_alloc((size_t)co, sizeof *scale);
-		int8_t *w = reorder_i8(m->q8 + m->specs[id].offset, per * co, conv2d_weight_prepare, co, ci, k);
-		int rc = f && scale && w ? 0 : -1;
-		for (int o = 0; !rc && o < co; o++)
-			f[o] = 1.0, scale[o] = m->q8_scale[id][o];
-		if (!rc && l->bn >= 0) {
-			fold(m, l, NULL, c->b, 0, 0, f);
-			for (int o = 0; o < co; o++)
-				scale[o] = (float)(scale[o] * f[o]);
-		}
-		for (int r = 0; !rc && r < nsplit; r++) {
-			struct op *op = &c->op[r];
-			*op = (struct op){.N = co, .K = K, .act_scale = static_scale(m, id), .id = id};
-			if (!(op->q = own_qmat(u, w + (size_t)r * K, (int)per, scale, co, K)))
-				rc = -1;
-		}
-		free(f), free(scale), free(w);
-		return rc;
-	}
-	float *tmp = tf_alloc(per * co, sizeof *tmp);
-	if (!tmp || !(c->w = own(u, per * co))) {
-		free(tmp);
-		return -1;
-	}
-	memcpy(tmp, param(m, id), per * co * sizeof *tmp);
-	fold(m, l, tmp, c->b, 1, per, NULL);
-	conv2d_weight_prepare(c->w, tmp, co, ci, k);
-	free(tmp);
-	for (int r = 0; r < nsplit; r++)
-		c->op[r] = (struct op){.w = c->w + (size_t)r * K, .ldw = (int)per, .N = co, .K = K,
-				       .id = observed_id(m, id)};
-	return 0;
+	return (struct conv_layout){per * co, 1, per, conv_prepare3, co, ci, k, nsplit, K, (int)per, (size_t)K};
 }
 
-/* ConvTranspose(4, 2, 1) l (with BatchNorm). */
-static int prep_convt(struct unet *u, const struct model *m, struct conv *c, const struct arch_conv *l)
+/* Convolution l, BatchNorm folded into its weights (float) or its
+ * per-output-channel scales (int8), in the kernels' layouts. */
+static int prep_conv(struct unet *u, const struct model *m, struct conv *c, const struct arch_conv *l, int nsplit)
 {
-	int ci = l->ci, co = l->co, id = l->w;
-	size_t per = 16, total = (size_t)ci * co * per, K = 4 * (size_t)ci;
-	*c = (struct conv){.kind = l->kind, .ci = ci, .co = co, .k = 4, .stride = 2, .pad = 1, .gelu = l->gelu};
+	struct conv_layout y = conv_layout(l, nsplit);
+	int co = l->co, id = l->w;
+	*c = (struct conv){.kind = l->kind, .ci = l->ci, .co = co, .k = l->k, .stride = l->stride, .pad = l->pad,
+			   .gelu = l->gelu};
+	if (l->kind == LAYER_CONVT)
+		c->k = 4, c->stride = 2, c->pad = 1;
 	if (!(c->b = own(u, (size_t)co)))
 		return -1;
 	memcpy(c->b, param(m, l->b), (size_t)co * sizeof *c->b);
 	if (is_int8(m, id)) {
-		/* the output channel is the second axis of [Ci][Co][4][4]: its
-		 * scale and BatchNorm factor are per column of each parity's
-		 * [Co][4 Ci] product */
 		double *f = tf_alloc((size_t)co, sizeof *f);
 		float *scale = tf_alloc((size_t)co, sizeof *scale);
-		int8_t *w = reorder_i8(m->q8 + m->specs[id].offset, total, convt_prepare3, ci, co, 0);
+		int8_t *w = reorder_i8(m->q8 + m->specs[id].offset, y.total, y.prepare, y.pa, y.pb, y.pc);
 		int rc = f && scale && w ? 0 : -1;
-		if (!rc) {
+		for (int o = 0; !rc && o < co; o++)
+			f[o] = 1.0;
+		if (!rc)
 			fold(m, l, NULL, c->b, 0, 0, f);
-			for (int o = 0; o < co; o++)
-				scale[o] = (float)(m->q8_scale[id][o] * f[o]);
-		}
-		for (int par = 0; !rc && par < 4; par++) {
-			struct op *op = &c->op[par];
-			*op = (struct op){.N = co, .K = (int)K, .act_scale = static_scale(m, id), .id = id};
-			if (!(op->q = own_qmat(u, w + (size_t)par * co * K, (int)K, scale, co, (int)K)))
+		for (int o = 0; !rc && o < co; o++)
+			scale[o] = (float)(m->q8_scale[id][o] * f[o]);
+		for (int r = 0; !rc && r < y.nops; r++) {
+			struct op *op = &c->op[r];
+			*op = (struct op){.N = co, .K = y.K, .act_scale = static_scale(m, id), .id = id};
+			if (!(op->q = own_qmat(u, w + (size_t)r * y.step, y.ldw, scale, co, y.K)))
 				rc = -1;
 		}
 		free(f), free(scale), free(w);
 		return rc;
 	}
-	float *tmp = tf_alloc(total, sizeof *tmp);
-	if (!tmp || !(c->w = own(u, total))) {
+	float *tmp = tf_alloc(y.total, sizeof *tmp);
+	if (!tmp || !(c->w = own(u, y.total))) {
 		free(tmp);
 		return -1;
 	}
-	memcpy(tmp, param(m, id), total * sizeof *tmp);
-	fold(m, l, tmp, c->b, (size_t)ci, per, NULL);
-	convt4s2_weight_prepare(c->w, tmp, ci, co);
+	memcpy(tmp, param(m, id), y.total * sizeof *tmp);
+	fold(m, l, tmp, c->b, y.outer, y.inner, NULL);
+	y.prepare(c->w, tmp, y.pa, y.pb, y.pc);
 	free(tmp);
-	for (int par = 0; par < 4; par++)
-		c->op[par] = (struct op){.w = c->w + (size_t)par * co * K, .ldw = (int)K, .N = co, .K = (int)K,
-					 .id = observed_id(m, id)};
+	for (int r = 0; r < y.nops; r++)
+		c->op[r] = (struct op){.w = c->w + (size_t)r * y.step, .ldw = y.ldw, .N = co, .K = y.K,
+				       .id = observed_id(m, id)};
 	return 0;
 }
 
@@ -260,8 +245,7 @@ struct unet *unet_prepare(const struct model *m)
 	for (int s = 0; s < u->arch.nstages; s++) {
 		const struct arch_stage *st = &u->arch.stage[s];
 		for (int k = 0; k < st->nconvs; k++)
-			if (st->conv[k].kind == LAYER_CONVT ? prep_convt(u, m, &u->st[s].conv[k], &st->conv[k])
-							    : prep_conv(u, m, &u->st[s].conv[k], &st->conv[k], 1))
+			if (prep_conv(u, m, &u->st[s].conv[k], &st->conv[k], 1))
 				goto fail;
 		if (st->nblocks && !(u->st[s].blocks = prep_blocks(u, m, st)))
 			goto fail;

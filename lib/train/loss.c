@@ -1,9 +1,79 @@
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 
 #include "error.h"
 #include "tensor.h"
 #include "train/loss.h"
+
+struct loss_work {
+	struct loss_shape sh;
+	const struct spec *sp; /* the waveform loss's, or NULL */
+	int64_t L;
+	int threads;
+	double *row;           /* a sum per (b, s, c) row */
+	float *scratch;        /* the waveform loss's: threads x per_thread floats */
+	size_t per_thread;
+};
+
+/* A thread's waveform scratch: the estimate's spectrogram [F][T] complex,
+ * its signal [L], and the inverse STFT's scratch, each 64-byte aligned. */
+struct wave_scratch {
+	float *est, *y, *istft;
+};
+
+static size_t floats64(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static size_t wave_scratch_floats(const struct loss_work *w)
+{
+	return floats64((size_t)w->sh.F * w->sh.T * 2) + floats64((size_t)w->L) +
+	       floats64(spec_istft_scratch(w->sp, w->sh.T));
+}
+
+static struct wave_scratch wave_scratch(const struct loss_work *w, float *base)
+{
+	size_t est = floats64((size_t)w->sh.F * w->sh.T * 2), y = floats64((size_t)w->L);
+	return (struct wave_scratch){base, base + est, base + est + y};
+}
+
+struct loss_work *loss_work_new(const struct loss_shape *sh, const struct spec *sp, int64_t L, int threads)
+{
+	struct loss_work *w = calloc(1, sizeof *w);
+	if (!w)
+		return tf_seterr("out of memory"), NULL;
+	*w = (struct loss_work){*sh, sp, L, threads > 0 ? threads : 1, NULL, NULL, 0};
+	w->row = tf_alloc((size_t)sh->B * sh->S * sh->C, sizeof *w->row);
+	if (w->row && sp) {
+		w->per_thread = wave_scratch_floats(w);
+		w->scratch = tf_alloc_aligned(w->per_thread * (size_t)w->threads, sizeof(float));
+	}
+	if (!w->row || (sp && !w->scratch)) {
+		loss_work_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void loss_work_free(struct loss_work *w)
+{
+	if (!w)
+		return;
+	free(w->row), free(w->scratch);
+	free(w);
+}
+
+/* Runs call on the work's threads: a team for two or more, else a plain
+ * call (whose orphaned `omp for` runs whole; libgomp would allocate a team
+ * for a parallel region of one). */
+#define PARALLEL(w, call)                                                 \
+	do {                                                              \
+		const int loss_threads_ = (w)->threads;                   \
+		if (loss_threads_ > 1) {                                  \
+			_Pragma("omp parallel num_threads(loss_threads_)") call; \
+		} else {                                                  \
+			call;                                             \
+		}                                                         \
+	} while (0)
 
 static float sign(float x)
 {
@@ -18,16 +88,13 @@ static double sum_rows(const double *row, int n)
 	return s;
 }
 
-double loss_spec_l1(const struct loss_shape *sh, const float *masks, const float *mix,
-		    const float *target, float *dmasks)
+/* Each row's sum into w->row, its gradient into dmasks. */
+static void spec_rows(struct loss_work *w, const float *masks, const float *mix, const float *target, float *dmasks,
+		      float inv)
 {
-	int B = sh->B, S = sh->S, C = sh->C, rows = B * S * C;
-	size_t plane = (size_t)sh->F * sh->T;
-	double n = (double)rows * (double)plane * 2.0, *row = calloc((size_t)rows, sizeof *row);
-	float inv = (float)(1.0 / n);
-	if (!row)
-		return tf_seterr("out of memory"), NAN;
-#pragma omp parallel for schedule(static)
+	int S = w->sh.S, C = w->sh.C, rows = w->sh.B * S * C;
+	size_t plane = (size_t)w->sh.F * w->sh.T;
+#pragma omp for schedule(static)
 	for (int r = 0; r < rows; r++) {
 		int b = r / (S * C), c = r % C;
 		const float *m = masks + (size_t)r * plane, *x = mix + ((size_t)b * C + c) * plane * 2,
@@ -40,65 +107,56 @@ double loss_spec_l1(const struct loss_shape *sh, const float *masks, const float
 			acc += fabs((double)er) + fabs((double)ei);
 			d[i] = inv * (sign(er) * xr + sign(ei) * xi);
 		}
-		row[r] = acc;
+		w->row[r] = acc;
 	}
-	double loss = sum_rows(row, rows) / n;
-	free(row);
-	return loss;
 }
 
-double loss_wave_l1(const struct loss_shape *sh, const struct spec *sp, const float *masks,
-		    const float *mix, const float *wave, int64_t L, double weight, float *dmasks)
+double loss_spec_l1(struct loss_work *w, const float *masks, const float *mix, const float *target, float *dmasks)
 {
-	int B = sh->B, S = sh->S, C = sh->C, F = sh->F, T = sh->T, rows = B * S * C, failed = 0;
-	size_t plane = (size_t)F * T;
-	double n = (double)rows * (double)L, *row = calloc((size_t)rows, sizeof *row);
-	float inv = (float)(weight / n);
-	if (!row)
-		return tf_seterr("out of memory"), NAN;
-#pragma omp parallel
-	{
-		float *est = tf_alloc(plane * 2, sizeof(float)), *y = tf_alloc((size_t)L, sizeof(float));
-		if (!est || !y) {
-#pragma omp atomic write
-			failed = 1;
-		}
+	int rows = w->sh.B * w->sh.S * w->sh.C;
+	double n = (double)rows * (double)w->sh.F * (double)w->sh.T * 2.0;
+	PARALLEL(w, spec_rows(w, masks, mix, target, dmasks, (float)(1.0 / n)));
+	return sum_rows(w->row, rows) / n;
+}
+
+static void wave_rows(struct loss_work *w, const float *masks, const float *mix, const float *wave, float inv,
+		      float *dmasks)
+{
+	int S = w->sh.S, C = w->sh.C, T = w->sh.T, rows = w->sh.B * S * C;
+	int64_t L = w->L;
+	size_t plane = (size_t)w->sh.F * T;
+	struct wave_scratch s = wave_scratch(w, w->scratch + (size_t)omp_get_thread_num() * w->per_thread);
+	float *est = s.est, *y = s.y;
 #pragma omp for schedule(static)
-		for (int r = 0; r < rows; r++) {
-			if (!est || !y)
-				continue;
-			int b = r / (S * C), c = r % C;
-			const float *m = masks + (size_t)r * plane, *x = mix + ((size_t)b * C + c) * plane * 2,
-				    *w = wave + (size_t)r * (size_t)L;
-			float *d = dmasks + (size_t)r * plane;
-			for (size_t i = 0; i < plane; i++)
-				est[2 * i] = m[i] * x[2 * i], est[2 * i + 1] = m[i] * x[2 * i + 1];
-			if (spec_istft(sp, est, T, L, y)) {
-#pragma omp atomic write
-				failed = 1;
-				continue;
-			}
-			double acc = 0;
-			for (int64_t i = 0; i < L; i++) {
-				float e = y[i] - w[i];
-				acc += fabs((double)e);
-				y[i] = inv * sign(e);
-			}
-			row[r] = acc;
-			/* est now receives dLoss/d(estimate), re and im */
-			if (spec_istft_adjoint(sp, y, T, L, est)) {
-#pragma omp atomic write
-				failed = 1;
-				continue;
-			}
-			for (size_t i = 0; i < plane; i++)
-				d[i] += est[2 * i] * x[2 * i] + est[2 * i + 1] * x[2 * i + 1];
+	for (int r = 0; r < rows; r++) {
+		int b = r / (S * C), c = r % C;
+		const float *m = masks + (size_t)r * plane, *x = mix + ((size_t)b * C + c) * plane * 2,
+			    *wv = wave + (size_t)r * (size_t)L;
+		float *d = dmasks + (size_t)r * plane;
+		for (size_t i = 0; i < plane; i++)
+			est[2 * i] = m[i] * x[2 * i], est[2 * i + 1] = m[i] * x[2 * i + 1];
+		spec_istft_work(w->sp, est, T, L, y, s.istft);
+		double acc = 0;
+		for (int64_t i = 0; i < L; i++) {
+			float e = y[i] - wv[i];
+			acc += fabs((double)e);
+			y[i] = inv * sign(e);
 		}
-		free(est), free(y);
+		w->row[r] = acc;
+		/* est now receives dLoss/d(estimate), re and im */
+		spec_istft_adjoint_work(w->sp, y, T, L, est, s.istft);
+		for (size_t i = 0; i < plane; i++)
+			d[i] += est[2 * i] * x[2 * i] + est[2 * i + 1] * x[2 * i + 1];
 	}
-	double loss = sum_rows(row, rows) / n;
-	free(row);
-	if (failed)
-		return tf_seterr("waveform loss: out of memory"), NAN;
-	return loss;
+}
+
+double loss_wave_l1(struct loss_work *w, const float *masks, const float *mix, const float *wave, double weight,
+		    float *dmasks)
+{
+	int rows = w->sh.B * w->sh.S * w->sh.C;
+	double n = (double)rows * (double)w->L;
+	if (!w->sp)
+		return tf_seterr("waveform loss: no workspace for it"), NAN;
+	PARALLEL(w, wave_rows(w, masks, mix, wave, (float)(weight / n), dmasks));
+	return sum_rows(w->row, rows) / n;
 }

@@ -24,14 +24,22 @@ struct loss_shape {
 	int B, S, C, F, T;
 };
 
+/* The losses' workspace, made once by the training's set-up so that a step
+ * allocates nothing: a sum per (b, s, c) row and, for the waveform loss
+ * (sp given, L samples per signal), each thread's estimate, signal and
+ * inverse-STFT scratch. threads: of the losses' parallel regions (the
+ * result does not depend on it). NULL with a message. */
+struct loss_work;
+struct loss_work *loss_work_new(const struct loss_shape *sh, const struct spec *sp, int64_t L, int threads);
+void loss_work_free(struct loss_work *w);
+
 /* Returns the spectral L1 loss; writes dmasks. */
-double loss_spec_l1(const struct loss_shape *sh, const float *masks, const float *mix,
-		    const float *target, float *dmasks);
+double loss_spec_l1(struct loss_work *w, const float *masks, const float *mix, const float *target, float *dmasks);
 
 /* Adds weight * waveform L1 to the loss (returned: the waveform term alone,
- * unweighted) and weight * its gradient to dmasks. L samples per signal.
- * -1 is returned as NAN with a message (out of memory). */
-double loss_wave_l1(const struct loss_shape *sh, const struct spec *sp, const float *masks,
-		    const float *mix, const float *wave, int64_t L, double weight, float *dmasks);
+ * unweighted) and weight * its gradient to dmasks. NAN with a message when
+ * the workspace was made without sp. */
+double loss_wave_l1(struct loss_work *w, const float *masks, const float *mix, const float *wave, double weight,
+		    float *dmasks);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "tensor.h"
 #include "train/spec.h"
 
 /* Below this the window envelope counts as zero (torch.istft's NOLA bound,
@@ -100,30 +101,54 @@ int spec_stft(const struct spec *sp, const float *x, int64_t L, float *X)
 	return 0;
 }
 
-/* The window-sum-square envelope over padded positions [0, (T-1)*hop + N). */
-static float *envelope(const struct spec *sp, int T)
+/* The scratch of the inverse and its adjoint for T frames: the overlap-add
+ * (or the divided gradient), the window-sum-square envelope, one frame and
+ * its spectrum, each 64-byte aligned when the scratch is (FFTW's arrays
+ * must be aligned as its plans' were). With base NULL, only the size. */
+struct istft_scratch {
+	float *acc, *env, *buf;
+	fftwf_complex *bins;
+};
+
+static size_t floats64(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static size_t istft_scratch(const struct spec *sp, int T, float *base, struct istft_scratch *s)
 {
 	size_t n = (size_t)(T - 1) * sp->hop + sp->n_fft;
-	float *env = calloc(n, sizeof *env);
-	if (!env)
-		return NULL;
+	size_t at[4], used = 0, len[4] = {n, n, (size_t)sp->n_fft, 2 * (size_t)sp->bins};
+	for (int i = 0; i < 4; i++)
+		at[i] = used, used += floats64(len[i]);
+	if (base)
+		*s = (struct istft_scratch){base + at[0], base + at[1], base + at[2], (fftwf_complex *)(base + at[3])};
+	return used;
+}
+
+size_t spec_istft_scratch(const struct spec *sp, int T)
+{
+	return istft_scratch(sp, T, NULL, NULL);
+}
+
+/* The window-sum-square envelope over padded positions [0, (T-1)*hop + N). */
+static void envelope(const struct spec *sp, int T, float *env)
+{
+	size_t n = (size_t)(T - 1) * sp->hop + sp->n_fft;
+	memset(env, 0, n * sizeof *env);
 	for (int t = 0; t < T; t++)
 		for (int i = 0; i < sp->n_fft; i++)
 			env[(size_t)t * sp->hop + i] += sp->window[i] * sp->window[i];
-	return env;
 }
 
-int spec_istft(const struct spec *sp, const float *X, int T, int64_t L, float *y)
+int spec_istft_work(const struct spec *sp, const float *X, int T, int64_t L, float *y, float *scratch)
 {
 	int N = sp->n_fft, F = sp->bins;
 	size_t n = (size_t)(T - 1) * sp->hop + N;
 	const float scale = 1.0f / (float)N; /* FFTW's inverse is unnormalised */
-	float *acc = calloc(n, sizeof *acc), *env = envelope(sp, T), *buf = fftwf_alloc_real((size_t)N);
-	fftwf_complex *in = fftwf_alloc_complex((size_t)F);
-	if (!acc || !env || !buf || !in) {
-		free(acc), free(env), fftwf_free(buf), fftwf_free(in);
-		return tf_seterr("out of memory");
-	}
+	struct istft_scratch s;
+	istft_scratch(sp, T, scratch, &s);
+	float *acc = s.acc, *env = s.env, *buf = s.buf;
+	fftwf_complex *in = s.bins;
+	memset(acc, 0, n * sizeof *acc);
+	envelope(sp, T, env);
 	for (int t = 0; t < T; t++) {
 		for (int k = 0; k < F; k++) {
 			in[k][0] = X[((size_t)k * T + t) * 2];
@@ -139,22 +164,21 @@ int spec_istft(const struct spec *sp, const float *X, int T, int64_t L, float *y
 		size_t p = (size_t)(i + sp->pad);
 		y[i] = p < n && env[p] > ENVELOPE_MIN ? acc[p] / env[p] : 0.0f;
 	}
-	free(acc), free(env), fftwf_free(buf), fftwf_free(in);
 	return 0;
 }
 
-int spec_istft_adjoint(const struct spec *sp, const float *g, int T, int64_t L, float *G)
+int spec_istft_adjoint_work(const struct spec *sp, const float *g, int T, int64_t L, float *G, float *scratch)
 {
 	int N = sp->n_fft, F = sp->bins;
 	size_t n = (size_t)(T - 1) * sp->hop + N;
 	const float scale = 1.0f / (float)N;
+	struct istft_scratch s;
+	istft_scratch(sp, T, scratch, &s);
 	/* h: g divided by the envelope at the padded positions the output keeps */
-	float *h = calloc(n, sizeof *h), *env = envelope(sp, T), *buf = fftwf_alloc_real((size_t)N);
-	fftwf_complex *out = fftwf_alloc_complex((size_t)F);
-	if (!h || !env || !buf || !out) {
-		free(h), free(env), fftwf_free(buf), fftwf_free(out);
-		return tf_seterr("out of memory");
-	}
+	float *h = s.acc, *env = s.env, *buf = s.buf;
+	fftwf_complex *out = s.bins;
+	memset(h, 0, n * sizeof *h);
+	envelope(sp, T, env);
 	for (int64_t i = 0; i < L; i++) {
 		size_t p = (size_t)(i + sp->pad);
 		if (p < n && env[p] > ENVELOPE_MIN)
@@ -172,6 +196,26 @@ int spec_istft_adjoint(const struct spec *sp, const float *g, int T, int64_t L, 
 			G[((size_t)k * T + t) * 2 + 1] = k == 0 || k == F - 1 ? 0.0f : c * out[k][1];
 		}
 	}
-	free(h), free(env), fftwf_free(buf), fftwf_free(out);
 	return 0;
+}
+
+/* The allocating forms: their scratch for one call. */
+int spec_istft(const struct spec *sp, const float *X, int T, int64_t L, float *y)
+{
+	float *scratch = tf_alloc_aligned(spec_istft_scratch(sp, T), sizeof(float));
+	if (!scratch)
+		return tf_seterr("out of memory");
+	int rc = spec_istft_work(sp, X, T, L, y, scratch);
+	free(scratch);
+	return rc;
+}
+
+int spec_istft_adjoint(const struct spec *sp, const float *g, int T, int64_t L, float *G)
+{
+	float *scratch = tf_alloc_aligned(spec_istft_scratch(sp, T), sizeof(float));
+	if (!scratch)
+		return tf_seterr("out of memory");
+	int rc = spec_istft_adjoint_work(sp, g, T, L, G, scratch);
+	free(scratch);
+	return rc;
 }

@@ -12,6 +12,7 @@
  * (reflection needs it). */
 #ifndef TF_TRAIN_SPEC_H
 #define TF_TRAIN_SPEC_H
+#include <stddef.h>
 #include <stdint.h>
 
 struct spec;
@@ -33,5 +34,11 @@ int spec_istft(const struct spec *sp, const float *X, int T, int64_t L, float *y
  * y = iSTFT(X) is g[L]. Imaginary parts of the DC and Nyquist bins, which
  * the inverse ignores, get 0. */
 int spec_istft_adjoint(const struct spec *sp, const float *g, int T, int64_t L, float *G);
+/* The same without allocating, for a caller that runs them at every
+ * training step: scratch holds spec_istft_scratch(sp, T) floats, 64-byte
+ * aligned. These return 0. */
+size_t spec_istft_scratch(const struct spec *sp, int T);
+int spec_istft_work(const struct spec *sp, const float *X, int T, int64_t L, float *y, float *scratch);
+int spec_istft_adjoint_work(const struct spec *sp, const float *g, int T, int64_t L, float *G, float *scratch);
 
 #endif

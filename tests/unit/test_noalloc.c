@@ -6,8 +6,8 @@
  * segmenter that tf-unet uses. The first pass on a new thread team may
  * let BLIS and libgomp fill their own pools (their lazy set-up, not ours):
  * it is run once before counting, and its count is printed. The same for
- * a training step (forward and backward) after its set-up, with and
- * without checkpointing and --qat. */
+ * a training step (forward, the spectral and waveform losses, backward)
+ * after its set-up, with and without checkpointing and --qat. */
 #include <math.h>
 #include <omp.h>
 #include <stdatomic.h>
@@ -20,6 +20,8 @@
 #include "quant.h"
 #include "segment.h"
 #include "test.h"
+#include "train/loss.h"
+#include "train/spec.h"
 #include "unet.h"
 #include "unet_train.h"
 
@@ -205,46 +207,63 @@ static void check_model(struct model *m, const char *what)
 
 struct train_run {
 	struct unet_train *t;
+	struct loss_work *loss;
 	struct model *m;
-	const float *in, *dmasks;
-	float *masks, *grad;
+	const float *in, *mix, *target, *wave;
+	float *masks, *dmasks, *grad;
 	int failed;
 };
 
+/* A step as tf-train takes it: the losses between the passes. */
 static void train_step(void *ctx)
 {
 	struct train_run *r = ctx;
-	if (unet_train_forward(r->t, r->m, r->in, r->masks) || unet_train_backward(r->t, r->m, r->dmasks, r->grad))
+	if (unet_train_forward(r->t, r->m, r->in, r->masks))
+		r->failed = 1;
+	double loss = loss_spec_l1(r->loss, r->masks, r->mix, r->target, r->dmasks);
+	loss += 0.5 * loss_wave_l1(r->loss, r->masks, r->mix, r->wave, 0.5, r->dmasks);
+	if (!isfinite(loss) || unet_train_backward(r->t, r->m, r->dmasks, r->grad))
 		r->failed = 1;
 }
 
-/* Ragged sizes (a resize after an upsampling), two examples. */
+/* Ragged sizes (a resize after an upsampling), two examples: 18 bins (n_fft
+ * 34) by 13 frames (hop 8) of 100-sample signals. */
 static void check_training(struct model *m)
 {
 	const struct unet_config *c = &m->cfg;
-	int B = 2, H = 18, W = 13;
+	int B = 2, H = 18, W = 13, S = c->nstems, C = c->channels;
+	int64_t L = 100;
+	struct spec *sp = spec_new(34, 8);
+	struct loss_shape sh = {B, S, C, H, W};
 	size_t nin = (size_t)B * c->in_channels * H * W, nout = (size_t)B * c->out_channels * H * W;
+	size_t nmix = (size_t)B * C * H * W * 2, nwave = (size_t)B * S * C * L;
 	float *in = malloc(nin * sizeof *in), *dmasks = malloc(nout * sizeof *dmasks);
 	float *masks = malloc(nout * sizeof *masks), *grad = calloc(m->nparams, sizeof *grad);
-	fill(in, nin);
-	for (size_t i = 0; i < nout; i++)
-		dmasks[i] = (float)sin((double)i * 0.3) * 0.1f;
+	float *mix = malloc(nmix * sizeof *mix), *target = malloc(nmix * S * sizeof *target);
+	float *wave = malloc(nwave * sizeof *wave);
+	fill(in, nin), fill(mix, nmix), fill(target, nmix * S), fill(wave, nwave);
+	if (!ok(sp && spec_bins(sp) == H && spec_frames(sp, L) == W && c->out_channels == S * C,
+		"training: the losses' shapes fit the network's output"))
+		return;
 	for (int threads = 1; threads <= 2; threads++)
 		for (int mode = 0; mode < 3; mode++) {
 			const char *name[] = {"", ", checkpointing", ", --qat"};
-			struct train_run r = {unet_train_new(m, B, H, W, mode == 1, threads), m, in, dmasks, masks, grad, 0};
-			if (!ok(r.t != NULL, "training%s, %d threads: set up %s", name[mode], threads,
-				r.t ? "" : tf_strerror()))
+			struct train_run r = {unet_train_new(m, B, H, W, mode == 1, threads), loss_work_new(&sh, sp, L, threads),
+					      m, in, mix, target, wave, masks, dmasks, grad, 0};
+			if (!ok(r.t && r.loss, "training%s, %d threads: set up %s", name[mode], threads,
+				r.t && r.loss ? "" : tf_strerror()))
 				continue;
 			unet_train_set_qat(r.t, mode == 2);
 			long first = counted(train_step, &r);
 			long second = counted(train_step, &r);
 			ok(!r.failed && second == 0,
-			   "training%s, %d threads: a step allocates nothing (%ld allocations; %ld in the first step)",
-			   name[mode], threads, second, first);
+			   "training%s, %d threads: a step with its losses allocates nothing (%ld allocations; %ld in "
+			   "the first step)", name[mode], threads, second, first);
 			unet_train_free(r.t);
+			loss_work_free(r.loss);
 		}
-	free(in), free(dmasks), free(masks), free(grad);
+	free(in), free(dmasks), free(masks), free(grad), free(mix), free(target), free(wave);
+	spec_free(sp);
 }
 
 int main(void)

@@ -187,6 +187,56 @@ static void test_refusals(void)
 	ok(len > 0 && cut_ok, "a %zd-byte stream cut at every 7th byte is refused each time", len);
 }
 
+/* A stream of no chunks whose header has the given kind, window (NULL:
+ * none) and center (-1: none). */
+static int header_only(const char *kind, const char *window, int center)
+{
+	int fd = memfd();
+	FILE *fp = fdopen(dup(fd), "w");
+	struct stream_writer *w = stream_writer_open(fp);
+	struct frame *f = frame_new();
+	frame_set_int(f, "sample_rate", 8000), frame_set_int(f, "n_fft", FFT), frame_set_int(f, "hop", HOP);
+	frame_set_int(f, "channels", CH);
+	if (window)
+		frame_set_str(f, "window", window);
+	if (center >= 0)
+		frame_set_bool(f, "center", center);
+	stream_write_header(w, kind, f);
+	frame_clear(f);
+	stream_write_end(w, f);
+	stream_writer_close(w);
+	frame_free(f);
+	fclose(fp);
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+/* The kind and window names are read into enums once, at the header. */
+static void test_header_names(void)
+{
+	char msg[512];
+	ok(read_all(header_only("spectrogram", NULL, -1), SPEC_SPECTROGRAM, msg, sizeof msg) == 0,
+	   "no window and no center: a centred Hann window%s", msg);
+	ok(read_all(header_only("spectrogram", "hann", 1), SPEC_SPECTROGRAM, msg, sizeof msg) == 0,
+	   "window hann, centred: read%s", msg);
+	expect(header_only("spectrogram", "hamming", -1), SPEC_SPECTROGRAM,
+	       "the stream's STFT (hamming window) is not the one tfswa uses (hann, centred)", "another window");
+	expect(header_only("spectrogram", "hannx", 1), SPEC_SPECTROGRAM, "(hannx window)",
+	       "a name that starts like hann");
+	expect(header_only("spectrogram", "hann", 0), SPEC_SPECTROGRAM,
+	       "the stream's STFT (hann window, not centred) is not the one tfswa uses (hann, centred)",
+	       "frames not centred");
+	expect(header_only("spectra", NULL, -1), SPEC_SPECTROGRAM | SPEC_STEMS,
+	       "expected a spectrogram or stems stream, got a spectra stream", "an unknown kind");
+	expect(header_only("stem", NULL, -1), SPEC_STEMS, "expected a stems stream, got a stem stream",
+	       "a kind that is a prefix of one");
+	ok(read_all(header_only("masks", NULL, -1), SPEC_STEMS | SPEC_MASKS, msg, sizeof msg) == -1,
+	   "masks need their stems: %s", msg);
+	ok(!strcmp(spec_kind_name(SPEC_SPECTROGRAM), "spectrogram") && !strcmp(spec_kind_name(SPEC_STEMS), "stems") &&
+		   !strcmp(spec_kind_name(SPEC_MASKS), "masks") && !strcmp(spec_kind_name(0), "spectrogram"),
+	   "each kind's name; anything else is called a spectrogram");
+}
+
 static void test_fits(void)
 {
 	struct unet_config c = {.sample_rate = 8000, .n_fft = FFT, .hop = HOP, .channels = CH};
@@ -203,6 +253,7 @@ int main(void)
 {
 	test_round_trip();
 	test_refusals();
+	test_header_names();
 	test_fits();
 	return test_done();
 }

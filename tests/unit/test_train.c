@@ -45,7 +45,8 @@ static void test_spec_loss_gradient(void)
 		mix[i] = frand(-1, 1);
 	for (size_t i = 0; i < nm * 2; i++)
 		tgt[i] = frand(-0.5f, 0.5f);
-	double loss = loss_spec_l1(&sh, m, mix, tgt, d);
+	struct loss_work *w = loss_work_new(&sh, NULL, 0, 2);
+	double loss = loss_spec_l1(w, m, mix, tgt, d);
 	/* the loss by hand: mean of |re| and |im| of mask * mix - target */
 	double want = 0;
 	for (int b = 0; b < sh.B; b++)
@@ -68,9 +69,9 @@ static void test_spec_loss_gradient(void)
 	for (size_t i = 0; i < nm; i += 7) {
 		float keep = m[i];
 		m[i] = keep + (float)h;
-		double up = loss_spec_l1(&sh, m, mix, tgt, dummy);
+		double up = loss_spec_l1(w, m, mix, tgt, dummy);
 		m[i] = keep - (float)h;
-		double down = loss_spec_l1(&sh, m, mix, tgt, dummy);
+		double down = loss_spec_l1(w, m, mix, tgt, dummy);
 		m[i] = keep;
 		double fd = (up - down) / (2 * ((double)(keep + (float)h) - (double)keep));
 		/* float rounding of the elements leaves ~1e-8 of noise in fd */
@@ -80,6 +81,14 @@ static void test_spec_loss_gradient(void)
 	}
 	ok(worst < 1e-3, "spectral L1 gradient vs central differences: worst error %.2g of the largest "
 	   "gradient (%.3g) at [%zu] (analytic %.6g)", worst, scale, at, d[at]);
+	struct loss_work *one = loss_work_new(&sh, NULL, 0, 1);
+	double loss1 = loss_spec_l1(one, m, mix, tgt, dummy);
+	ok(one && loss1 == loss && !memcmp(dummy, d, nm * sizeof *d),
+	   "spectral L1 on one thread: the same loss and gradient, bit for bit");
+	int refused = isnan(loss_wave_l1(one, m, mix, tgt, 1, dummy));
+	ok(refused && strstr(tf_strerror(), "waveform loss"), "a workspace made without the STFT has no waveform loss: %s",
+	   tf_strerror());
+	loss_work_free(w), loss_work_free(one);
 	free(m), free(d), free(dummy), free(mix), free(tgt);
 }
 
@@ -163,15 +172,16 @@ static void test_wave_loss_gradient(void)
 	for (size_t i = 0; i < (size_t)sh.S * sh.C * L; i++)
 		wave[i] = frand(-0.3f, 0.3f);
 	double w = 0.7;
-	loss_wave_l1(&sh, sp, m, mix, wave, L, w, d);
+	struct loss_work *work = loss_work_new(&sh, sp, L, 2);
+	loss_wave_l1(work, m, mix, wave, w, d);
 	double worst = 0, h = 1e-4;
 	size_t at = 0;
 	for (size_t i = 0; i < nm; i += 5) {
 		float keep = m[i];
 		m[i] = keep + (float)h;
-		double up = w * loss_wave_l1(&sh, sp, m, mix, wave, L, w, dummy);
+		double up = w * loss_wave_l1(work, m, mix, wave, w, dummy);
 		m[i] = keep - (float)h;
-		double down = w * loss_wave_l1(&sh, sp, m, mix, wave, L, w, dummy);
+		double down = w * loss_wave_l1(work, m, mix, wave, w, dummy);
 		m[i] = keep;
 		double fd = (up - down) / (2 * ((double)(keep + (float)h) - (double)keep));
 		/* float iSTFT noise over a 2e-4 step: judge against the gradient's scale */
@@ -181,6 +191,18 @@ static void test_wave_loss_gradient(void)
 	}
 	ok(worst < 2e-2, "waveform L1 gradient vs central differences: worst relative error %.2g at [%zu] "
 	   "(analytic %.6g)", worst, at, d[at]);
+	/* on one thread and on three: the same sums, bit for bit */
+	double lw[2];
+	float *dw[2] = {calloc(nm, sizeof(float)), calloc(nm, sizeof(float))};
+	for (int k = 0; k < 2; k++) {
+		struct loss_work *t = loss_work_new(&sh, sp, L, k ? 3 : 1);
+		lw[k] = loss_wave_l1(t, m, mix, wave, w, dw[k]);
+		loss_work_free(t);
+	}
+	ok(lw[0] == lw[1] && !memcmp(dw[0], dw[1], nm * sizeof(float)),
+	   "waveform L1 on 1 and 3 threads: the same loss (%.9f) and gradient, bit for bit", lw[0]);
+	free(dw[0]), free(dw[1]);
+	loss_work_free(work);
 	free(m), free(d), free(dummy), free(mix), free(wave);
 	spec_free(sp);
 }

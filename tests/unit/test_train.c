@@ -495,7 +495,7 @@ static void test_state(void)
 	model_init(&st.m, &c);
 	train_state_alloc(&st);
 	st.set = (struct train_settings){123, 2, 1.0, {LR_COSINE, 1e-3, 0, 5, 50, 10, 0.5}, {0.9, 0.999, 1e-8, 0.01},
-					  5, {44100, 0.25, 1.25, 1, 1, -60}, 0.5, 0, 0, 3};
+					  5, {44100, 0.25, 1.25, 1, 1, -60}, 0.5, 0, 0, 3, 0};
 	st.step = 17, st.epoch = 3, st.epoch_steps = 5;
 	rng_seed(&st.rng, 99);
 	strcpy(st.dataset, "data/x");

@@ -128,15 +128,28 @@ int gemm_prime(int threads)
 	float *buf = calloc(shared + (size_t)threads * each, sizeof *buf);
 	if (!buf)
 		return -1;
-#pragma omp parallel num_threads(threads)
-	{
-		const float *a = buf, *b = buf + M * K;
-		float *c = buf + shared + (size_t)omp_get_thread_num() * each;
+	/* BLIS also keeps one array of small-block pools per product running at
+	 * once, and makes another the first time more products overlap than it
+	 * has arrays. So the products must really run at the same time: on a
+	 * busy machine one thread can finish before the other starts. Each
+	 * thread's time span is kept, and the round repeated until they all
+	 * overlap (a few tries at most in practice). */
+	for (int tries = 0; tries < 50; tries++) {
+		double latest_start = 0, earliest_end = 1e300;
+#pragma omp parallel num_threads(threads) reduction(max : latest_start) reduction(min : earliest_end)
+		{
+			const float *a = buf, *b = buf + M * K;
+			float *c = buf + shared + (size_t)omp_get_thread_num() * each;
 #pragma omp barrier
-		gemm_nt((int)M, (int)S, (int)K, a, (int)K, b, (int)K, 0.0f, c, (int)S);
-		gemm_nt((int)S, (int)N, (int)K, a, (int)K, b, (int)K, 0.0f, c, (int)N);
-		for (int i = 0; i < 4; i++)
-			gemm_nt(16, 8, 8, a, 8, b, 8, 0.0f, c, 8); /* small */
+			latest_start = omp_get_wtime();
+			gemm_nt((int)M, (int)S, (int)K, a, (int)K, b, (int)K, 0.0f, c, (int)S);
+			gemm_nt((int)S, (int)N, (int)K, a, (int)K, b, (int)K, 0.0f, c, (int)N);
+			for (int i = 0; i < 4; i++)
+				gemm_nt(16, 8, 8, a, 8, b, 8, 0.0f, c, 8); /* small */
+			earliest_end = omp_get_wtime();
+		}
+		if (threads == 1 || latest_start < earliest_end)
+			break;
 	}
 	free(buf);
 	int was = atomic_load(&primed);

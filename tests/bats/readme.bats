@@ -1,10 +1,14 @@
 #!/usr/bin/env bats
 # The README's commands, run as written. Each indented block after a
 # "<!-- run ... -->" line runs in order in one folder holding a short
-# generated song (song.wav, song.flac, song.mp3), a music/ tree, model.bin
-# (the shipped model), bin/ and pipelines/ of this checkout, and a Makefile
-# whose `make` builds this checkout. "run, with ..." blocks (other
-# machines, a scheduler) run with the substitutions written below.
+# generated song (song.wav, song.flac, song.mp3, typical.flac), a music/
+# tree, model.bin and models/compact.bin (the shipped model), best_model.pth
+# (a small checkpoint in the reference's layout with the settings the README
+# gives it: tests/data/import/make_fixtures.py), bin/, pipelines/ and
+# examples/ of this checkout, and a Makefile whose `make` builds this
+# checkout and which has the checkout's pipeline targets (demo, corpus, ...)
+# working in the folder. "run, with ..." blocks (other machines, a
+# scheduler, hours of work) run with the substitutions written below.
 # "not run: ..." blocks say which test covers them instead.
 
 load helpers
@@ -38,9 +42,15 @@ setup() {
 	$PY "$ROOT/tests/tools/wav2mp3.py" work/song.wav work/song.mp3
 	sox work/song.wav work/music/album1/a.flac trim 0 1
 	sox work/song.wav work/music/album2/b.flac trim 1
+	cp work/song.flac work/typical.flac
 	cp "$ROOT/models/compact.bin" work/model.bin
-	ln -s "$ROOT/bin" "$ROOT/pipelines" work/
-	printf 'all:\n\t+@$(MAKE) -s -C %s all\n' "$ROOT" > work/Makefile
+	mkdir work/models
+	cp "$ROOT/models/compact.bin" work/models/
+	cp "$ROOT/tests/data/import/readme.pth" work/best_model.pth
+	ln -s "$ROOT/bin" "$ROOT/pipelines" "$ROOT/examples" work/
+	# `make` builds the checkout; the other targets are the checkout's own
+	# pipeline files (what its Makefile includes), run in this folder
+	printf 'all:\n\t+@$(MAKE) -s -C %s all\ninclude pipelines/demo.mk pipelines/corpus.mk\n' "$ROOT" > work/Makefile
 }
 
 # runs one block with bash -e in work/, showing it
@@ -65,6 +75,43 @@ run_block() {
 	done
 	[ -f work/song-vocals.wav ] && [ -f work/out/song/other.wav ] && [ -f work/out/vocals.wav ]
 	[ -f work/vocals.wav ] && [ -f work/stems/a/bass.wav ] && [ -f work/stems/album2/b/drums.wav ]
+	# make demo: the bundled example's four stems and their picture
+	for s in vocals drums bass other; do
+		[ "$(soxi -s work/build/demo/$s.wav)" = "$(soxi -s "$ROOT/examples/held-out/mixture.wav")" ]
+	done
+	[ "$(head -c 4 work/build/demo/stems.png | tail -c 3)" = PNG ]
+	# the import: the checkpoint with the settings the options gave, then
+	# the same model back from .pth and safetensors, and in f16
+	info() { tf-export --info "$1" | grep -E "^($2): "; }
+	keys='stems|num_heads|window_size|shift_size|dims|parameters'
+	info work/model.bin "$keys" > imported.txt
+	cat imported.txt
+	grep -qx 'stems: vocals,other' imported.txt && grep -qx 'num_heads: 8' imported.txt
+	grep -qx 'window_size: 8' imported.txt && grep -qx 'shift_size: 4' imported.txt
+	tf-export --from safetensors work/model.safetensors -o st.bin
+	[ "$(info st.bin "$keys")" = "$(cat imported.txt)" ]
+	tf-export --from pth work/model.pth --num-heads 8 --window-size 8 --shift-size 4 --stems vocals,other -o pth.bin
+	[ "$(info pth.bin "$keys")" = "$(cat imported.txt)" ]
+	[ "$(info work/model-f16.bin quantization)" = "quantization: f16" ]
+	# ONNX: one shape, then any number of frames
+	$PY - <<-'EOF2'
+		import onnx
+		for f, frames in (('work/model.onnx', 256), ('work/model-frames.onnx', None)):
+		    m = onnx.load(f)
+		    onnx.checker.check_model(m)
+		    d = m.graph.input[0].type.tensor_type.shape.dim
+		    dims = [x.dim_value if x.HasField('dim_value') else None for x in d]
+		    print(f, dims)
+		    assert dims == [1, 4, 1025, frames], dims
+	EOF2
+	# the separations with the imported model: its two stems
+	[ -f work/out/song/vocals.wav ] && [ -f work/out/song/other.wav ] && [ ! -e work/out/song/drums.wav ]
+	# tf-view: the stems and the masks as pictures
+	[ -s work/song.stems ]
+	for p in stems masks; do [ "$(head -c 4 work/$p.png | tail -c 3)" = PNG ]; done
+	# tf-quant: each type, the q8s scales calibrated from the stream
+	[ -s work/typical.stream ]
+	for t in f16 q8 q8s; do [ "$(info work/model-$t.bin quantization)" = "quantization: $t" ]; done
 }
 
 @test "the scheduler and ssh examples, run here with substitutions" {

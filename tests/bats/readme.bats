@@ -114,14 +114,41 @@ run_block() {
 	for t in f16 q8 q8s; do [ "$(info work/model-$t.bin quantization)" = "quantization: $t" ]; done
 }
 
-@test "the scheduler and ssh examples, run here with substitutions" {
+@test "the scheduler, ssh, corpus and training examples, run here with substitutions" {
+	# other machines: this one; hours of work: fewer, shorter tracks and
+	# fewer, smaller steps (sizes and counts only: the commands stay as written)
+	export CORPUS_TRAIN=2 CORPUS_TEST=2 CORPUS_SECONDS=2 BATCH=1 SEGMENT=0.5
 	for b in [0-9]*.with; do
 		sed -e "s|/usr/local/share/tfswa/pipelines|$ROOT/pipelines|g" -e "s|/data/|$BATS_TEST_TMPDIR/work/|g" \
 			-e "s|--workdir /data|--workdir $BATS_TEST_TMPDIR/work|" -e "s|host1,host2|:|" \
-			-e 's|^\(\s*\)parallel |\1parallel --will-cite |' "$b" > "$b.here"
+			-e 's|^\(\s*\)parallel |\1parallel --will-cite |' \
+			-e 's|--train 1000 --test 50 --seconds 30 -j 8|--train 1 --test 1 --seconds 2 -j 2|' \
+			-e 's|--steps 2000|--steps 2|; s|--until 1000|--until 1|; s|--steps 500|--steps 1|; s|STEPS=2000|STEPS=2|' \
+			-e 's|--batch 4 --segment-seconds 3|--batch 1 --segment-seconds 0.5|' "$b" > "$b.here"
 		SLURM_ARRAY_TASK_ID=1 SLURM_CPUS_PER_TASK=1 run_block "$b.here"
 		ran=$((${ran:-0} + 1))
 	done
-	[ "$ran" -eq 2 ]
+	[ "$ran" -eq 4 ]
 	[ -f work/stems/album1/a/vocals.wav ] && [ -f work/stems/album2/b/vocals.wav ]
+	# the corpora: MUSDB18's layout, as many tracks as asked for
+	tracks() { find "work/$1" -name mixture.wav | wc -l; }
+	[ "$(tracks data/corpus/train)" -eq 2 ] && [ "$(tracks data/corpus/test)" -eq 2 ]
+	[ "$(tracks data/corpus-unseen/test)" -eq 2 ] && [ ! -e work/data/corpus-unseen/train/s12-train-0001 ]
+	[ "$(tracks data/corpus-1000/train)" -eq 1 ] && [ "$(tracks data/corpus-1000/test)" -eq 1 ]
+	for s in mixture vocals drums bass other; do
+		[ "$(soxi -D work/data/corpus/train/s11-train-0001/$s.wav)" = 2.000000 ]
+	done
+	# training: stopped after step 1, resumed to step 2, fine-tuned, trained
+	# by the pipeline; every model runs as it is
+	[ "$(tf-export --info work/model.bin | grep '^provenance.steps:')" = "provenance.steps: 2" ]
+	grep -q 'then tf-train -m model.bin' <(tf-export --info work/tuned.bin)
+	[ "$(tf-export --info work/models/mine.bin | grep '^provenance.steps:')" = "provenance.steps: 2" ]
+	[ -f work/models/mine.bin.state ] && [ -s work/models/mine.csv ]
+	for m in model tuned models/mine; do
+		tf-stft -m work/$m.bin work/song.wav | tf-unet -m work/$m.bin | tf-istft -s vocals > v.wav
+		[ "$(soxi -s v.wav)" = 88200 ]
+	done
+	# the CSV of both sittings, and its learning curves drawn
+	[ "$(grep -c '^train,1,' work/run.csv)" -eq 1 ] && [ "$(grep -c '^train,2,' work/run.csv)" -eq 1 ]
+	[ "$(head -c 4 work/curves.png | tail -c 3)" = PNG ]
 }

@@ -48,16 +48,20 @@ setup() {
 	cp "$ROOT/models/compact.bin" work/models/
 	cp "$ROOT/tests/data/import/readme.pth" work/best_model.pth
 	ln -s "$ROOT/bin" "$ROOT/pipelines" "$ROOT/examples" work/
+	mkdir work/bench
+	ln -s "$ROOT"/bench/*.sh "$ROOT"/bench/*.py work/bench/
 	# `make` builds the checkout; the other targets are the checkout's own
 	# pipeline files (what its Makefile includes), run in this folder
 	printf 'all:\n\t+@$(MAKE) -s -C %s all\ninclude pipelines/demo.mk pipelines/corpus.mk\n' "$ROOT" > work/Makefile
 }
 
-# runs one block with bash -e in work/, showing it
+# runs one block with bash -e in work/, showing it and its output (kept
+# in BLOCK.out)
 run_block() {
 	echo "--- $1"
 	cat "$1"
-	(cd work && PATH="$ROOT/bin:$PATH" bash -e "../$1")
+	(cd work && PATH="$ROOT/bin:$PATH" bash -e "../$1") > "$1.out" || { cat "$1.out"; return 1; }
+	cat "$1.out"
 }
 
 @test "every README command marked to run runs as written, and does what it says" {
@@ -117,23 +121,24 @@ run_block() {
 @test "the scheduler, ssh, corpus and training examples, run here with substitutions" {
 	# other machines: this one; hours of work: fewer, shorter tracks and
 	# fewer, smaller steps (sizes and counts only: the commands stay as written)
-	export CORPUS_TRAIN=2 CORPUS_TEST=2 CORPUS_SECONDS=2 BATCH=1 SEGMENT=0.5
+	export CORPUS_TRAIN=2 CORPUS_TEST=1 CORPUS_SECONDS=2 BATCH=1 SEGMENT=0.5
 	for b in [0-9]*.with; do
 		sed -e "s|/usr/local/share/tfswa/pipelines|$ROOT/pipelines|g" -e "s|/data/|$BATS_TEST_TMPDIR/work/|g" \
 			-e "s|--workdir /data|--workdir $BATS_TEST_TMPDIR/work|" -e "s|host1,host2|:|" \
 			-e 's|^\(\s*\)parallel |\1parallel --will-cite |' \
 			-e 's|--train 1000 --test 50 --seconds 30 -j 8|--train 1 --test 1 --seconds 2 -j 2|' \
 			-e 's|--steps 2000|--steps 2|; s|--until 1000|--until 1|; s|--steps 500|--steps 1|; s|STEPS=2000|STEPS=2|' \
-			-e 's|--batch 4 --segment-seconds 3|--batch 1 --segment-seconds 0.5|' "$b" > "$b.here"
+			-e 's|--batch 4 --segment-seconds 3|--batch 1 --segment-seconds 0.5|' \
+			-e 's|\( out/[a-z]*\) 10 10|\1 0 1|' "$b" > "$b.here"
 		SLURM_ARRAY_TASK_ID=1 SLURM_CPUS_PER_TASK=1 run_block "$b.here"
 		ran=$((${ran:-0} + 1))
 	done
-	[ "$ran" -eq 4 ]
+	[ "$ran" -eq 6 ]
 	[ -f work/stems/album1/a/vocals.wav ] && [ -f work/stems/album2/b/vocals.wav ]
 	# the corpora: MUSDB18's layout, as many tracks as asked for
 	tracks() { find "work/$1" -name mixture.wav | wc -l; }
-	[ "$(tracks data/corpus/train)" -eq 2 ] && [ "$(tracks data/corpus/test)" -eq 2 ]
-	[ "$(tracks data/corpus-unseen/test)" -eq 2 ] && [ ! -e work/data/corpus-unseen/train/s12-train-0001 ]
+	[ "$(tracks data/corpus/train)" -eq 2 ] && [ "$(tracks data/corpus/test)" -eq 1 ]
+	[ "$(tracks data/corpus-unseen/test)" -eq 1 ] && [ ! -e work/data/corpus-unseen/train/s12-train-0001 ]
 	[ "$(tracks data/corpus-1000/train)" -eq 1 ] && [ "$(tracks data/corpus-1000/test)" -eq 1 ]
 	for s in mixture vocals drums bass other; do
 		[ "$(soxi -D work/data/corpus/train/s11-train-0001/$s.wav)" = 2.000000 ]
@@ -151,4 +156,17 @@ run_block() {
 	# the CSV of both sittings, and its learning curves drawn
 	[ "$(grep -c '^train,1,' work/run.csv)" -eq 1 ] && [ "$(grep -c '^train,2,' work/run.csv)" -eq 1 ]
 	[ "$(head -c 4 work/curves.png | tail -c 3)" = PNG ]
+	# the quality tables of both splits, on the cut songs, every row there
+	q=$(grep -l 'bench/quality.sh' [0-9]*.with.here).out
+	for row in 'mixture (baseline)' 'best constant gain (oracle)' 'compact.bin, --mask-norm sum1' 'oracle ratio mask'; do
+		[ "$(grep -c "^| $row | -\?[0-9]" "$q")" -eq 4 ]
+	done
+	for d in corpus unseen; do
+		[ "$(soxi -D work/out/$d/test/*/mixture.wav)" = 1.000000 ]
+		for k in mixture gain irm model-raw model-sum1 model-power; do [ -s work/out/$d/$k/eval.json ]; done
+	done
+	# the overlap tables: a row per overlap, whole songs then the cut
+	o=$(grep -l 'bench/overlap.sh' [0-9]*.with.here).out
+	for n in 0 16 32 64; do [ "$(grep -c "^| $n | -\?[0-9]" "$o")" -eq 2 ]; done
+	[ "$(soxi -D work/out/overlap/test/*/mixture.wav)" = 1.000000 ]
 }

@@ -121,12 +121,12 @@ run_block() {
 @test "the scheduler, ssh, corpus and training examples, run here with substitutions" {
 	# other machines: this one; hours of work: fewer, shorter tracks and
 	# fewer, smaller steps (sizes and counts only: the commands stay as written)
-	export CORPUS_TRAIN=2 CORPUS_TEST=1 CORPUS_SECONDS=2 BATCH=1 SEGMENT=0.5
+	export CORPUS_TRAIN=2 CORPUS_TEST=1 CORPUS_SECONDS=1 BATCH=1 SEGMENT=0.5
 	for b in [0-9]*.with; do
 		sed -e "s|/usr/local/share/tfswa/pipelines|$ROOT/pipelines|g" -e "s|/data/|$BATS_TEST_TMPDIR/work/|g" \
 			-e "s|--workdir /data|--workdir $BATS_TEST_TMPDIR/work|" -e "s|host1,host2|:|" \
 			-e 's|^\(\s*\)parallel |\1parallel --will-cite |' \
-			-e 's|--train 1000 --test 50 --seconds 30 -j 8|--train 1 --test 1 --seconds 2 -j 2|' \
+			-e 's|--train 1000 --test 50 --seconds 30 -j 8|--train 1 --test 1 --seconds 1 -j 2|' \
 			-e 's|--steps 2000|--steps 2|; s|--until 1000|--until 1|; s|--steps 500|--steps 1|; s|STEPS=2000|STEPS=2|' \
 			-e 's|--batch 4 --segment-seconds 3|--batch 1 --segment-seconds 0.5|' \
 			-e 's|\( out/[a-z]*\) 10 10|\1 0 1|' "$b" > "$b.here"
@@ -141,7 +141,7 @@ run_block() {
 	[ "$(tracks data/corpus-unseen/test)" -eq 1 ] && [ ! -e work/data/corpus-unseen/train/s12-train-0001 ]
 	[ "$(tracks data/corpus-1000/train)" -eq 1 ] && [ "$(tracks data/corpus-1000/test)" -eq 1 ]
 	for s in mixture vocals drums bass other; do
-		[ "$(soxi -D work/data/corpus/train/s11-train-0001/$s.wav)" = 2.000000 ]
+		[ "$(soxi -D work/data/corpus/train/s11-train-0001/$s.wav)" = 1.000000 ]
 	done
 	# training: stopped after step 1, resumed to step 2, fine-tuned, trained
 	# by the pipeline; every model runs as it is

@@ -22,6 +22,15 @@ set logscale y
 plot train using ($4/3600):5 with lines lw 1 lc rgb '#888888' title 'train loss'
 unset logscale y
 set ylabel 'validation SDR (dB)'
-plot for [c=8:ncols] valid using ($4/3600):c with linespoints pt 7 ps 0.6 lw (c == ncols ? 3 : 1.5) \
-	title substr(word(names, c), 5, 99)
+# a run with --valid 0 has no validation rows: say so rather than fail
+nvalid = int(system(sprintf("grep -c '^valid,' '%s'", csv)))
+if (nvalid > 0) {
+	plot for [c=8:ncols] valid using ($4/3600):c with linespoints pt 7 ps 0.6 lw (c == ncols ? 3 : 1.5) \
+		title substr(word(names, c), 5, 99)
+} else {
+	set xrange [0:1]
+	set yrange [0:1]
+	set label 1 'no validation rows (tf-train --valid 0)' at graph 0.5, 0.5 center
+	plot -1 notitle
+}
 unset multiplot

@@ -212,6 +212,41 @@ fails() {
 	assert_output --partial "not found"
 }
 
+# The README's "The next model" commands (make train, make sweep, make
+# plot) resume committed states that need the full corpus (150 songs of
+# 30 s), so the README test does not run them; this runs the same targets
+# of the checkout's Makefile on the tiny dataset, with runs made here.
+@test "make train resumes a run's state to its end; make sweep resumes each candidate until its CPU seconds; make plot draws them" {
+	cd "$BATS_TEST_TMPDIR"
+	root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+	train --steps 4 --until 2 -o run.bin --state run.bin.state "$DATA"
+	make -s -C "$root" train CORPUS="$DATA" TRAIN_RUN="$PWD/run.bin" THREADS=1
+	train --steps 4 -o straight.bin "$DATA"
+	cmp run.bin straight.bin
+	# a sweep of one candidate: a new run, then the same command with a
+	# larger budget resumes it (one thread, so CPU seconds follow time)
+	export TRAIN_ARGS="--seed 1 --steps 1000000 --batch 2 --segment-seconds 0.5 --valid 0" NICE=0
+	make -s -C "$root" sweep CORPUS="$DATA" SWEEP_DIR="$PWD/runs" SWEEP_CPU=1 SWEEP_CAND="$CFG" > first.log
+	cat first.log
+	[ "$(cat runs/micro.cpu)" -ge 1 ] && [ -f runs/micro.state ] && [ -f runs/micro.bin ]
+	rows=$(grep -c '^train,' runs/micro.csv)
+	[ "$rows" -ge 1 ]
+	run make -s -C "$root" sweep CORPUS="$DATA" SWEEP_DIR="$PWD/runs" SWEEP_CPU=1 SWEEP_CAND="$CFG"
+	assert_success
+	assert_line "micro: had its 1 CPU seconds"
+	cpu=$(cat runs/micro.cpu)
+	make -s -C "$root" sweep CORPUS="$DATA" SWEEP_DIR="$PWD/runs" SWEEP_CPU=$((cpu + 1)) SWEEP_CAND="$CFG" > second.log
+	cat second.log
+	grep -q "^micro: pid [0-9]*, $cpu CPU seconds before" second.log
+	[ "$(cat runs/micro.cpu)" -gt "$cpu" ] && [ "$(grep -c '^train,' runs/micro.csv)" -gt "$rows" ]
+	tf-stft -m runs/micro.bin "$DATA/test/"*/mixture.wav | tf-unet -m runs/micro.bin | tf-istft -s vocals > v.wav
+	# make plot: every run's curves (in the checkout's build/plots)
+	make -s -C "$root" plot SWEEP_DIR="$PWD/runs" > plot.log
+	grep -qx "build/plots/micro.png" plot.log
+	[ "$(head -c 4 "$root/build/plots/micro.png" | tail -c 3)" = PNG ]
+	rm -f "$root/build/plots/micro.png"
+}
+
 @test "SIGINT ends the run after the step under way; the saved state resumes exactly" {
 	cd "$BATS_TEST_TMPDIR"
 	opts=(-j 1 --init "$CFG" --segment-seconds 0.25 --batch 1 --valid 0 --steps 100)

@@ -30,6 +30,11 @@ dims [2,4,4,4], 2 heads, window 4, shift 2, mlp_ratio 2, random weights.
   scripted.pt           a TorchScript archive (torch.jit.save)
   deflate.pth           a torch.save archive re-zipped with deflate
   tiny.pth              three small tensors (fuzzing seed)
+  readme.pth            the README's import example (tests/bats/readme.bats copies it to
+                        best_model.pth): the small model's layout with what the README's
+                        options say, stereo, two stems, dims [8,8,8,8], 8 heads, window 8,
+                        shift 4, mlp_ratio 4 (the settings a checkpoint does not record, as the
+                        options give them), so its shifted blocks carry 8x8 attn_mask buffers
   golden.txt            per golden case (tests/data/golden/*/model.pth): the number of
                         model tensors and the CRC-32 of their float32 bytes in file order,
                         num_batches_tracked and attn_mask left out
@@ -48,6 +53,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 CFG = dict(in_channels=4, out_channels=4, depths=[1, 1, 1, 2], dims=[2, 4, 4, 4],
            window_size=4, shift_size=2, num_heads=2, mlp_ratio=2.0)
+README_CFG = dict(CFG, dims=[8, 8, 8, 8], window_size=8, shift_size=4, num_heads=8, mlp_ratio=4.0)
 
 
 def path(name):
@@ -225,6 +231,7 @@ def main():
     tiny["c.half"] = torch.tensor([1.5, -2.0], dtype=torch.float16)
     tiny["d.num_batches_tracked"] = torch.tensor(3)
     torch.save(tiny, path("tiny.pth"))
+    torch.save(small_state_dict(README_CFG, seed=11), path("readme.pth"))
     wrapped = collections.OrderedDict(
         ("module." + k, torch.nn.Parameter(v, requires_grad=False) if v.is_floating_point() else v)
         for k, v in tiny.items())

@@ -185,6 +185,38 @@ assert worst <= 2.0 ** -8
 	cmp "$D/bb.stream" "$D/bp.stream"
 }
 
+@test "bf16: the AVX512-BF16 and plain C bf16 paths give the same masks bit for bit; f32 on the widened weights close" {
+	tf-quant -q -t bf16 -o "$D/b.bin" "$D/m.bin"
+	for p in scalar avx512bf16 f32; do
+		TF_BGEMM=$p tf-unet -v --masks -m "$D/b.bin" "$D/in.stream" -o "$D/bp-$p.stream" 2> "$D/bp-$p.log"
+		echo "$p: $(grep -o 'bf16 products [a-z0-9]*' "$D/bp-$p.log"); $(TF_BGEMM=$p tf-unet --version | grep kernels)"
+	done
+	grep -q "bf16 products scalar" "$D/bp-scalar.log"
+	! grep -q "bf16 products" "$D/bp-f32.log"
+	if grep -qw avx512_bf16 /proc/cpuinfo; then
+		grep -q "bf16 products avx512bf16" "$D/bp-avx512bf16.log"
+	fi
+	cmp "$D/bp-scalar.stream" "$D/bp-avx512bf16.stream"
+	# in f32 the products' inputs are not rounded: other masks, as near f32's
+	! cmp -s "$D/bp-scalar.stream" "$D/bp-f32.stream"
+	tf-unet -q --masks -m "$D/m.bin" "$D/in.stream" -o "$D/a.stream"
+	run masks_diff "$D/bp-f32.stream" "$D/a.stream" 0.05 0.005
+	echo "bf16 computed in f32 vs f32: $output"
+	assert_success
+}
+
+@test "tf-bench --interleave: f32 and bf16 side by side, bf16 products in the profile" {
+	tf-quant -q -t bf16 -o "$D/b.bin" "$D/m.bin"
+	run tf-bench --interleave --compare --profile -r 2 -w 1 --shape 1x4x32x40 "$D/m.bin" "$D/b.bin"
+	assert_success
+	echo "$output"
+	assert_line --regexp '^\| b \| [0-9.]+ \([0-9.]+x\) \|$'
+	assert_output --regexp "bf16 products (avx512bf16|f32)"
+	if grep -qw avx512_bf16 /proc/cpuinfo; then
+		assert_line --partial "| bf16 products |"
+	fi
+}
+
 @test "damaged bf16 models: truncated, a tensor's data cut short, refused cleanly" {
 	tf-quant -q -t bf16 -o "$D/b.bin" "$D/m.bin"
 	head -c 100000 "$D/b.bin" > "$D/bcut.bin"

@@ -1,6 +1,7 @@
 /* tf-quant: a model file in, the same model with its weights stored in a
  * smaller type out, and a report on standard error. A filter:
  *   tf-quant -t f16 < model.bin > model-f16.bin
+ *   tf-quant -t bf16 < model.bin > model-bf16.bin
  *   tf-quant -t q8 < model.bin > model-q8.bin
  *   tf-quant -t q8s --calibrate song.stream model.bin > model-q8s.bin */
 #include <getopt.h>
@@ -28,6 +29,8 @@ static void usage(FILE *fp)
 		"                     q8: int8 weights, activations quantised per row at run\n"
 		"                     time, convolutions and linear layers as int8 products\n"
 		"                     q8s: as q8, with activation scales calibrated once\n"
+		"                     bf16: weights as bfloat16, convolutions and linear\n"
+		"                     layers as bf16 products summed in f32 (AVX512-BF16)\n"
 		"      --calibrate STREAM\n"
 		"                     for q8s: a spectrogram stream (tf-stft -m MODEL output) of\n"
 		"                     representative audio; repeatable\n"
@@ -125,7 +128,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!type_name)
-		die("no type given: use -t f16, q8 or q8s (see --help)");
+		die("no type given: use -t f16, bf16, q8 or q8s (see --help)");
 	int type = quant_type_parse(type_name);
 	if (type < 0)
 		die_lib("");
@@ -133,7 +136,7 @@ int main(int argc, char **argv)
 	if (q8s && !ncalib)
 		die("-t q8s needs --calibrate STREAM: a spectrogram stream (tf-stft -m MODEL) of typical audio");
 	if (!q8s && ncalib)
-		die("--calibrate is for -t q8s (q8 quantises activations at run time; f16 needs none)");
+		die("--calibrate is for -t q8s (q8 quantises activations at run time; f16 and bf16 need none)");
 	if (argc - optind > 1)
 		die("one model at a time; see --help");
 	const char *in_path = optind < argc ? argv[optind] : NULL;

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "kernels/gemm.h"
+#include "kernels/bgemm.h"
 #include "kernels/qgemm.h"
 #include "model.h"
 #include "modelpath.h"
@@ -209,9 +210,10 @@ int main(int argc, char **argv)
 	struct progress bar;
 	progress_start(&bar, "separating", in->samples > 0 ? 1 + in->samples / c->hop : 0);
 	struct out_state os = {w, c, a.masks, in->bins, a.norm, NULL, NULL, 0, &bar};
-	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads (%s); %s%s%s", model_file,
+	info("model: %s (quantization %s); segment %d frames, overlap %d; %d threads (%s); %s%s%s%s%s", model_file,
 	     quant_traits[c->quantization].name, segment, overlap, threads, threads_wait_describe(), gemm_describe(),
-	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "");
+	     unet_is_int8(u) ? "; int8 products " : "", unet_is_int8(u) ? qgemm_kernel_name() : "",
+	     unet_is_bf16(u) ? "; bf16 products " : "", unet_is_bf16(u) ? bgemm_kernel_name() : "");
 
 	/* the loop: chunks in, finished frames out */
 	struct spec_chunk chunk;

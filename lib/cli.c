@@ -12,6 +12,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "kernels/attention.h"
+#include "kernels/bgemm.h"
 #include "kernels/qgemm.h"
 #include "kernels/gemm.h"
 
@@ -161,8 +162,8 @@ double parse_double(const char *s, const char *opt, double min, double max)
 void print_version(void)
 {
 	printf("%s (tfswa) %s\n", progname, TF_VERSION);
-	printf("kernels: gemm %s; attention %s; int8 products %s\n", gemm_describe(), attention_kernel_name(),
-	       qgemm_kernel_name());
+	printf("kernels: gemm %s; attention %s; int8 products %s; bf16 products %s\n", gemm_describe(),
+	       attention_kernel_name(), qgemm_kernel_name(), bgemm_wanted() ? bgemm_kernel_name() : "f32");
 }
 
 void version_exit(void)

@@ -31,8 +31,9 @@ const struct quant_traits quant_traits[QUANT_COUNT] = {
 	[QUANT_F16] = {"f16", "f16", DT_F16, 0, 0},
 	[QUANT_Q8] = {"q8", "q8", DT_I8, 1, 0},
 	[QUANT_Q8S] = {"q8s", "q8s", DT_I8, 1, 1},
+	[QUANT_BF16] = {"bf16", "bf16", DT_BF16, 0, 0},
 };
-static const char *const quant_name_list[QUANT_COUNT] = {"none", "f16", "q8", "q8s"};
+static const char *const quant_name_list[QUANT_COUNT] = {"none", "f16", "q8", "q8s", "bf16"};
 const struct name_table quantization_names = {"quantization", quant_name_list, QUANT_COUNT};
 
 static const char *const norm_name_list[NORM_COUNT] = {[NORM_NONE] = "none", [NORM_SCALE] = "scale"};

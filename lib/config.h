@@ -22,11 +22,11 @@ int name_lookup(const struct name_table *t, const char *name);
 const char *name_list(const struct name_table *t, char *buf, size_t len);
 
 /* How the tensors of a model are stored. */
-enum quantization { QUANT_NONE, QUANT_F16, QUANT_Q8, QUANT_Q8S, QUANT_COUNT };
+enum quantization { QUANT_NONE, QUANT_F16, QUANT_Q8, QUANT_Q8S, QUANT_BF16, QUANT_COUNT };
 struct quant_traits {
-	const char *name;          /* as written in model files: "none", "f16", "q8", "q8s" */
+	const char *name;          /* as written in model files: "none", "f16", "q8", "q8s", "bf16" */
 	const char *type;          /* the storage type as tf-export --list shows it ("f32" for none) */
-	enum dtype store;          /* how a tensor that may be narrowed is stored: DT_F32, DT_F16, DT_I8 */
+	enum dtype store;          /* how a tensor that may be narrowed is stored: DT_F32, DT_F16, DT_I8, DT_BF16 */
 	int int8;                  /* int8 weights with per-output-channel ":scale" tensors */
 	int act_scales;            /* and calibrated input scales (":act_scale"), run as static int8 */
 };

@@ -761,7 +761,7 @@ int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 				goto out;
 			continue;
 		}
-		if (dtypes && dtypes[i] == DT_F16) {
+		if (dtypes && (dtypes[i] == DT_F16 || dtypes[i] == DT_BF16)) {
 			uint16_t *h = realloc(half, s->numel * sizeof *h + 1);
 			if (!h) {
 				tf_seterr("out of memory");
@@ -769,8 +769,9 @@ int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 			}
 			half = h;
 			for (size_t k = 0; k < s->numel; k++)
-				half[k] = f32_to_f16(m->params[s->offset + k]);
-			t.dtype = DT_F16, t.data = half;
+				half[k] = dtypes[i] == DT_F16 ? f32_to_f16(m->params[s->offset + k])
+							      : f32_to_bf16(m->params[s->offset + k]);
+			t.dtype = dtypes[i], t.data = half;
 		} else if (dtypes && dtypes[i] != DT_F32) {
 			tf_seterr("%s: cannot write as %s", s->name, dtype_traits[dtypes[i]].name);
 			goto out;

@@ -147,6 +147,11 @@ int quant_plan(struct model *m, enum quantization type, struct quant_layer *laye
 				y[k] = (float)m->q8[s->offset + k] * m->q8_scale[i][(k / inner) % outs];
 			q->dtype = DT_I8;
 			q->bytes_after = s->numel + outs * sizeof(float) + (q8s ? sizeof(float) : 0);
+		} else if (quant_traits[type].store == DT_BF16) {
+			for (size_t k = 0; k < s->numel; k++)
+				y[k] = bf16_to_f32(f32_to_bf16(x[k]));
+			q->dtype = DT_BF16;
+			q->bytes_after = s->numel * 2;
 		} else {
 			for (size_t k = 0; k < s->numel; k++)
 				y[k] = f16_to_f32(f32_to_f16(x[k]));

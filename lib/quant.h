@@ -5,7 +5,11 @@
  *       127); activations quantised per row at run time; the convolutions
  *       and linear layers run as int8 products (kernels/qgemm.h);
  *  q8s  as q8, but each int8 layer's input has one scale calibrated from
- *       representative spectrograms (calibrate.h) instead of a scale per row.
+ *       representative spectrograms (calibrate.h) instead of a scale per row;
+ *  bf16 weights as bfloat16 (f32's exponent, 8-bit significand, rounded to
+ *       nearest even); the convolutions and linear layers run as bf16
+ *       products accumulated in f32 where the CPU has them (kernels/bgemm.h),
+ *       else in f32 on the widened weights.
  * One-dimensional tensors (biases, norm weights, BatchNorm statistics) stay
  * f32: they are a fraction of a percent of the size, and BatchNorm
  * variances and norm scales are where low precision would cost most. In q8
@@ -25,7 +29,7 @@ struct quant_layer {
 	size_t bytes_before, bytes_after; /* tensor data, scales included */
 };
 
-/* The type named, if it is one a model can be narrowed to (f16, q8, q8s:
+/* The type named, if it is one a model can be narrowed to (f16, q8, q8s, bf16:
  * the quant_traits that store something other than f32); else -1 with a
  * message naming them. */
 int quant_type_parse(const char *name);

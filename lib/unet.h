@@ -17,6 +17,8 @@ const struct unet_config *unet_config(const struct unet *u);
 
 /* 1 if some of u's products run in int8 (a q8 or q8s model). */
 int unet_is_int8(const struct unet *u);
+/* 1 if u's products run in bf16 (a bf16 model where bgemm_wanted). */
+int unet_is_bf16(const struct unet *u);
 
 /* Calibration: fn sees the input of every product whose weight a q8 model
  * stores as int8, before the product: layer is the weight's index in the
@@ -26,7 +28,10 @@ typedef void (*unet_observe_fn)(void *ctx, int layer, const float *x, int M, int
 void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx);
 
 /* Kinds of work a profiled forward pass tells apart (unet_plan_set_profile). */
-enum unet_work { UNET_WORK_GEMM_F32, UNET_WORK_GEMM_INT8, UNET_WORK_QUANTIZE, UNET_WORK_ATTENTION, UNET_WORKS };
+enum unet_work {
+	UNET_WORK_GEMM_F32, UNET_WORK_GEMM_INT8, UNET_WORK_QUANTIZE, UNET_WORK_ATTENTION, UNET_WORK_GEMM_BF16,
+	UNET_WORKS
+};
 extern const char *const unet_work_names[UNET_WORKS];
 
 /* Smallest H and W the network takes (three stride-2 downsamplings). */

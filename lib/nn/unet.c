@@ -1,6 +1,6 @@
 /* TFSWA-UNet inference preparation: the model's weights in the layouts the
- * forward pass (lib/nn/unet_plan.c) runs on, BatchNorm folded in, int8 weights
- * packed; and the cost of a pass. */
+ * forward pass (lib/nn/unet_plan.c) runs on, BatchNorm folded in, int8 and
+ * bf16 weights packed; and the cost of a pass. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +52,42 @@ static struct qmat *own_qmat(struct unet *u, const int8_t *w, int ldw, const flo
 	u->qmats[u->nqmats++] = q;
 	u->int8 = 1;
 	return q;
+}
+
+/* A new bf16 weight matrix owned by u: w [N][K] rows ldw apart, rounded. */
+static struct bmat *own_bmat(struct unet *u, const float *w, int ldw, int N, int K)
+{
+	struct bmat *b = calloc(1, sizeof *b), **l;
+	if (!b || !(l = realloc(u->bmats, (size_t)(u->nbmats + 1) * sizeof *l))) {
+		free(b);
+		tf_seterr("out of memory");
+		return NULL;
+	}
+	u->bmats = l;
+	if (bmat_init(b, w, ldw, N, K)) {
+		free(b);
+		return NULL;
+	}
+	u->bmats[u->nbmats++] = b;
+	u->bf16 = 1;
+	return b;
+}
+
+/* Does m run its products in bf16 (a bf16 model on a CPU with bf16
+ * products)? Every convolution and linear layer then does: bf16 has f32's
+ * range, so the stem and the head need no exception. */
+static int runs_bf16(const struct model *m)
+{
+	return quant_traits[m->cfg.quantization].store == DT_BF16 && bgemm_wanted();
+}
+
+/* The float products of ops[0..n) as bf16 ones, when m runs them so. */
+static int ops_to_bf16(struct unet *u, const struct model *m, struct op *ops, int n)
+{
+	for (int r = 0; r < n && runs_bf16(m); r++)
+		if (!(ops[r].bf = own_bmat(u, ops[r].w, ops[r].ldw, ops[r].N, ops[r].K)))
+			return -1;
+	return 0;
 }
 
 /* Is the weight with this index stored as int8 in m? */
@@ -184,7 +220,7 @@ static int prep_conv(struct unet *u, const struct model *m, struct conv *c, cons
 	for (int r = 0; r < y.nops; r++)
 		c->op[r] = (struct op){.w = c->w + (size_t)r * y.step, .ldw = y.ldw, .N = co, .K = y.K,
 				       .id = observed_id(m, id)};
-	return 0;
+	return ops_to_bf16(u, m, c->op, y.nops);
 }
 
 /* A linear layer: weight w [out][in], bias b (-1: none). */
@@ -200,7 +236,7 @@ static int prep_linear(struct unet *u, const struct model *m, struct linear *l, 
 	l->b = b >= 0 ? param(m, b) : NULL;
 	l->out = out;
 	l->in = in;
-	return 0;
+	return l->op.q ? 0 : ops_to_bf16(u, m, &l->op, 1);
 }
 
 static struct block *prep_blocks(struct unet *u, const struct model *m, const struct arch_stage *st)
@@ -266,6 +302,9 @@ void unet_free(struct unet *u)
 	for (int i = 0; i < u->nqmats; i++)
 		qmat_free(u->qmats[i]), free(u->qmats[i]);
 	free(u->qmats);
+	for (int i = 0; i < u->nbmats; i++)
+		bmat_free(u->bmats[i]), free(u->bmats[i]);
+	free(u->bmats);
 	for (int s = 0; s < ARCH_MAX_STAGES; s++)
 		free(u->st[s].blocks);
 	arch_free(&u->arch);
@@ -282,8 +321,14 @@ int unet_is_int8(const struct unet *u)
 	return u->int8;
 }
 
+int unet_is_bf16(const struct unet *u)
+{
+	return u->bf16;
+}
+
 const char *const unet_work_names[UNET_WORKS] = {
 	"float products (BLIS)", "int8 products", "quantising activations", "attention (scores, softmax)",
+	"bf16 products",
 };
 
 void unet_set_observer(struct unet *u, unet_observe_fn fn, void *ctx)

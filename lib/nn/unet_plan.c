@@ -55,15 +55,19 @@ struct unet_plan {
 /* ---------- carving ---------- */
 
 /* A thread's buffer for quantised activations: rows of Kp bytes and
- * their scales. Empty for models without int8 products. */
+ * their scales (int8 products), or rows of Kp bf16 values (bf16 products).
+ * Empty for models with neither. */
 struct qbuf {
 	uint8_t *q;
 	float *rs;
+	uint16_t *h;
 };
 
 static void qbuf_carve(struct qbuf *b, struct carve *c, const struct unet *u, size_t rows, size_t K)
 {
-	b->q = NULL, b->rs = NULL;
+	b->q = NULL, b->rs = NULL, b->h = NULL;
+	if (u->bf16)
+		b->h = carve(c, rows * ((K + 1) & ~(size_t)1) + 32, sizeof(uint16_t));
 	if (!u->int8)
 		return;
 	b->q = carve(c, rows * ((K + 3) & ~(size_t)3) + 64, 1);
@@ -129,7 +133,7 @@ static struct seqmap branch_map(const struct unet_config *cfg, enum arch_branch 
 
 /* ---------- layers ---------- */
 
-/* C[M][N] (+)= A[M][K] . W^T, in float or int8 (and shown to the
+/* C[M][N] (+)= A[M][K] . W^T, in float, int8 or bf16 (and shown to the
  * calibration observer first). */
 static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
 		   float *C, int ldc, struct qbuf *qb)
@@ -141,6 +145,14 @@ static void run_op(const struct unet_plan *p, const struct op *o, int M, const f
 	if (u->observe && o->id >= 0)
 		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
 	double t = nn_cpu_clock(ex);
+	if (o->bf) {
+		bf16_rows(qb->h, o->bf->Kp, A, lda, M, o->K, o->bf->Kp);
+		nn_charge(ex, UNET_WORK_QUANTIZE, t);
+		t = nn_cpu_clock(ex);
+		bgemm(M, qb->h, o->bf->Kp, o->bf, accumulate, C, ldc);
+		nn_charge(ex, UNET_WORK_GEMM_BF16, t);
+		return;
+	}
 	if (!o->q) {
 		gemm_nt(M, o->N, o->K, A, lda, o->w, o->ldw, accumulate ? 1.0f : 0.0f, C, ldc);
 		nn_charge(ex, UNET_WORK_GEMM_F32, t);

@@ -3,16 +3,19 @@
 #ifndef TF_UNET_PREPARED_H
 #define TF_UNET_PREPARED_H
 #include "arch.h"
+#include "kernels/bgemm.h"
 #include "kernels/qgemm.h"
 #include "unet.h"
 
 /* One matrix product C (+)= A . W^T, W [N][K]: float weights (BLIS), or
  * int8 ones (q8 and q8s models) with the input quantised per row or with
- * a calibrated scale. */
+ * a calibrated scale, or bf16 ones (bf16 models) with the input rounded to
+ * bf16. */
 struct op {
 	const float *w;    /* float: W, rows ldw apart */
 	int ldw, N, K;
 	struct qmat *q;    /* int8: packed W with per-channel scales, or NULL */
+	struct bmat *bf;   /* bf16: packed W, or NULL */
 	float act_scale;   /* q8s: the input's calibrated scale; 0: per row */
 	int id;            /* the weight's index in the model table, for the
 			    * calibration observer; -1 for layers kept in float */
@@ -57,6 +60,9 @@ struct unet {
 	struct qmat **qmats;
 	int nqmats;
 	int int8;          /* some products run in int8 */
+	struct bmat **bmats;
+	int nbmats;
+	int bf16;          /* some products run in bf16 */
 	unet_observe_fn observe;
 	void *observe_ctx;
 };

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# tf-quant: models with their weights in half precision or int8 (q8, q8s),
+# tf-quant: models with their weights in half precision (f16, bf16) or int8 (q8, q8s),
 # run by tf-unet with no extra option; refusals.
 
 load helpers
@@ -86,13 +86,14 @@ assert not bad and all(f['dtype'] in ('f16', 'f32') for f in t)
 	assert_success
 }
 
-@test "the default 15.4M configuration in f16: at most 51 % of the f32 file" {
+@test "the default 15.4M configuration in f16 and bf16: at most 51 % of the f32 file" {
 	$PY bench/make_default.py "$D/default.pth" "$D/default.stream" "$D/default.npy" 64 16
 	tf-export --from pth "$D/default.pth" -o "$D/default.bin"
 	tf-quant -q -t f16 "$D/default.bin" > "$D/default-f16.bin"
-	f32=$(stat -c %s "$D/default.bin") f16=$(stat -c %s "$D/default-f16.bin")
-	echo "f32 $f32 bytes, f16 $f16 bytes"
-	[ $((f16 * 100)) -le $((f32 * 51)) ]
+	tf-quant -q -t bf16 "$D/default.bin" > "$D/default-bf16.bin"
+	f32=$(stat -c %s "$D/default.bin") f16=$(stat -c %s "$D/default-f16.bin") bf16=$(stat -c %s "$D/default-bf16.bin")
+	echo "f32 $f32 bytes, f16 $f16 bytes, bf16 $bf16 bytes"
+	[ $((f16 * 100)) -le $((f32 * 51)) ] && [ $((bf16 * 100)) -le $((f32 * 51)) ]
 }
 
 @test "tf-unet runs the f16 model as it is; its masks are near the f32 ones" {
@@ -132,6 +133,110 @@ assert a.shape == b.shape and 0 < d.max() < 1e-2
 	run tf-quant -t f16 -o "$D/x.bin" "$D/junk.bin"
 	assert_clean_failure tf-quant
 	[ ! -e "$D/x.bin" ]
+}
+
+@test "bf16: half the size, every weight matrix in bf16 (the top half of the f32 value, rounded to nearest even)" {
+	run tf-quant -t bf16 -o "$D/b.bin" "$D/m.bin"
+	assert_success
+	assert_line --partial "tf-quant: bf16: tensor data"
+	assert_line --partial "kept in f32"
+	[ "$(tf-export --info "$D/b.bin" | sed -n 's/^quantization: //p')" = bf16 ]
+	f32=$(stat -c %s "$D/m.bin") bf16=$(stat -c %s "$D/b.bin")
+	echo "f32 $f32 bytes, bf16 $bf16 bytes"
+	[ $((bf16 * 100)) -le $((f32 * 55)) ]
+	run $PY -c "
+import msgpack, numpy as np
+a = {f['name']: f for f in list(msgpack.Unpacker(open('$D/m.bin', 'rb'), raw=False))[1:-1]}
+b = {f['name']: f for f in list(msgpack.Unpacker(open('$D/b.bin', 'rb'), raw=False))[1:-1]}
+assert sorted(a) == sorted(b)
+bad = [n for n in b if (len(b[n]['shape']) >= 2) != (b[n]['dtype'] == 'bf16')]
+assert not bad and all(f['dtype'] in ('bf16', 'f32') for f in b.values()), bad[:3]
+# numpy rounding to nearest even on the 32-bit patterns, independently of C
+worst = 0
+for n, f in b.items():
+    x = np.frombuffer(a[n]['data'], '<u4')
+    if f['dtype'] == 'f32':
+        assert f['data'] == a[n]['data'], n
+        continue
+    want = ((x + 0x7fff + ((x >> 16) & 1)) >> 16).astype('<u2')
+    got = np.frombuffer(f['data'], '<u2')
+    assert np.array_equal(got, want), (n, np.flatnonzero(got != want)[:5])
+    y = (got.astype('<u4') << 16).view('<f4'); xf = x.view('<f4')
+    worst = max(worst, float(np.max(np.abs(y - xf) / np.maximum(np.abs(xf), 1e-30))))
+print(len(b), 'tensors; largest relative rounding error %.3g (half a unit in the last place: 2^-8 = %.3g)' % (worst, 2.0 ** -8))
+assert worst <= 2.0 ** -8
+"
+	echo "$output"
+	assert_success
+}
+
+@test "tf-unet runs the bf16 model as it is; its masks are near the f32 ones" {
+	tf-quant -q -t bf16 < "$D/m.bin" > "$D/b.bin"
+	tf-unet -q --masks -m "$D/m.bin" "$D/in.stream" -o "$D/a.stream"
+	tf-unet -q --masks -m "$D/b.bin" "$D/in.stream" -o "$D/bb.stream"
+	# weights rounded at 2^-8 relative (and on AVX512-BF16 the products'
+	# inputs too), through about 40 layers
+	run masks_diff "$D/bb.stream" "$D/a.stream" 0.05 0.005
+	echo "bf16 vs f32: $output"
+	assert_success
+	! cmp -s "$D/bb.stream" "$D/a.stream"
+	# from a pipe too
+	tf-quant -q -t bf16 < "$D/m.bin" | tf-unet -q --masks -m - "$D/in.stream" -o "$D/bp.stream"
+	cmp "$D/bb.stream" "$D/bp.stream"
+}
+
+@test "bf16: the AVX512-BF16 and plain C bf16 paths give the same masks bit for bit; f32 on the widened weights close" {
+	tf-quant -q -t bf16 -o "$D/b.bin" "$D/m.bin"
+	for p in scalar avx512bf16 f32; do
+		TF_BGEMM=$p tf-unet -v --masks -m "$D/b.bin" "$D/in.stream" -o "$D/bp-$p.stream" 2> "$D/bp-$p.log"
+		echo "$p: $(grep -o 'bf16 products [a-z0-9]*' "$D/bp-$p.log"); $(TF_BGEMM=$p tf-unet --version | grep kernels)"
+	done
+	grep -q "bf16 products scalar" "$D/bp-scalar.log"
+	! grep -q "bf16 products" "$D/bp-f32.log"
+	if grep -qw avx512_bf16 /proc/cpuinfo; then
+		grep -q "bf16 products avx512bf16" "$D/bp-avx512bf16.log"
+	fi
+	cmp "$D/bp-scalar.stream" "$D/bp-avx512bf16.stream"
+	# in f32 the products' inputs are not rounded: other masks, as near f32's
+	! cmp -s "$D/bp-scalar.stream" "$D/bp-f32.stream"
+	tf-unet -q --masks -m "$D/m.bin" "$D/in.stream" -o "$D/a.stream"
+	run masks_diff "$D/bp-f32.stream" "$D/a.stream" 0.05 0.005
+	echo "bf16 computed in f32 vs f32: $output"
+	assert_success
+}
+
+@test "tf-bench --interleave: f32 and bf16 side by side, bf16 products in the profile" {
+	tf-quant -q -t bf16 -o "$D/b.bin" "$D/m.bin"
+	run tf-bench --interleave --compare --profile -r 2 -w 1 --shape 1x4x32x40 "$D/m.bin" "$D/b.bin"
+	assert_success
+	echo "$output"
+	assert_line --regexp '^\| b \| [0-9.]+ \([0-9.]+x\) \|$'
+	assert_output --regexp "bf16 products (avx512bf16|f32)"
+	if grep -qw avx512_bf16 /proc/cpuinfo; then
+		assert_line --partial "| bf16 products |"
+	fi
+}
+
+@test "damaged bf16 models: truncated, a tensor's data cut short, refused cleanly" {
+	tf-quant -q -t bf16 -o "$D/b.bin" "$D/m.bin"
+	head -c 100000 "$D/b.bin" > "$D/bcut.bin"
+	run tf-unet -q --masks -m "$D/bcut.bin" "$D/in.stream" -o "$D/x.stream"
+	assert_clean_failure tf-unet
+	assert_output --partial "truncated"
+	run tf-quant -t q8 -o "$D/x.bin" "$D/b.bin"
+	assert_clean_failure tf-quant
+	assert_output --partial "already quantised (bf16)"
+	$PY -c "
+import msgpack
+fr = list(msgpack.Unpacker(open('$D/b.bin', 'rb'), raw=False))
+f = [f for f in fr[1:-1] if f['dtype'] == 'bf16'][3]
+f['data'] = f['data'][:-2]
+open('$D/bshort.bin', 'wb').write(b''.join(msgpack.packb(f) for f in fr))
+"
+	run tf-unet -q --masks -m "$D/bshort.bin" "$D/in.stream" -o "$D/x.stream"
+	assert_clean_failure tf-unet
+	assert_output --partial "of bf16 needs"
+	[ ! -e "$D/x.stream" ] && [ ! -e "$D/x.bin" ]
 }
 
 @test "q8: int8 weights with a scale per output channel, about a quarter of the size, a report" {

@@ -87,7 +87,7 @@ static void test_names(void)
 		   !quant_traits[QUANT_F16].int8 && quant_traits[QUANT_NONE].store == DT_F32,
 	   "f16 stores halves; q8 int8 with scales; q8s int8 with calibrated input scales too");
 	int rc = name_lookup(&quantization_names, "q4");
-	ok(rc < 0 && !strcmp(tf_strerror(), "quantization \"q4\" is not supported by this version (none, f16, q8, q8s)"),
+	ok(rc < 0 && !strcmp(tf_strerror(), "quantization \"q4\" is not supported by this version (none, f16, q8, q8s, bf16)"),
 	   "an unknown quantization is refused, the known ones listed: %s", tf_strerror());
 }
 
@@ -134,7 +134,7 @@ static void test_msgpack(void)
 	ok(!rc && same, "every field comes back from the model header");
 
 	rc = header_round_trip(&c, "quantization", "q4", &back);
-	ok(rc < 0 && strstr(tf_strerror(), "quantization \"q4\" is not supported by this version (none, f16, q8, q8s)"),
+	ok(rc < 0 && strstr(tf_strerror(), "quantization \"q4\" is not supported by this version (none, f16, q8, q8s, bf16)"),
 	   "a header with an unknown quantization is refused: %s", tf_strerror());
 	rc = header_round_trip(&c, "window", "hamming", &back);
 	ok(rc < 0 && strstr(tf_strerror(), "window \"hamming\" is not supported by this version (hann)"),

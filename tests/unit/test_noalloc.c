@@ -275,6 +275,10 @@ int main(void)
 	small_model(&m);
 	check_model(&m, "f32");
 	check_training(&m);
+	/* bf16: its products in bf16 (the values need not be bf16 ones) */
+	m.cfg.quantization = QUANT_BF16;
+	check_model(&m, "bf16");
+	m.cfg.quantization = QUANT_NONE;
 	struct quant_layer *q = calloc((size_t)m.nspecs, sizeof *q);
 	if (ok(quant_plan(&m, QUANT_Q8, q) == 0, "q8 plan")) {
 		m.cfg.quantization = QUANT_Q8;

@@ -31,6 +31,9 @@ bench() {
 	shift 2
 	[ -z "$ort_here" ] || set -- --ref-cmd \
 		"onnxruntime=node tests/tools/ort_run.js -t {threads} -w 1 $base.onnx $base.npy $base.ort.npy" "$@"
+	# BEFORE=DIR: the same command from another build's programs, a row beside
+	[ -z "${BEFORE:-}" ] || set -- --ref-cmd \
+		"tf-unet-command-before=$BEFORE/tf-unet -q --segment 0 --masks -j {threads} -m {model} $base.stream -o $base.before.stream" "$@"
 	# shellcheck disable=SC2086 # FLAGS is a list of options
 	bin/tf-bench $FLAGS -j "$THREADS" --shape "1x2x$shape" "$base.bin" \
 		--ref-cmd "tf-unet-command=bin/tf-unet -q --segment 0 --masks -j {threads} -m {model} $base.stream -o $base.ours.stream" \

@@ -657,5 +657,8 @@ int main(int argc, char **argv)
 	}
 	if (!o.quiet)
 		fprintf(stderr, "%s: %d done, %d failed\n", progname, done, failed);
+	for (int i = 0; i < o.nfiles; i++)
+		free(patterns[i]);
+	free(patterns);
 	return failed ? 1 : 0;
 }

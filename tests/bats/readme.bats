@@ -170,3 +170,24 @@ run_block() {
 	for n in 0 16 32 64; do [ "$(grep -c "^| $n | -\?[0-9]" "$o")" -eq 2 ]; done
 	[ "$(soxi -D work/out/overlap/test/*/mixture.wav)" = 1.000000 ]
 }
+
+@test "every indented block of the README is marked: run, run with, not run (naming its test), or not a command" {
+	$PY - "$ROOT/README.md" <<-'EOF2'
+		import re, sys
+		lines = open(sys.argv[1], encoding='utf-8').read().split('\n')
+		bad, inside = [], False
+		for n, l in enumerate(lines):
+		    if l.startswith('    ') and l.strip():
+		        if not inside and (n == 0 or not lines[n - 1].strip()):
+		            k = n - 1
+		            while k >= 0 and not lines[k].strip():
+		                k -= 1
+		            if k < 0 or not re.match(r'<!-- (run|run, with|not run|not a command)\b', lines[k]):
+		                bad.append('line %d: %s' % (n + 1, l.strip()))
+		        inside = True
+		    elif l.strip():
+		        inside = False
+		print('\n'.join(bad))
+		sys.exit(1 if bad else 0)
+	EOF2
+}

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "parallel.h"
+
 struct nn_exec {
 	int threads;        /* of every parallel region, >= 1 */
 	char *scratch;      /* threads x per_thread bytes, 64-byte aligned */
@@ -17,18 +19,8 @@ struct nn_exec {
 	double *prof;       /* CPU seconds by kind of work (enum unet_work), or NULL */
 };
 
-/* Runs a region function on the context's threads: a team for two or
- * more; on one thread a plain call, whose orphaned `omp for` loops then run
- * whole (libgomp allocates a team for every parallel region of one). */
-#define PARALLEL(ex, call)                                                     \
-	do {                                                                   \
-		const int nn_threads_ = (ex)->threads;                         \
-		if (nn_threads_ > 1) {                                         \
-			_Pragma("omp parallel num_threads(nn_threads_)") call;  \
-		} else {                                                       \
-			call;                                                  \
-		}                                                              \
-	} while (0)
+/* Runs a region function on the context's threads (lib/parallel.h). */
+#define PARALLEL(ex, call) PARALLEL_ON((ex)->threads, call)
 
 /* Pieces 64-byte aligned off a buffer. With base NULL it only counts, so
  * that a set-up sizes each region with the code that carves it. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "error.h"
+#include "parallel.h"
 #include "tensor.h"
 #include "train/loss.h"
 
@@ -62,19 +63,6 @@ void loss_work_free(struct loss_work *w)
 	free(w);
 }
 
-/* Runs call on the work's threads: a team for two or more, else a plain
- * call (whose orphaned `omp for` runs whole; libgomp would allocate a team
- * for a parallel region of one). */
-#define PARALLEL(w, call)                                                 \
-	do {                                                              \
-		const int loss_threads_ = (w)->threads;                   \
-		if (loss_threads_ > 1) {                                  \
-			_Pragma("omp parallel num_threads(loss_threads_)") call; \
-		} else {                                                  \
-			call;                                             \
-		}                                                         \
-	} while (0)
-
 static float sign(float x)
 {
 	return (float)((x > 0) - (x < 0));
@@ -115,7 +103,7 @@ double loss_spec_l1(struct loss_work *w, const float *masks, const float *mix, c
 {
 	int rows = w->sh.B * w->sh.S * w->sh.C;
 	double n = (double)rows * (double)w->sh.F * (double)w->sh.T * 2.0;
-	PARALLEL(w, spec_rows(w, masks, mix, target, dmasks, (float)(1.0 / n)));
+	PARALLEL_ON(w->threads, spec_rows(w, masks, mix, target, dmasks, (float)(1.0 / n)));
 	return sum_rows(w->row, rows) / n;
 }
 
@@ -157,6 +145,6 @@ double loss_wave_l1(struct loss_work *w, const float *masks, const float *mix, c
 	double n = (double)rows * (double)w->L;
 	if (!w->sp)
 		return tf_seterr("waveform loss: no workspace for it"), NAN;
-	PARALLEL(w, wave_rows(w, masks, mix, wave, (float)(weight / n), dmasks));
+	PARALLEL_ON(w->threads, wave_rows(w, masks, mix, wave, (float)(weight / n), dmasks));
 	return sum_rows(w->row, rows) / n;
 }

@@ -411,7 +411,7 @@ float *model_param(const struct model *m, const char *name)
 static int spec_index(const struct model *m, const char *name, int hint)
 {
 	/* tensors normally arrive in table order: try the next one first */
-	if (hint < m->nspecs && !strcmp(m->specs[hint].name, name))
+	if (hint >= 0 && hint < m->nspecs && !strcmp(m->specs[hint].name, name))
 		return hint;
 	for (int i = 0; i < m->nspecs; i++)
 		if (!strcmp(m->specs[i].name, name))

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "carve.h"
 #include "parallel.h"
 
 struct nn_exec {
@@ -21,26 +22,6 @@ struct nn_exec {
 
 /* Runs a region function on the context's threads (lib/parallel.h). */
 #define PARALLEL(ex, call) PARALLEL_ON((ex)->threads, call)
-
-/* Pieces 64-byte aligned off a buffer. With base NULL it only counts, so
- * that a set-up sizes each region with the code that carves it. */
-struct carve {
-	char *base;
-	size_t used;
-};
-
-static inline void *carve(struct carve *c, size_t n, size_t size)
-{
-	size_t at = (c->used + 63) & ~(size_t)63;
-	c->used = at + n * size;
-	return c->base ? c->base + at : NULL;
-}
-
-/* The larger of a running maximum and what a counting carve used. */
-static inline size_t carve_max(size_t most, const struct carve *c)
-{
-	return c->used > most ? c->used : most;
-}
 
 /* The calling thread's slice of the scratch. */
 static inline struct carve thread_carve(const struct nn_exec *ex)

@@ -2,6 +2,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "carve.h"
 #include "error.h"
 #include "parallel.h"
 #include "tensor.h"
@@ -23,18 +24,15 @@ struct wave_scratch {
 	float *est, *y, *istft;
 };
 
-static size_t floats64(size_t n) { return (n + 15) & ~(size_t)15; }
-
-static size_t wave_scratch_floats(const struct loss_work *w)
+/* Carves (or with base NULL only counts) a thread's waveform scratch;
+ * returns its size in floats. */
+static size_t wave_scratch(const struct loss_work *w, float *base, struct wave_scratch *s)
 {
-	return floats64((size_t)w->sh.F * w->sh.T * 2) + floats64((size_t)w->L) +
-	       floats64(spec_istft_scratch(w->sp, w->sh.T));
-}
-
-static struct wave_scratch wave_scratch(const struct loss_work *w, float *base)
-{
-	size_t est = floats64((size_t)w->sh.F * w->sh.T * 2), y = floats64((size_t)w->L);
-	return (struct wave_scratch){base, base + est, base + est + y};
+	struct carve c = {(char *)base, 0};
+	*s = (struct wave_scratch){carve(&c, (size_t)w->sh.F * w->sh.T * 2, sizeof(float)),
+				   carve(&c, (size_t)w->L, sizeof(float)),
+				   carve(&c, spec_istft_scratch(w->sp, w->sh.T), sizeof(float))};
+	return ((c.used + 63) & ~(size_t)63) / sizeof(float); /* whole 64-byte lines: slices stay aligned */
 }
 
 struct loss_work *loss_work_new(const struct loss_shape *sh, const struct spec *sp, int64_t L, int threads)
@@ -45,7 +43,8 @@ struct loss_work *loss_work_new(const struct loss_shape *sh, const struct spec *
 	*w = (struct loss_work){*sh, sp, L, threads > 0 ? threads : 1, NULL, NULL, 0};
 	w->row = tf_alloc((size_t)sh->B * sh->S * sh->C, sizeof *w->row);
 	if (w->row && sp) {
-		w->per_thread = wave_scratch_floats(w);
+		struct wave_scratch unused;
+		w->per_thread = wave_scratch(w, NULL, &unused);
 		w->scratch = tf_alloc_aligned(w->per_thread * (size_t)w->threads, sizeof(float));
 	}
 	if (!w->row || (sp && !w->scratch)) {
@@ -113,7 +112,8 @@ static void wave_rows(struct loss_work *w, const float *masks, const float *mix,
 	int S = w->sh.S, C = w->sh.C, T = w->sh.T, rows = w->sh.B * S * C;
 	int64_t L = w->L;
 	size_t plane = (size_t)w->sh.F * T;
-	struct wave_scratch s = wave_scratch(w, w->scratch + (size_t)omp_get_thread_num() * w->per_thread);
+	struct wave_scratch s;
+	wave_scratch(w, w->scratch + (size_t)omp_get_thread_num() * w->per_thread, &s);
 	float *est = s.est, *y = s.y;
 #pragma omp for schedule(static)
 	for (int r = 0; r < rows; r++) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carve.h"
 #include "error.h"
 #include "tensor.h"
 #include "train/spec.h"
@@ -110,22 +111,20 @@ struct istft_scratch {
 	fftwf_complex *bins;
 };
 
-static size_t floats64(size_t n) { return (n + 15) & ~(size_t)15; }
-
 static size_t istft_scratch(const struct spec *sp, int T, float *base, struct istft_scratch *s)
 {
 	size_t n = (size_t)(T - 1) * sp->hop + sp->n_fft;
-	size_t at[4], used = 0, len[4] = {n, n, (size_t)sp->n_fft, 2 * (size_t)sp->bins};
-	for (int i = 0; i < 4; i++)
-		at[i] = used, used += floats64(len[i]);
-	if (base)
-		*s = (struct istft_scratch){base + at[0], base + at[1], base + at[2], (fftwf_complex *)(base + at[3])};
-	return used;
+	struct carve c = {(char *)base, 0};
+	*s = (struct istft_scratch){carve(&c, n, sizeof(float)), carve(&c, n, sizeof(float)),
+				    carve(&c, (size_t)sp->n_fft, sizeof(float)),
+				    carve(&c, (size_t)sp->bins, sizeof(fftwf_complex))};
+	return ((c.used + 63) & ~(size_t)63) / sizeof(float); /* whole 64-byte lines: slices stay aligned */
 }
 
 size_t spec_istft_scratch(const struct spec *sp, int T)
 {
-	return istft_scratch(sp, T, NULL, NULL);
+	struct istft_scratch unused;
+	return istft_scratch(sp, T, NULL, &unused);
 }
 
 /* The window-sum-square envelope over padded positions [0, (T-1)*hop + N). */
@@ -200,22 +199,24 @@ int spec_istft_adjoint_work(const struct spec *sp, const float *g, int T, int64_
 }
 
 /* The allocating forms: their scratch for one call. */
-int spec_istft(const struct spec *sp, const float *X, int T, int64_t L, float *y)
+typedef int (*istft_work_fn)(const struct spec *, const float *, int, int64_t, float *, float *);
+
+static int with_scratch(istft_work_fn work, const struct spec *sp, const float *in, int T, int64_t L, float *out)
 {
 	float *scratch = tf_alloc_aligned(spec_istft_scratch(sp, T), sizeof(float));
 	if (!scratch)
 		return tf_seterr("out of memory");
-	int rc = spec_istft_work(sp, X, T, L, y, scratch);
+	int rc = work(sp, in, T, L, out, scratch);
 	free(scratch);
 	return rc;
 }
 
+int spec_istft(const struct spec *sp, const float *X, int T, int64_t L, float *y)
+{
+	return with_scratch(spec_istft_work, sp, X, T, L, y);
+}
+
 int spec_istft_adjoint(const struct spec *sp, const float *g, int T, int64_t L, float *G)
 {
-	float *scratch = tf_alloc_aligned(spec_istft_scratch(sp, T), sizeof(float));
-	if (!scratch)
-		return tf_seterr("out of memory");
-	int rc = spec_istft_adjoint_work(sp, g, T, L, G, scratch);
-	free(scratch);
-	return rc;
+	return with_scratch(spec_istft_adjoint_work, sp, g, T, L, G);
 }

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <sndfile.h>
 #include <soxr.h>
 #include <stdlib.h>
@@ -131,31 +132,42 @@ static int magic_wants_source(const unsigned char m[4])
 	return !memcmp(m, "fLaC", 4) || !memcmp(m, "ID3", 3) || (m[0] == 0xff && (m[1] & 0xe0) == 0xe0);
 }
 
-static int pipe_wants_source(int fd)
+/* Copies up to max bytes from the front of the pipe fd into buf without
+ * taking them out (tee(2) copies pipe contents into another pipe). The first
+ * write of any encoder is longer than need, but a writer may not have made
+ * it yet: while one holds the pipe open, this waits for need bytes (up to
+ * about a second); once every writer has closed it, what is there is all
+ * there will be. Returns the bytes copied, fewer than need if no more came. */
+static size_t pipe_peek(int fd, unsigned char *buf, size_t need, size_t max)
 {
 	struct stat st;
-	unsigned char magic[4];
-	int p[2], wants = 0;
+	int p[2];
+	ssize_t n = 0;
 	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode) || pipe2(p, O_CLOEXEC))
 		return 0;
-	/* tee returns what the pipe holds so far; the first write of any encoder is longer */
 	for (int tries = 0; tries < 100; tries++) {
-		ssize_t k = tee(fd, p[1], sizeof magic, 0);
+		ssize_t k = tee(fd, p[1], max, 0);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			break;
-		if (k >= (ssize_t)sizeof magic) {
-			wants = read(p[0], magic, sizeof magic) == (ssize_t)sizeof magic && magic_wants_source(magic);
+		if ((n = read(p[0], buf, (size_t)k)) != k) {
+			n = 0;
 			break;
 		}
-		char drain[sizeof magic];
-		if (read(p[0], drain, (size_t)k) != k)
+		struct pollfd q = {.fd = fd, .events = POLLIN};
+		if ((size_t)n >= need || (poll(&q, 1, 0) == 1 && (q.revents & POLLHUP)))
 			break;
 		usleep(10000);
 	}
 	close(p[0]), close(p[1]);
-	return wants;
+	return n > 0 ? (size_t)n : 0;
+}
+
+static int pipe_wants_source(int fd)
+{
+	unsigned char magic[4];
+	return pipe_peek(fd, magic, sizeof magic, sizeof magic) == sizeof magic && magic_wants_source(magic);
 }
 
 /* Whether an MP3 file states its length: a Xing/Info (LAME) or VBRI tag in
@@ -190,27 +202,8 @@ static int mp3_length_tagged(int fd)
 #define WAV_PEEK 512
 static size_t wav_zero_length(int fd, SF_INFO *si)
 {
-	struct stat st;
 	unsigned char h[WAV_PEEK];
-	int p[2];
-	ssize_t n = 0;
-	if (fstat(fd, &st) || !S_ISFIFO(st.st_mode) || pipe2(p, O_CLOEXEC))
-		return 0;
-	for (int tries = 0; tries < 100 && n < 12; tries++) {
-		ssize_t k = tee(fd, p[1], sizeof h, 0);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		if (k >= 12) {
-			n = read(p[0], h, (size_t)k);
-			break;
-		}
-		if (read(p[0], h, (size_t)k) != k)
-			break;
-		usleep(10000);
-	}
-	close(p[0]), close(p[1]);
+	size_t n = pipe_peek(fd, h, 12, sizeof h);
 	if (n < 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "WAVE", 4))
 		return 0;
 	int tag = -1, channels = 0, rate = 0, bits = 0;

@@ -84,6 +84,8 @@ setup_file() {
 	tf-stft - < "$D/stereo.flac" > "$D/stdin.stream"
 	# FLAC from a pipe, which libsndfile alone cannot read
 	cat "$D/stereo.flac" | tf-stft > "$D/flac.stream"
+	# a writer whose first write is shorter than the magic: waited for
+	{ head -c 2 "$D/stereo.flac"; sleep 0.3; tail -c +3 "$D/stereo.flac"; } | tf-stft > "$D/slow.stream"
 	# from a pipe the header's length may be a placeholder: not announced
 	[ -z "$(stream_key "$D/cat.stream" header samples)" ]
 	[ "$(stream_key "$D/cat.stream" end samples)" -eq 30001 ]
@@ -91,11 +93,11 @@ setup_file() {
 	sox "$D/stereo.wav" "$D/stereo.ogg"
 	cat "$D/stereo.ogg" | tf-stft > "$D/ogg.stream"
 	[ "$(stream_key "$D/ogg.stream" end samples)" -eq 30001 ]
-	for s in file cat sox stdin flac; do stream_npy "$D/$s.stream" "$D/$s.npy"; done
+	for s in file cat sox stdin flac slow; do stream_npy "$D/$s.stream" "$D/$s.npy"; done
 	run $PY -c "
 import numpy as np
 a = np.load('$D/file.npy')
-for s in 'cat', 'sox', 'stdin', 'flac':
+for s in 'cat', 'sox', 'stdin', 'flac', 'slow':
     assert np.array_equal(a, np.load('$D/%s.npy' % s)), s
 "
 	assert_success

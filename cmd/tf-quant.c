@@ -66,10 +66,13 @@ static void report(const struct model *m, const struct quant_layer *q, enum quan
 			fprintf(stderr, "%s: %-60s %-4s max error %.3g, relative RMS error %.3g%s%s\n", progname,
 				m->specs[i].name, dtype_traits[q[i].dtype].name, q[i].max_err, q[i].rel_rms,
 				q[i].kept ? "; kept: " : "", q[i].kept ? q[i].kept : "");
-		if (verbose > 0 && cal && !q[i].kept)
+		if (verbose > 0 && cal && !q[i].kept && m->act_scale[i] > 0)
 			fprintf(stderr, "%s: %-60s input scale %.4g (clip %.4g of max %.4g, %.2g %% of %.0f values "
 				"clipped, relative RMS error %.3g)\n", progname, m->specs[i].name, m->act_scale[i],
 				cal[i].clip, cal[i].absmax, 100 * cal[i].clipped, cal[i].count, cal[i].rel_rms);
+		else if (verbose > 0 && cal && !q[i].kept)
+			fprintf(stderr, "%s: %-60s input per row (one scale, clip %.4g of max %.4g: relative RMS "
+				"error %.3g)\n", progname, m->specs[i].name, cal[i].clip, cal[i].absmax, cal[i].rel_rms);
 	}
 	if (verbose < 0)
 		return;
@@ -84,14 +87,23 @@ static void report(const struct model *m, const struct quant_layer *q, enum quan
 		fprintf(stderr, "%s %d %s", r ? ";" : "", counts[r], reasons[r]);
 	fprintf(stderr, "\n");
 	if (cal) {
-		int worst_a = -1;
-		for (int i = 0; i < m->nspecs; i++)
-			if (!q[i].kept && (worst_a < 0 || cal[i].rel_rms > cal[worst_a].rel_rms))
+		int worst_a = -1, per_row = 0, layers = 0;
+		for (int i = 0; i < m->nspecs; i++) {
+			if (q[i].kept)
+				continue;
+			layers++;
+			if (!(m->act_scale[i] > 0))
+				per_row++;
+			else if (worst_a < 0 || cal[i].rel_rms > cal[worst_a].rel_rms)
 				worst_a = i;
+		}
+		fprintf(stderr, "%s: activation scales: MSE-optimal clip per layer for %d of %d layers", progname,
+			layers - per_row, layers);
 		if (worst_a >= 0)
-			fprintf(stderr, "%s: activation scales: MSE-optimal clip per layer; largest expected "
-				"relative RMS error %.3g (%.2g %% clipped) at the input of %s\n", progname,
+			fprintf(stderr, " (largest expected relative RMS error %.3g, %.2g %% clipped, at the input of %s)",
 				cal[worst_a].rel_rms, 100 * cal[worst_a].clipped, m->specs[worst_a].name);
+		fprintf(stderr, "; %d per row at run time, where one scale would lose more than %g %%\n", per_row,
+			100 * CALIB_PER_ROW_ABOVE);
 	}
 	if (quant_traits[type].int8)
 		fprintf(stderr, "%s: int8 products: convolutions and linear layers; in float: attention scores, "

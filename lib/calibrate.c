@@ -184,6 +184,8 @@ int calibrate(struct model *m, const char *const *paths, int n, struct calib_lay
 		m->act_scale[i] = (float)(layers[i].clip / 127);
 		if (!(m->act_scale[i] > 0))
 			m->act_scale[i] = 1.0f / 127;
+		if (layers[i].rel_rms > CALIB_PER_ROW_ABOVE)
+			m->act_scale[i] = 0; /* per row at run time */
 	}
 	rc = 0;
 out:

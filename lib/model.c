@@ -434,21 +434,21 @@ static int name_part(const char *name, size_t *base)
 	return !strcmp(colon, ":scale") ? SEEN_SCALE : !strcmp(colon, ":act_scale") ? SEEN_ACT : 0;
 }
 
-/* A scale tensor of an int8 weight: f32 of the right shape, finite values
- * (act_scale positive), stored into dst. */
+/* A scale tensor of an int8 weight: f32 of the right shape, finite and not
+ * negative (an act_scale of 0: the layer's rows are quantised per row),
+ * stored into dst. */
 static int read_scale(const struct param_spec *s, const struct tensor *t, const char *what, size_t n,
 		      float *dst)
 {
-	int positive = !strcmp(what, "act_scale");
 	char gs[160];
 	if (t->dtype != DT_F32 || t->ndim != 1 || (size_t)t->shape[0] != n)
 		return tf_seterr("%s:%s: got %s %s, expected f32 [%zu]", s->name, what, dtype_traits[t->dtype].name,
 				 shape_str(t->shape, t->ndim, gs, sizeof gs), n);
 	memcpy(dst, t->data, n * sizeof *dst);
 	for (size_t k = 0; k < n; k++)
-		if (!isfinite(dst[k]) || dst[k] < 0 || (positive && !(dst[k] > 0)))
-			return tf_seterr("%s:%s: value %g at [%zu] is not a %s finite scale", s->name, what,
-					 dst[k], k, positive ? "positive" : "non-negative");
+		if (!isfinite(dst[k]) || dst[k] < 0)
+			return tf_seterr("%s:%s: value %g at [%zu] is not a non-negative finite scale", s->name, what,
+					 dst[k], k);
 	return 0;
 }
 

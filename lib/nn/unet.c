@@ -97,7 +97,8 @@ static int is_int8(const struct model *m, int id)
 	       m->q8_scale[id];
 }
 
-/* q8s: the calibrated scale of the layer's input; q8: 0, per row. */
+/* q8s: the calibrated scale of the layer's input, or 0 where the calibration
+ * chose per row; q8: 0, per row. */
 static float static_scale(const struct model *m, int id)
 {
 	return quant_traits[m->cfg.quantization].act_scales && m->act_scale ? m->act_scale[id] : 0.0f;

@@ -301,7 +301,7 @@ import struct
 a = {n: struct.unpack('<f', f['data'])[0] for n, f in t.items() if n.endswith(':act_scale')}
 i8 = [n for n, f in t.items() if f['dtype'] == 'i8']
 print(len(a), 'input scales for', len(i8), 'int8 tensors; range %.3g to %.3g' % (min(a.values()), max(a.values())))
-assert sorted(a) == sorted(n + ':act_scale' for n in i8) and min(a.values()) > 0
+assert sorted(a) == sorted(n + ':act_scale' for n in i8) and min(a.values()) >= 0 and max(a.values()) > 0
 "
 	echo "$output"
 	assert_success
@@ -403,7 +403,7 @@ open('$D/bad.bin', 'wb').write(b''.join(msgpack.packb(f) for f in fr))
 	edit "fr = [f for f in fr if f.get('name') != n + ':act_scale']" "missing tensor $n:act_scale"
 	edit "f = [f for f in fr if f.get('name') == n][0]; f['dtype'] = 'u8'" "$n: dtype u8, expected i8"
 	edit "f = [f for f in fr if f.get('name') == n + ':scale'][0]; f['data'] = struct.pack('<f', float('nan')) + f['data'][4:]" "$n:scale: value nan"
-	edit "f = [f for f in fr if f.get('name') == n + ':act_scale'][0]; f['data'] = struct.pack('<f', 0.0)" "not a positive finite scale"
+	edit "f = [f for f in fr if f.get('name') == n + ':act_scale'][0]; f['data'] = struct.pack('<f', -1.0)" "not a non-negative finite scale"
 	edit "f = [f for f in fr if f.get('name') == n + ':scale'][0]; f['shape'] = [5]; f['data'] = f['data'][:20]" "got f32 [5], expected f32 [48]"
 	edit "fr[0]['quantization'] = 'q8'" "unexpected tensor encoder_stages.0.0.input_proj.0.weight:act_scale"
 	edit "fr[0]['quantization'] = 'none'" "dtype i8 is not a float type"

@@ -255,8 +255,10 @@ static void run_case(const char *dir)
 	int bad = 0;
 	for (int i = 0; !rc && i < m.nspecs; i++)
 		if (model_q8_tensor(&m.specs[i], NULL))
-			bad += !(m.act_scale[i] > 0) || cal[i].clip > cal[i].absmax || cal[i].count <= 0;
-	ok(rc == 0 && !bad, "%s: calibrated: every int8 layer's input seen, clip within (0, max] %s", dir,
+			bad += !(cal[i].clip > 0) || cal[i].clip > cal[i].absmax || cal[i].count <= 0 ||
+			       m.act_scale[i] != (cal[i].rel_rms > CALIB_PER_ROW_ABOVE ? 0.0f : (float)(cal[i].clip / 127));
+	ok(rc == 0 && !bad, "%s: calibrated: every int8 layer's input seen, clip within (0, max]; scale clip / 127, "
+	   "or 0 (per row) where one scale would lose more than %g %% %s", dir, 100 * CALIB_PER_ROW_ABOVE,
 	   rc ? tf_strerror() : "");
 	/* the same scales with one thread as with several */
 	float *first = malloc((size_t)m.nspecs * sizeof *first);
@@ -280,7 +282,15 @@ static void run_case(const char *dir)
 	ok(st.rel[0] == 0 && worst > 0 && worst < 0.1,
 	   "%s: q8 stage outputs within 10 %% relative RMS of f32 (largest %.3g); the stem, in float, exact",
 	   dir, worst);
+	/* a q8s model whose scales are all 0 is quantised per row: q8, bit for bit */
+	float *kept = malloc((size_t)m.nspecs * sizeof *kept);
+	memcpy(kept, m.act_scale, (size_t)m.nspecs * sizeof *kept);
+	memset(m.act_scale, 0, (size_t)m.nspecs * sizeof *m.act_scale);
 	m.cfg.quantization = QUANT_Q8S;
+	forward(&m, x, B, H, W, q8s);
+	ok(!memcmp(q8s, q8, n * sizeof *q8), "%s: q8s with every input scale 0 gives q8's masks bit for bit", dir);
+	memcpy(m.act_scale, kept, (size_t)m.nspecs * sizeof *kept);
+	free(kept);
 	forward_tap(&m, x, B, H, W, q8s, &st);
 	print_stages("q8s", &st);
 	for (int i = 0; i < UNET_STAGES; i++)

@@ -56,13 +56,13 @@ SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
 TRAIN_RUN ?= models/training/compact-g3.bin
 
 .PHONY: sweep plot train
-train: bin/tf-train
+train: $(PROGDIR)/tf-train
 	@test -d '$(CORPUS)/train' || { echo 'train: $(CORPUS)/train not found: make corpus first' >&2; exit 1; }
-	$(MAKE) --no-print-directory -f pipelines/train.mk CORPUS='$(CORPUS)' OUT='$(TRAIN_RUN)' $(if $(THREADS),THREADS=$(THREADS))
+	$(MAKE) --no-print-directory -f pipelines/train.mk CORPUS='$(CORPUS)' OUT='$(TRAIN_RUN)' BIN='$(PROGDIR)/' $(if $(THREADS),THREADS=$(THREADS))
 
-sweep: bin/tf-train
+sweep: $(PROGDIR)/tf-train
 	@test -d '$(CORPUS)/train' || { echo 'sweep: $(CORPUS)/train not found: make corpus first' >&2; exit 1; }
-	bench/arch_sweep.sh '$(CORPUS)' '$(SWEEP_DIR)' $(SWEEP_CPU) $(SWEEP_CAND)
+	TF_TRAIN='$(PROGDIR)/tf-train' bench/arch_sweep.sh '$(CORPUS)' '$(SWEEP_DIR)' $(SWEEP_CPU) $(SWEEP_CAND)
 
 plot:
 	@mkdir -p build/plots

@@ -47,7 +47,9 @@ setup() {
 	mkdir work/models
 	cp "$ROOT/models/compact.bin" work/models/
 	cp "$ROOT/tests/data/import/readme.pth" work/best_model.pth
-	ln -s "$ROOT/bin" "$ROOT/pipelines" "$ROOT/examples" work/
+	# bin/ is the programs under test (BIN: build/san/bin under make check-asan)
+	ln -s "${BIN%/}" work/bin
+	ln -s "$ROOT/pipelines" "$ROOT/examples" work/
 	mkdir work/bench
 	ln -s "$ROOT"/bench/*.sh "$ROOT"/bench/*.py work/bench/
 	# `make` builds the checkout; the other targets are the checkout's own
@@ -60,7 +62,7 @@ setup() {
 run_block() {
 	echo "--- $1"
 	cat "$1"
-	(cd work && PATH="$ROOT/bin:$PATH" bash -e "../$1") > "$1.out" || { cat "$1.out"; return 1; }
+	(cd work && PATH="${BIN%/}:$PATH" bash -e "../$1") > "$1.out" || { cat "$1.out"; return 1; }
 	cat "$1.out"
 }
 

@@ -15,7 +15,7 @@
 # models with bench/eval_model.sh; the chosen one goes on with
 # `tf-train --resume`. Environment: TF_TRAIN (default bin/tf-train),
 # TRAIN_ARGS (the shared settings of a new run; default below), NICE
-# (default 10).
+# (default 10), SWEEP_POLL (seconds between the watcher's looks; default 5).
 set -eu
 [ $# -ge 4 ] || { echo "usage: $0 CORPUS OUTDIR CPU_SECONDS CANDIDATE..." >&2; exit 2; }
 corpus=$1 out=$2 budget=$3
@@ -47,7 +47,7 @@ done
 # the watcher: keeps each run's CPU total up to date, SIGINTs it at the budget
 alive=1
 while [ $alive -eq 1 ]; do
-	sleep 5
+	sleep "${SWEEP_POLL:-5}"
 	alive=0
 	set -- $names
 	for p in $pids; do

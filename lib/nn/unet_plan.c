@@ -25,6 +25,7 @@
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
 #include "kernels/resize.h"
+#include "kernels/smallgemm.h"
 #include "seqmap.h"
 #include "tensor.h"
 #include "exec.h"
@@ -133,8 +134,56 @@ static struct seqmap branch_map(const struct unet_config *cfg, enum arch_branch 
 
 /* ---------- layers ---------- */
 
+/* GELU of rows [M][N] of C, rows ldc apart. */
+static void gelu_rows(float *C, int M, int N, int ldc)
+{
+	if (ldc == N) {
+		gelu_forward(C, (size_t)M * N);
+		return;
+	}
+	for (int i = 0; i < M; i++)
+		gelu_forward(C + (size_t)i * ldc, (size_t)N);
+}
+
 /* C[M][N] (+)= A[M][K] . W^T, in float, int8 or bf16 (and shown to the
  * calibration observer first). */
+static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
+		   float *C, int ldc, struct qbuf *qb);
+
+/* The same, then + bias (if not NULL), then GELU (if gelu), all rows ldc
+ * apart. The narrow float products (smallgemm) add the bias in
+ * registers; the others in a pass of their own, with the same bits. */
+static void run_op_bias(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda,
+			int accumulate, const float *bias, int gelu, float *C, int ldc, struct qbuf *qb)
+{
+	if (M <= 0)
+		return;
+	if (o->wt) {
+		const struct unet *u = p->u;
+		if (u->observe && o->id >= 0)
+			u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
+		double t = nn_cpu_clock(&p->ex);
+		smallgemm(M, o->N, o->K, A, lda, o->wt, bias, accumulate, C, ldc);
+		nn_charge(&p->ex, UNET_WORK_GEMM_F32, t);
+		if (gelu)
+			gelu_rows(C, M, o->N, ldc);
+		return;
+	}
+	run_op(p, o, M, A, lda, accumulate, C, ldc, qb);
+	if (!bias) {
+		if (gelu)
+			gelu_rows(C, M, o->N, ldc);
+		return;
+	}
+	for (int i = 0; i < M; i += ldc == o->N ? M : 1) {
+		size_t rows = ldc == o->N ? (size_t)M : 1;
+		if (gelu)
+			bias_gelu_forward(C + (size_t)i * ldc, bias, rows, o->N);
+		else
+			bias_add_forward(C + (size_t)i * ldc, bias, rows, o->N);
+	}
+}
+
 static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
 		   float *C, int ldc, struct qbuf *qb)
 {
@@ -142,6 +191,10 @@ static void run_op(const struct unet_plan *p, const struct op *o, int M, const f
 	const struct nn_exec *ex = &p->ex;
 	if (M <= 0)
 		return;
+	if (o->wt) {
+		run_op_bias(p, o, M, A, lda, accumulate, NULL, 0, C, ldc, qb);
+		return;
+	}
 	if (u->observe && o->id >= 0)
 		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
 	double t = nn_cpu_clock(ex);
@@ -187,11 +240,8 @@ static void pointwise_region(const struct unet_plan *p, float *out, const float 
 #pragma omp for schedule(static)
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		run_op(p, &c->op[0], (int)rows, in + r0 * c->ci, c->ci, 0, out + r0 * c->co, c->co, &qb);
-		if (gelu)
-			bias_gelu_forward(out + r0 * c->co, c->b, rows, c->co);
-		else
-			bias_add_forward(out + r0 * c->co, c->b, rows, c->co);
+		run_op_bias(p, &c->op[0], (int)rows, in + r0 * c->ci, c->ci, 0, c->b, gelu, out + r0 * c->co, c->co,
+			    &qb);
 	}
 }
 
@@ -209,8 +259,8 @@ static void conv_gelu_region(const struct unet_plan *p, float *out, const float 
 	for (int k = 0; k < nchunks; k++) {
 		int r0 = k * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
 		conv2d_im2col(scratch, in, H, W, c->ci, c->k, c->stride, c->pad, r0, r1);
-		run_op(p, &c->op[0], (r1 - r0) * Wo, scratch, K, 0, out + (size_t)r0 * Wo * c->co, c->co, &qb);
-		bias_gelu_forward(out + (size_t)r0 * Wo * c->co, c->b, (size_t)(r1 - r0) * Wo, c->co);
+		run_op_bias(p, &c->op[0], (r1 - r0) * Wo, scratch, K, 0, c->b, 1, out + (size_t)r0 * Wo * c->co,
+			    c->co, &qb);
 	}
 }
 
@@ -230,9 +280,15 @@ static void convt_gelu_region(const struct unet_plan *p, float *out, const float
 				convt4s2_gather(scratch, in, H, W, c->ci, m, ph, pw);
 				/* outputs (2m+ph, 2n+pw) for n = 0.. are 2*Co floats apart */
 				float *o = out + ((size_t)(2 * m + ph) * 2 * W + pw) * Co;
-				run_op(p, &c->op[ph * 2 + pw], W, scratch, K, 0, o, 2 * Co, &qb);
+				if (c->op[0].wt) /* the bias in the product, the GELU below */
+					run_op_bias(p, &c->op[ph * 2 + pw], W, scratch, K, 0, c->b, 0, o, 2 * Co, &qb);
+				else
+					run_op(p, &c->op[ph * 2 + pw], W, scratch, K, 0, o, 2 * Co, &qb);
 			}
-		bias_gelu_forward(out + (size_t)2 * m * 2 * W * Co, c->b, (size_t)4 * W, Co);
+		if (c->op[0].wt)
+			gelu_forward(out + (size_t)2 * m * 2 * W * Co, (size_t)4 * W * Co);
+		else
+			bias_gelu_forward(out + (size_t)2 * m * 2 * W * Co, c->b, (size_t)4 * W, Co);
 	}
 }
 
@@ -247,13 +303,10 @@ static void tlayer_forward(const struct unet_plan *p, const struct tlayer *L, st
 	attention_forward(s->o, s->qkv, nseq, len, heads, d, 1.0f / sqrtf((float)d),
 			  masked ? s->region : NULL, s->attn);
 	nn_charge(&p->ex, UNET_WORK_ATTENTION, t);
-	run_op(p, &L->proj.op, n, s->o, C, 1, s->t, C, &s->qb);
-	bias_add_forward(s->t, L->proj.b, (size_t)n, C);
+	run_op_bias(p, &L->proj.op, n, s->o, C, 1, L->proj.b, 0, s->t, C, &s->qb);
 	layernorm_forward(s->u, s->t, L->n2w, L->n2b, (size_t)n, C);
-	run_op(p, &L->fc1.op, n, s->u, C, 0, s->hid, hid, &s->qb);
-	bias_gelu_forward(s->hid, L->fc1.b, (size_t)n, hid);
-	run_op(p, &L->fc2.op, n, s->hid, hid, 1, s->t, C, &s->qb);
-	bias_add_forward(s->t, L->fc2.b, (size_t)n, C);
+	run_op_bias(p, &L->fc1.op, n, s->u, C, 0, L->fc1.b, 1, s->hid, hid, &s->qb);
+	run_op_bias(p, &L->fc2.op, n, s->hid, hid, 1, L->fc2.b, 0, s->t, C, &s->qb);
 }
 
 /* One attention branch over the whole image: out = branch(x). The
@@ -307,9 +360,9 @@ static void fusion_region(const struct unet_plan *p, float *cur, const float *sk
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
 		float *y = p->x + r0 * C;
-		for (int r = 0; r < ARCH_BRANCHES; r++)
-			run_op(p, &b->fusion.op[r], (int)rows, p->br[r] + r0 * C, C, r > 0, y, C, &qb);
-		bias_gelu_forward(y, b->fusion.b, rows, C);
+		for (int r = 0; r < ARCH_BRANCHES; r++) /* the bias and GELU after the last */
+			run_op_bias(p, &b->fusion.op[r], (int)rows, p->br[r] + r0 * C, C, r > 0,
+				    r == ARCH_BRANCHES - 1 ? b->fusion.b : NULL, r == ARCH_BRANCHES - 1, y, C, &qb);
 		float *o = cur + r0 * C;
 		const float *sk = skip ? skip + r0 * C : NULL;
 		for (size_t i = 0; i < rows * (size_t)C; i++)

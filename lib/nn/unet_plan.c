@@ -96,6 +96,7 @@ static void conv_carve(struct carve *c, float **scratch, struct qbuf *qb, const 
 struct layer_scratch {
 	float *t, *u, *qkv, *o, *hid, *attn;
 	int *region;
+	long *pix; /* [len]: a window's source pixels (-1: padding) */
 	struct qbuf qb;
 };
 
@@ -122,6 +123,7 @@ static void branch_carve(struct carve *c, struct layer_scratch *s, const struct 
 	s->hid = carve(c, maxn * hid, sizeof(float));
 	s->attn = carve(c, attention_scratch_floats(map->len, C / heads), sizeof(float));
 	s->region = carve(c, maxn, sizeof(int));
+	s->pix = carve(c, (size_t)map->len, sizeof(long));
 	qbuf_carve(&s->qb, c, u, maxn, hid > (size_t)C ? hid : (size_t)C);
 }
 
@@ -320,6 +322,49 @@ static inline void copy_row(float *restrict dst, const float *restrict src, int 
 		dst[c] = src[c];
 }
 
+/* pix[t] = source_pixel(m, s, t, NULL) for the tokens of window s, with
+ * a division per row of the window instead of four per token. */
+static void window_pixels(const struct seqmap *m, int s, long *pix)
+{
+	int h0 = s / m->nwin_w * m->ws + m->shift, w0 = (s % m->nwin_w * m->ws + m->shift) % m->Wp;
+	for (int ph = 0; ph < m->ws; ph++) {
+		int hp = (h0 + ph) % m->Hp;
+		for (int pw = 0, wp = w0; pw < m->ws; pw++, wp = wp + 1 == m->Wp ? 0 : wp + 1)
+			pix[ph * m->ws + pw] = hp < m->H && wp < m->W ? (long)hp * m->W + wp : -1;
+	}
+}
+
+/* The tokens of sequences s0 .. s0+ns of x into t [ns][len][C] (to_t), or
+ * back from t into x (!to_t; padding tokens are dropped). */
+static void move_tokens(const struct seqmap *m, int s0, int ns, int C, float *x, float *t, long *pix, int to_t)
+{
+	size_t row = (size_t)C;
+	if (m->axis == ALONG_W) { /* rows s0.. of the image, contiguous */
+		float *img = x + (size_t)s0 * m->W * row;
+		size_t n = (size_t)ns * m->len * row * sizeof *t;
+		memcpy(to_t ? t : img, to_t ? img : t, n);
+		return;
+	}
+	if (m->axis == ALONG_H) { /* columns s0..: a row's ns pixels are adjacent */
+		for (int k = 0; k < m->len; k++)
+			for (int q = 0; q < ns; q++) {
+				float *px = x + ((size_t)k * m->W + s0 + q) * row, *tk = t + ((size_t)q * m->len + k) * row;
+				copy_row(to_t ? tk : px, to_t ? px : tk, C);
+			}
+		return;
+	}
+	for (int q = 0; q < ns; q++) {
+		window_pixels(m, s0 + q, pix);
+		for (int k = 0; k < m->len; k++) {
+			float *tk = t + ((size_t)q * m->len + k) * row;
+			if (pix[k] >= 0)
+				copy_row(to_t ? tk : x + pix[k] * row, to_t ? x + pix[k] * row : tk, C);
+			else if (to_t)
+				memset(tk, 0, row * sizeof *tk);
+		}
+	}
+}
+
 /* One attention branch over the whole image: out = branch(x). The
  * threads take work items in turn from *next (a dynamic schedule by hand:
  * an orphaned `omp for schedule(dynamic)` allocates on every call). */
@@ -336,24 +381,12 @@ static void branch_region(const struct unet_plan *p, float *out, const float *x,
 	assert(sc.used <= p->ex.per_thread);
 	for (int k; (k = atomic_fetch_add_explicit(next, 1, memory_order_relaxed)) < chunks;) {
 		int s0 = k * per, ns = s0 + per <= map.nseq ? per : map.nseq - s0;
-		for (int q = 0; q < ns; q++)
-			for (int t = 0; t < map.len; t++) {
-				size_t row = (size_t)q * map.len + t;
-				long src = source_pixel(&map, s0 + q, t, masked ? &s.region[row] : NULL);
-				float *dst = s.t + row * C;
-				if (src < 0)
-					memset(dst, 0, (size_t)C * sizeof *dst);
-				else
-					copy_row(dst, x + (size_t)src * C, C);
-			}
+		move_tokens(&map, s0, ns, C, (float *)x, s.t, s.pix, 1);
+		for (int q = 0; masked && q < ns; q++)
+			for (int t = 0; t < map.len; t++)
+				source_pixel(&map, s0 + q, t, &s.region[(size_t)q * map.len + t]);
 		tlayer_forward(p, L, &s, ns, map.len, C, cfg->num_heads, masked);
-		for (int q = 0; q < ns; q++)
-			for (int t = 0; t < map.len; t++) {
-				size_t row = (size_t)q * map.len + t;
-				long src = source_pixel(&map, s0 + q, t, NULL);
-				if (src >= 0)
-					copy_row(out + (size_t)src * C, s.t + row * C, C);
-			}
+		move_tokens(&map, s0, ns, C, out, s.t, s.pix, 0);
 	}
 }
 

@@ -423,6 +423,17 @@ static void resize_region(const struct unet_plan *p, float *out, const float *in
 		resize_bilinear_rows(out, in, hi, wi, C, Ho, Wo, r, r + 1);
 }
 
+/* The logistic sigmoid of x [n], in chunks over the team. */
+static void sigmoid_region(float *x, size_t n)
+{
+	size_t chunks = (n + 4 * ROW_CHUNK - 1) / (4 * ROW_CHUNK);
+#pragma omp for schedule(static)
+	for (size_t k = 0; k < chunks; k++) {
+		size_t i0 = k * 4 * ROW_CHUNK;
+		sigmoid_forward(x + i0, n - i0 < 4 * ROW_CHUNK ? n - i0 : 4 * ROW_CHUNK);
+	}
+}
+
 /* ---------- the network ---------- */
 
 /* One TFSWA block, in place on cur [H][W][C]; skip added when not NULL. */
@@ -629,7 +640,7 @@ static const float *plan_run(struct unet_plan *p, int bi, unet_tap_fn tap, void 
 		if (st->keep)
 			memcpy(p->kept[s], cur, (size_t)h * w * C * sizeof(float));
 	}
-	sigmoid_forward(cur, (size_t)p->H * p->W * u->cfg.out_channels);
+	PARALLEL(&p->ex, sigmoid_region(cur, (size_t)p->H * p->W * u->cfg.out_channels));
 	return cur;
 }
 

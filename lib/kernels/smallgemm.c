@@ -1,4 +1,4 @@
-/* Products with few output columns (see smallgemm.h).
+/* Float products by our own kernel (see smallgemm.h).
  *
  * The fast path puts 8 output columns in the lanes of a 256-bit vector
  * (AVX-512 VL, for the masked loads and stores of a last partial group):
@@ -7,12 +7,16 @@
  * of A[r][k] per row feed R x NG FMAs. 256-bit rather than 512-bit vectors
  * because the narrowest layers have N = 8, and because on Zen 4 two 256-bit
  * FMAs issue per cycle, the same rate as one 512-bit one. R is chosen so
- * that the accumulators take at most 24 of the 32 registers. */
+ * that the accumulators take at most 24 of the 32 registers. Wider
+ * products run as panels of 64 columns (NG = 8), each over all rows.
+ */
 #include <math.h>
 #include <stddef.h>
 
 #include "cpu.h"
 #include "smallgemm.h"
+
+#define PANEL 64 /* columns per pass of the fast path: 8 groups of 8 */
 
 void smallgemm_pack(float *Wt, const float *W, int ldw, int N, int K)
 {
@@ -46,7 +50,7 @@ void smallgemm_ref(int M, int N, int K, const float *A, int lda, const float *Wt
  * the accumulators live in registers. last masks the columns of the last
  * group (0xff when N is a multiple of 8). */
 static inline __attribute__((always_inline)) TGT void
-block(int K, const float *A, int lda, const float *Wt, int N, const float *bias, int accumulate, float *C,
+block(int K, const float *A, int lda, const float *Wt, int ldt, const float *bias, int accumulate, float *C,
       int ldc, const int R, const int NG, __mmask8 last)
 {
 	__m256 acc[24];
@@ -54,7 +58,7 @@ block(int K, const float *A, int lda, const float *Wt, int N, const float *bias,
 	for (int i = 0; i < R * NG; i++)
 		acc[i] = _mm256_setzero_ps();
 	const float *w = Wt;
-	for (int k = 0; k < K; k++, w += N) {
+	for (int k = 0; k < K; k++, w += ldt) {
 		__m256 wv[8];
 #pragma GCC unroll 8
 		for (int g = 0; g < NG; g++)
@@ -82,21 +86,21 @@ block(int K, const float *A, int lda, const float *Wt, int N, const float *bias,
 		}
 }
 
-typedef void (*small_fn)(int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
-			 int accumulate, float *C, int ldc);
+typedef void (*small_fn)(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,
+			 const float *bias, int accumulate, float *C, int ldc);
 
 /* All rows for NG groups: blocks of R rows, then the rest one by one. */
 #define SMALL(NG, R)                                                                                       \
-	static TGT void small_##NG(int M, int N, int K, const float *A, int lda, const float *Wt,            \
+	static TGT void small_##NG(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,   \
 				   const float *bias, int accumulate, float *C, int ldc)                      \
 	{                                                                                                  \
 		__mmask8 last = (__mmask8)(N % 8 ? (1u << (N % 8)) - 1 : 0xff);                            \
 		int i = 0;                                                                                 \
 		for (; i + R <= M; i += R)                                                                 \
-			block(K, A + (size_t)i * lda, lda, Wt, N, bias, accumulate, C + (size_t)i * ldc, ldc, \
+			block(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
 			      R, NG, last);                                                                \
 		for (; i < M; i++)                                                                         \
-			block(K, A + (size_t)i * lda, lda, Wt, N, bias, accumulate, C + (size_t)i * ldc, ldc, \
+			block(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
 			      1, NG, last);                                                                \
 	}
 SMALL(1, 8)
@@ -127,8 +131,13 @@ int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const
 	}
 #ifdef __x86_64__
 	if (path == 1 && smallgemm_available() && N >= 1 && N <= SMALLGEMM_MAX_N) {
-		if (M > 0)
-			small_by_groups[(N + 7) / 8](M, N, K, A, lda, Wt, bias, accumulate, C, ldc);
+		/* panels of up to PANEL columns, each over all the rows (the rows of
+		 * a caller's chunk stay in L1/L2 across panels) */
+		for (int n0 = 0; M > 0 && n0 < N; n0 += PANEL) {
+			int nn = N - n0 < PANEL ? N - n0 : PANEL;
+			small_by_groups[(nn + 7) / 8](M, nn, K, A, lda, Wt + n0, N, bias ? bias + n0 : NULL, accumulate,
+						      C + n0, ldc);
+		}
 		return 0;
 	}
 #endif

@@ -1,9 +1,11 @@
-/* Float products with few output columns (N <= SMALLGEMM_MAX_N): the 1x1
- * convolutions and linear layers of the narrow levels of a small model
- * (8 or 16 channels), where BLIS pads N to its 12- or 32-wide tiles and
- * spends as long packing as multiplying. The weights are packed once,
- * transposed, and the product keeps a block of rows' outputs in
- * registers with N in the vector lanes.
+/* Float products C = A . W^T of the network's layers whose K is at most
+ * BLIS's KC, on a kernel of our own: the 1x1 convolutions and linear
+ * layers of the narrow levels of a small model (8 or 16 channels), where
+ * BLIS pads N to its 12- or 32-wide tiles and spends as long packing as
+ * multiplying, and up to N = 512, where it is still faster than BLIS here
+ * (Zen 4). The weights are packed once, transposed, and the product keeps
+ * a block of rows' outputs in registers with N in the vector lanes, in
+ * panels of 64 columns.
  *
  * Every output is summed as BLIS's kernels sum it: from zero, one fused
  * multiply-add per k in increasing k, then the old C added (accumulate)
@@ -12,7 +14,7 @@
 #ifndef TF_SMALLGEMM_H
 #define TF_SMALLGEMM_H
 
-#define SMALLGEMM_MAX_N 64
+#define SMALLGEMM_MAX_N 512
 
 /* Wt[K][N] = W[N][K]^T (rows ldw floats apart). */
 void smallgemm_pack(float *Wt, const float *W, int ldw, int N, int K);

@@ -91,7 +91,7 @@ static int runs_small(int N, int K)
 }
 
 /* The float products of ops[0..n) as bf16 ones, when m runs them so, or
- * with their weights packed for smallgemm when they are narrow. */
+ * with their weights packed for smallgemm when it runs them. */
 static int ops_to_bf16(struct unet *u, const struct model *m, struct op *ops, int n)
 {
 	for (int r = 0; r < n; r++) {

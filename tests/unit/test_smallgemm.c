@@ -1,6 +1,7 @@
-/* Products with few output columns: the AVX-512 path against its plain
+/* smallgemm (float products of our own): the AVX-512 path against its plain
  * twin, and both against BLIS (gemm_nt, then bias_add_forward), bit for
- * bit, over every N up to SMALLGEMM_MAX_N, odd K and row counts (tails of
+ * bit, over every N up to 72 and wider ones in panels up to
+ * SMALLGEMM_MAX_N, odd K and row counts (tails of
  * every block size), padded strides, with and without accumulation and
  * bias; and the plain twin against a double-precision sum. */
 #include <math.h>
@@ -104,11 +105,12 @@ int main(void)
 	double rel = 0;
 	int ran_fast = 0, shapes = 0;
 	gemm_init();
-	for (int N = 1; N <= SMALLGEMM_MAX_N; N++)
+	static const int wide[] = {96, 100, 128, 131, 192, 256, 384, 509, SMALLGEMM_MAX_N};
+	for (int ni = 0; ni < 72 + (int)(sizeof wide / sizeof *wide); ni++)
 		for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
 			for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++) {
-				int K = Ks[ki], M = Ms[mi] + N % 7;
-				if ((N > 24 && N % 8 != 0 && N % 8 != 3) && ki % 2)
+				int N = ni < 72 ? ni + 1 : wide[ni - 72], K = Ks[ki], M = Ms[mi] + N % 7;
+				if (((N > 24 && N % 8 != 0 && N % 8 != 3) || N > 72) && ki % 2)
 					continue; /* fewer of the big shapes: the test stays quick */
 				one(M, N, K, (N + (int)ki) % 2, (N + (int)mi) % 3 != 0, &bad_fast, &bad_blis, &rel,
 				    &ran_fast);

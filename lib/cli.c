@@ -15,6 +15,7 @@
 #include "kernels/bgemm.h"
 #include "kernels/qgemm.h"
 #include "kernels/gemm.h"
+#include "kernels/smallgemm.h"
 
 const char *progname = "tfswa";
 int verbose;
@@ -162,8 +163,9 @@ double parse_double(const char *s, const char *opt, double min, double max)
 void print_version(void)
 {
 	printf("%s (tfswa) %s\n", progname, TF_VERSION);
-	printf("kernels: gemm %s; attention %s; int8 products %s; bf16 products %s\n", gemm_describe(),
-	       attention_kernel_name(), qgemm_kernel_name(), bgemm_wanted() ? bgemm_kernel_name() : "f32");
+	printf("kernels: gemm %s; narrow products %s; attention %s; int8 products %s; bf16 products %s\n",
+	       gemm_describe(), smallgemm_available() ? "avx512" : "BLIS", attention_kernel_name(),
+	       qgemm_kernel_name(), bgemm_wanted() ? bgemm_kernel_name() : "f32");
 }
 
 void version_exit(void)

@@ -93,6 +93,11 @@ const char *gemm_describe(void)
 	return description;
 }
 
+int gemm_single_pass_k(void)
+{
+	return (int)bli_cntx_get_blksz_def_dt(BLIS_FLOAT, BLIS_KC, gemm_blis_context());
+}
+
 static void blis(trans_t ta, trans_t tb, int M, int N, int K, const float *A, inc_t rsa, inc_t csa,
 		 const float *B, inc_t rsb, inc_t csb, float beta, float *C, int ldc)
 {

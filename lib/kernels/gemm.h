@@ -24,6 +24,12 @@ const char *gemm_describe(void);
  * own operands; -1 out of memory. */
 int gemm_prime(int threads);
 
+/* The longest K that gemm_* sum in one pass (BLIS's KC blocking for the
+ * chosen family): up to it every output is one chain of fused
+ * multiply-adds in increasing k, which lib/kernels/smallgemm.c repeats bit
+ * for bit; beyond it BLIS adds partial sums. */
+int gemm_single_pass_k(void);
+
 /* C[M][N] = A[M][K] . B[N][K]^T + beta * C   (B is a weight matrix, out x in)
  * lda, ldb, ldc are row strides. Single-threaded; callers parallelise. */
 void gemm_nt(int M, int N, int K, const float *A, int lda, const float *B, int ldb,

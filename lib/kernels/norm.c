@@ -35,9 +35,57 @@ static void layernorm_plain(float *out, const float *x, const float *w, const fl
  * result must not depend on where it falls in a call, because callers
  * split the rows differently for different thread counts (and calibration
  * promises the same scales on any number of threads). */
-static TGT512 void layernorm_avx512(float *out, const float *x, const float *w, const float *b,
-				    size_t rows, int C)
+/* C = 8 (the narrowest level of a small model): two rows per vector, so
+ * that no lane is masked off; the same operations on every value as the
+ * general version below, and the same sums (rows16_sum8), so the same
+ * bits. */
+/* [lo, hi]: two 8-float halves (insertf64x4: AVX-512 F only) */
+static inline TGT512 __m512 pair8(__m512 lo, __m256 hi)
 {
+	return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(lo), _mm256_castps_pd(hi), 1));
+}
+
+static TGT512 void layernorm8_avx512(float *out, const float *x, const float *w, const float *b, size_t rows)
+{
+	const __m512i order = rows16_order();
+	const __m512 invC = _mm512_set1_ps(1.0f / 8), eps = _mm512_set1_ps(LN_EPS), zero = _mm512_setzero_ps();
+	const __m512 w2 = pair8(_mm512_castps256_ps512(_mm256_loadu_ps(w)), _mm256_loadu_ps(w));
+	const __m512 b2 = pair8(_mm512_castps256_ps512(_mm256_loadu_ps(b)), _mm256_loadu_ps(b));
+	for (size_t r0 = 0; r0 < rows; r0 += 16) {
+		const int nr = rows - r0 < 16 ? (int)(rows - r0) : 16;
+		const float *xb = x + r0 * 8;
+		float mean[16] __attribute__((aligned(64))), inv[16] __attribute__((aligned(64)));
+		__m512 xv[8], t[8], m2[8];
+		for (int i = 0; i < 8; i++) {
+			int left = nr - 2 * i; /* rows of this pair present */
+			__mmask16 k = left >= 2 ? 0xffff : left == 1 ? 0x00ff : 0;
+			xv[i] = _mm512_maskz_loadu_ps(k, xb + 16 * i);
+			t[i] = _mm512_add_ps(xv[i], zero);
+		}
+		_mm512_store_ps(mean, _mm512_mul_ps(_mm512_permutexvar_ps(order, rows16_sum8(t)), invC));
+		for (int i = 0; i < 8; i++) {
+			m2[i] = pair8(_mm512_set1_ps(mean[2 * i]), _mm256_set1_ps(mean[2 * i + 1]));
+			__m512 d = _mm512_sub_ps(xv[i], m2[i]);
+			t[i] = _mm512_fmadd_ps(d, d, zero);
+		}
+		__m512 var = _mm512_fmadd_ps(_mm512_permutexvar_ps(order, rows16_sum8(t)), invC, eps);
+		_mm512_store_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(var)));
+		for (int i = 0; 2 * i < nr; i++) {
+			__mmask16 k = nr - 2 * i >= 2 ? 0xffff : 0x00ff;
+			__m512 s2 = pair8(_mm512_set1_ps(inv[2 * i]), _mm256_set1_ps(inv[2 * i + 1]));
+			__m512 y = _mm512_mul_ps(_mm512_sub_ps(xv[i], m2[i]), s2);
+			_mm512_mask_storeu_ps(out + (r0 + 2 * i) * 8, k, _mm512_fmadd_ps(y, w2, b2));
+		}
+	}
+}
+
+static TGT512 void layernorm_avx512(float *out, const float *x, const float *w, const float *b,
+				    size_t rows, int C, int special)
+{
+	if (C == 8 && special) {
+		layernorm8_avx512(out, x, w, b, rows);
+		return;
+	}
 	const __m512i order = rows16_order();
 	const __m512 invC = _mm512_set1_ps(1.0f / (float)C), eps = _mm512_set1_ps(LN_EPS);
 	for (size_t r0 = 0; r0 < rows; r0 += 16) {
@@ -85,11 +133,23 @@ void layernorm_forward(float *out, const float *x, const float *w, const float *
 #ifdef __x86_64__
 	const struct cpu_features *cpu = cpu_features();
 	if (cpu->avx512f && cpu->fma) {
-		layernorm_avx512(out, x, w, b, rows, C);
+		layernorm_avx512(out, x, w, b, rows, C, 1);
 		return;
 	}
 #endif
 	layernorm_plain(out, x, w, b, rows, C);
+}
+
+int layernorm_rows16(float *out, const float *x, const float *w, const float *b, size_t rows, int C)
+{
+#ifdef __x86_64__
+	const struct cpu_features *cpu = cpu_features();
+	if (cpu->avx512f && cpu->fma) {
+		layernorm_avx512(out, x, w, b, rows, C, 0);
+		return 0;
+	}
+#endif
+	return -1;
 }
 
 void layernorm_ref(float *out, const float *x, const float *w, const float *b, size_t rows, int C)

@@ -10,6 +10,10 @@
  * sqrt(var + eps) * w + b, biased variance. x, out: [rows][C]; may alias. */
 void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C);
 void layernorm_ref(float *out, const float *x, const float *w, const float *b, size_t rows, int C);
+/* The AVX-512 version without its C = 8 special case (rows of 8 two to a
+ * vector), which must give the same bits: for the test. -1 (nothing
+ * done) on a CPU without AVX-512. */
+int layernorm_rows16(float *out, const float *x, const float *w, const float *b, size_t rows, int C);
 
 /* LayerNorm backward, mean and variance recomputed from x: dx += dL/dx,
  * dw += sum over rows of dy xhat, db += sum of dy. dy, x, dx: [rows][C]. */

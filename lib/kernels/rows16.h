@@ -33,6 +33,22 @@ ROWS16_REDUCE(rows16_max, _mm512_max_ps)
 ROWS16_REDUCE(rows16_sum, _mm512_add_ps)
 #undef ROWS16_REDUCE
 
+/* rows16_sum after its first round, for rows of 8 floats: t[i] holds rows
+ * 2i and 2i+1 (lanes 0-7, 8-15), as the first round leaves them when the
+ * rows' lanes 8-15 are 0 (plus 0.0f: the first round's add, which turns a
+ * -0 into +0, is the caller's). The same result, bit for bit. */
+static inline ROWS16_TARGET __attribute__((always_inline)) __m512 rows16_sum8(const __m512 t[8])
+{
+	__m512 u[4], w[2];
+	for (int i = 0; i < 4; i++)
+		u[i] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0x88),
+				     _mm512_shuffle_f32x4(t[2 * i], t[2 * i + 1], 0xdd));
+	for (int i = 0; i < 2; i++)
+		w[i] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0x44),
+				     _mm512_shuffle_ps(u[2 * i], u[2 * i + 1], 0xee));
+	return _mm512_add_ps(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xdd));
+}
+
 /* The permutation to row order: found by running the network on vectors
  * whose lanes all hold their row's number. */
 static inline ROWS16_TARGET __m512i rows16_order(void)

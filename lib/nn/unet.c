@@ -8,6 +8,7 @@
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
+#include "kernels/smallgemm.h"
 #include "tensor.h"
 #include "unet_prepared.h"
 
@@ -81,12 +82,31 @@ static int runs_bf16(const struct model *m)
 	return quant_traits[m->cfg.quantization].store == DT_BF16 && bgemm_wanted();
 }
 
-/* The float products of ops[0..n) as bf16 ones, when m runs them so. */
+/* Does a float product of N outputs over K run on smallgemm? Where BLIS
+ * would sum it in one pass (K up to its KC), which smallgemm repeats bit
+ * for bit, so that the output does not depend on the choice. */
+static int runs_small(int N, int K)
+{
+	return smallgemm_available() && N <= SMALLGEMM_MAX_N && K <= gemm_single_pass_k();
+}
+
+/* The float products of ops[0..n) as bf16 ones, when m runs them so, or
+ * with their weights packed for smallgemm when it runs them. */
 static int ops_to_bf16(struct unet *u, const struct model *m, struct op *ops, int n)
 {
-	for (int r = 0; r < n && runs_bf16(m); r++)
-		if (!(ops[r].bf = own_bmat(u, ops[r].w, ops[r].ldw, ops[r].N, ops[r].K)))
-			return -1;
+	for (int r = 0; r < n; r++) {
+		struct op *o = &ops[r];
+		if (runs_bf16(m)) {
+			if (!(o->bf = own_bmat(u, o->w, o->ldw, o->N, o->K)))
+				return -1;
+		} else if (runs_small(o->N, o->K)) {
+			float *wt = own(u, (size_t)o->N * o->K);
+			if (!wt)
+				return -1;
+			smallgemm_pack(wt, o->w, o->ldw, o->N, o->K);
+			o->wt = wt;
+		}
+	}
 	return 0;
 }
 
@@ -328,7 +348,7 @@ int unet_is_bf16(const struct unet *u)
 }
 
 const char *const unet_work_names[UNET_WORKS] = {
-	"float products (BLIS)", "int8 products", "quantising activations", "attention (scores, softmax)",
+	"float products (BLIS, smallgemm)", "int8 products", "quantising activations", "attention (scores, softmax)",
 	"bf16 products",
 };
 

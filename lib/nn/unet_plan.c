@@ -25,6 +25,7 @@
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
 #include "kernels/resize.h"
+#include "kernels/smallgemm.h"
 #include "seqmap.h"
 #include "tensor.h"
 #include "exec.h"
@@ -95,6 +96,7 @@ static void conv_carve(struct carve *c, float **scratch, struct qbuf *qb, const 
 struct layer_scratch {
 	float *t, *u, *qkv, *o, *hid, *attn;
 	int *region;
+	long *pix; /* [len]: a window's source pixels (-1: padding) */
 	struct qbuf qb;
 };
 
@@ -121,6 +123,7 @@ static void branch_carve(struct carve *c, struct layer_scratch *s, const struct 
 	s->hid = carve(c, maxn * hid, sizeof(float));
 	s->attn = carve(c, attention_scratch_floats(map->len, C / heads), sizeof(float));
 	s->region = carve(c, maxn, sizeof(int));
+	s->pix = carve(c, (size_t)map->len, sizeof(long));
 	qbuf_carve(&s->qb, c, u, maxn, hid > (size_t)C ? hid : (size_t)C);
 }
 
@@ -133,8 +136,56 @@ static struct seqmap branch_map(const struct unet_config *cfg, enum arch_branch 
 
 /* ---------- layers ---------- */
 
+/* GELU of rows [M][N] of C, rows ldc apart. */
+static void gelu_rows(float *C, int M, int N, int ldc)
+{
+	if (ldc == N) {
+		gelu_forward(C, (size_t)M * N);
+		return;
+	}
+	for (int i = 0; i < M; i++)
+		gelu_forward(C + (size_t)i * ldc, (size_t)N);
+}
+
 /* C[M][N] (+)= A[M][K] . W^T, in float, int8 or bf16 (and shown to the
  * calibration observer first). */
+static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
+		   float *C, int ldc, struct qbuf *qb);
+
+/* The same, then + bias (if not NULL), then GELU (if gelu), all rows ldc
+ * apart. The narrow float products (smallgemm) add the bias in
+ * registers; the others in a pass of their own, with the same bits. */
+static void run_op_bias(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda,
+			int accumulate, const float *bias, int gelu, float *C, int ldc, struct qbuf *qb)
+{
+	if (M <= 0)
+		return;
+	if (o->wt) {
+		const struct unet *u = p->u;
+		if (u->observe && o->id >= 0)
+			u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
+		double t = nn_cpu_clock(&p->ex);
+		smallgemm(M, o->N, o->K, A, lda, o->wt, bias, accumulate, C, ldc);
+		nn_charge(&p->ex, UNET_WORK_GEMM_F32, t);
+		if (gelu)
+			gelu_rows(C, M, o->N, ldc);
+		return;
+	}
+	run_op(p, o, M, A, lda, accumulate, C, ldc, qb);
+	if (!bias) {
+		if (gelu)
+			gelu_rows(C, M, o->N, ldc);
+		return;
+	}
+	for (int i = 0; i < M; i += ldc == o->N ? M : 1) {
+		size_t rows = ldc == o->N ? (size_t)M : 1;
+		if (gelu)
+			bias_gelu_forward(C + (size_t)i * ldc, bias, rows, o->N);
+		else
+			bias_add_forward(C + (size_t)i * ldc, bias, rows, o->N);
+	}
+}
+
 static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
 		   float *C, int ldc, struct qbuf *qb)
 {
@@ -142,6 +193,10 @@ static void run_op(const struct unet_plan *p, const struct op *o, int M, const f
 	const struct nn_exec *ex = &p->ex;
 	if (M <= 0)
 		return;
+	if (o->wt) {
+		run_op_bias(p, o, M, A, lda, accumulate, NULL, 0, C, ldc, qb);
+		return;
+	}
 	if (u->observe && o->id >= 0)
 		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
 	double t = nn_cpu_clock(ex);
@@ -187,11 +242,8 @@ static void pointwise_region(const struct unet_plan *p, float *out, const float 
 #pragma omp for schedule(static)
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		run_op(p, &c->op[0], (int)rows, in + r0 * c->ci, c->ci, 0, out + r0 * c->co, c->co, &qb);
-		if (gelu)
-			bias_gelu_forward(out + r0 * c->co, c->b, rows, c->co);
-		else
-			bias_add_forward(out + r0 * c->co, c->b, rows, c->co);
+		run_op_bias(p, &c->op[0], (int)rows, in + r0 * c->ci, c->ci, 0, c->b, gelu, out + r0 * c->co, c->co,
+			    &qb);
 	}
 }
 
@@ -209,8 +261,8 @@ static void conv_gelu_region(const struct unet_plan *p, float *out, const float 
 	for (int k = 0; k < nchunks; k++) {
 		int r0 = k * CONV_ROWS, r1 = r0 + CONV_ROWS < Ho ? r0 + CONV_ROWS : Ho;
 		conv2d_im2col(scratch, in, H, W, c->ci, c->k, c->stride, c->pad, r0, r1);
-		run_op(p, &c->op[0], (r1 - r0) * Wo, scratch, K, 0, out + (size_t)r0 * Wo * c->co, c->co, &qb);
-		bias_gelu_forward(out + (size_t)r0 * Wo * c->co, c->b, (size_t)(r1 - r0) * Wo, c->co);
+		run_op_bias(p, &c->op[0], (r1 - r0) * Wo, scratch, K, 0, c->b, 1, out + (size_t)r0 * Wo * c->co,
+			    c->co, &qb);
 	}
 }
 
@@ -230,9 +282,15 @@ static void convt_gelu_region(const struct unet_plan *p, float *out, const float
 				convt4s2_gather(scratch, in, H, W, c->ci, m, ph, pw);
 				/* outputs (2m+ph, 2n+pw) for n = 0.. are 2*Co floats apart */
 				float *o = out + ((size_t)(2 * m + ph) * 2 * W + pw) * Co;
-				run_op(p, &c->op[ph * 2 + pw], W, scratch, K, 0, o, 2 * Co, &qb);
+				if (c->op[0].wt) /* the bias in the product, the GELU below */
+					run_op_bias(p, &c->op[ph * 2 + pw], W, scratch, K, 0, c->b, 0, o, 2 * Co, &qb);
+				else
+					run_op(p, &c->op[ph * 2 + pw], W, scratch, K, 0, o, 2 * Co, &qb);
 			}
-		bias_gelu_forward(out + (size_t)2 * m * 2 * W * Co, c->b, (size_t)4 * W, Co);
+		if (c->op[0].wt)
+			gelu_forward(out + (size_t)2 * m * 2 * W * Co, (size_t)4 * W * Co);
+		else
+			bias_gelu_forward(out + (size_t)2 * m * 2 * W * Co, c->b, (size_t)4 * W, Co);
 	}
 }
 
@@ -247,13 +305,64 @@ static void tlayer_forward(const struct unet_plan *p, const struct tlayer *L, st
 	attention_forward(s->o, s->qkv, nseq, len, heads, d, 1.0f / sqrtf((float)d),
 			  masked ? s->region : NULL, s->attn);
 	nn_charge(&p->ex, UNET_WORK_ATTENTION, t);
-	run_op(p, &L->proj.op, n, s->o, C, 1, s->t, C, &s->qb);
-	bias_add_forward(s->t, L->proj.b, (size_t)n, C);
+	run_op_bias(p, &L->proj.op, n, s->o, C, 1, L->proj.b, 0, s->t, C, &s->qb);
 	layernorm_forward(s->u, s->t, L->n2w, L->n2b, (size_t)n, C);
-	run_op(p, &L->fc1.op, n, s->u, C, 0, s->hid, hid, &s->qb);
-	bias_gelu_forward(s->hid, L->fc1.b, (size_t)n, hid);
-	run_op(p, &L->fc2.op, n, s->hid, hid, 1, s->t, C, &s->qb);
-	bias_add_forward(s->t, L->fc2.b, (size_t)n, C);
+	run_op_bias(p, &L->fc1.op, n, s->u, C, 0, L->fc1.b, 1, s->hid, hid, &s->qb);
+	run_op_bias(p, &L->fc2.op, n, s->hid, hid, 1, L->fc2.b, 0, s->t, C, &s->qb);
+}
+
+/* dst[0..C) = src[0..C): rows of a few floats are copied per token, where
+ * a call of memcpy with a size unknown here cost more than the copy. */
+static inline void copy_row(float *restrict dst, const float *restrict src, int C)
+{
+	int c = 0;
+	for (; c + 8 <= C; c += 8)
+		memcpy(dst + c, src + c, 8 * sizeof *dst);
+	for (; c < C; c++)
+		dst[c] = src[c];
+}
+
+/* pix[t] = source_pixel(m, s, t, NULL) for the tokens of window s, with
+ * a division per row of the window instead of four per token. */
+static void window_pixels(const struct seqmap *m, int s, long *pix)
+{
+	int h0 = s / m->nwin_w * m->ws + m->shift, w0 = (s % m->nwin_w * m->ws + m->shift) % m->Wp;
+	for (int ph = 0; ph < m->ws; ph++) {
+		int hp = (h0 + ph) % m->Hp;
+		for (int pw = 0, wp = w0; pw < m->ws; pw++, wp = wp + 1 == m->Wp ? 0 : wp + 1)
+			pix[ph * m->ws + pw] = hp < m->H && wp < m->W ? (long)hp * m->W + wp : -1;
+	}
+}
+
+/* The tokens of sequences s0 .. s0+ns of x into t [ns][len][C] (to_t), or
+ * back from t into x (!to_t; padding tokens are dropped). */
+static void move_tokens(const struct seqmap *m, int s0, int ns, int C, float *x, float *t, long *pix, int to_t)
+{
+	size_t row = (size_t)C;
+	if (m->axis == ALONG_W) { /* rows s0.. of the image, contiguous */
+		float *img = x + (size_t)s0 * m->W * row;
+		size_t n = (size_t)ns * m->len * row * sizeof *t;
+		memcpy(to_t ? t : img, to_t ? img : t, n);
+		return;
+	}
+	if (m->axis == ALONG_H) { /* columns s0..: a row's ns pixels are adjacent */
+		for (int k = 0; k < m->len; k++)
+			for (int q = 0; q < ns; q++) {
+				float *px = x + ((size_t)k * m->W + s0 + q) * row, *tk = t + ((size_t)q * m->len + k) * row;
+				copy_row(to_t ? tk : px, to_t ? px : tk, C);
+			}
+		return;
+	}
+	for (int q = 0; q < ns; q++) {
+		window_pixels(m, s0 + q, pix);
+		for (int k = 0; k < m->len; k++) {
+			float *tk = t + ((size_t)q * m->len + k) * row;
+			if (pix[k] >= 0)
+				copy_row(to_t ? tk : x + pix[k] * row, to_t ? x + pix[k] * row : tk, C);
+			else if (to_t)
+				memset(tk, 0, row * sizeof *tk);
+		}
+	}
 }
 
 /* One attention branch over the whole image: out = branch(x). The
@@ -272,24 +381,12 @@ static void branch_region(const struct unet_plan *p, float *out, const float *x,
 	assert(sc.used <= p->ex.per_thread);
 	for (int k; (k = atomic_fetch_add_explicit(next, 1, memory_order_relaxed)) < chunks;) {
 		int s0 = k * per, ns = s0 + per <= map.nseq ? per : map.nseq - s0;
-		for (int q = 0; q < ns; q++)
-			for (int t = 0; t < map.len; t++) {
-				size_t row = (size_t)q * map.len + t;
-				long src = source_pixel(&map, s0 + q, t, masked ? &s.region[row] : NULL);
-				float *dst = s.t + row * C;
-				if (src < 0)
-					memset(dst, 0, (size_t)C * sizeof *dst);
-				else
-					memcpy(dst, x + (size_t)src * C, (size_t)C * sizeof *dst);
-			}
+		move_tokens(&map, s0, ns, C, (float *)x, s.t, s.pix, 1);
+		for (int q = 0; masked && q < ns; q++)
+			for (int t = 0; t < map.len; t++)
+				source_pixel(&map, s0 + q, t, &s.region[(size_t)q * map.len + t]);
 		tlayer_forward(p, L, &s, ns, map.len, C, cfg->num_heads, masked);
-		for (int q = 0; q < ns; q++)
-			for (int t = 0; t < map.len; t++) {
-				size_t row = (size_t)q * map.len + t;
-				long src = source_pixel(&map, s0 + q, t, NULL);
-				if (src >= 0)
-					memcpy(out + (size_t)src * C, s.t + row * C, (size_t)C * sizeof(float));
-			}
+		move_tokens(&map, s0, ns, C, out, s.t, s.pix, 0);
 	}
 }
 
@@ -307,9 +404,9 @@ static void fusion_region(const struct unet_plan *p, float *cur, const float *sk
 	for (size_t k = 0; k < chunks; k++) {
 		size_t r0 = k * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
 		float *y = p->x + r0 * C;
-		for (int r = 0; r < ARCH_BRANCHES; r++)
-			run_op(p, &b->fusion.op[r], (int)rows, p->br[r] + r0 * C, C, r > 0, y, C, &qb);
-		bias_gelu_forward(y, b->fusion.b, rows, C);
+		for (int r = 0; r < ARCH_BRANCHES; r++) /* the bias and GELU after the last */
+			run_op_bias(p, &b->fusion.op[r], (int)rows, p->br[r] + r0 * C, C, r > 0,
+				    r == ARCH_BRANCHES - 1 ? b->fusion.b : NULL, r == ARCH_BRANCHES - 1, y, C, &qb);
 		float *o = cur + r0 * C;
 		const float *sk = skip ? skip + r0 * C : NULL;
 		for (size_t i = 0; i < rows * (size_t)C; i++)
@@ -324,6 +421,17 @@ static void resize_region(const struct unet_plan *p, float *out, const float *in
 #pragma omp for schedule(static)
 	for (int r = 0; r < Ho; r++)
 		resize_bilinear_rows(out, in, hi, wi, C, Ho, Wo, r, r + 1);
+}
+
+/* The logistic sigmoid of x [n], in chunks over the team. */
+static void sigmoid_region(float *x, size_t n)
+{
+	size_t chunks = (n + 4 * ROW_CHUNK - 1) / (4 * ROW_CHUNK);
+#pragma omp for schedule(static)
+	for (size_t k = 0; k < chunks; k++) {
+		size_t i0 = k * 4 * ROW_CHUNK;
+		sigmoid_forward(x + i0, n - i0 < 4 * ROW_CHUNK ? n - i0 : 4 * ROW_CHUNK);
+	}
 }
 
 /* ---------- the network ---------- */
@@ -532,7 +640,7 @@ static const float *plan_run(struct unet_plan *p, int bi, unet_tap_fn tap, void 
 		if (st->keep)
 			memcpy(p->kept[s], cur, (size_t)h * w * C * sizeof(float));
 	}
-	sigmoid_forward(cur, (size_t)p->H * p->W * u->cfg.out_channels);
+	PARALLEL(&p->ex, sigmoid_region(cur, (size_t)p->H * p->W * u->cfg.out_channels));
 	return cur;
 }
 

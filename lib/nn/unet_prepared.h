@@ -7,7 +7,8 @@
 #include "kernels/qgemm.h"
 #include "unet.h"
 
-/* One matrix product C (+)= A . W^T, W [N][K]: float weights (BLIS), or
+/* One matrix product C (+)= A . W^T, W [N][K]: float weights (BLIS, or
+ * smallgemm for N <= SMALLGEMM_MAX_N), or
  * int8 ones (q8 and q8s models) with the input quantised per row or with
  * a calibrated scale, or bf16 ones (bf16 models) with the input rounded to
  * bf16. */
@@ -16,6 +17,7 @@ struct op {
 	int ldw, N, K;
 	struct qmat *q;    /* int8: packed W with per-channel scales, or NULL */
 	struct bmat *bf;   /* bf16: packed W, or NULL */
+	const float *wt;   /* float with few outputs: W^T [K][N] for smallgemm, or NULL */
 	float act_scale;   /* q8s: the input's calibrated scale; 0: per row */
 	int id;            /* the weight's index in the model table, for the
 			    * calibration observer; -1 for layers kept in float */

@@ -421,5 +421,5 @@ open('$D/bad.bin', 'wb').write(b''.join(msgpack.packb(f) for f in fr))
 	assert_success
 	assert_line --partial "| int8 products |"
 	assert_line --partial "| quantising activations |"
-	assert_line --partial "| float products (BLIS) |"
+	assert_line --partial "| float products (BLIS, smallgemm) |"
 }

@@ -118,6 +118,26 @@ static void test_norm_act(void)
 		layernorm_forward(o2 + r0 * C, x + r0 * C, w, b, rows - r0 < 7 ? rows - r0 : 7, C);
 	ok(!memcmp(o1, o2, rows * C * sizeof *o1), "layernorm: %zu rows in one call = in calls of 7, bit for bit",
 	   rows);
+	/* rows of 8, two to a vector: the same bits as the general AVX-512
+	 * code, for every row count up to two groups of 16 (tails), with
+	 * a row of zeros and one of -0 among them */
+	if (layernorm_rows16(o1, x, w, b, 1, 8) == 0) {
+		long differ = 0;
+		for (int i = 0; i < 8; i++)
+			x[3 * 8 + i] = 0.0f, x[5 * 8 + i] = -0.0f;
+		for (size_t n = 1; n <= 33; n++) {
+			layernorm_forward(o1, x, w, b, n, 8);
+			layernorm_rows16(o2, x, w, b, n, 8);
+			differ += memcmp(o1, o2, n * 8 * sizeof *o1) != 0;
+		}
+		layernorm_forward(o1, x, w, b, rows, 8);
+		layernorm_rows16(o2, x, w, b, rows, 8);
+		differ += memcmp(o1, o2, rows * 8 * sizeof *o1) != 0;
+		ok(differ == 0, "layernorm, 8 channels two rows to a vector = the general AVX-512 code, bit for bit "
+				"(%ld row counts differ)", differ);
+		layernorm_ref(o2, x, w, b, rows, 8);
+		check_close("layernorm vs reference, 8 channels", o1, o2, rows * 8, 2e-6);
+	}
 
 	size_t n = 200001;
 	float *g1 = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float));

@@ -1,0 +1,41 @@
+/* Float products C = A . W^T of the network's layers whose K is at most
+ * BLIS's KC, on a kernel of our own: the 1x1 convolutions and linear
+ * layers of the narrow levels of a small model (8 or 16 channels), where
+ * BLIS pads N to its 12- or 32-wide tiles and spends as long packing as
+ * multiplying, and up to N = 512, where it is still faster than BLIS here
+ * (Zen 4). The weights are packed once, transposed, and the product keeps
+ * a block of rows' outputs in registers with N in the vector lanes, in
+ * panels of 64 columns.
+ *
+ * Every output is summed as BLIS's kernels sum it: from zero, one fused
+ * multiply-add per k in increasing k, then the old C added (accumulate)
+ * and then the bias, each rounded once. So the fast path, the plain twin
+ * and gemm_nt (followed by bias_add_forward) give the same bits. */
+#ifndef TF_SMALLGEMM_H
+#define TF_SMALLGEMM_H
+
+#define SMALLGEMM_MAX_N 512
+
+/* Wt[K][N] = W[N][K]^T (rows ldw floats apart). */
+void smallgemm_pack(float *Wt, const float *W, int ldw, int N, int K);
+
+/* C[M][N] = A[M][K] . Wt (+ C when accumulate) (+ bias[n] when bias is
+ * not NULL); A rows lda apart, C rows ldc apart, Wt from smallgemm_pack.
+ * 1 <= N <= SMALLGEMM_MAX_N, K >= 1. Single-threaded, allocates nothing. */
+void smallgemm(int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
+	       int accumulate, float *C, int ldc);
+
+/* The plain C twin (fmaf in the same order): the same bits. */
+void smallgemm_ref(int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
+		   int accumulate, float *C, int ldc);
+
+/* Does this CPU run the fast path (AVX-512 F and VL)? Without it callers
+ * keep BLIS, which is faster than the plain twin. */
+int smallgemm_available(void);
+
+/* smallgemm on the plain path (path 0) or the AVX-512 one (1), for the
+ * tests; -1 (and nothing done) if this CPU cannot run it. */
+int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
+		   int accumulate, float *C, int ldc);
+
+#endif

@@ -146,6 +146,14 @@ print(len(a), 'tensors')
 	[ ! -e /tmp/tfswa-pwned ]
 }
 
+@test "tests/data/import/make_fixtures.py, run again, writes the committed fixtures byte for byte" {
+	d="$BATS_TEST_TMPDIR"
+	cp -r "$I" "$d/import"
+	for c in tiny-aligned tiny-ragged stereo-4stem; do mkdir -p "$d/golden/$c" && cp "$G/$c/model.pth" "$d/golden/$c/"; done
+	$PY "$d/import/make_fixtures.py" > /dev/null
+	for f in "$I"/*; do cmp "$f" "$d/import/$(basename "$f")"; done
+}
+
 @test "other files that are not state_dicts are refused, saying what they are" {
 	refused --from pth "$I/legacy.pth"
 	[[ "$output" == *"legacy torch.save format"* ]]

@@ -65,7 +65,8 @@ static void usage(FILE *fp)
 		"      --provenance K=V  with --from tfswa: record where the model comes from (K: corpus,\n"
 		"                        training, heldout, seed, steps, sdr, sdr.STEM); repeatable\n"
 		"  -i, --info            print a summary of MODEL (a file, a name, or standard\n"
-		"                        input), key: value, its provenance included\n"
+		"                        input), key: value, its provenance included; a .pth or\n"
+		"                        .safetensors checkpoint file: its tensors and architecture\n"
 		"      --list            list the models found by name: name, stems, parameters,\n"
 		"                        size, type, held-out SDR, file\n"
 		"      --flops FxT       with --info: the forward pass's GFLOP for F bins x T frames\n"
@@ -480,6 +481,48 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->input = argv[optind];
 }
 
+/* --info of a checkpoint (pth or safetensors): what the file says, read
+ * in place (no model is allocated): its tensors, and the architecture
+ * their shapes tell, when they are a TFSWA-UNet's. */
+static void info_checkpoint(const char *path, const char *format)
+{
+	unsigned char *buf;
+	size_t len, values = 0;
+	struct import_set w;
+	struct import_arch arch;
+	struct unet_config cfg;
+	struct import_settings none = {0};
+	unsigned assumed;
+	char shape[160], list[256];
+	if (import_read_file(path, MAX_CHECKPOINT, &buf, &len) || readers[reader_index(format)].read(&w, buf, len))
+		die_lib(path);
+	for (int i = 0; i < w.n; i++)
+		values += import_numel(&w.t[i]);
+	printf("kind: %s checkpoint\n", w.format);
+	printf("source: %s\n", w.source[0] ? w.source : "top level");
+	printf("tensors: %d\n", w.n);
+	printf("values: %zu\n", values);
+	if (import_infer_arch(&w, &arch)) {
+		printf("architecture: not a TFSWA-UNet's (%s)\n", tf_strerror());
+	} else {
+		printf("architecture: in %d, out %d, depths %d,%d,%d,%d, dims %d,%d,%d,%d\n", arch.in_channels,
+		       arch.out_channels, arch.depths[0], arch.depths[1], arch.depths[2], arch.depths[3], arch.dims[0],
+		       arch.dims[1], arch.dims[2], arch.dims[3]);
+		if (!import_resolve(&cfg, &w, &none, &assumed)) {
+			printf("parameters: %lld\n", (long long)unet_param_count(&cfg));
+			printf("assumed: %s\n", assumed ? import_assumed_str(&cfg, assumed, 1, list, sizeof list) : "none");
+		} else {
+			printf("defaults: do not fit (%s)\n", tf_strerror());
+		}
+	}
+	for (int i = 0; i < w.n; i++)
+		printf("tensor: %s %s %s\n", w.t[i].name, dtype_traits[w.t[i].dtype].name,
+		       shape_str(w.t[i].shape, w.t[i].ndim, shape, sizeof shape));
+	import_set_free(&w);
+	free(buf);
+	close_stdout();
+}
+
 /* tf-export --info [MODEL] */
 static void info_main(const struct args *a)
 {
@@ -494,6 +537,18 @@ static void info_main(const struct args *a)
 	 * more than a model may hold is described all the same, then refused */
 	if (model_resolve(a->input, file, sizeof file))
 		die_lib("");
+	if (strcmp(file, "-")) { /* a checkpoint is described as far as it says */
+		unsigned char head[16];
+		int fd = file_open_read(file);
+		ssize_t n = fd < 0 ? -1 : pread(fd, head, sizeof head, 0);
+		const char *format = n > 0 ? model_file_format(head, (size_t)n) : NULL;
+		if (fd > 0)
+			close(fd);
+		if (format && strcmp(format, "tfswa")) {
+			info_checkpoint(file, format);
+			return;
+		}
+	}
 	int described, rc = model_check(&m, file, &described);
 	if (!rc || (described && model_nparams(&m.cfg) > MODEL_MAX_PARAMS))
 		print_info(&m, f, t);

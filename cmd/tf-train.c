@@ -75,11 +75,12 @@ static void usage(FILE *fp)
 		"      --qat              quantisation-aware: the passes see the int8-rounded weights\n"
 		"                         that tf-quant -t q8/q8s will store and int8-rounded inputs\n"
 		"                         of those layers (straight-through gradients)\n"
-		"      --valid N          validation tracks (default 2; 0: none)\n"
 		"Run options:\n"
+		"      --valid N          validation tracks (default 2; 0: none; a resumed run keeps its own)\n"
 		"      --until N          stop after step N (default: --steps)\n"
 		"      --epoch-steps N    steps per epoch: validate and save after each (default 100)\n"
-		"      --valid-seconds S  seconds of each validation track, from its middle (default 10)\n"
+		"      --valid-seconds S  seconds of each validation track, from its middle (default 10;\n"
+		"                         a resumed run keeps its own)\n"
 		"      --checkpoint       recompute blocks in the backward pass (less memory)\n"
 		"      --log-every N      progress line every N steps when stderr is no terminal (default 10)\n"
 		"      --csv FILE         progress as CSV too: loss every --log-every steps, validation SDR\n"
@@ -217,7 +218,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		/* the settings are the state's; changing them would not continue the same run */
 		static const int fixed[] = {O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN, O_SCHED,
 					    O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP,
-					    O_WAVE, O_GAIN, O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID};
+					    O_WAVE, O_GAIN, O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT};
 		for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
 			if (a->given[fixed[i]]) {
 				const char *name = "";
@@ -693,21 +694,41 @@ static void open_data(struct run *r)
 		cfg->out_channels = cfg->nstems * cfg->channels;
 	}
 	/* validation: the first tracks of test/, or tracks held out of train/
-	 * (a split a resumed run keeps) */
+	 * (a split a resumed run keeps). A resumed run validates as its state
+	 * says unless told again; a version 1 state does not say: then the
+	 * held-out tracks, or --valid's default on test/. */
 	int valid = a->valid, holdout = 0;
-	if (a->resume)
-		valid = set->holdout ? set->holdout : is_dir(r->test_dir) ? a->valid : 0;
-	if (valid && is_dir(r->test_dir) && !set->holdout) {
+	if (a->resume) {
+		struct train_state *st = &r->st;
+		if (!a->given[O_VALID] && st->valid >= 0)
+			valid = st->valid;
+		else if (!a->given[O_VALID] && set->holdout)
+			valid = set->holdout;
+		if (!a->given[O_VALSEC] && st->valid_seconds > 0)
+			r->a.valid_seconds = st->valid_seconds;
+		if (set->holdout && valid > set->holdout)
+			die("--valid %d: the state holds %d tracks of train/ out for validation (start a new run to "
+			    "hold out more)", valid, set->holdout);
+		if (!set->holdout && valid && !is_dir(r->test_dir)) {
+			if (a->given[O_VALID])
+				die("--valid %d: %s has no test/ and the state holds no tracks of train/ out", valid,
+				    a->data);
+			valid = 0;
+		}
+	}
+	r->st.valid = valid, r->st.valid_seconds = r->a.valid_seconds;
+	int hold = a->resume ? set->holdout : is_dir(r->test_dir) ? 0 : valid;
+	if (valid && !hold) {
 		if (dataset_open(v, r->test_dir, (const char(*)[32])cfg->stems, cfg->nstems, d->sample_rate,
 				 d->channels))
 			die_lib("");
 		if (valid > v->ntracks)
 			valid = v->ntracks;
-	} else if (valid) {
-		if (d->ntracks <= valid)
+	} else if (hold) {
+		if (d->ntracks <= hold)
 			die("%s has no test/ and %d training tracks: too few to hold %d out for validation (--valid 0: none)",
-			    a->data, d->ntracks, valid);
-		holdout = valid;
+			    a->data, d->ntracks, hold);
+		holdout = hold;
 		*v = *d;
 		v->tracks = d->tracks + d->ntracks - holdout;
 		v->ntracks = holdout;

@@ -85,7 +85,8 @@ static int header(const struct train_state *st, struct frame *f)
 	    frame_set_bool(f, "channel_swap", s->aug.swap) || frame_set_bool(f, "remix", s->aug.remix) ||
 	    frame_set_float(f, "silence_db", s->aug.silence_db) || frame_set_float(f, "wave_loss", s->wave_loss) ||
 	    frame_set_bool(f, "overfit", s->overfit) || frame_set_int(f, "holdout", s->holdout) ||
-	    frame_set_int(f, "tracks", s->tracks) || frame_set_bool(f, "qat", s->qat))
+	    frame_set_int(f, "tracks", s->tracks) || frame_set_bool(f, "qat", s->qat) ||
+	    frame_set_int(f, "valid", st->valid) || frame_set_float(f, "valid_seconds", st->valid_seconds))
 		return -1;
 	return 0;
 }
@@ -179,8 +180,9 @@ static int read_header(struct train_state *st, const struct frame *f, int fd, of
 	struct unet_config cfg;
 	if (need_int(f, "state_version", &version))
 		return -1;
-	if (version != TRAIN_STATE_VERSION)
-		return tf_seterr("state_version %lld: this version reads %d", (long long)version, TRAIN_STATE_VERSION);
+	if (version < 1 || version > TRAIN_STATE_VERSION)
+		return tf_seterr("state_version %lld: this version reads 1 to %d", (long long)version,
+				 TRAIN_STATE_VERSION);
 	if (config_from_frame(&cfg, f))
 		return -1;
 	if (need_int(f, "step", &st->step) || need_int(f, "epoch", &st->epoch) ||
@@ -201,6 +203,16 @@ static int read_header(struct train_state *st, const struct frame *f, int fd, of
 	if (holdout < 0 || holdout > DATASET_MAX_TRACKS || tracks < 1 || tracks > DATASET_MAX_TRACKS)
 		return tf_seterr("holdout %lld, tracks %lld: out of range", (long long)holdout, (long long)tracks);
 	s->holdout = (int)holdout, s->tracks = (int)tracks;
+	st->valid = -1, st->valid_seconds = 0; /* version 1 has no validation settings */
+	if (version >= 2) {
+		int64_t valid;
+		if (need_int(f, "valid", &valid) || need_float(f, "valid_seconds", &st->valid_seconds))
+			return -1;
+		if (valid < 0 || valid > DATASET_MAX_TRACKS || !(st->valid_seconds >= 0.1 && st->valid_seconds <= 3600))
+			return tf_seterr("valid %lld, valid_seconds %g: out of range", (long long)valid,
+					 st->valid_seconds);
+		st->valid = (int)valid;
+	}
 	s->qat = 0; /* optional: states written before --qat lack it */
 	if (frame_get_bool(f, "qat", &s->qat) < 0)
 		return -1;

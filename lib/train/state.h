@@ -14,7 +14,7 @@
 #include "train/augment.h"
 #include "rng.h"
 
-#define TRAIN_STATE_VERSION 1
+#define TRAIN_STATE_VERSION 2 /* reads 1 too: without valid, valid_seconds */
 #define TRAIN_MAX_BATCH 1024
 
 /* What a run is trained with; fixed for its whole life (a resumed run keeps them). */
@@ -38,6 +38,8 @@ struct train_state {
 	int64_t step;            /* steps done */
 	int64_t epoch;           /* epochs done */
 	int64_t epoch_steps;     /* steps per epoch */
+	int valid;               /* validation tracks asked for (--valid); -1: not recorded (version 1) */
+	double valid_seconds;    /* seconds of each, from its middle; 0: not recorded */
 	struct rng rng;          /* the data draws' generator after `step` steps */
 	char dataset[1024];      /* where the run's data came from (informative) */
 	struct model m;          /* parameters and BatchNorm running statistics */

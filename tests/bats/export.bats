@@ -146,6 +146,35 @@ print(len(a), 'tensors')
 	[ ! -e /tmp/tfswa-pwned ]
 }
 
+@test "tests/data/import/make_fixtures.py, run again, writes the committed fixtures byte for byte" {
+	d="$BATS_TEST_TMPDIR"
+	cp -r "$I" "$d/import"
+	for c in tiny-aligned tiny-ragged stereo-4stem; do mkdir -p "$d/golden/$c" && cp "$G/$c/model.pth" "$d/golden/$c/"; done
+	$PY "$d/import/make_fixtures.py" > /dev/null
+	for f in "$I"/*; do cmp "$f" "$d/import/$(basename "$f")"; done
+}
+
+@test "--info describes a safetensors or pth checkpoint as far as the file says" {
+	for f in small.safetensors small.pth; do
+		run tf-export --info "$I/$f"
+		assert_success
+		assert_line "kind: ${f#small.} checkpoint"
+		assert_line "tensors: 435"
+		assert_line "architecture: in 4, out 4, depths 1,1,1,2, dims 2,4,4,4"
+		assert_line "tensor: stem.0.weight f32 [2, 4, 7, 7]"
+	done
+	run tf-export --info "$I/readme.pth"
+	assert_success
+	assert_line --regexp '^parameters: [0-9]+$'
+	run tf-export --info "$I/tiny.pth"
+	assert_success
+	assert_line --partial "architecture: not a TFSWA-UNet's"
+	assert_line "tensor: c.half f16 [2]"
+	head -c 3000 "$I/small.safetensors" > "$BATS_TEST_TMPDIR/cut.safetensors"
+	run tf-export --info "$BATS_TEST_TMPDIR/cut.safetensors"
+	assert_clean_failure tf-export
+}
+
 @test "other files that are not state_dicts are refused, saying what they are" {
 	refused --from pth "$I/legacy.pth"
 	[[ "$output" == *"legacy torch.save format"* ]]
@@ -227,7 +256,7 @@ print(len(a), 'tensors')
 	printf '{"depths": "1,1,1,2"}' > "$D/bad.json"
 	refused --from pth "$I/small.pth" --config "$D/bad.json"
 	[[ "$output" == *'"depths" should be an array of 4 integers'* ]]
-	run tf-export --info "$I/small.pth"
+	run tf-export --info "$I/legacy.pth" # a checkpoint it cannot read (a readable one is described)
 	assert_clean_failure tf-export
 	run tf-export --info --num-heads 2 "$I/small.pth"
 	assert_usage_failure tf-export

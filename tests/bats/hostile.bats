@@ -115,7 +115,7 @@ model_programs() {
 @test "safetensors whose tensors share a data range: refused" {
 	answers tf-export "tensors t0 and t1 share data bytes" tf-export "$H/shared.safetensors" -o out.bin
 	answers tf-export "share data bytes" tf-export --from safetensors - -o out.bin < "$H/shared.safetensors"
-	answers tf-export "import it with tf-export --from safetensors" tf-export --info "$H/shared.safetensors"
+	answers tf-export "share data bytes" tf-export --info "$H/shared.safetensors"
 }
 
 @test "a run stopped by a signal leaves no temporary file" {

@@ -198,6 +198,30 @@ fails() {
 	assert_output --partial "the state was trained on 3"
 }
 
+@test "--resume keeps the run's --valid and --valid-seconds, even with a test/; given again, the new value wins" {
+	cd "$BATS_TEST_TMPDIR"
+	train --steps 4 --until 2 --epoch-steps 1 --state v.state "$DATA"
+	run tf-train -j 1 --resume v.state --until 3 --state v.state "$DATA"
+	assert_success
+	refute_output --partial "validation SDR"
+	run tf-train -j 1 --resume v.state --valid 1 --valid-seconds 0.5 --state v.state "$DATA"
+	assert_success
+	assert_line --partial "epoch 4 (step 4): validation SDR (dB, 1 track)"
+	# tracks held out of train/ stay held out: fewer may be validated on, not more
+	cp -r "$DATA" nt && rm -r nt/test
+	tf-train -q -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 1 --steps 3 --until 1 --epoch-steps 1 \
+		--state h.state nt
+	run tf-train -j 1 --resume h.state --until 2 --state h.state nt
+	assert_success
+	assert_line --partial "epoch 2 (step 2): validation SDR (dB, 1 track)"
+	run tf-train -j 1 --resume h.state --valid 0 --state h.state nt
+	assert_success
+	refute_output --partial "validation SDR"
+	run tf-train -q -j 1 --resume h.state --valid 2 --state h.state nt
+	assert_clean_failure tf-train
+	assert_output --partial "holds 1 tracks of train/ out"
+}
+
 @test "pipelines/train.mk trains on a corpus and resumes an interrupted run" {
 	cd "$BATS_TEST_TMPDIR"
 	mk="$BATS_TEST_DIRNAME/../../pipelines/train.mk"

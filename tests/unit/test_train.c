@@ -496,7 +496,7 @@ static void test_state(void)
 	train_state_alloc(&st);
 	st.set = (struct train_settings){123, 2, 1.0, {LR_COSINE, 1e-3, 0, 5, 50, 10, 0.5}, {0.9, 0.999, 1e-8, 0.01},
 					  5, {44100, 0.25, 1.25, 1, 1, -60}, 0.5, 0, 0, 3, 0};
-	st.step = 17, st.epoch = 3, st.epoch_steps = 5;
+	st.step = 17, st.epoch = 3, st.epoch_steps = 5, st.valid = 0, st.valid_seconds = 7.5;
 	rng_seed(&st.rng, 99);
 	strcpy(st.dataset, "data/x");
 	for (size_t i = 0; i < st.m.nparams; i++)
@@ -510,7 +510,8 @@ static void test_state(void)
 	int loaded = train_state_load(&back, path) == 0;
 	ok(loaded, "state read back%s%s", loaded ? "" : ": ", loaded ? "" : tf_strerror());
 	/* the moments of running statistics are not stored: compare trainable ones */
-	int same = back.step == 17 && back.epoch == 3 && back.epoch_steps == 5 &&
+	int same = back.step == 17 && back.epoch == 3 && back.epoch_steps == 5 && back.valid == 0 &&
+		   back.valid_seconds == 7.5 &&
 		   !memcmp(&back.rng, &st.rng, sizeof st.rng) && !memcmp(&back.set, &st.set, sizeof st.set) &&
 		   !strcmp(back.dataset, "data/x") && back.m.nparams == st.m.nparams;
 	for (int i = 0; same && i < st.m.nspecs; i++) {

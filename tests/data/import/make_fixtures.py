@@ -23,7 +23,8 @@ dims [2,4,4,4], 2 heads, window 4, shift 2, mlp_ratio 2, random weights.
   small.safetensors     the same tensors as small.pth (contiguous), F32
   small-bf16.safetensors  bfloat16
   badshape.safetensors  encoder_stages.0.0.tsa.attn.qkv.weight of shape [12, 2]
-  legacy.pth            torch.save(..., _use_new_zipfile_serialization=False)
+  legacy.pth            torch.save(..., _use_new_zipfile_serialization=False), storages
+                        named 0, 1, ... (torch names them after their address)
   evil-system.pth       a pickle calling os.system (must be refused, never run)
   evil-eval.pth         a pickle calling builtins.eval
   module.pth            a whole pickled nn.Module (not a state_dict)
@@ -43,7 +44,9 @@ import collections
 import io
 import json
 import os
+import pickle
 import struct
+import sys
 import zipfile
 import zlib
 
@@ -173,6 +176,38 @@ class Evil:
         return (self.fn, (self.arg,))
 
 
+def save_legacy(obj, fname):
+    """torch.save(obj, _use_new_zipfile_serialization=False), with the
+    storages named 0, 1, ... where torch names them after their address in
+    memory, which changed the file's bytes at every run."""
+    buf = io.BytesIO()
+    torch.save(obj, buf, _use_new_zipfile_serialization=False)
+    data = buf.getvalue()
+    f = io.BytesIO(data)
+    for _ in range(3):  # magic number, protocol version, system info
+        pickle.load(f)
+    class Skim(pickle.Unpickler):  # reads past the object, builds nothing
+        def persistent_load(self, pid):
+            return None
+
+        def find_class(self, module, name):
+            return lambda *args, **kwargs: None
+
+    Skim(f).load()
+    keys = pickle.load(f)  # the storage keys, in the order of the data after them
+
+    def pickled(s):  # protocol 2's BINUNICODE, as torch writes each key
+        b = s.encode()
+        return b"X" + struct.pack("<I", len(b)) + b
+
+    head, tail = data[:f.tell()], data[f.tell():]
+    for i, k in enumerate(keys):
+        assert head.count(pickled(k)) == 2, k  # in the object and in the key list
+        head = head.replace(pickled(k), pickled(str(i)))
+    with open(fname, "wb") as out:
+        out.write(head + tail)
+
+
 def main():
     torch.manual_seed(0)
     sd = small_state_dict(CFG)
@@ -218,7 +253,7 @@ def main():
     bad["encoder_stages.0.0.tsa.attn.qkv.weight"] = torch.zeros(12, 2)
     write_safetensors(path("badshape.safetensors"), bad)
 
-    torch.save({"a": torch.ones(2)}, path("legacy.pth"), _use_new_zipfile_serialization=False)
+    save_legacy({"a": torch.ones(2)}, path("legacy.pth"))
     torch.save({"stem.0.weight": torch.zeros(2), "x": Evil(os.system, "echo pwned >/tmp/tfswa-pwned")},
                path("evil-system.pth"))
     torch.save({"stem.0.weight": torch.zeros(2), "x": Evil(eval, "print('pwned')")}, path("evil-eval.pth"))
@@ -258,4 +293,9 @@ def main():
 
 
 if __name__ == "__main__":
+    # TorchScript writes a class's constants in set order, which follows
+    # the string hash: fix it so that a rerun gives the same bytes
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable] + sys.argv)
     main()

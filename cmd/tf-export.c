@@ -542,7 +542,7 @@ static void info_main(const struct args *a)
 		int fd = file_open_read(file);
 		ssize_t n = fd < 0 ? -1 : pread(fd, head, sizeof head, 0);
 		const char *format = n > 0 ? model_file_format(head, (size_t)n) : NULL;
-		if (fd > 0)
+		if (fd >= 0)
 			close(fd);
 		if (format && strcmp(format, "tfswa")) {
 			info_checkpoint(file, format);

@@ -28,23 +28,16 @@ static void layernorm_plain(float *out, const float *x, const float *w, const fl
 #include "rows16.h"
 #define TGT512 __attribute__((target("avx512f,fma")))
 
-/* 16 rows at a time: the means, then the variances (of x - mean, as the
- * plain version), of all 16 as one vector each (rows16.h), then the rows.
- * With FMAs, which the build does not form from plain C (-std=c11). A last
- * group of fewer rows runs the same code with zero rows added: every row's
- * result must not depend on where it falls in a call, because callers
- * split the rows differently for different thread counts (and calibration
- * promises the same scales on any number of threads). */
-/* C = 8 (the narrowest level of a small model): two rows per vector, so
- * that no lane is masked off; the same operations on every value as the
- * general version below, and the same sums (rows16_sum8), so the same
- * bits. */
 /* [lo, hi]: two 8-float halves (insertf64x4: AVX-512 F only) */
 static inline TGT512 __m512 pair8(__m512 lo, __m256 hi)
 {
 	return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(lo), _mm256_castps_pd(hi), 1));
 }
 
+/* C = 8 (the narrowest level of a small model): two rows per vector, so
+ * that no lane is masked off; the same operations on every value as the
+ * general version below, and the same sums (rows16_sum8), so the same
+ * bits. */
 static TGT512 void layernorm8_avx512(float *out, const float *x, const float *w, const float *b, size_t rows)
 {
 	const __m512i order = rows16_order();
@@ -79,10 +72,17 @@ static TGT512 void layernorm8_avx512(float *out, const float *x, const float *w,
 	}
 }
 
+/* 16 rows at a time: the means, then the variances (of x - mean, as the
+ * plain version), of all 16 as one vector each (rows16.h), then the rows.
+ * With FMAs, which the build does not form from plain C (-std=c11). A last
+ * group of fewer rows runs the same code with zero rows added: every row's
+ * result must not depend on where it falls in a call, because callers
+ * split the rows differently for different thread counts (and calibration
+ * promises the same scales on any number of threads). */
 static TGT512 void layernorm_avx512(float *out, const float *x, const float *w, const float *b,
-				    size_t rows, int C, int special)
+				    size_t rows, int C, int rows8)
 {
-	if (C == 8 && special) {
+	if (C == 8 && rows8) {
 		layernorm8_avx512(out, x, w, b, rows);
 		return;
 	}

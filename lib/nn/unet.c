@@ -90,9 +90,10 @@ static int runs_small(int N, int K)
 	return smallgemm_available() && N <= SMALLGEMM_MAX_N && K <= gemm_single_pass_k();
 }
 
-/* The float products of ops[0..n) as bf16 ones, when m runs them so, or
- * with their weights packed for smallgemm when it runs them. */
-static int ops_to_bf16(struct unet *u, const struct model *m, struct op *ops, int n)
+/* The float products of ops[0..n) packed for the kernel that runs them:
+ * as bf16 ones when m runs them so, else transposed for smallgemm when it
+ * runs them (BLIS reads the weights as they are). */
+static int ops_pack(struct unet *u, const struct model *m, struct op *ops, int n)
 {
 	for (int r = 0; r < n; r++) {
 		struct op *o = &ops[r];
@@ -241,7 +242,7 @@ static int prep_conv(struct unet *u, const struct model *m, struct conv *c, cons
 	for (int r = 0; r < y.nops; r++)
 		c->op[r] = (struct op){.w = c->w + (size_t)r * y.step, .ldw = y.ldw, .N = co, .K = y.K,
 				       .id = observed_id(m, id)};
-	return ops_to_bf16(u, m, c->op, y.nops);
+	return ops_pack(u, m, c->op, y.nops);
 }
 
 /* A linear layer: weight w [out][in], bias b (-1: none). */
@@ -257,7 +258,7 @@ static int prep_linear(struct unet *u, const struct model *m, struct linear *l, 
 	l->b = b >= 0 ? param(m, b) : NULL;
 	l->out = out;
 	l->in = in;
-	return l->op.q ? 0 : ops_to_bf16(u, m, &l->op, 1);
+	return l->op.q ? 0 : ops_pack(u, m, &l->op, 1);
 }
 
 static struct block *prep_blocks(struct unet *u, const struct model *m, const struct arch_stage *st)

@@ -148,30 +148,40 @@ static void gelu_rows(float *C, int M, int N, int ldc)
 }
 
 /* C[M][N] (+)= A[M][K] . W^T, in float, int8 or bf16 (and shown to the
- * calibration observer first). */
-static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
-		   float *C, int ldc, struct qbuf *qb);
-
-/* The same, then + bias (if not NULL), then GELU (if gelu), all rows ldc
- * apart. The narrow float products (smallgemm) add the bias in
- * registers; the others in a pass of their own, with the same bits. */
+ * calibration observer first), then + bias (if not NULL), then GELU (if
+ * gelu), all rows ldc apart. The narrow float products (smallgemm) add
+ * the bias in registers; the others in a pass of their own, with the same
+ * bits. */
 static void run_op_bias(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda,
 			int accumulate, const float *bias, int gelu, float *C, int ldc, struct qbuf *qb)
 {
+	const struct unet *u = p->u;
+	const struct nn_exec *ex = &p->ex;
 	if (M <= 0)
 		return;
+	if (u->observe && o->id >= 0)
+		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
+	double t = nn_cpu_clock(ex);
 	if (o->wt) {
-		const struct unet *u = p->u;
-		if (u->observe && o->id >= 0)
-			u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
-		double t = nn_cpu_clock(&p->ex);
 		smallgemm(M, o->N, o->K, A, lda, o->wt, bias, accumulate, C, ldc);
-		nn_charge(&p->ex, UNET_WORK_GEMM_F32, t);
-		if (gelu)
-			gelu_rows(C, M, o->N, ldc);
-		return;
+		nn_charge(ex, UNET_WORK_GEMM_F32, t);
+		bias = NULL; /* added */
+	} else if (o->bf) {
+		bf16_rows(qb->h, o->bf->Kp, A, lda, M, o->K, o->bf->Kp);
+		nn_charge(ex, UNET_WORK_QUANTIZE, t);
+		t = nn_cpu_clock(ex);
+		bgemm(M, qb->h, o->bf->Kp, o->bf, accumulate, C, ldc);
+		nn_charge(ex, UNET_WORK_GEMM_BF16, t);
+	} else if (!o->q) {
+		gemm_nt(M, o->N, o->K, A, lda, o->w, o->ldw, accumulate ? 1.0f : 0.0f, C, ldc);
+		nn_charge(ex, UNET_WORK_GEMM_F32, t);
+	} else {
+		quantize_rows(qb->q, o->q->Kp, qb->rs, A, lda, M, o->K, o->q->Kp, o->act_scale);
+		nn_charge(ex, UNET_WORK_QUANTIZE, t);
+		t = nn_cpu_clock(ex);
+		qgemm(M, qb->q, o->q->Kp, qb->rs, o->q, accumulate, C, ldc);
+		nn_charge(ex, UNET_WORK_GEMM_INT8, t);
 	}
-	run_op(p, o, M, A, lda, accumulate, C, ldc, qb);
 	if (!bias) {
 		if (gelu)
 			gelu_rows(C, M, o->N, ldc);
@@ -186,38 +196,11 @@ static void run_op_bias(const struct unet_plan *p, const struct op *o, int M, co
 	}
 }
 
+/* The product alone. */
 static void run_op(const struct unet_plan *p, const struct op *o, int M, const float *A, int lda, int accumulate,
 		   float *C, int ldc, struct qbuf *qb)
 {
-	const struct unet *u = p->u;
-	const struct nn_exec *ex = &p->ex;
-	if (M <= 0)
-		return;
-	if (o->wt) {
-		run_op_bias(p, o, M, A, lda, accumulate, NULL, 0, C, ldc, qb);
-		return;
-	}
-	if (u->observe && o->id >= 0)
-		u->observe(u->observe_ctx, o->id, A, M, o->K, lda);
-	double t = nn_cpu_clock(ex);
-	if (o->bf) {
-		bf16_rows(qb->h, o->bf->Kp, A, lda, M, o->K, o->bf->Kp);
-		nn_charge(ex, UNET_WORK_QUANTIZE, t);
-		t = nn_cpu_clock(ex);
-		bgemm(M, qb->h, o->bf->Kp, o->bf, accumulate, C, ldc);
-		nn_charge(ex, UNET_WORK_GEMM_BF16, t);
-		return;
-	}
-	if (!o->q) {
-		gemm_nt(M, o->N, o->K, A, lda, o->w, o->ldw, accumulate ? 1.0f : 0.0f, C, ldc);
-		nn_charge(ex, UNET_WORK_GEMM_F32, t);
-		return;
-	}
-	quantize_rows(qb->q, o->q->Kp, qb->rs, A, lda, M, o->K, o->q->Kp, o->act_scale);
-	nn_charge(ex, UNET_WORK_QUANTIZE, t);
-	t = nn_cpu_clock(ex);
-	qgemm(M, qb->q, o->q->Kp, qb->rs, o->q, accumulate, C, ldc);
-	nn_charge(ex, UNET_WORK_GEMM_INT8, t);
+	run_op_bias(p, o, M, A, lda, accumulate, NULL, 0, C, ldc, qb);
 }
 
 /* The calling thread's scratch for convolution c's region (input width W). */

@@ -61,7 +61,8 @@ static void usage(FILE *fp)
 		"      --channels N      audio channels (default: in_channels / 2)\n"
 		"      --stems A,B,...   stem names, in the order of the masks (default vocals,other)\n"
 		"      --segment N       frames per segment for long inputs (default 256, at most 16384)\n"
-		"      --overlap N       frames shared by neighbouring segments (default 64)\n"
+		"      --overlap N       frames shared by neighbouring segments (default 64); these two\n"
+		"                        may be given with a tfswa model file too (new defaults)\n"
 		"      --provenance K=V  with --from tfswa: record where the model comes from (K: corpus,\n"
 		"                        training, heldout, seed, steps, sdr, sdr.STEM); repeatable\n"
 		"  -i, --info            print a summary of MODEL (a file, a name, or standard\n"
@@ -354,6 +355,10 @@ static void resolve_onnx_shape(const struct unet_config *c, const char *spec, in
 
 /* ---------- the command line ---------- */
 
+/* The settings a tfswa model file may be given anew: how tf-unet cuts a
+ * long input, not what the weights compute. */
+#define RUN_SETTINGS (CFG_BIT(CFG_SEGMENT) | CFG_BIT(CFG_OVERLAP))
+
 struct args {
 	const char *from, *to, *out, *config, *flops, *input, *shape;
 	int info, dynamic, list;
@@ -473,8 +478,9 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die("--dynamic-frames goes with --to onnx");
 	if (a->nprov && a->from && strcmp(a->from, "tfswa"))
 		die("--provenance goes with --from tfswa");
-	if (a->from && !strcmp(a->from, "tfswa") && (a->config || c->set))
-		die("--from tfswa: the settings come from the model file; --config and settings options do not apply");
+	if (a->from && !strcmp(a->from, "tfswa") && (a->config || (c->set & ~RUN_SETTINGS)))
+		die("--from tfswa: the settings come from the model file; --config and settings options other than "
+		    "--segment and --overlap do not apply");
 	if (argc - optind != 1)
 		die(argc == optind ? "no checkpoint given (a file, or '-' for standard input)"
 				   : "one checkpoint at a time");
@@ -652,12 +658,18 @@ static const char *read_input(const struct args *a, int *fd, unsigned char **buf
 /* A tfswa model file on fd (from read_input). */
 static void load_model(const struct args *a, int fd, struct model *m)
 {
-	if (!a->from && (a->config || a->cli.set))
-		die("%s is a tfswa model: the settings come from the model file; --config and settings options do "
-		    "not apply",
+	const char *name = strcmp(a->input, "-") ? a->input : "";
+	if (!a->from && (a->config || (a->cli.set & ~RUN_SETTINGS)))
+		die("%s is a tfswa model: the settings come from the model file; --config and settings options "
+		    "other than --segment and --overlap do not apply",
 		    a->input);
 	if (model_read(m, fd))
-		die_lib(strcmp(a->input, "-") ? a->input : "");
+		die_lib(name);
+	/* a new default segment or overlap: how tf-unet cuts long inputs, not
+	 * the weights, so a model file may change them */
+	config_merge(&m->cfg, &a->cli.c, a->cli.set & RUN_SETTINGS);
+	if (config_validate(&m->cfg))
+		die_lib(name);
 	if (fd > 0)
 		close(fd);
 }

@@ -62,6 +62,27 @@ setup_file() {
 	assert_line --regexp "^tiny +vocals,other .* f32 +-  $D/models/tiny.bin"
 }
 
+@test "--segment and --overlap give a model file new defaults, used as tf-unet's options would be" {
+	tf-stft -m "$D/models/tiny.bin" "$D/mono.wav" > "$D/in.stream"
+	tf-export "$D/models/tiny.bin" --segment 32 --overlap 8 -o "$D/cut.bin"
+	run tf-export --info "$D/cut.bin"
+	assert_line "segment: 32"
+	assert_line "overlap: 8"
+	tf-unet -q --masks -m "$D/models/tiny.bin" --segment 32 --overlap 8 "$D/in.stream" -o "$D/m1.stream"
+	tf-unet -q --masks -m "$D/cut.bin" "$D/in.stream" -o "$D/m2.stream"
+	cmp "$D/m1.stream" "$D/m2.stream"
+	tf-unet -q --masks -m "$D/models/tiny.bin" "$D/in.stream" -o "$D/m0.stream"
+	! cmp -s "$D/m0.stream" "$D/m2.stream"
+	run tf-export --from tfswa "$D/models/tiny.bin" --overlap 20 --segment 32 -o "$D/bad.bin"
+	assert_failure
+	assert_output "tf-export: $D/models/tiny.bin: overlap 20 must be between 0 and half the segment (32)"
+	[ ! -e "$D/bad.bin" ]
+	run tf-export "$D/models/tiny.bin" --num-heads 1 -o "$D/bad.bin"
+	assert_failure
+	assert_output --partial "options other than --segment and --overlap do not apply"
+	[ ! -e "$D/bad.bin" ]
+}
+
 @test "bad --provenance: one line, nothing written" {
 	run tf-export --from tfswa --provenance sdr.drums=1 "$D/models/tiny.bin" -o "$D/bad.bin"
 	assert_failure

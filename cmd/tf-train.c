@@ -26,6 +26,7 @@
 #include "train/csvlog.h"
 #include "train/augment.h"
 #include "train/dataset.h"
+#include "train/ema.h"
 #include "train/init.h"
 #include "train/loss.h"
 #include "train/spec.h"
@@ -81,6 +82,9 @@ static void usage(FILE *fp)
 		"      --epoch-steps N    steps per epoch: validate and save after each (default 100)\n"
 		"      --valid-seconds S  seconds of each validation track, from its middle (default 10;\n"
 		"                         a resumed run keeps its own)\n"
+		"      --ema D            keep a moving average of the parameters, decay D per step (0 to\n"
+		"                         0.99999; 0: none, the default): the model file and validation\n"
+		"                         use it. A resumed run keeps its own unless given again\n"
 		"      --checkpoint       recompute blocks in the backward pass (less memory)\n"
 		"      --log-every N      progress line every N steps when stderr is no terminal (default 10)\n"
 		"      --csv FILE         progress as CSV too: loss every --log-every steps, validation SDR\n"
@@ -98,7 +102,7 @@ enum {
 	O_INIT = 256, O_RESUME, O_STATE, O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN,
 	O_SCHED, O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_WAVE, O_GAIN,
 	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY, O_CSV,
-	O_LAST
+	O_EMA, O_LAST
 };
 
 struct args {
@@ -106,7 +110,7 @@ struct args {
 	struct train_settings set;
 	int warmup_given, valid;
 	int64_t until, epoch_steps, log_every;
-	double valid_seconds;
+	double valid_seconds, ema;
 	int checkpoint, threads;
 	unsigned char given[O_LAST];
 };
@@ -145,7 +149,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"valid", required_argument, 0, O_VALID},      {"until", required_argument, 0, O_UNTIL},
 		{"epoch-steps", required_argument, 0, O_EPOCH}, {"valid-seconds", required_argument, 0, O_VALSEC},
 		{"checkpoint", no_argument, 0, O_CKPT},        {"log-every", required_argument, 0, O_LOGEVERY},
-		{"csv", required_argument, 0, O_CSV},
+		{"csv", required_argument, 0, O_CSV},          {"ema", required_argument, 0, O_EMA},
 		{"threads", required_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},              {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},              {0, 0, 0, 0}};
@@ -203,6 +207,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case O_CKPT: a->checkpoint = 1; break;
 		case O_LOGEVERY: a->log_every = parse_long(optarg, "--log-every", 1, (long)1 << 40); break;
 		case O_CSV: a->csv = optarg; break;
+		case O_EMA: a->ema = parse_double(optarg, "--ema", 0, EMA_MAX_DECAY); break;
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		default: usage(stderr); exit(2);
 		}
@@ -479,7 +484,8 @@ static void report_validation(const struct train_state *st, const struct dataset
 	double mean = 0;
 	char line[1024];
 	int at = 0;
-	validate(&st->m, v, n, seconds, sp, sdr);
+	struct model m = train_state_model(st); /* the model file's parameters */
+	validate(&m, v, n, seconds, sp, sdr);
 	for (int s = 0; s < c->nstems; s++) {
 		at += snprintf(line + at, sizeof line - (size_t)at, " %s %.2f", c->stems[s], sdr[s]);
 		mean += sdr[s] / c->nstems;
@@ -534,16 +540,18 @@ static void record_provenance(struct train_state *st, const struct args *a)
 {
 	struct model_provenance *p = &st->m.cfg.prov;
 	const struct train_settings *t = &st->set;
-	char run[MODEL_PROV_TEXT];
+	char run[MODEL_PROV_TEXT], ema[48] = "";
 	if (a->resume && p->training[0])
 		return; /* the state carries it from the run's start */
 	/* else a state from before provenance was recorded: it is named */
+	if (st->ema > 0)
+		snprintf(ema, sizeof ema, ", parameters averaged (ema %g)", st->ema);
 	snprintf(run, sizeof run,
-		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s",
+		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s%s",
 		 a->init ? "--init" : a->model ? "-m" : "--resume", a->init ? a->init : a->model ? a->model : a->resume,
 		 t->batch, t->segment_seconds, t->lr.lr,
 		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
-		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "");
+		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "", ema);
 	if (a->init || !p->corpus[0])
 		describe_corpus(p->corpus, sizeof p->corpus, a->data);
 	if (p->training[0] && a->model) {
@@ -561,6 +569,19 @@ static void record_provenance(struct train_state *st, const struct args *a)
 		p->sdr[s] = NAN;
 }
 
+/* A resumed run that starts, changes or stops the moving average says so
+ * in the training provenance (a run of other settings from here on). */
+static void note_ema(struct model_provenance *p, double ema, int64_t step)
+{
+	size_t len = strlen(p->training);
+	if (ema > 0)
+		snprintf(p->training + len, sizeof p->training - len, "; from step %lld, parameters averaged (ema %g)",
+			 (long long)step, ema);
+	else
+		snprintf(p->training + len, sizeof p->training - len, "; from step %lld, no average",
+			 (long long)step);
+}
+
 /* ---------- saving ---------- */
 
 /* The model and the state go together: both are written out before
@@ -572,7 +593,8 @@ static void save(const struct args *a, struct train_state *st)
 	int n = 0;
 	st->m.cfg.prov.steps = st->step;
 	if (a->out) {
-		if (atomic_open(&model, a->out) || model_write(&st->m, model.fp))
+		struct model out = train_state_model(st); /* the average, if kept */
+		if (atomic_open(&model, a->out) || model_write(&out, model.fp))
 			die_lib(a->out);
 		files[n++] = &model;
 	}
@@ -769,10 +791,17 @@ static void prepare(struct run *r)
 		rng_seed(&st->rng, set->seed);
 		st->epoch_steps = a->epoch_steps;
 		snprintf(st->dataset, sizeof st->dataset, "%s", a->data);
+		st->ema = a->ema;
 		if (train_state_alloc(st))
 			die_lib("");
-	} else if (a->given[O_EPOCH]) {
-		st->epoch_steps = a->epoch_steps;
+	} else {
+		if (a->given[O_EPOCH])
+			st->epoch_steps = a->epoch_steps;
+		if (a->given[O_EMA] && a->ema != st->ema) {
+			note_ema(&st->m.cfg.prov, a->ema, st->step);
+			if (train_state_set_ema(st, a->ema))
+				die_lib("--ema");
+		}
 	}
 	record_provenance(st, a);
 	int S = cfg->nstems, C = cfg->channels;
@@ -862,6 +891,8 @@ static double step(struct run *r, double *norm, double *lr)
 	*lr = lr_at(&set->lr, st->step);
 	st->step++;
 	adamw_step(&set->adam, &st->m, r->grad, st->mom1, st->mom2, *lr, st->step);
+	if (st->avg)
+		ema_update(st->avg, st->m.params, st->m.nparams, ema_decay_at(st->ema, st->step));
 	r->t_opt += tf_clock() - t0;
 	return loss;
 }

@@ -52,13 +52,15 @@ SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
 # state in models/training/ on the corpus above. It runs to the run's last
 # step; Ctrl-C (SIGINT) or SIGTERM makes tf-train save model and state after
 # the step under way, so that every sitting, on any machine, goes on where
-# the last one stopped (commit the state). THREADS=N as in pipelines/train.mk.
+# the last one stopped (commit the state). THREADS=N and EMA=D as in
+# pipelines/train.mk (the run keeps the parameters' moving average, decay
+# 0.995, since step 1646: its model file is the average).
 TRAIN_RUN ?= models/training/compact-g3.bin
 
 .PHONY: sweep plot train
 train: $(PROGDIR)/tf-train
 	@test -d '$(CORPUS)/train' || { echo 'train: $(CORPUS)/train not found: make corpus first' >&2; exit 1; }
-	$(MAKE) --no-print-directory -f pipelines/train.mk CORPUS='$(CORPUS)' OUT='$(TRAIN_RUN)' BIN='$(PROGDIR)/' $(if $(THREADS),THREADS=$(THREADS))
+	$(MAKE) --no-print-directory -f pipelines/train.mk CORPUS='$(CORPUS)' OUT='$(TRAIN_RUN)' BIN='$(PROGDIR)/' $(if $(THREADS),THREADS=$(THREADS)) $(if $(EMA),EMA=$(EMA))
 
 sweep: $(PROGDIR)/tf-train
 	@test -d '$(CORPUS)/train' || { echo 'sweep: $(CORPUS)/train not found: make corpus first' >&2; exit 1; }

@@ -15,7 +15,10 @@
 # Variables: OUT (required); CORPUS (default data/corpus); STEPS (default 2000); CONFIG (a named
 # configuration, default compact, or a JSON file); BATCH (default 4); SEED
 # (default 0); SEGMENT seconds (default 3); EPOCH_STEPS (default 100); VALID
-# test tracks (default 2); THREADS (default: all cores); ARGS (more tf-train
+# test tracks (default 2); THREADS (default: all cores); EMA (tf-train --ema:
+# the model file is the parameters' moving average with this decay per step;
+# given on a resume, it starts, changes or stops the average from there, else
+# the run keeps its own); ARGS (more tf-train
 # options for a new run, e.g. ARGS='--lr 5e-4 --wave-loss 0.1'); BIN (the
 # programs: this checkout's bin/ when built, else $PATH).
 
@@ -32,6 +35,7 @@ CORPUS      ?= data/corpus
 STATE       := $(OUT).state
 CSV         ?= $(basename $(OUT)).csv
 TRAIN_J     := $(if $(THREADS),-j $(THREADS),)
+TRAIN_EMA   := $(if $(EMA),--ema $(EMA),)
 
 ifeq ($(OUT),)
 $(error usage: make -f pipelines/train.mk CORPUS=DIR OUT=model.bin [STEPS=N] [CONFIG=compact])
@@ -42,11 +46,11 @@ train:
 	@test -d '$(CORPUS)/train' || { echo 'train: $(CORPUS)/train not found (make corpus makes data/corpus)' >&2; exit 1; }
 	@mkdir -p '$(dir $(OUT))'
 	@if [ -f '$(STATE)' ]; then \
-		echo '$(BIN)tf-train --resume $(STATE) -o $(OUT) --state $(STATE) --csv $(CSV) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(CORPUS)'; \
-		$(BIN)tf-train --resume '$(STATE)' -o '$(OUT)' --state '$(STATE)' --csv '$(CSV)' --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) '$(CORPUS)'; \
+		echo '$(BIN)tf-train --resume $(STATE) -o $(OUT) --state $(STATE) --csv $(CSV) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(TRAIN_EMA) $(CORPUS)'; \
+		$(BIN)tf-train --resume '$(STATE)' -o '$(OUT)' --state '$(STATE)' --csv '$(CSV)' --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(TRAIN_EMA) '$(CORPUS)'; \
 	else \
-		echo '$(BIN)tf-train --init $(CONFIG) --steps $(STEPS) --batch $(BATCH) --seed $(SEED) --segment-seconds $(SEGMENT) --valid $(VALID) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(ARGS) -o $(OUT) --state $(STATE) --csv $(CSV) $(CORPUS)'; \
+		echo '$(BIN)tf-train --init $(CONFIG) --steps $(STEPS) --batch $(BATCH) --seed $(SEED) --segment-seconds $(SEGMENT) --valid $(VALID) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(TRAIN_EMA) $(ARGS) -o $(OUT) --state $(STATE) --csv $(CSV) $(CORPUS)'; \
 		$(BIN)tf-train --init '$(CONFIG)' --steps $(STEPS) --batch $(BATCH) --seed $(SEED) \
-			--segment-seconds $(SEGMENT) --valid $(VALID) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(ARGS) \
+			--segment-seconds $(SEGMENT) --valid $(VALID) --epoch-steps $(EPOCH_STEPS) $(TRAIN_J) $(TRAIN_EMA) $(ARGS) \
 			-o '$(OUT)' --state '$(STATE)' --csv '$(CSV)' '$(CORPUS)'; \
 	fi

@@ -6,10 +6,20 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "train/ema.h"
 #include "train/state.h"
 
-/* The three tensors of each parameter, by name prefix. */
-static const char *const prefixes[3] = {"param/", "adam_m/", "adam_v/"};
+/* The tensors of each parameter, by name prefix: the parameter, Adam's
+ * two moments (trainable tensors only), the moving average (every tensor,
+ * when the run keeps one). */
+enum { PARAM, ADAM_M, ADAM_V, AVG, NBUFS };
+static const char *const prefixes[NBUFS] = {"param/", "adam_m/", "adam_v/", "ema/"};
+
+/* Whether the state holds tensor kind k of parameter s. */
+static int holds(const struct train_state *st, int k, const struct param_spec *s)
+{
+	return k == PARAM || (k == AVG ? st->avg != NULL : s->trainable);
+}
 
 int train_state_alloc(struct train_state *st)
 {
@@ -22,14 +32,40 @@ int train_state_alloc(struct train_state *st)
 	}
 	memset(st->mom1, 0, st->m.nparams * sizeof(float));
 	memset(st->mom2, 0, st->m.nparams * sizeof(float));
+	double ema = st->ema;
+	st->ema = 0, st->avg = NULL;
+	return train_state_set_ema(st, ema);
+}
+
+int train_state_set_ema(struct train_state *st, double decay)
+{
+	if (!(decay >= 0 && decay <= EMA_MAX_DECAY))
+		return tf_seterr("ema %g is out of range (0 to %g)", decay, EMA_MAX_DECAY);
+	if (decay > 0 && !st->avg) {
+		if (!(st->avg = tf_alloc_aligned(st->m.nparams, sizeof(float))))
+			return -1;
+		memcpy(st->avg, st->m.params, st->m.nparams * sizeof(float));
+	} else if (decay == 0) {
+		free(st->avg);
+		st->avg = NULL;
+	}
+	st->ema = decay;
 	return 0;
+}
+
+struct model train_state_model(const struct train_state *st)
+{
+	struct model m = st->m;
+	if (st->avg)
+		m.params = st->avg;
+	return m;
 }
 
 void train_state_free(struct train_state *st)
 {
-	free(st->mom1), free(st->mom2);
+	free(st->mom1), free(st->mom2), free(st->avg);
 	model_free(&st->m);
-	st->mom1 = st->mom2 = NULL;
+	st->mom1 = st->mom2 = st->avg = NULL;
 }
 
 int train_settings_validate(const struct train_settings *s)
@@ -86,7 +122,8 @@ static int header(const struct train_state *st, struct frame *f)
 	    frame_set_float(f, "silence_db", s->aug.silence_db) || frame_set_float(f, "wave_loss", s->wave_loss) ||
 	    frame_set_bool(f, "overfit", s->overfit) || frame_set_int(f, "holdout", s->holdout) ||
 	    frame_set_int(f, "tracks", s->tracks) || frame_set_bool(f, "qat", s->qat) ||
-	    frame_set_int(f, "valid", st->valid) || frame_set_float(f, "valid_seconds", st->valid_seconds))
+	    frame_set_int(f, "valid", st->valid) || frame_set_float(f, "valid_seconds", st->valid_seconds) ||
+	    frame_set_float(f, "ema", st->ema))
 		return -1;
 	return 0;
 }
@@ -96,15 +133,15 @@ int train_state_write(const struct train_state *st, FILE *fp)
 	struct stream_writer *w = stream_writer_open(fp);
 	struct frame *f = frame_new();
 	const struct model *m = &st->m;
-	const float *bufs[3] = {m->params, st->mom1, st->mom2};
+	const float *bufs[NBUFS] = {m->params, st->mom1, st->mom2, st->avg};
 	int rc = -1, n = 0;
 	if (!w || !f || header(st, f) || stream_write_header(w, "train-state", f))
 		goto out;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < NBUFS; k++)
 		for (int i = 0; i < m->nspecs; i++) {
 			const struct param_spec *s = &m->specs[i];
 			char name[MODEL_NAME_MAX + 16];
-			if (k && !s->trainable)
+			if (!holds(st, k, s))
 				continue; /* running statistics have no moments */
 			snprintf(name, sizeof name, "%s%s", prefixes[k], s->name);
 			struct tensor t = {.dtype = DT_F32, .ndim = s->ndim, .data = (void *)(bufs[k] + s->offset),
@@ -146,9 +183,10 @@ static int need_bool(const struct frame *f, const char *key, int *v)
 }
 
 /* A regular file must be long enough for the f32 tensors its header
- * declares (every parameter, and two moments of each trainable one) before
- * anything is allocated for them; a pipe is bounded by MODEL_MAX_PARAMS. */
-static int check_stream_size(const struct unet_config *cfg, int fd, off_t start)
+ * declares (every parameter, two moments of each trainable one, and the
+ * moving average if any) before anything is allocated for them; a pipe is
+ * bounded by MODEL_MAX_PARAMS. */
+static int check_stream_size(const struct unet_config *cfg, int with_avg, int fd, off_t start)
 {
 	struct stat st;
 	uint64_t want = 0;
@@ -160,7 +198,7 @@ static int check_stream_size(const struct unet_config *cfg, int fd, off_t start)
 		return -1;
 	unet_param_specs(cfg, specs, n);
 	for (int i = 0; i < n; i++)
-		want += (uint64_t)specs[i].numel * sizeof(float) * (specs[i].trainable ? 3 : 1);
+		want += (uint64_t)specs[i].numel * sizeof(float) * ((specs[i].trainable ? 3 : 1) + (with_avg ? 1 : 0));
 	free(specs);
 	uint64_t left = st.st_size > start ? (uint64_t)(st.st_size - start) : 0;
 	char a[32], b[32];
@@ -213,6 +251,13 @@ static int read_header(struct train_state *st, const struct frame *f, int fd, of
 					 st->valid_seconds);
 		st->valid = (int)valid;
 	}
+	st->ema = 0; /* versions 1 and 2 have no moving average */
+	if (version >= 3) {
+		if (need_float(f, "ema", &st->ema))
+			return -1;
+		if (!(st->ema >= 0 && st->ema <= EMA_MAX_DECAY))
+			return tf_seterr("ema %g is out of range (0 to %g)", st->ema, EMA_MAX_DECAY);
+	}
 	s->qat = 0; /* optional: states written before --qat lack it */
 	if (frame_get_bool(f, "qat", &s->qat) < 0)
 		return -1;
@@ -240,7 +285,7 @@ static int read_header(struct train_state *st, const struct frame *f, int fd, of
 	if (s->aug.seg_len != (int64_t)llround(s->segment_seconds * cfg.sample_rate))
 		return tf_seterr("segment_samples %lld does not match %g s at %d Hz", (long long)s->aug.seg_len,
 				 s->segment_seconds, cfg.sample_rate);
-	if (model_check_size(&cfg) || check_stream_size(&cfg, fd, start))
+	if (model_check_size(&cfg) || check_stream_size(&cfg, st->ema > 0, fd, start))
 		return -1;
 	return model_init(&st->m, &cfg);
 }
@@ -258,9 +303,9 @@ int train_state_read(struct train_state *st, int fd)
 	if (stream_read_header(r, f, "train-state") || read_header(st, f, fd, start < 0 ? 0 : start))
 		goto out;
 	nspecs = st->m.nspecs;
-	if (train_state_alloc(st) || !(seen = tf_calloc((size_t)nspecs * 3, 1)))
+	if (train_state_alloc(st) || !(seen = tf_calloc((size_t)nspecs * NBUFS, 1)))
 		goto out;
-	float *bufs[3] = {st->m.params, st->mom1, st->mom2};
+	float *bufs[NBUFS] = {st->m.params, st->mom1, st->mom2, st->avg};
 	int hint = 0; /* the tables come in the model's order: see model_spec_near */
 	while ((got = stream_read_frame(r, f)) > 0 && !frame_is_end(f)) {
 		struct tensor t;
@@ -274,11 +319,12 @@ int train_state_read(struct train_state *st, int fd)
 			tf_seterr("a tensor has no name");
 			goto out;
 		}
-		for (k = 0; k < 3; k++)
+		for (k = 0; k < NBUFS; k++)
 			if (!strncmp(t.name, prefixes[k], strlen(prefixes[k])))
 				break;
-		const struct param_spec *s = k < 3 ? model_spec_near(&st->m, t.name + strlen(prefixes[k]), &hint) : NULL;
-		if (!s || (k && !s->trainable)) {
+		const struct param_spec *s =
+			k < NBUFS ? model_spec_near(&st->m, t.name + strlen(prefixes[k]), &hint) : NULL;
+		if (!s || !holds(st, k, s)) {
 			tf_seterr("unexpected tensor %.100s", t.name);
 			goto out;
 		}
@@ -298,9 +344,9 @@ int train_state_read(struct train_state *st, int fd)
 	}
 	if (got < 0)
 		goto out;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < NBUFS; k++)
 		for (int i = 0; i < nspecs; i++)
-			if (!seen[k * nspecs + i] && (k == 0 || st->m.specs[i].trainable)) {
+			if (!seen[k * nspecs + i] && holds(st, k, &st->m.specs[i])) {
 				tf_seterr("missing tensor %s%s", prefixes[k], st->m.specs[i].name);
 				goto out;
 			}

@@ -14,7 +14,7 @@
 #include "train/augment.h"
 #include "rng.h"
 
-#define TRAIN_STATE_VERSION 2 /* reads 1 too: without valid, valid_seconds */
+#define TRAIN_STATE_VERSION 3 /* reads 1 (no valid, valid_seconds) and 2 (no ema) too */
 #define TRAIN_MAX_BATCH 1024
 
 /* What a run is trained with; fixed for its whole life (a resumed run keeps them). */
@@ -40,14 +40,23 @@ struct train_state {
 	int64_t epoch_steps;     /* steps per epoch */
 	int valid;               /* validation tracks asked for (--valid); -1: not recorded (version 1) */
 	double valid_seconds;    /* seconds of each, from its middle; 0: not recorded */
+	double ema;              /* decay of the parameters' moving average (--ema, train/ema.h); 0: none */
 	struct rng rng;          /* the data draws' generator after `step` steps */
 	char dataset[1024];      /* where the run's data came from (informative) */
 	struct model m;          /* parameters and BatchNorm running statistics */
 	float *mom1, *mom2;      /* Adam's moments, laid out like m.params */
+	float *avg;              /* the moving average, laid out like m.params; NULL when ema is 0 */
 };
 
-/* Allocates the moments (zeroed) for st->m, which must be initialised. */
+/* Allocates the moments (zeroed) for st->m, which must be initialised,
+ * and the moving average (a copy of the parameters) when st->ema > 0. */
 int train_state_alloc(struct train_state *st);
+/* A new decay for the moving average (a resumed run may change it): 0
+ * drops the average; from 0 to above 0 it starts as the parameters. */
+int train_state_set_ema(struct train_state *st, double decay);
+/* The model to write and validate: the moving average's parameters when
+ * there is one, else st->m itself (a view: it shares st's buffers). */
+struct model train_state_model(const struct train_state *st);
 void train_state_free(struct train_state *st);
 /* Checks the settings' ranges; -1 with a message naming the bad one. */
 int train_settings_validate(const struct train_settings *s);

@@ -309,6 +309,61 @@ fails() {
 	assert_line "quantization: q8"
 }
 
+@test "--ema: the model file holds the parameters' moving average; the state keeps it and resumes exactly" {
+	cd "$BATS_TEST_TMPDIR"
+	# one step: the average is d p0 + (1 - d) p1 with d = min(0.9, 2/11)
+	train --steps 1 --seed 5 --until 0 -o p0.bin "$DATA"
+	train --steps 1 --seed 5 -o p1.bin --state p1.state "$DATA"
+	train --steps 1 --seed 5 --ema 0.9 -o e1.bin --state e1.state "$DATA"
+	$PY - p0.bin p1.bin e1.bin e1.state p1.state <<-'PY'
+		import sys, msgpack, numpy as np
+		def tensors(path, prefix=""):
+		    fr = list(msgpack.Unpacker(open(path, "rb"), raw=False))
+		    return {f["name"][len(prefix):]: np.frombuffer(f["data"], "<f4") for f in fr
+		            if "data" in f and f["name"].startswith(prefix)}
+		p0, p1, e1 = (tensors(p) for p in sys.argv[1:4])
+		d = 2.0 / 11.0
+		worst, where = 0.0, ""
+		for k in p0:
+		    want = np.float32(d) * p0[k] + np.float32(1 - d) * p1[k]
+		    err = float(np.max(np.abs(e1[k] - want) / (np.abs(want) + 1e-6)))
+		    if err > worst:
+		        worst, where = err, k
+		print("largest relative difference %.3g at %s" % (worst, where))
+		assert worst < 1e-5
+		assert any(not np.array_equal(p1[k], e1[k]) for k in p1)
+		# the state: the trained parameters as without --ema, the average as the model file
+		st, plain = tensors(sys.argv[4], "param/"), tensors(sys.argv[5], "param/")
+		avg = tensors(sys.argv[4], "ema/")
+		assert all(np.array_equal(st[k], plain[k]) for k in plain)
+		assert set(avg) == set(e1) and all(np.array_equal(avg[k], e1[k]) for k in e1)
+	PY
+	run tf-export --info e1.bin
+	assert_line --partial "provenance.training: tf-train --init"
+	assert_output --partial "parameters averaged (ema 0.9)"
+	# stopped and resumed: the same model and state, bit for bit
+	train --steps 6 --epoch-steps 2 --ema 0.9 -o one.bin --state one.state "$DATA"
+	train --steps 6 --epoch-steps 2 --ema 0.9 --until 3 -o two.bin --state two.state "$DATA"
+	tf-train -q -j 1 --resume two.state -o two.bin --state two.state "$DATA"
+	cmp one.bin two.bin
+	cmp one.state two.state
+	# a run resumed with --ema starts the average there, says so, and keeps it
+	train --steps 6 --epoch-steps 2 --until 3 -o late.bin --state late.state "$DATA"
+	tf-train -q -j 1 --resume late.state --ema 0.5 --until 4 -o late.bin --state late.state "$DATA"
+	run tf-export --info late.bin
+	assert_output --partial "; from step 3, parameters averaged (ema 0.5)"
+	tf-train -q -j 1 --resume late.state -o late.bin --state late.state "$DATA"
+	$PY -c 'import sys, msgpack; h = next(iter(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))); assert h["ema"] == 0.5 and h["state_version"] == 3, h' late.state
+	STATUS=2 fails --resume late.state --ema 1 "$DATA"
+	assert_output --partial "--ema"
+	# a state whose header keeps an average but whose ema/ tensors are gone
+	$PY -c 'import sys, msgpack
+fr = [f for f in msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False) if not str(f.get("name", "")).startswith("ema/")]
+open(sys.argv[2], "wb").write(b"".join(msgpack.packb(f, use_bin_type=True) for f in fr))' e1.state noavg.state
+	fails --resume noavg.state "$DATA"
+	assert_output --partial "missing tensor ema/"
+}
+
 @test "--csv: loss rows every --log-every steps, validation SDR per stem; a resumed run continues the file" {
 	cd "$BATS_TEST_TMPDIR"
 	opts=(-q -j 1 --init "$CFG" --segment-seconds 0.5 --batch 1 --valid 1 --valid-seconds 0.5 --steps 6

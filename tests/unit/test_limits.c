@@ -43,7 +43,7 @@ static int header_only(const struct unet_config *cfg, const char *kind, int stat
 		frame_set_bool(f, "channel_swap", 0), frame_set_bool(f, "remix", 0);
 		frame_set_float(f, "silence_db", -60), frame_set_float(f, "wave_loss", 0);
 		frame_set_bool(f, "overfit", 0), frame_set_int(f, "holdout", 0), frame_set_int(f, "tracks", 1);
-		frame_set_int(f, "valid", 2), frame_set_float(f, "valid_seconds", 10);
+		frame_set_int(f, "valid", 2), frame_set_float(f, "valid_seconds", 10), frame_set_float(f, "ema", 0);
 	}
 	stream_write_header(w, kind, f);
 	frame_clear(f);

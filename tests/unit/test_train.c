@@ -22,6 +22,7 @@
 #include "train/loss.h"
 #include "rng.h"
 #include "train/spec.h"
+#include "train/ema.h"
 #include "train/state.h"
 
 static struct rng R;
@@ -546,6 +547,61 @@ static void test_state(void)
 	train_state_free(&st);
 }
 
+/* The moving average: its decay ramp, its update against the formula in
+ * double, and a state that keeps it (a version 3 state with ema/ tensors)
+ * read back bit for bit (tests/bats/train.bats: one without them refused). */
+static void test_ema(void)
+{
+	ok(fabs(ema_decay_at(0.999, 1) - 2.0 / 11.0) < 1e-15 && ema_decay_at(0.999, 1000000) == 0.999 &&
+		   ema_decay_at(0.9, 100) == 0.9,
+	   "the decay ramps up as (1 + t) / (10 + t) to the run's decay");
+	float avg[37], p[37], want[37];
+	double worst = 0;
+	for (int i = 0; i < 37; i++)
+		avg[i] = frand(-1, 1), p[i] = frand(-1, 1), want[i] = (float)(0.75 * avg[i] + 0.25 * p[i]);
+	ema_update(avg, p, 37, 0.75);
+	for (int i = 0; i < 37; i++)
+		worst = fmax(worst, fabs(avg[i] - want[i]));
+	ok(worst < 1e-6, "avg = d avg + (1 - d) p (largest difference %.2g)", worst);
+
+	struct train_state st = {0}, back;
+	struct unet_config c;
+	train_config_named(&c, "tiny");
+	model_init(&st.m, &c);
+	for (size_t i = 0; i < st.m.nparams; i++)
+		st.m.params[i] = frand(-1, 1);
+	st.ema = 0.99;
+	ok(train_state_alloc(&st) == 0 && st.avg && !memcmp(st.avg, st.m.params, st.m.nparams * sizeof(float)),
+	   "the average starts as the parameters");
+	st.set = (struct train_settings){1, 2, 1.0, {LR_COSINE, 1e-3, 0, 5, 50, 10, 0.5}, {0.9, 0.999, 1e-8, 0.01},
+					  5, {44100, 0.25, 1.25, 1, 1, -60}, 0, 0, 0, 3, 0};
+	st.epoch_steps = 5, st.valid = 0, st.valid_seconds = 1;
+	rng_seed(&st.rng, 9);
+	for (size_t i = 0; i < st.m.nparams; i++)
+		st.avg[i] = frand(-1, 1);
+	struct model view = train_state_model(&st);
+	ok(view.params == st.avg && view.nparams == st.m.nparams, "the model written is the average");
+	char path[] = "/tmp/test_train_ema.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *fp = fdopen(fd, "w+b");
+	train_state_write(&st, fp);
+	fflush(fp);
+	int loaded = train_state_load(&back, path) == 0;
+	int same = loaded && back.ema == 0.99 && back.avg;
+	for (int i = 0; same && i < st.m.nspecs; i++) /* tensor by tensor: the buffer has gaps */
+		same &= !memcmp(back.avg + st.m.specs[i].offset, st.avg + st.m.specs[i].offset,
+				st.m.specs[i].numel * sizeof(float));
+	ok(same, "ema and the average come back bit for bit%s%s", loaded ? "" : ": ", loaded ? "" : tf_strerror());
+	if (loaded)
+		train_state_free(&back);
+	ok(train_state_set_ema(&st, 1.0) == -1 && strstr(tf_strerror(), "ema"), "ema 1 is refused: %s",
+	   tf_strerror());
+	ok(train_state_set_ema(&st, 0) == 0 && !st.avg && st.ema == 0, "ema 0 drops the average");
+	fclose(fp);
+	unlink(path);
+	train_state_free(&st);
+}
+
 int main(void)
 {
 	rng_seed(&R, 2024);
@@ -556,5 +612,6 @@ int main(void)
 	test_clip_and_init();
 	test_dataset();
 	test_state();
+	test_ema();
 	return test_done();
 }

@@ -318,13 +318,31 @@ static const struct pk_value *find_state_dict(const struct pk_value *root, char 
 	return NULL;
 }
 
-/* Legacy torch.save files start with a protocol-2 pickle of this magic number. */
-static const unsigned char legacy_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-					     0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+/* Legacy torch.save files start with a pickle of this magic number,
+ * 0x1950a86a20f9469cfc6c, as a LONG1 (0x8a, 10 bytes, little-endian). */
+static const unsigned char legacy_magic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+
+int pth_is_legacy(const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	size_t at = 2, have;
+	/* PROTO 2..5 (torch writes 2 unless told otherwise); from protocol 4 a
+	 * FRAME (0x95, 8-byte length) comes first */
+	if (len < 2 || b[0] != 0x80 || b[1] < 2 || b[1] > 5)
+		return 0;
+	if (b[1] >= 4 && len > 2 && b[2] == 0x95)
+		at += 9;
+	/* as much of the magic as the bytes given hold, at least its opcode, its
+	 * length and 3 of its 10 bytes */
+	if (len < at + 5)
+		return 0;
+	have = len - at < sizeof legacy_magic ? len - at : sizeof legacy_magic;
+	return !memcmp(b + at, legacy_magic, have);
+}
 
 static int sniff(const unsigned char *b, size_t len)
 {
-	if (len >= sizeof legacy_magic && !memcmp(b, legacy_magic, sizeof legacy_magic))
+	if (pth_is_legacy(b, len))
 		return tf_seterr("legacy torch.save format (before PyTorch 1.6, or "
 				 "_use_new_zipfile_serialization=False) is not supported: load it with torch "
 				 "and save it again with torch.save");

@@ -16,4 +16,7 @@
  * files, TorchScript archives, compressed entries, foreign pickle globals
  * (e.g. os.system), unknown opcodes, tensors outside their storage. */
 int import_pth(struct import_set *s, const void *buf, size_t len, unsigned flags);
+/* 1 if buf[len] begins like a legacy (pre-1.6, non-zip) torch.save file:
+ * a pickle of torch's magic number (16 bytes suffice). */
+int pth_is_legacy(const void *buf, size_t len);
 #endif

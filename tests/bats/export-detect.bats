@@ -69,3 +69,26 @@ setup_file() {
 	run bash -c "cat '$D/text' | tf-export - > '$D/y.bin'"
 	assert_clean_failure tf-export
 }
+
+@test "a legacy (non-zip) torch.save file: told by its first bytes, refused as --from pth refuses it" {
+	run tf-export --from pth "$I/legacy.pth" -o "$D/l0.bin"
+	assert_clean_failure tf-export
+	[[ "$output" == *"legacy torch.save format"* ]]
+	local want="$output"
+	# without --from: the same refusal, not "not a tfswa stream"
+	run tf-export "$I/legacy.pth" -o "$D/l1.bin"
+	assert_clean_failure tf-export
+	[ "$output" = "$want" ]
+	[ ! -e "$D/l1.bin" ]
+	run bash -c "tf-export - < '$I/legacy.pth' > '$D/l2.bin'"
+	assert_clean_failure tf-export
+	[[ "$output" == *"standard input: legacy torch.save format"* ]]
+	run tf-export --info "$I/legacy.pth"
+	assert_clean_failure tf-export
+	[ "$output" = "$want" ]
+	# where a model file belongs: what to do with it, not how to import it
+	run tf-unet -m "$I/legacy.pth" < /dev/null
+	assert_clean_failure tf-unet
+	[[ "$output" == *"legacy torch.save checkpoint (before PyTorch 1.6), not a tfswa model"* ]]
+	[[ "$output" != *"--from pth"* ]]
+}

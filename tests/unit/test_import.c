@@ -384,6 +384,29 @@ static void refusals(void)
 		fclose(f);
 }
 
+/* ---------- telling a legacy torch.save file by its first bytes ---------- */
+
+static void legacy_detection(void)
+{
+	size_t len;
+	unsigned char *buf = slurp(D "legacy.pth", &len);
+	ok(buf && len > 16 && pth_is_legacy(buf, 16) && !strcmp(model_file_format(buf, 16), "pth"),
+	   "legacy.pth (torch, protocol 2) is told from its first 16 bytes");
+	ok(buf && !pth_is_legacy(buf, 6) && !model_file_format(buf, 6), "6 bytes are too few to tell");
+	free(buf);
+	/* pickle_protocol=4: PROTO 4, FRAME of 13 bytes, then the same LONG1 (as Python 3 pickles it) */
+	static const unsigned char p4[] = {0x80, 0x04, 0x95, 0x0d, 0, 0, 0, 0, 0, 0, 0, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c};
+	ok(pth_is_legacy(p4, sizeof p4), "a protocol-4 legacy file (after a FRAME) is told too");
+	unsigned char other[sizeof p4];
+	memcpy(other, p4, sizeof p4);
+	other[15] ^= 1;
+	ok(!pth_is_legacy(other, sizeof other), "one byte of the magic number changed: not legacy");
+	static const unsigned char bare[] = {0x80, 0x02, 0x7d, 0x71, 0x00, 0x28, 0x58, 0x01, 0, 0, 0, 0x61, 0x4b, 0x01, 0x75, 0x2e};
+	ok(!pth_is_legacy(bare, sizeof bare) && !model_file_format(bare, sizeof bare), "a bare pickled dict: not legacy");
+	static const unsigned char p1[] = {0x80, 0x01, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46};
+	ok(!pth_is_legacy(p1, sizeof p1), "protocol 1 (torch never writes it): not legacy");
+}
+
 /* ---------- damaged zips ---------- */
 
 static uint32_t rd32(const unsigned char *p)
@@ -723,6 +746,7 @@ int main(void)
 	goldens();
 	small();
 	refusals();
+	legacy_detection();
 	damaged();
 	pickles();
 	safetensors();

@@ -619,7 +619,7 @@ const char *model_file_format(const void *buf, size_t len)
 {
 	const unsigned char *b = buf;
 	if ((len >= 4 && !memcmp(b, "PK\3\4", 4)) || pth_is_legacy(b, len))
-		return "pth"; /* a legacy one: refused by the importer, saying so */
+		return "pth";
 	if (len >= 9 && b[8] == '{') {
 		uint64_t n = 0;
 		for (int i = 8; i-- > 0;)
@@ -643,10 +643,7 @@ static void checkpoint_hint(int fd, const char *path)
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (n = pread(fd, head, sizeof head, 0)) <= 0)
 		return;
 	const char *f = model_file_format(head, (size_t)n);
-	if (f && pth_is_legacy(head, (size_t)n))
-		tf_seterr("this is a legacy torch.save checkpoint (before PyTorch 1.6), not a tfswa model: load it "
-			  "with torch and save it again with torch.save, then import it with tf-export");
-	else if (f && strcmp(f, "tfswa"))
+	if (f && strcmp(f, "tfswa"))
 		tf_seterr("this is a %s checkpoint, not a tfswa model: import it with tf-export --from %s %s -o "
 			  "model.bin",
 			  strcmp(f, "pth") ? "safetensors" : "PyTorch", f, path && strcmp(path, "-") ? path : "FILE");

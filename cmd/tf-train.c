@@ -498,16 +498,36 @@ static void report_validation(const struct train_state *st, const struct dataset
 
 /* ---------- provenance ---------- */
 
+/* The data directory's own name ("corpus" for /work/data/g3/corpus or
+ * for . inside it): where it sat on one machine says nothing about how to
+ * make it again. */
+static void directory_name(char *out, size_t n, const char *data)
+{
+	char *full = realpath(data, NULL);
+	const char *p = full ? full : data;
+	size_t end = strlen(p), start;
+	while (end > 1 && p[end - 1] == '/')
+		end--;
+	for (start = end; start > 0 && p[start - 1] != '/'; start--)
+		;
+	if (start == end) /* the root */
+		start = 0;
+	snprintf(out, n, "%.*s", (int)(end - start), p + start);
+	free(full);
+}
+
 /* DATA/corpus.txt (tf-corpus's manifest) in one line: "tf-corpus generator
- * 2, seed 11, 30 s; soundfonts FluidR3_GM, ..."; else the directory. */
+ * 2, seed 11, 30 s songs (corpus); soundfonts FluidR3_GM, ..."; else the
+ * directory's name. */
 static void describe_corpus(char *out, size_t n, const char *data)
 {
-	char *path = join(data, "corpus.txt"), line[4200], key[32], val[4096];
+	char *path = join(data, "corpus.txt"), line[4200], key[32], val[4096], dir[256];
 	char gen[32] = "?", seed[32] = "?", secs[32] = "?", fonts[2048] = "";
 	FILE *fp = fopen(path, "r");
 	free(path);
+	directory_name(dir, sizeof dir, data);
 	if (!fp) {
-		snprintf(out, n, "%s (no corpus.txt)", data);
+		snprintf(out, n, "%s (no corpus.txt)", dir);
 		return;
 	}
 	while (fgets(line, sizeof line, fp)) {
@@ -527,7 +547,7 @@ static void describe_corpus(char *out, size_t n, const char *data)
 		}
 	}
 	fclose(fp);
-	snprintf(out, n, "tf-corpus generator %s, seed %s, %s s songs (%s); soundfonts %s", gen, seed, secs, data,
+	snprintf(out, n, "tf-corpus generator %s, seed %s, %s s songs (%s); soundfonts %s", gen, seed, secs, dir,
 		 fonts[0] ? fonts : "none listed");
 }
 

@@ -8,6 +8,7 @@
 #include "arch.h"
 #include "error.h"
 #include "fileio.h"
+#include "import/pth.h"
 #include "model.h"
 
 void config_default(struct unet_config *c)
@@ -617,7 +618,7 @@ out:
 const char *model_file_format(const void *buf, size_t len)
 {
 	const unsigned char *b = buf;
-	if (len >= 4 && !memcmp(b, "PK\3\4", 4))
+	if ((len >= 4 && !memcmp(b, "PK\3\4", 4)) || pth_is_legacy(b, len))
 		return "pth";
 	if (len >= 9 && b[8] == '{') {
 		uint64_t n = 0;

@@ -151,7 +151,7 @@ int model_write(const struct model *m, FILE *fp);
  * q8s model, "<name>:act_scale"); NULL: as the model holds them (int8
  * where m->q8 has them, else f32). */
 int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes);
-/* "pth" (a zip archive), "safetensors" (8-byte length, then JSON), "tfswa"
+/* "pth" (a zip archive, or a legacy torch.save pickle), "safetensors" (8-byte length, then JSON), "tfswa"
  * (a tensor stream) or NULL, from a file's first bytes (16 suffice). */
 const char *model_file_format(const void *buf, size_t len);
 /* Reads only the header of a model file into cfg (for tf-stft -m). */

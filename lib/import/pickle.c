@@ -88,6 +88,11 @@ struct pk_value *pk_new(struct pk_machine *m, enum pk_kind kind)
 	return v;
 }
 
+size_t pk_used(const struct pk_machine *m)
+{
+	return m ? (size_t)(m->p - m->start) : 0;
+}
+
 void pk_free(struct pk_machine *m)
 {
 	if (!m)
@@ -201,7 +206,7 @@ static int pop_mark(struct pk_machine *m, struct pk_value ***items, size_t *n)
 	if (!m->nmarks)
 		return tf_seterr("pickle: no MARK at byte %zu", (size_t)(m->p - m->start - 1));
 	size_t base = m->marks[--m->nmarks];
-	*items = m->stack + base;
+	*items = m->stack ? m->stack + base : NULL; /* a MARK before anything was pushed: no stack yet */
 	*n = m->sp - base;
 	m->sp = base;
 	return 0;

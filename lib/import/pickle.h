@@ -47,6 +47,9 @@ struct pk_hooks {
 int pk_load(struct pk_machine **m, const void *data, size_t len, const struct pk_hooks *hooks,
 	    struct pk_value **result);
 void pk_free(struct pk_machine *m);
+/* The bytes of data the last pk_load read, its STOP included: where the
+ * next pickle of a file of several begins. */
+size_t pk_used(const struct pk_machine *m);
 
 /* Values for hooks to return (owned by the machine). */
 struct pk_value *pk_new(struct pk_machine *m, enum pk_kind kind);

@@ -3,7 +3,20 @@
  * named by the persistent id ('storage', torch.<T>Storage, key, location,
  * numel) that the pickle gives for it; tensors are rebuilt by
  * torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...).
- * Here that call makes an inert view into the archive: nothing runs. */
+ * Here that call makes an inert view into the archive: nothing runs.
+ *
+ * Legacy torch.save files (before 1.6, or _use_new_zipfile_serialization=
+ * False) are five pickles one after the other, then the storages:
+ *   the magic number 0x1950a86a20f9469cfc6c; the protocol version, 1001;
+ *   a dict of system info (little_endian, type_sizes); the object, whose
+ *   storages are the persistent ids ('storage', torch.<T>Storage, key,
+ *   location, numel, view_metadata); the list of the storage keys;
+ *   then, for each key of that list in its order, the storage's element
+ *   count (int64, little-endian) and its elements.
+ * The object pickle is run twice: once to learn its storages (their types
+ * and sizes), which the bytes after it are cut into, and once to make the
+ * tensors, as views into those bytes. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,11 +76,22 @@ struct storage {
 	uint64_t numel;
 };
 
+/* a storage of a legacy file, found by its key */
+struct legacy_storage {
+	char *key;
+	enum dtype dtype;
+	uint64_t numel;            /* the most elements a persistent id gives it */
+	const unsigned char *data; /* NULL until the bytes after the pickles are cut up */
+	uint64_t count;            /* elements in the file */
+};
+
 struct ctx {
-	const struct zip *z;
+	const struct zip *z;       /* NULL: a legacy file */
 	char prefix[256];
 	unsigned flags;
-	unsigned char *verified; /* per zip entry: CRC checked */
+	unsigned char *verified;   /* per zip entry: CRC checked */
+	struct legacy_storage *ls; /* legacy: the storages, hashed by key into slot */
+	size_t nls, capls, *slot, nslot;
 };
 
 static int find_class(void *vctx, const char *module, const char *name)
@@ -98,12 +122,30 @@ static int get_int(const struct pk_value *v, int64_t *out)
 	return 0;
 }
 
+static struct pk_value *legacy_persistent_load(struct ctx *c, struct pk_machine *m, struct pk_value *pid);
+
+static struct pk_value *new_storage(struct pk_machine *m, enum dtype dt, const unsigned char *data, uint64_t numel)
+{
+	struct pk_value *v = inert(m, O_STORAGE);
+	struct storage *s = v ? calloc(1, sizeof *s) : NULL;
+	if (!s) {
+		if (v)
+			tf_seterr("out of memory");
+		return NULL;
+	}
+	s->dtype = dt, s->data = data, s->numel = numel;
+	v->ext = s;
+	return v;
+}
+
 /* ('storage', torch.<T>Storage, key, location, numel) */
 static struct pk_value *persistent_load(void *vctx, struct pk_machine *m, struct pk_value *pid)
 {
 	struct ctx *c = vctx;
 	int64_t numel;
 	char name[512];
+	if (!c->z)
+		return legacy_persistent_load(c, m, pid);
 	if (pid->kind != PK_TUPLE || pid->n != 5 || pid->items[0]->kind != PK_STR ||
 	    strcmp(pid->items[0]->s, "storage")) {
 		tf_seterr("pickle: persistent id is not a ('storage', ...) tuple");
@@ -136,16 +178,7 @@ static struct pk_value *persistent_load(void *vctx, struct pk_machine *m, struct
 			  (long long)numel, dtype_traits[dt].name);
 		return NULL;
 	}
-	struct pk_value *v = inert(m, O_STORAGE);
-	struct storage *s = v ? calloc(1, sizeof *s) : NULL;
-	if (!s) {
-		if (v)
-			tf_seterr("out of memory");
-		return NULL;
-	}
-	s->dtype = dt, s->data = data, s->numel = (uint64_t)numel;
-	v->ext = s;
-	return v;
+	return new_storage(m, dt, data, (uint64_t)numel);
 }
 
 static int int_tuple(const struct pk_value *v, int64_t *out, int max, int *n)
@@ -205,7 +238,7 @@ static struct pk_value *rebuild_tensor(struct pk_machine *m, struct pk_value *ar
 		return NULL;
 	}
 	t.dtype = s->dtype;
-	t.data = s->data + (size_t)offset * dtype_size(s->dtype);
+	t.data = s->data ? s->data + (size_t)offset * dtype_size(s->dtype) : NULL; /* NULL: a legacy first pass */
 	struct pk_value *v = inert(m, O_TENSOR);
 	struct import_tensor *copy = v ? malloc(sizeof *copy) : NULL;
 	if (!copy) {
@@ -318,16 +351,239 @@ static const struct pk_value *find_state_dict(const struct pk_value *root, char 
 	return NULL;
 }
 
-/* Legacy torch.save files start with a protocol-2 pickle of this magic number. */
-static const unsigned char legacy_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-					     0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+/* Legacy torch.save files start with a pickle of this magic number,
+ * 0x1950a86a20f9469cfc6c, as a LONG1 (0x8a, 10 bytes, little-endian). */
+static const unsigned char legacy_magic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+
+int pth_is_legacy(const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	size_t at = 2, have;
+	/* PROTO 2..5 (torch writes 2 unless told otherwise); from protocol 4 a
+	 * FRAME (0x95, 8-byte length) comes first */
+	if (len < 2 || b[0] != 0x80 || b[1] < 2 || b[1] > 5)
+		return 0;
+	if (b[1] >= 4 && len > 2 && b[2] == 0x95)
+		at += 9;
+	/* as much of the magic as the bytes given hold, at least its opcode, its
+	 * length and 3 of its 10 bytes */
+	if (len < at + 5)
+		return 0;
+	have = len - at < sizeof legacy_magic ? len - at : sizeof legacy_magic;
+	return !memcmp(b + at, legacy_magic, have);
+}
+
+/* ---------- legacy files ---------- */
+
+static size_t key_slot(const struct ctx *c, const char *key)
+{
+	uint64_t h = 1469598103934665603u; /* FNV-1a, then murmur3's finaliser: every bit counts */
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211u;
+	h ^= h >> 33, h *= 0xff51afd7ed558ccdu, h ^= h >> 33, h *= 0xc4ceb9fe1a85ec53u, h ^= h >> 33;
+	size_t i = (size_t)h & (c->nslot - 1);
+	while (c->slot[i] != SIZE_MAX && strcmp(c->ls[c->slot[i]].key, key))
+		i = (i + 1) & (c->nslot - 1);
+	return i;
+}
+
+static struct legacy_storage *legacy_find(const struct ctx *c, const char *key)
+{
+	if (!c->nslot)
+		return NULL;
+	size_t i = c->slot[key_slot(c, key)];
+	return i == SIZE_MAX ? NULL : &c->ls[i];
+}
+
+/* a new key (not in the table) */
+static struct legacy_storage *legacy_add(struct ctx *c, const char *key, enum dtype dt)
+{
+	if (c->nls >= IMPORT_MAX_TENSORS) {
+		tf_seterr("more than %d storages", IMPORT_MAX_TENSORS);
+		return NULL;
+	}
+	if (c->nls == c->capls) {
+		size_t cap = c->capls ? 2 * c->capls : 64;
+		struct legacy_storage *ls = realloc(c->ls, cap * sizeof *ls);
+		size_t *slot = malloc(2 * cap * sizeof *slot);
+		if (ls)
+			c->ls = ls;
+		if (!ls || !slot) {
+			free(slot);
+			tf_seterr("out of memory");
+			return NULL;
+		}
+		/* twice as many slots as keys: probes stay short */
+		free(c->slot);
+		c->slot = slot, c->nslot = 2 * cap, c->capls = cap;
+		for (size_t i = 0; i < c->nslot; i++)
+			c->slot[i] = SIZE_MAX;
+		for (size_t i = 0; i < c->nls; i++)
+			c->slot[key_slot(c, c->ls[i].key)] = i;
+	}
+	struct legacy_storage *e = &c->ls[c->nls];
+	if (!(e->key = strdup(key))) {
+		tf_seterr("out of memory");
+		return NULL;
+	}
+	e->dtype = dt, e->numel = 0, e->data = NULL, e->count = 0;
+	c->slot[key_slot(c, key)] = c->nls++;
+	return e;
+}
+
+static void legacy_free(struct ctx *c)
+{
+	for (size_t i = 0; i < c->nls; i++)
+		free(c->ls[i].key);
+	free(c->ls);
+	free(c->slot);
+}
+
+/* ('storage', torch.<T>Storage, key, location, numel, view_metadata): the
+ * first pass makes the table of storages (data NULL), the second finds
+ * their bytes there. */
+static struct pk_value *legacy_persistent_load(struct ctx *c, struct pk_machine *m, struct pk_value *pid)
+{
+	int64_t numel;
+	if (pid->kind != PK_TUPLE || pid->n != 6 || pid->items[0]->kind != PK_STR ||
+	    strcmp(pid->items[0]->s, "storage")) {
+		tf_seterr("pickle: persistent id is not a ('storage', ...) tuple");
+		return NULL;
+	}
+	struct pk_value *type = pid->items[1], *key = pid->items[2];
+	if (type->kind != PK_GLOBAL || type->tag < G_STORAGE || key->kind != PK_STR ||
+	    get_int(pid->items[4], &numel) || numel < 0) {
+		tf_seterr("pickle: malformed storage persistent id");
+		return NULL;
+	}
+	if (pid->items[5]->kind != PK_NONE) {
+		tf_seterr("storage %.100s is a view of another storage (old PyTorch): not supported", key->s);
+		return NULL;
+	}
+	enum dtype dt = (enum dtype)(type->tag - G_STORAGE);
+	struct legacy_storage *e = legacy_find(c, key->s);
+	if (!e && !(e = legacy_add(c, key->s, dt)))
+		return NULL;
+	if (e->dtype != dt) {
+		tf_seterr("storage %.100s is both %s and %s", key->s, dtype_traits[e->dtype].name, dtype_traits[dt].name);
+		return NULL;
+	}
+	if ((uint64_t)numel > e->numel)
+		e->numel = (uint64_t)numel;
+	if (e->data && (uint64_t)numel > e->count) {
+		tf_seterr("storage %.100s holds %llu elements, fewer than %lld", key->s, (unsigned long long)e->count,
+			  (long long)numel);
+		return NULL;
+	}
+	return new_storage(m, dt, e->data, (uint64_t)numel);
+}
+
+/* The header pickles and the key list hold plain values only. */
+static int plain_class(void *ctx, const char *module, const char *name)
+{
+	(void)ctx;
+	return tf_seterr("refusing pickle global %.80s.%.80s outside the object", module, name);
+}
+
+static struct pk_value *plain_persistent_load(void *ctx, struct pk_machine *m, struct pk_value *pid)
+{
+	(void)ctx, (void)m, (void)pid;
+	tf_seterr("pickle: a persistent id outside the object");
+	return NULL;
+}
+
+static struct pk_value *plain_call(void *ctx, struct pk_machine *m, struct pk_value *fn, struct pk_value *args)
+{
+	(void)ctx, (void)m, (void)fn, (void)args;
+	tf_seterr("pickle: a call outside the object");
+	return NULL;
+}
+
+/* The next pickle of a legacy file, from b[*at], with its value in *v
+ * (owned by *m, which the caller frees, as it frees the one before). */
+static int next_pickle(struct pk_machine **m, const unsigned char *b, size_t len, size_t *at,
+		       const struct pk_hooks *hooks, struct pk_value **v, const char *what)
+{
+	pk_free(*m);
+	*m = NULL;
+	if (*at >= len)
+		return tf_seterr("the file ends before its %s (truncated?)", what);
+	if (pk_load(m, b + *at, len - *at, hooks, v))
+		return tf_adderr("%s: ", what);
+	*at += pk_used(*m);
+	return 0;
+}
+
+/* A legacy file's object, with its tensors viewing b (see the top). */
+static int legacy_load(struct ctx *c, const unsigned char *b, size_t len, struct pk_machine **m,
+		       struct pk_value **root)
+{
+	static const struct pk_hooks plain = {NULL, plain_class, plain_persistent_load, plain_call};
+	struct pk_hooks hooks = {c, find_class, persistent_load, call};
+	const struct pk_value *le;
+	struct pk_value *v;
+	size_t at = 0, object;
+	int64_t version;
+	/* the magic number (its bytes are checked: pth_is_legacy), the
+	 * protocol version, the system info */
+	if (next_pickle(m, b, len, &at, &plain, &v, "magic number") ||
+	    next_pickle(m, b, len, &at, &plain, &v, "protocol version"))
+		return -1;
+	if (get_int(v, &version) || version != 1001)
+		return tf_seterr("protocol version is not 1001");
+	if (next_pickle(m, b, len, &at, &plain, &v, "system info"))
+		return -1;
+	if (v->kind != PK_DICT || !(le = pk_dict_get(v, "little_endian")) || le->kind != PK_BOOL)
+		return tf_seterr("the system info does not say little_endian");
+	if (!le->i)
+		return tf_seterr("the checkpoint was saved on a big-endian machine; only little-endian is supported");
+	/* the object, a first time: the table of its storages */
+	object = at;
+	if (next_pickle(m, b, len, &at, &hooks, &v, "object"))
+		return -1;
+	if (next_pickle(m, b, len, &at, &plain, &v, "storage keys"))
+		return -1;
+	if (v->kind != PK_LIST)
+		return tf_seterr("the storage keys are a %s, not a list", pk_kind_name(v->kind));
+	/* the bytes after the pickles: each listed storage's count and elements */
+	for (size_t i = 0; i < v->n; i++) {
+		const struct pk_value *k = v->items[i];
+		struct legacy_storage *e = k->kind == PK_STR ? legacy_find(c, k->s) : NULL;
+		if (!e)
+			return tf_seterr("storage key %.100s is none of the object's storages",
+					 k->kind == PK_STR ? k->s : pk_kind_name(k->kind));
+		if (e->data)
+			return tf_seterr("storage key %.100s is listed twice", k->s);
+		if (len - at < 8)
+			return tf_seterr("the file ends before storage %.100s (truncated?)", k->s);
+		uint64_t count = 0;
+		for (int j = 8; j-- > 0;)
+			count = count << 8 | b[at + (size_t)j];
+		at += 8;
+		size_t size = dtype_size(e->dtype);
+		if (count > (len - at) / size)
+			return tf_seterr("storage %.100s: %llu %s elements, but %zu bytes left (truncated file?)", k->s,
+					 (unsigned long long)count, dtype_traits[e->dtype].name, len - at);
+		e->data = b + at, e->count = count;
+		at += (size_t)count * size;
+	}
+	for (size_t i = 0; i < c->nls; i++) {
+		const struct legacy_storage *e = &c->ls[i];
+		if (!e->data)
+			return tf_seterr("storage %.100s is not in the file (truncated or damaged)", e->key);
+		if (e->count < e->numel)
+			return tf_seterr("storage %.100s holds %llu elements, fewer than %llu", e->key,
+					 (unsigned long long)e->count, (unsigned long long)e->numel);
+	}
+	if (at != len)
+		return tf_seterr("%zu byte%s after the last storage", len - at, len - at == 1 ? "" : "s");
+	/* the object again, its tensors now views of those bytes */
+	at = object;
+	return next_pickle(m, b, len, &at, &hooks, root, "object");
+}
 
 static int sniff(const unsigned char *b, size_t len)
 {
-	if (len >= sizeof legacy_magic && !memcmp(b, legacy_magic, sizeof legacy_magic))
-		return tf_seterr("legacy torch.save format (before PyTorch 1.6, or "
-				 "_use_new_zipfile_serialization=False) is not supported: load it with torch "
-				 "and save it again with torch.save");
 	if (len >= 2 && b[0] == 0x80 && b[1] <= 5)
 		return tf_seterr("a bare pickle, not a torch.save zip archive");
 	if (len >= 9 && b[8] == '{') {
@@ -368,8 +624,8 @@ static int find_pickle(const struct zip *z, char *prefix, size_t plen, const str
 
 int import_pth(struct import_set *s, const void *buf, size_t len, unsigned flags)
 {
-	struct zip z;
-	struct ctx c = {&z, "", flags, NULL};
+	struct zip z = {0};
+	struct ctx c = {&z, "", flags, NULL, NULL, 0, 0, NULL, 0};
 	struct pk_machine *m = NULL;
 	struct pk_value *root;
 	const struct zip_entry *pkl, *bo;
@@ -379,6 +635,15 @@ int import_pth(struct import_set *s, const void *buf, size_t len, unsigned flags
 	char name[300];
 	memset(s, 0, sizeof *s);
 	snprintf(s->format, sizeof s->format, "pth");
+	if (pth_is_legacy(buf, len)) {
+		snprintf(s->format, sizeof s->format, "legacy pth");
+		c.z = NULL;
+		if (legacy_load(&c, buf, len, &m, &root)) {
+			tf_adderr("legacy torch.save file: ");
+			goto out;
+		}
+		goto loaded;
+	}
 	if (sniff(buf, len) || zip_open(&z, buf, len))
 		return -1;
 	if (find_pickle(&z, c.prefix, sizeof c.prefix, &pkl))
@@ -403,6 +668,7 @@ int import_pth(struct import_set *s, const void *buf, size_t len, unsigned flags
 		tf_adderr("%s: ", pkl->name);
 		goto out;
 	}
+loaded:;
 	const struct pk_value *sd = find_state_dict(root, s->source, sizeof s->source);
 	if (!sd)
 		goto out;
@@ -425,6 +691,7 @@ out:
 		import_set_free(s);
 	pk_free(m);
 	free(c.verified);
+	legacy_free(&c);
 	zip_close(&z);
 	return rc;
 }

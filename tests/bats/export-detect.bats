@@ -69,3 +69,51 @@ setup_file() {
 	run bash -c "cat '$D/text' | tf-export - > '$D/y.bin'"
 	assert_clean_failure tf-export
 }
+
+@test "a legacy (non-zip) torch.save file: told by its first bytes, read as --from pth reads it" {
+	# torch's own, {"a": torch.ones(2)}: described; not a TFSWA-UNet to convert
+	run tf-export --info "$I/legacy.pth"
+	assert_success
+	assert_line "kind: legacy pth checkpoint"
+	assert_line "tensor: a f32 [2]"
+	assert_line --partial "architecture: not a TFSWA-UNet's"
+	run tf-export --from pth "$I/legacy.pth" -o "$D/l0.bin"
+	assert_clean_failure tf-export
+	local want="$output"
+	run tf-export "$I/legacy.pth" -o "$D/l1.bin"
+	[ "$output" = "$want" ]
+	[ ! -e "$D/l1.bin" ]
+	# small.pth rewritten in the legacy layout (tests/tools/pth_legacy.py): the
+	# same tensors, the same model, with --from or without, from a file or a pipe
+	$PY "$BATS_TEST_DIRNAME/../tools/pth_legacy.py" "$I/small.pth" "$D/small-legacy.pth"
+	[ "$(head -c 14 "$D/small-legacy.pth" | od -An -tx1 | tr -d ' \n')" = 80028a0a6cfc9c46f9206aa85019 ]
+	diff <(tf-export --info "$I/small.pth" | sed 1d) <(tf-export --info "$D/small-legacy.pth" | sed 1d)
+	tf-export --from pth "$D/small-legacy.pth" --config "$I/small.json" -o "$D/l2.bin" 2>/dev/null
+	cmp "$D/ref.bin" "$D/l2.bin"
+	tf-export "$D/small-legacy.pth" --config "$I/small.json" -o "$D/l3.bin" 2>/dev/null
+	cmp "$D/ref.bin" "$D/l3.bin"
+	tf-export - --config "$I/small.json" < "$D/small-legacy.pth" > "$D/l4.bin" 2>/dev/null
+	cmp "$D/ref.bin" "$D/l4.bin"
+	# where a model file belongs: the command that imports it
+	run tf-unet -m "$D/small-legacy.pth" < /dev/null
+	assert_clean_failure tf-unet
+	[[ "$output" == *"this is a PyTorch checkpoint, not a tfswa model: import it with tf-export --from pth"* ]]
+}
+
+@test "a damaged legacy file: one line naming what is wrong, never a short result" {
+	$PY "$BATS_TEST_DIRNAME/../tools/pth_legacy.py" "$I/small.pth" "$D/whole.pth"
+	n=$(stat -c %s "$D/whole.pth")
+	for cut in 20 200 3000 $((n - 5000)) $((n - 1)); do
+		head -c $cut "$D/whole.pth" > "$D/cut.pth"
+		run tf-export --info "$D/cut.pth"
+		assert_clean_failure tf-export
+		run tf-export "$D/cut.pth" --config "$I/small.json" -o "$D/cut.bin"
+		assert_clean_failure tf-export
+		[ ! -e "$D/cut.bin" ]
+	done
+	[[ "$output" == *"(truncated file?)"* ]]
+	{ cat "$D/whole.pth"; printf 'x'; } > "$D/long.pth"
+	run tf-export --info "$D/long.pth"
+	assert_clean_failure tf-export
+	[[ "$output" == *"1 byte after the last storage"* ]]
+}

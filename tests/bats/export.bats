@@ -176,8 +176,8 @@ print(len(a), 'tensors')
 }
 
 @test "other files that are not state_dicts are refused, saying what they are" {
-	refused --from pth "$I/legacy.pth"
-	[[ "$output" == *"legacy torch.save format"* ]]
+	refused --from pth "$I/legacy.pth" # read (export-detect.bats), but {"a": ones(2)}
+	[[ "$output" == *"not a TFSWA-UNet state_dict"* ]]
 	refused --from pth "$I/scripted.pt"
 	[[ "$output" == *"TorchScript"* ]]
 	refused --from pth "$I/deflate.pth"
@@ -256,7 +256,7 @@ print(len(a), 'tensors')
 	printf '{"depths": "1,1,1,2"}' > "$D/bad.json"
 	refused --from pth "$I/small.pth" --config "$D/bad.json"
 	[[ "$output" == *'"depths" should be an array of 4 integers'* ]]
-	run tf-export --info "$I/legacy.pth" # a checkpoint it cannot read (a readable one is described)
+	run tf-export --info "$I/deflate.pth" # a checkpoint it cannot read (a readable one is described)
 	assert_clean_failure tf-export
 	run tf-export --info --num-heads 2 "$I/small.pth"
 	assert_usage_failure tf-export

@@ -100,8 +100,17 @@ setup_file() {
 	tf-train -q -j 1 --init "$D/micro.json" --seed 5 --steps 2 --segment-seconds 0.5 --batch 2 --valid 0 \
 		-o "$D/trained.bin" "$D/data"
 	run tf-export --info "$D/trained.bin"
-	assert_line "provenance.corpus: tf-corpus generator 2, seed 11, 1 s songs ($D/data); soundfonts FluidR3_GM"
+	assert_line "provenance.corpus: tf-corpus generator 2, seed 11, 1 s songs (data); soundfonts FluidR3_GM"
 	assert_line "provenance.training: tf-train --init $D/micro.json: batch 2, segments of 0.5 s, lr 0.001 (cosine), 2 steps planned, seed 5"
 	assert_line "provenance.seed: 5"
 	assert_line "provenance.steps: 2"
+	# how to make the data again, not where it sat: no path of the directory
+	[[ "$(tf-export --info "$D/trained.bin" | grep '^provenance.corpus')" != *"$D"* ]]
+	# a directory without corpus.txt, named as "." from inside it: its name
+	rm "$D/data/corpus.txt"
+	(cd "$D/data" && tf-train -q -j 1 --init "$D/micro.json" --seed 5 --steps 1 --segment-seconds 0.5 \
+		--batch 2 --valid 0 -o "$D/bare.bin" .)
+	run tf-export --info "$D/bare.bin"
+	assert_line "provenance.corpus: data (no corpus.txt)"
+	refute_output --partial "$D/data"
 }

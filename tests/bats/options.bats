@@ -77,6 +77,13 @@ options_check() {
 		            if h.get(letter) != m.get(letter):
 		                say = lambda n: f'--{n}' if n else 'not there'
 		                bad.append(f'{p}: -{letter} is {say(h.get(letter))} in --help, {say(m.get(letter))} in the man page')
+		        # every long option of --help has its entry (a .B line) in the man page
+		        text = open(f'{root}/man/{p}.1', encoding='utf-8').read().replace('\\-', '-')
+		        entries = '\n'.join(l for l in text.split('\n') if l.startswith('.B'))
+		        r = subprocess.run([p, '--help'], capture_output=True, text=True)
+		        for name in sorted(set(re.findall(r'^ +(?:-\w, )?--([\w-]+)', r.stdout, re.M))):
+		            if not re.search(r'--' + re.escape(name) + r'(?![\w-])', entries):
+		                bad.append(f'{p}: --{name} is in --help, not in the man page')
 		print('\n'.join(bad))
 		sys.exit(1 if bad else 0)
 	EOF
@@ -94,7 +101,7 @@ options_check() {
 	assert_output ""
 }
 
-@test "the man pages show the letters their --help shows" {
+@test "the man pages show the letters and the long options their --help shows" {
 	run options_check man
 	assert_success
 	assert_output ""

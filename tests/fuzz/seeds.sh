@@ -14,6 +14,8 @@ done
 for f in tiny.pth ckpt-module.pt small.pth small-f16-p4.pth evil-system.pth module.pth legacy.pth deflate.pth scripted.pt; do
 	cp "$I/$f" "$out/pth/"
 done
+# a legacy (non-zip) torch.save file of a whole state_dict
+python3 tests/tools/pth_legacy.py "$I/small.pth" "$out/pth/small-legacy.pth" 2>/dev/null || rm -f "$out/pth/small-legacy.pth"
 for f in small.safetensors small-bf16.safetensors badshape.safetensors; do
 	cp "$I/$f" "$out/safetensors/"
 done

@@ -365,7 +365,6 @@ static void refusals(void)
 	refuse(D "evil-system.pth", "refusing pickle global posix.system");
 	refuse(D "evil-eval.pth", "refusing pickle global __builtin__.eval");
 	refuse(D "module.pth", "torch.nn.modules.linear.Linear");
-	refuse(D "legacy.pth", "legacy torch.save format");
 	refuse(D "scripted.pt", "TorchScript");
 	refuse(D "deflate.pth", "compressed (deflate)");
 	refuse(D "small.json", "not a zip archive");
@@ -382,6 +381,92 @@ static void refusals(void)
 	ok(!f, "nothing was executed (no /tmp/tfswa-pwned)");
 	if (f)
 		fclose(f);
+}
+
+/* ---------- telling a legacy torch.save file by its first bytes ---------- */
+
+static void legacy_detection(void)
+{
+	size_t len;
+	unsigned char *buf = slurp(D "legacy.pth", &len);
+	ok(buf && len > 16 && pth_is_legacy(buf, 16) && !strcmp(model_file_format(buf, 16), "pth"),
+	   "legacy.pth (torch, protocol 2) is told from its first 16 bytes");
+	ok(buf && !pth_is_legacy(buf, 6) && !model_file_format(buf, 6), "6 bytes are too few to tell");
+	free(buf);
+	/* pickle_protocol=4: PROTO 4, FRAME of 13 bytes, then the same LONG1 (as Python 3 pickles it) */
+	static const unsigned char p4[] = {0x80, 0x04, 0x95, 0x0d, 0, 0, 0, 0, 0, 0, 0, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c};
+	ok(pth_is_legacy(p4, sizeof p4), "a protocol-4 legacy file (after a FRAME) is told too");
+	unsigned char other[sizeof p4];
+	memcpy(other, p4, sizeof p4);
+	other[15] ^= 1;
+	ok(!pth_is_legacy(other, sizeof other), "one byte of the magic number changed: not legacy");
+	static const unsigned char bare[] = {0x80, 0x02, 0x7d, 0x71, 0x00, 0x28, 0x58, 0x01, 0, 0, 0, 0x61, 0x4b, 0x01, 0x75, 0x2e};
+	ok(!pth_is_legacy(bare, sizeof bare) && !model_file_format(bare, sizeof bare), "a bare pickled dict: not legacy");
+	static const unsigned char p1[] = {0x80, 0x01, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46};
+	ok(!pth_is_legacy(p1, sizeof p1), "protocol 1 (torch never writes it): not legacy");
+}
+
+/* legacy.pth: torch's {"a": torch.ones(2)}, five pickles and the storage */
+static int try_legacy(const unsigned char *orig, size_t len, size_t at, unsigned char was, unsigned char now,
+		      const char *want, const char *what)
+{
+	struct import_set w;
+	unsigned char *b = malloc(len ? len : 1);
+	memcpy(b, orig, len);
+	if (at < len) {
+		if (b[at] != was) {
+			free(b);
+			return ok(0, "legacy.pth %s: byte 0x%zx is 0x%02x, not 0x%02x", what, at, orig[at], was);
+		}
+		b[at] = now;
+	}
+	int rc = import_pth(&w, b, len, 0);
+	ok(rc < 0 && err_has(want), "legacy.pth %s: refused (%s)", what, rc < 0 ? tf_strerror() : "accepted!");
+	if (!rc)
+		import_set_free(&w);
+	free(b);
+	return rc;
+}
+
+static void legacy_read(void)
+{
+	struct import_set w;
+	size_t len;
+	unsigned char *buf = slurp(D "legacy.pth", &len);
+	int rc = buf ? import_pth(&w, buf, len, 0) : -1;
+	ok(!rc, "legacy.pth reads: %s", rc ? tf_strerror() : "ok");
+	if (!rc) {
+		float a[2];
+		if (w.n == 1)
+			memcpy(a, w.t[0].data, sizeof a);
+		ok(w.n == 1 && !strcmp(w.t[0].name, "a") && w.t[0].dtype == DT_F32 && w.t[0].ndim == 1 &&
+		       w.t[0].shape[0] == 2 && w.t[0].contiguous && a[0] == 1 && a[1] == 1 &&
+		       !strcmp(w.format, "legacy pth"),
+		   "its one tensor: a, f32 [2], ones, the last 8 bytes of the file");
+		import_set_free(&w);
+	}
+	/* every cut is refused (never a short result); so is a byte too many */
+	int cuts = 0;
+	for (size_t n = 0; buf && n < len; n++) {
+		if (import_pth(&w, buf, n, 0) < 0)
+			cuts++;
+		else
+			import_set_free(&w);
+	}
+	ok(buf && cuts == (int)len, "every one of its %zu cuts is refused (%d were)", len, cuts);
+	unsigned char *longer = malloc(len + 1);
+	memcpy(longer, buf, len);
+	longer[len] = 0;
+	try_legacy(longer, len + 1, len + 1, 0, 0, "1 byte after the last storage", "with a byte after it");
+	free(longer);
+	/* the bytes below are legacy.pth's (try_legacy checks them first) */
+	try_legacy(buf, len, 0x12, 0xe9, 0xea, "protocol version is not 1001", "protocol version 1002");
+	try_legacy(buf, len, 0x49, 0x88, 0x89, "big-endian", "big-endian");
+	try_legacy(buf, len, 0xf3, 'N', ')', "a view of another storage", "storage view");
+	try_legacy(buf, len, 0x13b, 2, 1, "holds 1 elements, fewer than 2", "storage of 1 element for 2");
+	try_legacy(buf, len, 0x13b, 2, 3, "truncated file?", "storage of 3 elements in the bytes of 2");
+	try_legacy(buf, len, 0xe4, '0', '1', "storage key 0 is none of the object's storages", "another key");
+	free(buf);
 }
 
 /* ---------- damaged zips ---------- */
@@ -723,6 +808,8 @@ int main(void)
 	goldens();
 	small();
 	refusals();
+	legacy_detection();
+	legacy_read();
 	damaged();
 	pickles();
 	safetensors();

@@ -138,6 +138,21 @@ static struct pk_value *new_storage(struct pk_machine *m, enum dtype dt, const u
 	return v;
 }
 
+/* Checks a storage's persistent id, ('storage', torch.<T>Storage, key,
+ * location, numel, ...) with n items (5 in a zip file, 6 in the legacy
+ * format), and gives its numel; -1 with a message if it is not one. */
+static int storage_id(const struct pk_value *pid, size_t n, int64_t *numel)
+{
+	if (pid->kind != PK_TUPLE || pid->n != n || pid->items[0]->kind != PK_STR ||
+	    strcmp(pid->items[0]->s, "storage"))
+		return tf_seterr("pickle: persistent id is not a ('storage', ...) tuple");
+	const struct pk_value *type = pid->items[1], *key = pid->items[2];
+	if (type->kind != PK_GLOBAL || type->tag < G_STORAGE || key->kind != PK_STR ||
+	    get_int(pid->items[4], numel) || *numel < 0)
+		return tf_seterr("pickle: malformed storage persistent id");
+	return 0;
+}
+
 /* ('storage', torch.<T>Storage, key, location, numel) */
 static struct pk_value *persistent_load(void *vctx, struct pk_machine *m, struct pk_value *pid)
 {
@@ -146,17 +161,9 @@ static struct pk_value *persistent_load(void *vctx, struct pk_machine *m, struct
 	char name[512];
 	if (!c->z)
 		return legacy_persistent_load(c, m, pid);
-	if (pid->kind != PK_TUPLE || pid->n != 5 || pid->items[0]->kind != PK_STR ||
-	    strcmp(pid->items[0]->s, "storage")) {
-		tf_seterr("pickle: persistent id is not a ('storage', ...) tuple");
+	if (storage_id(pid, 5, &numel))
 		return NULL;
-	}
 	struct pk_value *type = pid->items[1], *key = pid->items[2];
-	if (type->kind != PK_GLOBAL || type->tag < G_STORAGE || key->kind != PK_STR ||
-	    get_int(pid->items[4], &numel) || numel < 0) {
-		tf_seterr("pickle: malformed storage persistent id");
-		return NULL;
-	}
 	enum dtype dt = (enum dtype)(type->tag - G_STORAGE);
 	if ((size_t)snprintf(name, sizeof name, "%sdata/%s", c->prefix, key->s) >= sizeof name) {
 		tf_seterr("pickle: storage key too long");
@@ -445,17 +452,9 @@ static void legacy_free(struct ctx *c)
 static struct pk_value *legacy_persistent_load(struct ctx *c, struct pk_machine *m, struct pk_value *pid)
 {
 	int64_t numel;
-	if (pid->kind != PK_TUPLE || pid->n != 6 || pid->items[0]->kind != PK_STR ||
-	    strcmp(pid->items[0]->s, "storage")) {
-		tf_seterr("pickle: persistent id is not a ('storage', ...) tuple");
+	if (storage_id(pid, 6, &numel))
 		return NULL;
-	}
 	struct pk_value *type = pid->items[1], *key = pid->items[2];
-	if (type->kind != PK_GLOBAL || type->tag < G_STORAGE || key->kind != PK_STR ||
-	    get_int(pid->items[4], &numel) || numel < 0) {
-		tf_seterr("pickle: malformed storage persistent id");
-		return NULL;
-	}
 	if (pid->items[5]->kind != PK_NONE) {
 		tf_seterr("storage %.100s is a view of another storage (old PyTorch): not supported", key->s);
 		return NULL;

@@ -667,6 +667,8 @@ static void load_model(const struct args *a, int fd, struct model *m)
 		die_lib(name);
 	/* a new default segment or overlap: how tf-unet cuts long inputs, not
 	 * the weights, so a model file may change them */
+	if ((a->cli.set & RUN_SETTINGS) == CFG_BIT(CFG_SEGMENT)) /* as tf-unet --segment alone */
+		m->cfg.overlap = config_overlap_for(&m->cfg, a->cli.c.segment);
 	config_merge(&m->cfg, &a->cli.c, a->cli.set & RUN_SETTINGS);
 	if (config_validate(&m->cfg))
 		die_lib(name);

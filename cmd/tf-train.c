@@ -807,23 +807,22 @@ static void prepare(struct run *r)
 				die_lib("configuration");
 			train_init_params(&st->m, &init);
 		}
-		st->m.cfg.quantization = QUANT_NONE; /* trained in f32, written in f32 */
+		model_to_f32(&st->m); /* trained in f32, written in f32 (a q8 model's int8 copies dropped) */
 		rng_seed(&st->rng, set->seed);
 		st->epoch_steps = a->epoch_steps;
 		snprintf(st->dataset, sizeof st->dataset, "%s", a->data);
 		st->ema = a->ema;
 		if (train_state_alloc(st))
 			die_lib("");
-	} else {
-		if (a->given[O_EPOCH])
-			st->epoch_steps = a->epoch_steps;
-		if (a->given[O_EMA] && a->ema != st->ema) {
-			note_ema(&st->m.cfg.prov, a->ema, st->step);
-			if (train_state_set_ema(st, a->ema))
-				die_lib("--ema");
-		}
+	} else if (a->given[O_EPOCH]) {
+		st->epoch_steps = a->epoch_steps;
 	}
 	record_provenance(st, a);
+	if (a->resume && a->given[O_EMA] && a->ema != st->ema) {
+		note_ema(&st->m.cfg.prov, a->ema, st->step);
+		if (train_state_set_ema(st, a->ema))
+			die_lib("--ema");
+	}
 	int S = cfg->nstems, C = cfg->channels;
 	if (!(r->sp = spec_new(cfg->n_fft, cfg->hop)))
 		die_lib("");

@@ -151,7 +151,7 @@ static void segmenting(const struct args *a, const struct unet_config *c, int *s
 	if (*segment < 0)
 		*segment = c->segment;
 	if (*overlap < 0)
-		*overlap = *segment ? (c->overlap <= *segment / 2 ? c->overlap : *segment / 4) : 0;
+		*overlap = config_overlap_for(c, *segment);
 	if (*segment && *segment < UNET_MIN_SIZE)
 		die_usage("--segment %d: at least %d frames, or 0 for the whole input", *segment, UNET_MIN_SIZE);
 	if (2 * *overlap > *segment && *segment)

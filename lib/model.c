@@ -9,6 +9,7 @@
 #include "error.h"
 #include "fileio.h"
 #include "import/pth.h"
+#include "unet.h"
 #include "model.h"
 
 void config_default(struct unet_config *c)
@@ -48,6 +49,13 @@ static int mlp_hidden(const struct unet_config *c, int dim)
 	return (int)((double)dim * c->mlp_ratio); /* python int() truncation */
 }
 
+int config_overlap_for(const struct unet_config *c, int segment)
+{
+	if (!segment)
+		return 0;
+	return c->overlap <= segment / 2 ? c->overlap : segment / 4;
+}
+
 int config_validate(const struct unet_config *c)
 {
 	/* each field in its range first (mlp_ratio before any width is
@@ -82,6 +90,8 @@ int config_validate(const struct unet_config *c)
 		return tf_seterr("n_fft %d must be even, 4 to 65536", c->n_fft);
 	if (c->hop > c->n_fft)
 		return tf_seterr("hop %d must be between 1 and n_fft (%d)", c->hop, c->n_fft);
+	if (c->segment > 0 && c->segment < UNET_MIN_SIZE)
+		return tf_seterr("segment %d: at least %d frames, or 0 for the whole input", c->segment, UNET_MIN_SIZE);
 	if (c->segment > 0 && 2 * c->overlap > c->segment)
 		return tf_seterr("overlap %d must be between 0 and half the segment (%d)", c->overlap,
 				 c->segment);
@@ -374,11 +384,18 @@ int model_q8_alloc(struct model *m)
 	return q8_alloc(m, 1);
 }
 
-void model_free(struct model *m)
+void model_to_f32(struct model *m)
 {
 	for (int i = 0; m->q8_scale && i < m->nspecs; i++)
 		free(m->q8_scale[i]);
 	free(m->q8_scale), free(m->act_scale), free(m->q8);
+	m->q8_scale = NULL, m->act_scale = NULL, m->q8 = NULL;
+	m->cfg.quantization = QUANT_NONE;
+}
+
+void model_free(struct model *m)
+{
+	model_to_f32(m);
 	free(m->specs);
 	free(m->params);
 	memset(m, 0, sizeof *m);

@@ -59,6 +59,10 @@ struct unet_config {
 void config_default(struct unet_config *c);
 /* Checks internal consistency; -1 with a message naming the bad field. */
 int config_validate(const struct unet_config *c);
+/* The overlap that goes with another segment length when none is given:
+ * the model's own if it still fits (at most half), else a quarter of the
+ * segment; 0 for segment 0 (the whole input). */
+int config_overlap_for(const struct unet_config *c, int segment);
 int config_from_frame(struct unet_config *c, const struct frame *hdr);
 int config_to_frame(const struct unet_config *c, struct frame *hdr);
 
@@ -111,6 +115,10 @@ int model_q8_tensor(const struct param_spec *s, const char **why);
  * transposed convolutions ([in, out, kh, kw]), else 0. */
 int model_out_axis(const struct param_spec *s);
 /* Allocates m->q8, m->q8_scale (each tensor's scales) and m->act_scale. */
+/* A model of any type as f32 from now on: params already holds every
+ * tensor widened (as loaded), so the int8 copies and scales are freed and
+ * the header says "none"; model_write then writes f32 throughout. */
+void model_to_f32(struct model *m);
 int model_q8_alloc(struct model *m);
 
 /* "1.2 TB": a byte count in decimal units, as disk sizes are given. */

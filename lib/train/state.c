@@ -203,9 +203,10 @@ static int check_stream_size(const struct unet_config *cfg, int with_avg, int fd
 	uint64_t left = st.st_size > start ? (uint64_t)(st.st_size - start) : 0;
 	char a[32], b[32];
 	if (left < want)
-		return tf_seterr("the header declares %d tensors of %s (parameters and Adam moments), but the file "
+		return tf_seterr("the header declares %d tensors of %s (parameters, Adam moments%s), but the file "
 				 "holds only %s (truncated?)",
-				 n, model_bytes_str((double)want, a, sizeof a), model_bytes_str((double)left, b, sizeof b));
+				 n, model_bytes_str((double)want, a, sizeof a), with_avg ? ", moving average" : "",
+				 model_bytes_str((double)left, b, sizeof b));
 	return 0;
 }
 

@@ -81,6 +81,18 @@ setup_file() {
 	assert_failure
 	assert_output --partial "options other than --segment and --overlap do not apply"
 	[ ! -e "$D/bad.bin" ]
+	# a segment the network cannot run is refused, not written
+	run tf-export "$D/models/tiny.bin" --segment 4 --overlap 0 -o "$D/bad.bin"
+	assert_failure
+	assert_output "tf-export: $D/models/tiny.bin: segment 4: at least 8 frames, or 0 for the whole input"
+	[ ! -e "$D/bad.bin" ]
+	# --segment alone: the overlap tf-unet --segment alone would use
+	tf-export "$D/cut.bin" --segment 12 -o "$D/cut12.bin"
+	run tf-export --info "$D/cut12.bin"
+	assert_line "overlap: 3"
+	tf-unet -q --masks -m "$D/cut.bin" --segment 12 "$D/in.stream" -o "$D/m3.stream"
+	tf-unet -q --masks -m "$D/cut12.bin" "$D/in.stream" -o "$D/m4.stream"
+	cmp "$D/m3.stream" "$D/m4.stream"
 }
 
 @test "bad --provenance: one line, nothing written" {

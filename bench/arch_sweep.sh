@@ -15,7 +15,8 @@
 # models with bench/eval_model.sh; the chosen one goes on with
 # `tf-train --resume`. Environment: TF_TRAIN (default bin/tf-train),
 # TRAIN_ARGS (the shared settings of a new run; default below), NICE
-# (default 10), SWEEP_POLL (seconds between the watcher's looks; default 5).
+# (default 10), SWEEP_POLL (seconds between the watcher's looks; default 5),
+# SWEEP_LOG_EVERY (steps between the CSV's loss rows; default 10).
 set -eu
 [ $# -ge 4 ] || { echo "usage: $0 CORPUS OUTDIR CPU_SECONDS CANDIDATE..." >&2; exit 2; }
 corpus=$1 out=$2 budget=$3
@@ -38,7 +39,7 @@ for c in "$@"; do
 		start="--init $c $args"
 	fi
 	# shellcheck disable=SC2086
-	nice -n "${NICE:-10}" "$train" $start -j 1 --log-every 10 \
+	nice -n "${NICE:-10}" "$train" $start -j 1 --log-every "${SWEEP_LOG_EVERY:-10}" \
 		-o "$out/$name.bin" --state "$out/$name.state" --csv "$out/$name.csv" "$corpus" >>"$out/$name.log" 2>&1 &
 	echo "$name: pid $!, $(cat "$out/$name.cpu") CPU seconds before"
 	pids="$pids $!" names="$names $name"

@@ -248,8 +248,10 @@ fails() {
 	train --steps 4 -o straight.bin "$DATA"
 	cmp run.bin straight.bin
 	# a sweep of one candidate: a new run, then the same command with a
-	# larger budget resumes it (one thread, so CPU seconds follow time)
-	export TRAIN_ARGS="--seed 1 --steps 1000000 --batch 2 --segment-seconds 0.5 --valid 0" NICE=0 SWEEP_POLL=0.2
+	# larger budget resumes it (one thread, so CPU seconds follow time; a
+	# loss row every step, as a sanitized build makes few in a CPU second)
+	export TRAIN_ARGS="--seed 1 --steps 1000000 --batch 2 --segment-seconds 0.5 --valid 0" NICE=0 SWEEP_POLL=0.2 \
+		SWEEP_LOG_EVERY=1
 	make -s -C "$root" sweep CORPUS="$DATA" SWEEP_DIR="$PWD/runs" SWEEP_CPU=1 SWEEP_CAND="$CFG" > first.log
 	cat first.log
 	[ "$(cat runs/micro.cpu)" -ge 1 ] && [ -f runs/micro.state ] && [ -f runs/micro.bin ]

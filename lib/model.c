@@ -384,18 +384,24 @@ int model_q8_alloc(struct model *m)
 	return q8_alloc(m, 1);
 }
 
-void model_to_f32(struct model *m)
+/* Frees what q8_alloc made; the pointers become NULL. */
+static void q8_free(struct model *m)
 {
 	for (int i = 0; m->q8_scale && i < m->nspecs; i++)
 		free(m->q8_scale[i]);
 	free(m->q8_scale), free(m->act_scale), free(m->q8);
 	m->q8_scale = NULL, m->act_scale = NULL, m->q8 = NULL;
+}
+
+void model_to_f32(struct model *m)
+{
+	q8_free(m);
 	m->cfg.quantization = QUANT_NONE;
 }
 
 void model_free(struct model *m)
 {
-	model_to_f32(m);
+	q8_free(m);
 	free(m->specs);
 	free(m->params);
 	memset(m, 0, sizeof *m);

@@ -115,11 +115,11 @@ int model_q8_tensor(const struct param_spec *s, const char **why);
  * transposed convolutions ([in, out, kh, kw]), else 0. */
 int model_out_axis(const struct param_spec *s);
 /* Allocates m->q8, m->q8_scale (each tensor's scales) and m->act_scale. */
+int model_q8_alloc(struct model *m);
 /* A model of any type as f32 from now on: params already holds every
  * tensor widened (as loaded), so the int8 copies and scales are freed and
  * the header says "none"; model_write then writes f32 throughout. */
 void model_to_f32(struct model *m);
-int model_q8_alloc(struct model *m);
 
 /* "1.2 TB": a byte count in decimal units, as disk sizes are given. */
 const char *model_bytes_str(double bytes, char *buf, size_t len);

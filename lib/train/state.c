@@ -32,9 +32,8 @@ int train_state_alloc(struct train_state *st)
 	}
 	memset(st->mom1, 0, st->m.nparams * sizeof(float));
 	memset(st->mom2, 0, st->m.nparams * sizeof(float));
-	double ema = st->ema;
-	st->ema = 0, st->avg = NULL;
-	return train_state_set_ema(st, ema);
+	st->avg = NULL; /* train_state_set_ema makes it, a copy of the parameters */
+	return train_state_set_ema(st, st->ema);
 }
 
 int train_state_set_ema(struct train_state *st, double decay)

@@ -5,6 +5,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/conv.h"
+#include "kernels/fastexp.h"
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/resize.h"
@@ -193,8 +194,52 @@ static void test_resize(void)
 	free(x), free(y1), free(y2);
 }
 
+/* exp_nonpos against exp in double over [-87, 0]; exactly 0 at and below
+ * -87; a loop over an array (which the compiler may vectorise) gives the
+ * bits of one call at a time. */
+__attribute__((target_clones("avx2", "default")))
+static void exp_array(float *y, const float *x, int n)
+{
+	for (int i = 0; i < n; i++)
+		y[i] = exp_nonpos(x[i]);
+}
+
+static void test_fastexp(void)
+{
+	enum { N = 100003 };
+	float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+	double worst = 0;
+	float at = 0;
+	for (int i = 0; i < N; i++) {
+		x[i] = -86.99f * (float)i / (N - 1);
+		double want = exp((double)x[i]), err = fabs(exp_nonpos(x[i]) - want) / want;
+		if (err > worst)
+			worst = err, at = x[i];
+	}
+	ok(worst < 1e-6, "exp_nonpos within 1e-6 relative of exp on [-86.99, 0] (largest %.3g at x = %.9g)", worst,
+	   at);
+	volatile float edge[] = {-87.0f, -87.5f, -1e30f, -INFINITY};
+	int zeros = 1;
+	for (int i = 0; i < 4; i++)
+		zeros &= exp_nonpos(edge[i]) == 0.0f;
+	ok(zeros && exp_nonpos(0.0f) == 1.0f && exp_nonpos(-0.0f) == 1.0f,
+	   "exp_nonpos: exactly 0 at -87, below it and at -inf; 1 at 0 and -0");
+	for (int i = 0; i < N; i++) /* wider: some at or below -87 */
+		x[i] = -100.0f * (float)i / (N - 1);
+	exp_array(y, x, N);
+	int same = 1;
+	for (int i = 0; i < N; i++) {
+		volatile float xi = x[i];
+		float one = exp_nonpos(xi);
+		same &= !memcmp(&one, &y[i], sizeof one);
+	}
+	ok(same, "exp_nonpos over an array (vectorised where the CPU allows) gives the bits of single calls");
+	free(x), free(y);
+}
+
 int main(void)
 {
+	test_fastexp();
 	test_gemm();
 	test_conv();
 	test_norm_act();

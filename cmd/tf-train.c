@@ -85,6 +85,10 @@ static void usage(FILE *fp)
 		"      --ema D            keep a moving average of the parameters, decay D per step (0 to\n"
 		"                         0.99999; 0: none, the default): the model file and validation\n"
 		"                         use it. A resumed run keeps its own unless given again\n"
+		"      --mask-norm HOW    the loss sees the masks raw (the default) or normalised as\n"
+		"                         tf-unet --mask-norm sum1 or power makes them (its gradient goes\n"
+		"                         through the normalisation). A resumed run keeps its own unless\n"
+		"                         given again\n"
 		"      --checkpoint       recompute blocks in the backward pass (less memory)\n"
 		"      --log-every N      progress line every N steps when stderr is no terminal (default 10)\n"
 		"      --csv FILE         progress as CSV too: loss every --log-every steps, validation SDR\n"
@@ -102,7 +106,7 @@ enum {
 	O_INIT = 256, O_RESUME, O_STATE, O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN,
 	O_SCHED, O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_WAVE, O_GAIN,
 	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY, O_CSV,
-	O_EMA, O_LAST
+	O_EMA, O_MASKNORM, O_LAST
 };
 
 struct args {
@@ -111,6 +115,7 @@ struct args {
 	int warmup_given, valid;
 	int64_t until, epoch_steps, log_every;
 	double valid_seconds, ema;
+	int mask_norm;
 	int checkpoint, threads;
 	unsigned char given[O_LAST];
 };
@@ -150,6 +155,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"epoch-steps", required_argument, 0, O_EPOCH}, {"valid-seconds", required_argument, 0, O_VALSEC},
 		{"checkpoint", no_argument, 0, O_CKPT},        {"log-every", required_argument, 0, O_LOGEVERY},
 		{"csv", required_argument, 0, O_CSV},          {"ema", required_argument, 0, O_EMA},
+		{"mask-norm", required_argument, 0, O_MASKNORM},
 		{"threads", required_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},              {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},              {0, 0, 0, 0}};
@@ -208,6 +214,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case O_LOGEVERY: a->log_every = parse_long(optarg, "--log-every", 1, (long)1 << 40); break;
 		case O_CSV: a->csv = optarg; break;
 		case O_EMA: a->ema = parse_double(optarg, "--ema", 0, EMA_MAX_DECAY); break;
+		case O_MASKNORM:
+			if ((a->mask_norm = mask_norm_parse(optarg)) < 0)
+				die("--mask-norm %s: one of raw, sum1, power", optarg);
+			break;
 		case 'j': a->threads = (int)parse_long(optarg, "--threads", 1, 1024); break;
 		default: usage(stderr); exit(2);
 		}
@@ -407,7 +417,8 @@ static struct unet_train *train_workspace(const struct model *m, int B, int F, i
 /* ---------- validation: the inference path on held-out excerpts ---------- */
 
 struct collect {
-	float *stems; /* [S][C][F][T] complex */
+	float *stems;  /* [S][C][F][T] complex */
+	float *normed; /* [S*C][F][segment]: a chunk's masks as tf-unet's default normalises them */
 	int S, C, F, T;
 };
 
@@ -415,6 +426,8 @@ static int collect_chunk(void *ctx, const float *masks, const float *mix, int64_
 {
 	struct collect *k = ctx;
 	size_t chunk = (size_t)k->F * n;
+	mask_normalize(k->normed, masks, k->S, k->C, k->F, n, MASK_NORM_DEFAULT);
+	masks = k->normed;
 	for (int s = 0; s < k->S; s++)
 		for (int c = 0; c < k->C; c++) {
 			const float *m = masks + ((size_t)s * k->C + c) * chunk, *x = mix + (size_t)c * chunk * 2;
@@ -430,7 +443,8 @@ static int collect_chunk(void *ctx, const float *masks, const float *mix, int64_
 }
 
 /* The global SDR of every stem of the first n tracks of v, as tf-unet
- * would separate them; sdr[s] is the mean over tracks. */
+ * would separate them (its default --mask-norm); sdr[s] is the mean over
+ * tracks. */
 static void validate(const struct model *m, const struct dataset *v, int n, double seconds, const struct spec *sp,
 		     double *sdr)
 {
@@ -451,8 +465,9 @@ static void validate(const struct model *m, const struct dataset *v, int n, doub
 		float *ref = tf_alloc((size_t)(S + 1) * C * (size_t)L, sizeof(float));
 		float *X = tf_alloc((size_t)C * plane * 2, sizeof(float));
 		float *est = tf_alloc((size_t)S * C * (size_t)L, sizeof(float));
-		struct collect k = {tf_calloc((size_t)S * C * plane * 2, sizeof(float)), S, C, F, T};
-		if (!ref || !X || !est || !k.stems)
+		struct collect k = {tf_calloc((size_t)S * C * plane * 2, sizeof(float)),
+				    tf_alloc((size_t)S * C * F * (size_t)c->segment, sizeof(float)), S, C, F, T};
+		if (!ref || !X || !est || !k.stems || !k.normed)
 			die_lib("validation");
 		for (int s = 0; s <= S; s++)
 			if (dataset_read(v, t, s, off, L, ref + (size_t)s * C * (size_t)L))
@@ -471,7 +486,7 @@ static void validate(const struct model *m, const struct dataset *v, int n, doub
 		for (int s = 0; s < S; s++)
 			sdr[s] += global_sdr(ref + (size_t)s * C * (size_t)L, est + (size_t)s * C * (size_t)L,
 					     (size_t)C * (size_t)L) / n;
-		free(ref), free(X), free(est), free(k.stems);
+		free(ref), free(X), free(est), free(k.stems), free(k.normed);
 	}
 	unet_free(u);
 }
@@ -560,18 +575,20 @@ static void record_provenance(struct train_state *st, const struct args *a)
 {
 	struct model_provenance *p = &st->m.cfg.prov;
 	const struct train_settings *t = &st->set;
-	char run[MODEL_PROV_TEXT], ema[48] = "";
+	char run[MODEL_PROV_TEXT], ema[48] = "", norm[32] = "";
 	if (a->resume && p->training[0])
 		return; /* the state carries it from the run's start */
 	/* else a state from before provenance was recorded: it is named */
 	if (st->ema > 0)
 		snprintf(ema, sizeof ema, ", parameters averaged (ema %g)", st->ema);
+	if (st->mask_norm != MASK_RAW)
+		snprintf(norm, sizeof norm, ", loss on %s masks", mask_norm_name(st->mask_norm));
 	snprintf(run, sizeof run,
-		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s%s",
+		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s%s%s",
 		 a->init ? "--init" : a->model ? "-m" : "--resume", a->init ? a->init : a->model ? a->model : a->resume,
 		 t->batch, t->segment_seconds, t->lr.lr,
 		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
-		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "", ema);
+		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "", ema, norm);
 	if (a->init || !p->corpus[0])
 		describe_corpus(p->corpus, sizeof p->corpus, a->data);
 	if (p->training[0] && a->model) {
@@ -589,17 +606,13 @@ static void record_provenance(struct train_state *st, const struct args *a)
 		p->sdr[s] = NAN;
 }
 
-/* A resumed run that starts, changes or stops the moving average says so
- * in the training provenance (a run of other settings from here on). */
-static void note_ema(struct model_provenance *p, double ema, int64_t step)
+/* A resumed run that changes the moving average or the loss's masks says
+ * so in the training provenance (a run of other settings from here on):
+ * "; from step N, <what>". */
+static void note_change(struct model_provenance *p, int64_t step, const char *what)
 {
 	size_t len = strlen(p->training);
-	if (ema > 0)
-		snprintf(p->training + len, sizeof p->training - len, "; from step %lld, parameters averaged (ema %g)",
-			 (long long)step, ema);
-	else
-		snprintf(p->training + len, sizeof p->training - len, "; from step %lld, no average",
-			 (long long)step);
+	snprintf(p->training + len, sizeof p->training - len, "; from step %lld, %s", (long long)step, what);
 }
 
 /* ---------- saving ---------- */
@@ -672,6 +685,7 @@ struct run {
 	struct unet_train *ut;
 	struct loss_work *loss;  /* the loss's workspace */
 	float *grad, *qat_keep;
+	float *normed;           /* the masks the loss sees when st.mask_norm is not raw */
 	struct train_csv csv;
 	int64_t skipped;         /* silent examples redrawn */
 	/* the loop's account */
@@ -812,6 +826,7 @@ static void prepare(struct run *r)
 		st->epoch_steps = a->epoch_steps;
 		snprintf(st->dataset, sizeof st->dataset, "%s", a->data);
 		st->ema = a->ema;
+		st->mask_norm = a->mask_norm;
 		if (train_state_alloc(st))
 			die_lib("");
 	} else if (a->given[O_EPOCH]) {
@@ -819,9 +834,20 @@ static void prepare(struct run *r)
 	}
 	record_provenance(st, a);
 	if (a->resume && a->given[O_EMA] && a->ema != st->ema) {
-		note_ema(&st->m.cfg.prov, a->ema, st->step);
+		char what[64];
+		if (a->ema > 0)
+			snprintf(what, sizeof what, "parameters averaged (ema %g)", a->ema);
+		else
+			snprintf(what, sizeof what, "no average");
+		note_change(&st->m.cfg.prov, st->step, what);
 		if (train_state_set_ema(st, a->ema))
 			die_lib("--ema");
+	}
+	if (a->resume && a->given[O_MASKNORM] && a->mask_norm != st->mask_norm) {
+		char what[64];
+		snprintf(what, sizeof what, "loss on %s masks", mask_norm_name(a->mask_norm));
+		note_change(&st->m.cfg.prov, st->step, what);
+		st->mask_norm = a->mask_norm;
 	}
 	int S = cfg->nstems, C = cfg->channels;
 	if (!(r->sp = spec_new(cfg->n_fft, cfg->hop)))
@@ -854,7 +880,8 @@ static void prepare(struct run *r)
 	r->loss = loss_work_new(&sh, set->wave_loss > 0 ? r->sp : NULL, L, a->threads);
 	r->grad = tf_alloc_aligned(st->m.nparams, sizeof(float));
 	r->qat_keep = set->qat ? tf_alloc_aligned(st->m.nparams, sizeof(float)) : NULL;
-	if (!r->loss || !r->grad || (set->qat && !r->qat_keep))
+	r->normed = st->mask_norm != MASK_RAW ? tf_alloc((size_t)set->batch * S * C * F * (size_t)T, sizeof(float)) : NULL;
+	if (!r->loss || !r->grad || (set->qat && !r->qat_keep) || (st->mask_norm != MASK_RAW && !r->normed))
 		die_lib("training workspace");
 	unet_train_set_qat(r->ut, set->qat);
 	info("%d training tracks, %d validation tracks%s; %d Hz, %d channels, stems %d; n_fft %d hop %d; "
@@ -870,6 +897,32 @@ static void prepare(struct run *r)
 		batch_draw(&r->b, &r->d, &set->aug, &fixed, &r->skipped);
 		batch_spectra(&r->b, r->sp, r->scale);
 	}
+}
+
+/* The masks the loss sees: the network's, or (--mask-norm) each batch
+ * item's normalised as tf-unet would. */
+static const float *loss_masks(struct run *r)
+{
+	const struct unet_config *c = &r->st.m.cfg;
+	size_t item = (size_t)c->nstems * c->channels * r->F * (size_t)r->T;
+	if (r->st.mask_norm == MASK_RAW)
+		return r->b.masks;
+	for (int i = 0; i < r->st.set.batch; i++)
+		mask_normalize(r->normed + i * item, r->b.masks + i * item, c->nstems, c->channels, r->F, r->T,
+			       r->st.mask_norm);
+	return r->normed;
+}
+
+/* dLoss/d(the loss's masks) in b.dmasks to dLoss/d(the network's masks). */
+static void loss_masks_backward(struct run *r)
+{
+	const struct unet_config *c = &r->st.m.cfg;
+	size_t item = (size_t)c->nstems * c->channels * r->F * (size_t)r->T;
+	if (r->st.mask_norm == MASK_RAW)
+		return;
+	for (int i = 0; i < r->st.set.batch; i++)
+		mask_normalize_backward(r->b.dmasks + i * item, r->b.dmasks + i * item, r->b.masks + i * item,
+					c->nstems, c->channels, r->F, r->T, r->st.mask_norm);
 }
 
 /* One optimiser step on a new batch (the --overfit one again); returns the
@@ -890,13 +943,15 @@ static double step(struct run *r, double *norm, double *lr)
 		die_lib("--qat");
 	if (unet_train_forward(r->ut, &st->m, b->input, b->masks))
 		die_lib("forward");
-	double loss = loss_spec_l1(r->loss, b->masks, b->Xmix, b->Xtgt, b->dmasks);
+	const float *masks = loss_masks(r);
+	double loss = loss_spec_l1(r->loss, masks, b->Xmix, b->Xtgt, b->dmasks);
 	if (set->wave_loss > 0) {
-		double w = loss_wave_l1(r->loss, b->masks, b->Xmix, b->audio, set->wave_loss, b->dmasks);
+		double w = loss_wave_l1(r->loss, masks, b->Xmix, b->audio, set->wave_loss, b->dmasks);
 		if (isnan(w))
 			die_lib("waveform loss");
 		loss += set->wave_loss * w;
 	}
+	loss_masks_backward(r);
 	if (!isfinite(loss))
 		die("step %lld: the loss is %g (diverged; try a lower --lr)", (long long)st->step + 1, loss);
 	r->t_fwd += tf_clock() - t0, t0 = tf_clock();
@@ -1016,6 +1071,7 @@ static void close_run(struct run *r)
 	free(r->grad), free(r->qat_keep);
 	unet_train_free(r->ut);
 	loss_work_free(r->loss);
+	free(r->normed);
 	batch_free(&r->b);
 	spec_free(r->sp);
 	if (r->holdout)

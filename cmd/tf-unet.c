@@ -103,7 +103,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	int opt, norm;
-	*a = (struct args){.norm = MASK_SUM1};
+	*a = (struct args){.norm = MASK_NORM_DEFAULT};
 	while ((opt = getopt_long(argc, argv, "m:o:j:qvhV", opts, NULL)) != -1) {
 		if (common_option(opt, usage))
 			continue;

@@ -274,13 +274,20 @@ void mask_apply(float *stems, const float *masks, const float *mix, int S, int C
 		}
 }
 
+static const char *const mask_norm_names[] = {[MASK_RAW] = "raw", [MASK_SUM1] = "sum1", [MASK_POWER] = "power"};
+
 int mask_norm_parse(const char *name)
 {
-	static const char *names[] = {[MASK_RAW] = "raw", [MASK_SUM1] = "sum1", [MASK_POWER] = "power"};
-	for (int i = 0; i < (int)(sizeof names / sizeof *names); i++)
-		if (!strcmp(name, names[i]))
+	for (int i = 0; i < (int)(sizeof mask_norm_names / sizeof *mask_norm_names); i++)
+		if (!strcmp(name, mask_norm_names[i]))
 			return i;
 	return -1;
+}
+
+const char *mask_norm_name(int norm)
+{
+	return norm >= 0 && norm < (int)(sizeof mask_norm_names / sizeof *mask_norm_names) ? mask_norm_names[norm]
+											  : NULL;
 }
 
 void mask_normalize(float *out, const float *masks, int S, int C, int F, int n, enum mask_norm norm)
@@ -300,6 +307,33 @@ void mask_normalize(float *out, const float *masks, int S, int C, int F, int n, 
 					*o = w[st];
 				else
 					*o = sum >= MASK_NORM_EPS ? w[st] / sum : 1.0f / (float)S;
+			}
+		}
+}
+
+void mask_normalize_backward(float *dmasks, const float *dout, const float *masks, int S, int C, int F, int n,
+			     enum mask_norm norm)
+{
+	size_t plane = (size_t)F * n;
+	for (int ch = 0; ch < C; ch++)
+		for (size_t i = 0; i < plane; i++) {
+			float m[MODEL_MAX_STEMS], g[MODEL_MAX_STEMS], sum = 0, dot = 0;
+			for (int st = 0; st < S; st++) {
+				size_t at = (size_t)(st * C + ch) * plane + i;
+				m[st] = masks[at], g[st] = dout[at];
+				sum += norm == MASK_POWER ? m[st] * m[st] : m[st];
+			}
+			if (norm != MASK_RAW && sum >= MASK_NORM_EPS)
+				for (int st = 0; st < S; st++) /* sum_s dout_s out_s, out_s as mask_normalize has it */
+					dot += g[st] * ((norm == MASK_POWER ? m[st] * m[st] : m[st]) / sum);
+			for (int st = 0; st < S; st++) {
+				float *d = &dmasks[(size_t)(st * C + ch) * plane + i];
+				if (norm == MASK_RAW)
+					*d = g[st];
+				else if (sum < MASK_NORM_EPS)
+					*d = 0;
+				else
+					*d = (norm == MASK_POWER ? 2 * m[st] : 1.0f) * ((g[st] - dot) / sum);
 			}
 		}
 }

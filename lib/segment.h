@@ -44,14 +44,27 @@ enum mask_norm {
 	MASK_POWER, /* m_s^2 / sum_k m_k^2 per bin and channel: the Wiener
 		     * filter with (m_s |X|)^2 as stem s's power, no EM steps */
 };
+/* tf-unet's --mask-norm when none is given, and what tf-train validates with */
+#define MASK_NORM_DEFAULT MASK_SUM1
 /* Where the masks of a bin sum (sum1) or their squares sum (power) to less
  * than this, every stem gets 1/S of it, so the stems still add up. */
 #define MASK_NORM_EPS 1e-12f
 /* "raw", "sum1", "power" to enum mask_norm; -1 if none of them. */
 int mask_norm_parse(const char *name);
+/* The name mask_norm_parse takes; NULL for no enum mask_norm. */
+const char *mask_norm_name(int norm);
 /* out = masks normalised per bin and channel as `norm` says; out may be
  * masks (in place). Shapes as for mask_apply. With sum1 and power the
  * masks of each bin sum to 1 up to rounding. */
 void mask_normalize(float *out, const float *masks, int S, int C, int F, int n, enum mask_norm norm);
+/* The gradient through mask_normalize (training with normalised masks):
+ * from dout = dLoss/dout, writes dmasks = dLoss/dmasks; dmasks may be dout
+ * (in place). With w_s = m_s (sum1) or m_s^2 (power), D = sum_k w_k and
+ * out_s = w_s / D:
+ *   dLoss/dw_k = (dout_k - sum_s dout_s out_s) / D,
+ *   dLoss/dm_k = dLoss/dw_k (sum1) or 2 m_k dLoss/dw_k (power);
+ * 0 where D is below MASK_NORM_EPS (out is the constant 1/S there). */
+void mask_normalize_backward(float *dmasks, const float *dout, const float *masks, int S, int C, int F, int n,
+			     enum mask_norm norm);
 
 #endif

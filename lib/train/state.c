@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "fileio.h"
+#include "segment.h"
 #include "train/ema.h"
 #include "train/state.h"
 
@@ -122,7 +123,7 @@ static int header(const struct train_state *st, struct frame *f)
 	    frame_set_bool(f, "overfit", s->overfit) || frame_set_int(f, "holdout", s->holdout) ||
 	    frame_set_int(f, "tracks", s->tracks) || frame_set_bool(f, "qat", s->qat) ||
 	    frame_set_int(f, "valid", st->valid) || frame_set_float(f, "valid_seconds", st->valid_seconds) ||
-	    frame_set_float(f, "ema", st->ema))
+	    frame_set_float(f, "ema", st->ema) || frame_set_str(f, "mask_norm", mask_norm_name(st->mask_norm)))
 		return -1;
 	return 0;
 }
@@ -258,6 +259,10 @@ static int read_header(struct train_state *st, const struct frame *f, int fd, of
 		if (!(st->ema >= 0 && st->ema <= EMA_MAX_DECAY))
 			return tf_seterr("ema %g is out of range (0 to %g)", st->ema, EMA_MAX_DECAY);
 	}
+	char norm[16] = "raw"; /* optional: states written before --mask-norm lack it */
+	if (frame_get_str(f, "mask_norm", norm, sizeof norm) < 0 || mask_norm_parse(norm) < 0)
+		return tf_seterr("header: \"mask_norm\" should be one of raw, sum1, power");
+	st->mask_norm = mask_norm_parse(norm);
 	s->qat = 0; /* optional: states written before --qat lack it */
 	if (frame_get_bool(f, "qat", &s->qat) < 0)
 		return -1;

@@ -41,6 +41,7 @@ struct train_state {
 	int valid;               /* validation tracks asked for (--valid); -1: not recorded (version 1) */
 	double valid_seconds;    /* seconds of each, from its middle; 0: not recorded */
 	double ema;              /* decay of the parameters' moving average (--ema, train/ema.h); 0: none */
+	int mask_norm;           /* enum mask_norm: the masks the loss sees (--mask-norm; a resumed run may change it) */
 	struct rng rng;          /* the data draws' generator after `step` steps */
 	char dataset[1024];      /* where the run's data came from (informative) */
 	struct model m;          /* parameters and BatchNorm running statistics */

@@ -102,6 +102,27 @@ train() {
 	assert_line --partial "epoch 2 (step 2): validation SDR"
 }
 
+@test "validation scores what tf-stft | tf-unet | tf-istft and tf-eval give on the same excerpt" {
+	cd "$BATS_TEST_TMPDIR"
+	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 1 --steps 3 --epoch-steps 3 --valid 1 \
+		--valid-seconds 0.5 -o m.bin "$DATA"
+	assert_success
+	line=$(echo "$output" | grep 'validation SDR')
+	$PY "$BATS_TEST_DIRNAME/../tools/excerpt.py" "$DATA/test/$(ls "$DATA/test" | head -n 1)" 0.5 ex
+	tf-stft -m ./m.bin ex/mixture.wav | tf-unet -m ./m.bin | tf-istft -b 32f -o 'est/%s.wav'
+	rm ex/mixture.wav
+	tf-eval -q --json -R ex -E est > eval.json
+	$PY - "$line" eval.json <<-'PY'
+		import json, re, sys
+		said = {m[0]: float(m[1]) for m in re.findall(r"(vocals|drums|bass|other) (-?[0-9.]+)", sys.argv[1])}
+		stems = json.load(open(sys.argv[2]))["tracks"][0]["stems"]
+		worst = max(said, key=lambda s: abs(said[s] - stems[s]["global_SDR"]))
+		print("largest difference %.4f dB (%s: validation %.2f, tf-eval %.4f)" % (abs(said[worst] -
+		      stems[worst]["global_SDR"]), worst, said[worst], stems[worst]["global_SDR"]))
+		assert len(said) == 4 and all(abs(said[s] - stems[s]["global_SDR"]) <= 0.006 for s in said)
+	PY
+}
+
 # bad DIR: a copy of the dataset to break
 bad() {
 	cp -r "$DATA" "$BATS_TEST_TMPDIR/bad"
@@ -386,6 +407,63 @@ open(sys.argv[2], "wb").write(b"".join(msgpack.packb(f, use_bin_type=True) for f
 	tf-train -q -j 1 --resume old.state --ema 0.7 --until 5 -o old.bin --state old.state "$DATA"
 	run tf-export --info old.bin
 	assert_line --regexp "^provenance.training: tf-train --resume old.state: .*; from step [0-9]+, parameters averaged \(ema 0.7\)$"
+}
+
+@test "--mask-norm: the loss on normalised masks trains, is kept by the state, resumes exactly, and may change on a resume" {
+	cd "$BATS_TEST_TMPDIR"
+	# the loss falls on a fixed batch with the loss on sum1 masks too
+	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --overfit --steps 40 \
+		--lr 0.01 --warmup 0 --schedule constant --log-every 1 --mask-norm sum1 -o m.bin "$DATA"
+	assert_success
+	first=$(echo "$output" | grep -m1 'step 1/' | sed 's/.* loss \([^ ]*\) .*/\1/')
+	last=$(echo "$output" | grep 'step 40/' | sed 's/.* loss \([^ ]*\) .*/\1/')
+	echo "loss at step 1: $first, at step 40: $last"
+	$PY -c "import sys; sys.exit(0 if $last < 0.8 * $first else 1)"
+	# another loss, other weights; the state and provenance say which
+	train --steps 2 -o raw.bin --state raw.state "$DATA"
+	train --steps 2 --mask-norm sum1 -o sum1.bin --state sum1.state "$DATA"
+	train --steps 2 --mask-norm power -o power.bin "$DATA"
+	! cmp -s raw.bin sum1.bin
+	! cmp -s sum1.bin power.bin
+	$PY -c 'import sys, msgpack
+h = [next(iter(msgpack.Unpacker(open(p, "rb"), raw=False))) for p in sys.argv[1:]]
+assert h[0]["mask_norm"] == "raw" and h[1]["mask_norm"] == "sum1", (h[0]["mask_norm"], h[1]["mask_norm"])' raw.state sum1.state
+	run tf-export --info sum1.bin
+	assert_output --partial ", loss on sum1 masks"
+	# stopped and resumed: the same model and state, bit for bit
+	train --steps 6 --epoch-steps 2 --mask-norm sum1 -o one.bin --state one.state "$DATA"
+	train --steps 6 --epoch-steps 2 --mask-norm sum1 --until 3 -o two.bin --state two.state "$DATA"
+	tf-train -q -j 1 --resume two.state -o two.bin --state two.state "$DATA"
+	cmp one.bin two.bin
+	cmp one.state two.state
+	# a state from before --mask-norm (no key) resumes as raw
+	train --steps 6 --epoch-steps 2 --until 3 -o a.bin --state a.state "$DATA"
+	$PY -c 'import sys, msgpack
+fr = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
+del fr[0]["mask_norm"]
+open(sys.argv[2], "wb").write(b"".join(msgpack.packb(f, use_bin_type=True) for f in fr))' a.state old.state
+	cp a.bin old.bin
+	tf-train -q -j 1 --resume a.state -o a.bin --state a.state "$DATA"
+	tf-train -q -j 1 --resume old.state -o old.bin --state old.state "$DATA"
+	cmp a.bin old.bin
+	# changed on a resume: said in the provenance, kept after, and the result differs
+	train --steps 6 --epoch-steps 2 --until 3 -o late.bin --state late.state "$DATA"
+	cp late.state same.state
+	tf-train -q -j 1 --resume late.state --mask-norm sum1 --until 4 -o late.bin --state late.state "$DATA"
+	run tf-export --info late.bin
+	assert_output --partial "; from step 3, loss on sum1 masks"
+	tf-train -q -j 1 --resume late.state -o late.bin --state late.state "$DATA"
+	$PY -c 'import sys, msgpack; h = next(iter(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))); assert h["mask_norm"] == "sum1", h' late.state
+	tf-train -q -j 1 --resume same.state -o same.bin --state same.state "$DATA"
+	! cmp -s late.bin same.bin
+	STATUS=2 fails --resume late.state --mask-norm sum "$DATA"
+	assert_output --partial "--mask-norm sum: one of raw, sum1, power"
+	$PY -c 'import sys, msgpack
+fr = list(msgpack.Unpacker(open(sys.argv[1], "rb"), raw=False))
+fr[0]["mask_norm"] = "softmax"
+open(sys.argv[2], "wb").write(b"".join(msgpack.packb(f, use_bin_type=True) for f in fr))' late.state bad.state
+	fails --resume bad.state "$DATA"
+	assert_output --partial "mask_norm"
 }
 
 @test "--csv: loss rows every --log-every steps, validation SDR per stem; a resumed run continues the file" {

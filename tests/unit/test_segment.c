@@ -190,6 +190,55 @@ int main(void)
 		   "mask_norm_parse knows raw, sum1, power only");
 	}
 
+	/* mask_normalize_backward against central differences of
+	 * L = sum_i c_i out_i, for every mask element (S 4, C 2, F 3, n 5) */
+	{
+		enum { S = 4, Cn = 2, Fn = 3, N = 5, E = S * Cn * Fn * N };
+		float mk[E], cw[E], dm[E], o[E];
+		for (int i = 0; i < E; i++)
+			mk[i] = 0.05f + 0.9f * (0.5f + 0.5f * frand()), cw[i] = frand();
+		for (int k = 0; k < 2; k++) {
+			enum mask_norm norm = k ? MASK_POWER : MASK_SUM1;
+			mask_normalize_backward(dm, cw, mk, S, Cn, Fn, N, norm);
+			double worst = 0;
+			int at = 0;
+			for (int i = 0; i < E; i++) {
+				float keep = mk[i], h = 1e-3f;
+				double lp = 0, lm = 0;
+				mk[i] = keep + h;
+				mask_normalize(o, mk, S, Cn, Fn, N, norm);
+				for (int j = 0; j < E; j++)
+					lp += (double)cw[j] * o[j];
+				mk[i] = keep - h;
+				mask_normalize(o, mk, S, Cn, Fn, N, norm);
+				for (int j = 0; j < E; j++)
+					lm += (double)cw[j] * o[j];
+				mk[i] = keep;
+				double fd = (lp - lm) / (2.0 * h), diff = fabs(fd - dm[i]);
+				if (diff > worst)
+					worst = diff, at = i;
+			}
+			ok(worst < 5e-4, "mask_normalize_backward %s matches central differences (largest difference %.2g "
+			   "at element %d)", mask_norm_name(norm), worst, at);
+		}
+		float inplace[E];
+		memcpy(inplace, cw, sizeof cw);
+		mask_normalize_backward(dm, cw, mk, S, Cn, Fn, N, MASK_SUM1);
+		mask_normalize_backward(inplace, inplace, mk, S, Cn, Fn, N, MASK_SUM1);
+		ok(!memcmp(inplace, dm, sizeof dm), "mask_normalize_backward in place gives the same bits");
+		mask_normalize_backward(dm, cw, mk, S, Cn, Fn, N, MASK_RAW);
+		ok(!memcmp(dm, cw, sizeof dm), "mask_normalize_backward raw passes the gradient through");
+		for (int s = 0; s < S; s++) /* bin 0 of channel 1 silent in every stem */
+			mk[(s * Cn + 1) * Fn * N] = 0;
+		mask_normalize_backward(dm, cw, mk, S, Cn, Fn, N, MASK_SUM1);
+		int zero = 1;
+		for (int s = 0; s < S; s++)
+			zero &= dm[(s * Cn + 1) * Fn * N] == 0;
+		ok(zero && dm[0] != 0, "mask_normalize_backward: no gradient where the masks sum to 0 (the 1/S split)");
+		ok(mask_norm_name(MASK_SUM1) && !strcmp(mask_norm_name(MASK_SUM1), "sum1") && !mask_norm_name(3) &&
+			   !mask_norm_name(-1), "mask_norm_name names the three and nothing else");
+	}
+
 	free(spec), free(in), free(direct), free(stems);
 	struct collect *runs[] = {&whole, &longseg, &a, &b, &cc};
 	for (int i = 0; i < 5; i++)

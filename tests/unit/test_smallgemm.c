@@ -40,7 +40,7 @@ static long differ(const float *a, const float *b, int rows, int N, int ld, long
  * plain twin, and the worst error of the twin against a double sum
  * relative to sum |a w|. */
 static void one(int M, int N, int K, int acc, int with_bias, long *bad_fast, long *bad_blis, double *rel,
-		int *ran_fast)
+		double *rel_blis, int *ran_fast)
 {
 	int lda = K + 3, ldw = K + 1, ldc = N + 5;
 	float *A = malloc((size_t)M * lda * sizeof *A), *W = malloc((size_t)N * ldw * sizeof *W);
@@ -91,8 +91,11 @@ static void one(int M, int N, int K, int acc, int with_bias, long *bad_fast, lon
 			}
 			double c = acc ? C0[(size_t)i * ldc + n] : 0.0;
 			double bb = with_bias ? bias[n] : 0.0;
-			double e = fabs(want[(size_t)i * ldc + n] - (s + c + bb)) / (mag + fabs(c) + fabs(bb) + 1e-30);
+			double den = mag + fabs(c) + fabs(bb) + 1e-30;
+			double e = fabs(want[(size_t)i * ldc + n] - (s + c + bb)) / den;
+			double eb = fabs(got[(size_t)i * ldc + n] - (s + c + bb)) / den;
 			*rel = e > *rel ? e : *rel;
+			*rel_blis = eb > *rel_blis ? eb : *rel_blis;
 		}
 	free(A), free(W), free(Wt), free(bias), free(C0), free(want), free(got);
 }
@@ -102,7 +105,7 @@ int main(void)
 	static const int Ks[] = {1, 3, 8, 16, 24, 32, 64, 72, 196};
 	static const int Ms[] = {1, 5, 13, 37};
 	long bad_fast = 0, bad_blis = 0;
-	double rel = 0;
+	double rel = 0, rel_blis = 0;
 	int ran_fast = 0, shapes = 0;
 	gemm_init();
 	static const int wide[] = {96, 100, 128, 131, 192, 256, 384, 509, SMALLGEMM_MAX_N};
@@ -113,13 +116,23 @@ int main(void)
 				if (((N > 24 && N % 8 != 0 && N % 8 != 3) || N > 72) && ki % 2)
 					continue; /* fewer of the big shapes: the test stays quick */
 				one(M, N, K, (N + (int)ki) % 2, (N + (int)mi) % 3 != 0, &bad_fast, &bad_blis, &rel,
-				    &ran_fast);
+				    &rel_blis, &ran_fast);
 				shapes++;
 			}
 	ok(bad_fast == 0, "AVX-512 path equals the plain twin bit for bit over %d shapes (%ld differ)%s",
 	   shapes, bad_fast, ran_fast ? "" : " [this CPU has no AVX-512: plain path only]");
-	ok(bad_blis == 0, "BLIS (gemm_nt, bias_add_forward) equals the plain twin bit for bit (%ld differ)",
-	   bad_blis);
+	/* The network swaps BLIS for smallgemm only where the fast path runs;
+	 * there they must agree bit for bit (BLIS's AVX-512 kernels sum one
+	 * FMA per k in increasing k). Elsewhere BLIS keeps every product, and
+	 * its kernels may sum in their own order (the AVX2 "sup" kernels
+	 * reduce k across lanes): then both are held to a double sum. */
+	if (smallgemm_available())
+		ok(bad_blis == 0, "BLIS (gemm_nt, bias_add_forward) equals the plain twin bit for bit (%ld differ)",
+		   bad_blis);
+	else
+		ok(rel_blis < 1e-6, "BLIS (gemm_nt, bias_add_forward) against a double sum: largest error %.3g of "
+		   "sum |a w| [smallgemm is not used on this CPU; BLIS here (%s) sums in its own order: %ld of "
+		   "the plain twin's outputs differ]", rel_blis, gemm_describe(), bad_blis);
 	ok(rel < 1e-6, "plain twin against a double sum: largest error %.3g of sum |a w|", rel);
 	/* M = 0 writes nothing */
 	float c = 7.0f, a = 1.0f, wt = 2.0f;

@@ -418,7 +418,8 @@ static struct unet_train *train_workspace(const struct model *m, int B, int F, i
 
 struct collect {
 	float *stems;  /* [S][C][F][T] complex */
-	float *normed; /* [S*C][F][segment]: a chunk's masks as tf-unet's default normalises them */
+	float *normed; /* [S*C][F][T]: a chunk's masks (at most T frames; a model with segment 0
+			* hands the whole excerpt at once) as tf-unet's default normalises them */
 	int S, C, F, T;
 };
 
@@ -466,7 +467,7 @@ static void validate(const struct model *m, const struct dataset *v, int n, doub
 		float *X = tf_alloc((size_t)C * plane * 2, sizeof(float));
 		float *est = tf_alloc((size_t)S * C * (size_t)L, sizeof(float));
 		struct collect k = {tf_calloc((size_t)S * C * plane * 2, sizeof(float)),
-				    tf_alloc((size_t)S * C * F * (size_t)c->segment, sizeof(float)), S, C, F, T};
+				    tf_alloc((size_t)S * C * plane, sizeof(float)), S, C, F, T};
 		if (!ref || !X || !est || !k.stems || !k.normed)
 			die_lib("validation");
 		for (int s = 0; s <= S; s++)

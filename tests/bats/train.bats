@@ -121,6 +121,13 @@ train() {
 		      stems[worst]["global_SDR"]), worst, said[worst], stems[worst]["global_SDR"]))
 		assert len(said) == 4 and all(abs(said[s] - stems[s]["global_SDR"]) <= 0.006 for s in said)
 	PY
+	# a model that separates in one piece (segment 0) hands validation the whole excerpt at once
+	sed 's/"hop": 32}/"hop": 32, "segment": 0}/' "$CFG" > whole.json
+	run tf-train -j 1 --init whole.json --segment-seconds 0.5 --batch 1 --steps 1 --valid 1 --valid-seconds 0.5 \
+		-o w.bin "$DATA"
+	assert_success
+	assert_line --regexp 'validation SDR \(dB, 1 track\): vocals -?[0-9.]+ '
+	tf-export --info w.bin | grep -qx 'segment: 0'
 }
 
 # bad DIR: a copy of the dataset to break

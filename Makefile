@@ -70,6 +70,11 @@ $(B)/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $$(pkg-config --cflags $(PKGS)) -c -o $@ $<
 
+# The training attention's paths for AVX2 and AVX-512 are compiled with FMA:
+# let the compiler fuse a*b+c there (-std=c11 turns that off). The plain
+# path has no FMA instruction to fuse into, so it computes as before.
+$(B)/lib/kernels/attention_train.o: CFLAGS += -ffp-contract=fast
+
 $(B)/libtfswa.a: $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^

@@ -971,7 +971,7 @@ void attention_forward_ref(float *out, const float *qkv, int nseq, int L, int he
 			}
 }
 
-static int path_supported(enum attention_path path)
+int attention_path_supported(enum attention_path path)
 {
 #if HAVE_X86
 	const struct cpu_features *cpu = cpu_features();
@@ -988,23 +988,23 @@ static int path_supported(enum attention_path path)
 #endif
 }
 
-static enum attention_path best_path(void)
+enum attention_path attention_best_path(void)
 {
-	return path_supported(ATTENTION_AVX512) ? ATTENTION_AVX512
-	       : path_supported(ATTENTION_AVX2) ? ATTENTION_AVX2
+	return attention_path_supported(ATTENTION_AVX512) ? ATTENTION_AVX512
+	       : attention_path_supported(ATTENTION_AVX2) ? ATTENTION_AVX2
 						: ATTENTION_SCALAR;
 }
 
 const char *attention_kernel_name(void)
 {
 	static const char *const names[] = {"scalar", "avx2", "avx512"};
-	return names[best_path()];
+	return names[attention_best_path()];
 }
 
 int attention_forward_path(enum attention_path path, float *out, const float *qkv, int nseq,
 			   int L, int heads, int d, float scale, const int *region, float *scratch)
 {
-	if (!path_supported(path))
+	if (!attention_path_supported(path))
 		return -1;
 	if (nseq <= 0 || L <= 0 || heads <= 0 || d <= 0)
 		return 0;
@@ -1027,5 +1027,5 @@ int attention_forward_path(enum attention_path path, float *out, const float *qk
 void attention_forward(float *out, const float *qkv, int nseq, int L, int heads, int d,
 		       float scale, const int *region, float *scratch)
 {
-	attention_forward_path(best_path(), out, qkv, nseq, L, heads, d, scale, region, scratch);
+	attention_forward_path(attention_best_path(), out, qkv, nseq, L, heads, d, scale, region, scratch);
 }

@@ -29,6 +29,12 @@ void attention_forward_ref(float *out, const float *qkv, int nseq, int L, int he
 /* The code paths attention_forward chooses from. */
 enum attention_path { ATTENTION_SCALAR, ATTENTION_AVX2, ATTENTION_AVX512 };
 
+/* Whether this CPU can run a path (AVX2 and AVX-512 paths also need FMA),
+ * and the fastest one it can: attention_forward's choice, and the training
+ * kernels' (attention_train.h). */
+int attention_path_supported(enum attention_path path);
+enum attention_path attention_best_path(void);
+
 /* "avx512", "avx2" or "scalar": what attention_forward runs on this machine. */
 const char *attention_kernel_name(void);
 

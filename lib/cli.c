@@ -164,7 +164,7 @@ void print_version(void)
 {
 	printf("%s (tfswa) %s\n", progname, TF_VERSION);
 	printf("kernels: gemm %s; narrow products %s; attention %s; int8 products %s; bf16 products %s\n",
-	       gemm_describe(), smallgemm_available() ? "avx512" : "BLIS", attention_kernel_name(),
+	       gemm_describe(), smallgemm_available() ? smallgemm_kernel_name() : "BLIS", attention_kernel_name(),
 	       qgemm_kernel_name(), bgemm_wanted() ? bgemm_kernel_name() : "f32");
 }
 

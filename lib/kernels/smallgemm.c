@@ -1,14 +1,18 @@
 /* Float products by our own kernel (see smallgemm.h).
  *
- * The fast path puts 8 output columns in the lanes of a 256-bit vector
- * (AVX-512 VL, for the masked loads and stores of a last partial group):
- * a block of R rows x NG groups of 8 columns is R x NG accumulators, and
- * for each k one load of the packed weight row per group and one broadcast
- * of A[r][k] per row feed R x NG FMAs. 256-bit rather than 512-bit vectors
+ * The fast paths put 8 output columns in the lanes of a 256-bit vector: a
+ * block of R rows x NG groups of 8 columns is R x NG accumulators, and for
+ * each k one load of the packed weight row per group and one broadcast of
+ * A[r][k] per row feed R x NG FMAs. 256-bit rather than 512-bit vectors
  * because the narrowest layers have N = 8, and because on Zen 4 two 256-bit
- * FMAs issue per cycle, the same rate as one 512-bit one. R is chosen so
- * that the accumulators take at most 24 of the 32 registers. Wider
- * products run as panels of 64 columns (NG = 8), each over all rows.
+ * FMAs issue per cycle, the same rate as one 512-bit one.
+ *
+ * Two paths of the same arithmetic: AVX-512 (VL, for the masked loads and
+ * stores of a last partial group; R chosen so that the accumulators take
+ * at most 24 of the 32 registers, panels of 64 columns) and AVX2 with FMA
+ * (16 registers: at most 12 accumulators, panels of 32 columns, and the
+ * last partial group through vector masks). Both give the plain twin's
+ * bits.
  */
 #include <math.h>
 #include <stddef.h>
@@ -86,6 +90,72 @@ block(int K, const float *A, int lda, const float *Wt, int ldt, const float *bia
 		}
 }
 
+/* block() for AVX2: the same sums, with the partial group's columns masked
+ * by a vector (vmaskmovps) and only when there is one, since AMD's masked
+ * stores are slow. */
+#define TGT2 __attribute__((target("avx2,fma")))
+
+static inline __attribute__((always_inline)) TGT2 void
+block2(int K, const float *A, int lda, const float *Wt, int ldt, const float *bias, int accumulate, float *C,
+       int ldc, const int R, const int NG, int partial, __m256i last)
+{
+	__m256 acc[12];
+#pragma GCC unroll 12
+	for (int i = 0; i < R * NG; i++)
+		acc[i] = _mm256_setzero_ps();
+	const float *w = Wt;
+	for (int k = 0; k < K; k++, w += ldt) {
+		__m256 wv[4];
+#pragma GCC unroll 4
+		for (int g = 0; g < NG; g++)
+			wv[g] = partial && g == NG - 1 ? _mm256_maskload_ps(w + 8 * g, last) : _mm256_loadu_ps(w + 8 * g);
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			__m256 a = _mm256_set1_ps(A[(size_t)r * lda + k]);
+#pragma GCC unroll 4
+			for (int g = 0; g < NG; g++)
+				acc[r * NG + g] = _mm256_fmadd_ps(a, wv[g], acc[r * NG + g]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+		for (int g = 0; g < NG; g++) {
+			int masked = partial && g == NG - 1;
+			float *c = C + (size_t)r * ldc + 8 * g;
+			__m256 s = acc[r * NG + g];
+			if (accumulate)
+				s = _mm256_add_ps(masked ? _mm256_maskload_ps(c, last) : _mm256_loadu_ps(c), s);
+			if (bias)
+				s = _mm256_add_ps(s, masked ? _mm256_maskload_ps(bias + 8 * g, last)
+							    : _mm256_loadu_ps(bias + 8 * g));
+			if (masked)
+				_mm256_maskstore_ps(c, last, s);
+			else
+				_mm256_storeu_ps(c, s);
+		}
+}
+
+#define SMALL2(NG, R)                                                                                       \
+	static TGT2 void small2_##NG(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,  \
+				     const float *bias, int accumulate, float *C, int ldc)                     \
+	{                                                                                                   \
+		int partial = N % 8 != 0;                                                                   \
+		__m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(N % 8),                                 \
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));               \
+		int i = 0;                                                                                  \
+		for (; i + R <= M; i += R)                                                                  \
+			block2(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
+			       R, NG, partial, last);                                                       \
+		for (; i < M; i++)                                                                          \
+			block2(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
+			       1, NG, partial, last);                                                       \
+	}
+SMALL2(1, 8)
+SMALL2(2, 6)
+SMALL2(3, 4)
+SMALL2(4, 3)
+
 typedef void (*small_fn)(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,
 			 const float *bias, int accumulate, float *C, int ldc);
 
@@ -114,29 +184,50 @@ SMALL(8, 3)
 
 static const small_fn small_by_groups[9] = {NULL,    small_1, small_2, small_3, small_4,
 					    small_5, small_6, small_7, small_8};
+static const small_fn small2_by_groups[5] = {NULL, small2_1, small2_2, small2_3, small2_4};
+#define PANEL2 32 /* columns per pass of the AVX2 path */
 #endif
 
-int smallgemm_available(void)
+static int avx512_path(void)
 {
 	const struct cpu_features *cpu = cpu_features();
 	return cpu->avx512f && cpu->avx512vl && cpu->fma;
 }
 
+static int avx2_path(void)
+{
+	const struct cpu_features *cpu = cpu_features();
+	return cpu->avx2 && cpu->fma;
+}
+
+int smallgemm_available(void)
+{
+	return avx512_path() || avx2_path();
+}
+
+const char *smallgemm_kernel_name(void)
+{
+	return avx512_path() ? "avx512" : avx2_path() ? "avx2" : NULL;
+}
+
 int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
 		   int accumulate, float *C, int ldc)
 {
-	if (path == 0) {
+	if (path == SMALLGEMM_PLAIN) {
 		smallgemm_ref(M, N, K, A, lda, Wt, bias, accumulate, C, ldc);
 		return 0;
 	}
 #ifdef __x86_64__
-	if (path == 1 && smallgemm_available() && N >= 1 && N <= SMALLGEMM_MAX_N) {
-		/* panels of up to PANEL columns, each over all the rows (the rows of
-		 * a caller's chunk stay in L1/L2 across panels) */
-		for (int n0 = 0; M > 0 && n0 < N; n0 += PANEL) {
-			int nn = N - n0 < PANEL ? N - n0 : PANEL;
-			small_by_groups[(nn + 7) / 8](M, nn, K, A, lda, Wt + n0, N, bias ? bias + n0 : NULL, accumulate,
-						      C + n0, ldc);
+	int fast = (path == SMALLGEMM_AVX512 && avx512_path()) || (path == SMALLGEMM_AVX2 && avx2_path());
+	if (fast && N >= 1 && N <= SMALLGEMM_MAX_N) {
+		int panel = path == SMALLGEMM_AVX512 ? PANEL : PANEL2;
+		const small_fn *by_groups = path == SMALLGEMM_AVX512 ? small_by_groups : small2_by_groups;
+		/* panels of up to panel columns, each over all the rows (the rows
+		 * of a caller's chunk stay in L1/L2 across panels) */
+		for (int n0 = 0; M > 0 && n0 < N; n0 += panel) {
+			int nn = N - n0 < panel ? N - n0 : panel;
+			by_groups[(nn + 7) / 8](M, nn, K, A, lda, Wt + n0, N, bias ? bias + n0 : NULL, accumulate,
+						C + n0, ldc);
 		}
 		return 0;
 	}
@@ -147,6 +238,7 @@ int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const
 void smallgemm(int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias, int accumulate,
 	       float *C, int ldc)
 {
-	if (smallgemm_path(1, M, N, K, A, lda, Wt, bias, accumulate, C, ldc))
+	if (smallgemm_path(SMALLGEMM_AVX512, M, N, K, A, lda, Wt, bias, accumulate, C, ldc) &&
+	    smallgemm_path(SMALLGEMM_AVX2, M, N, K, A, lda, Wt, bias, accumulate, C, ldc))
 		smallgemm_ref(M, N, K, A, lda, Wt, bias, accumulate, C, ldc);
 }

@@ -7,10 +7,13 @@
  * a block of rows' outputs in registers with N in the vector lanes, in
  * panels of 64 columns.
  *
- * Every output is summed as BLIS's kernels sum it: from zero, one fused
- * multiply-add per k in increasing k, then the old C added (accumulate)
- * and then the bias, each rounded once. So the fast path, the plain twin
- * and gemm_nt (followed by bias_add_forward) give the same bits. */
+ * Every output is summed as BLIS's AVX-512 kernels sum it: from zero, one
+ * fused multiply-add per k in increasing k, then the old C added
+ * (accumulate) and then the bias, each rounded once. So the fast paths,
+ * the plain twin and, on an AVX-512 machine, gemm_nt (followed by
+ * bias_add_forward) give the same bits. BLIS's AVX2 kernels sum across
+ * lanes in another order; on an AVX2 machine the network's narrow products
+ * are smallgemm's, in this order, whatever BLIS would give. */
 #ifndef TF_SMALLGEMM_H
 #define TF_SMALLGEMM_H
 
@@ -29,12 +32,18 @@ void smallgemm(int M, int N, int K, const float *A, int lda, const float *Wt, co
 void smallgemm_ref(int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
 		   int accumulate, float *C, int ldc);
 
-/* Does this CPU run the fast path (AVX-512 F and VL)? Without it callers
- * keep BLIS, which is faster than the plain twin. */
+/* Does this CPU run a fast path (AVX-512 F and VL, or AVX2, each with
+ * FMA)? Without one callers keep BLIS, which is faster than the plain
+ * twin. */
 int smallgemm_available(void);
 
-/* smallgemm on the plain path (path 0) or the AVX-512 one (1), for the
- * tests; -1 (and nothing done) if this CPU cannot run it. */
+enum smallgemm_path { SMALLGEMM_PLAIN, SMALLGEMM_AVX512, SMALLGEMM_AVX2 };
+
+/* "avx512", "avx2", or NULL when smallgemm_available() is false. */
+const char *smallgemm_kernel_name(void);
+
+/* smallgemm on a given path, for the tests; -1 (and nothing done) if this
+ * CPU cannot run it. */
 int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
 		   int accumulate, float *C, int ldc);
 

@@ -83,8 +83,10 @@ static int runs_bf16(const struct model *m)
 }
 
 /* Does a float product of N outputs over K run on smallgemm? Where BLIS
- * would sum it in one pass (K up to its KC), which smallgemm repeats bit
- * for bit, so that the output does not depend on the choice. */
+ * would sum it in one pass (K up to its KC): there BLIS's AVX-512 kernels
+ * sum as smallgemm does, so that on such a machine the output does not
+ * depend on the choice (BLIS's AVX2 kernels sum in their own order, and on
+ * an AVX2 machine the output is smallgemm's). */
 static int runs_small(int N, int K)
 {
 	return smallgemm_available() && N <= SMALLGEMM_MAX_N && K <= gemm_single_pass_k();

@@ -1,5 +1,5 @@
-/* smallgemm (float products of our own): the AVX-512 path against its plain
- * twin, and both against BLIS (gemm_nt, then bias_add_forward), bit for
+/* smallgemm (float products of our own): the AVX-512 and AVX2 paths
+ * against their plain twin, and both against BLIS (gemm_nt, then bias_add_forward), bit for
  * bit, over every N up to 72 and wider ones in panels up to
  * SMALLGEMM_MAX_N, odd K and row counts (tails of
  * every block size), padded strides, with and without accumulation and
@@ -36,11 +36,11 @@ static long differ(const float *a, const float *b, int rows, int N, int ld, long
 	return bad;
 }
 
-/* One shape: returns mismatches of the fast path and of BLIS against the
- * plain twin, and the worst error of the twin against a double sum
- * relative to sum |a w|. */
-static void one(int M, int N, int K, int acc, int with_bias, long *bad_fast, long *bad_blis, double *rel,
-		double *rel_blis, int *ran_fast)
+/* One shape: adds up mismatches of each fast path (bad_fast[path]) and of
+ * BLIS against the plain twin, and the worst error of the twin against a
+ * double sum relative to sum |a w|. */
+static void one(int M, int N, int K, int acc, int with_bias, long bad_fast[3], long *bad_blis, double *rel,
+		double *rel_blis, int ran_fast[3])
 {
 	int lda = K + 3, ldw = K + 1, ldc = N + 5;
 	float *A = malloc((size_t)M * lda * sizeof *A), *W = malloc((size_t)N * ldw * sizeof *W);
@@ -64,15 +64,19 @@ static void one(int M, int N, int K, int acc, int with_bias, long *bad_fast, lon
 	/* the padding between rows is left alone */
 	for (int i = 0; i < M; i++)
 		for (int n = N; n < ldc && (i + 1 < M || n < N); n++)
-			*bad_fast += memcmp(&want[(size_t)i * ldc + n], &C0[(size_t)i * ldc + n], sizeof *want) != 0;
+			bad_fast[SMALLGEMM_PLAIN] +=
+				memcmp(&want[(size_t)i * ldc + n], &C0[(size_t)i * ldc + n], sizeof *want) != 0;
 
-	memcpy(got, C0, (size_t)M * ldc * sizeof *got);
-	if (!smallgemm_path(1, M, N, K, A, lda, Wt, b, acc, got, ldc)) {
-		*ran_fast = 1;
-		*bad_fast += differ(got, want, M, N, ldc, &where);
+	for (int path = SMALLGEMM_AVX512; path <= SMALLGEMM_AVX2; path++) {
+		memcpy(got, C0, (size_t)M * ldc * sizeof *got);
+		if (smallgemm_path(path, M, N, K, A, lda, Wt, b, acc, got, ldc))
+			continue;
+		ran_fast[path] = 1;
+		bad_fast[path] += differ(got, want, M, N, ldc, &where);
 		for (int i = 0; i < M; i++)
 			for (int n = N; n < ldc && i + 1 < M; n++)
-				*bad_fast += memcmp(&got[(size_t)i * ldc + n], &C0[(size_t)i * ldc + n], sizeof *got) != 0;
+				bad_fast[path] +=
+					memcmp(&got[(size_t)i * ldc + n], &C0[(size_t)i * ldc + n], sizeof *got) != 0;
 	}
 
 	memcpy(got, C0, (size_t)M * ldc * sizeof *got);
@@ -104,9 +108,9 @@ int main(void)
 {
 	static const int Ks[] = {1, 3, 8, 16, 24, 32, 64, 72, 196};
 	static const int Ms[] = {1, 5, 13, 37};
-	long bad_fast = 0, bad_blis = 0;
+	long bad_fast[3] = {0}, bad_blis = 0;
 	double rel = 0, rel_blis = 0;
-	int ran_fast = 0, shapes = 0;
+	int ran_fast[3] = {0}, shapes = 0;
 	gemm_init();
 	static const int wide[] = {96, 100, 128, 131, 192, 256, 384, 509, SMALLGEMM_MAX_N};
 	for (int ni = 0; ni < 72 + (int)(sizeof wide / sizeof *wide); ni++)
@@ -115,23 +119,29 @@ int main(void)
 				int N = ni < 72 ? ni + 1 : wide[ni - 72], K = Ks[ki], M = Ms[mi] + N % 7;
 				if (((N > 24 && N % 8 != 0 && N % 8 != 3) || N > 72) && ki % 2)
 					continue; /* fewer of the big shapes: the test stays quick */
-				one(M, N, K, (N + (int)ki) % 2, (N + (int)mi) % 3 != 0, &bad_fast, &bad_blis, &rel,
-				    &rel_blis, &ran_fast);
+				one(M, N, K, (N + (int)ki) % 2, (N + (int)mi) % 3 != 0, bad_fast, &bad_blis, &rel,
+				    &rel_blis, ran_fast);
 				shapes++;
 			}
-	ok(bad_fast == 0, "AVX-512 path equals the plain twin bit for bit over %d shapes (%ld differ)%s",
-	   shapes, bad_fast, ran_fast ? "" : " [this CPU has no AVX-512: plain path only]");
-	/* The network swaps BLIS for smallgemm only where the fast path runs;
-	 * there they must agree bit for bit (BLIS's AVX-512 kernels sum one
-	 * FMA per k in increasing k). Elsewhere BLIS keeps every product, and
-	 * its kernels may sum in their own order (the AVX2 "sup" kernels
-	 * reduce k across lanes): then both are held to a double sum. */
-	if (smallgemm_available())
+	ok(bad_fast[SMALLGEMM_PLAIN] == 0, "plain twin leaves the padding between rows alone");
+	static const char *const path_names[] = {"plain", "AVX-512", "AVX2"};
+	for (int path = SMALLGEMM_AVX512; path <= SMALLGEMM_AVX2; path++)
+		if (ran_fast[path])
+			ok(bad_fast[path] == 0, "%s path equals the plain twin bit for bit over %d shapes (%ld differ)",
+			   path_names[path], shapes, bad_fast[path]);
+		else
+			printf("# [this CPU cannot run the %s path: not compared]\n", path_names[path]);
+	/* BLIS's AVX-512 kernels sum one FMA per k in increasing k, as
+	 * smallgemm does: there the two must agree bit for bit, so that the
+	 * network's output does not depend on which one runs a product. Its
+	 * AVX2 "sup" kernels reduce k across lanes: there BLIS is held to a
+	 * double sum, and the network takes smallgemm's sums. */
+	if (ran_fast[SMALLGEMM_AVX512])
 		ok(bad_blis == 0, "BLIS (gemm_nt, bias_add_forward) equals the plain twin bit for bit (%ld differ)",
 		   bad_blis);
 	else
 		ok(rel_blis < 1e-6, "BLIS (gemm_nt, bias_add_forward) against a double sum: largest error %.3g of "
-		   "sum |a w| [smallgemm is not used on this CPU; BLIS here (%s) sums in its own order: %ld of "
+		   "sum |a w| [no AVX-512 on this CPU; BLIS here (%s) sums in its own order: %ld of "
 		   "the plain twin's outputs differ]", rel_blis, gemm_describe(), bad_blis);
 	ok(rel < 1e-6, "plain twin against a double sum: largest error %.3g of sum |a w|", rel);
 	/* M = 0 writes nothing */

@@ -1,6 +1,6 @@
 /* Single-thread throughput of the attention kernel, per path, in G scores/s
  * (scores = nseq * heads * L * L).
- * gcc -O2 -fopenmp -Ilib bench/attention_bench.c lib/kernels/attention.c -lm
+ * gcc -O2 -fopenmp -Ilib bench/attention_bench.c lib/kernels/attention.c lib/cpu.c -lm
  * ./a.out            the network's shapes
  * ./a.out NSEQ L HEADS D [masked]   one shape */
 #include <math.h>
@@ -44,8 +44,8 @@ static void bench(int nseq, int L, int heads, int d, int masked)
 	double scores = (double)nseq * heads * L * L, per_seq = (double)heads * L * L;
 	printf("nseq %5d L %5d heads %d d %2d%s  (%.3f G scores, %d sequences per call)\n", nseq, L,
 	       heads, d, masked ? " masked" : "", scores * 1e-9, chunk);
-	for (int path = ATTENTION_AVX512; path >= -1; path--) {
-		int fast = path == ATTENTION_AVX512 || path == ATTENTION_AVX2;
+	for (int path = SIMD_AVX512; path >= -1; path--) {
+		int fast = path == SIMD_AVX512 || path == SIMD_AVX2;
 		/* sequences to time: all, or enough for ~1e8 scores on the slow ones */
 		long todo = nseq;
 		if (!fast && todo * per_seq > 1e8)

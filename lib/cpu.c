@@ -47,3 +47,30 @@ const struct cpu_features *cpu_features(void)
 	pthread_once(&once, probe);
 	return &features;
 }
+
+int simd_path_supported(enum simd_path path)
+{
+	const struct cpu_features *c = cpu_features();
+	switch (path) {
+	case SIMD_PLAIN:
+		return 1;
+	case SIMD_AVX2:
+		return c->avx2 && c->fma;
+	case SIMD_AVX512:
+		return c->avx512f && c->avx512dq && c->avx512bw && c->avx512vl && c->fma;
+	}
+	return 0;
+}
+
+enum simd_path simd_best_path(void)
+{
+	return simd_path_supported(SIMD_AVX512) ? SIMD_AVX512
+	       : simd_path_supported(SIMD_AVX2) ? SIMD_AVX2
+						: SIMD_PLAIN;
+}
+
+const char *simd_path_name(enum simd_path path)
+{
+	static const char *const names[] = {"scalar", "avx2", "avx512"};
+	return (unsigned)path < 3 ? names[path] : "?";
+}

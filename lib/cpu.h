@@ -16,4 +16,14 @@ struct cpu_features {
  * any thread may call it at any time. */
 const struct cpu_features *cpu_features(void);
 
+/* The SIMD paths a kernel may have, in one list for all kernels: plain C,
+ * AVX2 with FMA, and AVX-512 (F, DQ, BW, VL) with FMA. */
+enum simd_path { SIMD_PLAIN, SIMD_AVX2, SIMD_AVX512 };
+
+/* Whether this CPU runs a path (SIMD_PLAIN always), the fastest one it
+ * runs, and a path's name ("scalar", "avx2", "avx512"). */
+int simd_path_supported(enum simd_path path);
+enum simd_path simd_best_path(void);
+const char *simd_path_name(enum simd_path path);
+
 #endif

@@ -96,16 +96,77 @@ static TGT512 void bias_gelu_avx512(float *x, const float *bias, size_t rows, in
 	}
 }
 
-static int have_avx512(void)
+#define TGT256 __attribute__((target("avx2,fma")))
+
+/* gelu16 on 8 lanes for AVX2 machines, where the auto-vectorised gelu1
+ * (target_clones cannot ask for FMA) was a tenth of the compact model's
+ * time: the same steps, with a division where AVX2 has no 14-bit
+ * reciprocal. */
+static inline TGT256 __m256 gelu8(__m256 x)
 {
-	const struct cpu_features *cpu = cpu_features();
-	return cpu->avx512f && cpu->avx512dq && cpu->fma;
+	const __m256 one = _mm256_set1_ps(1.0f);
+	__m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+	__m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+	__m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
+	__m256 y = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
+	y = _mm256_fmadd_ps(y, t, _mm256_set1_ps(1.421413741f));
+	y = _mm256_fmadd_ps(y, t, _mm256_set1_ps(-0.284496736f));
+	y = _mm256_fmadd_ps(y, t, _mm256_set1_ps(0.254829592f));
+	y = _mm256_mul_ps(y, t);
+	__m256 e = _mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), a),
+				 _mm256_set1_ps(-87.0f));
+	const __m256 magic = _mm256_set1_ps(12582912.0f);
+	__m256 nm = _mm256_fmadd_ps(e, _mm256_set1_ps(1.44269504088896341f), magic);
+	__m256 n = _mm256_sub_ps(nm, magic);
+	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), e);
+	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
+	__m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 5040), r, _mm256_set1_ps(1.0f / 720));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+	p = _mm256_fmadd_ps(p, r, one);
+	p = _mm256_fmadd_ps(p, r, one);
+	__m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(nm), _mm256_set1_epi32(127)), 23);
+	p = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+	__m256 erf = _mm256_fnmadd_ps(y, p, one);
+	erf = _mm256_xor_ps(erf, _mm256_and_ps(z, _mm256_set1_ps(-0.0f)));
+	__m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
+	return _mm256_fmadd_ps(h, erf, h);
 }
-#else
-static int have_avx512(void)
+
+/* The lanes below n of a vector, for the last partial one. */
+static inline TGT256 __m256i lanes_below(int n)
 {
-	return 0;
+	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+
+static TGT256 void gelu_avx2(float *x, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
+	if (i < n) {
+		__m256i k = lanes_below((int)(n - i));
+		_mm256_maskstore_ps(x + i, k, gelu8(_mm256_maskload_ps(x + i, k)));
+	}
+}
+
+static TGT256 void bias_gelu_avx2(float *x, const float *bias, size_t rows, int C)
+{
+	__m256i k = lanes_below(C % 8);
+	for (size_t r = 0; r < rows; r++) {
+		float *row = x + r * (size_t)C;
+		int c = 0;
+		for (; c + 8 <= C; c += 8)
+			_mm256_storeu_ps(row + c, gelu8(_mm256_add_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(bias + c))));
+		if (c < C) {
+			__m256 v = _mm256_add_ps(_mm256_maskload_ps(row + c, k), _mm256_maskload_ps(bias + c, k));
+			_mm256_maskstore_ps(row + c, k, gelu8(v));
+		}
+	}
+}
+
 #endif
 
 __attribute__((target_clones("avx2", "default")))
@@ -116,15 +177,23 @@ static void gelu_plain(float *x, size_t n)
 		x[i] = gelu1(x[i]);
 }
 
-void gelu_forward(float *x, size_t n)
+int gelu_forward_path(enum simd_path path, float *x, size_t n)
 {
+	if (!simd_path_supported(path))
+		return -1;
 #ifdef __x86_64__
-	if (have_avx512()) {
-		gelu_avx512(x, n);
-		return;
-	}
+	if (path == SIMD_AVX512)
+		return gelu_avx512(x, n), 0;
+	if (path == SIMD_AVX2)
+		return gelu_avx2(x, n), 0;
 #endif
 	gelu_plain(x, n);
+	return 0;
+}
+
+void gelu_forward(float *x, size_t n)
+{
+	gelu_forward_path(simd_best_path(), x, n);
 }
 
 void gelu_ref(float *x, size_t n)
@@ -144,15 +213,23 @@ static void bias_gelu_plain(float *x, const float *bias, size_t rows, int C)
 	}
 }
 
-void bias_gelu_forward(float *x, const float *bias, size_t rows, int C)
+int bias_gelu_forward_path(enum simd_path path, float *x, const float *bias, size_t rows, int C)
 {
+	if (!simd_path_supported(path))
+		return -1;
 #ifdef __x86_64__
-	if (have_avx512()) {
-		bias_gelu_avx512(x, bias, rows, C);
-		return;
-	}
+	if (path == SIMD_AVX512)
+		return bias_gelu_avx512(x, bias, rows, C), 0;
+	if (path == SIMD_AVX2)
+		return bias_gelu_avx2(x, bias, rows, C), 0;
 #endif
 	bias_gelu_plain(x, bias, rows, C);
+	return 0;
+}
+
+void bias_gelu_forward(float *x, const float *bias, size_t rows, int C)
+{
+	bias_gelu_forward_path(simd_best_path(), x, bias, rows, C);
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -971,49 +971,24 @@ void attention_forward_ref(float *out, const float *qkv, int nseq, int L, int he
 			}
 }
 
-int attention_path_supported(enum attention_path path)
-{
-#if HAVE_X86
-	const struct cpu_features *cpu = cpu_features();
-	switch (path) {
-	case ATTENTION_AVX512:
-		return cpu->avx512f && cpu->avx512dq && cpu->avx512bw && cpu->avx512vl && cpu->fma;
-	case ATTENTION_AVX2:
-		return cpu->avx2 && cpu->fma;
-	default:
-		return path == ATTENTION_SCALAR;
-	}
-#else
-	return path == ATTENTION_SCALAR;
-#endif
-}
-
-enum attention_path attention_best_path(void)
-{
-	return attention_path_supported(ATTENTION_AVX512) ? ATTENTION_AVX512
-	       : attention_path_supported(ATTENTION_AVX2) ? ATTENTION_AVX2
-						: ATTENTION_SCALAR;
-}
-
 const char *attention_kernel_name(void)
 {
-	static const char *const names[] = {"scalar", "avx2", "avx512"};
-	return names[attention_best_path()];
+	return simd_path_name(simd_best_path());
 }
 
-int attention_forward_path(enum attention_path path, float *out, const float *qkv, int nseq,
+int attention_forward_path(enum simd_path path, float *out, const float *qkv, int nseq,
 			   int L, int heads, int d, float scale, const int *region, float *scratch)
 {
-	if (!attention_path_supported(path))
+	if (!simd_path_supported(path))
 		return -1;
 	if (nseq <= 0 || L <= 0 || heads <= 0 || d <= 0)
 		return 0;
 	switch (path) {
 #if HAVE_X86
-	case ATTENTION_AVX512:
+	case SIMD_AVX512:
 		run_blocks(block512(d), head_q512, head_kv512, 16, out, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;
-	case ATTENTION_AVX2:
+	case SIMD_AVX2:
 		run_blocks(block256(d), NULL, NULL, 8, out, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;
 #endif
@@ -1027,5 +1002,5 @@ int attention_forward_path(enum attention_path path, float *out, const float *qk
 void attention_forward(float *out, const float *qkv, int nseq, int L, int heads, int d,
 		       float scale, const int *region, float *scratch)
 {
-	attention_forward_path(attention_best_path(), out, qkv, nseq, L, heads, d, scale, region, scratch);
+	attention_forward_path(simd_best_path(), out, qkv, nseq, L, heads, d, scale, region, scratch);
 }

@@ -2,6 +2,7 @@
  * softmax): no L x L score matrix is ever stored. */
 #ifndef TF_ATTENTION_H
 #define TF_ATTENTION_H
+#include "cpu.h"
 #include <stddef.h>
 
 /* Multi-head attention, softmax(q k^T * scale) v per head, for nseq independent
@@ -26,21 +27,13 @@ void attention_forward(float *out, const float *qkv, int nseq, int L, int heads,
 void attention_forward_ref(float *out, const float *qkv, int nseq, int L, int heads, int d,
 			   float scale, const int *region, float *scratch);
 
-/* The code paths attention_forward chooses from. */
-enum attention_path { ATTENTION_SCALAR, ATTENTION_AVX2, ATTENTION_AVX512 };
-
-/* Whether this CPU can run a path (AVX2 and AVX-512 paths also need FMA),
- * and the fastest one it can: attention_forward's choice, and the training
- * kernels' (attention_train.h). */
-int attention_path_supported(enum attention_path path);
-enum attention_path attention_best_path(void);
-
-/* "avx512", "avx2" or "scalar": what attention_forward runs on this machine. */
+/* "avx512", "avx2" or "scalar": what attention_forward runs on this machine
+ * (simd_best_path, cpu.h). */
 const char *attention_kernel_name(void);
 
 /* attention_forward on a given path, for the tests and the benchmark.
  * Returns 0, or -1 (and does nothing) if this CPU cannot run that path. */
-int attention_forward_path(enum attention_path path, float *out, const float *qkv, int nseq,
+int attention_forward_path(enum simd_path path, float *out, const float *qkv, int nseq,
 			   int L, int heads, int d, float scale, const int *region,
 			   float *scratch);
 

@@ -7,8 +7,8 @@
  * threads (there are none inside).
  *
  * Instruction sets: every kernel below is an always-inline body, compiled
- * into one function per path of attention.h (AVX-512 with FMA, AVX2 with
- * FMA, plain) and picked at run time. GCC's target_clones cannot ask for
+ * into one function per path of cpu.h (AVX-512 with FMA, AVX2 with FMA,
+ * plain) and picked at run time. GCC's target_clones cannot ask for
  * AVX2 and FMA together, and its "avx2" clones did each a*b+c as a multiply
  * and an add: with FMA (and -ffp-contract=fast for this file, see the
  * Makefile; -std=c11 turns contraction off) the forward pass is about 1.5x
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention.h"
+#include "cpu.h"
 #include "attention_train.h"
 #include "fastexp.h"
 
@@ -383,28 +383,28 @@ TGT256 static void backward_avx2(BWD_PARAMS)
 }
 #endif
 
-int attention_train_forward_path(enum attention_path path, FWD_PARAMS)
+int attention_train_forward_path(enum simd_path path, FWD_PARAMS)
 {
-	if (!attention_path_supported(path))
+	if (!simd_path_supported(path))
 		return -1;
 #if HAVE_X86
-	if (path == ATTENTION_AVX512)
+	if (path == SIMD_AVX512)
 		return forward_avx512(FWD_ARGS), 0;
-	if (path == ATTENTION_AVX2)
+	if (path == SIMD_AVX2)
 		return forward_avx2(FWD_ARGS), 0;
 #endif
 	forward_plain(FWD_ARGS);
 	return 0;
 }
 
-int attention_backward_path(enum attention_path path, BWD_PARAMS)
+int attention_backward_path(enum simd_path path, BWD_PARAMS)
 {
-	if (!attention_path_supported(path))
+	if (!simd_path_supported(path))
 		return -1;
 #if HAVE_X86
-	if (path == ATTENTION_AVX512)
+	if (path == SIMD_AVX512)
 		return backward_avx512(BWD_ARGS), 0;
-	if (path == ATTENTION_AVX2)
+	if (path == SIMD_AVX2)
 		return backward_avx2(BWD_ARGS), 0;
 #endif
 	backward_plain(BWD_ARGS);
@@ -413,12 +413,12 @@ int attention_backward_path(enum attention_path path, BWD_PARAMS)
 
 void attention_train_forward(FWD_PARAMS)
 {
-	attention_train_forward_path(attention_best_path(), FWD_ARGS);
+	attention_train_forward_path(simd_best_path(), FWD_ARGS);
 }
 
 void attention_backward(BWD_PARAMS)
 {
-	attention_backward_path(attention_best_path(), BWD_ARGS);
+	attention_backward_path(simd_best_path(), BWD_ARGS);
 }
 
 /* ---------------------------------------------------------------- references */

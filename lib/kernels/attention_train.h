@@ -12,7 +12,7 @@
 #define TF_ATTENTION_TRAIN_H
 #include <stddef.h>
 
-#include "attention.h"
+#include "cpu.h"
 
 size_t attention_train_scratch_floats(int L, int d);
 void attention_train_forward(float *out, float *lse, const float *qkv, int nseq, int L, int heads,
@@ -22,13 +22,13 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
 			const float *lse, int nseq, int L, int heads, int d, float scale,
 			const int *region, float *scratch);
 
-/* The two on a given path of attention.h (tests, benchmarks): 0, or -1
+/* The two on a given path of cpu.h (tests, benchmarks): 0, or -1
  * and nothing done if this CPU cannot run it. The functions above take
- * attention_best_path(). */
-int attention_train_forward_path(enum attention_path path, float *out, float *lse,
+ * simd_best_path(). */
+int attention_train_forward_path(enum simd_path path, float *out, float *lse,
 				 const float *qkv, int nseq, int L, int heads, int d, float scale,
 				 const int *region, float *scratch);
-int attention_backward_path(enum attention_path path, float *dqkv, const float *dout,
+int attention_backward_path(enum simd_path path, float *dqkv, const float *dout,
 			    const float *qkv, const float *out, const float *lse, int nseq, int L,
 			    int heads, int d, float scale, const int *region, float *scratch);
 

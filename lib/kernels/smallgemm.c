@@ -188,40 +188,27 @@ static const small_fn small2_by_groups[5] = {NULL, small2_1, small2_2, small2_3,
 #define PANEL2 32 /* columns per pass of the AVX2 path */
 #endif
 
-static int avx512_path(void)
-{
-	const struct cpu_features *cpu = cpu_features();
-	return cpu->avx512f && cpu->avx512vl && cpu->fma;
-}
-
-static int avx2_path(void)
-{
-	const struct cpu_features *cpu = cpu_features();
-	return cpu->avx2 && cpu->fma;
-}
-
 int smallgemm_available(void)
 {
-	return avx512_path() || avx2_path();
+	return simd_path_supported(SIMD_AVX2) || simd_path_supported(SIMD_AVX512);
 }
 
 const char *smallgemm_kernel_name(void)
 {
-	return avx512_path() ? "avx512" : avx2_path() ? "avx2" : NULL;
+	return smallgemm_available() ? simd_path_name(simd_best_path()) : NULL;
 }
 
-int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
+int smallgemm_path(enum simd_path path, int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
 		   int accumulate, float *C, int ldc)
 {
-	if (path == SMALLGEMM_PLAIN) {
+	if (path == SIMD_PLAIN) {
 		smallgemm_ref(M, N, K, A, lda, Wt, bias, accumulate, C, ldc);
 		return 0;
 	}
 #ifdef __x86_64__
-	int fast = (path == SMALLGEMM_AVX512 && avx512_path()) || (path == SMALLGEMM_AVX2 && avx2_path());
-	if (fast && N >= 1 && N <= SMALLGEMM_MAX_N) {
-		int panel = path == SMALLGEMM_AVX512 ? PANEL : PANEL2;
-		const small_fn *by_groups = path == SMALLGEMM_AVX512 ? small_by_groups : small2_by_groups;
+	if (path != SIMD_PLAIN && simd_path_supported(path) && N >= 1 && N <= SMALLGEMM_MAX_N) {
+		int panel = path == SIMD_AVX512 ? PANEL : PANEL2;
+		const small_fn *by_groups = path == SIMD_AVX512 ? small_by_groups : small2_by_groups;
 		/* panels of up to panel columns, each over all the rows (the rows
 		 * of a caller's chunk stay in L1/L2 across panels) */
 		for (int n0 = 0; M > 0 && n0 < N; n0 += panel) {
@@ -238,7 +225,6 @@ int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const
 void smallgemm(int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias, int accumulate,
 	       float *C, int ldc)
 {
-	if (smallgemm_path(SMALLGEMM_AVX512, M, N, K, A, lda, Wt, bias, accumulate, C, ldc) &&
-	    smallgemm_path(SMALLGEMM_AVX2, M, N, K, A, lda, Wt, bias, accumulate, C, ldc))
+	if (smallgemm_path(simd_best_path(), M, N, K, A, lda, Wt, bias, accumulate, C, ldc))
 		smallgemm_ref(M, N, K, A, lda, Wt, bias, accumulate, C, ldc);
 }

@@ -17,6 +17,8 @@
 #ifndef TF_SMALLGEMM_H
 #define TF_SMALLGEMM_H
 
+#include "cpu.h"
+
 #define SMALLGEMM_MAX_N 512
 
 /* Wt[K][N] = W[N][K]^T (rows ldw floats apart). */
@@ -37,14 +39,12 @@ void smallgemm_ref(int M, int N, int K, const float *A, int lda, const float *Wt
  * twin. */
 int smallgemm_available(void);
 
-enum smallgemm_path { SMALLGEMM_PLAIN, SMALLGEMM_AVX512, SMALLGEMM_AVX2 };
-
-/* "avx512", "avx2", or NULL when smallgemm_available() is false. */
+/* "avx512" or "avx2", or NULL when smallgemm_available() is false. */
 const char *smallgemm_kernel_name(void);
 
-/* smallgemm on a given path, for the tests; -1 (and nothing done) if this
+/* smallgemm on a given path of cpu.h, for the tests; -1 (and nothing done) if this
  * CPU cannot run it. */
-int smallgemm_path(int path, int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
+int smallgemm_path(enum simd_path path, int M, int N, int K, const float *A, int lda, const float *Wt, const float *bias,
 		   int accumulate, float *C, int ldc);
 
 #endif

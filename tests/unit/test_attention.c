@@ -92,11 +92,10 @@ static float *make_qkv(int nseq, int L, int C, double sd_qk)
 	return x;
 }
 
-static const char *const path_names[] = {"scalar", "avx2", "avx512"};
 
 /* Runs one path with a misaligned scratch surrounded by guards and an output
  * with a guard after it; checks the guards survive. */
-static int run_path(enum attention_path path, float *out, const float *qkv, int nseq, int L,
+static int run_path(enum simd_path path, float *out, const float *qkv, int nseq, int L,
 		    int heads, int d, float scale, const int *region)
 {
 	size_t ns = attention_scratch_floats(L, d), no = (size_t)nseq * L * heads * d;
@@ -110,7 +109,7 @@ static int run_path(enum attention_path path, float *out, const float *qkv, int 
 		 out[no] == 54321.0f;
 	free(buf);
 	if (!guards)
-		ok(0, "%s: writes outside scratch or out (L %d d %d)", path_names[path], L, d);
+		ok(0, "%s: writes outside scratch or out (L %d d %d)", simd_path_name(path), L, d);
 	return rc;
 }
 
@@ -125,16 +124,16 @@ static void compare_paths(int nseq, int L, int heads, int d, enum mask_kind mk, 
 	float scale = 1.0f / sqrtf((float)d);
 	char name[200];
 	attention_forward_ref(want, qkv, nseq, L, heads, d, scale, region, NULL);
-	for (int path = ATTENTION_SCALAR; path <= ATTENTION_AVX512; path++) {
+	for (int path = SIMD_PLAIN; path <= SIMD_AVX512; path++) {
 		for (size_t i = 0; i < no; i++)
 			got[i] = NAN;
 		if (run_path(path, got, qkv, nseq, L, heads, d, scale, region)) {
 			static int said[3];
 			if (!said[path]++)
-				printf("# %s path not supported on this CPU: skipped\n", path_names[path]);
+				printf("# %s path not supported on this CPU: skipped\n", simd_path_name(path));
 			continue;
 		}
-		snprintf(name, sizeof name, "%s %s nseq %d L %d heads %d d %d%s", path_names[path], what,
+		snprintf(name, sizeof name, "%s %s nseq %d L %d heads %d d %d%s", simd_path_name(path), what,
 			 nseq, L, heads, d, mask_names[mk]);
 		check_close(name, got, want, no, tol);
 	}
@@ -158,10 +157,10 @@ static void rescale_stress(int L, int d, int sign)
 			qkv[(size_t)t * 3 * C + 2 * C + c] = normal(1.0);
 		}
 	attention_forward_ref(want, qkv, nseq, L, heads, d, 1.0f / sqrtf((float)d), NULL, NULL);
-	for (int path = ATTENTION_SCALAR; path <= ATTENTION_AVX512; path++) {
+	for (int path = SIMD_PLAIN; path <= SIMD_AVX512; path++) {
 		if (run_path(path, got, qkv, nseq, L, heads, d, 1.0f / sqrtf((float)d), NULL))
 			continue;
-		snprintf(name, sizeof name, "%s rescale stress %s L %d d %d", path_names[path],
+		snprintf(name, sizeof name, "%s rescale stress %s L %d d %d", simd_path_name(path),
 			 sign > 0 ? "rising" : "falling", L, d);
 		check_close(name, got, want, no, 2e-5);
 	}
@@ -204,10 +203,10 @@ int main(void)
 		int *region = make_region(SELF_ONLY, nseq, L);
 		for (int r = 0; r < nseq * L; r++)
 			memcpy(want + r * C, qkv + (size_t)r * 3 * C + 2 * C, C * sizeof *want);
-		for (int path = ATTENTION_SCALAR; path <= ATTENTION_AVX512; path++)
+		for (int path = SIMD_PLAIN; path <= SIMD_AVX512; path++)
 			if (!run_path(path, got, qkv, nseq, L, heads, d, 0.5f, region)) {
 				char name[80];
-				snprintf(name, sizeof name, "%s self-only mask gives v", path_names[path]);
+				snprintf(name, sizeof name, "%s self-only mask gives v", simd_path_name(path));
 				check_close(name, got, want, (size_t)nseq * L * C, 1e-6);
 			}
 		free(qkv), free(got), free(want), free(region);

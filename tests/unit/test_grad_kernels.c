@@ -34,7 +34,6 @@ static float *zeros(size_t n)
 
 static void test_attention(void)
 {
-	static const char *const path_names[] = {"plain", "avx2", "avx512"};
 	static const int cases[][4] = {/* nseq, L, heads, d */
 				       {2, 16, 2, 4}, {3, 37, 2, 8}, {1, 5, 1, 3}, {2, 64, 4, 4},
 				       {2, 21, 2, 4}}; /* d 4 with an odd L: the queries in pairs and one alone */
@@ -56,26 +55,26 @@ static void test_attention(void)
 			}
 			attention_train_forward_ref(o2, l2, qkv, nseq, L, heads, d, scale, region, NULL);
 			attention_backward_ref(g2, dout, qkv, o2, l2, nseq, L, heads, d, scale, region, NULL);
-			for (int path = ATTENTION_SCALAR; path <= ATTENTION_AVX512; path++) {
+			for (int path = SIMD_PLAIN; path <= SIMD_AVX512; path++) {
 				if (attention_train_forward_path(path, o1, l1, qkv, nseq, L, heads, d, scale, region,
 								 scratch) < 0) {
 					if (k == 0 && !masked)
 						printf("# [this CPU cannot run the %s path of the training attention]\n",
-						       path_names[path]);
+						       simd_path_name(path));
 					continue;
 				}
 				snprintf(what, sizeof what, "attention forward, %s path, %dx%d heads %d d %d%s vs reference",
-					 path_names[path], nseq, L, heads, d, masked ? " masked" : "");
+					 simd_path_name(path), nseq, L, heads, d, masked ? " masked" : "");
 				check_close(what, o1, o2, n * C, 2e-6);
 				snprintf(what, sizeof what, "attention log-sum-exp, %s path, %dx%d%s vs reference",
-					 path_names[path], nseq, L, masked ? " masked" : "");
+					 simd_path_name(path), nseq, L, masked ? " masked" : "");
 				check_close(what, l1, l2, n * heads, 2e-6);
 				/* the backward pass from the reference's forward results, so
 				 * that it alone is compared */
 				attention_backward_path(path, g1, dout, qkv, o2, l2, nseq, L, heads, d, scale, region,
 							scratch);
 				snprintf(what, sizeof what, "attention backward, %s path, %dx%d heads %d d %d%s vs reference",
-					 path_names[path], nseq, L, heads, d, masked ? " masked" : "");
+					 simd_path_name(path), nseq, L, heads, d, masked ? " masked" : "");
 				check_close(what, g1, g2, n * 3 * C, 2e-5);
 			}
 			/* the reference backward against central differences of the

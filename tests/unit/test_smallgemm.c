@@ -64,10 +64,10 @@ static void one(int M, int N, int K, int acc, int with_bias, long bad_fast[3], l
 	/* the padding between rows is left alone */
 	for (int i = 0; i < M; i++)
 		for (int n = N; n < ldc && (i + 1 < M || n < N); n++)
-			bad_fast[SMALLGEMM_PLAIN] +=
+			bad_fast[SIMD_PLAIN] +=
 				memcmp(&want[(size_t)i * ldc + n], &C0[(size_t)i * ldc + n], sizeof *want) != 0;
 
-	for (int path = SMALLGEMM_AVX512; path <= SMALLGEMM_AVX2; path++) {
+	for (int path = SIMD_AVX2; path <= SIMD_AVX512; path++) {
 		memcpy(got, C0, (size_t)M * ldc * sizeof *got);
 		if (smallgemm_path(path, M, N, K, A, lda, Wt, b, acc, got, ldc))
 			continue;
@@ -123,20 +123,19 @@ int main(void)
 				    &rel_blis, ran_fast);
 				shapes++;
 			}
-	ok(bad_fast[SMALLGEMM_PLAIN] == 0, "plain twin leaves the padding between rows alone");
-	static const char *const path_names[] = {"plain", "AVX-512", "AVX2"};
-	for (int path = SMALLGEMM_AVX512; path <= SMALLGEMM_AVX2; path++)
+	ok(bad_fast[SIMD_PLAIN] == 0, "plain twin leaves the padding between rows alone");
+		for (int path = SIMD_AVX2; path <= SIMD_AVX512; path++)
 		if (ran_fast[path])
 			ok(bad_fast[path] == 0, "%s path equals the plain twin bit for bit over %d shapes (%ld differ)",
-			   path_names[path], shapes, bad_fast[path]);
+			   simd_path_name(path), shapes, bad_fast[path]);
 		else
-			printf("# [this CPU cannot run the %s path: not compared]\n", path_names[path]);
+			printf("# [this CPU cannot run the %s path: not compared]\n", simd_path_name(path));
 	/* BLIS's AVX-512 kernels sum one FMA per k in increasing k, as
 	 * smallgemm does: there the two must agree bit for bit, so that the
 	 * network's output does not depend on which one runs a product. Its
 	 * AVX2 "sup" kernels reduce k across lanes: there BLIS is held to a
 	 * double sum, and the network takes smallgemm's sums. */
-	if (ran_fast[SMALLGEMM_AVX512])
+	if (ran_fast[SIMD_AVX512])
 		ok(bad_blis == 0, "BLIS (gemm_nt, bias_add_forward) equals the plain twin bit for bit (%ld differ)",
 		   bad_blis);
 	else

@@ -26,4 +26,15 @@ int simd_path_supported(enum simd_path path);
 enum simd_path simd_best_path(void);
 const char *simd_path_name(enum simd_path path);
 
+/* The compiler targets of the two SIMD paths, written to match what
+ * simd_path_supported checks: a function compiled for a path runs wherever
+ * that path is chosen. SIMD_X86 is 0 where neither exists. */
+#ifdef __x86_64__
+#define SIMD_X86 1
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+#else
+#define SIMD_X86 0
+#endif
+
 #endif

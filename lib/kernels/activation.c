@@ -28,14 +28,13 @@ static inline float gelu1(float x)
 
 #ifdef __x86_64__
 #include <immintrin.h>
-#define TGT512 __attribute__((target("avx512f,avx512dq,fma")))
 
 /* gelu1 on 16 lanes, written out because the build does not contract a*b+c
  * into FMAs (-std=c11) and the auto-vectorised loop was 1.5 times slower:
  * the same erf and exponential, with FMAs, the reciprocal by vrcp14ps and
  * one Newton step (relative error ~2^-28) instead of a division, and 2^n
  * added into the exponent bits. Agrees with gelu1 to a few float ulps. */
-static inline TGT512 __m512 gelu16(__m512 x)
+static inline TARGET_AVX512 __m512 gelu16(__m512 x)
 {
 	const __m512 one = _mm512_set1_ps(1.0f);
 	__m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
@@ -73,7 +72,7 @@ static inline TGT512 __m512 gelu16(__m512 x)
 	return _mm512_fmadd_ps(h, erf, h);
 }
 
-static TGT512 void gelu_avx512(float *x, size_t n)
+static TARGET_AVX512 void gelu_avx512(float *x, size_t n)
 {
 	size_t i = 0;
 	for (; i + 16 <= n; i += 16)
@@ -84,7 +83,7 @@ static TGT512 void gelu_avx512(float *x, size_t n)
 	}
 }
 
-static TGT512 void bias_gelu_avx512(float *x, const float *bias, size_t rows, int C)
+static TARGET_AVX512 void bias_gelu_avx512(float *x, const float *bias, size_t rows, int C)
 {
 	for (size_t r = 0; r < rows; r++) {
 		float *row = x + r * (size_t)C;
@@ -96,13 +95,11 @@ static TGT512 void bias_gelu_avx512(float *x, const float *bias, size_t rows, in
 	}
 }
 
-#define TGT256 __attribute__((target("avx2,fma")))
-
 /* gelu16 on 8 lanes for AVX2 machines, where the auto-vectorised gelu1
  * (target_clones cannot ask for FMA) was a tenth of the compact model's
  * time: the same steps, with a division where AVX2 has no 14-bit
  * reciprocal. */
-static inline TGT256 __m256 gelu8(__m256 x)
+static inline TARGET_AVX2 __m256 gelu8(__m256 x)
 {
 	const __m256 one = _mm256_set1_ps(1.0f);
 	__m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
@@ -136,12 +133,12 @@ static inline TGT256 __m256 gelu8(__m256 x)
 }
 
 /* The lanes below n of a vector, for the last partial one. */
-static inline TGT256 __m256i lanes_below(int n)
+static inline TARGET_AVX2 __m256i lanes_below(int n)
 {
 	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static TGT256 void gelu_avx2(float *x, size_t n)
+static TARGET_AVX2 void gelu_avx2(float *x, size_t n)
 {
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
@@ -152,7 +149,7 @@ static TGT256 void gelu_avx2(float *x, size_t n)
 	}
 }
 
-static TGT256 void bias_gelu_avx2(float *x, const float *bias, size_t rows, int C)
+static TARGET_AVX2 void bias_gelu_avx2(float *x, const float *bias, size_t rows, int C)
 {
 	__m256i k = lanes_below(C % 8);
 	for (size_t r = 0; r < rows; r++) {

@@ -41,13 +41,8 @@
 #include "attention.h"
 #include "cpu.h"
 
-#ifdef __x86_64__
+#if SIMD_X86
 #include <immintrin.h>
-#define HAVE_X86 1
-#define TGT512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
-#define TGT256 __attribute__((target("avx2,fma")))
-#else
-#define HAVE_X86 0
 #endif
 
 #define LOG2E 1.44269504088896341f
@@ -179,7 +174,7 @@ static void store_lanes(float *out, size_t ldo, int n, const float *src, int c0,
 }
 
 /* ------------------------------------------------------------------ AVX-512 */
-#if HAVE_X86
+#if SIMD_X86
 
 /* 2^x, lanes not in k give 0. x = j + r with j = round(32 x) / 32 and
  * |r| <= 1/64, both by adding and subtracting 1.5*2^18 (whose ulp is 1/32);
@@ -209,7 +204,7 @@ struct exp2c512 {
 	__m512 t0, t1, c1, c2, magic;
 };
 
-static inline TGT512 struct exp2c512 exp2c512_load(void)
+static inline TARGET_AVX512 struct exp2c512 exp2c512_load(void)
 {
 	struct exp2c512 e = {
 		_mm512_load_ps(exp2_tab), _mm512_load_ps(exp2_tab + 16), _mm512_set1_ps(EXP2_C1),
@@ -218,7 +213,7 @@ static inline TGT512 struct exp2c512 exp2c512_load(void)
 	return e;
 }
 
-static inline TGT512 __m512 exp2_512(const struct exp2c512 *e, __mmask16 k, __m512 x)
+static inline TARGET_AVX512 __m512 exp2_512(const struct exp2c512 *e, __mmask16 k, __m512 x)
 {
 	__m512 y = _mm512_add_ps(x, e->magic);
 	__m512 j = _mm512_sub_ps(y, e->magic);
@@ -235,7 +230,7 @@ static inline TGT512 __m512 exp2_512(const struct exp2c512 *e, __mmask16 k, __m5
  * flight with the same scheduler space; m is subtracted last, because
  * starting the chain from -m rounds every partial sum at the magnitude of m
  * (that tripled the output error at d = 32). */
-static inline __attribute__((always_inline)) TGT512 __m512
+static inline __attribute__((always_inline)) TARGET_AVX512 __m512
 dot512(const __m512 *q, const float *k, __m512 negm, const int D)
 {
 	__m512 x = _mm512_mul_ps(q[0], _mm512_set1_ps(k[0]));
@@ -258,7 +253,7 @@ dot512(const __m512 *q, const float *k, __m512 negm, const int D)
 
 /* Rows l < n of out[l][0..4) = (a[l], b[l], c[l], d[l]): 4x4 transposes
  * within each 128-bit chunk, then one 16-byte copy per row (via tmp[64]). */
-static inline TGT512 void store4x16(float *out, size_t ldo, int n, __m512 a, __m512 b, __m512 c,
+static inline TARGET_AVX512 void store4x16(float *out, size_t ldo, int n, __m512 a, __m512 b, __m512 c,
 				    __m512 d, float *tmp)
 {
 	__m512 t0 = _mm512_unpacklo_ps(a, b), t1 = _mm512_unpackhi_ps(a, b);
@@ -274,7 +269,7 @@ static inline TGT512 void store4x16(float *out, size_t ldo, int n, __m512 a, __m
 
 /* The 4x4 transposes of store4x16 the other way: rows r[0..16) of 4 floats
  * (row stride ld) to channels a..d across the 16 lanes. */
-static inline TGT512 void load16x4(const float *r, size_t ld, __m512 *a, __m512 *b, __m512 *c,
+static inline TARGET_AVX512 void load16x4(const float *r, size_t ld, __m512 *a, __m512 *b, __m512 *c,
 				   __m512 *d)
 {
 	__m512 u[4];
@@ -295,7 +290,7 @@ static inline TGT512 void load16x4(const float *r, size_t ld, __m512 *a, __m512 
 /* qt and m0 of whole 16-token blocks when d is a multiple of 4 (the scalar
  * gather in head_load costs a quarter of the time at L = 64 otherwise).
  * Returns the number of tokens done. */
-static TGT512 int head_q512(struct head *hd, const float *x, int C, int h, float qscale,
+static TARGET_AVX512 int head_q512(struct head *hd, const float *x, int C, int h, float qscale,
 			    float kmax)
 {
 	const __m512 km = _mm512_set1_ps(kmax), above = _mm512_set1_ps(ABOVE_SELF);
@@ -331,7 +326,7 @@ static TGT512 int head_q512(struct head *hd, const float *x, int C, int h, float
  * scalar loop in head_load_kv took a third of the time of attention over
  * 8x8 windows). Returns the number of tokens done, their largest |k|^2 in
  * *kk. */
-static TGT512 int head_kv512(struct head *hd, const float *x, int C, int h, float *kk)
+static TARGET_AVX512 int head_kv512(struct head *hd, const float *x, int C, int h, float *kk)
 {
 	const int L = hd->L, d = hd->d;
 	const size_t ld = 3 * (size_t)C;
@@ -365,7 +360,7 @@ static TGT512 int head_kv512(struct head *hd, const float *x, int C, int h, floa
 
 /* One block of 16 queries starting at i0, d = D <= 8 or 16, in registers;
  * writes rows l < n of out (stride ldo). */
-static inline __attribute__((always_inline)) TGT512 void
+static inline __attribute__((always_inline)) TARGET_AVX512 void
 fused512(const struct head *hd, int i0, float *out, size_t ldo, int n, const int D,
 	 const int masked)
 {
@@ -436,7 +431,7 @@ fused512(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 
 /* Chunk scores sp[j] = q . k_j over channels c0 .. c0+G-1 of keys
  * kv[0 .. nk), added to sp unless c0 is 0 (the first channels). */
-static inline __attribute__((always_inline)) TGT512 void
+static inline __attribute__((always_inline)) TARGET_AVX512 void
 scores512(const struct head *hd, int i0, const float *kv, int nk, int c0, const int G)
 {
 	const int d = hd->d;
@@ -459,7 +454,7 @@ scores512(const struct head *hd, int i0, const float *kv, int nk, int c0, const 
 }
 
 /* ob[c] += sum_j sp[j] v_j[c] for channels c0 .. c0+G-1. */
-static inline __attribute__((always_inline)) TGT512 void
+static inline __attribute__((always_inline)) TARGET_AVX512 void
 accum512(const struct head *hd, const float *kv, int nk, int c0, const int G)
 {
 	const int d = hd->d;
@@ -480,7 +475,7 @@ accum512(const struct head *hd, const float *kv, int nk, int c0, const int G)
 }
 
 /* One block of 16 queries, any d, keys in chunks of KC (see the top). */
-static TGT512 void chunked512(const struct head *hd, int i0, float *out, size_t ldo, int n)
+static TARGET_AVX512 void chunked512(const struct head *hd, int i0, float *out, size_t ldo, int n)
 {
 	const int L = hd->L, d = hd->d;
 	const struct exp2c512 e = exp2c512_load();
@@ -552,7 +547,7 @@ static TGT512 void chunked512(const struct head *hd, int i0, float *out, size_t 
 
 /* The fused kernel specialised per d (constant channel loops fully unrolled). */
 #define FUSED512(D)                                                                    \
-	static TGT512 void fused512_##D(const struct head *hd, int i0, float *out, size_t ldo, \
+	static TARGET_AVX512 void fused512_##D(const struct head *hd, int i0, float *out, size_t ldo, \
 				       int n)                                                \
 	{                                                                              \
 		if (hd->rg)                                                            \
@@ -597,7 +592,7 @@ static const float exp2_tab8[8] __attribute__((aligned(32))) = {
 	1.414213562e+00f, 1.542210825e+00f, 1.681792831e+00f, 1.834008086e+00f,
 };
 
-static inline TGT256 __m256 exp2_256(__m256 k, __m256 x)
+static inline TARGET_AVX2 __m256 exp2_256(__m256 k, __m256 x)
 {
 	const __m256 magic = _mm256_set1_ps(1572864.0f);
 	x = _mm256_max_ps(x, _mm256_set1_ps(-125.0f));
@@ -614,7 +609,7 @@ static inline TGT256 __m256 exp2_256(__m256 k, __m256 x)
 }
 
 /* dot512 for 8 lanes. */
-static inline __attribute__((always_inline)) TGT256 __m256
+static inline __attribute__((always_inline)) TARGET_AVX2 __m256
 dot256(const __m256 *q, const float *k, __m256 negm, const int D)
 {
 	__m256 x = _mm256_mul_ps(q[0], _mm256_set1_ps(k[0]));
@@ -636,7 +631,7 @@ dot256(const __m256 *q, const float *k, __m256 negm, const int D)
 }
 
 /* store4x16 for 8 lanes. */
-static inline TGT256 void store4x8(float *out, size_t ldo, int n, __m256 a, __m256 b, __m256 c,
+static inline TARGET_AVX2 void store4x8(float *out, size_t ldo, int n, __m256 a, __m256 b, __m256 c,
 				   __m256 d, float *tmp)
 {
 	__m256 t0 = _mm256_unpacklo_ps(a, b), t1 = _mm256_unpackhi_ps(a, b);
@@ -651,7 +646,7 @@ static inline TGT256 void store4x8(float *out, size_t ldo, int n, __m256 a, __m2
 
 /* One block of 8 queries starting at i0, d = D <= 8: the AVX2 twin of fused512
  * (with 16 registers, a q or two may live in memory for D = 8). */
-static inline __attribute__((always_inline)) TGT256 void
+static inline __attribute__((always_inline)) TARGET_AVX2 void
 fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int D,
 	 const int masked)
 {
@@ -723,7 +718,7 @@ fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 
 /* One block of 8 queries, any d: the AVX2 twin of chunked512 (sp and ob keep
  * their 16-float stride, using 8 of them). */
-static TGT256 void chunked256(const struct head *hd, int i0, float *out, size_t ldo, int n)
+static TARGET_AVX2 void chunked256(const struct head *hd, int i0, float *out, size_t ldo, int n)
 {
 	const int L = hd->L, Lp = hd->Lp, d = hd->d;
 	const __m256 thr = _mm256_set1_ps(RESCALE_AT), off = _mm256_set1_ps(MASKED_OUT);
@@ -824,7 +819,7 @@ static TGT256 void chunked256(const struct head *hd, int i0, float *out, size_t 
 }
 
 #define FUSED256(D)                                                                    \
-	static TGT256 void fused256_##D(const struct head *hd, int i0, float *out, size_t ldo, \
+	static TARGET_AVX2 void fused256_##D(const struct head *hd, int i0, float *out, size_t ldo, \
 				       int n)                                                \
 	{                                                                              \
 		if (hd->rg)                                                            \
@@ -879,7 +874,7 @@ static void run_blocks(block_fn blk, qload_fn qload, kvload_fn kvload, int lanes
 		}
 	}
 }
-#endif /* HAVE_X86 */
+#endif /* SIMD_X86 */
 
 /* ------------------------------------------------------------------ scalar */
 
@@ -984,7 +979,7 @@ int attention_forward_path(enum simd_path path, float *out, const float *qkv, in
 	if (nseq <= 0 || L <= 0 || heads <= 0 || d <= 0)
 		return 0;
 	switch (path) {
-#if HAVE_X86
+#if SIMD_X86
 	case SIMD_AVX512:
 		run_blocks(block512(d), head_q512, head_kv512, 16, out, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;

@@ -25,13 +25,6 @@
 #include "attention_train.h"
 #include "fastexp.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#define HAVE_X86 1
-#define TGT512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
-#define TGT256 __attribute__((target("avx2,fma")))
-#else
-#define HAVE_X86 0
-#endif
 #define BODY static inline __attribute__((always_inline))
 
 #define MASKED (-INFINITY)
@@ -361,23 +354,23 @@ static void backward_plain(BWD_PARAMS)
 	backward_all(BWD_ARGS);
 }
 
-#if HAVE_X86
-TGT512 static void forward_avx512(FWD_PARAMS)
+#if SIMD_X86
+TARGET_AVX512 static void forward_avx512(FWD_PARAMS)
 {
 	forward_all(FWD_ARGS);
 }
 
-TGT512 static void backward_avx512(BWD_PARAMS)
+TARGET_AVX512 static void backward_avx512(BWD_PARAMS)
 {
 	backward_all(BWD_ARGS);
 }
 
-TGT256 static void forward_avx2(FWD_PARAMS)
+TARGET_AVX2 static void forward_avx2(FWD_PARAMS)
 {
 	forward_all(FWD_ARGS);
 }
 
-TGT256 static void backward_avx2(BWD_PARAMS)
+TARGET_AVX2 static void backward_avx2(BWD_PARAMS)
 {
 	backward_all(BWD_ARGS);
 }
@@ -387,7 +380,7 @@ int attention_train_forward_path(enum simd_path path, FWD_PARAMS)
 {
 	if (!simd_path_supported(path))
 		return -1;
-#if HAVE_X86
+#if SIMD_X86
 	if (path == SIMD_AVX512)
 		return forward_avx512(FWD_ARGS), 0;
 	if (path == SIMD_AVX2)
@@ -401,7 +394,7 @@ int attention_backward_path(enum simd_path path, BWD_PARAMS)
 {
 	if (!simd_path_supported(path))
 		return -1;
-#if HAVE_X86
+#if SIMD_X86
 	if (path == SIMD_AVX512)
 		return backward_avx512(BWD_ARGS), 0;
 	if (path == SIMD_AVX2)

@@ -48,12 +48,11 @@ void smallgemm_ref(int M, int N, int K, const float *A, int lda, const float *Wt
 
 #ifdef __x86_64__
 #include <immintrin.h>
-#define TGT __attribute__((target("avx512f,avx512vl,fma")))
 
 /* Rows i < R of C (one block): R and NG are constants after inlining, so
  * the accumulators live in registers. last masks the columns of the last
  * group (0xff when N is a multiple of 8). */
-static inline __attribute__((always_inline)) TGT void
+static inline __attribute__((always_inline)) TARGET_AVX512 void
 block(int K, const float *A, int lda, const float *Wt, int ldt, const float *bias, int accumulate, float *C,
       int ldc, const int R, const int NG, __mmask8 last)
 {
@@ -93,9 +92,7 @@ block(int K, const float *A, int lda, const float *Wt, int ldt, const float *bia
 /* block() for AVX2: the same sums, with the partial group's columns masked
  * by a vector (vmaskmovps) and only when there is one, since AMD's masked
  * stores are slow. */
-#define TGT2 __attribute__((target("avx2,fma")))
-
-static inline __attribute__((always_inline)) TGT2 void
+static inline __attribute__((always_inline)) TARGET_AVX2 void
 block2(int K, const float *A, int lda, const float *Wt, int ldt, const float *bias, int accumulate, float *C,
        int ldc, const int R, const int NG, int partial, __m256i last)
 {
@@ -136,20 +133,20 @@ block2(int K, const float *A, int lda, const float *Wt, int ldt, const float *bi
 		}
 }
 
-#define SMALL2(NG, R)                                                                                       \
-	static TGT2 void small2_##NG(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,  \
-				     const float *bias, int accumulate, float *C, int ldc)                     \
-	{                                                                                                   \
-		int partial = N % 8 != 0;                                                                   \
-		__m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(N % 8),                                 \
-						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));               \
-		int i = 0;                                                                                  \
-		for (; i + R <= M; i += R)                                                                  \
-			block2(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
-			       R, NG, partial, last);                                                       \
-		for (; i < M; i++)                                                                          \
-			block2(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
-			       1, NG, partial, last);                                                       \
+#define SMALL2(NG, R)                                                                                               \
+	static TARGET_AVX2 void small2_##NG(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt, \
+				     const float *bias, int accumulate, float *C, int ldc)                          \
+	{                                                                                                           \
+		int partial = N % 8 != 0;                                                                           \
+		__m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(N % 8),                                         \
+						  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));                       \
+		int i = 0;                                                                                          \
+		for (; i + R <= M; i += R)                                                                          \
+			block2(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc,    \
+			       R, NG, partial, last);                                                               \
+		for (; i < M; i++)                                                                                  \
+			block2(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc,    \
+			       1, NG, partial, last);                                                               \
 	}
 SMALL2(1, 8)
 SMALL2(2, 6)
@@ -160,18 +157,18 @@ typedef void (*small_fn)(int M, int N, int K, const float *A, int lda, const flo
 			 const float *bias, int accumulate, float *C, int ldc);
 
 /* All rows for NG groups: blocks of R rows, then the rest one by one. */
-#define SMALL(NG, R)                                                                                       \
-	static TGT void small_##NG(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,   \
-				   const float *bias, int accumulate, float *C, int ldc)                      \
-	{                                                                                                  \
-		__mmask8 last = (__mmask8)(N % 8 ? (1u << (N % 8)) - 1 : 0xff);                            \
-		int i = 0;                                                                                 \
-		for (; i + R <= M; i += R)                                                                 \
-			block(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
-			      R, NG, last);                                                                \
-		for (; i < M; i++)                                                                         \
-			block(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, \
-			      1, NG, last);                                                                \
+#define SMALL(NG, R)                                                                                                 \
+	static TARGET_AVX512 void small_##NG(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt, \
+				   const float *bias, int accumulate, float *C, int ldc)                             \
+	{                                                                                                            \
+		__mmask8 last = (__mmask8)(N % 8 ? (1u << (N % 8)) - 1 : 0xff);                                      \
+		int i = 0;                                                                                           \
+		for (; i + R <= M; i += R)                                                                           \
+			block(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc,      \
+			      R, NG, last);                                                                          \
+		for (; i < M; i++)                                                                                   \
+			block(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc,      \
+			      1, NG, last);                                                                          \
 	}
 SMALL(1, 8)
 SMALL(2, 8)

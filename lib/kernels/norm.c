@@ -1,4 +1,5 @@
 #include <math.h>
+#include <string.h>
 
 #include "cpu.h"
 #include "norm.h"
@@ -128,16 +129,92 @@ static TGT512 void layernorm_avx512(float *out, const float *x, const float *w, 
 }
 #endif
 
-void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C)
+#if SIMD_X86
+/* v[c] = element c of each of the 8 rows v[0..7] (an 8x8 transpose). */
+static inline TARGET_AVX2 void transpose8(__m256 v[8])
 {
-#ifdef __x86_64__
-	const struct cpu_features *cpu = cpu_features();
-	if (cpu->avx512f && cpu->fma) {
-		layernorm_avx512(out, x, w, b, rows, C, 1);
-		return;
+	__m256 t[8], u[8];
+	for (int i = 0; i < 4; i++) {
+		t[2 * i] = _mm256_unpacklo_ps(v[2 * i], v[2 * i + 1]);
+		t[2 * i + 1] = _mm256_unpackhi_ps(v[2 * i], v[2 * i + 1]);
 	}
+	for (int i = 0; i < 2; i++) {
+		u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+		u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+		u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+		u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+	}
+	for (int i = 0; i < 4; i++) {
+		v[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+		v[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+	}
+}
+
+static inline TARGET_AVX2 __m256 sum8(const __m256 v[8])
+{
+	return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3])),
+			     _mm256_add_ps(_mm256_add_ps(v[4], v[5]), _mm256_add_ps(v[6], v[7])));
+}
+
+/* C = 8 on AVX2 (the narrowest level of a small model, where the plain
+ * loop's per-row reductions cost most): 8 rows at a time, transposed so
+ * that each vector holds one channel of the 8 rows, and every row's mean
+ * and variance is the same tree of vertical adds in its own lane. A row's
+ * bits therefore do not depend on the rows beside it, and the last rows
+ * of a call go through a zero-padded copy. */
+static TARGET_AVX2 void layernorm8_avx2(float *out, const float *x, const float *w, const float *b, size_t rows)
+{
+	const __m256 eighth = _mm256_set1_ps(1.0f / 8), eps = _mm256_set1_ps(LN_EPS), one = _mm256_set1_ps(1.0f);
+	for (size_t r0 = 0; r0 < rows; r0 += 8) {
+		size_t nr = rows - r0 < 8 ? rows - r0 : 8;
+		float pad[64];
+		const float *src = x + r0 * 8;
+		if (nr < 8) {
+			memset(pad, 0, sizeof pad);
+			memcpy(pad, src, nr * 8 * sizeof *pad);
+			src = pad;
+		}
+		__m256 v[8], d2[8];
+		for (int i = 0; i < 8; i++)
+			v[i] = _mm256_loadu_ps(src + 8 * i);
+		transpose8(v);
+		__m256 mean = _mm256_mul_ps(sum8(v), eighth);
+		for (int c = 0; c < 8; c++) {
+			v[c] = _mm256_sub_ps(v[c], mean);
+			d2[c] = _mm256_mul_ps(v[c], v[c]);
+		}
+		__m256 var = _mm256_mul_ps(sum8(d2), eighth);
+		__m256 inv = _mm256_div_ps(one, _mm256_sqrt_ps(_mm256_add_ps(var, eps)));
+		for (int c = 0; c < 8; c++)
+			v[c] = _mm256_fmadd_ps(_mm256_mul_ps(v[c], inv), _mm256_set1_ps(w[c]), _mm256_set1_ps(b[c]));
+		transpose8(v);
+		float *dst = nr < 8 ? pad : out + r0 * 8;
+		for (int i = 0; i < 8; i++)
+			_mm256_storeu_ps(dst + 8 * i, v[i]);
+		if (nr < 8)
+			memcpy(out + r0 * 8, pad, nr * 8 * sizeof *pad);
+	}
+}
+#endif
+
+int layernorm_forward_path(enum simd_path path, float *out, const float *x, const float *w, const float *b,
+			   size_t rows, int C)
+{
+	if (!simd_path_supported(path))
+		return -1;
+#if SIMD_X86
+	if (path == SIMD_AVX512)
+		return layernorm_avx512(out, x, w, b, rows, C, 1), 0;
+	if (path == SIMD_AVX2 && C == 8)
+		return layernorm8_avx2(out, x, w, b, rows), 0;
 #endif
 	layernorm_plain(out, x, w, b, rows, C);
+	return 0;
+}
+
+void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C)
+{
+	layernorm_forward_path(simd_best_path(), out, x, w, b, rows, C);
 }
 
 int layernorm_rows16(float *out, const float *x, const float *w, const float *b, size_t rows, int C)

@@ -3,6 +3,8 @@
 #define TF_NORM_H
 #include <stddef.h>
 
+#include "cpu.h"
+
 #define LN_EPS 1e-5f
 #define BN_EPS 1e-5
 
@@ -10,6 +12,11 @@
  * sqrt(var + eps) * w + b, biased variance. x, out: [rows][C]; may alias. */
 void layernorm_forward(float *out, const float *x, const float *w, const float *b, size_t rows, int C);
 void layernorm_ref(float *out, const float *x, const float *w, const float *b, size_t rows, int C);
+/* layernorm_forward on a given path of cpu.h (tests): 0, or -1 and nothing
+ * done if this CPU cannot run it. The AVX2 path has its own code for C = 8
+ * only; other C run the plain loop there. */
+int layernorm_forward_path(enum simd_path path, float *out, const float *x, const float *w, const float *b,
+			   size_t rows, int C);
 /* The AVX-512 version without its C = 8 special case (rows of 8 two to a
  * vector), which must give the same bits: for the test. -1 (nothing
  * done) on a CPU without AVX-512. */

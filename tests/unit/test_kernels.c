@@ -119,6 +119,22 @@ static void test_norm_act(void)
 		layernorm_forward(o2 + r0 * C, x + r0 * C, w, b, rows - r0 < 7 ? rows - r0 : 7, C);
 	ok(!memcmp(o1, o2, rows * C * sizeof *o1), "layernorm: %zu rows in one call = in calls of 7, bit for bit",
 	   rows);
+	/* every path this CPU runs, 8 and 48 channels: against the
+	 * reference, and a row's bits independent of the rows around it */
+	for (int path = SIMD_PLAIN; path <= SIMD_AVX512; path++)
+		for (int cc = 8; cc <= 48; cc += 40) {
+			if (layernorm_forward_path(path, o1, x, w, b, rows, cc) < 0)
+				break;
+			layernorm_ref(o2, x, w, b, rows, cc);
+			char what[100];
+			snprintf(what, sizeof what, "layernorm, %s path, %d channels, vs reference", simd_path_name(path), cc);
+			check_close(what, o1, o2, rows * cc, 2e-6);
+			for (size_t r0 = 0; r0 < rows; r0 += 7)
+				layernorm_forward_path(path, o2 + r0 * cc, x + r0 * cc, w, b, rows - r0 < 7 ? rows - r0 : 7, cc);
+			ok(!memcmp(o1, o2, rows * cc * sizeof *o1),
+			   "layernorm, %s path, %d channels: %zu rows in one call = in calls of 7, bit for bit",
+			   simd_path_name(path), cc, rows);
+		}
 	/* rows of 8, two to a vector: the same bits as the general AVX-512
 	 * code, for every row count up to two groups of 16 (tails), with
 	 * a row of zeros and one of -0 among them */

@@ -866,9 +866,9 @@ static void markdown(const struct bench *b)
 	for (int ti = 0; ti < b->o.nthreads; ti++)
 		printf("%s %d thread%s %.1f GFLOP/s%s", ti ? "," : "", b->o.threads[ti],
 		       b->o.threads[ti] == 1 ? "" : "s", b->peak[ti], b->probe[ti].busy ? " (busy)" : "");
-	printf(". Kernels: gemm %s; narrow products %s; attention %s; int8 products %s; bf16 products %s.\n",
-	       gemm_describe(), smallgemm_available() ? "avx512" : "BLIS", attention_kernel_name(),
-	       qgemm_kernel_name(), bgemm_wanted() ? bgemm_kernel_name() : "f32");
+	printf(". Kernels: ");
+	print_kernels(stdout);
+	printf(".\n");
 	for (int ti = 0; ti < b->o.nthreads; ti++)
 		if (b->probe[ti].busy)
 			printf("The machine looked busy while the peak was measured on %d thread%s: the median of %d "

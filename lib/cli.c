@@ -160,12 +160,18 @@ double parse_double(const char *s, const char *opt, double min, double max)
 	return v;
 }
 
+void print_kernels(FILE *fp)
+{
+	fprintf(fp, "gemm %s; narrow products %s; attention %s; int8 products %s; bf16 products %s", gemm_describe(),
+		smallgemm_available() ? smallgemm_kernel_name() : "BLIS", attention_kernel_name(), qgemm_kernel_name(),
+		bgemm_wanted() ? bgemm_kernel_name() : "f32");
+}
+
 void print_version(void)
 {
-	printf("%s (tfswa) %s\n", progname, TF_VERSION);
-	printf("kernels: gemm %s; narrow products %s; attention %s; int8 products %s; bf16 products %s\n",
-	       gemm_describe(), smallgemm_available() ? smallgemm_kernel_name() : "BLIS", attention_kernel_name(),
-	       qgemm_kernel_name(), bgemm_wanted() ? bgemm_kernel_name() : "f32");
+	printf("%s (tfswa) %s\nkernels: ", progname, TF_VERSION);
+	print_kernels(stdout);
+	putchar('\n');
 }
 
 void version_exit(void)

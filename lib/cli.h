@@ -40,6 +40,10 @@ int common_option(int opt, void (*usage)(FILE *));
 long parse_long(const char *s, const char *opt, long min, long max);
 double parse_double(const char *s, const char *opt, double min, double max);
 
+/* The kernels chosen on this CPU, "gemm ...; narrow products ...; ...",
+ * without a newline: --version and tf-bench's footer print the same list. */
+void print_kernels(FILE *fp);
+
 /* Prints "<progname> (tfswa) <version>" and the kernels chosen on this CPU.
  * version_exit() does so, checks that it was written, and exits 0. */
 void print_version(void);

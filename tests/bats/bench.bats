@@ -27,6 +27,16 @@ bench() {
 	[[ "$output" == *"tf-bench (tfswa)"* ]]
 }
 
+@test "the kernels it names are the ones --version names" {
+	want=$(tf-unet --version | sed -n 's/^kernels: //p')
+	[ -n "$want" ]
+	run bench --runs 1 -w 0 -j 1 "$D/m.bin"
+	[ "$status" -eq 0 ]
+	got=$(printf '%s\n' "$output" | sed -n 's/.*Kernels: \(.*\)\.$/\1/p')
+	echo "got [$got], expected [$want]"
+	[ "$got" = "$want" ]
+}
+
 @test "markdown: a row per model and thread count, with the expected columns" {
 	run bench --runs 2 -j 1,2 -m "$D/m.bin" "$D/m.bin"
 	[ "$status" -eq 0 ]

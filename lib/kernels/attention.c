@@ -59,6 +59,8 @@
  * happens once per group rather than once per key */
 #define GROUP 64
 #define MASKED_OUT (-1e30f) /* score of a masked key: 2^that is exactly 0 */
+/* keys per stage in the AVX2 fused kernel (see fused256) */
+#define STAGE 8
 #define ALIGN_FLOATS 16 /* 64 bytes */
 
 static size_t round16(size_t n)
@@ -672,8 +674,41 @@ fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 		for (;;) {
 			__m256 mx = off;
 			const float *kv = hd->kv + (size_t)j0 * 2 * D;
+			int j = j0;
+			/* STAGE keys at a time: their scores, then their exponentials,
+			 * then their sums, so that the independent work of several keys
+			 * sits close together in the instruction stream (each key's
+			 * chain from score to sums is long, and the loop below,
+			 * one key at a time, only overlaps as many keys as the
+			 * scheduler holds). The same operations in the same order of
+			 * keys: the same bits. */
+			for (; j + STAGE <= j1; j += STAGE, kv += STAGE * 2 * D) {
+				__m256 xs[STAGE], oks[STAGE];
+#pragma GCC unroll 8
+				for (int b = 0; b < STAGE; b++) {
+					__m256 x = dot256(q, kv + b * 2 * D, negm, D);
+					__m256 ok = all;
+					if (masked) {
+						ok = _mm256_castsi256_ps(_mm256_cmpeq_epi32(rq, _mm256_set1_epi32(hd->rg[j + b])));
+						mx = _mm256_max_ps(mx, _mm256_blendv_ps(off, x, ok));
+					} else {
+						mx = _mm256_max_ps(mx, x);
+					}
+					xs[b] = x, oks[b] = ok;
+				}
+#pragma GCC unroll 8
+				for (int b = 0; b < STAGE; b++)
+					xs[b] = exp2_256(oks[b], xs[b]);
+#pragma GCC unroll 8
+				for (int b = 0; b < STAGE; b++) {
+					sum = _mm256_add_ps(sum, xs[b]);
+#pragma GCC unroll 16
+					for (int c = 0; c < D; c++)
+						o[c] = _mm256_fmadd_ps(xs[b], _mm256_set1_ps(kv[b * 2 * D + D + c]), o[c]);
+				}
+			}
 			__m256 xn = dot256(q, kv, negm, D);
-			for (int j = j0; j < j1; j++, kv += 2 * D) {
+			for (; j < j1; j++, kv += 2 * D) {
 				__m256 x = xn;
 				xn = dot256(q, kv + 2 * D, negm, D);
 				__m256 ok = all;

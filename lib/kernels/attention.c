@@ -646,6 +646,90 @@ static inline TARGET_AVX2 void store4x8(float *out, size_t ldo, int n, __m256 a,
 		_mm_storeu_ps(out + (size_t)l * ldo, _mm_load_ps(tmp + 16 * (l & 3) + 4 * (l >> 2)));
 }
 
+/* Rows r[0..8) of 4 floats (row stride ld) to channels a..d across the 8
+ * lanes: load16x4 for 8 lanes. */
+static inline TARGET_AVX2 void load8x4(const float *r, size_t ld, __m256 *a, __m256 *b, __m256 *c, __m256 *d)
+{
+	__m256 u[4];
+	for (int m = 0; m < 4; m++) /* chunk k of u[m] is row 4 k + m */
+		u[m] = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(r + (size_t)m * ld)),
+					    _mm_loadu_ps(r + (size_t)(4 + m) * ld), 1);
+	__m256 t0 = _mm256_unpacklo_ps(u[0], u[1]), t1 = _mm256_unpackhi_ps(u[0], u[1]);
+	__m256 t2 = _mm256_unpacklo_ps(u[2], u[3]), t3 = _mm256_unpackhi_ps(u[2], u[3]);
+	*a = _mm256_shuffle_ps(t0, t2, 0x44);
+	*b = _mm256_shuffle_ps(t0, t2, 0xee);
+	*c = _mm256_shuffle_ps(t1, t3, 0x44);
+	*d = _mm256_shuffle_ps(t1, t3, 0xee);
+}
+
+/* head_q512 for 8 lanes. Products and sums are rounded one at a time in
+ * channel order, as head_load_q rounds them (no FMA), so the references m0
+ * and hence the outputs are those of the scalar loader, bit for bit. */
+static TARGET_AVX2 int head_q256(struct head *hd, const float *x, int C, int h, float qscale, float kmax)
+{
+	const __m256 km = _mm256_set1_ps(kmax), above = _mm256_set1_ps(ABOVE_SELF);
+	const int L = hd->L, Lp = hd->Lp, d = hd->d;
+	const __m256 sc = _mm256_set1_ps(qscale);
+	const size_t ld = 3 * (size_t)C;
+	int t0 = 0;
+	if (d % 4)
+		return 0;
+	for (; t0 + 8 <= L; t0 += 8) {
+		const float *r = x + (size_t)t0 * ld + (size_t)h * d;
+		__m256 self = _mm256_setzero_ps(), n2 = _mm256_setzero_ps();
+		for (int c = 0; c < d; c += 4) {
+			__m256 q[4], k[4];
+			load8x4(r + c, ld, &q[0], &q[1], &q[2], &q[3]);
+			load8x4(r + C + c, ld, &k[0], &k[1], &k[2], &k[3]);
+			for (int m = 0; m < 4; m++) {
+				q[m] = _mm256_mul_ps(q[m], sc);
+				_mm256_store_ps(hd->qt + (size_t)(c + m) * Lp + t0, q[m]);
+				self = _mm256_add_ps(self, _mm256_mul_ps(q[m], k[m]));
+				n2 = _mm256_add_ps(n2, _mm256_mul_ps(q[m], q[m]));
+			}
+		}
+		/* reference_score */
+		__m256 bound = _mm256_max_ps(_mm256_mul_ps(_mm256_sqrt_ps(n2), km), self);
+		_mm256_store_ps(hd->m0 + t0, _mm256_min_ps(bound, _mm256_add_ps(self, above)));
+	}
+	return t0;
+}
+
+/* head_kv512 for 8 lanes, the norms rounded as head_load_kv rounds them. */
+static TARGET_AVX2 int head_kv256(struct head *hd, const float *x, int C, int h, float *kk)
+{
+	const int L = hd->L, d = hd->d;
+	const size_t ld = 3 * (size_t)C;
+	__m256 mx = _mm256_setzero_ps();
+	int t0 = 0;
+	*kk = 0.0f;
+	if (d % 4)
+		return 0;
+	for (; t0 + 8 <= L; t0 += 8) {
+		const float *r = x + (size_t)t0 * ld + (size_t)h * d + C;
+		__m256 n2 = _mm256_setzero_ps();
+		for (int c = 0; c < d; c += 4) {
+			__m256 k[4];
+			load8x4(r + c, ld, &k[0], &k[1], &k[2], &k[3]);
+			for (int m = 0; m < 4; m++)
+				n2 = _mm256_add_ps(n2, _mm256_mul_ps(k[m], k[m]));
+		}
+		mx = _mm256_max_ps(mx, n2);
+		for (int t = 0; t < 8; t++) {
+			const float *row = r + (size_t)t * ld;
+			float *kv = hd->kv + (size_t)(t0 + t) * 2 * d;
+			for (int c = 0; c < d; c += 4) {
+				_mm_storeu_ps(kv + c, _mm_loadu_ps(row + c));
+				_mm_storeu_ps(kv + d + c, _mm_loadu_ps(row + C + c));
+			}
+		}
+	}
+	__m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+	m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+	*kk = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+	return t0;
+}
+
 /* One block of 8 queries starting at i0, d = D <= 8: the AVX2 twin of fused512
  * (with 16 registers, a q or two may live in memory for D = 8). */
 static inline __attribute__((always_inline)) TARGET_AVX2 void
@@ -1019,7 +1103,7 @@ int attention_forward_path(enum simd_path path, float *out, const float *qkv, in
 		run_blocks(block512(d), head_q512, head_kv512, 16, out, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;
 	case SIMD_AVX2:
-		run_blocks(block256(d), NULL, NULL, 8, out, qkv, nseq, L, heads, d, scale, region, scratch);
+		run_blocks(block256(d), head_q256, head_kv256, 8, out, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;
 #endif
 	default:

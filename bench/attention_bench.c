@@ -1,6 +1,6 @@
 /* Single-thread throughput of the attention kernel, per path, in G scores/s
  * (scores = nseq * heads * L * L).
- * gcc -O2 -fopenmp -Ilib bench/attention_bench.c lib/kernels/attention.c lib/cpu.c -lm
+ * gcc -O2 -fopenmp -Ilib bench/attention_bench.c lib/kernels/attention*.c lib/cpu.c -lm
  * ./a.out            the network's shapes
  * ./a.out NSEQ L HEADS D [masked]   one shape */
 #include <math.h>

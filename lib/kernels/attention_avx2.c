@@ -158,6 +158,30 @@ static TARGET_AVX2 int head_kv256(struct head *hd, const float *x, int C, int h,
 	return t0;
 }
 
+/* For one key (its region rk) and 8 queries' scores x: the lanes that may
+ * attend to it (all ones or zero), and their scores folded into the max mx. */
+static inline __attribute__((always_inline)) TARGET_AVX2 __m256
+key_mask256(__m256 x, __m256i rq, int rk, __m256 *mx, const int masked)
+{
+	if (!masked) {
+		*mx = _mm256_max_ps(*mx, x);
+		return _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+	}
+	__m256 ok = _mm256_castsi256_ps(_mm256_cmpeq_epi32(rq, _mm256_set1_epi32(rk)));
+	*mx = _mm256_max_ps(*mx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, ok));
+	return ok;
+}
+
+/* sum += p and o[c] += p v[c] for one key's probabilities p and its v. */
+static inline __attribute__((always_inline)) TARGET_AVX2 void
+accumulate256(__m256 p, const float *v, __m256 *sum, __m256 *o, const int D)
+{
+	*sum = _mm256_add_ps(*sum, p);
+#pragma GCC unroll 16
+	for (int c = 0; c < D; c++)
+		o[c] = _mm256_fmadd_ps(p, _mm256_set1_ps(v[c]), o[c]);
+}
+
 /* One block of 8 queries starting at i0, d = D <= 8: the AVX2 twin of fused512
  * (with 16 registers, a q or two may live in memory for D = 8). */
 static inline __attribute__((always_inline)) TARGET_AVX2 void
@@ -198,43 +222,22 @@ fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 				__m256 xs[STAGE], oks[STAGE];
 #pragma GCC unroll 8
 				for (int b = 0; b < STAGE; b++) {
-					__m256 x = dot256(q, kv + b * 2 * D, negm, D);
-					__m256 ok = all;
-					if (masked) {
-						ok = _mm256_castsi256_ps(_mm256_cmpeq_epi32(rq, _mm256_set1_epi32(hd->rg[j + b])));
-						mx = _mm256_max_ps(mx, _mm256_blendv_ps(off, x, ok));
-					} else {
-						mx = _mm256_max_ps(mx, x);
-					}
-					xs[b] = x, oks[b] = ok;
+					xs[b] = dot256(q, kv + b * 2 * D, negm, D);
+					oks[b] = key_mask256(xs[b], rq, masked ? hd->rg[j + b] : 0, &mx, masked);
 				}
 #pragma GCC unroll 8
 				for (int b = 0; b < STAGE; b++)
 					xs[b] = exp2_256(oks[b], xs[b]);
 #pragma GCC unroll 8
-				for (int b = 0; b < STAGE; b++) {
-					sum = _mm256_add_ps(sum, xs[b]);
-#pragma GCC unroll 16
-					for (int c = 0; c < D; c++)
-						o[c] = _mm256_fmadd_ps(xs[b], _mm256_set1_ps(kv[b * 2 * D + D + c]), o[c]);
-				}
+				for (int b = 0; b < STAGE; b++)
+					accumulate256(xs[b], kv + b * 2 * D + D, &sum, o, D);
 			}
 			__m256 xn = dot256(q, kv, negm, D);
 			for (; j < j1; j++, kv += 2 * D) {
 				__m256 x = xn;
 				xn = dot256(q, kv + 2 * D, negm, D);
-				__m256 ok = all;
-				if (masked) {
-					ok = _mm256_castsi256_ps(_mm256_cmpeq_epi32(rq, _mm256_set1_epi32(hd->rg[j])));
-					mx = _mm256_max_ps(mx, _mm256_blendv_ps(off, x, ok));
-				} else {
-					mx = _mm256_max_ps(mx, x);
-				}
-				__m256 p = exp2_256(ok, x);
-				sum = _mm256_add_ps(sum, p);
-#pragma GCC unroll 16
-				for (int c = 0; c < D; c++)
-					o[c] = _mm256_fmadd_ps(p, _mm256_set1_ps(kv[D + c]), o[c]);
+				__m256 ok = key_mask256(x, rq, masked ? hd->rg[j] : 0, &mx, masked);
+				accumulate256(exp2_256(ok, x), kv + D, &sum, o, D);
 			}
 			__m256 big = _mm256_cmp_ps(mx, thr, _CMP_GT_OQ);
 			if (__builtin_expect(_mm256_movemask_ps(big) == 0, 1))

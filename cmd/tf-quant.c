@@ -110,6 +110,21 @@ static void report(const struct model *m, const struct quant_layer *q, enum quan
 			"softmax, LayerNorm, GELU, the stem and the mask head\n", progname);
 }
 
+/* The quantised model says what was done to it, like tf-train's steps (no
+ * paths: they say nothing on another machine), and drops the f32 model's
+ * held-out scores, which are not its own until it is scored. */
+static void record_provenance(struct model_provenance *p, enum quantization type, int ncalib)
+{
+	char what[64];
+	if (ncalib)
+		snprintf(what, sizeof what, "tf-quant -t %s, calibrated on %d stream%s", quant_traits[type].name,
+			 ncalib, ncalib > 1 ? "s" : "");
+	else
+		snprintf(what, sizeof what, "tf-quant -t %s", quant_traits[type].name);
+	provenance_then(p, what);
+	provenance_forget_scores(p);
+}
+
 int main(int argc, char **argv)
 {
 	threads_wait_policy(argv);
@@ -178,6 +193,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < m.nspecs; i++)
 		dt[i] = q[i].dtype;
 	m.cfg.quantization = type;
+	record_provenance(&m.cfg.prov, type, ncalib);
 
 	struct atomic_file af;
 	FILE *out = output_open(out_path, &af, "a binary model");

@@ -592,19 +592,12 @@ static void record_provenance(struct train_state *st, const struct args *a)
 		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "", ema, norm);
 	if (a->init || !p->corpus[0])
 		describe_corpus(p->corpus, sizeof p->corpus, a->data);
-	if (p->training[0] && a->model) {
-		size_t len = strlen(p->training);
-		snprintf(p->training + len, sizeof p->training - len, "; then %s", run);
-	} else {
-		snprintf(p->training, sizeof p->training, "%s", run);
-	}
+	if (!a->model)
+		p->training[0] = 0;
+	provenance_then(p, run);
 	if (a->init)
 		p->seed = (int64_t)t->seed;
-	/* scores of an earlier model do not describe this one */
-	p->heldout[0] = 0;
-	p->sdr_mean = NAN;
-	for (int s = 0; s < MODEL_MAX_STEMS; s++)
-		p->sdr[s] = NAN;
+	provenance_forget_scores(p);
 }
 
 /* A resumed run that changes the moving average or the loss's masks says

@@ -44,6 +44,20 @@ void config_default(struct unet_config *c)
 		c->prov.sdr[s] = NAN;
 }
 
+void provenance_then(struct model_provenance *p, const char *what)
+{
+	size_t len = strlen(p->training);
+	snprintf(p->training + len, sizeof p->training - len, "%s%s", len ? "; then " : "", what);
+}
+
+void provenance_forget_scores(struct model_provenance *p)
+{
+	p->heldout[0] = 0;
+	p->sdr_mean = NAN;
+	for (int s = 0; s < MODEL_MAX_STEMS; s++)
+		p->sdr[s] = NAN;
+}
+
 static int mlp_hidden(const struct unet_config *c, int dim)
 {
 	return (int)((double)dim * c->mlp_ratio); /* python int() truncation */

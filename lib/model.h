@@ -57,6 +57,13 @@ struct unet_config {
 /* The reference defaults: the seed's 15.4M model run on mono 44.1 kHz
  * with stems vocals, other. */
 void config_default(struct unet_config *c);
+/* A step after the ones provenance.training records: "; then WHAT", or
+ * WHAT alone when it records none (cut at MODEL_PROV_TEXT). */
+void provenance_then(struct model_provenance *p, const char *what);
+/* Forgets the held-out scores and what they were measured on: a model
+ * trained further or quantised is not the one they describe. */
+void provenance_forget_scores(struct model_provenance *p);
+
 /* Checks internal consistency; -1 with a message naming the bad field. */
 int config_validate(const struct unet_config *c);
 /* The overlap that goes with another segment length when none is given:

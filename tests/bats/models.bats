@@ -125,4 +125,12 @@ setup_file() {
 	run tf-export --info "$D/bare.bin"
 	assert_line "provenance.corpus: data (no corpus.txt)"
 	refute_output --partial "$D/data"
+	# trained further: its step appended, the scores of the model it started from dropped
+	tf-export --from tfswa --provenance heldout=split --provenance sdr=1.5 "$D/trained.bin" -o "$D/scored.bin"
+	(cd "$D/data" && tf-train -q -j 1 -m "$D/scored.bin" --steps 1 --segment-seconds 0.5 \
+		--batch 2 --valid 0 -o "$D/tuned.bin" .)
+	run tf-export --info "$D/tuned.bin"
+	assert_line --regexp "^provenance.training: tf-train --init $D/micro.json: .*, seed 5; then tf-train -m $D/scored.bin: batch 2, .*"
+	refute_line --partial "provenance.sdr"
+	refute_line --partial "provenance.heldout"
 }

@@ -428,3 +428,22 @@ open('$D/bad.bin', 'wb').write(b''.join(msgpack.packb(f) for f in fr))
 	assert_line --partial "| quantising activations |"
 	assert_line --partial "| float products (BLIS, smallgemm) |"
 }
+
+@test "a quantised model records tf-quant in provenance.training and drops the f32 model's scores" {
+	tf-export --from tfswa --provenance "training=tf-train --init compact" --provenance steps=40 \
+		--provenance heldout="test split" --provenance sdr=2.5 --provenance sdr.vocals=4.25 \
+		"$D/m.bin" -o "$D/prov.bin"
+	tf-quant -q -t f16 -o "$D/prov-f16.bin" "$D/prov.bin"
+	run tf-export --info "$D/prov-f16.bin"
+	assert_line "provenance.training: tf-train --init compact; then tf-quant -t f16"
+	assert_line "provenance.steps: 40"
+	refute_line --partial "provenance.sdr"
+	refute_line --partial "provenance.heldout"
+	tf-quant -q -t q8s --calibrate "$D/cal.stream" --calibrate "$D/cal.stream" -o "$D/prov-q8s.bin" "$D/prov.bin"
+	run tf-export --info "$D/prov-q8s.bin"
+	assert_line "provenance.training: tf-train --init compact; then tf-quant -t q8s, calibrated on 2 streams"
+	# a model that records no training: the step alone
+	tf-quant -q -t bf16 -o "$D/noprov-bf16.bin" "$D/m.bin"
+	run tf-export --info "$D/noprov-bf16.bin"
+	assert_line "provenance.training: tf-quant -t bf16"
+}

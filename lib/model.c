@@ -365,6 +365,11 @@ int model_init(struct model *m, const struct unet_config *cfg)
 	return 0;
 }
 
+int model_half_tensor(const struct param_spec *s)
+{
+	return s->ndim >= 2;
+}
+
 int model_q8_tensor(const struct param_spec *s, const char **why)
 {
 	if (why)
@@ -775,6 +780,17 @@ static int write_q8(struct stream_writer *w, struct frame *f, const struct model
 	return 0;
 }
 
+/* How model_write stores tensor i (see model_write_as). */
+static enum dtype stored_dtype(const struct model *m, int i)
+{
+	enum dtype store = quant_traits[m->cfg.quantization].store;
+	if (m->q8 && m->q8_scale[i])
+		return DT_I8;
+	if ((store == DT_F16 || store == DT_BF16) && model_half_tensor(&m->specs[i]))
+		return store;
+	return DT_F32;
+}
+
 int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 {
 	struct stream_writer *w = stream_writer_open(fp);
@@ -788,7 +804,7 @@ int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 		const struct param_spec *s = &m->specs[i];
 		struct tensor t = {.dtype = DT_F32, .ndim = s->ndim, .data = m->params + s->offset,
 				   .name = s->name};
-		enum dtype want = dtypes ? dtypes[i] : m->q8 && m->q8_scale[i] ? DT_I8 : DT_F32;
+		enum dtype want = dtypes ? dtypes[i] : stored_dtype(m, i);
 		memcpy(t.shape, s->shape, sizeof s->shape);
 		if (want == DT_I8) {
 			if (!m->q8 || !m->q8_scale[i]) {
@@ -799,7 +815,7 @@ int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 				goto out;
 			continue;
 		}
-		if (dtypes && (dtypes[i] == DT_F16 || dtypes[i] == DT_BF16)) {
+		if (want == DT_F16 || want == DT_BF16) {
 			uint16_t *h = realloc(half, s->numel * sizeof *h + 1);
 			if (!h) {
 				tf_seterr("out of memory");
@@ -807,11 +823,11 @@ int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes)
 			}
 			half = h;
 			for (size_t k = 0; k < s->numel; k++)
-				half[k] = dtypes[i] == DT_F16 ? f32_to_f16(m->params[s->offset + k])
-							      : f32_to_bf16(m->params[s->offset + k]);
-			t.dtype = dtypes[i], t.data = half;
-		} else if (dtypes && dtypes[i] != DT_F32) {
-			tf_seterr("%s: cannot write as %s", s->name, dtype_traits[dtypes[i]].name);
+				half[k] = want == DT_F16 ? f32_to_f16(m->params[s->offset + k])
+							 : f32_to_bf16(m->params[s->offset + k]);
+			t.dtype = want, t.data = half;
+		} else if (want != DT_F32) {
+			tf_seterr("%s: cannot write as %s", s->name, dtype_traits[want].name);
 			goto out;
 		}
 		frame_clear(f);

@@ -118,6 +118,9 @@ struct model {
  * convolution and linear layer except the stem and the output head (see
  * formats/model.md). 0 or 1; *why (may be NULL) says why not. */
 int model_q8_tensor(const struct param_spec *s, const char **why);
+/* Which tensors an f16 or bf16 model stores in 16 bits: those of two or
+ * more axes (weights); biases, norms and BatchNorm statistics stay f32. */
+int model_half_tensor(const struct param_spec *s);
 /* The axis of a weight tensor that indexes output channels: 1 for the
  * transposed convolutions ([in, out, kh, kw]), else 0. */
 int model_out_axis(const struct param_spec *s);
@@ -161,10 +164,12 @@ int model_load(struct model *m, const char *path); /* "-" = stdin */
  * and is freed with model_free. */
 int model_check(struct model *m, const char *path, int *described);
 int model_write(const struct model *m, FILE *fp);
-/* The same with tensor i stored as dtypes[i] (DT_F32, DT_F16 rounded to
- * nearest even, or DT_I8 from m->q8, followed by "<name>:scale" and, in a
- * q8s model, "<name>:act_scale"); NULL: as the model holds them (int8
- * where m->q8 has them, else f32). */
+/* The same with tensor i stored as dtypes[i] (DT_F32, DT_F16 or DT_BF16
+ * rounded to nearest even, or DT_I8 from m->q8, followed by "<name>:scale"
+ * and, in a q8s model, "<name>:act_scale"); NULL: as the model's type
+ * stores them (int8 where m->q8 has them; in an f16 or bf16 model the
+ * tensors of model_half_tensor in 16 bits, exact since they were loaded
+ * from 16 bits; else f32). */
 int model_write_as(const struct model *m, FILE *fp, const enum dtype *dtypes);
 /* "pth" (a zip archive, or a legacy torch.save pickle), "safetensors" (8-byte length, then JSON), "tfswa"
  * (a tensor stream) or NULL, from a file's first bytes (16 suffice). */

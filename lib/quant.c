@@ -126,7 +126,7 @@ int quant_plan(struct model *m, enum quantization type, struct quant_layer *laye
 		const char *why = NULL;
 		memset(q, 0, sizeof *q);
 		q->bytes_before = s->numel * sizeof(float);
-		if (q8 ? !model_q8_tensor(s, &why) : s->ndim < 2) {
+		if (q8 ? !model_q8_tensor(s, &why) : !model_half_tensor(s)) {
 			q->dtype = DT_F32;
 			q->kept = why ? why : !s->trainable ? "BatchNorm statistic" : "1-D (bias or norm)";
 			q->bytes_after = q->bytes_before;

@@ -447,3 +447,25 @@ open('$D/bad.bin', 'wb').write(b''.join(msgpack.packb(f) for f in fr))
 	run tf-export --info "$D/noprov-bf16.bin"
 	assert_line "provenance.training: tf-quant -t bf16"
 }
+
+@test "tf-export --from tfswa rewrites a quantised model in its own storage: every tensor's dtype and bytes kept" {
+	tf-quant -q -t q8s --calibrate "$D/cal.stream" -o "$D/keep-q8s.bin" "$D/m.bin"
+	for t in f16 bf16 q8 q8s; do
+		[ -f "$D/keep-$t.bin" ] || tf-quant -q -t $t -o "$D/keep-$t.bin" "$D/m.bin"
+		tf-export --from tfswa --provenance sdr=1.25 "$D/keep-$t.bin" -o "$D/kept-$t.bin"
+		$PY - "$D/keep-$t.bin" "$D/kept-$t.bin" <<-'EOF'
+			import sys, msgpack
+			def tensors(p):
+			    return [(f['name'], f['dtype'], f['shape'], f['data']) for f in msgpack.Unpacker(open(p, 'rb'), raw=False)
+			            if 'data' in f]
+			a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+			print(sys.argv[1], len(a), 'tensors:', sorted(set(t[1] for t in a)), '->', sorted(set(t[1] for t in b)))
+			assert [t[:3] for t in a] == [t[:3] for t in b], 'names, dtypes or shapes changed'
+			bad = [t[0] for t, u in zip(a, b) if t[3] != u[3]]
+			assert not bad, 'data changed: %s' % bad[:5]
+		EOF
+		run tf-export --info "$D/kept-$t.bin"
+		assert_line "quantization: $t"
+		assert_line "provenance.sdr: 1.25"
+	done
+}

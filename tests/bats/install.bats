@@ -14,6 +14,7 @@ setup() {
 	p=$BATS_TEST_TMPDIR/d/opt/tf
 	for f in bin/tf-separate bin/tf-stft bin/tf-unet bin/tf-istft share/man/man1/tf-separate.1 \
 		share/man/man1/tf-unet.1 share/tfswa/models/compact.bin share/tfswa/models/LICENSES.md \
+		share/tfswa/models/compact-f16.bin share/tfswa/models/compact-q8s.bin \
 		share/tfswa/pipelines/separate.mk share/tfswa/pipelines/separate.sh \
 		share/tfswa/pipelines/evaluate.mk share/doc/tfswa/LICENSE share/doc/tfswa/README.md \
 		share/doc/tfswa/formats/tensor-stream.md share/doc/tfswa/formats/model.md; do

@@ -31,6 +31,40 @@ setup_file() {
 	assert_line "stems: vocals,drums,bass,other"
 }
 
+@test "the shipped quantised models: their type, tf-quant in their provenance, their own scores, masks near f32's" {
+	sox "$BATS_TEST_DIRNAME/../../examples/example.wav" "$D/ex3.wav" trim 0 3
+	tf-stft -m compact "$D/ex3.wav" > "$D/ex3.stream"
+	tf-unet -q --masks -m compact "$D/ex3.stream" -o "$D/f32.masks"
+	# bounds from the measured differences (f16: max 0.030, mean 0.00026; q8s: max 0.42,
+	# mean 0.011, 5.0 % by more than 0.05); step 3700 of the same run differs from the
+	# shipped step 4100 by a mean of 0.035, 22 % of the masks by more than 0.05
+	for tb in "f16 0.06 0.001 0.001" "q8s 0.6 0.02 0.08"; do
+		set -- $tb
+		run tf-export --info compact-$1
+		assert_success
+		assert_line "quantization: $1"
+		assert_line --regexp "^provenance.training: tf-train .*; then tf-quant -t $1"
+		assert_line --regexp "^provenance.sdr: [0-9]+\.[0-9]+$"
+		assert_line --regexp "^provenance.sdr.vocals: [0-9]+\.[0-9]+$"
+		run tf-export --list
+		assert_line --regexp "^compact-$1 +vocals,drums,bass,other +366480 +[0-9.]+ MB $1 +[0-9]+\.[0-9]+ "
+		tf-unet -q --masks -m compact-$1 "$D/ex3.stream" -o "$D/$1.masks"
+		$PY - "$D/f32.masks" "$D/$1.masks" $2 $3 $4 <<-'EOF'
+			import sys, msgpack, numpy as np
+			def load(p):
+			    fr = list(msgpack.Unpacker(open(p, 'rb'), raw=False))
+			    return np.concatenate([np.frombuffer(f['data'], '<f4').reshape(f['shape']) for f in fr[1:-1]], axis=-1)
+			a, b = load(sys.argv[1]), load(sys.argv[2])
+			mx, mean, share = (float(x) for x in sys.argv[3:6])
+			d = np.abs(a - b)
+			i = np.unravel_index(d.argmax(), d.shape)
+			print('%s masks [stem, channel, bin, frame] %s: max difference %.3g at %s, mean %.3g, %.2f %% by more than 0.05'
+			      % (sys.argv[2], a.shape, d.max(), i, d.mean(), 100 * (d > 0.05).mean()))
+			assert a.shape == b.shape and d.max() <= mx and d.mean() <= mean and (d > 0.05).mean() <= share
+		EOF
+	done
+}
+
 @test "an unknown name says where it was looked for; no model at all says how to give one" {
 	run env TFSWA_MODEL_PATH="$D/models" tf-unet -m nosuch "$D/in.stream"
 	assert_failure

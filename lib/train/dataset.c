@@ -11,9 +11,9 @@
 #include "tensor.h"
 #include "train/dataset.h"
 
-static char *file_path(const struct dataset *d, int t, int s)
+static char *file_path(const struct dataset *d, int t, int f)
 {
-	const char *name = s < d->nstems ? d->stems[s] : "mixture";
+	const char *name = d->files[f];
 	size_t n = strlen(d->tracks[t].dir) + strlen(name) + 6;
 	char *p = malloc(n);
 	if (p)
@@ -26,12 +26,12 @@ static int subdir(const struct dirent *e)
 	return e->d_name[0] != '.';
 }
 
-/* Checks one file's header against the dataset; sets the track's length
+/* Checks file f of track t against the dataset; sets the track's length
  * from the first file. */
-static int check_file(struct dataset *d, int t, int s)
+static int check_file(struct dataset *d, int t, int f)
 {
 	struct ds_track *tr = &d->tracks[t];
-	char *path = file_path(d, t, s);
+	char *path = file_path(d, t, f);
 	SF_INFO info = {0};
 	SNDFILE *sf;
 	int rc = 0;
@@ -61,9 +61,39 @@ static int check_file(struct dataset *d, int t, int s)
 	else if (info.frames != tr->frames)
 		rc = tf_seterr("%s: %lld samples, but the track's other files have %lld (stems and mixture must "
 			       "have the same length)", path, (long long)info.frames, (long long)tr->frames);
-	tr->file_channels[s] = info.channels;
+	tr->file_channels[f] = info.channels;
 	free(path);
 	return rc;
+}
+
+/* The files of each stem (struct dataset), from the first track's folder
+ * (dir/name). */
+static void plan_files(struct dataset *d, const char *trackdir)
+{
+	static const char *const parts[] = {"drums", "bass", "other"};
+	d->nfiles = 0;
+	for (int s = 0; s <= d->nstems; s++) {
+		const char *name = s < d->nstems ? d->stems[s] : "mixture";
+		d->first[s] = d->nfiles;
+		if (s < d->nstems && !strcmp(name, "accompaniment")) {
+			size_t n = strlen(trackdir) + 20;
+			char *p = malloc(n);
+			struct stat st;
+			int own = !p;
+			if (p) {
+				snprintf(p, n, "%s/accompaniment.wav", trackdir);
+				own = !stat(p, &st);
+			}
+			free(p);
+			if (!own) {
+				for (int k = 0; k < 3; k++)
+					snprintf(d->files[d->nfiles++], sizeof d->files[0], "%s", parts[k]);
+				continue;
+			}
+		}
+		snprintf(d->files[d->nfiles++], sizeof d->files[0], "%s", name);
+	}
+	d->first[d->nstems + 1] = d->nfiles;
 }
 
 int dataset_open(struct dataset *d, const char *dir, const char (*stems)[32], int nstems, int rate,
@@ -98,8 +128,10 @@ int dataset_open(struct dataset *d, const char *dir, const char (*stems)[32], in
 				tr->dir = path;
 				tr->name = path + strlen(dir) + 1;
 				tr->frames = -1;
-				for (int s = 0; s <= nstems && !rc; s++)
-					rc = check_file(d, d->ntracks - 1, s);
+				if (d->ntracks == 1)
+					plan_files(d, path);
+				for (int f = 0; f < d->nfiles && !rc; f++)
+					rc = check_file(d, d->ntracks - 1, f);
 			}
 		} else {
 			free(path);
@@ -130,12 +162,13 @@ int64_t dataset_frames(const struct dataset *d)
 	return n;
 }
 
-int dataset_read(const struct dataset *d, int t, int s, int64_t offset, int64_t n, float *out)
+/* dataset_read for one file f. */
+static int read_file(const struct dataset *d, int t, int f, int64_t offset, int64_t n, float *out)
 {
 	const struct ds_track *tr = &d->tracks[t];
-	int C = d->channels, fc = tr->file_channels[s];
+	int C = d->channels, fc = tr->file_channels[f];
 	int64_t avail = tr->frames - offset, got = 0;
-	char *path = file_path(d, t, s);
+	char *path = file_path(d, t, f);
 	float *buf = NULL;
 	SF_INFO info = {0};
 	SNDFILE *sf = NULL;
@@ -182,4 +215,25 @@ int dataset_read(const struct dataset *d, int t, int s, int64_t offset, int64_t 
 	free(buf);
 	free(path);
 	return rc;
+}
+
+int dataset_read(const struct dataset *d, int t, int s, int64_t offset, int64_t n, float *out)
+{
+	int f0 = d->first[s], f1 = d->first[s + 1];
+	size_t len = (size_t)d->channels * (size_t)n;
+	float *part = NULL;
+	if (read_file(d, t, f0, offset, n, out))
+		return -1;
+	if (f1 - f0 > 1 && !(part = tf_alloc(len, sizeof *part)))
+		return tf_seterr("out of memory");
+	for (int f = f0 + 1; f < f1; f++) {
+		if (read_file(d, t, f, offset, n, part)) {
+			free(part);
+			return -1;
+		}
+		for (size_t i = 0; i < len; i++)
+			out[i] += part[i];
+	}
+	free(part);
+	return 0;
 }

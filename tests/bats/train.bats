@@ -47,6 +47,16 @@ train() {
 	done
 }
 
+@test "--stems vocals,accompaniment trains a two-stem model on a four-stem set; validation scores the sum" {
+	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 1 --valid-seconds 0.5 \
+		--stems vocals,accompaniment --steps 2 --epoch-steps 2 -o "$BATS_TEST_TMPDIR/k.bin" "$DATA"
+	assert_success
+	assert_output --regexp "valid.* vocals -?[0-9.]+ accompaniment -?[0-9.]+"
+	run tf-export --info "$BATS_TEST_TMPDIR/k.bin"
+	assert_line "stems: vocals,accompaniment"
+	assert_line "out_channels: 4"
+}
+
 @test "the loss falls on a fixed batch (--overfit)" {
 	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --overfit --steps 40 \
 		--lr 0.01 --warmup 0 --schedule constant --log-every 1 -o "$BATS_TEST_TMPDIR/m.bin" "$DATA"

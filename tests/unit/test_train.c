@@ -371,6 +371,54 @@ static void test_dataset(void)
 	if (rc == 0)
 		dataset_free(&mono);
 
+	/* accompaniment without its own file: drums + bass + other, as MUSDB18 builds it */
+	{
+		static const char karaoke[2][32] = {"vocals", "accompaniment"};
+		snprintf(dir, sizeof dir, "%s/musdb", root);
+		mkdir(dir, 0777);
+		strcat(dir, "/t");
+		mkdir(dir, 0777);
+		const char *parts[5] = {"mixture", "vocals", "drums", "bass", "other"};
+		for (int k = 0; k < 5; k++)
+			write_wav(dir, parts[k], 8000, k == 3 ? 1 : 2, 1500, 0.25f, k);
+		*strrchr(dir, '/') = 0;
+		struct dataset kd;
+		rc = dataset_open(&kd, dir, karaoke, 2, 0, 0);
+		float acc[2 * 300], part[2 * 300], want[2 * 300] = {0};
+		struct dataset one = {0};
+		int acc_ok = rc == 0 && dataset_read(&kd, 0, 1, 1300, 300, acc) == 0;
+		for (int k = 2; acc_ok && k < 5; k++) {
+			/* each part alone, read as a one-stem dataset of that name */
+			char name[1][32];
+			snprintf(name[0], sizeof name[0], "%s", parts[k]);
+			acc_ok = dataset_open(&one, dir, (const char(*)[32])name, 1, 0, 2) == 0 &&
+				 dataset_read(&one, 0, 0, 1300, 300, part) == 0;
+			for (int i = 0; acc_ok && i < 600; i++)
+				want[i] += part[i];
+			dataset_free(&one);
+		}
+		for (int i = 0; acc_ok && i < 600; i++)
+			acc_ok = acc[i] == want[i];
+		ok(acc_ok && acc[250] == 0 && acc[599] == 0,
+		   "accompaniment: the sum of drums, bass (mono, both channels) and other, zeros past the end%s%s",
+		   rc ? ": " : "", rc ? tf_strerror() : "");
+		if (rc == 0)
+			dataset_free(&kd);
+		/* its own file, when the set has one, comes first */
+		write_wav(dir, "t/accompaniment", 8000, 2, 1500, 0.25f, 9);
+		rc = dataset_open(&kd, dir, karaoke, 2, 0, 0);
+		ok(rc == 0 && kd.nfiles == 3 && !strcmp(kd.files[1], "accompaniment"),
+		   "accompaniment.wav is read when the track has one");
+		if (rc == 0)
+			dataset_free(&kd);
+		snprintf(path, sizeof path, "%s/t/accompaniment.wav", dir);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/t/bass.wav", dir);
+		unlink(path);
+		rc = dataset_open(&kd, dir, karaoke, 2, 0, 0);
+		ok(rc == -1 && strstr(tf_strerror(), "bass.wav: missing"), "a part missing is named: %s", tf_strerror());
+	}
+
 	/* augmentation */
 	struct augment a = {1000, 0.5, 1.5, 1, 1, -60};
 	ok(augment_eligible(&d, &a) == 2, "two tracks are long enough for a 1000-sample segment");

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference points for a separation score on a MUSDB18-layout test set.
 
-    bench/oracle.py TEST OUT N_FFT HOP [START SECONDS]
+    bench/oracle.py [--stems A,B,...] TEST OUT N_FFT HOP [START SECONDS]
 
 writes three trees that tf-eval --musdb scores like a separation:
   OUT/mixture/<track>/<stem>.wav  every stem estimated as the unprocessed
@@ -18,6 +18,10 @@ writes three trees that tf-eval --musdb scores like a separation:
 With START and SECONDS, every track is first cut to SECONDS seconds from
 START seconds on, written to OUT/test/<track>/ (mixture and stems), and the
 trees are made from that cut; without them OUT/test is not written.
+--stems: the stems of the model to compare with (default: every stem WAV
+of the track); accompaniment, where a track has no accompaniment.wav, is
+drums + bass + other, as MUSDB18, tf-eval and tf-train build it, and the
+oracle mask then divides the mixture between the listed stems only.
 Needs numpy (Debian python3-numpy); WAVs are read by hand (float32 or 16-bit)
 and written as float32."""
 import os
@@ -84,19 +88,31 @@ def istft(X, n, hop, win, length):
     return y[n // 2:n // 2 + length]
 
 
+def read_stem(d, s):
+    """A stem's WAV, or accompaniment summed from drums, bass and other."""
+    path = os.path.join(d, s + ".wav")
+    if s == "accompaniment" and not os.path.isfile(path):
+        parts = [read_wav(os.path.join(d, p + ".wav"))[0] for p in ("drums", "bass", "other")]
+        return parts[0] + parts[1] + parts[2]
+    return read_wav(path)[0]
+
+
 def main():
-    if len(sys.argv) not in (5, 7):
+    args, want = sys.argv[1:], None
+    if len(args) >= 2 and args[0] == "--stems":
+        want, args = args[1].split(","), args[2:]
+    if len(args) not in (4, 6):
         raise SystemExit(__doc__)
-    test, out, n, hop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    cut = (float(sys.argv[5]), float(sys.argv[6])) if len(sys.argv) == 7 else None
+    test, out, n, hop = args[0], args[1], int(args[2]), int(args[3])
+    cut = (float(args[4]), float(args[5])) if len(args) == 6 else None
     win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
     for track in sorted(os.listdir(test)):
         d = os.path.join(test, track)
         if not os.path.isdir(d):
             continue
-        stems = sorted(f[:-4] for f in os.listdir(d) if f.endswith(".wav") and f != "mixture.wav")
+        stems = want or sorted(f[:-4] for f in os.listdir(d) if f.endswith(".wav") and f != "mixture.wav")
         mix, rate = read_wav(os.path.join(d, "mixture.wav"))
-        S = {s: read_wav(os.path.join(d, s + ".wav"))[0] for s in stems}
+        S = {s: read_stem(d, s) for s in stems}
         if cut:
             a = int(round(cut[0] * rate))
             b = a + int(round(cut[1] * rate))

@@ -20,11 +20,12 @@ norms=${TFSWA_NORMS:-"raw sum1 power"}
 mkdir -p "$out"
 info=$("$bin/tf-export" --info "$model")
 nfft=$(echo "$info" | sed -n 's/^n_fft: //p') hop=$(echo "$info" | sed -n 's/^hop: //p')
+stems=$(echo "$info" | sed -n 's/^stems: //p')
 if [ $# -eq 5 ]; then
-	/usr/bin/python3 "$here/oracle.py" "$test" "$out" "$nfft" "$hop" "$4" "$5" 2>/dev/null
+	/usr/bin/python3 "$here/oracle.py" --stems "$stems" "$test" "$out" "$nfft" "$hop" "$4" "$5" 2>/dev/null
 	test=$out/test
 else
-	/usr/bin/python3 "$here/oracle.py" "$test" "$out" "$nfft" "$hop" 2>/dev/null
+	/usr/bin/python3 "$here/oracle.py" --stems "$stems" "$test" "$out" "$nfft" "$hop" 2>/dev/null
 fi
 for k in mixture gain irm; do
 	"$bin/tf-eval" -q --json --musdb "$test" --est "$out/$k" > "$out/$k/eval.json"

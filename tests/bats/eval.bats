@@ -294,3 +294,26 @@ open(sys.argv[2], 'wb').write(b'RIFF' + struct.pack('<I', 36 + len(d)) + b'WAVEf
 	assert_success
 	refute_output --partial 'collinear'
 }
+
+@test "bench/oracle.py --stems vocals,accompaniment: the references of a karaoke model, accompaniment summed" {
+	$PY "$BATS_TEST_DIRNAME/../tools/train_dataset.py" "$D/k" 1 1 1 4000
+	$PY "$BATS_TEST_DIRNAME/../../bench/oracle.py" --stems vocals,accompaniment "$D/k/test" "$D/ko" 64 16 0.25 0.5
+	$PY - "$D/k/test" "$D/ko" <<-'EOF'
+		import os, sys, numpy as np
+		def wav(p):  # the float32 WAVs of train_dataset.py and oracle.py: 44-byte header
+		    return np.frombuffer(open(p, 'rb').read()[44:], '<f4').reshape(-1, 2)
+		test, out = sys.argv[1:]
+		t = sorted(os.listdir(test))[0]
+		for kind in ('mixture', 'gain', 'irm'):
+		    got = sorted(os.listdir(os.path.join(out, kind, t)))
+		    assert got == ['accompaniment.wav', 'vocals.wav'], (kind, got)
+		a, b = 1000, 3000  # 0.5 s from 0.25 s at 4 kHz
+		acc = sum(wav(os.path.join(test, t, s + '.wav'))[a:b] for s in ('drums', 'bass', 'other'))
+		cut = wav(os.path.join(out, 'test', t, 'accompaniment.wav'))
+		mix = wav(os.path.join(out, 'test', t, 'mixture.wav'))
+		irm = sum(wav(os.path.join(out, 'irm', t, s + '.wav')) for s in ('vocals', 'accompaniment'))
+		print('cut accompaniment vs drums + bass + other: max %.3g; two oracle masks sum to the mixture within %.3g'
+		      % (np.abs(cut - acc).max(), np.abs(irm - mix).max()))
+		assert cut.shape == (2000, 2) and np.abs(cut - acc).max() < 1e-6 and np.abs(irm - mix).max() < 1e-4
+	EOF
+}

@@ -47,6 +47,8 @@ static void usage(FILE *fp)
 		"Where to start (one of):\n"
 		"      --init NAME|FILE   from scratch: a named configuration (%s)\n"
 		"                         or a JSON config (tf-export's keys) on top of \"default\"\n"
+		"      --grow MODEL       with --init: start from MODEL's weights, the configuration's\n"
+		"                         extra blocks (more per stage) adding 0 until trained\n"
 		"  -m, --model MODEL      fine-tune a model (file or name; e.g. imported with tf-export)\n"
 		"      --resume FILE      continue a training state exactly where it stopped\n"
 		"Outputs (written atomically at every epoch's end and at the end):\n"
@@ -107,11 +109,11 @@ enum {
 	O_INIT = 256, O_RESUME, O_STATE, O_SEED, O_STEPS, O_BATCH, O_SEGSEC, O_STEMS, O_LR, O_LRMIN,
 	O_SCHED, O_WARMUP, O_STEPSIZE, O_GAMMA, O_BETA1, O_BETA2, O_EPS, O_WD, O_CLIP, O_WAVE, O_GAIN,
 	O_NOSWAP, O_NOREMIX, O_SILENCE, O_OVERFIT, O_QAT, O_VALID, O_UNTIL, O_EPOCH, O_VALSEC, O_CKPT, O_LOGEVERY, O_CSV,
-	O_EMA, O_MASKNORM, O_LAST
+	O_EMA, O_MASKNORM, O_GROW, O_LAST
 };
 
 struct args {
-	const char *init, *model, *resume, *out, *state, *data, *stems, *csv;
+	const char *init, *model, *resume, *out, *state, *data, *stems, *csv, *grow;
 	struct train_settings set;
 	int warmup_given, valid;
 	int64_t until, epoch_steps, log_every;
@@ -156,7 +158,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"epoch-steps", required_argument, 0, O_EPOCH}, {"valid-seconds", required_argument, 0, O_VALSEC},
 		{"checkpoint", no_argument, 0, O_CKPT},        {"log-every", required_argument, 0, O_LOGEVERY},
 		{"csv", required_argument, 0, O_CSV},          {"ema", required_argument, 0, O_EMA},
-		{"mask-norm", required_argument, 0, O_MASKNORM},
+		{"mask-norm", required_argument, 0, O_MASKNORM}, {"grow", required_argument, 0, O_GROW},
 		{"threads", required_argument, 0, 'j'},        {"quiet", no_argument, 0, 'q'},
 		{"verbose", no_argument, 0, 'v'},              {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},              {0, 0, 0, 0}};
@@ -176,6 +178,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 			continue;
 		switch (opt) {
 		case O_INIT: a->init = optarg; break;
+		case O_GROW: a->grow = optarg; break;
 		case 'm': a->model = optarg; break;
 		case O_RESUME: a->resume = optarg; break;
 		case 'o': a->out = optarg; break;
@@ -228,6 +231,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->data = argv[optind];
 	if (!!a->init + !!a->model + !!a->resume != 1)
 		die("say where to start with exactly one of --init NAME|CONFIG.json, -m MODEL, --resume STATE");
+	if (a->grow && !a->init)
+		die("--grow MODEL goes with --init CONFIG.json: the deeper configuration to grow the model into");
 	if (!a->out && !a->state)
 		die("nothing would be kept: give -o MODEL and/or --state FILE");
 	if (a->resume) {
@@ -586,14 +591,15 @@ static void record_provenance(struct train_state *st, const struct args *a)
 	if (st->mask_norm != MASK_RAW)
 		snprintf(norm, sizeof norm, ", loss on %s masks", mask_norm_name(st->mask_norm));
 	snprintf(run, sizeof run,
-		 "tf-train %s %s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s%s%s",
+		 "tf-train %s %s%s%s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s%s%s",
 		 a->init ? "--init" : a->model ? "-m" : "--resume", a->init ? a->init : a->model ? a->model : a->resume,
+		 a->grow ? " --grow " : "", a->grow ? a->grow : "",
 		 t->batch, t->segment_seconds, t->lr.lr,
 		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
 		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "", ema, norm);
 	if (a->init || !p->corpus[0])
 		describe_corpus(p->corpus, sizeof p->corpus, a->data);
-	if (!a->model)
+	if (!a->model && !a->grow)
 		p->training[0] = 0;
 	provenance_then(p, run);
 	if (a->init)
@@ -797,6 +803,20 @@ static void open_data(struct run *r)
 			    (long long)v->tracks[t].frames, cfg->n_fft);
 }
 
+/* --grow: the new network takes the model's weights, and its training
+ * provenance, which this run's settings are appended to. */
+static void grow(struct train_state *st, const char *name)
+{
+	char file[4096];
+	struct model from;
+	if (model_resolve(name, file, sizeof file) || model_load(&from, file))
+		die_lib("--grow");
+	if (train_grow(&st->m, &from))
+		die_lib(file);
+	snprintf(st->m.cfg.prov.training, sizeof st->m.cfg.prov.training, "%s", from.cfg.prov.training);
+	model_free(&from);
+}
+
 /* The model and the optimiser, the example size, the batch and the
  * training workspace. */
 static void prepare(struct run *r)
@@ -815,6 +835,8 @@ static void prepare(struct run *r)
 			if (model_init(&st->m, cfg))
 				die_lib("configuration");
 			train_init_params(&st->m, &init);
+			if (a->grow)
+				grow(st, a->grow);
 		}
 		model_to_f32(&st->m); /* trained in f32, written in f32 (a q8 model's int8 copies dropped) */
 		rng_seed(&st->rng, set->seed);
@@ -860,14 +882,14 @@ static void prepare(struct run *r)
 	if (!augment_eligible(&r->d, &set->aug))
 		die("%s: no training track is as long as a segment (%g s); shorten --segment-seconds",
 		    r->train_dir, set->segment_seconds);
-	if (r->from_scratch && !a->resume && !(r->json_set & SET_SEGMENT)) {
+	if (r->from_scratch && !a->resume && !a->grow && !(r->json_set & SET_SEGMENT)) {
 		/* separate in segments as wide as the examples it learnt from */
 		st->m.cfg.segment = T;
 		st->m.cfg.overlap = r->json_set & SET_OVERLAP && st->m.cfg.overlap <= T / 2 ? st->m.cfg.overlap : T / 4;
 	}
 	batch_alloc(&r->b, set->batch, S, C, F, T, L);
 	if (!a->resume && st->m.cfg.normalization == NORM_SCALE &&
-	    !(r->from_scratch && (r->json_set & SET_INPUT_SCALE)) && r->from_scratch)
+	    !(r->from_scratch && (r->json_set & SET_INPUT_SCALE)) && r->from_scratch && !a->grow)
 		st->m.cfg.input_scale = estimate_scale(&r->b, &r->d, &set->aug, r->sp, set->seed);
 	r->scale = st->m.cfg.normalization == NORM_SCALE ? (float)st->m.cfg.input_scale : 1.0f;
 	r->ut = train_workspace(&st->m, set->batch, F, T, a->checkpoint, a->threads);

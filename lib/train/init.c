@@ -1,7 +1,10 @@
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "tensor.h"
 #include "train/init.h"
 
 struct named {
@@ -77,4 +80,80 @@ void train_init_params(struct model *m, struct rng *r)
 				p[k] = bound ? (float)(bound * (2.0 * rng_uniform(r) - 1.0)) : 0.0f;
 		}
 	}
+}
+
+/* "8,16,32,64" */
+static const char *levels_str(const int *v, char *buf, size_t n)
+{
+	snprintf(buf, n, "%d,%d,%d,%d", v[0], v[1], v[2], v[3]);
+	return buf;
+}
+
+/* The network of from is the part of m's that has from's blocks: the same
+ * layers at the same widths, the same input and output. */
+static int grow_check(const struct unet_config *m, const struct unet_config *f)
+{
+	char a[64], b[64];
+	for (int l = 0; l < UNET_LEVELS; l++)
+		if (m->depths[l] < f->depths[l])
+			return tf_seterr("depths: the model has %s blocks, more than %s at level %d (growing adds blocks)",
+					 levels_str(f->depths, a, sizeof a), levels_str(m->depths, b, sizeof b), l);
+	if (memcmp(m->dims, f->dims, sizeof m->dims))
+		return tf_seterr("dims: got %s, expected %s (growing keeps the widths)",
+				 levels_str(m->dims, a, sizeof a), levels_str(f->dims, b, sizeof b));
+	if (m->num_heads != f->num_heads || m->window_size != f->window_size || m->shift_size != f->shift_size ||
+	    m->mlp_ratio != f->mlp_ratio || m->mask_shifted != f->mask_shifted)
+		return tf_seterr("heads, window, shift, mlp_ratio or mask_shifted differ from the model's "
+				 "(growing adds blocks only; tf-export --info shows the model's)");
+	if (m->n_fft != f->n_fft || m->hop != f->hop || m->sample_rate != f->sample_rate ||
+	    m->channels != f->channels)
+		return tf_seterr("n_fft %d, hop %d, %d Hz, %d channels: the model has %d, %d, %d Hz, %d", m->n_fft, m->hop,
+				 m->sample_rate, m->channels, f->n_fft, f->hop, f->sample_rate, f->channels);
+	if (m->nstems != f->nstems || memcmp(m->stems, f->stems, (size_t)m->nstems * sizeof m->stems[0]))
+		return tf_seterr("the stems differ from the model's (tf-export --info shows them)");
+	if (m->normalization != f->normalization)
+		return tf_seterr("the normalisation differs from the model's");
+	return 0;
+}
+
+/* The tensors of a block: "<stage>.<b>.<rest>", and its fusion BatchNorm's
+ * scale and shift "<stage>.<b>.fusion.1.weight" / ".bias". */
+static int is_fusion_norm(const char *name)
+{
+	size_t n = strlen(name);
+	return (n > 16 && !strcmp(name + n - 16, ".fusion.1.weight")) ||
+	       (n > 14 && !strcmp(name + n - 14, ".fusion.1.bias"));
+}
+
+int train_grow(struct model *m, const struct model *from)
+{
+	if (grow_check(&m->cfg, &from->cfg))
+		return -1;
+	char *have = calloc((size_t)m->nspecs, 1);
+	if (!have)
+		return tf_seterr("out of memory");
+	int hint = 0;
+	for (int i = 0; i < from->nspecs; i++) {
+		const struct param_spec *s = &from->specs[i], *d = model_spec_near(m, s->name, &hint);
+		char a[64], b[64];
+		if (!d) {
+			free(have);
+			return tf_seterr("%s: in the model, not in the grown network", s->name);
+		}
+		if (d->ndim != s->ndim || memcmp(d->shape, s->shape, sizeof d->shape)) {
+			free(have);
+			return tf_seterr("%s: got %s, expected %s", s->name, shape_str(s->shape, s->ndim, a, sizeof a),
+					 shape_str(d->shape, d->ndim, b, sizeof b));
+		}
+		memcpy(m->params + d->offset, from->params + s->offset, s->numel * sizeof *m->params);
+		have[d - m->specs] = 1;
+	}
+	for (int i = 0; i < m->nspecs; i++)
+		if (!have[i] && is_fusion_norm(m->specs[i].name))
+			memset(m->params + m->specs[i].offset, 0, m->specs[i].numel * sizeof *m->params);
+	free(have);
+	m->cfg.input_scale = from->cfg.input_scale;
+	m->cfg.segment = from->cfg.segment;
+	m->cfg.overlap = from->cfg.overlap;
+	return 0;
 }

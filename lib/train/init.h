@@ -28,4 +28,14 @@ const char *train_config_names(void);
  * state_dict order. */
 void train_init_params(struct model *m, struct rng *r);
 
+/* Grows a trained model into a deeper one (tf-train --grow): m, built and
+ * initialised for a configuration that differs from from's only in having
+ * as many blocks per stage or more, takes every tensor of from (same name,
+ * same shape), and each block from lacks has its fusion BatchNorm's scale
+ * and shift set to 0, so that the block adds 0 to its residual: m computes
+ * what from computes until training moves those scales. m's run settings
+ * (input scale, segment, overlap) become from's. -1 with a message naming
+ * the first difference ("dims: got 8,16,32,64, expected 12,24,48,96"). */
+int train_grow(struct model *m, const struct model *from);
+
 #endif

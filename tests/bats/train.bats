@@ -57,6 +57,32 @@ train() {
 	assert_line "out_channels: 4"
 }
 
+@test "--grow: a trained model grown deeper separates exactly as before, then trains on; what is not growth is refused" {
+	cd "$BATS_TEST_TMPDIR"
+	train --steps 2 -o m.bin "$DATA"
+	sed 's/"depths": \[1, 1, 1, 0\]/"depths": [1, 2, 1, 1]/' "$CFG" > deeper.json
+	tf-train -q -j 1 --init deeper.json --grow m.bin --segment-seconds 0.5 --batch 2 --valid 0 --steps 2 \
+		--until 0 -o g0.bin "$DATA"
+	run tf-export --info g0.bin
+	assert_line "depths: 1,2,1,1"
+	assert_line --regexp "^provenance.training: tf-train --init .*micro.json: .*; then tf-train --init deeper.json --grow m.bin: batch 2,"
+	tf-stft -m m.bin "$DATA/test/track00/mixture.wav" > in.stream
+	tf-unet -q --masks -m m.bin in.stream -o a.masks
+	tf-unet -q --masks -m g0.bin in.stream -o b.masks
+	cmp a.masks b.masks
+	tf-train -q -j 1 --init deeper.json --grow m.bin --segment-seconds 0.5 --batch 2 --valid 0 --steps 2 -o g2.bin "$DATA"
+	tf-unet -q --masks -m g2.bin in.stream -o c.masks
+	! cmp -s a.masks c.masks
+	sed 's/"dims": \[4, 4, 8, 8\]/"dims": [4, 4, 8, 16]/' "$CFG" > wider.json
+	run tf-train -q -j 1 --init wider.json --grow m.bin --segment-seconds 0.5 --valid 0 --steps 1 -o w.bin "$DATA"
+	assert_failure
+	assert_output "tf-train: m.bin: dims: got 4,4,8,16, expected 4,4,8,8 (growing keeps the widths)"
+	[ ! -e w.bin ]
+	run tf-train -q -j 1 -m m.bin --grow m.bin --valid 0 --steps 1 -o w.bin "$DATA"
+	assert_failure
+	assert_output --partial "tf-train: --grow MODEL goes with --init CONFIG.json"
+}
+
 @test "the loss falls on a fixed batch (--overfit)" {
 	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --overfit --steps 40 \
 		--lr 0.01 --warmup 0 --schedule constant --log-every 1 -o "$BATS_TEST_TMPDIR/m.bin" "$DATA"

@@ -24,6 +24,7 @@
 #include "train/spec.h"
 #include "train/ema.h"
 #include "train/state.h"
+#include "unet.h"
 
 static struct rng R;
 
@@ -283,6 +284,66 @@ static void test_clip_and_init(void)
 	ok(!memcmp(copy, m.params, m.nparams * sizeof(float)), "the same seed gives the same initial parameters");
 	free(copy), free(g);
 	model_free(&m);
+}
+
+/* A trained model grown deeper (tf-train --grow) computes the same masks,
+ * bit for bit, until its new blocks are trained; what cannot grow is refused. */
+static void test_grow(void)
+{
+	struct unet_config c, d;
+	struct model small, big;
+	struct rng r;
+	train_config_named(&c, "tiny");
+	c.input_scale = 0.75, c.segment = 40, c.overlap = 8;
+	model_init(&small, &c);
+	rng_seed(&r, 3);
+	train_init_params(&small, &r);
+	/* trained: BatchNorm statistics and norms away from their defaults */
+	for (size_t k = 0; k < small.nparams; k++)
+		small.params[k] += 0.05f * (float)rng_uniform(&r);
+	d = c;
+	d.depths[1] = 2, d.depths[3] = 3;
+	d.input_scale = 1, d.segment = 64;
+	model_init(&big, &d);
+	rng_seed(&r, 4);
+	train_init_params(&big, &r);
+	int rc = train_grow(&big, &small);
+	ok(rc == 0 && big.cfg.input_scale == 0.75 && big.cfg.segment == 40 && big.cfg.overlap == 8,
+	   "grown: depths 1,2,1,3 from 1,1,1,1, the model's input scale and segments%s%s", rc ? ": " : "",
+	   rc ? tf_strerror() : "");
+	const struct param_spec *s = model_spec(&big, "bottleneck.2.fusion.1.weight"),
+				*w = model_spec(&big, "bottleneck.2.fusion.0.weight");
+	ok(s && w && big.params[s->offset] == 0 && big.params[w->offset] != 0,
+	   "a new block: fusion BatchNorm scale 0, its other weights initialised");
+	int H = 24, W = 20;
+	size_t nin = (size_t)c.in_channels * H * W, nout = (size_t)c.out_channels * H * W;
+	float *x = malloc(nin * sizeof *x), *a = malloc(nout * sizeof *a), *b = malloc(nout * sizeof *b);
+	for (size_t k = 0; k < nin; k++)
+		x[k] = (float)rng_uniform(&r) - 0.5f;
+	struct unet *us = unet_prepare(&small), *ub = unet_prepare(&big);
+	rc = us && ub ? unet_forward(us, x, 1, H, W, a, NULL, NULL) || unet_forward(ub, x, 1, H, W, b, NULL, NULL) : -1;
+	double worst = 0;
+	for (size_t k = 0; !rc && k < nout; k++)
+		worst = fmax(worst, fabs((double)a[k] - b[k]));
+	ok(rc == 0 && !memcmp(a, b, nout * sizeof *a), "the grown network's masks are the model's, bit for bit "
+	   "(largest difference %g)", worst);
+	unet_free(us), unet_free(ub);
+	free(x), free(a), free(b);
+	model_free(&big);
+	/* what is not growth */
+	d = c;
+	d.dims[2] = 24;
+	model_init(&big, &d);
+	ok(train_grow(&big, &small) == -1 && strstr(tf_strerror(), "dims: got 8,8,24,16, expected 8,8,16,16"),
+	   "other widths refused: %s", tf_strerror());
+	model_free(&big);
+	d = c;
+	d.depths[3] = 2;
+	rc = model_init(&big, &d);
+	ok(rc == 0 && train_grow(&small, &big) == -1 && strstr(tf_strerror(), "1,1,1,2 blocks, more than 1,1,1,1 at level 3"),
+	   "fewer blocks refused: %s", tf_strerror());
+	model_free(&big);
+	model_free(&small);
 }
 
 /* ---------- dataset and augmentation ---------- */
@@ -658,6 +719,7 @@ int main(void)
 	test_wave_loss_gradient();
 	test_adamw();
 	test_clip_and_init();
+	test_grow();
 	test_dataset();
 	test_state();
 	test_ema();

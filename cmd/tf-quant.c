@@ -125,9 +125,16 @@ static void record_provenance(struct model_provenance *p, enum quantization type
 	provenance_forget_scores(p);
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct args {
+	int type;                  /* enum quantization */
+	const char *in_path, *out_path;
+	const char **calib;        /* --calibrate streams, ncalib of them */
+	int ncalib;
+};
+
+static void parse_args(int argc, char **argv, struct args *a)
 {
-	threads_wait_policy(argv);
 	enum { O_CALIBRATE = 256 };
 	static const struct option opts[] = {
 		{"type", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
@@ -135,73 +142,82 @@ int main(int argc, char **argv)
 		{"verbose", no_argument, 0, 'v'},    {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	const char *type_name = NULL, *out_path = NULL, **calib = NULL;
-	int opt, ncalib = 0;
-	progname = "tf-quant";
-	args_begin();
-	if (!(calib = calloc((size_t)argc, sizeof *calib)))
+	const char *type_name = NULL;
+	int opt;
+	memset(a, 0, sizeof *a);
+	if (!(a->calib = calloc((size_t)argc, sizeof *a->calib)))
 		die("out of memory");
 	/* -c: the old spelling of --calibrate (doc/options.md) */
 	while ((opt = getopt_long(argc, argv, "t:o:vqhVc:", opts, NULL)) != -1) {
 		if (opt == 'h' || opt == 'V')
-			free(calib); /* they exit */
+			free(a->calib); /* they exit */
 		if (common_option(opt, usage))
 			continue;
 		switch (opt) {
 		case 't': type_name = optarg; break;
-		case O_CALIBRATE: case 'c': calib[ncalib++] = optarg; break;
-		case 'o': out_path = optarg; break;
-		default: usage(stderr); free(calib); return 2;
+		case O_CALIBRATE: case 'c': a->calib[a->ncalib++] = optarg; break;
+		case 'o': a->out_path = optarg; break;
+		default: usage(stderr); free(a->calib); exit(2);
 		}
 	}
 	if (!type_name)
 		die("no type given: use -t f16, bf16, q8 or q8s (see --help)");
-	int type = quant_type_parse(type_name);
-	if (type < 0)
+	if ((a->type = quant_type_parse(type_name)) < 0)
 		die_lib("");
-	int q8s = quant_traits[type].act_scales;
-	if (q8s && !ncalib)
+	int q8s = quant_traits[a->type].act_scales;
+	if (q8s && !a->ncalib)
 		die("-t q8s needs --calibrate STREAM: a spectrogram stream (tf-stft -m MODEL) of typical audio");
-	if (!q8s && ncalib)
+	if (!q8s && a->ncalib)
 		die("--calibrate is for -t q8s (q8 quantises activations at run time; f16 and bf16 need none)");
 	if (argc - optind > 1)
 		die("one model at a time; see --help");
-	const char *in_path = optind < argc ? argv[optind] : NULL;
-	if ((!in_path || !strcmp(in_path, "-")) && isatty(0))
+	a->in_path = optind < argc ? argv[optind] : NULL;
+	int model_stdin = !a->in_path || !strcmp(a->in_path, "-");
+	if (model_stdin && isatty(0))
 		die("no model: name a file, or pipe one in (see --help)");
+	for (int i = 0; i < a->ncalib; i++)
+		if (!strcmp(a->calib[i], "-") && model_stdin)
+			die("the model and a calibration stream cannot both come from standard input");
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	threads_wait_policy(argv);
+	progname = "tf-quant";
+	args_begin();
+	parse_args(argc, argv, &a);
 	args_end();
 	threads_choose(0);
 
 	struct model m;
-	if (model_load(&m, in_path))
+	if (model_load(&m, a.in_path))
 		die_lib("");
+	if (m.cfg.quantization != QUANT_NONE)
+		die("the model is already quantised (%s): quantise the f32 model instead",
+		    quant_traits[m.cfg.quantization].name);
+	int q8s = quant_traits[a.type].act_scales;
 	struct quant_layer *q = calloc((size_t)m.nspecs, sizeof *q);
 	enum dtype *dt = calloc((size_t)m.nspecs, sizeof *dt);
 	struct calib_layer *cal = q8s ? calloc((size_t)m.nspecs, sizeof *cal) : NULL;
 	if (!q || !dt || (q8s && !cal))
 		die("out of memory");
-	for (int i = 0; i < ncalib; i++)
-		if (!strcmp(calib[i], "-") && (!in_path || !strcmp(in_path, "-")))
-			die("the model and a calibration stream cannot both come from standard input");
-	if (m.cfg.quantization != QUANT_NONE)
-		die("the model is already quantised (%s): quantise the f32 model instead",
-		    quant_traits[m.cfg.quantization].name);
-	if (q8s && calibrate(&m, calib, ncalib, cal))
+	if (q8s && calibrate(&m, a.calib, a.ncalib, cal))
 		die_lib("calibration");
-	if (quant_plan(&m, type, q))
+	if (quant_plan(&m, a.type, q))
 		die_lib("");
 	for (int i = 0; i < m.nspecs; i++)
 		dt[i] = q[i].dtype;
-	m.cfg.quantization = type;
-	record_provenance(&m.cfg.prov, type, ncalib);
+	m.cfg.quantization = a.type;
+	record_provenance(&m.cfg.prov, a.type, a.ncalib);
 
 	struct atomic_file af;
-	FILE *out = output_open(out_path, &af, "a binary model");
+	FILE *out = output_open(a.out_path, &af, "a binary model");
 	if (model_write_as(&m, out, dt))
 		die_lib("writing the model");
 	output_close(&af);
-	report(&m, q, type, cal);
-	free(q), free(dt), free(cal), free(calib);
+	report(&m, q, a.type, cal);
+	free(q), free(dt), free(cal), free(a.calib);
 	model_free(&m);
 	return 0;
 }

@@ -55,6 +55,8 @@ SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
 # the last one stopped (commit the state). THREADS=N and EMA=D as in
 # pipelines/train.mk (the run keeps the parameters' moving average, decay
 # 0.995, since step 1646: its model file is the average).
+# TRAIN_RUN=models/training/deep-g3.bin resumes the run that grew the
+# shipped model deeper (tf-train --grow; README, "The next model").
 TRAIN_RUN ?= models/training/compact-g3.bin
 
 .PHONY: sweep plot train

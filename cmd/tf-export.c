@@ -262,9 +262,13 @@ static void set_provenance(struct unet_config *c, const char *kv)
 
 /* ---------- --list ---------- */
 
+/* By model name (the file name without .bin): compact before compact-f16. */
 static int name_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t nx = strlen(x) - 4, ny = strlen(y) - 4;
+	int c = strncmp(x, y, nx < ny ? nx : ny);
+	return c ? c : (nx > ny) - (nx < ny);
 }
 
 /* One line per model file NAME.bin in the model directories, in search

@@ -35,6 +35,11 @@ setup_file() {
 	sox "$BATS_TEST_DIRNAME/../../examples/example.wav" "$D/ex3.wav" trim 0 3
 	tf-stft -m compact "$D/ex3.wav" > "$D/ex3.stream"
 	tf-unet -q --masks -m compact "$D/ex3.stream" -o "$D/f32.masks"
+	# listed by name: compact, then its quantised versions
+	run tf-export --list
+	assert_line --index 1 --regexp "^compact +vocals,drums,bass,other .* f32 "
+	assert_line --index 2 --regexp "^compact-f16 "
+	assert_line --index 3 --regexp "^compact-q8s "
 	# bounds from the measured differences (f16: max 0.030, mean 0.00026; q8s: max 0.42,
 	# mean 0.011, 5.0 % by more than 0.05); step 3700 of the same run differs from the
 	# shipped step 4100 by a mean of 0.035, 22 % of the masks by more than 0.05

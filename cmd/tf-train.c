@@ -597,12 +597,12 @@ static void record_provenance(struct train_state *st, const struct args *a)
 		 t->batch, t->segment_seconds, t->lr.lr,
 		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
 		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "", ema, norm);
-	if (a->init || !p->corpus[0])
+	if ((a->init && !a->grow) || !p->corpus[0])
 		describe_corpus(p->corpus, sizeof p->corpus, a->data);
 	if (!a->model && !a->grow)
 		p->training[0] = 0;
 	provenance_then(p, run);
-	if (a->init)
+	if (a->init && !a->grow)
 		p->seed = (int64_t)t->seed;
 	provenance_forget_scores(p);
 }
@@ -803,8 +803,9 @@ static void open_data(struct run *r)
 			    (long long)v->tracks[t].frames, cfg->n_fft);
 }
 
-/* --grow: the new network takes the model's weights, and its training
- * provenance, which this run's settings are appended to. */
+/* --grow: the new network takes the model's weights and its provenance
+ * (corpus, seed of the run from scratch, training, which this run's
+ * settings are appended to), as a model fine-tuned with -m keeps its own. */
 static void grow(struct train_state *st, const char *name)
 {
 	char file[4096];
@@ -813,7 +814,7 @@ static void grow(struct train_state *st, const char *name)
 		die_lib("--grow");
 	if (train_grow(&st->m, &from))
 		die_lib(file);
-	snprintf(st->m.cfg.prov.training, sizeof st->m.cfg.prov.training, "%s", from.cfg.prov.training);
+	st->m.cfg.prov = from.cfg.prov;
 	model_free(&from);
 }
 

@@ -129,25 +129,35 @@ int train_grow(struct model *m, const struct model *from)
 {
 	if (grow_check(&m->cfg, &from->cfg))
 		return -1;
+	/* every tensor checked before any is copied: m is left as it was on error */
+	int *at = malloc((size_t)from->nspecs * sizeof *at);
 	char *have = calloc((size_t)m->nspecs, 1);
-	if (!have)
+	if (!at || !have) {
+		free(at), free(have);
 		return tf_seterr("out of memory");
+	}
 	int hint = 0;
 	for (int i = 0; i < from->nspecs; i++) {
 		const struct param_spec *s = &from->specs[i], *d = model_spec_near(m, s->name, &hint);
 		char a[64], b[64];
-		if (!d) {
-			free(have);
-			return tf_seterr("%s: in the model, not in the grown network", s->name);
+		int rc = 0;
+		if (!d)
+			rc = tf_seterr("%s: in the model, not in the grown network", s->name);
+		else if (d->ndim != s->ndim || memcmp(d->shape, s->shape, sizeof d->shape))
+			rc = tf_seterr("%s: got %s, expected %s", s->name, shape_str(s->shape, s->ndim, a, sizeof a),
+				       shape_str(d->shape, d->ndim, b, sizeof b));
+		if (rc) {
+			free(at), free(have);
+			return rc;
 		}
-		if (d->ndim != s->ndim || memcmp(d->shape, s->shape, sizeof d->shape)) {
-			free(have);
-			return tf_seterr("%s: got %s, expected %s", s->name, shape_str(s->shape, s->ndim, a, sizeof a),
-					 shape_str(d->shape, d->ndim, b, sizeof b));
-		}
-		memcpy(m->params + d->offset, from->params + s->offset, s->numel * sizeof *m->params);
-		have[d - m->specs] = 1;
+		at[i] = (int)(d - m->specs);
 	}
+	for (int i = 0; i < from->nspecs; i++) {
+		memcpy(m->params + m->specs[at[i]].offset, from->params + from->specs[i].offset,
+		       from->specs[i].numel * sizeof *m->params);
+		have[at[i]] = 1;
+	}
+	free(at);
 	for (int i = 0; i < m->nspecs; i++)
 		if (!have[i] && is_fusion_norm(m->specs[i].name))
 			memset(m->params + m->specs[i].offset, 0, m->specs[i].numel * sizeof *m->params);

@@ -35,7 +35,8 @@ void train_init_params(struct model *m, struct rng *r);
  * and shift set to 0, so that the block adds 0 to its residual: m computes
  * what from computes until training moves those scales. m's run settings
  * (input scale, segment, overlap) become from's. -1 with a message naming
- * the first difference ("dims: got 8,16,32,64, expected 12,24,48,96"). */
+ * the first difference ("dims: got 12,24,48,96, expected 8,16,32,64"), m
+ * unchanged. */
 int train_grow(struct model *m, const struct model *from);
 
 #endif

@@ -47,7 +47,7 @@ train() {
 	done
 }
 
-@test "--stems vocals,accompaniment trains a two-stem model on a four-stem set; validation scores the sum" {
+@test "--stems vocals,accompaniment trains a two-stem model on a four-stem set; validation reports both stems" {
 	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 1 --valid-seconds 0.5 \
 		--stems vocals,accompaniment --steps 2 --epoch-steps 2 -o "$BATS_TEST_TMPDIR/k.bin" "$DATA"
 	assert_success

@@ -304,7 +304,7 @@ static void test_grow(void)
 	d = c;
 	d.depths[1] = 2, d.depths[3] = 3;
 	d.input_scale = 1, d.segment = 64;
-	model_init(&big, &d);
+	ok(model_init(&big, &d) == 0, "a deeper network built");
 	rng_seed(&r, 4);
 	train_init_params(&big, &r);
 	int rc = train_grow(&big, &small);
@@ -333,8 +333,8 @@ static void test_grow(void)
 	/* what is not growth */
 	d = c;
 	d.dims[2] = 24;
-	model_init(&big, &d);
-	ok(train_grow(&big, &small) == -1 && strstr(tf_strerror(), "dims: got 8,8,24,16, expected 8,8,16,16"),
+	rc = model_init(&big, &d);
+	ok(rc == 0 && train_grow(&big, &small) == -1 && strstr(tf_strerror(), "dims: got 8,8,24,16, expected 8,8,16,16"),
 	   "other widths refused: %s", tf_strerror());
 	model_free(&big);
 	d = c;

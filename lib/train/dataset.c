@@ -66,32 +66,29 @@ static int check_file(struct dataset *d, int t, int f)
 	return rc;
 }
 
-/* The files of each stem (struct dataset), from the first track's folder
- * (dir/name). */
-static void plan_files(struct dataset *d, const char *trackdir)
+/* Whether file f of track t is there (a regular file). */
+static int has_file(const struct dataset *d, int t, int f)
+{
+	char *path = file_path(d, t, f);
+	struct stat st;
+	int there = path && !stat(path, &st) && S_ISREG(st.st_mode);
+	free(path);
+	return there;
+}
+
+/* The files of each stem (struct dataset), from track t's folder. */
+static void plan_files(struct dataset *d, int t)
 {
 	static const char *const parts[] = {"drums", "bass", "other"};
 	d->nfiles = 0;
 	for (int s = 0; s <= d->nstems; s++) {
-		const char *name = s < d->nstems ? d->stems[s] : "mixture";
 		d->first[s] = d->nfiles;
-		if (s < d->nstems && !strcmp(name, "accompaniment")) {
-			size_t n = strlen(trackdir) + 20;
-			char *p = malloc(n);
-			struct stat st;
-			int own = !p;
-			if (p) {
-				snprintf(p, n, "%s/accompaniment.wav", trackdir);
-				own = !stat(p, &st);
-			}
-			free(p);
-			if (!own) {
-				for (int k = 0; k < 3; k++)
-					snprintf(d->files[d->nfiles++], sizeof d->files[0], "%s", parts[k]);
-				continue;
-			}
-		}
-		snprintf(d->files[d->nfiles++], sizeof d->files[0], "%s", name);
+		snprintf(d->files[d->nfiles], sizeof d->files[0], "%s", s < d->nstems ? d->stems[s] : "mixture");
+		if (s < d->nstems && !strcmp(d->stems[s], "accompaniment") && !has_file(d, t, d->nfiles))
+			for (int k = 0; k < 3; k++)
+				snprintf(d->files[d->nfiles++], sizeof d->files[0], "%s", parts[k]);
+		else
+			d->nfiles++;
 	}
 	d->first[d->nstems + 1] = d->nfiles;
 }
@@ -129,7 +126,7 @@ int dataset_open(struct dataset *d, const char *dir, const char (*stems)[32], in
 				tr->name = path + strlen(dir) + 1;
 				tr->frames = -1;
 				if (d->ntracks == 1)
-					plan_files(d, path);
+					plan_files(d, 0);
 				for (int f = 0; f < d->nfiles && !rc; f++)
 					rc = check_file(d, d->ntracks - 1, f);
 			}

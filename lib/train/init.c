@@ -82,6 +82,36 @@ void train_init_params(struct model *m, struct rng *r)
 	}
 }
 
+/* The stem's index in c, or -1. */
+static int stem_index(const struct unet_config *c, const char *name)
+{
+	for (int s = 0; s < c->nstems; s++)
+		if (!strcmp(c->stems[s], name))
+			return s;
+	return -1;
+}
+
+/* The mask head's last convolution (lib/arch.c: "output_head", index 3):
+ * one output channel per stem and audio channel, stem-major, the only
+ * tensors whose shape depends on the stems. */
+static int is_mask_conv(const char *name)
+{
+	return !strncmp(name, "output_head.3.", 14);
+}
+
+/* Rows of the mask convolution (weight [S*C][in][1][1] or bias [S*C]) for the
+ * stems m and from share; m's other stems keep their fresh initialisation. */
+static void copy_mask_rows(float *dst, const struct unet_config *m, const float *src,
+			   const struct unet_config *f, size_t row)
+{
+	for (int s = 0; s < m->nstems; s++) {
+		int fs = stem_index(f, m->stems[s]);
+		if (fs >= 0)
+			memcpy(dst + (size_t)s * m->channels * row, src + (size_t)fs * f->channels * row,
+			       (size_t)m->channels * row * sizeof *dst);
+	}
+}
+
 /* "8,16,32,64" */
 static const char *levels_str(const int *v, char *buf, size_t n)
 {
@@ -109,8 +139,11 @@ static int grow_check(const struct unet_config *m, const struct unet_config *f)
 	    m->channels != f->channels)
 		return tf_seterr("n_fft %d, hop %d, %d Hz, %d channels: the model has %d, %d, %d Hz, %d", m->n_fft, m->hop,
 				 m->sample_rate, m->channels, f->n_fft, f->hop, f->sample_rate, f->channels);
-	if (m->nstems != f->nstems || memcmp(m->stems, f->stems, (size_t)m->nstems * sizeof m->stems[0]))
-		return tf_seterr("the stems differ from the model's (tf-export --info shows them)");
+	int shared = 0;
+	for (int s = 0; s < m->nstems; s++)
+		shared += stem_index(f, m->stems[s]) >= 0;
+	if (!shared)
+		return tf_seterr("no stem in common with the model's (tf-export --info shows them)");
 	if (m->normalization != f->normalization)
 		return tf_seterr("the normalisation differs from the model's");
 	return 0;
@@ -143,7 +176,9 @@ int train_grow(struct model *m, const struct model *from)
 		int rc = 0;
 		if (!d)
 			rc = tf_seterr("%s: in the model, not in the grown network", s->name);
-		else if (d->ndim != s->ndim || memcmp(d->shape, s->shape, sizeof d->shape))
+		else if (d->ndim != s->ndim ||
+			 (is_mask_conv(s->name) ? memcmp(d->shape + 1, s->shape + 1, sizeof d->shape - sizeof d->shape[0])
+						: memcmp(d->shape, s->shape, sizeof d->shape)))
 			rc = tf_seterr("%s: got %s, expected %s", s->name, shape_str(s->shape, s->ndim, a, sizeof a),
 				       shape_str(d->shape, d->ndim, b, sizeof b));
 		if (rc) {
@@ -153,8 +188,12 @@ int train_grow(struct model *m, const struct model *from)
 		at[i] = (int)(d - m->specs);
 	}
 	for (int i = 0; i < from->nspecs; i++) {
-		memcpy(m->params + m->specs[at[i]].offset, from->params + from->specs[i].offset,
-		       from->specs[i].numel * sizeof *m->params);
+		const struct param_spec *s = &from->specs[i], *d = &m->specs[at[i]];
+		if (is_mask_conv(s->name))
+			copy_mask_rows(m->params + d->offset, &m->cfg, from->params + s->offset, &from->cfg,
+				       s->numel / (size_t)s->shape[0]);
+		else
+			memcpy(m->params + d->offset, from->params + s->offset, s->numel * sizeof *m->params);
 		have[at[i]] = 1;
 	}
 	free(at);

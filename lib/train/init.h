@@ -33,7 +33,10 @@ void train_init_params(struct model *m, struct rng *r);
  * as many blocks per stage or more, takes every tensor of from (same name,
  * same shape), and each block from lacks has its fusion BatchNorm's scale
  * and shift set to 0, so that the block adds 0 to its residual: m computes
- * what from computes until training moves those scales. m's run settings
+ * what from computes until training moves those scales. The stems may
+ * differ if at least one is shared (a 2-stem model started from a 4-stem
+ * one): the mask head's rows of the shared stems are copied, the others keep
+ * their fresh initialisation. m's run settings
  * (input scale, segment, overlap) become from's. -1 with a message naming
  * the first difference ("dims: got 12,24,48,96, expected 8,16,32,64"), m
  * unchanged. */

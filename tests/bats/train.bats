@@ -83,6 +83,29 @@ train() {
 	assert_output --partial "tf-train: --grow MODEL goes with --init CONFIG.json"
 }
 
+@test "--grow --stems vocals,accompaniment: a karaoke model starts from a 4-stem one with its vocals mask" {
+	cd "$BATS_TEST_TMPDIR"
+	train --steps 2 -o m.bin "$DATA"
+	tf-train -q -j 1 --init "$CFG" --stems vocals,accompaniment --grow m.bin --segment-seconds 0.5 --batch 2 \
+		--valid 0 --steps 2 --until 0 -o k.bin "$DATA"
+	run tf-export --info k.bin
+	assert_line "stems: vocals,accompaniment"
+	assert_line "out_channels: 4"
+	tf-stft -m m.bin "$DATA/test/track00/mixture.wav" > in.stream
+	tf-unet -q --masks -m m.bin in.stream -o a.masks
+	tf-unet -q --masks -m k.bin in.stream -o b.masks
+	S="$BATS_TEST_DIRNAME/../tools/stream.py"
+	$PY "$S" cat a.masks > a.npy
+	$PY "$S" cat b.masks > b.npy
+	run $PY -c 'import numpy as np; a = np.load("a.npy"); b = np.load("b.npy")
+print(a.shape[0], b.shape[0], np.array_equal(a[0], b[0]), np.abs(a[1] - b[1]).max() > 1e-3)'
+	assert_output "4 2 True True"
+	run tf-train -q -j 1 --init "$CFG" --stems accompaniment --grow m.bin --valid 0 --steps 1 -o w.bin "$DATA"
+	assert_failure
+	assert_output "tf-train: m.bin: no stem in common with the model's (tf-export --info shows them)"
+	[ ! -e w.bin ]
+}
+
 @test "the loss falls on a fixed batch (--overfit)" {
 	run tf-train -j 1 --init "$CFG" --segment-seconds 0.5 --batch 2 --valid 0 --overfit --steps 40 \
 		--lr 0.01 --warmup 0 --schedule constant --log-every 1 -o "$BATS_TEST_TMPDIR/m.bin" "$DATA"

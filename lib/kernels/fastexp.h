@@ -1,7 +1,8 @@
 /* e^x for x <= 0 in plain arithmetic the compiler can vectorise, shared by
  * GELU (lib/kernels/activation.c) and the training attention
  * (lib/kernels/attention_train.c): x = n ln2 + r with |r| <= ln2/2, a
- * degree-7 Taylor polynomial for e^r (relative error below 3e-9 there), and
+ * degree-7 Taylor polynomial for e^r (relative error below 3e-9 there;
+ * evaluated by Estrin's scheme), and
  * 2^n built in the exponent bits. Inputs at or below -87 (where float
  * underflows anyway), and -inf, give exactly 0.
  *
@@ -31,14 +32,13 @@ static inline float exp_nonpos(float x)
 	 * the loop from vectorising */
 	float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
 	float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
-	float p = 1.0f / 5040;
-	p = p * r + 1.0f / 720;
-	p = p * r + 1.0f / 120;
-	p = p * r + 1.0f / 24;
-	p = p * r + 1.0f / 6;
-	p = p * r + 0.5f;
-	p = p * r + 1.0f;
-	p = p * r + 1.0f;
+	/* Estrin's scheme: three dependent steps after r instead of Horner's
+	 * seven, so that a loop of these is not bound by the latency of one
+	 * polynomial (the training attention's loops were) */
+	float r2 = r * r, r4 = r2 * r2;
+	float p01 = 1.0f + r, p23 = 0.5f + r * (1.0f / 6);
+	float p45 = 1.0f / 24 + r * (1.0f / 120), p67 = 1.0f / 720 + r * (1.0f / 5040);
+	float p = (p01 + r2 * p23) + r4 * (p45 + r2 * p67);
 	int32_t bits = (((int32_t)n + 127) << 23) & keep; /* 2^n, or 0 at or below -87 */
 	float scale;
 	memcpy(&scale, &bits, sizeof scale);

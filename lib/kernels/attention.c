@@ -143,17 +143,19 @@ static void head_load_q(struct head *hd, const float *x, int C, int h, float qsc
 
 /* The driver of the SIMD paths (attention_head.h). */
 void attention_run_blocks(block_fn blk, qload_fn qload, kvload_fn kvload, int lanes, float *out,
-			  const float *qkv, int nseq, int L, int heads, int d, float scale,
+			  float *lse, const float *qkv, int nseq, int L, int heads, int d, float scale,
 			  const int *region, float *scratch)
 {
 	const int C = heads * d;
 	struct head hd;
 	head_carve(&hd, scratch, L, d, region != NULL);
+	hd.lse_ld = heads;
 	for (int s = 0; s < nseq; s++) {
 		const float *x = qkv + (size_t)s * L * 3 * C;
 		const int *rg = region ? region + (size_t)s * L : NULL;
 		for (int h = 0; h < heads; h++) {
 			float kk = 0.0f;
+			hd.lse = lse ? lse + (size_t)s * L * heads + h : NULL;
 			int k0 = kvload ? kvload(&hd, x, C, h, &kk) : 0;
 			float kmax = head_load_kv(&hd, x, C, h, k0, kk);
 			int t0 = qload ? qload(&hd, x, C, h, scale * LOG2E, kmax) : 0;
@@ -170,7 +172,7 @@ void attention_run_blocks(block_fn blk, qload_fn qload, kvload_fn kvload, int la
 
 /* Plain C for CPUs without AVX2: per query, the max, then exp and sums, the
  * scores computed twice rather than stored. scratch holds the d outputs. */
-static void scalar_forward(float *out, const float *qkv, int nseq, int L, int heads, int d,
+static void scalar_forward(float *out, float *lse, const float *qkv, int nseq, int L, int heads, int d,
 			   float scale, const int *region, float *scratch)
 {
 	const int C = heads * d;
@@ -208,6 +210,8 @@ static void scalar_forward(float *out, const float *qkv, int nseq, int L, int he
 				float *dst = out + ((size_t)s * L + i) * C + (size_t)h * d;
 				for (int c = 0; c < d; c++)
 					dst[c] = o[c] / sum;
+				if (lse)
+					lse[((size_t)s * L + i) * heads + h] = m + logf(sum);
 			}
 	}
 }
@@ -261,8 +265,8 @@ const char *attention_kernel_name(void)
 	return simd_path_name(simd_best_path());
 }
 
-int attention_forward_path(enum simd_path path, float *out, const float *qkv, int nseq,
-			   int L, int heads, int d, float scale, const int *region, float *scratch)
+int attention_forward_lse_path(enum simd_path path, float *out, float *lse, const float *qkv, int nseq,
+			       int L, int heads, int d, float scale, const int *region, float *scratch)
 {
 	if (!simd_path_supported(path))
 		return -1;
@@ -271,17 +275,23 @@ int attention_forward_path(enum simd_path path, float *out, const float *qkv, in
 	switch (path) {
 #if SIMD_X86
 	case SIMD_AVX512:
-		attention_avx512(out, qkv, nseq, L, heads, d, scale, region, scratch);
+		attention_avx512(out, lse, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;
 	case SIMD_AVX2:
-		attention_avx2(out, qkv, nseq, L, heads, d, scale, region, scratch);
+		attention_avx2(out, lse, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;
 #endif
 	default:
-		scalar_forward(out, qkv, nseq, L, heads, d, scale, region, scratch);
+		scalar_forward(out, lse, qkv, nseq, L, heads, d, scale, region, scratch);
 		break;
 	}
 	return 0;
+}
+
+int attention_forward_path(enum simd_path path, float *out, const float *qkv, int nseq,
+			   int L, int heads, int d, float scale, const int *region, float *scratch)
+{
+	return attention_forward_lse_path(path, out, NULL, qkv, nseq, L, heads, d, scale, region, scratch);
 }
 
 void attention_forward(float *out, const float *qkv, int nseq, int L, int heads, int d,

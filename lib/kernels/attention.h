@@ -37,4 +37,12 @@ int attention_forward_path(enum simd_path path, float *out, const float *qkv, in
 			   int L, int heads, int d, float scale, const int *region,
 			   float *scratch);
 
+/* attention_forward_path that also writes each query's log-sum-exp of its
+ * scaled scores, lse[(s*L + i)*heads + h] = ln sum_j e^(scale q_i.k_j) over
+ * the keys it may attend to (natural log): what the training's backward
+ * pass needs (attention_train.h), at the inference kernel's speed. lse may
+ * be NULL. */
+int attention_forward_lse_path(enum simd_path path, float *out, float *lse, const float *qkv, int nseq,
+			       int L, int heads, int d, float scale, const int *region, float *scratch);
+
 #endif

@@ -264,6 +264,11 @@ fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 			_mm256_store_ps(hd->ob + c * 16, o[c]);
 		store_lanes(out, ldo, n, hd->ob, D & ~3, D);
 	}
+	if (hd->lse) {
+		_mm256_store_ps(hd->sp, negm);
+		_mm256_store_ps(hd->sp + 16, sum);
+		store_lse(hd, i0, n, hd->sp, hd->sp + 16);
+	}
 }
 
 /* One block of 8 queries, any d: the AVX2 twin of chunked512 (sp and ob keep
@@ -366,6 +371,11 @@ static TARGET_AVX2 void chunked256(const struct head *hd, int i0, float *out, si
 	for (int r = c; r < d; r++)
 		_mm256_store_ps(ob + r * 16, _mm256_mul_ps(_mm256_load_ps(ob + r * 16), inv));
 	store_lanes(out, ldo, n, ob, c, d);
+	if (hd->lse) {
+		_mm256_store_ps(hd->sp, negm);
+		_mm256_store_ps(hd->sp + 16, sum);
+		store_lse(hd, i0, n, hd->sp, hd->sp + 16);
+	}
 }
 
 #define FUSED256(D)                                                                    \
@@ -395,10 +405,10 @@ static block_fn block256(int d)
 	return d <= 8 ? f[d] : chunked256;
 }
 
-void attention_avx2(float *out, const float *qkv, int nseq, int L, int heads, int d, float scale,
-		    const int *region, float *scratch)
+void attention_avx2(float *out, float *lse, const float *qkv, int nseq, int L, int heads, int d,
+		    float scale, const int *region, float *scratch)
 {
-	attention_run_blocks(block256(d), head_q256, head_kv256, 8, out, qkv, nseq, L, heads, d, scale, region,
+	attention_run_blocks(block256(d), head_q256, head_kv256, 8, out, lse, qkv, nseq, L, heads, d, scale, region,
 			     scratch);
 }
 #endif /* SIMD_X86 */

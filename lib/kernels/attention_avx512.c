@@ -260,6 +260,11 @@ fused512(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 			_mm512_store_ps(hd->ob + c * 16, o[c]);
 		store_lanes(out, ldo, n, hd->ob, D & ~3, D);
 	}
+	if (hd->lse) {
+		_mm512_store_ps(hd->sp, negm);
+		_mm512_store_ps(hd->sp + 16, sum);
+		store_lse(hd, i0, n, hd->sp, hd->sp + 16);
+	}
 }
 
 /* Chunk scores sp[j] = q . k_j over channels c0 .. c0+G-1 of keys
@@ -376,6 +381,11 @@ static TARGET_AVX512 void chunked512(const struct head *hd, int i0, float *out, 
 	for (int r = c; r < d; r++)
 		_mm512_store_ps(ob + r * 16, _mm512_mul_ps(_mm512_load_ps(ob + r * 16), inv));
 	store_lanes(out, ldo, n, ob, c, d);
+	if (hd->lse) {
+		_mm512_store_ps(hd->sp, negm);
+		_mm512_store_ps(hd->sp + 16, sum);
+		store_lse(hd, i0, n, hd->sp, hd->sp + 16);
+	}
 }
 
 /* The fused kernel specialised per d (constant channel loops fully unrolled). */
@@ -407,10 +417,10 @@ static block_fn block512(int d)
 	return d <= 8 ? f[d] : d == 16 ? fused512_16 : chunked512;
 }
 
-void attention_avx512(float *out, const float *qkv, int nseq, int L, int heads, int d, float scale,
-		      const int *region, float *scratch)
+void attention_avx512(float *out, float *lse, const float *qkv, int nseq, int L, int heads, int d,
+		      float scale, const int *region, float *scratch)
 {
-	attention_run_blocks(block512(d), head_q512, head_kv512, 16, out, qkv, nseq, L, heads, d, scale, region,
+	attention_run_blocks(block512(d), head_q512, head_kv512, 16, out, lse, qkv, nseq, L, heads, d, scale, region,
 			     scratch);
 }
 #endif /* SIMD_X86 */

@@ -5,6 +5,7 @@
  * paths are attention_avx512.c and attention_avx2.c. */
 #ifndef TF_ATTENTION_HEAD_H
 #define TF_ATTENTION_HEAD_H
+#include <math.h>
 #include <stddef.h>
 
 #include "cpu.h"
@@ -34,7 +35,8 @@ struct head {
 	float *sp; /* [KC][16]: scores / probabilities of a chunk of keys */
 	float *ob; /* [d][16]: output accumulators (chunked), output transpose */
 	float *m0; /* [Lp]: starting references m (base 2) of the queries; 0 past L */
-	int L, Lp, d;
+	float *lse; /* NULL, or query 0's log-sum-exp, query i's at lse[i * lse_ld] */
+	int L, Lp, d, lse_ld;
 };
 
 /* Computes queries i0 .. i0+lanes-1 and writes rows l < n of out[l][0..d). */
@@ -46,9 +48,9 @@ typedef int (*qload_fn)(struct head *hd, const float *x, int C, int h, float qsc
 typedef int (*kvload_fn)(struct head *hd, const float *x, int C, int h, float *kk);
 
 /* Runs a SIMD path: prepare each (sequence, head), then blocks of lanes
- * queries each (attention.c). */
+ * queries each (attention.c). lse: NULL or as attention_forward_lse's. */
 void attention_run_blocks(block_fn blk, qload_fn qload, kvload_fn kvload, int lanes, float *out,
-			  const float *qkv, int nseq, int L, int heads, int d, float scale,
+			  float *lse, const float *qkv, int nseq, int L, int heads, int d, float scale,
 			  const int *region, float *scratch);
 
 /* out[l][c] = src[c][l] (src rows of 16 floats) for rows l < n, channels
@@ -60,12 +62,23 @@ static inline void store_lanes(float *out, size_t ldo, int n, const float *src, 
 			out[(size_t)l * ldo + c] = src[c * 16 + l];
 }
 
+/* A block's log-sum-exps, if asked for: lanes l < n of its final
+ * references m (as -m, the kernels' negm) and sums of 2^(s - m), both
+ * stored as 16-float rows; the natural log-sum-exp of the scaled scores is
+ * ln 2 (m + log2 sum). */
+static inline void store_lse(const struct head *hd, int i0, int n, const float *negm, const float *sum)
+{
+	float *lse = hd->lse + (size_t)i0 * hd->lse_ld;
+	for (int l = 0; l < n; l++)
+		lse[(size_t)l * hd->lse_ld] = logf(sum[l]) - negm[l] * 0.693147180559945309f;
+}
+
 #if SIMD_X86
-/* The two SIMD paths, arguments as attention_forward's. */
-void attention_avx512(float *out, const float *qkv, int nseq, int L, int heads, int d, float scale,
-		      const int *region, float *scratch);
-void attention_avx2(float *out, const float *qkv, int nseq, int L, int heads, int d, float scale,
-		    const int *region, float *scratch);
+/* The two SIMD paths, arguments as attention_forward_lse's. */
+void attention_avx512(float *out, float *lse, const float *qkv, int nseq, int L, int heads, int d,
+		      float scale, const int *region, float *scratch);
+void attention_avx2(float *out, float *lse, const float *qkv, int nseq, int L, int heads, int d,
+		    float scale, const int *region, float *scratch);
 #endif
 
 #endif

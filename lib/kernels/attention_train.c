@@ -72,6 +72,11 @@ BODY void load_kv(struct rows *r, const float *x, int L, int C, int h, int d)
 			r->vt[(size_t)c * r->Lp + j] = k[C + c];
 		}
 	}
+	/* zero keys past L: row4_avx2 runs over whole vectors, and a key of
+	 * zeros adds nothing to dq */
+	for (int c = 0; c < d; c++)
+		for (int j = L; j < r->Lp; j++)
+			r->kt[(size_t)c * r->Lp + j] = r->vt[(size_t)c * r->Lp + j] = 0.0f;
 }
 
 /* s[j] = scale q.k_j (or -inf where masked); returns the row's maximum. */
@@ -218,9 +223,88 @@ BODY void backward_row(const struct rows *r, float *dq, const float *q, const fl
 	}
 }
 
+#if SIMD_X86
+#include "exp2_avx2.h"
+
+static inline TARGET_AVX2 float hsum256(__m256 v)
+{
+	__m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+	return _mm_cvtss_f32(_mm_add_ss(a, _mm_movehdup_ps(a)));
+}
+
+/* backward_pair4 on AVX2, 8 keys in the lanes, in one pass: the scores in
+ * base 2 (q pre-scaled by scale log2 e, so that p is 2^(s - lse log2 e)
+ * by the attention kernel's table exponential, exp2_avx2.h), dp, ds, and
+ * the updates of dv, dk and dq together, dk and dv loaded and stored once
+ * for both queries. Keys past L are zero (load_kv): their p is not 0, but
+ * their k and v are, so they add nothing to dq, and what they add to dk and
+ * dv lies past L, which is never read. */
+struct qconst {
+	__m256 qs[4], qd[4], g[4], negl, negD;
+};
+
+static inline TARGET_AVX2 void qconst_set(struct qconst *k, const struct query4 *a, float scale)
+{
+	const float *q = a->q, *o = a->o, *g = a->dout;
+	for (int c = 0; c < 4; c++) {
+		k->qs[c] = _mm256_set1_ps(q[c] * scale * 1.44269504088896341f);
+		k->qd[c] = _mm256_set1_ps(q[c] * scale);
+		k->g[c] = _mm256_set1_ps(g[c]);
+	}
+	k->negl = _mm256_set1_ps(-a->lse * 1.44269504088896341f);
+	k->negD = _mm256_set1_ps(-(g[0] * o[0] + g[1] * o[1] + g[2] * o[2] + g[3] * o[3]));
+}
+
+static TARGET_AVX2 void pair4_avx2(const struct rows *r, struct query4 a, struct query4 b, int L, float scale)
+{
+	const size_t Lp = (size_t)r->Lp;
+	const float *kt = r->kt, *vt = r->vt;
+	float *dkt = r->dkt, *dvt = r->dvt;
+	const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+	struct qconst A, B;
+	qconst_set(&A, &a, scale);
+	qconst_set(&B, &b, scale);
+	__m256 acca[4], accb[4];
+#pragma GCC unroll 4
+	for (int c = 0; c < 4; c++)
+		acca[c] = accb[c] = _mm256_setzero_ps();
+	for (int j = 0; j < L; j += 8) {
+		__m256 k[4], v[4];
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++) {
+			k[c] = _mm256_load_ps(kt + c * Lp + j);
+			v[c] = _mm256_load_ps(vt + c * Lp + j);
+		}
+		__m256 xa = A.negl, xb = B.negl, dpa = A.negD, dpb = B.negD;
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++) {
+			xa = _mm256_fmadd_ps(A.qs[c], k[c], xa);
+			xb = _mm256_fmadd_ps(B.qs[c], k[c], xb);
+			dpa = _mm256_fmadd_ps(A.g[c], v[c], dpa);
+			dpb = _mm256_fmadd_ps(B.g[c], v[c], dpb);
+		}
+		__m256 pa = exp2_256(all, xa), pb = exp2_256(all, xb);
+		__m256 dsa = _mm256_mul_ps(pa, dpa), dsb = _mm256_mul_ps(pb, dpb);
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++) {
+			float *dv = dvt + c * Lp + j, *dk = dkt + c * Lp + j;
+			_mm256_store_ps(dv, _mm256_fmadd_ps(pb, B.g[c], _mm256_fmadd_ps(pa, A.g[c], _mm256_load_ps(dv))));
+			_mm256_store_ps(dk, _mm256_fmadd_ps(dsb, B.qd[c], _mm256_fmadd_ps(dsa, A.qd[c], _mm256_load_ps(dk))));
+			acca[c] = _mm256_fmadd_ps(dsa, k[c], acca[c]);
+			accb[c] = _mm256_fmadd_ps(dsb, k[c], accb[c]);
+		}
+	}
+	for (int c = 0; c < 4; c++) {
+		a.dq[c] = hsum256(acca[c]) * scale;
+		b.dq[c] = hsum256(accb[c]) * scale;
+	}
+}
+#endif
+
 BODY void backward_all(float *dqkv, const float *dout, const float *qkv, const float *out,
 		       const float *lse, int nseq, int L, int heads, int d, float scale,
-		       const int *region, float *scratch)
+		       const int *region, float *scratch, const int avx2)
 {
 	int C = heads * d;
 	struct rows r;
@@ -242,7 +326,12 @@ BODY void backward_all(float *dqkv, const float *dout, const float *qkv, const f
 							   lse[row * heads + h]};
 					struct query4 b = {a.dq + 3 * C, a.q + 3 * C, a.o + C, a.dout + C,
 							   lse[(row + 1) * heads + h]};
-					backward_pair4(&r, a, b, L, scale);
+#if SIMD_X86
+					if (avx2)
+						pair4_avx2(&r, a, b, L, scale);
+					else
+#endif
+						backward_pair4(&r, a, b, L, scale);
 				}
 			for (; i < L; i++) {
 				size_t row = (size_t)sq * L + i;
@@ -278,18 +367,18 @@ BODY void backward_all(float *dqkv, const float *dout, const float *qkv, const f
 
 static void backward_plain(BWD_PARAMS)
 {
-	backward_all(BWD_ARGS);
+	backward_all(BWD_ARGS, 0);
 }
 
 #if SIMD_X86
 TARGET_AVX512 static void backward_avx512(BWD_PARAMS)
 {
-	backward_all(BWD_ARGS);
+	backward_all(BWD_ARGS, 0);
 }
 
 TARGET_AVX2 static void backward_avx2(BWD_PARAMS)
 {
-	backward_all(BWD_ARGS);
+	backward_all(BWD_ARGS, 1);
 }
 #endif
 

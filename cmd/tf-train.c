@@ -583,18 +583,20 @@ static void record_provenance(struct train_state *st, const struct args *a)
 {
 	struct model_provenance *p = &st->m.cfg.prov;
 	const struct train_settings *t = &st->set;
-	char run[MODEL_PROV_TEXT], ema[48] = "", norm[32] = "";
+	char run[MODEL_PROV_TEXT], ema[48] = "", norm[32] = "", stems[MODEL_PROV_TEXT / 4] = "";
 	if (a->resume && p->training[0])
 		return; /* the state carries it from the run's start */
 	/* else a state from before provenance was recorded: it is named */
 	if (st->ema > 0)
 		snprintf(ema, sizeof ema, ", parameters averaged (ema %g)", st->ema);
+	if (a->stems)
+		snprintf(stems, sizeof stems, " --stems %s", a->stems);
 	if (st->mask_norm != MASK_RAW)
 		snprintf(norm, sizeof norm, ", loss on %s masks", mask_norm_name(st->mask_norm));
 	snprintf(run, sizeof run,
-		 "tf-train %s %s%s%s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s%s%s",
+		 "tf-train %s %s%s%s%s: batch %d, segments of %.6g s, lr %.3g (%s), %lld steps planned, seed %llu%s%s%s%s",
 		 a->init ? "--init" : a->model ? "-m" : "--resume", a->init ? a->init : a->model ? a->model : a->resume,
-		 a->grow ? " --grow " : "", a->grow ? a->grow : "",
+		 stems, a->grow ? " --grow " : "", a->grow ? a->grow : "",
 		 t->batch, t->segment_seconds, t->lr.lr,
 		 lr_kind_name(t->lr.kind), (long long)t->lr.total, (unsigned long long)t->seed,
 		 t->wave_loss > 0 ? ", waveform loss" : "", t->qat ? ", QAT" : "", ema, norm);

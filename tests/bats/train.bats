@@ -55,6 +55,7 @@ train() {
 	run tf-export --info "$BATS_TEST_TMPDIR/k.bin"
 	assert_line "stems: vocals,accompaniment"
 	assert_line "out_channels: 4"
+	assert_line --regexp "^provenance.training: tf-train --init .*micro.json --stems vocals,accompaniment: batch 2,"
 }
 
 @test "--grow: a trained model grown deeper separates exactly as before, then trains on; what is not growth is refused" {
@@ -91,6 +92,7 @@ train() {
 	run tf-export --info k.bin
 	assert_line "stems: vocals,accompaniment"
 	assert_line "out_channels: 4"
+	assert_line --regexp "; then tf-train --init .*micro.json --stems vocals,accompaniment --grow m.bin: batch 2,"
 	tf-stft -m m.bin "$DATA/test/track00/mixture.wav" > in.stream
 	tf-unet -q --masks -m m.bin in.stream -o a.masks
 	tf-unet -q --masks -m k.bin in.stream -o b.masks

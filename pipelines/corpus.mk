@@ -47,17 +47,18 @@ SWEEP_DIR  ?= bench/sweep/runs
 SWEEP_CPU  ?= 3600
 SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
 
-# make train: the long training run of the next shipped model, chosen by the
-# sweep (compact: README, "The next model"), resumed from its committed
-# state in models/training/ on the corpus above. It runs to the run's last
-# step; Ctrl-C (SIGINT) or SIGTERM makes tf-train save model and state after
-# the step under way, so that every sitting, on any machine, goes on where
-# the last one stopped (commit the state). THREADS=N and EMA=D as in
-# pipelines/train.mk (the run keeps the parameters' moving average, decay
-# 0.995, since step 1646: its model file is the average).
-# TRAIN_RUN=models/training/deep-g3.bin resumes the run that grew the
-# shipped model deeper (tf-train --grow; README, "The next model").
-TRAIN_RUN ?= models/training/compact-g3.bin
+# make train: the training run of the shipped model, resumed from its
+# committed state in models/training/ on the corpus above: the run that
+# grew the sweep's choice (compact) deeper (tf-train --grow; README, "The
+# next model"). It runs to the run's last step; Ctrl-C (SIGINT) or SIGTERM
+# makes tf-train save model and state after the step under way, so that
+# every sitting, on any machine, goes on where the last one stopped (commit
+# the state). THREADS=N and EMA=D as in pipelines/train.mk (the runs keep
+# the parameters' moving average, decay 0.995: the model file is the
+# average). TRAIN_RUN=models/training/compact-g3.bin resumes the long run
+# of the compact configuration it grew from, karaoke-g3.bin the two-stem
+# run (README, "The shipped model").
+TRAIN_RUN ?= models/training/deep-g3.bin
 
 .PHONY: sweep plot train
 train: $(PROGDIR)/tf-train

@@ -40,10 +40,12 @@ setup_file() {
 	assert_line --index 1 --regexp "^compact +vocals,drums,bass,other .* f32 "
 	assert_line --index 2 --regexp "^compact-f16 "
 	assert_line --index 3 --regexp "^compact-q8s "
-	# bounds from the measured differences (f16: max 0.030, mean 0.00026; q8s: max 0.42,
-	# mean 0.011, 5.0 % by more than 0.05); step 3700 of the same run differs from the
-	# shipped step 4100 by a mean of 0.035, 22 % of the masks by more than 0.05
-	for tb in "f16 0.06 0.001 0.001" "q8s 0.6 0.02 0.08"; do
+	# bounds from the measured differences (f16: max 0.043, mean 0.00025, none by more
+	# than 0.05; q8s: max 0.87, mean 0.041, 21 % by more than 0.05, and q8 as much: the
+	# grown model's int8 weights move its masks four times as much as step 4100's did,
+	# for 0.06-0.08 dB of SDR on whole songs); a broken file moves them by a mean of 0.3
+	params=$(tf-export --info compact | sed -n 's/^parameters: //p')
+	for tb in "f16 0.06 0.001 0.001" "q8s 1.0 0.06 0.3"; do
 		set -- $tb
 		run tf-export --info compact-$1
 		assert_success
@@ -52,7 +54,7 @@ setup_file() {
 		assert_line --regexp "^provenance.sdr: [0-9]+\.[0-9]+$"
 		assert_line --regexp "^provenance.sdr.vocals: [0-9]+\.[0-9]+$"
 		run tf-export --list
-		assert_line --regexp "^compact-$1 +vocals,drums,bass,other +366480 +[0-9.]+ MB $1 +[0-9]+\.[0-9]+ "
+		assert_line --regexp "^compact-$1 +vocals,drums,bass,other +$params +[0-9.]+ MB $1 +[0-9]+\.[0-9]+ "
 		tf-unet -q --masks -m compact-$1 "$D/ex3.stream" -o "$D/$1.masks"
 		$PY - "$D/f32.masks" "$D/$1.masks" $2 $3 $4 <<-'EOF'
 			import sys, msgpack, numpy as np

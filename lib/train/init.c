@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "error.h"
 #include "tensor.h"
 #include "train/init.h"
@@ -91,12 +92,32 @@ static int stem_index(const struct unet_config *c, const char *name)
 	return -1;
 }
 
-/* The mask head's last convolution (lib/arch.c: "output_head", index 3):
- * one output channel per stem and audio channel, stem-major, the only
- * tensors whose shape depends on the stems. */
-static int is_mask_conv(const char *name)
+/* The mask head's last convolution in c's network (lib/arch.c): one output
+ * channel per stem and audio channel, stem-major, the only tensors whose
+ * shape depends on the stems. -1 with a message. */
+static int mask_conv(const struct unet_config *c, struct arch_conv *conv)
 {
-	return !strncmp(name, "output_head.3.", 14);
+	struct arch a;
+	if (arch_init(&a, c))
+		return -1;
+	for (int i = 0; i < a.nstages; i++)
+		if (a.stage[i].role == STAGE_HEAD)
+			*conv = a.stage[i].conv[a.stage[i].nconvs - 1];
+	arch_free(&a);
+	return 0;
+}
+
+/* Sets the fusion BatchNorm's scale and shift to 0 in every block of m
+ * (network a) whose tensors have[] says were not taken from the grown
+ * model: such a block adds 0 to its residual. */
+static void silence_new_blocks(struct model *m, const struct arch *a, const char *have)
+{
+	for (int i = 0; i < a->nblocks; i++) {
+		int bn = a->blocks[i].fusion.bn; /* weight, then bias */
+		for (int k = bn; k <= bn + 1; k++)
+			if (!have[k])
+				memset(m->params + m->specs[k].offset, 0, m->specs[k].numel * sizeof *m->params);
+	}
 }
 
 /* Rows of the mask convolution (weight [S*C][in][1][1] or bias [S*C]) for the
@@ -149,60 +170,45 @@ static int grow_check(const struct unet_config *m, const struct unet_config *f)
 	return 0;
 }
 
-/* The tensors of a block: "<stage>.<b>.<rest>", and its fusion BatchNorm's
- * scale and shift "<stage>.<b>.fusion.1.weight" / ".bias". */
-static int is_fusion_norm(const char *name)
-{
-	size_t n = strlen(name);
-	return (n > 16 && !strcmp(name + n - 16, ".fusion.1.weight")) ||
-	       (n > 14 && !strcmp(name + n - 14, ".fusion.1.bias"));
-}
-
 int train_grow(struct model *m, const struct model *from)
 {
-	if (grow_check(&m->cfg, &from->cfg))
+	struct arch_conv head = {.w = -1, .b = -1};
+	struct arch am;
+	if (grow_check(&m->cfg, &from->cfg) || mask_conv(&from->cfg, &head) || arch_init(&am, &m->cfg))
 		return -1;
 	/* every tensor checked before any is copied: m is left as it was on error */
 	int *at = malloc((size_t)from->nspecs * sizeof *at);
 	char *have = calloc((size_t)m->nspecs, 1);
-	if (!at || !have) {
-		free(at), free(have);
-		return tf_seterr("out of memory");
-	}
-	int hint = 0;
-	for (int i = 0; i < from->nspecs; i++) {
+	int rc = !at || !have ? tf_seterr("out of memory") : 0, hint = 0;
+	for (int i = 0; i < from->nspecs && !rc; i++) {
 		const struct param_spec *s = &from->specs[i], *d = model_spec_near(m, s->name, &hint);
 		char a[64], b[64];
-		int rc = 0;
+		int rows = i == head.w || i == head.b; /* the stems may differ: rows are per stem */
 		if (!d)
 			rc = tf_seterr("%s: in the model, not in the grown network", s->name);
 		else if (d->ndim != s->ndim ||
-			 (is_mask_conv(s->name) ? memcmp(d->shape + 1, s->shape + 1, sizeof d->shape - sizeof d->shape[0])
-						: memcmp(d->shape, s->shape, sizeof d->shape)))
+			 memcmp(d->shape + rows, s->shape + rows, sizeof d->shape - rows * sizeof d->shape[0]))
 			rc = tf_seterr("%s: got %s, expected %s", s->name, shape_str(s->shape, s->ndim, a, sizeof a),
 				       shape_str(d->shape, d->ndim, b, sizeof b));
-		if (rc) {
-			free(at), free(have);
-			return rc;
-		}
-		at[i] = (int)(d - m->specs);
-	}
-	for (int i = 0; i < from->nspecs; i++) {
-		const struct param_spec *s = &from->specs[i], *d = &m->specs[at[i]];
-		if (is_mask_conv(s->name))
-			copy_mask_rows(m->params + d->offset, &m->cfg, from->params + s->offset, &from->cfg,
-				       s->numel / (size_t)s->shape[0]);
 		else
-			memcpy(m->params + d->offset, from->params + s->offset, s->numel * sizeof *m->params);
-		have[at[i]] = 1;
+			at[i] = (int)(d - m->specs);
 	}
-	free(at);
-	for (int i = 0; i < m->nspecs; i++)
-		if (!have[i] && is_fusion_norm(m->specs[i].name))
-			memset(m->params + m->specs[i].offset, 0, m->specs[i].numel * sizeof *m->params);
-	free(have);
-	m->cfg.input_scale = from->cfg.input_scale;
-	m->cfg.segment = from->cfg.segment;
-	m->cfg.overlap = from->cfg.overlap;
-	return 0;
+	if (!rc) {
+		for (int i = 0; i < from->nspecs; i++) {
+			const struct param_spec *s = &from->specs[i], *d = &m->specs[at[i]];
+			if (i == head.w || i == head.b)
+				copy_mask_rows(m->params + d->offset, &m->cfg, from->params + s->offset, &from->cfg,
+					       s->numel / (size_t)s->shape[0]);
+			else
+				memcpy(m->params + d->offset, from->params + s->offset, s->numel * sizeof *m->params);
+			have[at[i]] = 1;
+		}
+		silence_new_blocks(m, &am, have);
+		m->cfg.input_scale = from->cfg.input_scale;
+		m->cfg.segment = from->cfg.segment;
+		m->cfg.overlap = from->cfg.overlap;
+	}
+	free(at), free(have);
+	arch_free(&am);
+	return rc;
 }

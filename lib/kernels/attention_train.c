@@ -7,9 +7,10 @@
  * transposed the same way and each query's contribution is added in query
  * order, so the result does not depend on threads (there are none inside).
  *
- * Instruction sets: every kernel below is an always-inline body, compiled
- * into one function per path of cpu.h (AVX-512 with FMA, AVX2 with FMA,
- * plain) and picked at run time. GCC's target_clones cannot ask for
+ * Instruction sets: every kernel below but pair4_avx2 (two queries of
+ * d = 4, written for AVX2) is an always-inline body, compiled into one
+ * function per path of cpu.h (AVX-512 with FMA, AVX2 with FMA, plain) and
+ * picked at run time. GCC's target_clones cannot ask for
  * AVX2 and FMA together, and its "avx2" clones did each a*b+c as a multiply
  * and an add: with FMA (and -ffp-contract=fast for this file, see the
  * Makefile; -std=c11 turns contraction off) the backward pass was 1.3x
@@ -24,6 +25,7 @@
 
 #include "cpu.h"
 #include "attention.h"
+#include "attention_head.h"
 #include "attention_train.h"
 #include "fastexp.h"
 
@@ -72,7 +74,7 @@ BODY void load_kv(struct rows *r, const float *x, int L, int C, int h, int d)
 			r->vt[(size_t)c * r->Lp + j] = k[C + c];
 		}
 	}
-	/* zero keys past L: row4_avx2 runs over whole vectors, and a key of
+	/* zero keys past L: pair4_avx2 runs over whole vectors, and a key of
 	 * zeros adds nothing to dq */
 	for (int c = 0; c < d; c++)
 		for (int j = L; j < r->Lp; j++)
@@ -248,11 +250,11 @@ static inline TARGET_AVX2 void qconst_set(struct qconst *k, const struct query4 
 {
 	const float *q = a->q, *o = a->o, *g = a->dout;
 	for (int c = 0; c < 4; c++) {
-		k->qs[c] = _mm256_set1_ps(q[c] * scale * 1.44269504088896341f);
+		k->qs[c] = _mm256_set1_ps(q[c] * scale * LOG2E);
 		k->qd[c] = _mm256_set1_ps(q[c] * scale);
 		k->g[c] = _mm256_set1_ps(g[c]);
 	}
-	k->negl = _mm256_set1_ps(-a->lse * 1.44269504088896341f);
+	k->negl = _mm256_set1_ps(-a->lse * LOG2E);
 	k->negD = _mm256_set1_ps(-(g[0] * o[0] + g[1] * o[1] + g[2] * o[2] + g[3] * o[3]));
 }
 

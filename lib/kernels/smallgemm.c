@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "cpu.h"
+#include "gemm.h"
 #include "smallgemm.h"
 
 
@@ -138,6 +139,11 @@ static const small_fn small256_by_groups[5] = {NULL, small256_1, small256_2, sma
 int smallgemm_available(void)
 {
 	return simd_path_supported(SIMD_AVX2) || simd_path_supported(SIMD_AVX512);
+}
+
+int smallgemm_runs(int N, int K)
+{
+	return smallgemm_available() && N >= 1 && N <= SMALLGEMM_MAX_N && K <= gemm_single_pass_k();
 }
 
 const char *smallgemm_kernel_name(void)

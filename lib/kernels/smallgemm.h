@@ -39,6 +39,15 @@ void smallgemm_ref(int M, int N, int K, const float *A, int lda, const float *Wt
  * twin. */
 int smallgemm_available(void);
 
+/* Does a float product of N outputs over K run on smallgemm? Where BLIS
+ * would sum it in one pass (K up to its KC, gemm_single_pass_k): there
+ * BLIS's AVX-512 kernels sum as smallgemm does, so that on such a machine
+ * the output does not depend on the choice (BLIS's AVX2 kernels sum in
+ * their own order, and on an AVX2 machine the output is smallgemm's). The
+ * network's products (lib/nn/unet.c) and the training's
+ * (lib/nn/train_layers.c) both ask this. */
+int smallgemm_runs(int N, int K);
+
 /* "avx512" or "avx2", or NULL when smallgemm_available() is false. */
 const char *smallgemm_kernel_name(void);
 

@@ -183,21 +183,22 @@ static void branch_forward_region(struct tctx *ctx, float *out, const float *x, 
 		gather(t, p.masked ? rg : NULL, x, &p, g0, ns);
 		layernorm_forward(u, t, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
 		fq(ctx, u, n, C);
-		gemm_nt((int)n, 3 * C, C, u, C, P(ctx, L->qkv), C, 0.0f, qkv, 3 * C);
+		product_nt((int)n, 3 * C, C, u, C, P(ctx, L->qkv), C, WT(ctx, L->qkv), 0, qkv, 3 * C);
 		attention_train_forward(o, a->lse + tok * p.heads, qkv, ns, len, p.heads, p.d, p.scale,
 					p.masked ? rg : NULL, as);
 		memcpy(t1, t, n * C * sizeof *t1);
-		gemm_nt((int)n, C, C, fq_rows(u, o, n, C, ctx->fq_act), C, P(ctx, L->proj_w), C, 1.0f, t1, C);
+		product_nt((int)n, C, C, fq_rows(u, o, n, C, ctx->fq_act), C, P(ctx, L->proj_w), C,
+			   WT(ctx, L->proj_w), 1, t1, C);
 		bias_add_forward(t1, P(ctx, L->proj_b), n, C);
 		layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
 		fq(ctx, u, n, C);
-		gemm_nt((int)n, hid, C, u, C, P(ctx, L->fc1_w), C, 0.0f, hp, hid);
+		product_nt((int)n, hid, C, u, C, P(ctx, L->fc1_w), C, WT(ctx, L->fc1_w), 0, hp, hid);
 		bias_add_forward(hp, P(ctx, L->fc1_b), n, hid);
 		memcpy(h, hp, n * hid * sizeof *h);
 		gelu_forward(h, n * hid);
 		fq(ctx, h, n, hid);
 		memcpy(t, t1, n * C * sizeof *t);
-		gemm_nt((int)n, C, hid, h, hid, P(ctx, L->fc2_w), hid, 1.0f, t, C);
+		product_nt((int)n, C, hid, h, hid, P(ctx, L->fc2_w), hid, WT(ctx, L->fc2_w), 1, t, C);
 		bias_add_forward(t, P(ctx, L->fc2_b), n, C);
 		scatter(out, t, &p, g0, ns, 0);
 	}
@@ -237,25 +238,25 @@ static void branch_backward_region(struct tctx *ctx, float *dx, const float *dou
 		fq(ctx, h, n, hid);
 		gemm_tn(C, hid, (int)n, dt, C, h, hid, 1.0f, g + L->fc2_w, hid);
 		colsum_add(g + L->fc2_b, dt, n, C);
-		gemm_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0.0f, dh, hid);
+		product_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0, dh, hid);
 		gelu_backward(dh, dh, hp, n * hid);
 		layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
 		fq(ctx, u, n, C);
 		gemm_tn(hid, C, (int)n, dh, hid, u, C, 1.0f, g + L->fc1_w, C);
 		colsum_add(g + L->fc1_b, dh, n, hid);
-		gemm_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0.0f, du, C);
+		product_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0, du, C);
 		layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
 		/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
 		gemm_tn(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, 1.0f, g + L->proj_w, C);
 		colsum_add(g + L->proj_b, dt, n, C);
-		gemm_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0.0f, dob, C);
+		product_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0, dob, C);
 		gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
 		attention_backward(dqkv, dob, qkv, o, a->lse + tok * p.heads, ns, len, p.heads, p.d,
 				   p.scale, p.masked ? rg : NULL, as);
 		layernorm_forward(u, t0, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
 		fq(ctx, u, n, C);
 		gemm_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, 1.0f, g + L->qkv, C);
-		gemm_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0.0f, du, C);
+		product_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0, du, C);
 		layernorm_backward(dt, g + L->n1w, g + L->n1b, du, t0, P(ctx, L->n1w), n, C);
 		/* every real pixel is one token of one sequence: no two
 		 * chunks write the same pixel */

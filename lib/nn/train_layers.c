@@ -15,6 +15,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
+#include "kernels/smallgemm.h"
 #include "train_layers.h"
 
 #define ROW_CHUNK 256  /* rows per item of the pixel-wise products */
@@ -37,6 +38,24 @@ const float *fq_rows(float *buf, const float *x, size_t rows, int K, int on)
 float *fq_carve(struct carve *c, size_t rows, int K)
 {
 	return carve(c, rows * (size_t)K, sizeof(float));
+}
+
+void product_nt(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *Wt,
+		int accumulate, float *C, int ldc)
+{
+	if (Wt && smallgemm_runs(N, K))
+		smallgemm(M, N, K, A, lda, Wt, NULL, accumulate, C, ldc);
+	else
+		gemm_nt(M, N, K, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
+}
+
+void product_nn(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int accumulate,
+		float *C, int ldc)
+{
+	if (ldw == N && smallgemm_runs(N, K))
+		smallgemm(M, N, K, A, lda, W, NULL, accumulate, C, ldc);
+	else
+		gemm_nn(M, N, K, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
 }
 
 float *fq_scratch(const struct tctx *ctx, int K)
@@ -65,8 +84,8 @@ static void pw_forward_region(struct tctx *ctx, float *z, const float *x, size_t
 #pragma omp for schedule(static)
 	for (long k = 0; k < chunks; k++) {
 		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
-		gemm_nt((int)rows, co, ci, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, P(ctx, w), ci, 0.0f,
-			z + r0 * co, co);
+		product_nt((int)rows, co, ci, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, P(ctx, w), ci,
+			   WT(ctx, w), 0, z + r0 * co, co);
 		bias_add_forward(z + r0 * co, P(ctx, b), rows, co);
 	}
 }
@@ -93,7 +112,7 @@ static void pw_backward_region(struct tctx *ctx, float *dx, const float *dz, con
 			for (int c = 0; c < co; c++)
 				g[b + c] += d[r * co + c];
 		if (dx)
-			gemm_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1.0f, dx + r0 * ci, ci);
+			product_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1, dx + r0 * ci, ci);
 	}
 }
 

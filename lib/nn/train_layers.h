@@ -19,12 +19,28 @@ struct tctx {
 	char *shared;      /* BatchNorm's partial sums, shared by the threads */
 	size_t shared_bytes;
 	float *params;  /* the model's parameter buffer */
+	float *wt;      /* NULL, or params' mirror: at a narrow product's weight's offset (or, for
+			 * the fusion's, at offset + r C C per branch r), that weight transposed
+			 * for smallgemm, packed before each pass (lib/nn/unet_train.c) */
 	float **tgrad;  /* [threads] gradient buffers of nparams floats */
 	int update_running; /* BatchNorm: update the running statistics */
 	int fq_act;     /* fake-quantise the inputs of the layers q8 runs in int8 (--qat) */
 };
 
 #define P(ctx, off) ((ctx)->params + (off))
+#define WT(ctx, off) ((ctx)->wt ? (ctx)->wt + (off) : NULL)
+
+/* The training pass's float products, on smallgemm where tf-unet runs them
+ * on it (smallgemm_runs), else on BLIS: the narrow products of a small
+ * model's levels, where BLIS pads N = 8 or 16 to its tiles.
+ * product_nt: C[M][N] = A[M][K] . W^T (+ C when accumulate), W [N][K] rows
+ * ldw apart and Wt its smallgemm_pack copy (NULL: none; then BLIS).
+ * product_nn: C[M][N] = A[M][K] . W (+ C), W [K][N] rows ldw apart (the
+ * backward pass's dx = dz . w; smallgemm reads W as it is when ldw = N). */
+void product_nt(int M, int N, int K, const float *A, int lda, const float *W, int ldw, const float *Wt,
+		int accumulate, float *C, int ldc);
+void product_nn(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int accumulate,
+		float *C, int ldc);
 
 /* BatchNorm2d "<prefix>": offsets of weight, bias, running_mean, running_var. */
 struct bn_off {

@@ -82,16 +82,6 @@ static int runs_bf16(const struct model *m)
 	return quant_traits[m->cfg.quantization].store == DT_BF16 && bgemm_wanted();
 }
 
-/* Does a float product of N outputs over K run on smallgemm? Where BLIS
- * would sum it in one pass (K up to its KC): there BLIS's AVX-512 kernels
- * sum as smallgemm does, so that on such a machine the output does not
- * depend on the choice (BLIS's AVX2 kernels sum in their own order, and on
- * an AVX2 machine the output is smallgemm's). */
-static int runs_small(int N, int K)
-{
-	return smallgemm_available() && N <= SMALLGEMM_MAX_N && K <= gemm_single_pass_k();
-}
-
 /* The float products of ops[0..n) packed for the kernel that runs them:
  * as bf16 ones when m runs them so, else transposed for smallgemm when it
  * runs them (BLIS reads the weights as they are). */
@@ -102,7 +92,7 @@ static int ops_pack(struct unet *u, const struct model *m, struct op *ops, int n
 		if (runs_bf16(m)) {
 			if (!(o->bf = own_bmat(u, o->w, o->ldw, o->N, o->K)))
 				return -1;
-		} else if (runs_small(o->N, o->K)) {
+		} else if (smallgemm_runs(o->N, o->K)) {
 			float *wt = own(u, (size_t)o->N * o->K);
 			if (!wt)
 				return -1;

@@ -43,6 +43,7 @@
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 #include "kernels/resize.h"
+#include "kernels/smallgemm.h"
 #include "tensor.h"
 #include "train_layers.h"
 #include "unet.h"
@@ -325,6 +326,8 @@ static int setup(struct unet_train *t, const struct model *m)
 	for (int i = 0; i < t->ctx.ex.threads; i++)
 		if (!(t->ctx.tgrad[i] = own(t, m->nparams)))
 			return -1;
+	if (smallgemm_available() && !(t->ctx.wt = own(t, m->nparams)))
+		return -1;
 	return scratch_setup(t);
 }
 
@@ -394,8 +397,9 @@ static void fusion_forward_region(struct tctx *ctx, float *z2, float *const br[3
 	for (long q = 0; q < chunks; q++) {
 		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
 		for (int r = 0; r < ARCH_BRANCHES; r++)
-			gemm_nt((int)rows, C, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
-				P(ctx, k->fus_w) + (size_t)r * C, 3 * C, r ? 1.0f : 0.0f, z2 + r0 * C, C);
+			product_nt((int)rows, C, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
+				   P(ctx, k->fus_w) + (size_t)r * C, 3 * C,
+				   ctx->wt ? ctx->wt + k->fus_w + (size_t)r * C * C : NULL, r > 0, z2 + r0 * C, C);
 		bias_add_forward(z2 + r0 * C, P(ctx, k->fus_b), rows, C);
 	}
 }
@@ -457,8 +461,8 @@ static void fusion_dx_region(struct tctx *ctx, float *dbr, const float *dz2, siz
 #pragma omp for schedule(static)
 	for (long q = 0; q < chunks; q++) {
 		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
-		gemm_nn((int)rows, C, C, dz2 + r0 * C, C, P(ctx, k->fus_w) + (size_t)r * C, 3 * C, 0.0f, dbr + r0 * C,
-			C);
+		product_nn((int)rows, C, C, dz2 + r0 * C, C, P(ctx, k->fus_w) + (size_t)r * C, 3 * C, 0, dbr + r0 * C,
+			   C);
 	}
 }
 
@@ -535,13 +539,43 @@ static void stage_backward(struct unet_train *t, int s, float **g, float **spare
 
 /* ---------------------------------------------------------------- network */
 
+/* W [N][K] (rows ldw apart) transposed into wt for smallgemm, if the
+ * product runs on it. */
+static void pack(float *wt, const float *w, int ldw, int N, int K)
+{
+	if (smallgemm_runs(N, K))
+		smallgemm_pack(wt, w, ldw, N, K);
+}
+
+/* Every weight a block's products name with WT (product_nt), packed. */
+static void pack_block(const struct tctx *ctx, const struct blk *k, int hid)
+{
+	int C = k->C;
+	float *wt = ctx->wt, *p = ctx->params;
+	pack(wt + k->inp_w, p + k->inp_w, C, C, C);
+	for (int r = 0; r < ARCH_BRANCHES; r++) {
+		const struct tl_off *L = &k->br[r];
+		pack(wt + k->fus_w + (size_t)r * C * C, p + k->fus_w + (size_t)r * C, 3 * C, C, C);
+		pack(wt + L->qkv, p + L->qkv, C, 3 * C, C);
+		pack(wt + L->proj_w, p + L->proj_w, C, C, C);
+		pack(wt + L->fc1_w, p + L->fc1_w, C, hid, C);
+		pack(wt + L->fc2_w, p + L->fc2_w, hid, C, hid);
+	}
+}
+
+/* The pass's copies of the weights: the convolutions' prepared layouts, and
+ * the narrow products' transposes (ctx->wt) */
 static void prepare_weights(struct unet_train *t)
 {
-	float *p = t->ctx.params;
-	for (int s = 0; s < t->arch.nstages; s++)
+	const struct tctx *ctx = &t->ctx;
+	float *p = ctx->params;
+	for (int s = 0; s < t->arch.nstages; s++) {
+		const struct tstage *ts = &t->st[s];
 		for (int k = 0; k < t->arch.stage[s].nconvs; k++) {
-			const struct tconv *tc = &t->st[s].conv[k];
+			const struct tconv *tc = &ts->conv[k];
 			const struct arch_conv *l = tc->l;
+			if (l->bn < 0 && ctx->wt) /* the mask head's 1x1 (pw_forward) */
+				pack(ctx->wt + tc->w, p + tc->w, l->ci, l->co, l->ci);
 			if (!tc->wp)
 				continue;
 			if (l->kind == LAYER_CONVT)
@@ -549,6 +583,9 @@ static void prepare_weights(struct unet_train *t)
 			else
 				conv2d_weight_prepare(tc->wp, p + tc->w, l->co, l->ci, l->k);
 		}
+		for (int b = 0; ctx->wt && b < ts->depth; b++)
+			pack_block(ctx, &ts->blk[b], (int)((double)ts->blk[b].C * t->cfg.mlp_ratio));
+	}
 }
 
 /* Bilinear resizing of each of B images in [hi][wi][C] to out [Ho][Wo][C]. */

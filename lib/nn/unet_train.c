@@ -399,7 +399,7 @@ static void fusion_forward_region(struct tctx *ctx, float *z2, float *const br[3
 		for (int r = 0; r < ARCH_BRANCHES; r++)
 			product_nt((int)rows, C, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
 				   P(ctx, k->fus_w) + (size_t)r * C, 3 * C,
-				   ctx->wt ? ctx->wt + k->fus_w + (size_t)r * C * C : NULL, r > 0, z2 + r0 * C, C);
+				   WT(ctx, k->fus_w + (size_t)r * C * C), r > 0, z2 + r0 * C, C);
 		bias_add_forward(z2 + r0 * C, P(ctx, k->fus_b), rows, C);
 	}
 }

@@ -584,7 +584,7 @@ static void prepare_weights(struct unet_train *t)
 				conv2d_weight_prepare(tc->wp, p + tc->w, l->co, l->ci, l->k);
 		}
 		for (int b = 0; ctx->wt && b < ts->depth; b++)
-			pack_block(ctx, &ts->blk[b], (int)((double)ts->blk[b].C * t->cfg.mlp_ratio));
+			pack_block(ctx, &ts->blk[b], t->arch.stage[s].blocks[b].hidden);
 	}
 }
 

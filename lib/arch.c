@@ -95,8 +95,7 @@ static void add_block(struct builder *l, const struct unet_config *c, struct arc
 		      const char *fmt, int i, int b)
 {
 	char m[MODEL_NAME_MAX + 16];
-	struct arch_block blk = {.C = C, .hidden = (int)((double)C * c->mlp_ratio), /* python int() */
-				 .shift = shift};
+	struct arch_block blk = {.C = C, .hidden = config_mlp_hidden(c, C), .shift = shift};
 	int64_t H = blk.hidden;
 	snprintf(blk.name, sizeof blk.name, fmt, i, b);
 	snprintf(m, sizeof m, "%s.input_proj", blk.name);

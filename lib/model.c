@@ -58,7 +58,7 @@ void provenance_forget_scores(struct model_provenance *p)
 		p->sdr[s] = NAN;
 }
 
-static int mlp_hidden(const struct unet_config *c, int dim)
+int config_mlp_hidden(const struct unet_config *c, int dim)
 {
 	return (int)((double)dim * c->mlp_ratio); /* python int() truncation */
 }
@@ -84,7 +84,7 @@ int config_validate(const struct unet_config *c)
 			return tf_seterr("depths[%d] = %d is out of range (%d to 64)", s, c->depths[s], least);
 		if (c->dims[s] % c->num_heads)
 			return tf_seterr("num_heads %d does not divide dims[%d] = %d", c->num_heads, s, c->dims[s]);
-		int h = mlp_hidden(c, c->dims[s]);
+		int h = config_mlp_hidden(c, c->dims[s]);
 		if (h < 1 || h > 65536)
 			return tf_seterr("mlp_ratio %g gives an MLP width of %d at dims[%d]", c->mlp_ratio, h, s);
 	}

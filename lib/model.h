@@ -66,6 +66,10 @@ void provenance_forget_scores(struct model_provenance *p);
 
 /* Checks internal consistency; -1 with a message naming the bad field. */
 int config_validate(const struct unet_config *c);
+/* The MLP width of a transformer layer of dim channels: int(dim * mlp_ratio),
+ * Python's truncation, as the reference computes it. The one place the
+ * formula lives. */
+int config_mlp_hidden(const struct unet_config *c, int dim);
 /* The overlap that goes with another segment length when none is given:
  * the model's own if it still fits (at most half), else a quarter of the
  * segment; 0 for segment 0 (the whole input). */

@@ -478,7 +478,7 @@ int import_resolve(struct unet_config *cfg, const struct import_set *w, const st
 	if (!(cfg->mlp_ratio > 0 && cfg->mlp_ratio <= 1024))
 		return tf_seterr("mlp_ratio %g is out of range (above 0, at most 1024)", cfg->mlp_ratio);
 	for (int l = 0; l < UNET_LEVELS; l++) {
-		int want = (int)((double)cfg->dims[l] * cfg->mlp_ratio);
+		int want = config_mlp_hidden(cfg, cfg->dims[l]);
 		if (!a.mlp_hidden[l] || want == a.mlp_hidden[l])
 			continue;
 		return tf_seterr("mlp_ratio %g gives an MLP width of %d at dims[%d] = %d, but the weights have %d "

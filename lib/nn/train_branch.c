@@ -60,7 +60,7 @@ static struct plan plan(const struct tctx *ctx, int B, int H, int W, int C,
 	p.chunks = (p.total + p.per - 1) / p.per;
 	p.masked = axis == WINDOWS && shift > 0 && cfg->mask_shifted;
 	p.C = C;
-	p.hid = (int)((double)C * cfg->mlp_ratio);
+	p.hid = config_mlp_hidden(cfg, C);
 	p.heads = cfg->num_heads;
 	p.d = C / p.heads;
 	p.maxn = (size_t)p.per * p.map.len;

@@ -158,7 +158,7 @@ static void block_offsets(const struct model *m, struct blk *k, const struct arc
 
 static size_t bacts_floats(const struct unet_train *t, int level)
 {
-	int C = t->cfg.dims[level], hid = (int)((double)C * t->cfg.mlp_ratio);
+	int C = t->cfg.dims[level], hid = config_mlp_hidden(&t->cfg, C);
 	size_t f = 6 * t->n[level] * C;
 	for (int r = 0; r < ARCH_BRANCHES; r++)
 		f += branch_acts_floats(branch_tokens((enum axis)r, t->B, t->hs[level], t->ws[level],
@@ -169,7 +169,7 @@ static size_t bacts_floats(const struct unet_train *t, int level)
 /* Lays out a block's activations at a level in mem (bacts_floats floats). */
 static void bacts_carve(const struct unet_train *t, struct bacts *a, float *mem, int level)
 {
-	int C = t->cfg.dims[level], hid = (int)((double)C * t->cfg.mlp_ratio), heads = t->cfg.num_heads;
+	int C = t->cfg.dims[level], hid = config_mlp_hidden(&t->cfg, C), heads = t->cfg.num_heads;
 	size_t nc = t->n[level] * C;
 	a->z1 = mem, mem += nc;
 	a->x = mem, mem += nc;

@@ -10,16 +10,19 @@
 #if SIMD_X86
 #include <immintrin.h>
 
-/* dot512 for 8 lanes. */
+/* The scores of a key less the references, q.k - m for 8 lanes: one FMA
+ * chain that starts from -m for d <= 4 (four dependent FMAs are cheaper
+ * than a mul and adds, and the keys of a stage overlap their latencies),
+ * two chains for larger d, the even channels' starting from -m. */
 static inline __attribute__((always_inline)) TARGET_AVX2 __m256
 dot256(const __m256 *q, const float *k, __m256 negm, const int D)
 {
-	__m256 x = _mm256_mul_ps(q[0], _mm256_set1_ps(k[0]));
-	if (D < 4) {
+	__m256 x = _mm256_fmadd_ps(q[0], _mm256_set1_ps(k[0]), negm);
+	if (D <= 4) {
 #pragma GCC unroll 16
 		for (int c = 1; c < D; c++)
 			x = _mm256_fmadd_ps(q[c], _mm256_set1_ps(k[c]), x);
-		return _mm256_add_ps(x, negm);
+		return x;
 	}
 	__m256 y = _mm256_mul_ps(q[1], _mm256_set1_ps(k[1]));
 #pragma GCC unroll 16
@@ -29,7 +32,7 @@ dot256(const __m256 *q, const float *k, __m256 negm, const int D)
 		else
 			x = _mm256_fmadd_ps(q[c], _mm256_set1_ps(k[c]), x);
 	}
-	return _mm256_add_ps(_mm256_add_ps(x, y), negm);
+	return _mm256_add_ps(x, y);
 }
 
 /* store4x16 for 8 lanes. */

@@ -6,6 +6,10 @@
 #include "kernels/activation.h"
 #include "kernels/conv.h"
 #include "kernels/fastexp.h"
+#include "cpu.h"
+#if SIMD_X86
+#include "kernels/exp2_avx2.h"
+#endif
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/resize.h"
@@ -269,9 +273,81 @@ static void test_fastexp(void)
 	free(x), free(y);
 }
 
+#if SIMD_X86
+/* The AVX2 attention's 2^x, as its comment says it is: the table entry
+ * 2^(i/8), the polynomial on it, then 2^floor(j) put into the exponent
+ * bits; one lane at a time, fmaf for its FMAs. */
+static float exp2_twin(float x)
+{
+	const float magic = 1572864.0f;
+	x = x > -125.0f ? x : -125.0f;
+	float y = x + magic, r = x - (y - magic);
+	uint32_t yb, pb;
+	memcpy(&yb, &y, sizeof yb);
+	float t = (float)exp2((yb & 7) / 8.0);
+	float u = fmaf(fmaf(0.055498900460343004f, r, 0.24026407289912532f), r, 0.69314720853190248f);
+	float p = fmaf(t * r, u, t);
+	memcpy(&pb, &p, sizeof pb);
+	pb += (yb << 20) & 0xff800000u;
+	memcpy(&p, &pb, sizeof p);
+	return p;
+}
+
+static TARGET_AVX2 void exp2_lanes(float *y, const float *x, const int32_t *keep)
+{
+	__m256 k = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)keep));
+	_mm256_storeu_ps(y, exp2_256(k, _mm256_loadu_ps(x)));
+}
+
+static void test_exp2_avx2(void)
+{
+	if (!simd_path_supported(SIMD_AVX2)) {
+		printf("# exp2_256: no AVX2 here, not tested\n");
+		return;
+	}
+	long n = 0, differ = 0, far = 0, masked = 0;
+	double worst = 0, worst_twin = 0;
+	float at = 0;
+	const int32_t keep[8] = {-1, -1, -1, 0, -1, -1, -1, -1};
+	for (float x0 = -130.0f; x0 < 127.0f; x0 += 8.0f / 4096) {
+		float x[8], y[8];
+		for (int l = 0; l < 8; l++) /* the grid and points between it */
+			x[l] = l % 2 ? x0 + (float)l / 4096 : x0 + (float)l / 4096 + 0.3f / 4096 * frand();
+		exp2_lanes(y, x, keep);
+		for (int l = 0; l < 8; l++) {
+			if (!keep[l]) {
+				masked += y[l] != 0.0f;
+				continue;
+			}
+			float want = exp2_twin(x[l]);
+			n++;
+			if (memcmp(&want, &y[l], sizeof want)) {
+				differ += x[l] >= -116.0f;
+				double rel = fabs((double)y[l] / want - 1);
+				worst_twin = rel > worst_twin ? rel : worst_twin;
+			}
+			if (x[l] >= -125.0f) {
+				double e = fabs(y[l] / exp2((double)x[l]) - 1);
+				if (e > worst)
+					worst = e, at = x[l];
+				far += e > 2e-7;
+			}
+		}
+	}
+	ok(differ == 0 && worst_twin < 1.0 / (1 << 20),
+	   "exp2_256 gives the plain scheme's bits for x >= -116 (%ld of %ld differ there; below, within %.2g)",
+	   differ, n, worst_twin);
+	ok(far == 0, "exp2_256 within 2e-7 relative of 2^x on [-125, 127) (largest %.3g at x = %.9g)", worst, at);
+	ok(masked == 0, "exp2_256: lanes outside the mask give 0");
+}
+#endif
+
 int main(void)
 {
 	test_fastexp();
+#if SIMD_X86
+	test_exp2_avx2();
+#endif
 	test_gemm();
 	test_conv();
 	test_norm_act();

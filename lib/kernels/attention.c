@@ -35,7 +35,13 @@
  * Speed on Zen 4 (one core, d = 4): ~4 G scores/s with AVX-512, ~2.5 with
  * AVX2. 512-bit FMAs issue one per cycle there, and the d = 4 loop needs 11
  * FMA-unit operations per 16 scores (4 for q.k, 4 for p v, 3 in 2^x), which
- * is why the exponential avoids polynomials beyond degree 2.
+ * is why the exponential avoids polynomials beyond degree 2. On a Zen 3
+ * core (AVX2, two 256-bit FMA pipes) the d = 4 kernel does ~2.4 G scores/s
+ * (bench/attention_bench.c), about 11 cycles per 8 scores for 12 FMA-unit
+ * operations: it is bound by how many keys' chains of dependent operations
+ * the scheduler holds more than by the FMA pipes, and every operation
+ * taken out of a key's chain counted, so the AVX2 scores start their FMA
+ * chain from -m and 2^floor(j) goes into the table entry (exp2_avx2.h).
  */
 #include <math.h>
 #include <stdint.h>

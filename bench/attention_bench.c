@@ -1,8 +1,7 @@
 /* Single-thread throughput of the attention kernel, per path, in G scores/s
  * (scores = nseq * heads * L * L).
- * gcc -O2 -fopenmp -Ilib bench/attention_bench.c lib/kernels/attention*.c lib/cpu.c -lm
- * ./a.out            the network's shapes
- * ./a.out NSEQ L HEADS D [masked]   one shape */
+ * make bench-attention                         the network's shapes
+ * build/bench/attention_bench NSEQ L HEADS D [masked]   one shape */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

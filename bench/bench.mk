@@ -17,6 +17,17 @@ bench-train: build/bench/train_step
 	build/bench/train_step -H 513 -W 259
 	build/bench/train_step -H 1025 -W 259
 
+# make bench-attention: the attention kernel alone, G scores/s per path on
+# one thread at the network's shapes (bench/attention_bench.c).
+build/bench/attention_bench: build/bench/attention_bench.o build/libtfswa.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-attention: build/bench/attention_bench
+	build/bench/attention_bench
+
+.PHONY: bench-train bench-attention
+
 # make bench-quant: f32 against q8 and q8s (bench/quant.sh; SHAPE=FxT).
 bench-quant: all
 	sh bench/quant.sh $(SHAPE)

@@ -41,7 +41,10 @@
  * operations: it is bound by how many keys' chains of dependent operations
  * the scheduler holds more than by the FMA pipes, and every operation
  * taken out of a key's chain counted, so the AVX2 scores start their FMA
- * chain from -m and 2^floor(j) goes into the table entry (exp2_avx2.h).
+ * chain from -m and 2^floor(j) goes into the table entry (exp2_avx2.h),
+ * and a block of queries whose scores are bounded well inside the range
+ * (block_bounded; every block of the shipped model) skips the max per
+ * score and the clamp of 2^x.
  */
 #include <math.h>
 #include <stdint.h>
@@ -164,6 +167,7 @@ void attention_run_blocks(block_fn blk, qload_fn qload, kvload_fn kvload, int la
 			hd.lse = lse ? lse + (size_t)s * L * heads + h : NULL;
 			int k0 = kvload ? kvload(&hd, x, C, h, &kk) : 0;
 			float kmax = head_load_kv(&hd, x, C, h, k0, kk);
+			hd.kmax = kmax;
 			int t0 = qload ? qload(&hd, x, C, h, scale * LOG2E, kmax) : 0;
 			head_load_q(&hd, x, C, h, scale * LOG2E, rg, t0, kmax);
 			for (int i0 = 0; i0 < L; i0 += lanes) {

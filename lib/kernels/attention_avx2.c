@@ -134,17 +134,42 @@ static TARGET_AVX2 int head_kv256(struct head *hd, const float *x, int C, int h,
 }
 
 /* For one key (its region rk) and 8 queries' scores x: the lanes that may
- * attend to it (all ones or zero), and their scores folded into the max mx. */
+ * attend to it (all ones or zero), and their scores folded into the max mx
+ * unless the block is bounded (block_bounded: no max needed). */
 static inline __attribute__((always_inline)) TARGET_AVX2 __m256
-key_mask256(__m256 x, __m256i rq, int rk, __m256 *mx, const int masked)
+key_mask256(__m256 x, __m256i rq, int rk, __m256 *mx, const int masked, const int bounded)
 {
 	if (!masked) {
-		*mx = _mm256_max_ps(*mx, x);
+		if (!bounded)
+			*mx = _mm256_max_ps(*mx, x);
 		return _mm256_castsi256_ps(_mm256_set1_epi32(-1));
 	}
 	__m256 ok = _mm256_castsi256_ps(_mm256_cmpeq_epi32(rq, _mm256_set1_epi32(rk)));
-	*mx = _mm256_max_ps(*mx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, ok));
+	if (!bounded)
+		*mx = _mm256_max_ps(*mx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, ok));
 	return ok;
+}
+
+/* Whether no score of the block's queries can need a rescale or the
+ * clamp of 2^x: every score s of query i lies within its Cauchy-Schwarz
+ * bound b = |q_i| max|k|, so s - m0 <= b - m0 and s - m0 >= -b - m0. With
+ * b - m0 <= 40 no score passes m0 by RESCALE_AT (48), and with b + m0 <= 116
+ * none falls below -125 (margins far above the rounding of b and the
+ * scores). Then the block needs neither the max per score nor the clamp:
+ * the same bits, 2 of 21 operations per 8 scores fewer. Padding lanes
+ * (q = 0, m0 = 0) pass. */
+static inline __attribute__((always_inline)) TARGET_AVX2 int
+block_bounded(const struct head *hd, const __m256 *q, int i0, const int D)
+{
+	__m256 n2 = _mm256_mul_ps(q[0], q[0]);
+#pragma GCC unroll 16
+	for (int c = 1; c < D; c++)
+		n2 = _mm256_fmadd_ps(q[c], q[c], n2);
+	__m256 b = _mm256_mul_ps(_mm256_sqrt_ps(n2), _mm256_set1_ps(hd->kmax));
+	__m256 m0 = _mm256_load_ps(hd->m0 + i0);
+	__m256 over = _mm256_or_ps(_mm256_cmp_ps(_mm256_sub_ps(b, m0), _mm256_set1_ps(40.0f), _CMP_GT_OQ),
+				   _mm256_cmp_ps(_mm256_add_ps(b, m0), _mm256_set1_ps(116.0f), _CMP_GT_OQ));
+	return _mm256_movemask_ps(over) == 0;
 }
 
 /* sum += p and o[c] += p v[c] for one key's probabilities p and its v. */
@@ -161,7 +186,7 @@ accumulate256(__m256 p, const float *v, __m256 *sum, __m256 *o, const int D)
  * (with 16 registers, a q or two may live in memory for D = 8). */
 static inline __attribute__((always_inline)) TARGET_AVX2 void
 fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int D,
-	 const int masked)
+	 const int masked, const int bounded)
 {
 	const int L = hd->L, Lp = hd->Lp;
 	const __m256 thr = _mm256_set1_ps(RESCALE_AT);
@@ -178,10 +203,12 @@ fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 	float *ck = hd->sp; /* checkpoint, as in fused512 */
 	for (int j0 = 0; j0 < L; j0 += GROUP) {
 		const int j1 = L - j0 < GROUP ? L : j0 + GROUP;
-		_mm256_store_ps(ck, sum);
+		if (!bounded) {
+			_mm256_store_ps(ck, sum);
 #pragma GCC unroll 16
-		for (int c = 0; c < D; c++)
-			_mm256_store_ps(ck + 16 * (c + 1), o[c]);
+			for (int c = 0; c < D; c++)
+				_mm256_store_ps(ck + 16 * (c + 1), o[c]);
+		}
 		for (;;) {
 			__m256 mx = off;
 			const float *kv = hd->kv + (size_t)j0 * 2 * D;
@@ -198,11 +225,11 @@ fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 #pragma GCC unroll 8
 				for (int b = 0; b < STAGE; b++) {
 					xs[b] = dot256(q, kv + b * 2 * D, negm, D);
-					oks[b] = key_mask256(xs[b], rq, masked ? hd->rg[j + b] : 0, &mx, masked);
+					oks[b] = key_mask256(xs[b], rq, masked ? hd->rg[j + b] : 0, &mx, masked, bounded);
 				}
 #pragma GCC unroll 8
 				for (int b = 0; b < STAGE; b++)
-					xs[b] = exp2_256(oks[b], xs[b]);
+					xs[b] = bounded ? exp2_256_from_m125(oks[b], xs[b]) : exp2_256(oks[b], xs[b]);
 #pragma GCC unroll 8
 				for (int b = 0; b < STAGE; b++)
 					accumulate256(xs[b], kv + b * 2 * D + D, &sum, o, D);
@@ -211,9 +238,11 @@ fused256(const struct head *hd, int i0, float *out, size_t ldo, int n, const int
 			for (; j < j1; j++, kv += 2 * D) {
 				__m256 x = xn;
 				xn = dot256(q, kv + 2 * D, negm, D);
-				__m256 ok = key_mask256(x, rq, masked ? hd->rg[j] : 0, &mx, masked);
-				accumulate256(exp2_256(ok, x), kv + D, &sum, o, D);
+				__m256 ok = key_mask256(x, rq, masked ? hd->rg[j] : 0, &mx, masked, bounded);
+				accumulate256(bounded ? exp2_256_from_m125(ok, x) : exp2_256(ok, x), kv + D, &sum, o, D);
 			}
+			if (bounded)
+				break;
 			__m256 big = _mm256_cmp_ps(mx, thr, _CMP_GT_OQ);
 			if (__builtin_expect(_mm256_movemask_ps(big) == 0, 1))
 				break;
@@ -357,10 +386,18 @@ static TARGET_AVX2 void chunked256(const struct head *hd, int i0, float *out, si
 	static TARGET_AVX2 void fused256_##D(const struct head *hd, int i0, float *out, size_t ldo, \
 				       int n)                                                \
 	{                                                                              \
-		if (hd->rg)                                                            \
-			fused256(hd, i0, out, ldo, n, D, 1);                           \
+		__m256 q[D];                                                           \
+		for (int c = 0; c < D; c++)                                            \
+			q[c] = _mm256_load_ps(hd->qt + (size_t)c * hd->Lp + i0);       \
+		int bd = block_bounded(hd, q, i0, D);                                  \
+		if (hd->rg && bd)                                                      \
+			fused256(hd, i0, out, ldo, n, D, 1, 1);                        \
+		else if (hd->rg)                                                       \
+			fused256(hd, i0, out, ldo, n, D, 1, 0);                        \
+		else if (bd)                                                           \
+			fused256(hd, i0, out, ldo, n, D, 0, 1);                        \
 		else                                                                   \
-			fused256(hd, i0, out, ldo, n, D, 0);                           \
+			fused256(hd, i0, out, ldo, n, D, 0, 0);                        \
 	}
 FUSED256(1)
 FUSED256(2)

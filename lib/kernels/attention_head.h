@@ -36,6 +36,7 @@ struct head {
 	float *ob; /* [d][16]: output accumulators (chunked), output transpose */
 	float *m0; /* [Lp]: starting references m (base 2) of the queries; 0 past L */
 	float *lse; /* NULL, or query 0's log-sum-exp, query i's at lse[i * lse_ld] */
+	float kmax; /* the largest |k| of the head's keys */
 	int L, Lp, d, lse_ld;
 };
 

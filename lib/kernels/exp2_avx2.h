@@ -28,10 +28,10 @@ static const int32_t exp2_tab8[8] __attribute__((aligned(32))) = {
 	0x3fb504f3 - (4 << 20), 0x3fc5672a - (5 << 20), 0x3fd744fd - (6 << 20), 0x3feac0c7 - (7 << 20),
 };
 
-static inline TARGET_AVX2 __m256 exp2_256(__m256 k, __m256 x)
+/* exp2_256 for x >= -125 only (no clamp), for callers that know it. */
+static inline TARGET_AVX2 __m256 exp2_256_from_m125(__m256 k, __m256 x)
 {
 	const __m256 magic = _mm256_set1_ps(1572864.0f);
-	x = _mm256_max_ps(x, _mm256_set1_ps(-125.0f));
 	__m256 y = _mm256_add_ps(x, magic);
 	__m256 r = _mm256_sub_ps(x, _mm256_sub_ps(y, magic));
 	__m256i yi = _mm256_castps_si256(y);
@@ -41,6 +41,11 @@ static inline TARGET_AVX2 __m256 exp2_256(__m256 k, __m256 x)
 				   _mm256_set1_ps(0.24026407289912532f));
 	u = _mm256_fmadd_ps(u, r, _mm256_set1_ps(0.69314720853190248f));
 	return _mm256_and_ps(k, _mm256_fmadd_ps(_mm256_mul_ps(t, r), u, t));
+}
+
+static inline TARGET_AVX2 __m256 exp2_256(__m256 k, __m256 x)
+{
+	return exp2_256_from_m125(k, _mm256_max_ps(x, _mm256_set1_ps(-125.0f)));
 }
 
 #endif

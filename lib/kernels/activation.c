@@ -29,6 +29,8 @@ static inline float gelu1(float x)
 #ifdef __x86_64__
 #include <immintrin.h>
 
+#include "exp2_avx2.h"
+
 /* gelu1 on 16 lanes, written out because the build does not contract a*b+c
  * into FMAs (-std=c11) and the auto-vectorised loop was 1.5 times slower:
  * the same erf and exponential, with FMAs, the reciprocal by vrcp14ps and
@@ -97,37 +99,28 @@ static TARGET_AVX512 void bias_gelu_avx512(float *x, const float *bias, size_t r
 
 /* gelu16 on 8 lanes for AVX2 machines, where the auto-vectorised gelu1
  * (target_clones cannot ask for FMA) was a tenth of the compact model's
- * time: the same steps, with a division where AVX2 has no 14-bit
- * reciprocal. */
+ * time: the same erf, with a division where AVX2 has no 14-bit reciprocal,
+ * and e^(-z^2) as 2^(-w^2), w = z sqrt(log2 e), by the attention's table
+ * exponential (exp2_avx2.h, relative error 1.3e-7): 15 operations on the
+ * FMA pipes per 8 values instead of 22, 1.3-1.4x faster on Zen 3. Not
+ * gelu1's bits: within 2.4e-7 of them for |x| < 4 and 4.8e-7 to 6, as the
+ * Taylor exponential before (where 1 + erf cancels, x below -2, neither
+ * keeps gelu1's relative precision). */
 static inline TARGET_AVX2 __m256 gelu8(__m256 x)
 {
 	const __m256 one = _mm256_set1_ps(1.0f);
-	__m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
-	__m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
-	__m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
+	/* w = x sqrt(log2 e) / sqrt 2 = z sqrt(log2 e); 1 + p|z| = 1 + p' |w| */
+	__m256 w = _mm256_mul_ps(x, _mm256_set1_ps(0.84932180028801904f));
+	__m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), w);
+	__m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.27273748087922250f), a, one));
 	__m256 y = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
 	y = _mm256_fmadd_ps(y, t, _mm256_set1_ps(1.421413741f));
 	y = _mm256_fmadd_ps(y, t, _mm256_set1_ps(-0.284496736f));
 	y = _mm256_fmadd_ps(y, t, _mm256_set1_ps(0.254829592f));
 	y = _mm256_mul_ps(y, t);
-	__m256 e = _mm256_max_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), a),
-				 _mm256_set1_ps(-87.0f));
-	const __m256 magic = _mm256_set1_ps(12582912.0f);
-	__m256 nm = _mm256_fmadd_ps(e, _mm256_set1_ps(1.44269504088896341f), magic);
-	__m256 n = _mm256_sub_ps(nm, magic);
-	__m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), e);
-	r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-	__m256 p = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 5040), r, _mm256_set1_ps(1.0f / 720));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-	p = _mm256_fmadd_ps(p, r, one);
-	p = _mm256_fmadd_ps(p, r, one);
-	__m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(nm), _mm256_set1_epi32(127)), 23);
-	p = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+	__m256 p = exp2_256(_mm256_castsi256_ps(_mm256_set1_epi32(-1)), _mm256_fnmadd_ps(a, a, _mm256_setzero_ps()));
 	__m256 erf = _mm256_fnmadd_ps(y, p, one);
-	erf = _mm256_xor_ps(erf, _mm256_and_ps(z, _mm256_set1_ps(-0.0f)));
+	erf = _mm256_xor_ps(erf, _mm256_and_ps(w, _mm256_set1_ps(-0.0f)));
 	__m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
 	return _mm256_fmadd_ps(h, erf, h);
 }

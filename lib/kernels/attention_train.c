@@ -7,8 +7,8 @@
  * transposed the same way and each query's contribution is added in query
  * order, so the result does not depend on threads (there are none inside).
  *
- * Instruction sets: every kernel below but pair4_avx2 (two queries of
- * d = 4, written for AVX2) is an always-inline body, compiled into one
+ * Instruction sets: every kernel below but pair4_avx2 and pair4_avx512 (two
+ * queries of d = 4, written for each) is an always-inline body, compiled into one
  * function per path of cpu.h (AVX-512 with FMA, AVX2 with FMA, plain) and
  * picked at run time. GCC's target_clones cannot ask for
  * AVX2 and FMA together, and its "avx2" clones did each a*b+c as a multiply
@@ -227,6 +227,7 @@ BODY void backward_row(const struct rows *r, float *dq, const float *q, const fl
 
 #if SIMD_X86
 #include "exp2_avx2.h"
+#include "exp2_avx512.h"
 
 static inline TARGET_AVX2 float hsum256(__m256 v)
 {
@@ -302,11 +303,146 @@ static TARGET_AVX2 void pair4_avx2(const struct rows *r, struct query4 a, struct
 		b.dq[c] = hsum256(accb[c]) * scale;
 	}
 }
+
+/* pair4_avx2 with 16 keys in the lanes, 2^x by the AVX-512 attention
+ * kernel's exponential (exp2_avx512.h); the same steps in the same order. */
+struct qconst512 {
+	__m512 qs[4], qd[4], g[4], negl, negD;
+};
+
+static inline TARGET_AVX512 void qconst512_set(struct qconst512 *k, const struct query4 *a, float scale)
+{
+	const float *q = a->q, *o = a->o, *g = a->dout;
+	for (int c = 0; c < 4; c++) {
+		k->qs[c] = _mm512_set1_ps(q[c] * scale * LOG2E);
+		k->qd[c] = _mm512_set1_ps(q[c] * scale);
+		k->g[c] = _mm512_set1_ps(g[c]);
+	}
+	k->negl = _mm512_set1_ps(-a->lse * LOG2E);
+	k->negD = _mm512_set1_ps(-(g[0] * o[0] + g[1] * o[1] + g[2] * o[2] + g[3] * o[3]));
+}
+
+static TARGET_AVX512 void pair4_avx512(const struct rows *r, struct query4 a, struct query4 b, int L,
+				       float scale)
+{
+	const size_t Lp = (size_t)r->Lp;
+	const float *kt = r->kt, *vt = r->vt;
+	float *dkt = r->dkt, *dvt = r->dvt;
+	const struct exp2c512 e = exp2c512_load();
+	struct qconst512 A, B;
+	qconst512_set(&A, &a, scale);
+	qconst512_set(&B, &b, scale);
+	__m512 acca[4], accb[4];
+#pragma GCC unroll 4
+	for (int c = 0; c < 4; c++)
+		acca[c] = accb[c] = _mm512_setzero_ps();
+	for (int j = 0; j < L; j += 16) {
+		__m512 k[4], v[4];
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++) {
+			k[c] = _mm512_load_ps(kt + c * Lp + j);
+			v[c] = _mm512_load_ps(vt + c * Lp + j);
+		}
+		__m512 xa = A.negl, xb = B.negl, dpa = A.negD, dpb = B.negD;
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++) {
+			xa = _mm512_fmadd_ps(A.qs[c], k[c], xa);
+			xb = _mm512_fmadd_ps(B.qs[c], k[c], xb);
+			dpa = _mm512_fmadd_ps(A.g[c], v[c], dpa);
+			dpb = _mm512_fmadd_ps(B.g[c], v[c], dpb);
+		}
+		__m512 pa = exp2_512(&e, 0xffff, xa), pb = exp2_512(&e, 0xffff, xb);
+		__m512 dsa = _mm512_mul_ps(pa, dpa), dsb = _mm512_mul_ps(pb, dpb);
+#pragma GCC unroll 4
+		for (int c = 0; c < 4; c++) {
+			float *dv = dvt + c * Lp + j, *dk = dkt + c * Lp + j;
+			_mm512_store_ps(dv, _mm512_fmadd_ps(pb, B.g[c], _mm512_fmadd_ps(pa, A.g[c], _mm512_load_ps(dv))));
+			_mm512_store_ps(dk, _mm512_fmadd_ps(dsb, B.qd[c], _mm512_fmadd_ps(dsa, A.qd[c], _mm512_load_ps(dk))));
+			acca[c] = _mm512_fmadd_ps(dsa, k[c], acca[c]);
+			accb[c] = _mm512_fmadd_ps(dsb, k[c], accb[c]);
+		}
+	}
+	for (int c = 0; c < 4; c++) {
+		a.dq[c] = _mm512_reduce_add_ps(acca[c]) * scale;
+		b.dq[c] = _mm512_reduce_add_ps(accb[c]) * scale;
+	}
+}
+
+/* One query row of the backward pass for any d <= ROW512_MAX_D, masked or
+ * not, 16 keys in the lanes in one pass (as pair4_avx512 does for two
+ * queries of d = 4): the score in base 2, p, dp, ds, then dv, dk and the
+ * lanes of dq. Masked keys and keys past L get p = 0 through the
+ * exponential's lane mask, so they add nothing anywhere (the generic
+ * backward_row's per-channel loops were bound by loads and stores of the
+ * score row, and GCC summed its dq reduction one float at a time). */
+#define ROW512_MAX_D 32
+
+static inline __attribute__((always_inline)) TARGET_AVX512 void
+row512(const struct rows *r, float *dq, const float *q, const float *o, const float *dout, float lse, int L,
+       const int d, float scale, const int *rg, int i)
+{
+	const size_t Lp = (size_t)r->Lp;
+	const struct exp2c512 e = exp2c512_load();
+	float qs[ROW512_MAX_D], qd[ROW512_MAX_D], D = 0.0f;
+	__m512 acc[ROW512_MAX_D];
+	for (int c = 0; c < d; c++) {
+		qs[c] = q[c] * scale * LOG2E;
+		qd[c] = q[c] * scale;
+		D += dout[c] * o[c];
+		acc[c] = _mm512_setzero_ps();
+	}
+	const __m512 negl = _mm512_set1_ps(-lse * LOG2E), negD = _mm512_set1_ps(-D);
+	const __m512i ri = _mm512_set1_epi32(rg ? rg[i] : 0);
+	for (int j = 0; j < L; j += 16) {
+		__mmask16 live = L - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (L - j)) - 1);
+		if (rg)
+			live = _mm512_mask_cmpeq_epi32_mask(live, _mm512_maskz_loadu_epi32(live, rg + j), ri);
+		__m512 x = negl, dp = negD;
+		for (int c = 0; c < d; c++) {
+			x = _mm512_fmadd_ps(_mm512_set1_ps(qs[c]), _mm512_load_ps(r->kt + c * Lp + j), x);
+			dp = _mm512_fmadd_ps(_mm512_set1_ps(dout[c]), _mm512_load_ps(r->vt + c * Lp + j), dp);
+		}
+		__m512 p = exp2_512(&e, live, x);
+		__m512 ds = _mm512_mul_ps(p, dp);
+		for (int c = 0; c < d; c++) {
+			float *dv = r->dvt + c * Lp + j, *dk = r->dkt + c * Lp + j;
+			_mm512_store_ps(dv, _mm512_fmadd_ps(p, _mm512_set1_ps(dout[c]), _mm512_load_ps(dv)));
+			_mm512_store_ps(dk, _mm512_fmadd_ps(ds, _mm512_set1_ps(qd[c]), _mm512_load_ps(dk)));
+			acc[c] = _mm512_fmadd_ps(ds, _mm512_load_ps(r->kt + c * Lp + j), acc[c]);
+		}
+	}
+	for (int c = 0; c < d; c++)
+		dq[c] = _mm512_reduce_add_ps(acc[c]) * scale;
+}
+
+/* row512 with d a constant where the network has it (its loops unrolled) */
+#define ROW512(D)                                                                                              \
+	static TARGET_AVX512 void row512_##D(const struct rows *r, float *dq, const float *q, const float *o,   \
+					     const float *dout, float lse, int L, float scale, const int *rg, int i) \
+	{                                                                                                      \
+		row512(r, dq, q, o, dout, lse, L, D, scale, rg, i);                                            \
+	}
+ROW512(4)
+ROW512(8)
+ROW512(16)
+ROW512(32)
+
+static TARGET_AVX512 void row512_any(const struct rows *r, float *dq, const float *q, const float *o,
+				     const float *dout, float lse, int L, int d, float scale, const int *rg, int i)
+{
+	switch (d) {
+	case 4: row512_4(r, dq, q, o, dout, lse, L, scale, rg, i); break;
+	case 8: row512_8(r, dq, q, o, dout, lse, L, scale, rg, i); break;
+	case 16: row512_16(r, dq, q, o, dout, lse, L, scale, rg, i); break;
+	case 32: row512_32(r, dq, q, o, dout, lse, L, scale, rg, i); break;
+	default: row512(r, dq, q, o, dout, lse, L, d, scale, rg, i); break;
+	}
+}
 #endif
 
 BODY void backward_all(float *dqkv, const float *dout, const float *qkv, const float *out,
 		       const float *lse, int nseq, int L, int heads, int d, float scale,
-		       const int *region, float *scratch, const int avx2)
+		       const int *region, float *scratch, const enum simd_path path)
 {
 	int C = heads * d;
 	struct rows r;
@@ -329,7 +465,9 @@ BODY void backward_all(float *dqkv, const float *dout, const float *qkv, const f
 					struct query4 b = {a.dq + 3 * C, a.q + 3 * C, a.o + C, a.dout + C,
 							   lse[(row + 1) * heads + h]};
 #if SIMD_X86
-					if (avx2)
+					if (path == SIMD_AVX512)
+						pair4_avx512(&r, a, b, L, scale);
+					else if (path == SIMD_AVX2)
 						pair4_avx2(&r, a, b, L, scale);
 					else
 #endif
@@ -337,6 +475,14 @@ BODY void backward_all(float *dqkv, const float *dout, const float *qkv, const f
 				}
 			for (; i < L; i++) {
 				size_t row = (size_t)sq * L + i;
+#if SIMD_X86
+				if (path == SIMD_AVX512 && d <= ROW512_MAX_D) {
+					row512_any(&r, dx + (size_t)i * 3 * C + (size_t)h * d,
+						   x + (size_t)i * 3 * C + (size_t)h * d, out + row * C + (size_t)h * d,
+						   dout + row * C + (size_t)h * d, lse[row * heads + h], L, d, scale, rg, i);
+					continue;
+				}
+#endif
 				if (d == 4 && !rg)
 					backward_row4(&r, dx + (size_t)i * 3 * C + (size_t)h * d,
 						      x + (size_t)i * 3 * C + (size_t)h * d, out + row * C + (size_t)h * d,
@@ -369,18 +515,18 @@ BODY void backward_all(float *dqkv, const float *dout, const float *qkv, const f
 
 static void backward_plain(BWD_PARAMS)
 {
-	backward_all(BWD_ARGS, 0);
+	backward_all(BWD_ARGS, SIMD_PLAIN);
 }
 
 #if SIMD_X86
 TARGET_AVX512 static void backward_avx512(BWD_PARAMS)
 {
-	backward_all(BWD_ARGS, 0);
+	backward_all(BWD_ARGS, SIMD_AVX512);
 }
 
 TARGET_AVX2 static void backward_avx2(BWD_PARAMS)
 {
-	backward_all(BWD_ARGS, 1);
+	backward_all(BWD_ARGS, SIMD_AVX2);
 }
 #endif
 

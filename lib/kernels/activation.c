@@ -30,18 +30,23 @@ static inline float gelu1(float x)
 #include <immintrin.h>
 
 #include "exp2_avx2.h"
+#include "exp2_avx512.h"
 
 /* gelu1 on 16 lanes, written out because the build does not contract a*b+c
  * into FMAs (-std=c11) and the auto-vectorised loop was 1.5 times slower:
- * the same erf and exponential, with FMAs, the reciprocal by vrcp14ps and
- * one Newton step (relative error ~2^-28) instead of a division, and 2^n
- * added into the exponent bits. Agrees with gelu1 to a few float ulps. */
-static inline TARGET_AVX512 __m512 gelu16(__m512 x)
+ * the same erf, with FMAs and the reciprocal by vrcp14ps and one Newton
+ * step (relative error ~2^-28) instead of a division; e^(-z^2) as
+ * 2^(-w^2), w = z sqrt(log2 e), by the attention kernel's exponential
+ * (exp2_avx512.h: 32-entry table, degree-2 polynomial, vscalefps; relative
+ * error 5.3e-8), as gelu8 does with AVX2's. -w^2 is clamped at -200 so that
+ * an infinite input gives 2^-200 = 0 rather than inf - inf. */
+static inline TARGET_AVX512 __m512 gelu16(const struct exp2c512 *ex, __m512 x)
 {
 	const __m512 one = _mm512_set1_ps(1.0f);
-	__m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-	__m512 a = _mm512_abs_ps(z);
-	__m512 den = _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, one);
+	/* w = x sqrt(log2 e) / sqrt 2 = z sqrt(log2 e); 1 + p|z| = 1 + p' |w| */
+	__m512 w = _mm512_mul_ps(x, _mm512_set1_ps(0.84932180028801904f));
+	__m512 a = _mm512_abs_ps(w);
+	__m512 den = _mm512_fmadd_ps(_mm512_set1_ps(0.27273748087922250f), a, one);
 	__m512 t = _mm512_rcp14_ps(den);
 	t = _mm512_mul_ps(t, _mm512_fnmadd_ps(den, t, _mm512_set1_ps(2.0f)));
 	__m512 y = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
@@ -49,50 +54,35 @@ static inline TARGET_AVX512 __m512 gelu16(__m512 x)
 	y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(-0.284496736f));
 	y = _mm512_fmadd_ps(y, t, _mm512_set1_ps(0.254829592f));
 	y = _mm512_mul_ps(y, t);
-	/* e^(-a^2), as exp_nonpos: clamped at -87 (a term below 1e-37 next
-	 * to 1), n = round(e log2 e), e = n ln 2 + r, Taylor to degree 7 */
-	__m512 e = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), a),
-				 _mm512_set1_ps(-87.0f));
-	const __m512 magic = _mm512_set1_ps(12582912.0f);
-	__m512 nm = _mm512_fmadd_ps(e, _mm512_set1_ps(1.44269504088896341f), magic);
-	__m512 n = _mm512_sub_ps(nm, magic);
-	__m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), e);
-	r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-	__m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040), r, _mm512_set1_ps(1.0f / 720));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-	p = _mm512_fmadd_ps(p, r, one);
-	p = _mm512_fmadd_ps(p, r, one);
-	/* the low bits of nm hold 2^22 + n: + 127, shifted, is 2^n's exponent */
-	__m512i bits = _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(nm), _mm512_set1_epi32(127)), 23);
-	p = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+	__m512 e = _mm512_max_ps(_mm512_fnmadd_ps(a, a, _mm512_setzero_ps()), _mm512_set1_ps(-200.0f));
+	__m512 p = exp2_512(ex, 0xffff, e);
 	__m512 erf = _mm512_fnmadd_ps(y, p, one); /* erf(|z|) */
-	erf = _mm512_xor_ps(erf, _mm512_and_ps(z, _mm512_set1_ps(-0.0f)));
+	erf = _mm512_xor_ps(erf, _mm512_and_ps(w, _mm512_set1_ps(-0.0f)));
 	__m512 h = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
 	return _mm512_fmadd_ps(h, erf, h);
 }
 
 static TARGET_AVX512 void gelu_avx512(float *x, size_t n)
 {
+	const struct exp2c512 ex = exp2c512_load();
 	size_t i = 0;
 	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(x + i, gelu16(_mm512_loadu_ps(x + i)));
+		_mm512_storeu_ps(x + i, gelu16(&ex, _mm512_loadu_ps(x + i)));
 	if (i < n) {
 		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-		_mm512_mask_storeu_ps(x + i, k, gelu16(_mm512_maskz_loadu_ps(k, x + i)));
+		_mm512_mask_storeu_ps(x + i, k, gelu16(&ex, _mm512_maskz_loadu_ps(k, x + i)));
 	}
 }
 
 static TARGET_AVX512 void bias_gelu_avx512(float *x, const float *bias, size_t rows, int C)
 {
+	const struct exp2c512 ex = exp2c512_load();
 	for (size_t r = 0; r < rows; r++) {
 		float *row = x + r * (size_t)C;
 		for (int c = 0; c < C; c += 16) {
 			__mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
 			__m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, row + c), _mm512_maskz_loadu_ps(k, bias + c));
-			_mm512_mask_storeu_ps(row + c, k, gelu16(v));
+			_mm512_mask_storeu_ps(row + c, k, gelu16(&ex, v));
 		}
 	}
 }

@@ -1,16 +1,18 @@
 /* Float products by our own kernel (see smallgemm.h).
  *
- * The fast paths put 8 output columns in the lanes of a 256-bit vector: a
- * block of R rows x NG groups of 8 columns is R x NG accumulators, and for
- * each k one load of the packed weight row per group and one broadcast of
- * A[r][k] per row feed R x NG FMAs. 256-bit rather than 512-bit vectors
- * because the narrowest layers have N = 8, and because on Zen 4 two 256-bit
- * FMAs issue per cycle, the same rate as one 512-bit one.
- *
- * One block() for both paths, which differ in the registers they have:
- * AVX-512 (32: R chosen so that the accumulators take at most 24, panels
- * of 64 columns) and AVX2 (16: at most 12 accumulators, panels of 32).
- * Both give the plain twin's bits.
+ * The fast paths put output columns in the vector lanes: a block of R rows
+ * x NG groups of columns is R x NG accumulators, and for each k one load of
+ * the packed weight row per group and one broadcast of A[r][k] per row feed
+ * R x NG FMAs. Every output is one FMA per k in order, so all paths give
+ * the plain twin's bits (and BLIS's). The layouts:
+ *  - AVX2: 8 columns per 256-bit vector (block), panels of 32 columns,
+ *    at most 12 accumulators in its 16 registers.
+ *  - AVX-512, N > 8: 16 columns per 512-bit vector (block16), panels of 64
+ *    columns. A Zen 5 core issues two 512-bit FMAs per cycle, as many as
+ *    256-bit ones, so full vectors double the work per instruction (Zen 4
+ *    issues one 512-bit FMA or two 256-bit ones: the same there).
+ *  - AVX-512, N <= 8 (the narrowest layers): two rows per 512-bit vector
+ *    (block_pairs), the weight row in both halves.
  */
 #include <math.h>
 #include <stddef.h>
@@ -115,10 +117,7 @@ typedef void (*small_fn)(int M, int N, int K, const float *A, int lda, const flo
 	}
 
 /* block() with 16 columns in the lanes of a 512-bit vector, for the
- * AVX-512 path where N > 8: a Zen 5 core issues two 512-bit FMAs per cycle,
- * the same count as 256-bit ones, so every full vector doubles the work per
- * instruction (on Zen 4, one 512-bit FMA per cycle, it costs the same).
- * The last group's columns are masked by the mask register last when N is
+ * AVX-512 path where N > 8. The last group's columns are masked by the mask register last when N is
  * not a multiple of 16 (AVX-512 masked loads and stores are cheap). */
 static inline __attribute__((always_inline)) TARGET_AVX512 void
 block16(int K, const float *A, int lda, const float *Wt, int ldt, const float *bias, int accumulate, float *C,
@@ -178,18 +177,70 @@ SMALL16(3, 6)
 SMALL16(4, 5)
 static const small_fn small16_by_groups[5] = {NULL, small16_1, small16_2, small16_3, small16_4};
 
-/* AVX-512 for N <= 8 (and the 256-bit variants' table, kept for
- * comparison): 32 registers, up to 24 accumulators, panels of 64 columns */
+/* AVX-512, the last odd row of an N <= 8 panel (small_pairs) */
 SMALL(small512, TARGET_AVX512, 1, 8)
-SMALL(small512, TARGET_AVX512, 2, 8)
-SMALL(small512, TARGET_AVX512, 3, 8)
-SMALL(small512, TARGET_AVX512, 4, 6)
-SMALL(small512, TARGET_AVX512, 5, 4)
-SMALL(small512, TARGET_AVX512, 6, 4)
-SMALL(small512, TARGET_AVX512, 7, 3)
-SMALL(small512, TARGET_AVX512, 8, 3)
-static const small_fn small512_by_groups[9] = {NULL,	     small512_1, small512_2, small512_3, small512_4,
-					       small512_5, small512_6, small512_7, small512_8};
+
+/* block() for N <= 8 on the AVX-512 path: two rows per 512-bit vector (row
+ * 2p in the low 8 lanes, row 2p+1 in the high 8), the weight row broadcast
+ * to both halves, A[2p][k] and A[2p+1][k] joined by one insert. Half the
+ * FMAs of 256-bit vectors for one more shuffle per pair; every output is
+ * still one FMA per k in order: the same bits. P pairs of rows. */
+static inline __attribute__((always_inline)) TARGET_AVX512 void
+block_pairs(int K, const float *A, int lda, const float *Wt, int ldt, const float *bias, int accumulate,
+	    float *C, int ldc, const int P, int partial, __mmask8 last)
+{
+	__m512 acc[12];
+#pragma GCC unroll 12
+	for (int i = 0; i < P; i++)
+		acc[i] = _mm512_setzero_ps();
+	const float *w = Wt;
+	for (int k = 0; k < K; k++, w += ldt) {
+		__m256 w8 = partial ? _mm256_maskz_loadu_ps(last, w) : _mm256_loadu_ps(w);
+		__m512 wv = _mm512_insertf32x8(_mm512_castps256_ps512(w8), w8, 1);
+#pragma GCC unroll 12
+		for (int p = 0; p < P; p++) {
+			__m512 a = _mm512_insertf32x8(_mm512_set1_ps(A[(size_t)(2 * p) * lda + k]),
+						      _mm256_set1_ps(A[(size_t)(2 * p + 1) * lda + k]), 1);
+			acc[p] = _mm512_fmadd_ps(a, wv, acc[p]);
+		}
+	}
+	__m256 b8 = bias ? (partial ? _mm256_maskz_loadu_ps(last, bias) : _mm256_loadu_ps(bias)) : _mm256_setzero_ps();
+#pragma GCC unroll 12
+	for (int p = 0; p < P; p++)
+#pragma GCC unroll 2
+		for (int h = 0; h < 2; h++) {
+			float *c = C + (size_t)(2 * p + h) * ldc;
+			__m256 s = h ? _mm512_extractf32x8_ps(acc[p], 1) : _mm512_castps512_ps256(acc[p]);
+			if (accumulate)
+				s = _mm256_add_ps(partial ? _mm256_maskz_loadu_ps(last, c) : _mm256_loadu_ps(c), s);
+			if (bias)
+				s = _mm256_add_ps(s, b8);
+			if (partial)
+				_mm256_mask_storeu_ps(c, last, s);
+			else
+				_mm256_storeu_ps(c, s);
+		}
+}
+
+/* all rows of an N <= 8 panel: blocks of 8 pairs, then pairs, then a last
+ * row by the 256-bit block */
+static TARGET_AVX512 void small_pairs(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,
+				      const float *bias, int accumulate, float *C, int ldc)
+{
+	int partial = N % 8 != 0;
+	__mmask8 last = (__mmask8)((1u << (N % 8)) - 1);
+	int i = 0;
+	for (; i + 16 <= M; i += 16)
+		block_pairs(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, 8,
+			    partial, last);
+	for (; i + 2 <= M; i += 2)
+		block_pairs(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, 1,
+			    partial, last);
+	if (i < M)
+		small512_1(1, N, K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc,
+				     ldc);
+}
+
 
 /* AVX2: 16 registers, up to 12 accumulators (8 for 4 groups: with 12 the
  * 4 weight vectors and the broadcast no longer fit, and the loop spilled),
@@ -231,7 +282,7 @@ int smallgemm_path(enum simd_path path, int M, int N, int K, const float *A, int
 		for (int n0 = 0; M > 0 && n0 < N; n0 += panel) {
 			int nn = N - n0 < panel ? N - n0 : panel;
 			small_fn f = path != SIMD_AVX512 ? small256_by_groups[(nn + 7) / 8]
-				   : nn <= 8	     ? small512_by_groups[1]
+				   : nn <= 8	     ? small_pairs
 						     : small16_by_groups[(nn + 15) / 16];
 			f(M, nn, K, A, lda, Wt + n0, N, bias ? bias + n0 : NULL, accumulate, C + n0, ldc);
 		}

@@ -47,11 +47,12 @@ SWEEP_DIR  ?= bench/sweep/runs
 SWEEP_CPU  ?= 3600
 SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
 
-# make train: the training run under way, resumed from its committed
-# state in models/training/ on the corpus above: the grown run's last step
-# grown deeper again, depths 1,1,3,3 (tf-train --grow; README, "The next
-# model"); TRAIN_RUN=models/training/deep-g3.bin is the finished run the
-# shipped model comes from. It runs to the run's last step; Ctrl-C (SIGINT) or SIGTERM
+# make train: the last training run, resumed from its committed state in
+# models/training/ on the corpus above: the grown run's last step grown
+# deeper again, depths 1,1,3,3 (tf-train --grow; README, "The next
+# model"), finished at its step 3000, so it has nothing left to do until
+# the next run is named here; TRAIN_RUN=models/training/deep-g3.bin is the
+# finished run the shipped model comes from. It runs to the run's last step; Ctrl-C (SIGINT) or SIGTERM
 # makes tf-train save model and state after the step under way, so that
 # every sitting, on any machine, goes on where the last one stopped (commit
 # the state). THREADS=N and EMA=D as in pipelines/train.mk (the runs keep

@@ -5,10 +5,11 @@
 #include <string.h>
 
 #include "attention_head.h"
-#include "exp2_avx512.h"
 
 #if SIMD_X86
 #include <immintrin.h>
+
+#include "exp2_avx512.h"
 
 /* sum_c q[c] k[c] - m: two interleaved chains, as the score feeds a long
  * dependent chain (exp, then the sums) and a shorter one lets more keys be in

@@ -1,5 +1,6 @@
-/* 2^x on 16 lanes with AVX-512, for the attention kernels' AVX-512 paths
- * (attention_avx512.c, attention_train.c). Include only inside #if SIMD_X86. */
+/* 2^x on 16 lanes with AVX-512, for the AVX-512 paths of the attention
+ * kernels (attention_avx512.c, attention_train.c) and of GELU
+ * (activation.c). Include only inside #if SIMD_X86. */
 #ifndef TF_EXP2_AVX512_H
 #define TF_EXP2_AVX512_H
 #include <immintrin.h>

@@ -117,8 +117,9 @@ typedef void (*small_fn)(int M, int N, int K, const float *A, int lda, const flo
 	}
 
 /* block() with 16 columns in the lanes of a 512-bit vector, for the
- * AVX-512 path where N > 8. The last group's columns are masked by the mask register last when N is
- * not a multiple of 16 (AVX-512 masked loads and stores are cheap). */
+ * AVX-512 path where N > 8. When N is not a multiple of 16 the last group's
+ * columns are masked by the mask register last (AVX-512 masked loads and
+ * stores are cheap). */
 static inline __attribute__((always_inline)) TARGET_AVX512 void
 block16(int K, const float *A, int lda, const float *Wt, int ldt, const float *bias, int accumulate, float *C,
 	int ldc, const int R, const int NG, int partial, __mmask16 last)
@@ -177,9 +178,6 @@ SMALL16(3, 6)
 SMALL16(4, 5)
 static const small_fn small16_by_groups[5] = {NULL, small16_1, small16_2, small16_3, small16_4};
 
-/* AVX-512, the last odd row of an N <= 8 panel (small_pairs) */
-SMALL(small512, TARGET_AVX512, 1, 8)
-
 /* block() for N <= 8 on the AVX-512 path: two rows per 512-bit vector (row
  * 2p in the low 8 lanes, row 2p+1 in the high 8), the weight row broadcast
  * to both halves, A[2p][k] and A[2p+1][k] joined by one insert. Half the
@@ -222,8 +220,8 @@ block_pairs(int K, const float *A, int lda, const float *Wt, int ldt, const floa
 		}
 }
 
-/* all rows of an N <= 8 panel: blocks of 8 pairs, then pairs, then a last
- * row by the 256-bit block */
+/* all rows of an N <= 8 panel: blocks of 8 pairs, then pairs, then an odd
+ * last row by the 256-bit block */
 static TARGET_AVX512 void small_pairs(int M, int N, int K, const float *A, int lda, const float *Wt, int ldt,
 				      const float *bias, int accumulate, float *C, int ldc)
 {
@@ -237,8 +235,8 @@ static TARGET_AVX512 void small_pairs(int M, int N, int K, const float *A, int l
 		block_pairs(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, 1,
 			    partial, last);
 	if (i < M)
-		small512_1(1, N, K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc,
-				     ldc);
+		block(K, A + (size_t)i * lda, lda, Wt, ldt, bias, accumulate, C + (size_t)i * ldc, ldc, 1, 1, partial,
+		      _mm256_cmpgt_epi32(_mm256_set1_epi32(N % 8), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
 

@@ -40,7 +40,10 @@ static inline float gelu1(float x)
  * (exp2_avx512.h: 32-entry table, degree-2 polynomial, vscalefps; relative
  * error 5.3e-8), as gelu8 does with AVX2's. -w^2 is clamped at -200 so that
  * an infinite input gives 2^-200 = 0 rather than inf - inf. */
-static inline TARGET_AVX512 __m512 gelu16(const struct exp2c512 *ex, __m512 x)
+/* erf(x / sqrt 2) and e^(-x^2 / 2) of 16 lanes, the parts gelu16 and
+ * gelu_grad16 share. */
+static inline TARGET_AVX512 __attribute__((always_inline)) void
+erf_exp16(const struct exp2c512 *ex, __m512 x, __m512 *erf_out, __m512 *exp_out)
 {
 	const __m512 one = _mm512_set1_ps(1.0f);
 	/* w = x sqrt(log2 e) / sqrt 2 = z sqrt(log2 e); 1 + p|z| = 1 + p' |w| */
@@ -57,20 +60,49 @@ static inline TARGET_AVX512 __m512 gelu16(const struct exp2c512 *ex, __m512 x)
 	__m512 e = _mm512_max_ps(_mm512_fnmadd_ps(a, a, _mm512_setzero_ps()), _mm512_set1_ps(-200.0f));
 	__m512 p = exp2_512(ex, 0xffff, e);
 	__m512 erf = _mm512_fnmadd_ps(y, p, one); /* erf(|z|) */
-	erf = _mm512_xor_ps(erf, _mm512_and_ps(w, _mm512_set1_ps(-0.0f)));
+	*erf_out = _mm512_xor_ps(erf, _mm512_and_ps(w, _mm512_set1_ps(-0.0f)));
+	*exp_out = p;
+}
+
+static inline TARGET_AVX512 __m512 gelu16(const struct exp2c512 *ex, __m512 x)
+{
+	__m512 erf, p;
+	erf_exp16(ex, x, &erf, &p);
 	__m512 h = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
 	return _mm512_fmadd_ps(h, erf, h);
 }
 
-static TARGET_AVX512 void gelu_avx512(float *x, size_t n)
+/* gelu'(x) = Phi(x) + x phi(x) = (1 + erf) / 2 + x e^(-x^2/2) / sqrt(2 pi) */
+static inline TARGET_AVX512 __m512 gelu_grad16(const struct exp2c512 *ex, __m512 x)
+{
+	__m512 erf, p;
+	erf_exp16(ex, x, &erf, &p);
+	__m512 cdf = _mm512_fmadd_ps(erf, _mm512_set1_ps(0.5f), _mm512_set1_ps(0.5f));
+	return _mm512_fmadd_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.39894228040143268f)), p, cdf);
+}
+
+static TARGET_AVX512 void gelu_avx512(float *y, const float *x, size_t n)
 {
 	const struct exp2c512 ex = exp2c512_load();
 	size_t i = 0;
 	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(x + i, gelu16(&ex, _mm512_loadu_ps(x + i)));
+		_mm512_storeu_ps(y + i, gelu16(&ex, _mm512_loadu_ps(x + i)));
 	if (i < n) {
 		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-		_mm512_mask_storeu_ps(x + i, k, gelu16(&ex, _mm512_maskz_loadu_ps(k, x + i)));
+		_mm512_mask_storeu_ps(y + i, k, gelu16(&ex, _mm512_maskz_loadu_ps(k, x + i)));
+	}
+}
+
+static TARGET_AVX512 void gelu_backward_avx512(float *dx, const float *dy, const float *x, size_t n)
+{
+	const struct exp2c512 ex = exp2c512_load();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(dx + i, _mm512_mul_ps(_mm512_loadu_ps(dy + i), gelu_grad16(&ex, _mm512_loadu_ps(x + i))));
+	if (i < n) {
+		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+		__m512 g = gelu_grad16(&ex, _mm512_maskz_loadu_ps(k, x + i));
+		_mm512_mask_storeu_ps(dx + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), g));
 	}
 }
 
@@ -96,7 +128,7 @@ static TARGET_AVX512 void bias_gelu_avx512(float *x, const float *bias, size_t r
  * gelu1's bits: within 2.4e-7 of them for |x| < 4 and 4.8e-7 to 6, as the
  * Taylor exponential before (where 1 + erf cancels, x below -2, neither
  * keeps gelu1's relative precision). */
-static inline TARGET_AVX2 __m256 gelu8(__m256 x)
+static inline TARGET_AVX2 __attribute__((always_inline)) void erf_exp8(__m256 x, __m256 *erf_out, __m256 *exp_out)
 {
 	const __m256 one = _mm256_set1_ps(1.0f);
 	/* w = x sqrt(log2 e) / sqrt 2 = z sqrt(log2 e); 1 + p|z| = 1 + p' |w| */
@@ -110,9 +142,24 @@ static inline TARGET_AVX2 __m256 gelu8(__m256 x)
 	y = _mm256_mul_ps(y, t);
 	__m256 p = exp2_256(_mm256_castsi256_ps(_mm256_set1_epi32(-1)), _mm256_fnmadd_ps(a, a, _mm256_setzero_ps()));
 	__m256 erf = _mm256_fnmadd_ps(y, p, one);
-	erf = _mm256_xor_ps(erf, _mm256_and_ps(w, _mm256_set1_ps(-0.0f)));
+	*erf_out = _mm256_xor_ps(erf, _mm256_and_ps(w, _mm256_set1_ps(-0.0f)));
+	*exp_out = p;
+}
+
+static inline TARGET_AVX2 __m256 gelu8(__m256 x)
+{
+	__m256 erf, p;
+	erf_exp8(x, &erf, &p);
 	__m256 h = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
 	return _mm256_fmadd_ps(h, erf, h);
+}
+
+static inline TARGET_AVX2 __m256 gelu_grad8(__m256 x)
+{
+	__m256 erf, p;
+	erf_exp8(x, &erf, &p);
+	__m256 cdf = _mm256_fmadd_ps(erf, _mm256_set1_ps(0.5f), _mm256_set1_ps(0.5f));
+	return _mm256_fmadd_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.39894228040143268f)), p, cdf);
 }
 
 /* The lanes below n of a vector, for the last partial one. */
@@ -121,14 +168,26 @@ static inline TARGET_AVX2 __m256i lanes_below(int n)
 	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static TARGET_AVX2 void gelu_avx2(float *x, size_t n)
+static TARGET_AVX2 void gelu_avx2(float *y, const float *x, size_t n)
 {
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
+		_mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
 	if (i < n) {
 		__m256i k = lanes_below((int)(n - i));
-		_mm256_maskstore_ps(x + i, k, gelu8(_mm256_maskload_ps(x + i, k)));
+		_mm256_maskstore_ps(y + i, k, gelu8(_mm256_maskload_ps(x + i, k)));
+	}
+}
+
+static TARGET_AVX2 void gelu_backward_avx2(float *dx, const float *dy, const float *x, size_t n)
+{
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), gelu_grad8(_mm256_loadu_ps(x + i))));
+	if (i < n) {
+		__m256i k = lanes_below((int)(n - i));
+		__m256 g = gelu_grad8(_mm256_maskload_ps(x + i, k));
+		_mm256_maskstore_ps(dx + i, k, _mm256_mul_ps(_mm256_maskload_ps(dy + i, k), g));
 	}
 }
 
@@ -150,30 +209,40 @@ static TARGET_AVX2 void bias_gelu_avx2(float *x, const float *bias, size_t rows,
 #endif
 
 __attribute__((target_clones("avx2", "default")))
-static void gelu_plain(float *x, size_t n)
+static void gelu_plain(float *y, const float *x, size_t n)
 {
 #pragma omp simd
 	for (size_t i = 0; i < n; i++)
-		x[i] = gelu1(x[i]);
+		y[i] = gelu1(x[i]);
 }
 
-int gelu_forward_path(enum simd_path path, float *x, size_t n)
+int gelu_forward_to_path(enum simd_path path, float *y, const float *x, size_t n)
 {
 	if (!simd_path_supported(path))
 		return -1;
 #ifdef __x86_64__
 	if (path == SIMD_AVX512)
-		return gelu_avx512(x, n), 0;
+		return gelu_avx512(y, x, n), 0;
 	if (path == SIMD_AVX2)
-		return gelu_avx2(x, n), 0;
+		return gelu_avx2(y, x, n), 0;
 #endif
-	gelu_plain(x, n);
+	gelu_plain(y, x, n);
 	return 0;
+}
+
+int gelu_forward_path(enum simd_path path, float *x, size_t n)
+{
+	return gelu_forward_to_path(path, x, x, n);
 }
 
 void gelu_forward(float *x, size_t n)
 {
-	gelu_forward_path(simd_best_path(), x, n);
+	gelu_forward_to_path(simd_best_path(), x, x, n);
+}
+
+void gelu_forward_to(float *y, const float *x, size_t n)
+{
+	gelu_forward_to_path(simd_best_path(), y, x, n);
 }
 
 void gelu_ref(float *x, size_t n)
@@ -236,12 +305,31 @@ static inline float gelu_grad1(float x)
 	return cdf + x * 0.39894228040143268f * exp_nonpos(-0.5f * x * x);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+__attribute__((target_clones("avx2", "default")))
+static void gelu_backward_plain(float *dx, const float *dy, const float *x, size_t n)
 {
 #pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		dx[i] = dy[i] * gelu_grad1(x[i]);
+}
+
+int gelu_backward_path(enum simd_path path, float *dx, const float *dy, const float *x, size_t n)
+{
+	if (!simd_path_supported(path))
+		return -1;
+#ifdef __x86_64__
+	if (path == SIMD_AVX512)
+		return gelu_backward_avx512(dx, dy, x, n), 0;
+	if (path == SIMD_AVX2)
+		return gelu_backward_avx2(dx, dy, x, n), 0;
+#endif
+	gelu_backward_plain(dx, dy, x, n);
+	return 0;
+}
+
+void gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+{
+	gelu_backward_path(simd_best_path(), dx, dy, x, n);
 }
 
 void gelu_backward_ref(float *dx, const float *dy, const float *x, size_t n)

@@ -28,6 +28,10 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const 
 			const float *w, size_t rows, int C);
 void layernorm_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
 			    const float *w, size_t rows, int C);
+/* layernorm_backward on a given path of cpu.h (tests): 0, or -1 and
+ * nothing done if this CPU cannot run it. */
+int layernorm_backward_path(enum simd_path path, float *dx, float *dw, float *db, const float *dy, const float *x,
+			    const float *w, size_t rows, int C);
 
 /* Folds eval-mode BatchNorm into the preceding convolution, whichever axis
  * of its weight indexes output channels: w [outer][out][inner] (a

@@ -194,8 +194,7 @@ static void branch_forward_region(struct tctx *ctx, float *out, const float *x, 
 		fq(ctx, u, n, C);
 		product_nt((int)n, hid, C, u, C, P(ctx, L->fc1_w), C, WT(ctx, L->fc1_w), 0, hp, hid);
 		bias_add_forward(hp, P(ctx, L->fc1_b), n, hid);
-		memcpy(h, hp, n * hid * sizeof *h);
-		gelu_forward(h, n * hid);
+		gelu_forward_to(h, hp, n * hid);
 		fq(ctx, h, n, hid);
 		memcpy(t, t1, n * C * sizeof *t);
 		product_nt((int)n, C, hid, h, hid, P(ctx, L->fc2_w), hid, WT(ctx, L->fc2_w), 1, t, C);
@@ -233,21 +232,20 @@ static void branch_backward_region(struct tctx *ctx, float *dx, const float *dou
 		const float *hp = a->hpre + tok * hid;
 		gather(dt, NULL, dout, &p, g0, ns); /* dt2; padding tokens get 0 */
 		/* MLP: t2 = t1 + fc2(gelu(fc1(LN2(t1)))) */
-		memcpy(h, hp, n * hid * sizeof *h);
-		gelu_forward(h, n * hid);
+		gelu_forward_to(h, hp, n * hid);
 		fq(ctx, h, n, hid);
-		gemm_tn(C, hid, (int)n, dt, C, h, hid, 1.0f, g + L->fc2_w, hid);
+		product_tn(C, hid, (int)n, dt, C, h, hid, g + L->fc2_w, hid);
 		colsum_add(g + L->fc2_b, dt, n, C);
 		product_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0, dh, hid);
 		gelu_backward(dh, dh, hp, n * hid);
 		layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
 		fq(ctx, u, n, C);
-		gemm_tn(hid, C, (int)n, dh, hid, u, C, 1.0f, g + L->fc1_w, C);
+		product_tn(hid, C, (int)n, dh, hid, u, C, g + L->fc1_w, C);
 		colsum_add(g + L->fc1_b, dh, n, hid);
 		product_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0, du, C);
 		layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
 		/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
-		gemm_tn(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, 1.0f, g + L->proj_w, C);
+		product_tn(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, g + L->proj_w, C);
 		colsum_add(g + L->proj_b, dt, n, C);
 		product_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0, dob, C);
 		gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
@@ -255,7 +253,7 @@ static void branch_backward_region(struct tctx *ctx, float *dx, const float *dou
 				   p.scale, p.masked ? rg : NULL, as);
 		layernorm_forward(u, t0, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
 		fq(ctx, u, n, C);
-		gemm_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, 1.0f, g + L->qkv, C);
+		product_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, g + L->qkv, C);
 		product_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0, du, C);
 		layernorm_backward(dt, g + L->n1w, g + L->n1b, du, t0, P(ctx, L->n1w), n, C);
 		/* every real pixel is one token of one sequence: no two

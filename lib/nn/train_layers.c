@@ -16,6 +16,7 @@
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
 #include "kernels/smallgemm.h"
+#include "kernels/wgrad.h"
 #include "train_layers.h"
 
 #define ROW_CHUNK 256  /* rows per item of the pixel-wise products */
@@ -56,6 +57,14 @@ void product_nn(int M, int N, int K, const float *A, int lda, const float *W, in
 		smallgemm(M, N, K, A, lda, W, NULL, accumulate, C, ldc);
 	else
 		gemm_nn(M, N, K, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
+}
+
+void product_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
+{
+	if (wgrad_available())
+		wgrad(M, N, K, A, lda, B, ldb, C, ldc);
+	else
+		gemm_tn(M, N, K, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
 float *fq_scratch(const struct tctx *ctx, int K)
@@ -107,7 +116,7 @@ static void pw_backward_region(struct tctx *ctx, float *dx, const float *dz, con
 		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
 		const float *d = dz + r0 * co;
 		/* straight-through: dx as if unquantised, dw at the input the product saw */
-		gemm_tn(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, 1.0f, g + w, ci);
+		product_tn(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, g + w, ci);
 		for (size_t r = 0; r < rows; r++)
 			for (int c = 0; c < co; c++)
 				g[b + c] += d[r * co + c];

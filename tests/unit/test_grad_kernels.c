@@ -123,9 +123,54 @@ static void test_norm_act(void)
 	check_close("layernorm backward dx vs reference", dx1, dx2, rows * C, 1e-5);
 	check_close("layernorm backward dw vs reference", dw1, dw2, C, 1e-4);
 	check_close("layernorm backward db vs reference", db1, db2, C, 1e-4);
+	/* every path, at the training's channel counts and others, with a
+	 * last group of fewer than 16 rows */
+	static const int Cs[] = {8, 16, 24, 32, 64, 100, 3};
+	for (size_t ci = 0; ci < sizeof Cs / sizeof *Cs; ci++)
+		for (int path = SIMD_PLAIN; path <= SIMD_AVX512; path++) {
+			int c2 = Cs[ci];
+			float *x2 = randv(rows * c2, 3.0f), *g2 = randv(rows * c2, 1.0f), *w2 = randv(c2, 1.0f);
+			float *a = randv(rows * c2, 1.0f), *b = malloc(rows * c2 * sizeof(float));
+			float *wa = zeros(c2), *ba = zeros(c2), *wb = zeros(c2), *bb = zeros(c2);
+			memcpy(b, a, rows * c2 * sizeof(float));
+			if (layernorm_backward_path(path, a, wa, ba, g2, x2, w2, rows, c2) == 0) {
+				layernorm_backward_ref(b, wb, bb, g2, x2, w2, rows, c2);
+				char what[96];
+				snprintf(what, sizeof what, "layernorm backward %s, C %d: dx vs reference", simd_path_name(path), c2);
+				check_close(what, a, b, rows * c2, 1e-5);
+				snprintf(what, sizeof what, "layernorm backward %s, C %d: dw vs reference", simd_path_name(path), c2);
+				check_close(what, wa, wb, c2, 1e-4);
+				snprintf(what, sizeof what, "layernorm backward %s, C %d: db vs reference", simd_path_name(path), c2);
+				check_close(what, ba, bb, c2, 1e-4);
+			}
+			free(x2), free(g2), free(w2), free(a), free(b), free(wa), free(ba), free(wb), free(bb);
+		}
 	gelu_backward(dx1, dy, x, rows * C);
 	gelu_backward_ref(dx2, dy, x, rows * C);
 	check_close("gelu backward vs reference (erf form)", dx1, dx2, rows * C, 1e-6);
+	for (int path = SIMD_PLAIN; path <= SIMD_AVX512; path++) {
+		/* every path; n not a multiple of 16 or 8 (the masked tail) */
+		size_t n = rows * C - 3;
+		char what[80];
+		if (gelu_backward_path(path, dx1, dy, x, n) == 0) {
+			snprintf(what, sizeof what, "gelu backward %s vs reference, n %zu", simd_path_name(path), n);
+			check_close(what, dx1, dx2, n, 1e-6);
+		}
+		/* dx aliasing x, as the pointwise convolutions' backward calls it */
+		memcpy(dx1, x, n * sizeof(float));
+		if (gelu_backward_path(path, dx1, dy, dx1, n) == 0) {
+			snprintf(what, sizeof what, "gelu backward %s, dx = x in place", simd_path_name(path));
+			check_close(what, dx1, dx2, n, 1e-6);
+		}
+		/* gelu_forward_to: gelu_forward's bits, from x into another array */
+		float *y1 = zeros(n), *y2 = malloc(n * sizeof(float));
+		memcpy(y2, x, n * sizeof(float));
+		if (gelu_forward_to_path(path, y1, x, n) == 0 && gelu_forward_path(path, y2, n) == 0) {
+			snprintf(what, sizeof what, "gelu_forward_to %s = gelu_forward in place, bit for bit", simd_path_name(path));
+			ok(memcmp(y1, y2, n * sizeof(float)) == 0, "%s", what);
+		}
+		free(y1), free(y2);
+	}
 
 	/* BatchNorm: the chunk kernels put together as the drivers do */
 	size_t n = 300, half = 170;

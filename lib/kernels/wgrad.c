@@ -1,0 +1,152 @@
+/* Weight gradients C += A^T B by our own kernel (see wgrad.h).
+ *
+ * The AVX-512 path puts one operand's columns in the vector lanes (the
+ * "v" side) and broadcasts the other's (the "u" side), a tile of R u
+ * columns x NV vectors of 16 v columns in R x NV accumulators, so that each
+ * row k costs NV loads, R broadcasts and R x NV FMAs, and neither operand is
+ * copied. The lanes go along N (C's rows), or, when N is narrower than a
+ * vector and M wider, along M with the sums stored transposed: a layer of
+ * 8 channels would otherwise leave half of every vector empty. Rows are
+ * taken WGRAD_KB at a time, all tiles over one block of rows before the
+ * next, so that the block stays in the core's caches. */
+#include <math.h>
+#include <stddef.h>
+
+#include "cpu.h"
+#include "wgrad.h"
+
+static int min_i(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+void wgrad_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
+{
+	for (int k0 = 0; k0 < K; k0 += WGRAD_KB) {
+		int k1 = k0 + min_i(WGRAD_KB, K - k0);
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < N; j++) {
+				float s = 0.0f;
+				for (int k = k0; k < k1; k++)
+					s = fmaf(A[(size_t)k * lda + i], B[(size_t)k * ldb + j], s);
+				C[(size_t)i * ldc + j] += s;
+			}
+	}
+}
+
+#if SIMD_X86
+#include <immintrin.h>
+
+/* One tile over kn rows: U at the tile's first u column (rows ldu apart),
+ * V at its first v column (rows ldv apart). The last vector's lanes are
+ * masked by last; R and NV are constants after inlining, so that the
+ * accumulators stay in registers. The sums are added to C[u][v] (rows ldc
+ * apart), or to C[v][u] when transposed. */
+static inline __attribute__((always_inline)) TARGET_AVX512 void
+tile(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc, int transposed, const int R,
+     const int NV, __mmask16 last)
+{
+	__m512 acc[16];
+#pragma GCC unroll 16
+	for (int i = 0; i < R * NV; i++)
+		acc[i] = _mm512_setzero_ps();
+	for (int k = 0; k < kn; k++, U += ldu, V += ldv) {
+		__m512 v[2];
+#pragma GCC unroll 2
+		for (int g = 0; g < NV; g++)
+			v[g] = g == NV - 1 ? _mm512_maskz_loadu_ps(last, V + 16 * g) : _mm512_loadu_ps(V + 16 * g);
+#pragma GCC unroll 8
+		for (int r = 0; r < R; r++) {
+			__m512 a = _mm512_set1_ps(U[r]);
+#pragma GCC unroll 2
+			for (int g = 0; g < NV; g++)
+				acc[r * NV + g] = _mm512_fmadd_ps(a, v[g], acc[r * NV + g]);
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+		for (int g = 0; g < NV; g++) {
+			__mmask16 m = g == NV - 1 ? last : 0xffff;
+			if (!transposed) {
+				float *c = C + (size_t)r * ldc + 16 * g;
+				__m512 s = _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), acc[r * NV + g]);
+				if (m == 0xffff) /* AMD's masked stores are slow: only where needed */
+					_mm512_storeu_ps(c, s);
+				else
+					_mm512_mask_storeu_ps(c, m, s);
+			} else {
+				float t[16] __attribute__((aligned(64)));
+				_mm512_store_ps(t, acc[r * NV + g]);
+				for (int l = 0; l < 16 && (m >> l & 1); l++)
+					C[(size_t)(16 * g + l) * ldc + r] += t[l];
+			}
+		}
+}
+
+static TARGET_AVX512 void wgrad_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+				       float *C, int ldc)
+{
+	const int transposed = N < 16 && M > N;
+	const float *U = transposed ? B : A, *V = transposed ? A : B;
+	const int ldu = transposed ? ldb : lda, ldv = transposed ? lda : ldb;
+	const int nu = transposed ? N : M, nv = transposed ? M : N;
+	for (int k0 = 0; k0 < K; k0 += WGRAD_KB) {
+		int kn = min_i(WGRAD_KB, K - k0);
+		const float *Uk = U + (size_t)k0 * ldu, *Vk = V + (size_t)k0 * ldv;
+		for (int v0 = 0; v0 < nv; v0 += 32) {
+			int w = min_i(32, nv - v0), NV = w > 16 ? 2 : 1, rest = w - 16 * (NV - 1);
+			__mmask16 last = rest == 16 ? 0xffff : (__mmask16)((1u << rest) - 1);
+			for (int u0 = 0; u0 < nu; u0 += 8) {
+				int R = min_i(8, nu - u0);
+				float *c = transposed ? C + (size_t)v0 * ldc + u0 : C + (size_t)u0 * ldc + v0;
+#define TILE(r, g) tile(kn, Uk + u0, ldu, Vk + v0, ldv, c, ldc, transposed, r, g, last)
+#define TILES(r)                  \
+	case r:                   \
+		if (NV == 2)      \
+			TILE(r, 2); \
+		else              \
+			TILE(r, 1); \
+		break;
+				switch (R) {
+					TILES(1)
+					TILES(2)
+					TILES(3)
+					TILES(4)
+					TILES(5)
+					TILES(6)
+					TILES(7)
+					TILES(8)
+				}
+#undef TILES
+#undef TILE
+			}
+		}
+	}
+}
+#endif
+
+int wgrad_path(enum simd_path path, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+	       float *C, int ldc)
+{
+	if (!simd_path_supported(path))
+		return -1;
+#if SIMD_X86
+	if (path == SIMD_AVX512)
+		return wgrad_avx512(M, N, K, A, lda, B, ldb, C, ldc), 0;
+#endif
+	if (path == SIMD_PLAIN)
+		return wgrad_ref(M, N, K, A, lda, B, ldb, C, ldc), 0;
+	return -1;
+}
+
+int wgrad_available(void)
+{
+	return simd_path_supported(SIMD_AVX512);
+}
+
+void wgrad(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
+{
+	if (wgrad_path(SIMD_AVX512, M, N, K, A, lda, B, ldb, C, ldc) != 0)
+		wgrad_ref(M, N, K, A, lda, B, ldb, C, ldc);
+}

@@ -1,0 +1,100 @@
+/* wgrad (weight gradients C += A^T B): the AVX-512 path against its plain
+ * twin bit for bit, over all M, N up to 40 and the network's wider channel
+ * counts, row counts around the block of WGRAD_KB rows, padded strides
+ * (the padding between C's rows left alone); the twin and BLIS's gemm_tn
+ * against a double-precision sum. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/gemm.h"
+#include "kernels/wgrad.h"
+#include "test.h"
+
+static float unit(void) /* [-1, 1) */
+{
+	return (float)(uint32_t)(rng_next(fixed_rng()) >> 32) / 2147483648.0f - 1.0f;
+}
+
+struct tally {
+	long bad, padding;    /* fast path's floats unlike the twin's; padding touched */
+	int ran, shapes;      /* shapes the fast path ran, shapes in all */
+	char where[160];     /* the first mismatch */
+	double rel, rel_blis; /* worst |twin - exact| and |BLIS - exact| / (sum |a b| + |c|) */
+};
+
+static void one(int M, int N, int K, struct tally *t)
+{
+	int lda = M + 3, ldb = N + 1, ldc = N + 5;
+	size_t nc = (size_t)M * ldc;
+	float *A = malloc(((size_t)K * lda + 1) * sizeof *A), *B = malloc(((size_t)K * ldb + 1) * sizeof *B);
+	float *C0 = malloc(nc * sizeof *C0), *want = malloc(nc * sizeof *want), *got = malloc(nc * sizeof *got);
+	for (size_t i = 0; i < (size_t)K * lda; i++)
+		A[i] = unit();
+	for (size_t i = 0; i < (size_t)K * ldb; i++)
+		B[i] = unit();
+	for (size_t i = 0; i < nc; i++)
+		C0[i] = unit();
+	t->shapes++;
+	memcpy(want, C0, nc * sizeof *want);
+	wgrad_path(SIMD_PLAIN, M, N, K, A, lda, B, ldb, want, ldc);
+	memcpy(got, C0, nc * sizeof *got);
+	if (wgrad_path(SIMD_AVX512, M, N, K, A, lda, B, ldb, got, ldc) == 0) {
+		t->ran++;
+		for (int i = 0; i < M; i++)
+			for (int j = 0; j < ldc && (size_t)i * ldc + j < nc; j++) {
+				size_t at = (size_t)i * ldc + j;
+				if (j >= N) {
+					t->padding += memcmp(&got[at], &C0[at], sizeof *got) != 0;
+				} else if (memcmp(&got[at], &want[at], sizeof *got)) {
+					if (!t->bad)
+						snprintf(t->where, sizeof t->where, "M %d N %d K %d at (%d, %d): %.9g, twin %.9g",
+							 M, N, K, i, j, got[at], want[at]);
+					t->bad++;
+				}
+			}
+	}
+	memcpy(got, C0, nc * sizeof *got);
+	gemm_tn(M, N, K, A, lda, B, ldb, 1.0f, got, ldc);
+	for (int i = 0; i < M; i++)
+		for (int j = 0; j < N; j++) {
+			double s = C0[(size_t)i * ldc + j], mag = fabs(s);
+			for (int k = 0; k < K; k++) {
+				double p = (double)A[(size_t)k * lda + i] * B[(size_t)k * ldb + j];
+				s += p, mag += fabs(p);
+			}
+			double e = fabs(want[(size_t)i * ldc + j] - s) / (mag + 1e-30);
+			double eb = fabs(got[(size_t)i * ldc + j] - s) / (mag + 1e-30);
+			t->rel = e > t->rel ? e : t->rel;
+			t->rel_blis = eb > t->rel_blis ? eb : t->rel_blis;
+		}
+	free(A), free(B), free(C0), free(want), free(got);
+}
+
+int main(void)
+{
+	static const int Ks[] = {0, 1, 7, 127, 128, 129, 300};
+	static const int wide[] = {48, 64, 96, 128, 192, 256};
+	struct tally t = {0};
+	gemm_init();
+	for (int M = 1; M <= 40; M++)
+		for (int N = 1; N <= 40; N++)
+			one(M, N, Ks[(M * 7 + N) % 7], &t);
+	for (size_t a = 0; a < sizeof wide / sizeof *wide; a++)
+		for (size_t b = 0; b < sizeof wide / sizeof *wide; b++)
+			one(wide[a], wide[b], 300, &t);
+	for (size_t a = 0; a < sizeof wide / sizeof *wide; a++) {
+		one(8, wide[a], 1000, &t), one(wide[a], 8, 1000, &t);
+		one(24, wide[a], 129, &t), one(wide[a], 24, 129, &t);
+	}
+	if (wgrad_available())
+		ok(t.ran == t.shapes && t.bad == 0, "wgrad avx512 = plain twin bit for bit, %d shapes (%ld differ%s%s)",
+		   t.ran, t.bad, t.bad ? "; first: " : "", t.where);
+	else
+		printf("# no AVX-512 here: the fast path was not run\n");
+	ok(t.padding == 0, "wgrad leaves the padding between C's rows alone (%ld touched)", t.padding);
+	ok(t.rel < 2e-6, "wgrad's twin within 2e-6 of a double sum, relative to sum |a b| (worst %.3g)", t.rel);
+	ok(t.rel_blis < 2e-6, "gemm_tn (BLIS) within 2e-6 of a double sum (worst %.3g)", t.rel_blis);
+	return test_done();
+}

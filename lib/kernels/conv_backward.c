@@ -9,7 +9,7 @@
  * reads both in place), else on BLIS. */
 static void dw_add(int M, int N, int K, const float *g, int ldg, const float *x, int ldx, float *dw, int ldw)
 {
-	if (wgrad_available())
+	if (wgrad_runs(M, N))
 		wgrad(M, N, K, g, ldg, x, ldx, dw, ldw);
 	else
 		gemm_tn(M, N, K, g, ldg, x, ldx, 1.0f, dw, ldw);

@@ -1,12 +1,12 @@
 /* Weight gradients C += A^T B by our own kernel (see wgrad.h).
  *
- * The AVX-512 path puts one operand's columns in the vector lanes (the
- * "v" side) and broadcasts the other's (the "u" side), a tile of R u
- * columns x NV vectors of 16 v columns in R x NV accumulators, so that each
- * row k costs NV loads, R broadcasts and R x NV FMAs, and neither operand is
- * copied. The lanes go along N (C's rows), or, when N is narrower than a
+ * The fast paths put one operand's columns in the vector lanes (the "v"
+ * side) and broadcast the other's (the "u" side): a tile of R u columns x
+ * NV vectors of v columns in R x NV accumulators (AVX-512: up to 8 x 2
+ * vectors of 16; AVX2: 6 x 2 of 8), so that each row k costs NV loads, R
+ * broadcasts and R x NV FMAs, and neither operand is copied. The lanes go along N (C's rows), or, when N is narrower than a
  * vector and M wider, along M with the sums stored transposed: a layer of
- * 8 channels would otherwise leave half of every vector empty. Rows are
+ * 8 channels would otherwise leave half of every AVX-512 vector empty. Rows are
  * taken WGRAD_KB at a time, all tiles over one block of rows before the
  * next, so that the block stays in the core's caches. */
 #include <math.h>
@@ -84,6 +84,88 @@ tile(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc
 		}
 }
 
+/* The AVX2 path: 8 lanes per vector, tiles of up to 6 x 2 (12
+ * accumulators of 16 registers). */
+static inline __attribute__((always_inline)) TARGET_AVX2 void
+tile256(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc, int transposed, const int R,
+	const int NV, int rest)
+{
+	const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+	__m256 acc[12];
+#pragma GCC unroll 12
+	for (int i = 0; i < R * NV; i++)
+		acc[i] = _mm256_setzero_ps();
+	for (int k = 0; k < kn; k++, U += ldu, V += ldv) {
+		__m256 v[2];
+#pragma GCC unroll 2
+		for (int g = 0; g < NV; g++)
+			v[g] = g == NV - 1 && rest < 8 ? _mm256_maskload_ps(V + 8 * g, last) : _mm256_loadu_ps(V + 8 * g);
+#pragma GCC unroll 6
+		for (int r = 0; r < R; r++) {
+			__m256 a = _mm256_broadcast_ss(U + r);
+#pragma GCC unroll 2
+			for (int g = 0; g < NV; g++)
+				acc[r * NV + g] = _mm256_fmadd_ps(a, v[g], acc[r * NV + g]);
+		}
+	}
+#pragma GCC unroll 6
+	for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+		for (int g = 0; g < NV; g++) {
+			int n = g == NV - 1 ? rest : 8;
+			float t[8] __attribute__((aligned(32)));
+			if (!transposed && n == 8) {
+				float *c = C + (size_t)r * ldc + 8 * g;
+				_mm256_storeu_ps(c, _mm256_add_ps(_mm256_loadu_ps(c), acc[r * NV + g]));
+				continue;
+			}
+			_mm256_store_ps(t, acc[r * NV + g]);
+			for (int l = 0; l < n; l++)
+				if (transposed)
+					C[(size_t)(8 * g + l) * ldc + r] += t[l];
+				else
+					C[(size_t)r * ldc + 8 * g + l] += t[l];
+		}
+}
+
+static TARGET_AVX2 void wgrad_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+				   float *C, int ldc)
+{
+	const int transposed = N < 8 && M > N;
+	const float *U = transposed ? B : A, *V = transposed ? A : B;
+	const int ldu = transposed ? ldb : lda, ldv = transposed ? lda : ldb;
+	const int nu = transposed ? N : M, nv = transposed ? M : N;
+	for (int k0 = 0; k0 < K; k0 += WGRAD_KB) {
+		int kn = min_i(WGRAD_KB, K - k0);
+		const float *Uk = U + (size_t)k0 * ldu, *Vk = V + (size_t)k0 * ldv;
+		for (int v0 = 0; v0 < nv; v0 += 16) {
+			int w = min_i(16, nv - v0), NV = w > 8 ? 2 : 1, rest = w - 8 * (NV - 1);
+			for (int u0 = 0; u0 < nu; u0 += 6) {
+				int R = min_i(6, nu - u0);
+				float *c = transposed ? C + (size_t)v0 * ldc + u0 : C + (size_t)u0 * ldc + v0;
+#define TILE(r, g) tile256(kn, Uk + u0, ldu, Vk + v0, ldv, c, ldc, transposed, r, g, rest)
+#define TILES(r)                  \
+	case r:                   \
+		if (NV == 2)      \
+			TILE(r, 2); \
+		else              \
+			TILE(r, 1); \
+		break;
+				switch (R) {
+					TILES(1)
+					TILES(2)
+					TILES(3)
+					TILES(4)
+					TILES(5)
+					TILES(6)
+				}
+#undef TILES
+#undef TILE
+			}
+		}
+	}
+}
+
 static TARGET_AVX512 void wgrad_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
 				       float *C, int ldc)
 {
@@ -134,19 +216,21 @@ int wgrad_path(enum simd_path path, int M, int N, int K, const float *A, int lda
 #if SIMD_X86
 	if (path == SIMD_AVX512)
 		return wgrad_avx512(M, N, K, A, lda, B, ldb, C, ldc), 0;
+	if (path == SIMD_AVX2)
+		return wgrad_avx2(M, N, K, A, lda, B, ldb, C, ldc), 0;
 #endif
 	if (path == SIMD_PLAIN)
 		return wgrad_ref(M, N, K, A, lda, B, ldb, C, ldc), 0;
 	return -1;
 }
 
-int wgrad_available(void)
+int wgrad_runs(int M, int N)
 {
-	return simd_path_supported(SIMD_AVX512);
+	enum simd_path path = simd_best_path();
+	return path == SIMD_AVX512 || (path == SIMD_AVX2 && (long)M * N <= 2048);
 }
 
 void wgrad(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
-	if (wgrad_path(SIMD_AVX512, M, N, K, A, lda, B, ldb, C, ldc) != 0)
-		wgrad_ref(M, N, K, A, lda, B, ldb, C, ldc);
+	wgrad_path(simd_best_path(), M, N, K, A, lda, B, ldb, C, ldc);
 }

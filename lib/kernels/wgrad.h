@@ -23,9 +23,13 @@ void wgrad(int M, int N, int K, const float *A, int lda, const float *B, int ldb
 /* The plain C twin (fmaf in the same order): the same bits. */
 void wgrad_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
 
-/* Does this CPU run a fast path (AVX-512)? Without one callers keep BLIS
- * (gemm_tn), which is faster than the plain twin. */
-int wgrad_available(void);
+/* Does an M x N weight gradient run on wgrad here? On AVX-512 always
+ * (1.5x BLIS at 256 x 64, 3-8x at 8 to 64 channels; Zen 5); on AVX2 where
+ * M N <= 2048 (the AVX2 path was 1.8-7x BLIS's AVX-512 kernel at 8 to 64
+ * channels and 0.75x at 256 x 64, measured on Zen 5; BLIS's own AVX2
+ * kernel is left the wide ones). No: callers keep BLIS (gemm_tn), which
+ * is faster than the plain twin. */
+int wgrad_runs(int M, int N);
 
 /* wgrad on a given path of cpu.h, for the tests; -1 (and nothing done) if
  * this CPU cannot run it or the path has no kernel. */

@@ -61,7 +61,7 @@ void product_nn(int M, int N, int K, const float *A, int lda, const float *W, in
 
 void product_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
-	if (wgrad_available())
+	if (wgrad_runs(M, N))
 		wgrad(M, N, K, A, lda, B, ldb, C, ldc);
 	else
 		gemm_tn(M, N, K, A, lda, B, ldb, 1.0f, C, ldc);

@@ -43,7 +43,7 @@ void product_nn(int M, int N, int K, const float *A, int lda, const float *W, in
 		float *C, int ldc);
 /* The weight gradients: C[M][N] += A^T B, A [K][M] (the output gradients)
  * and B [K][N] (the layer's input) over K tokens, on wgrad (kernels/wgrad.h)
- * where the CPU runs its fast path, else on BLIS (gemm_tn). */
+ * where it is faster (wgrad_runs), else on BLIS (gemm_tn). */
 void product_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
 
 /* BatchNorm2d "<prefix>": offsets of weight, bias, running_mean, running_var. */

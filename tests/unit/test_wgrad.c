@@ -1,4 +1,4 @@
-/* wgrad (weight gradients C += A^T B): the AVX-512 path against its plain
+/* wgrad (weight gradients C += A^T B): the AVX-512 and AVX2 paths against their plain
  * twin bit for bit, over all M, N up to 40 and the network's wider channel
  * counts, row counts around the block of WGRAD_KB rows, padded strides
  * (the padding between C's rows left alone); the twin and BLIS's gemm_tn
@@ -18,9 +18,9 @@ static float unit(void) /* [-1, 1) */
 }
 
 struct tally {
-	long bad, padding;    /* fast path's floats unlike the twin's; padding touched */
-	int ran, shapes;      /* shapes the fast path ran, shapes in all */
-	char where[160];     /* the first mismatch */
+	long bad[3], padding; /* each fast path's floats unlike the twin's; padding touched */
+	int ran[3], shapes;   /* shapes each fast path ran, shapes in all */
+	char where[3][160];   /* each path's first mismatch */
 	double rel, rel_blis; /* worst |twin - exact| and |BLIS - exact| / (sum |a b| + |c|) */
 };
 
@@ -39,19 +39,22 @@ static void one(int M, int N, int K, struct tally *t)
 	t->shapes++;
 	memcpy(want, C0, nc * sizeof *want);
 	wgrad_path(SIMD_PLAIN, M, N, K, A, lda, B, ldb, want, ldc);
-	memcpy(got, C0, nc * sizeof *got);
-	if (wgrad_path(SIMD_AVX512, M, N, K, A, lda, B, ldb, got, ldc) == 0) {
-		t->ran++;
+	for (int path = SIMD_AVX2; path <= SIMD_AVX512; path++) {
+		memcpy(got, C0, nc * sizeof *got);
+		if (wgrad_path(path, M, N, K, A, lda, B, ldb, got, ldc) != 0)
+			continue;
+		t->ran[path]++;
 		for (int i = 0; i < M; i++)
-			for (int j = 0; j < ldc && (size_t)i * ldc + j < nc; j++) {
+			for (int j = 0; j < ldc; j++) {
 				size_t at = (size_t)i * ldc + j;
 				if (j >= N) {
 					t->padding += memcmp(&got[at], &C0[at], sizeof *got) != 0;
 				} else if (memcmp(&got[at], &want[at], sizeof *got)) {
-					if (!t->bad)
-						snprintf(t->where, sizeof t->where, "M %d N %d K %d at (%d, %d): %.9g, twin %.9g",
-							 M, N, K, i, j, got[at], want[at]);
-					t->bad++;
+					if (!t->bad[path])
+						snprintf(t->where[path], sizeof t->where[path],
+							 "M %d N %d K %d at (%d, %d): %.9g, twin %.9g", M, N, K, i, j,
+							 got[at], want[at]);
+					t->bad[path]++;
 				}
 			}
 	}
@@ -88,11 +91,13 @@ int main(void)
 		one(8, wide[a], 1000, &t), one(wide[a], 8, 1000, &t);
 		one(24, wide[a], 129, &t), one(wide[a], 24, 129, &t);
 	}
-	if (wgrad_available())
-		ok(t.ran == t.shapes && t.bad == 0, "wgrad avx512 = plain twin bit for bit, %d shapes (%ld differ%s%s)",
-		   t.ran, t.bad, t.bad ? "; first: " : "", t.where);
-	else
-		printf("# no AVX-512 here: the fast path was not run\n");
+	for (int path = SIMD_AVX2; path <= SIMD_AVX512; path++)
+		if (simd_path_supported(path))
+			ok(t.ran[path] == t.shapes && t.bad[path] == 0,
+			   "wgrad %s = plain twin bit for bit, %d shapes (%ld differ%s%s)", simd_path_name(path),
+			   t.ran[path], t.bad[path], t.bad[path] ? "; first: " : "", t.where[path]);
+		else
+			printf("# no %s here: that path was not run\n", simd_path_name(path));
 	ok(t.padding == 0, "wgrad leaves the padding between C's rows alone (%ld touched)", t.padding);
 	ok(t.rel < 2e-6, "wgrad's twin within 2e-6 of a double sum, relative to sum |a b| (worst %.3g)", t.rel);
 	ok(t.rel_blis < 2e-6, "gemm_tn (BLIS) within 2e-6 of a double sum (worst %.3g)", t.rel_blis);

@@ -47,20 +47,24 @@ SWEEP_DIR  ?= bench/sweep/runs
 SWEEP_CPU  ?= 3600
 SWEEP_CAND ?= compact bench/sweep/c2048.json bench/sweep/mid.json
 
-# make train: the last training run, resumed from its committed state in
-# models/training/ on the corpus above: the grown run's last step grown
-# deeper again, depths 1,1,3,3 (tf-train --grow; README, "The next
-# model"), finished at its step 3000, so it has nothing left to do until
-# the next run is named here; TRAIN_RUN=models/training/deep-g3.bin is the
-# finished run the shipped model comes from. It runs to the run's last step; Ctrl-C (SIGINT) or SIGTERM
-# makes tf-train save model and state after the step under way, so that
-# every sitting, on any machine, goes on where the last one stopped (commit
-# the state). THREADS=N and EMA=D as in pipelines/train.mk (the runs keep
-# the parameters' moving average, decay 0.995: the model file is the
-# average). TRAIN_RUN=models/training/compact-g3.bin resumes the long run
-# of the compact configuration it grew from, karaoke-g3.bin the two-stem
-# run (README, "The shipped model").
-TRAIN_RUN ?= models/training/deep3-g3.bin
+# make train: the training run under way, resumed from its committed state
+# in models/training/ on the corpus above: the depth-3 configuration grown
+# from the shipped model again, on 600 training songs instead of 150
+# (README, "The next model"); its corpus is made by
+#
+#   make corpus CORPUS_TRAIN=600       # the 150 stay as they are, 450 added (about 32 GB)
+#
+# (tf-train refuses a corpus of another size: the state records it). It
+# runs to the run's last step; Ctrl-C (SIGINT) or SIGTERM makes tf-train
+# save model and state after the step under way, so that every sitting, on
+# any machine, goes on where the last one stopped (commit the state).
+# THREADS=N and EMA=D as in pipelines/train.mk (the runs keep the
+# parameters' moving average, decay 0.995: the model file is the average).
+# The earlier runs, on the 150 songs of the default corpus:
+# TRAIN_RUN=models/training/deep-g3.bin (the shipped model's run),
+# deep3-g3.bin (depths 1,1,3,3, grown from deep-g3.bin's last step), compact-g3.bin (the
+# compact configuration it grew from) and karaoke-g3.bin (two stems).
+TRAIN_RUN ?= models/training/deep3-s600.bin
 
 .PHONY: sweep plot train
 train: $(PROGDIR)/tf-train

@@ -38,14 +38,15 @@ void wgrad_ref(int M, int N, int K, const float *A, int lda, const float *B, int
 #include <immintrin.h>
 
 /* One tile over kn rows: U at the tile's first u column (rows ldu apart),
- * V at its first v column (rows ldv apart). The last vector's lanes are
- * masked by last; R and NV are constants after inlining, so that the
- * accumulators stay in registers. The sums are added to C[u][v] (rows ldc
- * apart), or to C[v][u] when transposed. */
+ * V at its first v column (rows ldv apart), rest lanes of the last vector
+ * used; R and NV are constants after inlining (one function per pair,
+ * below), so that the accumulators stay in registers. The sums are added
+ * to C[u][v] (rows ldc apart), or to C[v][u] when transposed. */
 static inline __attribute__((always_inline)) TARGET_AVX512 void
-tile(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc, int transposed, const int R,
-     const int NV, __mmask16 last)
+tile512(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc, int transposed, int rest,
+	const int R, const int NV)
 {
+	const __mmask16 last = rest >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << rest) - 1);
 	__m512 acc[16];
 #pragma GCC unroll 16
 	for (int i = 0; i < R * NV; i++)
@@ -87,8 +88,8 @@ tile(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc
 /* The AVX2 path: 8 lanes per vector, tiles of up to 6 x 2 (12
  * accumulators of 16 registers). */
 static inline __attribute__((always_inline)) TARGET_AVX2 void
-tile256(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc, int transposed, const int R,
-	const int NV, int rest)
+tile256(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc, int transposed, int rest,
+	const int R, const int NV)
 {
 	const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(rest), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 	__m256 acc[12];
@@ -128,80 +129,56 @@ tile256(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int 
 		}
 }
 
-static TARGET_AVX2 void wgrad_avx2(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-				   float *C, int ldc)
-{
-	const int transposed = N < 8 && M > N;
-	const float *U = transposed ? B : A, *V = transposed ? A : B;
-	const int ldu = transposed ? ldb : lda, ldv = transposed ? lda : ldb;
-	const int nu = transposed ? N : M, nv = transposed ? M : N;
-	for (int k0 = 0; k0 < K; k0 += WGRAD_KB) {
-		int kn = min_i(WGRAD_KB, K - k0);
-		const float *Uk = U + (size_t)k0 * ldu, *Vk = V + (size_t)k0 * ldv;
-		for (int v0 = 0; v0 < nv; v0 += 16) {
-			int w = min_i(16, nv - v0), NV = w > 8 ? 2 : 1, rest = w - 8 * (NV - 1);
-			for (int u0 = 0; u0 < nu; u0 += 6) {
-				int R = min_i(6, nu - u0);
-				float *c = transposed ? C + (size_t)v0 * ldc + u0 : C + (size_t)u0 * ldc + v0;
-#define TILE(r, g) tile256(kn, Uk + u0, ldu, Vk + v0, ldv, c, ldc, transposed, r, g, rest)
-#define TILES(r)                  \
-	case r:                   \
-		if (NV == 2)      \
-			TILE(r, 2); \
-		else              \
-			TILE(r, 1); \
-		break;
-				switch (R) {
-					TILES(1)
-					TILES(2)
-					TILES(3)
-					TILES(4)
-					TILES(5)
-					TILES(6)
-				}
-#undef TILES
-#undef TILE
-			}
-		}
+#define TILE_FN(isa, target, r, g)                                                                      \
+	static target void isa##_##r##x##g(int kn, const float *U, int ldu, const float *V, int ldv, float *C, \
+					    int ldc, int transposed, int rest)                              \
+	{                                                                                              \
+		isa(kn, U, ldu, V, ldv, C, ldc, transposed, rest, r, g);                               \
 	}
-}
+#define TILE_FNS(isa, target, r) TILE_FN(isa, target, r, 1) TILE_FN(isa, target, r, 2)
+TILE_FNS(tile512, TARGET_AVX512, 1) TILE_FNS(tile512, TARGET_AVX512, 2) TILE_FNS(tile512, TARGET_AVX512, 3)
+TILE_FNS(tile512, TARGET_AVX512, 4) TILE_FNS(tile512, TARGET_AVX512, 5) TILE_FNS(tile512, TARGET_AVX512, 6)
+TILE_FNS(tile512, TARGET_AVX512, 7) TILE_FNS(tile512, TARGET_AVX512, 8)
+TILE_FNS(tile256, TARGET_AVX2, 1) TILE_FNS(tile256, TARGET_AVX2, 2) TILE_FNS(tile256, TARGET_AVX2, 3)
+TILE_FNS(tile256, TARGET_AVX2, 4) TILE_FNS(tile256, TARGET_AVX2, 5) TILE_FNS(tile256, TARGET_AVX2, 6)
+#undef TILE_FNS
+#undef TILE_FN
 
-static TARGET_AVX512 void wgrad_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-				       float *C, int ldc)
+typedef void tile_fn(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int ldc, int transposed,
+		     int rest);
+
+/* A path's tiles: [R - 1][NV - 1], R up to rmax, NV up to 2 vectors of
+ * lanes floats. */
+struct tiles {
+	int lanes, rmax;
+	tile_fn *fn[8][2];
+};
+
+static const struct tiles tiles512 = {16, 8, {{tile512_1x1, tile512_1x2}, {tile512_2x1, tile512_2x2},
+					      {tile512_3x1, tile512_3x2}, {tile512_4x1, tile512_4x2},
+					      {tile512_5x1, tile512_5x2}, {tile512_6x1, tile512_6x2},
+					      {tile512_7x1, tile512_7x2}, {tile512_8x1, tile512_8x2}}};
+static const struct tiles tiles256 = {8, 6, {{tile256_1x1, tile256_1x2}, {tile256_2x1, tile256_2x2},
+					     {tile256_3x1, tile256_3x2}, {tile256_4x1, tile256_4x2},
+					     {tile256_5x1, tile256_5x2}, {tile256_6x1, tile256_6x2}}};
+
+/* The tiles over C, a block of WGRAD_KB rows at a time. */
+static void wgrad_tiles(const struct tiles *t, int M, int N, int K, const float *A, int lda, const float *B,
+			int ldb, float *C, int ldc)
 {
-	const int transposed = N < 16 && M > N;
+	const int transposed = N < t->lanes && M > N, panel = 2 * t->lanes;
 	const float *U = transposed ? B : A, *V = transposed ? A : B;
 	const int ldu = transposed ? ldb : lda, ldv = transposed ? lda : ldb;
 	const int nu = transposed ? N : M, nv = transposed ? M : N;
 	for (int k0 = 0; k0 < K; k0 += WGRAD_KB) {
 		int kn = min_i(WGRAD_KB, K - k0);
 		const float *Uk = U + (size_t)k0 * ldu, *Vk = V + (size_t)k0 * ldv;
-		for (int v0 = 0; v0 < nv; v0 += 32) {
-			int w = min_i(32, nv - v0), NV = w > 16 ? 2 : 1, rest = w - 16 * (NV - 1);
-			__mmask16 last = rest == 16 ? 0xffff : (__mmask16)((1u << rest) - 1);
-			for (int u0 = 0; u0 < nu; u0 += 8) {
-				int R = min_i(8, nu - u0);
+		for (int v0 = 0; v0 < nv; v0 += panel) {
+			int w = min_i(panel, nv - v0), NV = w > t->lanes ? 2 : 1, rest = w - t->lanes * (NV - 1);
+			for (int u0 = 0; u0 < nu; u0 += t->rmax) {
+				int R = min_i(t->rmax, nu - u0);
 				float *c = transposed ? C + (size_t)v0 * ldc + u0 : C + (size_t)u0 * ldc + v0;
-#define TILE(r, g) tile(kn, Uk + u0, ldu, Vk + v0, ldv, c, ldc, transposed, r, g, last)
-#define TILES(r)                  \
-	case r:                   \
-		if (NV == 2)      \
-			TILE(r, 2); \
-		else              \
-			TILE(r, 1); \
-		break;
-				switch (R) {
-					TILES(1)
-					TILES(2)
-					TILES(3)
-					TILES(4)
-					TILES(5)
-					TILES(6)
-					TILES(7)
-					TILES(8)
-				}
-#undef TILES
-#undef TILE
+				t->fn[R - 1][NV - 1](kn, Uk + u0, ldu, Vk + v0, ldv, c, ldc, transposed, rest);
 			}
 		}
 	}
@@ -215,9 +192,9 @@ int wgrad_path(enum simd_path path, int M, int N, int K, const float *A, int lda
 		return -1;
 #if SIMD_X86
 	if (path == SIMD_AVX512)
-		return wgrad_avx512(M, N, K, A, lda, B, ldb, C, ldc), 0;
+		return wgrad_tiles(&tiles512, M, N, K, A, lda, B, ldb, C, ldc), 0;
 	if (path == SIMD_AVX2)
-		return wgrad_avx2(M, N, K, A, lda, B, ldb, C, ldc), 0;
+		return wgrad_tiles(&tiles256, M, N, K, A, lda, B, ldb, C, ldc), 0;
 #endif
 	if (path == SIMD_PLAIN)
 		return wgrad_ref(M, N, K, A, lda, B, ldb, C, ldc), 0;

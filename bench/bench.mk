@@ -26,7 +26,18 @@ build/bench/attention_bench: build/bench/attention_bench.o build/libtfswa.a
 bench-attention: build/bench/attention_bench
 	build/bench/attention_bench
 
-.PHONY: bench-train bench-attention
+# make bench-wgrad: the training's weight-gradient products, BLIS against
+# wgrad on one thread (bench/wgrad_bench.c): BLIS's kernel for this CPU,
+# then its AVX2 one (what an AVX2 machine would run).
+build/bench/wgrad_bench: build/bench/wgrad_bench.o build/libtfswa.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-wgrad: build/bench/wgrad_bench
+	build/bench/wgrad_bench
+	TF_BLIS_ARCH=haswell build/bench/wgrad_bench
+
+.PHONY: bench-train bench-attention bench-wgrad
 
 # make bench-quant: f32 against q8 and q8s (bench/quant.sh; SHAPE=FxT).
 bench-quant: all

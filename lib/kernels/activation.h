@@ -21,7 +21,7 @@ int gelu_forward_to_path(enum simd_path path, float *y, const float *x, size_t n
 int bias_gelu_forward_path(enum simd_path path, float *x, const float *bias, size_t rows, int C);
 /* x = x + bias[c] over rows of C channels. */
 void bias_add_forward(float *x, const float *bias, size_t rows, int C);
-/* dx = dy * gelu'(x): x is the GELU's input. dx may alias dy. */
+/* dx = dy * gelu'(x): x is the GELU's input. dx may be dy or x. */
 void gelu_backward(float *dx, const float *dy, const float *x, size_t n);
 void gelu_backward_ref(float *dx, const float *dy, const float *x, size_t n);
 /* gelu_backward on a given path of cpu.h (tests): 0, or -1 and nothing

@@ -5,16 +5,6 @@
 #include "gemm.h"
 #include "wgrad.h"
 
-/* dw[M][N] += g^T x over K rows: on wgrad where it has a fast path (it
- * reads both in place), else on BLIS. */
-static void dw_add(int M, int N, int K, const float *g, int ldg, const float *x, int ldx, float *dw, int ldw)
-{
-	if (wgrad_runs(M, N))
-		wgrad(M, N, K, g, ldg, x, ldx, dw, ldw);
-	else
-		gemm_tn(M, N, K, g, ldg, x, ldx, 1.0f, dw, ldw);
-}
-
 size_t conv2d_backward_scratch_floats(int Wo, int rows, int Ci, int k)
 {
 	return 2 * (size_t)Wo * rows * k * k * Ci;
@@ -31,13 +21,13 @@ void conv2d_backward_rows(float *dw, float *dx, const float *dy, const float *in
 	if (M <= 0)
 		return;
 	if (k == 1 && stride == 1 && pad == 0) {
-		dw_add(Co, Ci, M, g, Co, in + (size_t)oh0 * W * Ci, Ci, dw, Ci);
+		wgrad(Co, Ci, M, g, Co, in + (size_t)oh0 * W * Ci, Ci, dw, Ci);
 		if (dx)
 			gemm_nn(M, Ci, Co, g, Co, w, Ci, 1.0f, dx + (size_t)oh0 * W * Ci, Ci);
 		return;
 	}
 	conv2d_im2col(col, in, H, W, Ci, k, stride, pad, oh0, oh1);
-	dw_add(Co, (int)K, M, g, Co, col, (int)K, dw, (int)K);
+	wgrad(Co, (int)K, M, g, Co, col, (int)K, dw, (int)K);
 	if (!dx)
 		return;
 	gemm_nn(M, (int)K, Co, g, Co, w, (int)K, 0.0f, dcol, (int)K);
@@ -117,7 +107,7 @@ void convt4s2_backward_rows(float *dw, float *dx, const float *dy, const float *
 				const float *g = dy + ((size_t)(2 * m + ph) * Wo + pw) * Co;
 				const float *wc = w + ((size_t)ph * 2 + pw) * Co * K;
 				convt4s2_gather(col, in, H, W, Ci, m, ph, pw);
-				dw_add(Co, (int)K, W, g, 2 * Co, col, (int)K, dw + ((size_t)ph * 2 + pw) * Co * K, (int)K);
+				wgrad(Co, (int)K, W, g, 2 * Co, col, (int)K, dw + ((size_t)ph * 2 + pw) * Co * K, (int)K);
 				if (!dx)
 					continue;
 				gemm_nn(W, (int)K, Co, g, 2 * Co, wc, (int)K, 0.0f, dcol, (int)K);

@@ -29,7 +29,9 @@ void layernorm_backward(float *dx, float *dw, float *db, const float *dy, const 
 void layernorm_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
 			    const float *w, size_t rows, int C);
 /* layernorm_backward on a given path of cpu.h (tests): 0, or -1 and
- * nothing done if this CPU cannot run it. */
+ * nothing done if this CPU cannot run it. Only AVX-512 has a kernel of its
+ * own (16 rows at a time); the AVX2 path runs the plain loop compiled for
+ * AVX2. */
 int layernorm_backward_path(enum simd_path path, float *dx, float *dw, float *db, const float *dy, const float *x,
 			    const float *w, size_t rows, int C);
 

@@ -4,15 +4,17 @@
  * side) and broadcast the other's (the "u" side): a tile of R u columns x
  * NV vectors of v columns in R x NV accumulators (AVX-512: up to 8 x 2
  * vectors of 16; AVX2: 6 x 2 of 8), so that each row k costs NV loads, R
- * broadcasts and R x NV FMAs, and neither operand is copied. The lanes go along N (C's rows), or, when N is narrower than a
- * vector and M wider, along M with the sums stored transposed: a layer of
- * 8 channels would otherwise leave half of every AVX-512 vector empty. Rows are
- * taken WGRAD_KB at a time, all tiles over one block of rows before the
- * next, so that the block stays in the core's caches. */
+ * broadcasts and R x NV FMAs, and neither operand is copied. The lanes go
+ * along N (C's columns), unless N is narrower than a vector and M is wider
+ * than N: then along M, with the sums stored transposed (a layer of 8
+ * channels would otherwise leave half of every AVX-512 vector empty). Rows
+ * are taken WGRAD_KB at a time, all tiles over one block of rows before
+ * the next, so that the block stays in the core's caches. */
 #include <math.h>
 #include <stddef.h>
 
 #include "cpu.h"
+#include "gemm.h"
 #include "wgrad.h"
 
 static int min_i(int a, int b)
@@ -51,14 +53,15 @@ tile512(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int 
 #pragma GCC unroll 16
 	for (int i = 0; i < R * NV; i++)
 		acc[i] = _mm512_setzero_ps();
-	for (int k = 0; k < kn; k++, U += ldu, V += ldv) {
+	for (int k = 0; k < kn; k++) {
+		const float *u = U + (size_t)k * ldu, *vr = V + (size_t)k * ldv;
 		__m512 v[2];
 #pragma GCC unroll 2
 		for (int g = 0; g < NV; g++)
-			v[g] = g == NV - 1 ? _mm512_maskz_loadu_ps(last, V + 16 * g) : _mm512_loadu_ps(V + 16 * g);
+			v[g] = g == NV - 1 ? _mm512_maskz_loadu_ps(last, vr + 16 * g) : _mm512_loadu_ps(vr + 16 * g);
 #pragma GCC unroll 8
 		for (int r = 0; r < R; r++) {
-			__m512 a = _mm512_set1_ps(U[r]);
+			__m512 a = _mm512_set1_ps(u[r]);
 #pragma GCC unroll 2
 			for (int g = 0; g < NV; g++)
 				acc[r * NV + g] = _mm512_fmadd_ps(a, v[g], acc[r * NV + g]);
@@ -79,7 +82,7 @@ tile512(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int 
 			} else {
 				float t[16] __attribute__((aligned(64)));
 				_mm512_store_ps(t, acc[r * NV + g]);
-				for (int l = 0; l < 16 && (m >> l & 1); l++)
+				for (int l = 0; l < (g == NV - 1 ? rest : 16); l++)
 					C[(size_t)(16 * g + l) * ldc + r] += t[l];
 			}
 		}
@@ -96,14 +99,15 @@ tile256(int kn, const float *U, int ldu, const float *V, int ldv, float *C, int 
 #pragma GCC unroll 12
 	for (int i = 0; i < R * NV; i++)
 		acc[i] = _mm256_setzero_ps();
-	for (int k = 0; k < kn; k++, U += ldu, V += ldv) {
+	for (int k = 0; k < kn; k++) {
+		const float *u = U + (size_t)k * ldu, *vr = V + (size_t)k * ldv;
 		__m256 v[2];
 #pragma GCC unroll 2
 		for (int g = 0; g < NV; g++)
-			v[g] = g == NV - 1 && rest < 8 ? _mm256_maskload_ps(V + 8 * g, last) : _mm256_loadu_ps(V + 8 * g);
+			v[g] = g == NV - 1 && rest < 8 ? _mm256_maskload_ps(vr + 8 * g, last) : _mm256_loadu_ps(vr + 8 * g);
 #pragma GCC unroll 6
 		for (int r = 0; r < R; r++) {
-			__m256 a = _mm256_broadcast_ss(U + r);
+			__m256 a = _mm256_broadcast_ss(u + r);
 #pragma GCC unroll 2
 			for (int g = 0; g < NV; g++)
 				acc[r * NV + g] = _mm256_fmadd_ps(a, v[g], acc[r * NV + g]);
@@ -201,13 +205,11 @@ int wgrad_path(enum simd_path path, int M, int N, int K, const float *A, int lda
 	return -1;
 }
 
-int wgrad_runs(int M, int N)
-{
-	enum simd_path path = simd_best_path();
-	return path == SIMD_AVX512 || (path == SIMD_AVX2 && (long)M * N <= 2048);
-}
-
 void wgrad(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
 {
-	wgrad_path(simd_best_path(), M, N, K, A, lda, B, ldb, C, ldc);
+	enum simd_path path = simd_best_path();
+	if (path == SIMD_PLAIN)
+		gemm_tn(M, N, K, A, lda, B, ldb, 1.0f, C, ldc);
+	else
+		wgrad_path(path, M, N, K, A, lda, B, ldb, C, ldc);
 }

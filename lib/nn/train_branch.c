@@ -15,6 +15,7 @@
 #include "kernels/gemm.h"
 #include "kernels/norm.h"
 #include "kernels/qgemm.h"
+#include "kernels/wgrad.h"
 #include "train_layers.h"
 
 #define TOKENS_PER_CHUNK 4096
@@ -234,18 +235,18 @@ static void branch_backward_region(struct tctx *ctx, float *dx, const float *dou
 		/* MLP: t2 = t1 + fc2(gelu(fc1(LN2(t1)))) */
 		gelu_forward_to(h, hp, n * hid);
 		fq(ctx, h, n, hid);
-		product_tn(C, hid, (int)n, dt, C, h, hid, g + L->fc2_w, hid);
+		wgrad(C, hid, (int)n, dt, C, h, hid, g + L->fc2_w, hid);
 		colsum_add(g + L->fc2_b, dt, n, C);
 		product_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0, dh, hid);
 		gelu_backward(dh, dh, hp, n * hid);
 		layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
 		fq(ctx, u, n, C);
-		product_tn(hid, C, (int)n, dh, hid, u, C, g + L->fc1_w, C);
+		wgrad(hid, C, (int)n, dh, hid, u, C, g + L->fc1_w, C);
 		colsum_add(g + L->fc1_b, dh, n, hid);
 		product_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0, du, C);
 		layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
 		/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
-		product_tn(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, g + L->proj_w, C);
+		wgrad(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, g + L->proj_w, C);
 		colsum_add(g + L->proj_b, dt, n, C);
 		product_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0, dob, C);
 		gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
@@ -253,7 +254,7 @@ static void branch_backward_region(struct tctx *ctx, float *dx, const float *dou
 				   p.scale, p.masked ? rg : NULL, as);
 		layernorm_forward(u, t0, P(ctx, L->n1w), P(ctx, L->n1b), n, C);
 		fq(ctx, u, n, C);
-		product_tn(3 * C, C, (int)n, dqkv, 3 * C, u, C, g + L->qkv, C);
+		wgrad(3 * C, C, (int)n, dqkv, 3 * C, u, C, g + L->qkv, C);
 		product_nn((int)n, C, 3 * C, dqkv, 3 * C, P(ctx, L->qkv), C, 0, du, C);
 		layernorm_backward(dt, g + L->n1w, g + L->n1b, du, t0, P(ctx, L->n1w), n, C);
 		/* every real pixel is one token of one sequence: no two

@@ -59,14 +59,6 @@ void product_nn(int M, int N, int K, const float *A, int lda, const float *W, in
 		gemm_nn(M, N, K, A, lda, W, ldw, accumulate ? 1.0f : 0.0f, C, ldc);
 }
 
-void product_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)
-{
-	if (wgrad_runs(M, N))
-		wgrad(M, N, K, A, lda, B, ldb, C, ldc);
-	else
-		gemm_tn(M, N, K, A, lda, B, ldb, 1.0f, C, ldc);
-}
-
 float *fq_scratch(const struct tctx *ctx, int K)
 {
 	struct carve sc = thread_carve(&ctx->ex);
@@ -116,7 +108,7 @@ static void pw_backward_region(struct tctx *ctx, float *dx, const float *dz, con
 		size_t r0 = (size_t)k * ROW_CHUNK, rows = min_sz(ROW_CHUNK, n - r0);
 		const float *d = dz + r0 * co;
 		/* straight-through: dx as if unquantised, dw at the input the product saw */
-		product_tn(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, g + w, ci);
+		wgrad(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, g + w, ci);
 		for (size_t r = 0; r < rows; r++)
 			for (int c = 0; c < co; c++)
 				g[b + c] += d[r * co + c];

@@ -41,10 +41,6 @@ void product_nt(int M, int N, int K, const float *A, int lda, const float *W, in
 		int accumulate, float *C, int ldc);
 void product_nn(int M, int N, int K, const float *A, int lda, const float *W, int ldw, int accumulate,
 		float *C, int ldc);
-/* The weight gradients: C[M][N] += A^T B, A [K][M] (the output gradients)
- * and B [K][N] (the layer's input) over K tokens, on wgrad (kernels/wgrad.h)
- * where it is faster (wgrad_runs), else on BLIS (gemm_tn). */
-void product_tn(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
 
 /* BatchNorm2d "<prefix>": offsets of weight, bias, running_mean, running_var. */
 struct bn_off {

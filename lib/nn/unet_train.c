@@ -44,6 +44,7 @@
 #include "kernels/gemm.h"
 #include "kernels/resize.h"
 #include "kernels/smallgemm.h"
+#include "kernels/wgrad.h"
 #include "tensor.h"
 #include "train_layers.h"
 #include "unet.h"
@@ -445,7 +446,7 @@ static void fusion_backward_region(struct tctx *ctx, const float *dz2, float *co
 		size_t r0 = (size_t)q * ROW_CHUNK, rows = n - r0 < ROW_CHUNK ? n - r0 : ROW_CHUNK;
 		const float *d = dz2 + r0 * C;
 		for (int r = 0; r < ARCH_BRANCHES; r++)
-			product_tn(C, C, (int)rows, d, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
+			wgrad(C, C, (int)rows, d, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
 				g + k->fus_w + (size_t)r * C, 3 * C);
 		for (size_t i = 0; i < rows; i++)
 			for (int c = 0; c < C; c++)

@@ -36,8 +36,67 @@ void wgrad_ref(int M, int N, int K, const float *A, int lda, const float *B, int
 	}
 }
 
+void wgrad_bias_ref(int M, int K, const float *A, int lda, float *g)
+{
+	for (int i = 0; i < M; i++) {
+		float s = 0.0f;
+		for (int k = 0; k < K; k++)
+			s += A[(size_t)k * lda + i];
+		g[i] += s;
+	}
+}
+
 #if SIMD_X86
 #include <immintrin.h>
+
+/* 64 columns (4 vectors) at a time; the last vector of the last group
+ * masked. */
+static TARGET_AVX512 void bias512(int M, int K, const float *A, int lda, float *g)
+{
+	for (int i0 = 0; i0 < M; i0 += 64) {
+		int nv = (min_i(64, M - i0) + 15) / 16, rest = min_i(64, M - i0) - 16 * (nv - 1);
+		__mmask16 m[4];
+		__m512 acc[4];
+		for (int v = 0; v < 4; v++) {
+			m[v] = v < nv - 1 ? (__mmask16)0xffff : v == nv - 1 ? (__mmask16)(rest >= 16 ? 0xffff : (1u << rest) - 1) : 0;
+			acc[v] = _mm512_setzero_ps();
+		}
+		for (int k = 0; k < K; k++) {
+			const float *a = A + (size_t)k * lda + i0;
+			for (int v = 0; v < 4; v++)
+				acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], a + 16 * v));
+		}
+		for (int v = 0; v < nv; v++)
+			_mm512_mask_storeu_ps(g + i0 + 16 * v, m[v],
+					      _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], g + i0 + 16 * v), acc[v]));
+	}
+}
+
+/* 32 columns (4 vectors of 8) at a time. */
+static TARGET_AVX2 void bias256(int M, int K, const float *A, int lda, float *g)
+{
+	const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+	for (int i0 = 0; i0 < M; i0 += 32) {
+		int w = min_i(32, M - i0);
+		__m256i m[4];
+		__m256 acc[4];
+		for (int v = 0; v < 4; v++) {
+			m[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(w - 8 * v), lane);
+			acc[v] = _mm256_setzero_ps();
+		}
+		for (int k = 0; k < K; k++) {
+			const float *a = A + (size_t)k * lda + i0;
+			for (int v = 0; v < 4; v++)
+				acc[v] = _mm256_add_ps(acc[v], _mm256_maskload_ps(a + 8 * v, m[v]));
+		}
+		for (int v = 0; v < 4 && 8 * v < w; v++) {
+			float t[8] __attribute__((aligned(32)));
+			_mm256_store_ps(t, acc[v]);
+			for (int l = 0; l < 8 && 8 * v + l < w; l++)
+				g[i0 + 8 * v + l] += t[l];
+		}
+	}
+}
 
 /* One tile over kn rows: U at the tile's first u column (rows ldu apart),
  * V at its first v column (rows ldv apart), rest lanes of the last vector
@@ -203,6 +262,25 @@ int wgrad_path(enum simd_path path, int M, int N, int K, const float *A, int lda
 	if (path == SIMD_PLAIN)
 		return wgrad_ref(M, N, K, A, lda, B, ldb, C, ldc), 0;
 	return -1;
+}
+
+int wgrad_bias_path(enum simd_path path, int M, int K, const float *A, int lda, float *g)
+{
+	if (!simd_path_supported(path))
+		return -1;
+#if SIMD_X86
+	if (path == SIMD_AVX512)
+		return bias512(M, K, A, lda, g), 0;
+	if (path == SIMD_AVX2)
+		return bias256(M, K, A, lda, g), 0;
+#endif
+	wgrad_bias_ref(M, K, A, lda, g);
+	return 0;
+}
+
+void wgrad_bias(int M, int K, const float *A, int lda, float *g)
+{
+	wgrad_bias_path(simd_best_path(), M, K, A, lda, g);
 }
 
 void wgrad(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc)

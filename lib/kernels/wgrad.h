@@ -26,6 +26,15 @@
  * (haswell) kernel over the same shapes. */
 void wgrad(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
 
+/* Bias gradients: g[M] += the column sums of A [K][M] (rows lda apart),
+ * each summed from zero in increasing k, then added. The fast paths keep
+ * the sums of 4 vectors of columns in registers; a plain loop adding each
+ * row into g waited on the previous row's store. */
+void wgrad_bias(int M, int K, const float *A, int lda, float *g);
+void wgrad_bias_ref(int M, int K, const float *A, int lda, float *g);
+/* wgrad_bias on a given path (tests): 0, or -1 and nothing done. */
+int wgrad_bias_path(enum simd_path path, int M, int K, const float *A, int lda, float *g);
+
 /* The plain C twin (fmaf in the same order): the same bits. */
 void wgrad_ref(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
 

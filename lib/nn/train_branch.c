@@ -120,13 +120,6 @@ static void fq(const struct tctx *ctx, float *x, size_t n, int K)
 		quantize_rows_fake(x, K, (int)n, K);
 }
 
-static void colsum_add(float *g, const float *d, size_t rows, int C)
-{
-	for (size_t r = 0; r < rows; r++)
-		for (int c = 0; c < C; c++)
-			g[c] += d[r * C + c];
-}
-
 /* A thread's buffers for the forward pass (the first five) and the
  * backward pass (all): rows of `per` sequences. */
 struct branch_scratch {
@@ -236,18 +229,18 @@ static void branch_backward_region(struct tctx *ctx, float *dx, const float *dou
 		gelu_forward_to(h, hp, n * hid);
 		fq(ctx, h, n, hid);
 		wgrad(C, hid, (int)n, dt, C, h, hid, g + L->fc2_w, hid);
-		colsum_add(g + L->fc2_b, dt, n, C);
+		wgrad_bias(C, (int)n, dt, C, g + L->fc2_b);
 		product_nn((int)n, hid, C, dt, C, P(ctx, L->fc2_w), hid, 0, dh, hid);
 		gelu_backward(dh, dh, hp, n * hid);
 		layernorm_forward(u, t1, P(ctx, L->n2w), P(ctx, L->n2b), n, C);
 		fq(ctx, u, n, C);
 		wgrad(hid, C, (int)n, dh, hid, u, C, g + L->fc1_w, C);
-		colsum_add(g + L->fc1_b, dh, n, hid);
+		wgrad_bias(hid, (int)n, dh, hid, g + L->fc1_b);
 		product_nn((int)n, C, hid, dh, hid, P(ctx, L->fc1_w), C, 0, du, C);
 		layernorm_backward(dt, g + L->n2w, g + L->n2b, du, t1, P(ctx, L->n2w), n, C);
 		/* attention: t1 = t0 + proj(MHA(LN1(t0))) */
 		wgrad(C, C, (int)n, dt, C, fq_rows(u, o, n, C, ctx->fq_act), C, g + L->proj_w, C);
-		colsum_add(g + L->proj_b, dt, n, C);
+		wgrad_bias(C, (int)n, dt, C, g + L->proj_b);
 		product_nn((int)n, C, C, dt, C, P(ctx, L->proj_w), C, 0, dob, C);
 		gather(t0, p.masked ? rg : NULL, x, &p, g0, ns);
 		attention_backward(dqkv, dob, qkv, o, a->lse + tok * p.heads, ns, len, p.heads, p.d,

@@ -109,9 +109,7 @@ static void pw_backward_region(struct tctx *ctx, float *dx, const float *dz, con
 		const float *d = dz + r0 * co;
 		/* straight-through: dx as if unquantised, dw at the input the product saw */
 		wgrad(co, ci, (int)rows, d, co, fq_rows(buf, x + r0 * ci, rows, ci, fq), ci, g + w, ci);
-		for (size_t r = 0; r < rows; r++)
-			for (int c = 0; c < co; c++)
-				g[b + c] += d[r * co + c];
+		wgrad_bias(co, (int)rows, d, co, g + b);
 		if (dx)
 			product_nn((int)rows, ci, co, d, co, P(ctx, w), ci, 1, dx + r0 * ci, ci);
 	}

@@ -448,9 +448,7 @@ static void fusion_backward_region(struct tctx *ctx, const float *dz2, float *co
 		for (int r = 0; r < ARCH_BRANCHES; r++)
 			wgrad(C, C, (int)rows, d, C, fq_rows(buf, br[r] + r0 * C, rows, C, ctx->fq_act), C,
 				g + k->fus_w + (size_t)r * C, 3 * C);
-		for (size_t i = 0; i < rows; i++)
-			for (int c = 0; c < C; c++)
-				g[k->fus_b + c] += d[i * C + c];
+		wgrad_bias(C, (int)rows, d, C, g + k->fus_b);
 	}
 }
 

@@ -79,6 +79,32 @@ static void one(int M, int N, int K, int tight, struct tally *t)
 	free(A), free(B), free(C0), free(want), free(got);
 }
 
+/* wgrad_bias: every path against the twin, bit for bit, and the element
+ * after g left alone; returns the floats that differ. */
+static long bias_one(int M, int K, int lda, int *ran)
+{
+	size_t na = K ? (size_t)(K - 1) * lda + M : 1;
+	float *A = malloc(na * sizeof *A), *want = malloc((M + 1) * sizeof *want), *got = malloc((M + 1) * sizeof *got);
+	for (size_t i = 0; i < na; i++)
+		A[i] = unit();
+	for (int i = 0; i <= M; i++)
+		want[i] = unit();
+	long bad = 0;
+	float g0[1100];
+	memcpy(g0, want, (M + 1) * sizeof *want);
+	wgrad_bias_path(SIMD_PLAIN, M, K, A, lda, want);
+	for (int path = SIMD_AVX2; path <= SIMD_AVX512; path++) {
+		memcpy(got, g0, (M + 1) * sizeof *got);
+		if (wgrad_bias_path(path, M, K, A, lda, got) != 0)
+			continue;
+		ran[path]++;
+		bad += memcmp(got, want, M * sizeof *got) != 0;
+		bad += memcmp(&got[M], &g0[M], sizeof *got) != 0;
+	}
+	free(A), free(want), free(got);
+	return bad;
+}
+
 int main(void)
 {
 	static const int Ks[] = {0, 1, 7, 127, 128, 129, 300};
@@ -105,6 +131,19 @@ int main(void)
 			printf("# no %s here: that path was not run\n", simd_path_name(path));
 	ok(t.padding == 0, "wgrad leaves the padding between C's rows and the row after C alone (%ld touched)",
 	   t.padding);
+	long bias_bad = 0;
+	int bias_ran[3] = {0}, bias_shapes = 0;
+	static const int bias_M[] = {256, 512, 1024};
+	for (int M = 1; M <= 70 + 3; M++)
+		for (int i = 0; i < 2; i++, bias_shapes++) {
+			int m = M <= 70 ? M : bias_M[M - 71];
+			bias_bad += bias_one(m, Ks[(M + 3 * i) % 7], i ? m : m + 5, bias_ran);
+		}
+	for (int path = SIMD_AVX2; path <= SIMD_AVX512; path++)
+		if (simd_path_supported(path))
+			ok(bias_ran[path] == bias_shapes && bias_bad == 0,
+			   "wgrad_bias %s = plain twin bit for bit, g's next element untouched (%d shapes, %ld bad)",
+			   simd_path_name(path), bias_ran[path], bias_bad);
 	ok(t.rel < 2e-6, "wgrad's twin within 2e-6 of a double sum, relative to sum |a b| (worst %.3g)", t.rel);
 	ok(t.rel_blis < 2e-6, "gemm_tn (BLIS) within 2e-6 of a double sum (worst %.3g)", t.rel_blis);
 	return test_done();

@@ -81,29 +81,31 @@ static inline TARGET_AVX512 __m512 gelu_grad16(const struct exp2c512 *ex, __m512
 	return _mm512_fmadd_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.39894228040143268f)), p, cdf);
 }
 
-static TARGET_AVX512 void gelu_avx512(float *y, const float *x, size_t n)
+/* y = gelu(x) (dy NULL) or y = dy gelu'(x), over n values: one loop for
+ * both, dy a constant after inlining. */
+static inline __attribute__((always_inline)) TARGET_AVX512 void gelu_map512(float *y, const float *dy, const float *x,
+									  size_t n)
 {
 	const struct exp2c512 ex = exp2c512_load();
-	size_t i = 0;
-	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(y + i, gelu16(&ex, _mm512_loadu_ps(x + i)));
-	if (i < n) {
-		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-		_mm512_mask_storeu_ps(y + i, k, gelu16(&ex, _mm512_maskz_loadu_ps(k, x + i)));
+	for (size_t i = 0; i < n; i += 16) {
+		__mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m512 v = _mm512_maskz_loadu_ps(k, x + i);
+		v = dy ? _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), gelu_grad16(&ex, v)) : gelu16(&ex, v);
+		if (k == 0xffff)
+			_mm512_storeu_ps(y + i, v);
+		else
+			_mm512_mask_storeu_ps(y + i, k, v);
 	}
+}
+
+static TARGET_AVX512 void gelu_avx512(float *y, const float *x, size_t n)
+{
+	gelu_map512(y, NULL, x, n);
 }
 
 static TARGET_AVX512 void gelu_backward_avx512(float *dx, const float *dy, const float *x, size_t n)
 {
-	const struct exp2c512 ex = exp2c512_load();
-	size_t i = 0;
-	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(dx + i, _mm512_mul_ps(_mm512_loadu_ps(dy + i), gelu_grad16(&ex, _mm512_loadu_ps(x + i))));
-	if (i < n) {
-		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-		__m512 g = gelu_grad16(&ex, _mm512_maskz_loadu_ps(k, x + i));
-		_mm512_mask_storeu_ps(dx + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), g));
-	}
+	gelu_map512(dx, dy, x, n);
 }
 
 static TARGET_AVX512 void bias_gelu_avx512(float *x, const float *bias, size_t rows, int C)
@@ -168,27 +170,30 @@ static inline TARGET_AVX2 __m256i lanes_below(int n)
 	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-static TARGET_AVX2 void gelu_avx2(float *y, const float *x, size_t n)
+/* gelu_map512 on 8 lanes */
+static inline __attribute__((always_inline)) TARGET_AVX2 void gelu_map256(float *y, const float *dy, const float *x,
+									size_t n)
 {
 	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(y + i, gelu8(_mm256_loadu_ps(x + i)));
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(x + i);
+		_mm256_storeu_ps(y + i, dy ? _mm256_mul_ps(_mm256_loadu_ps(dy + i), gelu_grad8(v)) : gelu8(v));
+	}
 	if (i < n) {
 		__m256i k = lanes_below((int)(n - i));
-		_mm256_maskstore_ps(y + i, k, gelu8(_mm256_maskload_ps(x + i, k)));
+		__m256 v = _mm256_maskload_ps(x + i, k);
+		_mm256_maskstore_ps(y + i, k, dy ? _mm256_mul_ps(_mm256_maskload_ps(dy + i, k), gelu_grad8(v)) : gelu8(v));
 	}
+}
+
+static TARGET_AVX2 void gelu_avx2(float *y, const float *x, size_t n)
+{
+	gelu_map256(y, NULL, x, n);
 }
 
 static TARGET_AVX2 void gelu_backward_avx2(float *dx, const float *dy, const float *x, size_t n)
 {
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), gelu_grad8(_mm256_loadu_ps(x + i))));
-	if (i < n) {
-		__m256i k = lanes_below((int)(n - i));
-		__m256 g = gelu_grad8(_mm256_maskload_ps(x + i, k));
-		_mm256_maskstore_ps(dx + i, k, _mm256_mul_ps(_mm256_maskload_ps(dy + i, k), g));
-	}
+	gelu_map256(dx, dy, x, n);
 }
 
 static TARGET_AVX2 void bias_gelu_avx2(float *x, const float *bias, size_t rows, int C)

@@ -73,6 +73,41 @@ static TGT512 void layernorm8_avx512(float *out, const float *x, const float *w,
 	}
 }
 
+/* The lanes of the 16 columns from c on of a row of C (the last group's
+ * masked). */
+static inline TGT512 __mmask16 lanes16(int C, int c)
+{
+	return C - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - c)) - 1);
+}
+
+/* The mean and 1 / sqrt(variance + eps) of rows xb[0..nr) (nr <= 16) of
+ * C floats: the sums of all 16 rows as one vector each (rows16.h), the
+ * variance of x - mean; rows past nr count as zero. For the forward and
+ * backward passes alike, so that both see the same statistics. */
+static inline __attribute__((always_inline)) TGT512 void rows16_stats(const float *xb, int nr, int C, __m512i order,
+								      float mean[16], float inv[16])
+{
+	const __m512 invC = _mm512_set1_ps(1.0f / (float)C), eps = _mm512_set1_ps(LN_EPS);
+	__m512 v[16];
+	for (int r = 0; r < 16; r++) {
+		v[r] = _mm512_setzero_ps();
+		for (int c = 0; r < nr && c < C; c += 16)
+			v[r] = _mm512_add_ps(v[r], _mm512_maskz_loadu_ps(lanes16(C, c), xb + (size_t)r * C + c));
+	}
+	_mm512_store_ps(mean, _mm512_mul_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC));
+	for (int r = 0; r < 16; r++) {
+		__m512 m = _mm512_set1_ps(mean[r]);
+		v[r] = _mm512_setzero_ps();
+		for (int c = 0; r < nr && c < C; c += 16) {
+			__mmask16 k = lanes16(C, c);
+			__m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, xb + (size_t)r * C + c), m);
+			v[r] = _mm512_fmadd_ps(d, d, v[r]);
+		}
+	}
+	__m512 var = _mm512_fmadd_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC, eps);
+	_mm512_store_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(var)));
+}
+
 /* 16 rows at a time: the means, then the variances (of x - mean, as the
  * plain version), of all 16 as one vector each (rows16.h), then the rows.
  * With FMAs, which the build does not form from plain C (-std=c11). A last
@@ -88,38 +123,17 @@ static TGT512 void layernorm_avx512(float *out, const float *x, const float *w, 
 		return;
 	}
 	const __m512i order = rows16_order();
-	const __m512 invC = _mm512_set1_ps(1.0f / (float)C), eps = _mm512_set1_ps(LN_EPS);
 	for (size_t r0 = 0; r0 < rows; r0 += 16) {
 		const int nr = rows - r0 < 16 ? (int)(rows - r0) : 16;
 		const float *xb = x + r0 * (size_t)C;
 		float mean[16] __attribute__((aligned(64))), inv[16] __attribute__((aligned(64)));
-		__m512 v[16];
-		for (int r = 0; r < 16; r++) {
-			v[r] = _mm512_setzero_ps();
-			for (int c = 0; r < nr && c < C; c += 16) {
-				__mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
-				v[r] = _mm512_add_ps(v[r], _mm512_maskz_loadu_ps(k, xb + (size_t)r * C + c));
-			}
-		}
-		__m512 mv = _mm512_mul_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC);
-		_mm512_store_ps(mean, mv);
-		for (int r = 0; r < 16; r++) {
-			__m512 m = _mm512_set1_ps(mean[r]);
-			v[r] = _mm512_setzero_ps();
-			for (int c = 0; r < nr && c < C; c += 16) {
-				__mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
-				__m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, xb + (size_t)r * C + c), m);
-				v[r] = _mm512_fmadd_ps(d, d, v[r]);
-			}
-		}
-		__m512 var = _mm512_fmadd_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC, eps);
-		_mm512_store_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(var)));
+		rows16_stats(xb, nr, C, order, mean, inv);
 		for (int r = 0; r < nr; r++) {
 			__m512 m = _mm512_set1_ps(mean[r]), s = _mm512_set1_ps(inv[r]);
 			const float *xr = xb + (size_t)r * C;
 			float *o = out + (r0 + r) * (size_t)C;
 			for (int c = 0; c < C; c += 16) {
-				__mmask16 k = C - c >= 16 ? 0xffff : (__mmask16)((1u << (C - c)) - 1);
+				__mmask16 k = lanes16(C, c);
 				__m512 y = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, xr + c), m), s);
 				y = _mm512_fmadd_ps(y, _mm512_maskz_loadu_ps(k, w + c), _mm512_maskz_loadu_ps(k, b + c));
 				_mm512_mask_storeu_ps(o + c, k, y);
@@ -304,7 +318,7 @@ static TGT512 void layernorm_backward_avx512(float *dx, float *dw, float *db, co
 					     const float *w, size_t rows, int C)
 {
 	const __m512i order = rows16_order();
-	const __m512 invC = _mm512_set1_ps(1.0f / (float)C), eps = _mm512_set1_ps(LN_EPS);
+	const __m512 invC = _mm512_set1_ps(1.0f / (float)C);
 	for (size_t r0 = 0; r0 < rows; r0 += 16) {
 		const int nr = rows - r0 < 16 ? (int)(rows - r0) : 16;
 		const float *xb = x + r0 * (size_t)C, *gb = dy + r0 * (size_t)C;
@@ -312,29 +326,12 @@ static TGT512 void layernorm_backward_avx512(float *dx, float *dw, float *db, co
 		float mean[16] __attribute__((aligned(64))), inv[16] __attribute__((aligned(64)));
 		float s1[16] __attribute__((aligned(64))), s2[16] __attribute__((aligned(64)));
 		__m512 v[16];
-#define LANES(c) (C - (c) >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (C - (c))) - 1))
-		for (int r = 0; r < 16; r++) {
-			v[r] = _mm512_setzero_ps();
-			for (int c = 0; r < nr && c < C; c += 16)
-				v[r] = _mm512_add_ps(v[r], _mm512_maskz_loadu_ps(LANES(c), xb + (size_t)r * C + c));
-		}
-		_mm512_store_ps(mean, _mm512_mul_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC));
-		for (int r = 0; r < 16; r++) {
-			__m512 m = _mm512_set1_ps(mean[r]);
-			v[r] = _mm512_setzero_ps();
-			for (int c = 0; r < nr && c < C; c += 16) {
-				__mmask16 k = LANES(c);
-				__m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, xb + (size_t)r * C + c), m);
-				v[r] = _mm512_fmadd_ps(d, d, v[r]);
-			}
-		}
-		__m512 var = _mm512_fmadd_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC, eps);
-		_mm512_store_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_sqrt_ps(var)));
+		rows16_stats(xb, nr, C, order, mean, inv);
 		/* s1 = mean(g w) */
 		for (int r = 0; r < 16; r++) {
 			v[r] = _mm512_setzero_ps();
 			for (int c = 0; r < nr && c < C; c += 16) {
-				__mmask16 k = LANES(c);
+				__mmask16 k = lanes16(C, c);
 				v[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, gb + (size_t)r * C + c),
 						       _mm512_maskz_loadu_ps(k, w + c), v[r]);
 			}
@@ -345,7 +342,7 @@ static TGT512 void layernorm_backward_avx512(float *dx, float *dw, float *db, co
 			__m512 m = _mm512_set1_ps(mean[r]), s = _mm512_set1_ps(inv[r]);
 			v[r] = _mm512_setzero_ps();
 			for (int c = 0; r < nr && c < C; c += 16) {
-				__mmask16 k = LANES(c);
+				__mmask16 k = lanes16(C, c);
 				__m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, xb + (size_t)r * C + c), m), s);
 				__m512 d = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, gb + (size_t)r * C + c),
 							 _mm512_maskz_loadu_ps(k, w + c));
@@ -355,7 +352,7 @@ static TGT512 void layernorm_backward_avx512(float *dx, float *dw, float *db, co
 		_mm512_store_ps(s2, _mm512_mul_ps(_mm512_permutexvar_ps(order, rows16_sum(v)), invC));
 		/* dx += inv (g w - s1 - xhat s2); dw += g xhat, db += g */
 		for (int c = 0; c < C; c += 16) {
-			__mmask16 k = LANES(c);
+			__mmask16 k = lanes16(C, c);
 			__m512 wv = _mm512_maskz_loadu_ps(k, w + c), dwa = _mm512_setzero_ps(), dba = _mm512_setzero_ps();
 			for (int r = 0; r < nr; r++) {
 				__m512 xh = _mm512_mul_ps(
@@ -376,7 +373,6 @@ static TGT512 void layernorm_backward_avx512(float *dx, float *dw, float *db, co
 			_mm512_mask_storeu_ps(dw + c, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, dw + c), dwa));
 			_mm512_mask_storeu_ps(db + c, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, db + c), dba));
 		}
-#undef LANES
 	}
 }
 #endif

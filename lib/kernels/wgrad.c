@@ -49,16 +49,16 @@ void wgrad_bias_ref(int M, int K, const float *A, int lda, float *g)
 #if SIMD_X86
 #include <immintrin.h>
 
-/* 64 columns (4 vectors) at a time; the last vector of the last group
- * masked. */
+/* 64 columns (4 vectors) at a time; the lanes past M masked off. */
 static TARGET_AVX512 void bias512(int M, int K, const float *A, int lda, float *g)
 {
 	for (int i0 = 0; i0 < M; i0 += 64) {
-		int nv = (min_i(64, M - i0) + 15) / 16, rest = min_i(64, M - i0) - 16 * (nv - 1);
+		int w = min_i(64, M - i0);
 		__mmask16 m[4];
 		__m512 acc[4];
 		for (int v = 0; v < 4; v++) {
-			m[v] = v < nv - 1 ? (__mmask16)0xffff : v == nv - 1 ? (__mmask16)(rest >= 16 ? 0xffff : (1u << rest) - 1) : 0;
+			int n = w - 16 * v; /* columns in this vector */
+			m[v] = n >= 16 ? (__mmask16)0xffff : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
 			acc[v] = _mm512_setzero_ps();
 		}
 		for (int k = 0; k < K; k++) {
@@ -66,7 +66,7 @@ static TARGET_AVX512 void bias512(int M, int K, const float *A, int lda, float *
 			for (int v = 0; v < 4; v++)
 				acc[v] = _mm512_add_ps(acc[v], _mm512_maskz_loadu_ps(m[v], a + 16 * v));
 		}
-		for (int v = 0; v < nv; v++)
+		for (int v = 0; v < 4; v++)
 			_mm512_mask_storeu_ps(g + i0 + 16 * v, m[v],
 					      _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], g + i0 + 16 * v), acc[v]));
 	}

@@ -20,10 +20,9 @@
 /* C[M][N] += A^T B: A [K][M] rows lda apart, B [K][N] rows ldb apart, C
  * rows ldc apart. M, N >= 1, K >= 0. Single-threaded, allocates nothing.
  * On the CPU's fast path; on a CPU with neither, BLIS's gemm_tn (faster
- * than the plain twin there, and not its bits). Measured on Zen 5, one
- * thread: the AVX-512 path 3-8x BLIS's AVX-512 kernel at 8 to 64
- * channels, 1.5x at 256 x 64; the AVX2 path 0.96-1.2x BLIS's AVX2
- * (haswell) kernel over the same shapes. */
+ * than the plain twin there, and not its bits). How it compares with BLIS
+ * at the training's shapes: make bench-wgrad (README: about 1.5-10x
+ * BLIS's AVX-512 kernel on Zen 5, about even with its AVX2 one). */
 void wgrad(int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
 
 /* Bias gradients: g[M] += the column sums of A [K][M] (rows lda apart),
